@@ -1,0 +1,45 @@
+"""The interface every console backend offers (a byte source and sink).
+
+A backend reads its console continuously and hands every byte to ``on_data``, in order, at once;
+it never waits for viewers. ``on_status`` gets human-readable state changes ("connected",
+"disconnected: retrying in 2 s") that the session shows on the terminal.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+
+DataCallback = Callable[[bytes], None]
+StatusCallback = Callable[[str], None]
+
+
+class Console(abc.ABC):
+    """A console: bytes out of it feed the terminal; keys from viewers go into it."""
+
+    #: True when a resize reaches the program (a pty); serial consoles cannot tell the guest.
+    can_resize: bool = False
+
+    @abc.abstractmethod
+    async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
+        """Begin reading; returns once the console is attached (or retrying in the background)."""
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None:
+        """Queue bytes for the console (keys, paste). Never blocks; dropped while detached."""
+
+    def resize(self, cols: int, rows: int) -> bool:
+        """Tell the program its new size; False when this backend cannot."""
+        return False
+
+    def send_break(self) -> bool:
+        """Send a serial BREAK (Magic SysRq); False when this backend cannot carry one."""
+        return False
+
+    @abc.abstractmethod
+    async def wait_closed(self) -> int:
+        """Wait until the console is gone for good; its exit status (0 when not a process)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Detach and release everything (a spawned child gets SIGHUP)."""

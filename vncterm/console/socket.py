@@ -1,0 +1,316 @@
+"""A QEMU serial chardev socket (unix path or TCP host:port) as a console.
+
+QEMU's server-mode socket chardev (``-serial unix:PATH,server=on,wait=off``) serves one client at
+a time (a second connection is accepted by the kernel but waits, silent, until the first one
+leaves), drops what the guest prints while no client is attached, and stalls the guest's UART
+once a client stops reading and the socket buffer fills. So this backend connects, reads
+continuously whether or not anyone watches, and when the socket is not there yet or closes (QEMU
+restarted) it reports that through ``on_status`` and reconnects with capped exponential backoff
+until :meth:`SocketConsole.close`.
+
+With ``telnet=True`` (a chardev with ``telnet=on``) the telnet layer is handled here: option
+negotiation is stripped from the data and answered (binary both ways, QEMU echoes and suppresses
+go-ahead, every other option refused), 0xFF in writes is doubled, and :meth:`send_break` sends
+IAC BREAK, which QEMU turns into a serial break on the guest's UART (Magic SysRq on Linux).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Final
+
+from .base import Console, DataCallback, StatusCallback
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_WRITE: Final = 1 << 20  # bytes queued for the socket before writes are dropped
+CONNECT_TIMEOUT: Final = 10.0
+STABLE_AFTER: Final = 2.0  # a connection that lived this long resets the backoff
+
+# Telnet (RFC 854) bytes and the options we accept.
+IAC: Final = 255
+DONT: Final = 254
+DO: Final = 253
+WONT: Final = 252
+WILL: Final = 251
+SB: Final = 250
+SE: Final = 240
+BREAK: Final = 243
+OPT_BINARY: Final = 0
+OPT_ECHO: Final = 1
+OPT_SGA: Final = 3
+SB_LIMIT: Final = 64  # longest subnegotiation we swallow; past it the bytes were data after all
+
+Address = str | os.PathLike[str] | tuple[str, int]
+
+
+class TelnetFilter:
+    """Sans-I/O telnet layer: :meth:`feed` returns (payload, replies to send back).
+
+    We accept (DO) the server's BINARY, ECHO and SUPPRESS-GO-AHEAD and offer (WILL) BINARY and
+    SUPPRESS-GO-AHEAD; everything else is refused. A reply is sent only when an option's state
+    changes, so negotiation cannot loop. QEMU does not double 0xFF in what the guest prints, so
+    an IAC followed by a byte that is not a telnet command is passed through as data.
+    """
+
+    them_ok: Final = frozenset({OPT_BINARY, OPT_ECHO, OPT_SGA})  # options we let the server do
+    us_ok: Final = frozenset({OPT_BINARY, OPT_SGA})  # options we agree to do
+
+    def __init__(self) -> None:
+        self._state = 0  # 0 data, 1 after IAC, 2 option byte expected, 3 in SB, 4 IAC in SB
+        self._verb = 0
+        self._sb = bytearray()
+        self.them: set[int] = set()  # options the server has enabled
+        self.us: set[int] = set()  # options we have enabled
+
+    def feed(self, data: bytes) -> tuple[bytes, bytes]:
+        out = bytearray()
+        replies = bytearray()
+        for b in data:
+            st = self._state
+            if st == 0:
+                if b == IAC:
+                    self._state = 1
+                else:
+                    out.append(b)
+            elif st == 1:
+                if b == IAC:
+                    out.append(IAC)
+                    self._state = 0
+                elif b in (WILL, WONT, DO, DONT):
+                    self._verb = b
+                    self._state = 2
+                elif b == SB:
+                    self._sb.clear()
+                    self._state = 3
+                elif b >= SE:  # NOP, DM, BRK, IP, AO, AYT, EC, EL, GA, stray SE: no payload
+                    self._state = 0
+                else:  # an unescaped 0xFF from the guest
+                    out += bytes((IAC, b))
+                    self._state = 0
+            elif st == 2:
+                replies += self._negotiate(self._verb, b)
+                self._state = 0
+            elif st == 3:
+                if b == IAC:
+                    self._state = 4
+                else:
+                    self._sb.append(b)
+                    if len(self._sb) > SB_LIMIT:
+                        out += bytes((IAC, SB)) + self._sb
+                        self._state = 0
+            else:  # IAC inside SB
+                if b == SE:
+                    self._state = 0
+                else:
+                    self._sb.append(b)
+                    self._state = 3
+        return bytes(out), bytes(replies)
+
+    def _negotiate(self, verb: int, opt: int) -> bytes:
+        if verb == WILL:
+            if opt in self.them:
+                return b""
+            if opt in self.them_ok:
+                self.them.add(opt)
+                return bytes((IAC, DO, opt))
+            return bytes((IAC, DONT, opt))
+        if verb == WONT:
+            if opt in self.them:
+                self.them.discard(opt)
+                return bytes((IAC, DONT, opt))
+            return b""
+        if verb == DO:
+            if opt in self.us:
+                return b""
+            if opt in self.us_ok:
+                self.us.add(opt)
+                return bytes((IAC, WILL, opt))
+            return bytes((IAC, WONT, opt))
+        # DONT
+        if opt in self.us:
+            self.us.discard(opt)
+            return bytes((IAC, WONT, opt))
+        return b""
+
+    @staticmethod
+    def escape(data: bytes) -> bytes:
+        """Double every 0xFF so the server takes it as data."""
+        return data.replace(b"\xff", b"\xff\xff")
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, owner: SocketConsole) -> None:
+        self.owner = owner
+        self.lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.owner._received(data)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(str(exc) if exc else "closed by peer")
+
+
+class SocketConsole(Console):
+    """A QEMU serial socket: ``address`` is a unix socket path or a ``(host, port)`` pair."""
+
+    def __init__(
+        self,
+        address: Address,
+        *,
+        telnet: bool = False,
+        min_backoff: float = 0.25,
+        max_backoff: float = 5.0,
+        max_pending_write: int = MAX_PENDING_WRITE,
+    ) -> None:
+        if isinstance(address, tuple):
+            self.address: str | tuple[str, int] = (address[0], int(address[1]))
+            self.description = f"{address[0]}:{address[1]}"
+        else:
+            self.address = os.fspath(address)
+            self.description = self.address
+        self.telnet = telnet
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.max_pending_write = max_pending_write
+        self.connected = False
+        self.connections = 0  # successful connects so far
+        self.dropped_writes = 0  # bytes dropped (detached or over the cap)
+        self._transport: asyncio.Transport | None = None
+        self._filter = TelnetFilter()
+        self._on_data: DataCallback | None = None
+        self._on_status: StatusCallback | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed: asyncio.Event | None = None
+        self._warned = False
+
+    async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
+        """Start the connect loop; returns after the first attempt, attached or not."""
+        if self._task is not None:
+            raise RuntimeError("SocketConsole.start() called twice")
+        self._on_data, self._on_status = on_data, on_status
+        self._closed = asyncio.Event()
+        first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._run(first), name=f"console {self.description}")
+        await asyncio.shield(first)
+
+    def _status(self, text: str) -> None:
+        log.info("%s: %s", self.description, text)
+        if self._on_status is not None:
+            self._on_status(text)
+
+    async def _connect(self) -> tuple[asyncio.Transport, _Protocol]:
+        loop = asyncio.get_running_loop()
+        if isinstance(self.address, tuple):
+            coro = loop.create_connection(lambda: _Protocol(self), *self.address)
+        else:
+            coro = loop.create_unix_connection(lambda: _Protocol(self), self.address)
+        transport, protocol = await asyncio.wait_for(coro, CONNECT_TIMEOUT)
+        return transport, protocol
+
+    async def _run(self, first: asyncio.Future[None]) -> None:
+        loop = asyncio.get_running_loop()
+        delay = self.min_backoff
+        announce = True
+        try:
+            while True:
+                if announce:
+                    self._status(f"connecting to {self.description}")
+                try:
+                    transport, protocol = await self._connect()
+                except OSError as exc:  # TimeoutError included
+                    reason = exc.strerror or "timeout"
+                    if not first.done():
+                        first.set_result(None)
+                    self._status(f"disconnected: reconnecting in {delay:g} s ({reason})")
+                    announce = False
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.max_backoff)
+                    continue
+                since = loop.time()
+                self._attach(transport)
+                if not first.done():
+                    first.set_result(None)
+                reason = await protocol.lost
+                self._detach()
+                if loop.time() - since >= STABLE_AFTER:
+                    delay = self.min_backoff
+                self._status(f"disconnected: reconnecting in {delay:g} s ({reason})")
+                announce = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+        finally:
+            if not first.done():
+                first.set_result(None)
+            self._detach()
+
+    def _attach(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._filter = TelnetFilter()
+        self.connected = True
+        self.connections += 1
+        self._warned = False
+        self._status("connected")
+
+    def _detach(self) -> None:
+        transport, self._transport = self._transport, None
+        self.connected = False
+        if transport is not None:
+            transport.abort()
+
+    def _received(self, data: bytes) -> None:
+        if self.telnet:
+            data, replies = self._filter.feed(data)
+            if replies and self._transport is not None:
+                self._transport.write(replies)
+        if data and self._on_data is not None:
+            self._on_data(data)
+
+    def _send(self, data: bytes) -> bool:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            self.dropped_writes += len(data)
+            log.debug("%s: detached, dropped %d bytes", self.description, len(data))
+            return False
+        if transport.get_write_buffer_size() + len(data) > self.max_pending_write:
+            self.dropped_writes += len(data)
+            if not self._warned:
+                log.warning("%s: console not reading, dropping %d bytes (more than %d queued)",
+                            self.description, len(data), self.max_pending_write)
+                self._warned = True
+            return False
+        self._warned = False
+        transport.write(data)
+        return True
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes for the guest; dropped while detached or beyond the write cap."""
+        if data:
+            self._send(TelnetFilter.escape(data) if self.telnet else data)
+
+    def send_break(self) -> bool:
+        """IAC BREAK on a telnet chardev (QEMU makes it a UART break); False otherwise."""
+        if not self.telnet:
+            return False
+        return self._send(bytes((IAC, BREAK)))
+
+    async def wait_closed(self) -> int:
+        """Wait for :meth:`close`; a socket console never ends on its own."""
+        if self._closed is None:
+            raise RuntimeError("SocketConsole not started")
+        await self._closed.wait()
+        return 0
+
+    def close(self) -> None:
+        """Stop reconnecting and drop the connection."""
+        if self._task is not None:
+            self._task.cancel()
+        self._detach()
+        if self._closed is not None:
+            self._closed.set()

@@ -1,0 +1,163 @@
+"""A command on a new pty: the default console backend.
+
+The child runs in its own session with the pty as controlling terminal, TERM=xterm-256color and
+the window size set; it inherits no descriptor of ours (close_fds). The pty master is read
+without blocking from the event loop, continuously, so the program never waits for viewers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import logging
+import os
+import signal
+import struct
+import subprocess
+import termios
+
+from .base import Console, DataCallback, StatusCallback
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_WRITE = 4 << 20  # keys and pastes waiting for the program to read them
+
+
+def _set_ctty() -> None:  # runs in the child between fork and exec
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class SpawnConsole(Console):
+    """Runs ``argv`` on a new pseudo-terminal of ``cols`` x ``rows``."""
+
+    can_resize = True
+
+    def __init__(self, argv: list[str], cols: int, rows: int, env: dict[str, str] | None = None):
+        self.argv = argv
+        self.cols, self.rows = cols, rows
+        self.env = dict(os.environ if env is None else env)
+        self.env["TERM"] = "xterm-256color"
+        self.env.pop("COLUMNS", None)
+        self.env.pop("LINES", None)
+        self.master = -1
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._pending = bytearray()
+        self._writing = False
+        self._closed: asyncio.Future[int] | None = None
+        self._on_data: DataCallback | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
+        self._loop = loop = asyncio.get_running_loop()
+        self._on_data = on_data
+        self._closed = loop.create_future()
+        master, slave = os.openpty()
+        self._set_winsize(master, self.cols, self.rows)
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, stdin=slave, stdout=slave, stderr=slave, env=self.env,
+                start_new_session=True, preexec_fn=_set_ctty, close_fds=True,
+            )
+        except OSError:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        os.set_blocking(master, False)
+        self.master = master
+        loop.add_reader(master, self._readable)
+        self._reaper = asyncio.ensure_future(self._reap())
+        on_status(f"started {self.argv[0]} (pid {self.proc.pid})")
+
+    @staticmethod
+    def _set_winsize(fd: int, cols: int, rows: int) -> None:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def _readable(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if e.errno != errno.EIO:  # EIO: every slave descriptor closed
+                    log.warning("pty read failed: %s", e)
+                data = b""
+            if not data:
+                self._stop_reading()
+                return
+            assert self._on_data is not None
+            self._on_data(data)
+            if len(data) < 65536:
+                return
+
+    def _stop_reading(self) -> None:
+        assert self._loop is not None
+        if self.master >= 0:
+            self._loop.remove_reader(self.master)
+            if self._writing:
+                self._loop.remove_writer(self.master)
+                self._writing = False
+
+    async def _reap(self) -> None:
+        """Wait for the child; then take what it left in the pty and report its status."""
+        assert self.proc is not None and self._closed is not None
+        status = await asyncio.get_running_loop().run_in_executor(None, self.proc.wait)
+        if self.master >= 0:
+            self._readable()  # drain output still buffered in the pty
+            self._stop_reading()
+        if not self._closed.done():
+            self._closed.set_result(128 - status if status < 0 else status)
+
+    def write(self, data: bytes) -> None:
+        if self.master < 0 or (self._closed is not None and self._closed.done()):
+            return
+        if len(self._pending) + len(data) > MAX_PENDING_WRITE:
+            log.warning("console input dropped: %d bytes already waiting", len(self._pending))
+            return
+        self._pending += data
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._pending:
+            try:
+                n = os.write(self.master, self._pending[:65536])
+            except BlockingIOError:
+                break
+            except OSError as e:
+                log.warning("pty write failed: %s", e)
+                self._pending.clear()
+                break
+            del self._pending[:n]
+        assert self._loop is not None
+        if self._pending and not self._writing:
+            self._loop.add_writer(self.master, self._flush)
+            self._writing = True
+        elif not self._pending and self._writing:
+            self._loop.remove_writer(self.master)
+            self._writing = False
+
+    def resize(self, cols: int, rows: int) -> bool:
+        self.cols, self.rows = cols, rows
+        if self.master >= 0:
+            self._set_winsize(self.master, cols, rows)  # the kernel sends SIGWINCH
+        return True
+
+    async def wait_closed(self) -> int:
+        assert self._closed is not None, "start() first"
+        return await asyncio.shield(self._closed)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGHUP)
+            except ProcessLookupError:
+                pass
+        if self.master >= 0:
+            if self._loop is not None:
+                self._loop.remove_reader(self.master)
+                if self._writing:
+                    self._loop.remove_writer(self.master)
+            os.close(self.master)
+            self.master = -1

@@ -1,0 +1,195 @@
+"""Per-viewer choice of encoding for each rectangle (after TigerVNC's EncodeManager).
+
+The server hands the manager the damaged rectangles of a frame; CopyRects are decided by the
+caller (they come from the source's scroll hints). For each rectangle the manager
+
+1. cuts out solid bands (full-width runs of rows of one colour, e.g. blank terminal lines),
+2. splits the rest into bounded sub-rectangles (at most 2048 wide and 65536 pixels, the limits
+   Tight viewers assume; heights rounded to 16 so cells are not cut),
+3. classifies each piece by colour count (solid, bitmap, indexed, full colour; see
+   ``analysis``), using the renderer's palette hint when given, and
+4. encodes it with the viewer's most preferred encoding (SetEncodings order, section 7.5.2)
+   that suits the class: any of Tight/ZRLE/Hextile/RRE for solid areas, Tight/ZRLE/Hextile/
+   Zlib otherwise, RRE only when it beats Raw, Raw (always allowed) as the last resort.
+
+Pseudo-encodings -256..-247 set the compression level and -32..-23 the JPEG quality
+(section 7.8). The manager is not thread-safe but may run in a worker thread: the server calls
+``encode`` for one viewer at a time, and all state lives in this object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..geometry import Rect
+from ..rfb.constants import Encoding
+from ..rfb.pixel_format import PixelFormat
+from .analysis import U32, Analysis, ContentClass, analyse
+from .base import EncoderState
+from .hextile import HextileEncoder
+from .raw import RawEncoder
+from .rre import RreEncoder
+from .tight import MAX_WIDTH, TightEncoder
+from .zlib_enc import ZlibEncoder
+from .zrle import ZrleEncoder
+
+#: Returns a superset of the colours (sorted uint32 array) inside a rectangle, or None.
+PaletteHint = Callable[[Rect], "np.ndarray | None"]
+
+SUB_RECT_MAX_AREA = 65536
+SUB_RECT_MAX_WIDTH = MAX_WIDTH
+#: Solid bands shorter than this many rows stay inside their neighbours' rectangles.
+SOLID_BAND_MIN_ROWS = 8
+
+_SOLID_CAPABLE = (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.RRE)
+_GENERAL = (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.ZLIB)
+IMPLEMENTED = frozenset(
+    {Encoding.RAW, Encoding.RRE, Encoding.HEXTILE, Encoding.ZLIB, Encoding.TIGHT, Encoding.ZRLE}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedRect:
+    """One rectangle ready for the wire: header fields plus payload."""
+
+    rect: Rect
+    encoding: int
+    payload: bytes
+
+
+class EncodeManager:
+    """Chooses and runs encoders for one viewer; holds that viewer's encoder state."""
+
+    def __init__(self, state: EncoderState | None = None, *, gradient: bool = False) -> None:
+        self.state = state or EncoderState()
+        self.raw = RawEncoder()
+        self.rre = RreEncoder()
+        self.hextile = HextileEncoder()
+        self.zlib = ZlibEncoder()
+        self.tight = TightEncoder(gradient=gradient)
+        self.zrle = ZrleEncoder()
+        self.preferred: list[int] = [Encoding.RAW]
+        #: The viewer announced LastRect (-224). The manager always knows its rectangle count
+        #: up front, so it never needs it; kept for the server's information.
+        self.last_rect = False
+
+    def set_encodings(self, encodings: Sequence[int]) -> None:
+        """Record the viewer's SetEncodings list (section 7.5.2), in its order of preference."""
+        self.preferred = []
+        for e in encodings:
+            if e in IMPLEMENTED and e not in self.preferred:
+                self.preferred.append(e)
+        self.state.compress_level = None
+        self.state.quality_level = None
+        self.last_rect = False
+        for e in encodings:
+            if Encoding.COMPRESS_LEVEL_LOW <= e <= Encoding.COMPRESS_LEVEL_HIGH:
+                self.state.compress_level = e - Encoding.COMPRESS_LEVEL_LOW
+            elif Encoding.JPEG_QUALITY_LOW <= e <= Encoding.JPEG_QUALITY_HIGH:
+                self.state.quality_level = e - Encoding.JPEG_QUALITY_LOW
+            elif e == Encoding.LAST_RECT:
+                self.last_rect = True
+
+    def choose(self, content: ContentClass) -> int:
+        """The encoding for a rectangle of this class (RRE may still lose to Raw later)."""
+        suitable = _SOLID_CAPABLE if content is ContentClass.SOLID else _GENERAL
+        for e in self.preferred:
+            if e in suitable:
+                return e
+        for e in self.preferred:
+            if e == Encoding.ZLIB or e == Encoding.RRE:
+                return e
+        return Encoding.RAW
+
+    def encode(
+        self,
+        framebuffer: np.ndarray,
+        rects: Sequence[Rect],
+        pf: PixelFormat,
+        palette_hint: PaletteHint | None = None,
+    ) -> list[EncodedRect]:
+        """Encode ``rects`` of ``framebuffer`` (uint32 0x00RRGGBB, shape (H, W)) for this viewer."""
+        fb_h, fb_w = framebuffer.shape
+        bounds = Rect(0, 0, fb_w, fb_h)
+        out: list[EncodedRect] = []
+        for rect in rects:
+            rect = rect.intersect(bounds)
+            if rect.empty:
+                continue
+            for band, solid in self._bands(framebuffer, rect):
+                if solid is not None:
+                    for piece in band.split(SUB_RECT_MAX_WIDTH, band.h):
+                        colours = np.array([solid], np.uint32)
+                        an = Analysis(colours, np.zeros((piece.h, piece.w), np.uint8))
+                        out.append(self._encode_piece(framebuffer, piece, pf, an))
+                    continue
+                for piece in self._split(band):
+                    hint = palette_hint(piece) if palette_hint is not None else None
+                    pixels = framebuffer[piece.y:piece.bottom, piece.x:piece.right]
+                    an = analyse(pixels, hint=hint)
+                    out.append(self._encode_piece(framebuffer, piece, pf, an))
+        return out
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _encode_piece(
+        self, framebuffer: np.ndarray, piece: Rect, pf: PixelFormat, an: Analysis
+    ) -> EncodedRect:
+        pixels: U32 = framebuffer[piece.y:piece.bottom, piece.x:piece.right]
+        enc = self.choose(an.content_class)
+        state = self.state
+        if enc == Encoding.TIGHT:
+            payload = self.tight.encode(pixels, pf, state, an)
+        elif enc == Encoding.ZRLE:
+            payload = self.zrle.encode(pixels, pf, state, an)
+        elif enc == Encoding.HEXTILE:
+            payload = self.hextile.encode(pixels, pf, state, an)
+        elif enc == Encoding.ZLIB:
+            payload = self.zlib.encode(pixels, pf, state, an)
+        elif enc == Encoding.RRE:
+            payload = self.rre.encode(pixels, pf, state, an)
+            if len(payload) >= piece.area * pf.effective().bytes_per_pixel:
+                enc, payload = Encoding.RAW, self.raw.encode(pixels, pf, state)
+        else:
+            payload = self.raw.encode(pixels, pf, state)
+        return EncodedRect(piece, int(enc), payload)
+
+    @staticmethod
+    def _split(rect: Rect) -> list[Rect]:
+        """Bounded sub-rectangles: width <= 2048, area <= 65536, height a multiple of 16."""
+        sw = min(rect.w, SUB_RECT_MAX_WIDTH)
+        sh = max(1, SUB_RECT_MAX_AREA // sw)
+        if sh >= 16:
+            sh -= sh % 16
+        return rect.split(sw, sh)
+
+    @staticmethod
+    def _bands(framebuffer: np.ndarray, rect: Rect) -> list[tuple[Rect, int | None]]:
+        """Cut ``rect`` into horizontal bands, solid ones (with their colour) and the rest."""
+        px = framebuffer[rect.y:rect.bottom, rect.x:rect.right]
+        first = px[:, 0]
+        solid_row = (px == first[:, None]).all(axis=1)
+        if rect.h < SOLID_BAND_MIN_ROWS or not solid_row.any():
+            return [(rect, None)]
+        # Runs of solid rows with the same colour.
+        same = np.empty(rect.h, np.bool_)
+        same[0] = False
+        same[1:] = solid_row[1:] & solid_row[:-1] & (first[1:] == first[:-1])
+        bands: list[tuple[Rect, int | None]] = []
+        pending = rect.y  # first row not yet assigned to a band
+        starts = np.flatnonzero(solid_row & ~same).tolist()
+        ends = np.flatnonzero(solid_row & ~np.append(same[1:], False)).tolist()
+        for s, e in zip(starts, ends, strict=True):
+            if e - s + 1 < SOLID_BAND_MIN_ROWS:
+                continue
+            y0, y1 = rect.y + s, rect.y + e + 1
+            if y0 > pending:
+                bands.append((Rect(rect.x, pending, rect.w, y0 - pending), None))
+            bands.append((Rect(rect.x, y0, rect.w, y1 - y0), int(first[s])))
+            pending = y1
+        if pending < rect.bottom:
+            bands.append((Rect(rect.x, pending, rect.w, rect.bottom - pending), None))
+        return bands

@@ -1,0 +1,156 @@
+"""Tight encoding (RFB spec section 7.7.6 "Tight Encoding").
+
+Each rectangle starts with a compression-control byte: bits 0-3 ask the viewer to reset zlib
+streams 0-3, the high nibble picks fill (0x8), JPEG (0x9) or basic compression (0b0fss: stream
+``ss``, ``f`` = a filter-id byte follows). Basic compression uses the copy filter (pixels as
+they are), the palette filter (2 colours at 1 bit per pixel, MSB first, rows padded to a byte;
+3..256 colours at one byte per pixel; the size byte is colours - 1) or the gradient filter.
+Data shorter than 12 bytes is sent as is; longer data is deflated in the stream the control byte
+names and preceded by its compact length (1..3 bytes, 7 bits each, low bits first).
+
+Pixels travel as TPIXEL: 3 bytes R, G, B when the format is 32 bpp, depth 24 with 8-bit channels,
+else the format's own PIXEL. Streams: 0 copy filter, 1 two-colour palette, 2 indexed palette,
+3 gradient filter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import UsageError
+from ..rfb.pixel_format import PixelFormat
+from .analysis import U32, Analysis, analyse
+from .base import EncoderState
+from .zstream import ZStream, zlib_level
+
+TIGHT = 7
+MAX_WIDTH = 2048
+MIN_TO_COMPRESS = 12
+
+_FILL = 0x80
+_JPEG = 0x90
+_EXPLICIT_FILTER = 0x40
+_FILTER_PALETTE = 1
+_FILTER_GRADIENT = 2
+
+STREAM_COPY, STREAM_MONO, STREAM_INDEXED, STREAM_GRADIENT = 0, 1, 2, 3
+
+
+def compact_length(n: int) -> bytes:
+    """The 1..3 byte compact representation of a length below 2**22 (section 7.7.6)."""
+    if not 0 <= n < 1 << 22:
+        raise UsageError(f"Tight compact length out of range: {n}")
+    if n < 0x80:
+        return bytes((n,))
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
+    return bytes((n & 0x7F | 0x80, (n >> 7) & 0x7F | 0x80, n >> 14))
+
+
+def tpixels(pf: PixelFormat, rgb: U32) -> np.ndarray:
+    """Pixels as TPIXEL bytes, shape ``rgb.shape + (3 or bytes_per_pixel,)``."""
+    pf = pf.effective()
+    if pf.tight_tpixel():
+        rgb = rgb.astype(np.uint32, copy=False)
+        out = np.empty((*rgb.shape, 3), np.uint8)
+        out[..., 0] = rgb >> 16
+        out[..., 1] = rgb >> 8
+        out[..., 2] = rgb
+        return out
+    return pf.to_wire(rgb)
+
+
+class _TightStreams:
+    """The four per-connection deflate streams and which ones the viewer must reset."""
+
+    def __init__(self) -> None:
+        self.streams: list[ZStream | None] = [None, None, None, None]
+
+    def get(self, index: int, level: int) -> tuple[ZStream, int]:
+        """The stream ``index`` at ``level``, with the reset bit to send if it is new."""
+        stream = self.streams[index]
+        if stream is not None and stream.level == level:
+            return stream, 0
+        stream = ZStream(level)
+        self.streams[index] = stream
+        return stream, 1 << index
+
+
+class TightEncoder:
+    """Tight: fill, palette, copy and (optionally) gradient; JPEG is not implemented."""
+
+    code = TIGHT
+    name = "tight"
+
+    def __init__(self, *, gradient: bool = False) -> None:
+        self.gradient = gradient
+
+    @staticmethod
+    def _streams(state: EncoderState) -> _TightStreams:
+        s = state.streams.get("tight")
+        if not isinstance(s, _TightStreams):
+            s = _TightStreams()
+            state.streams["tight"] = s
+        return s
+
+    @staticmethod
+    def reset_streams(state: EncoderState) -> None:
+        """Drop the streams: the next rectangle using each one tells the viewer to reset it."""
+        state.streams.pop("tight", None)
+
+    def encode(
+        self, pixels: U32, pf: PixelFormat, state: EncoderState, analysis: Analysis | None = None
+    ) -> bytes:
+        """Payload of one Tight rectangle (at most 2048 pixels wide)."""
+        h, w = pixels.shape
+        if w > MAX_WIDTH:
+            raise UsageError(f"Tight rectangles are at most {MAX_WIDTH} wide, got {w}")
+        if analysis is None:
+            analysis = analyse(pixels)
+        colours, indices = analysis.colours, analysis.indices
+        if w == 0 or h == 0:
+            return bytes((_FILL,)) + tpixels(pf, np.zeros(1, np.uint32)).tobytes()
+        if colours is not None and colours.size == 1:
+            return bytes((_FILL,)) + tpixels(pf, colours).tobytes()
+        level = zlib_level(state.compress_level)
+        if colours is not None and indices is not None:
+            n = int(colours.size)
+            if n == 2:
+                data = np.packbits(indices, axis=1).tobytes()
+                sid = STREAM_MONO
+            else:
+                data = indices.tobytes()
+                sid = STREAM_INDEXED
+            head = bytes((_FILTER_PALETTE, n - 1)) + tpixels(pf, colours).tobytes()
+            return self._basic(state, sid, level, head, data)
+        if self.gradient and pf.effective().tight_tpixel():
+            data = _gradient(tpixels(pf, pixels)).tobytes()
+            return self._basic(state, STREAM_GRADIENT, level, bytes((_FILTER_GRADIENT,)), data)
+        return self._basic(state, STREAM_COPY, level, b"", tpixels(pf, pixels).tobytes())
+
+    def _basic(
+        self, state: EncoderState, sid: int, level: int, filter_part: bytes, data: bytes
+    ) -> bytes:
+        ctl = sid << 4
+        if filter_part:
+            ctl |= _EXPLICIT_FILTER
+        if len(data) < MIN_TO_COMPRESS:
+            return bytes((ctl,)) + filter_part + data
+        stream, reset = self._streams(state).get(sid, level)
+        body = stream.compress(data)
+        return bytes((ctl | reset,)) + filter_part + compact_length(len(body)) + body
+
+
+def _gradient(tp: np.ndarray) -> npt.NDArray[np.uint8]:
+    """Gradient filter residuals (section 7.7.6) of (h, w, 3) TPIXEL bytes."""
+    v = tp.astype(np.int16)
+    left = np.zeros_like(v)
+    left[:, 1:] = v[:, :-1]
+    up = np.zeros_like(v)
+    up[1:] = v[:-1]
+    upleft = np.zeros_like(v)
+    upleft[1:, 1:] = v[:-1, :-1]
+    pred = np.clip(left + up - upleft, 0, 255)
+    out: npt.NDArray[np.uint8] = ((v - pred) & 0xFF).astype(np.uint8)
+    return out

@@ -1,0 +1,201 @@
+"""ZRLE encoding (RFB spec section 7.7.7 "ZRLE Encoding").
+
+The payload is a U32 length and zlib data from ONE stream kept for the whole connection. The
+data holds 64x64 tiles (row-major); each starts with a subencoding byte: 0 raw CPIXELs, 1 solid,
+2..16 packed palette (1, 2 or 4 bits per index, MSB first, each row padded to a byte), 128 plain
+RLE (CPIXEL + run length), 130..255 palette RLE (index byte, top bit set when a run length
+follows). Run lengths are written as bytes of 255 followed by one byte below 255, summing to
+length - 1; runs may cross row boundaries but never tile boundaries.
+
+The tile choice is computed for all tiles at once (colours, runs and sizes per tile); only the
+assembly of each tile's bytes is a Python loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from ..rfb.pixel_format import PixelFormat
+from .analysis import (
+    U32,
+    Analysis,
+    IntArr,
+    analyse,
+    run_starts,
+    tile_colours,
+    tile_layout,
+    tile_start_mask,
+)
+from .base import EncoderState
+from .zstream import ZStream, zlib_level
+
+ZRLE = 16
+TILE = 64
+
+_RAW, _SOLID, _PACKED, _PLAIN_RLE, _PALETTE_RLE = 0, 1, 2, 3, 4
+
+
+def cpixel_slice(pf: PixelFormat) -> slice | None:
+    """Which wire bytes of a 32 bpp pixel form a 3-byte CPIXEL, or None for the full PIXEL.
+
+    Section 7.7.7: true colour, 32 bpp, depth <= 24, and all colour bits in the least or the
+    most significant three bytes. When both hold, the first three wire bytes are used, as
+    TigerVNC and libvncclient do.
+    """
+    pf = pf.effective()
+    if not (pf.true_colour and pf.bits_per_pixel == 32 and pf.depth <= 24):
+        return None
+    maxpix = (
+        (pf.red_max << pf.red_shift) | (pf.green_max << pf.green_shift)
+        | (pf.blue_max << pf.blue_shift)
+    )
+    low3 = maxpix < 1 << 24
+    high3 = (maxpix & 0xFF) == 0
+    if (low3 and not pf.big_endian) or (high3 and pf.big_endian):
+        return slice(0, 3)
+    if low3 or high3:
+        return slice(1, 4)
+    return None
+
+
+def cpixels(pf: PixelFormat, rgb: U32) -> npt.NDArray[np.uint8]:
+    """Pixels as CPIXEL bytes, shape ``rgb.shape + (cpixel size,)``."""
+    wire = pf.to_wire(rgb)
+    sl = cpixel_slice(pf)
+    return wire if sl is None else np.ascontiguousarray(wire[..., sl])
+
+
+def _run_length_bytes(lengths: IntArr) -> tuple[IntArr, IntArr]:
+    """Per run: how many bytes its length takes, and the value of the last byte."""
+    m = lengths - 1
+    return m // 255 + 1, m % 255
+
+
+def _pack(local: IntArr, th: int, tw: int, bits: int) -> bytes:
+    """Palette indices of one tile packed ``bits`` per pixel, MSB first, rows padded."""
+    idx = local.reshape(th, tw).astype(np.uint8)
+    if bits == 1:
+        return np.packbits(idx, axis=1).tobytes()
+    per = 8 // bits
+    pad = (-tw) % per
+    if pad:
+        idx = np.pad(idx, ((0, 0), (0, pad)))
+    grouped = idx.reshape(th, -1, per)
+    shifts = np.arange(8 - bits, -1, -bits, dtype=np.uint8)
+    packed: npt.NDArray[np.uint8] = np.bitwise_or.reduce(grouped << shifts, axis=2)
+    return packed.astype(np.uint8).tobytes()
+
+
+class ZrleEncoder:
+    """ZRLE with a per-tile choice of raw, solid, packed palette, plain RLE and palette RLE."""
+
+    code = ZRLE
+    name = "zrle"
+
+    def encode(
+        self, pixels: U32, pf: PixelFormat, state: EncoderState, analysis: Analysis | None = None
+    ) -> bytes:
+        """Payload of one ZRLE rectangle: U32 length + zlib data."""
+        data = self.tiles(pixels, pf, analysis)
+        stream = state.streams.get("zrle")
+        if not isinstance(stream, ZStream):
+            stream = ZStream(zlib_level(state.compress_level))
+            state.streams["zrle"] = stream
+        body = stream.compress(data)
+        return len(body).to_bytes(4, "big") + body
+
+    def tiles(self, pixels: U32, pf: PixelFormat, analysis: Analysis | None = None) -> bytes:
+        """The uncompressed tile data of a rectangle."""
+        h, w = pixels.shape
+        if h == 0 or w == 0:
+            return b""
+        if analysis is None:
+            analysis = analyse(pixels)
+        lay = tile_layout(w, h, TILE)
+        tc = tile_colours(pixels, lay, analysis)
+        cp = 3 if cpixel_slice(pf) is not None else pf.effective().bytes_per_pixel
+        ncol = tc.ncol
+
+        starts = run_starts(tc.key, tile_start_mask(lay))
+        lengths = np.diff(np.append(starts, tc.key.size))
+        run_tile = lay.tid[starts]
+        nbytes, last = _run_length_bytes(lengths)
+        t = lay.count
+        plain = np.bincount(run_tile, weights=cp + nbytes, minlength=t)
+        longrun = lengths > 1
+        prle = ncol * cp + np.bincount(run_tile, weights=1 + longrun * nbytes, minlength=t)
+        bits = np.where(ncol <= 2, 1, np.where(ncol <= 4, 2, 4))
+        packed = ncol * cp + lay.th * ((lay.tw * bits + 7) // 8)
+        raw = lay.size * cp
+        big = np.iinfo(np.int64).max
+        sizes = np.stack([
+            raw.astype(np.int64),
+            np.where(ncol == 1, cp, big),
+            np.where((ncol >= 2) & (ncol <= 16), packed, big),
+            plain.astype(np.int64),
+            np.where((ncol >= 2) & (ncol <= 127), prle.astype(np.int64), big),
+        ])
+        choice = np.argmin(sizes, axis=0)
+
+        table_wire = cpixels(pf, tc.table)
+        runs_per_tile = np.bincount(run_tile, minlength=t)
+        run_off = np.concatenate(([0], np.cumsum(runs_per_tile))).astype(np.intp)
+
+        # Palette RLE bytes of every run, sliced per tile below.
+        prle_bytes = b""
+        prle_off = np.zeros(starts.size + 1, np.intp)
+        if (choice == _PALETTE_RLE).any():
+            total = 1 + longrun * nbytes
+            prle_off[1:] = np.cumsum(total)
+            out = np.full(int(prle_off[-1]), 255, np.uint8)
+            out[prle_off[:-1]] = (tc.local[starts] & 0x7F) | (longrun.astype(np.intp) << 7)
+            out[(prle_off[1:] - 1)[longrun]] = last[longrun]
+            prle_bytes = out.tobytes()
+        # Plain RLE bytes of every run.
+        plain_bytes = b""
+        plain_off = np.zeros(starts.size + 1, np.intp)
+        if (choice == _PLAIN_RLE).any():
+            total = cp + nbytes
+            plain_off[1:] = np.cumsum(total)
+            out = np.full(int(plain_off[-1]), 255, np.uint8)
+            run_wire = table_wire[tc.pal_start[run_tile] + tc.local[starts]]
+            for j in range(cp):
+                out[plain_off[:-1] + j] = run_wire[:, j]
+            out[plain_off[1:] - 1] = last
+            plain_bytes = out.tobytes()
+        raw_wire: npt.NDArray[np.uint8] | None = None
+        if (choice == _RAW).any():
+            raw_wire = table_wire[tc.pal_start[lay.tid] + tc.local]
+
+        parts: list[bytes] = []
+        ch = choice.tolist()
+        nc = ncol.tolist()
+        ps = tc.pal_start.tolist()
+        st = lay.start.tolist()
+        sz = lay.size.tolist()
+        tws = lay.tw.tolist()
+        ths = lay.th.tolist()
+        ro = run_off.tolist()
+        po = prle_off.tolist()
+        lo = plain_off.tolist()
+        bit_list = bits.tolist()
+        for k in range(t):
+            c = ch[k]
+            if c == _SOLID:
+                parts.append(b"\x01" + table_wire[ps[k]].tobytes())
+            elif c == _PACKED:
+                n = nc[k]
+                parts.append(bytes((n,)) + table_wire[ps[k]:ps[k] + n].tobytes())
+                parts.append(_pack(tc.local[st[k]:st[k] + sz[k]], ths[k], tws[k], bit_list[k]))
+            elif c == _PALETTE_RLE:
+                n = nc[k]
+                parts.append(bytes((128 + n,)) + table_wire[ps[k]:ps[k] + n].tobytes())
+                parts.append(prle_bytes[po[ro[k]]:po[ro[k + 1]]])
+            elif c == _PLAIN_RLE:
+                parts.append(b"\x80")
+                parts.append(plain_bytes[lo[ro[k]]:lo[ro[k + 1]]])
+            else:
+                assert raw_wire is not None
+                parts.append(b"\x00" + raw_wire[st[k]:st[k] + sz[k]].tobytes())
+        return b"".join(parts)

@@ -1,0 +1,93 @@
+"""Events the sans-I/O server connection hands to its owner (one per client message).
+
+Section numbers refer to the RFB spec (rfbproto).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..geometry import Rect
+from .pixel_format import PixelFormat
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base class of every event."""
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated(Event):
+    """Security completed (section 7.2); ``view_only`` when the view-only password was used."""
+
+    security_type: int
+    view_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticationFailed(Event):
+    """The viewer failed authentication; the connection closes after the failure is sent."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInit(Event):
+    """ClientInit (section 7.3.1): the owner must answer with ``send_server_init``."""
+
+    shared: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetPixelFormat(Event):
+    """SetPixelFormat (section 7.5.1)."""
+
+    pixel_format: PixelFormat
+
+
+@dataclass(frozen=True, slots=True)
+class SetEncodings(Event):
+    """SetEncodings (section 7.5.2), in the viewer's order of preference."""
+
+    encodings: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FramebufferUpdateRequest(Event):
+    """FramebufferUpdateRequest (section 7.5.3)."""
+
+    incremental: bool
+    rect: Rect
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEvent(Event):
+    """KeyEvent (section 7.5.4): an X11 keysym pressed or released."""
+
+    down: bool
+    keysym: int
+
+
+@dataclass(frozen=True, slots=True)
+class PointerEvent(Event):
+    """PointerEvent (section 7.5.5): button mask (bit 0 = left) and position."""
+
+    button_mask: int
+    x: int
+    y: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCutText(Event):
+    """ClientCutText (section 7.5.6), decoded from Latin-1."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class QemuKeyEvent(Event):
+    """QEMU Extended Key Event (section 7.5.7.1): keysym plus XT scan code."""
+
+    down: bool
+    keysym: int
+    keycode: int

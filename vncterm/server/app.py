@@ -1,0 +1,112 @@
+"""Wires a console, a terminal, a renderer and listeners into a running vncterm server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+
+from ..config import Config
+from ..console.base import Console
+from ..console.spawn import SpawnConsole
+from ..render.font import CellFont
+from ..render.renderer import TerminalRenderer
+from ..rfb.connection import SecurityConfig
+from ..terminal.emulator import Emulator
+from .session import Session
+from .viewer import Viewer
+
+log = logging.getLogger(__name__)
+
+
+class Server:
+    """A vncterm server: ``await start()``, then ``await wait()`` for the console's exit status."""
+
+    def __init__(self, config: Config, console: Console | None = None) -> None:
+        config.validate()
+        self.config = config
+        self.console = console or SpawnConsole(config.command, config.cols, config.rows)
+        font = CellFont(config.font_size, config.antialias)
+        self.emulator = Emulator(config.cols, config.rows)
+        self.renderer = TerminalRenderer(font, config.cols, config.rows)
+        name = config.name or f"{os.path.basename(config.command[0])} on {socket.gethostname()}"
+        self.session = Session(self.console, self.emulator, self.renderer, name,
+                               config.share_policy)
+        self.security = SecurityConfig(password=config.password)
+        self.servers: list[asyncio.AbstractServer] = []
+        self.addresses: list[tuple[str, int] | str] = []
+
+    async def start(self) -> None:
+        """Listen on every address, then start the console."""
+        loop = asyncio.get_running_loop()
+
+        def factory() -> Viewer:
+            return Viewer(self.session, self.security)
+
+        for addr in self.config.listen:
+            if addr.path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    if os.path.exists(addr.path) and not os.path.isfile(addr.path):
+                        os.unlink(addr.path)
+                server = await loop.create_unix_server(factory, addr.path)
+                self.addresses.append(addr.path)
+            else:
+                server = await loop.create_server(factory, addr.host, addr.port,
+                                                  reuse_address=True)
+                for sock in server.sockets:
+                    self.addresses.append(sock.getsockname()[:2])
+            self.servers.append(server)
+            log.info("listening on %s", addr if addr.port or addr.path else self.addresses[-1])
+        r = self.renderer
+        log.info("screen %dx%d cells, %dx%d pixels (font %d px, cell %dx%d)",
+                 r.cols, r.rows, r.width, r.height, self.config.font_size, r.cell_w, r.cell_h)
+        await self.console.start(self.session.on_console_data, self.session.on_console_status)
+
+    @property
+    def port(self) -> int:
+        """The first TCP port listened on (useful with port 0)."""
+        for a in self.addresses:
+            if isinstance(a, tuple):
+                return int(a[1])
+        raise LookupError("not listening on TCP")
+
+    async def wait(self) -> int:
+        """Run until the console ends; give viewers a last update; return its status."""
+        status = await self.console.wait_closed()
+        log.info("console ended with status %d", status)
+        for server in self.servers:
+            server.close()
+        await self.session.final_updates(timeout=1.0)
+        self.session.close()
+        self.console.close()
+        for addr in self.config.listen:
+            if addr.path is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(addr.path)
+        return status
+
+    def stop(self) -> None:
+        """End the console (the child gets SIGHUP); ``wait()`` then finishes."""
+        self.console.close()
+
+
+async def serve(config: Config) -> int:
+    """Run a server until its console ends; SIGINT/SIGTERM end it early."""
+    server = Server(config)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.stop)
+    return await server.wait()
+
+
+def run(config: Config) -> int:
+    """Blocking entry point: uvloop when installed, asyncio otherwise."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency but optional at run time
+        return asyncio.run(serve(config))
+    return uvloop.run(serve(config))

@@ -1,0 +1,75 @@
+"""Per-viewer dirty-region tracking on a grid of tiles (terminal cells, for the terminal).
+
+Each viewer keeps its own grid: what changed since *its* last update. Taking the damage inside a
+requested region returns rectangles (runs of tiles merged across rows) and clears them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..geometry import Rect
+
+
+class DamageGrid:
+    """Damage of a ``width`` x ``height`` framebuffer in ``tile_w`` x ``tile_h`` tiles."""
+
+    def __init__(self, width: int, height: int, tile_w: int, tile_h: int) -> None:
+        self.width, self.height = width, height
+        self.tile_w, self.tile_h = tile_w, tile_h
+        self.mask = np.zeros((-(-height // tile_h), -(-width // tile_w)), dtype=bool)
+
+    def _tiles(self, rect: Rect) -> tuple[int, int, int, int]:
+        """Tile index range (r0, r1, c0, c1) touched by a pixel rectangle."""
+        r = rect.intersect(Rect(0, 0, self.width, self.height))
+        if r.empty:
+            return 0, 0, 0, 0
+        return (r.y // self.tile_h, -(-r.bottom // self.tile_h),
+                r.x // self.tile_w, -(-r.right // self.tile_w))
+
+    def add(self, rect: Rect) -> None:
+        r0, r1, c0, c1 = self._tiles(rect)
+        self.mask[r0:r1, c0:c1] = True
+
+    def add_all(self) -> None:
+        self.mask[:] = True
+
+    def clear(self) -> None:
+        self.mask[:] = False
+
+    def any_in(self, region: Rect) -> bool:
+        r0, r1, c0, c1 = self._tiles(region)
+        return bool(self.mask[r0:r1, c0:c1].any())
+
+    def take(self, region: Rect) -> list[Rect]:
+        """Damaged rectangles inside ``region`` (clipped to it); clears tiles wholly inside."""
+        r0, r1, c0, c1 = self._tiles(region)
+        sub = self.mask[r0:r1, c0:c1]
+        if not sub.any():
+            return []
+        tw, th = self.tile_w, self.tile_h
+        bounds = region.intersect(Rect(0, 0, self.width, self.height))
+        # runs of damaged tiles in each row, as (start, stop) column pairs
+        padded = np.zeros((sub.shape[0], sub.shape[1] + 2), dtype=np.int8)
+        padded[:, 1:-1] = sub
+        rects: list[Rect] = []
+        open_runs: dict[tuple[int, int], int] = {}  # run -> first row where it started
+        for row in range(sub.shape[0] + 1):
+            if row < sub.shape[0]:
+                edges = np.flatnonzero(np.diff(padded[row]))
+                runs = set(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+            else:
+                runs = set()
+            for run in list(open_runs):
+                if run not in runs:  # the run ended above this row: emit it
+                    start_row = open_runs.pop(run)
+                    rects.append(Rect((c0 + run[0]) * tw, (r0 + start_row) * th,
+                                      (run[1] - run[0]) * tw, (row - start_row) * th))
+            for run in runs:
+                open_runs.setdefault(run, row)
+        # clear tiles wholly inside the region; partly covered ones stay damaged
+        fr0, fc0 = -(-bounds.y // th), -(-bounds.x // tw)
+        fr1 = bounds.bottom // th if bounds.bottom < self.height else self.mask.shape[0]
+        fc1 = bounds.right // tw if bounds.right < self.width else self.mask.shape[1]
+        self.mask[fr0:fr1, fc0:fc1] = False
+        return [r.intersect(bounds) for r in rects if not r.intersect(bounds).empty]

@@ -1,0 +1,158 @@
+"""One console, its terminal and renderer, and the viewers watching it.
+
+The console is read continuously; its bytes go straight into the terminal model. Rendering is
+lazy: the screen is redrawn only when some viewer is ready for an update, so a flood of output
+costs parsing, not drawing, while nobody is looking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..console.base import Console
+from ..geometry import Rect
+from ..render.renderer import TerminalRenderer
+from ..terminal.emulator import Emulator
+
+if TYPE_CHECKING:
+    from .viewer import Viewer
+
+log = logging.getLogger(__name__)
+
+
+class Snapshot:
+    """An immutable copy of the framebuffer (and cell colours) that encoders may read off-loop."""
+
+    def __init__(self, renderer: TerminalRenderer, generation: int) -> None:
+        self.generation = generation
+        self.pixels = renderer.pixels.copy()
+        self._antialias = renderer.font.antialias
+        self._fg = renderer.cell_fg.copy()
+        self._bg = renderer.cell_bg.copy()
+        self._cw, self._ch = renderer.cell_w, renderer.cell_h
+
+    def palette_hint(self, rect: Rect) -> np.ndarray | None:
+        """A sorted superset of the colours in ``rect`` (None when glyphs are antialiased)."""
+        if self._antialias:
+            return None
+        c0, c1 = rect.x // self._cw, -(-rect.right // self._cw)
+        r0, r1 = rect.y // self._ch, -(-rect.bottom // self._ch)
+        both = np.concatenate((self._fg[r0:r1, c0:c1].ravel(), self._bg[r0:r1, c0:c1].ravel()))
+        return np.unique(both)
+
+
+class Session:
+    """Feeds one console to any number of viewers."""
+
+    def __init__(self, console: Console, emulator: Emulator, renderer: TerminalRenderer,
+                 name: str, share_policy: str = "force-shared") -> None:
+        self.console = console
+        self.emulator = emulator
+        self.renderer = renderer
+        self.name = name
+        self.share_policy = share_policy
+        self.viewers: list[Viewer] = []
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode")
+        self.generation = 0
+        self._snapshot: Snapshot | None = None
+        self._flush_scheduled = False
+        self.closed = False
+        self.listeners: list[Callable[[], None]] = []
+
+    # -- console side ----------------------------------------------------------------------------
+
+    def on_console_data(self, data: bytes) -> None:
+        """Bytes from the console: parse now, draw when a viewer is ready."""
+        self.emulator.feed(data)
+        replies = self.emulator.take_replies()
+        if replies:
+            self.console.write(replies)
+        bells = self.emulator.take_bells()
+        if bells:
+            for viewer in self.viewers:
+                viewer.bell()
+        self._schedule_flush()
+
+    def on_console_status(self, status: str) -> None:
+        log.info("console: %s", status)
+
+    def write_input(self, data: bytes) -> None:
+        """Keys and pastes from viewers."""
+        if data:
+            self.console.write(data)
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        for viewer in list(self.viewers):
+            viewer.maybe_send()
+
+    # -- frames ----------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Draw what changed in the terminal; spread the damage to every viewer."""
+        spans = self.renderer.refresh(self.emulator.screen, self.emulator.cursor_visible)
+        if not spans:
+            return
+        self.generation += 1
+        rects = [self.renderer.span_rect(s) for s in spans]
+        for viewer in self.viewers:
+            for rect in rects:
+                viewer.damage.add(rect)
+
+    def snapshot(self) -> Snapshot:
+        """The current frame, copied once per generation and shared by every viewer."""
+        if self._snapshot is None or self._snapshot.generation != self.generation:
+            self._snapshot = Snapshot(self.renderer, self.generation)
+        return self._snapshot
+
+    @property
+    def width(self) -> int:
+        return self.renderer.width
+
+    @property
+    def height(self) -> int:
+        return self.renderer.height
+
+    # -- viewers ---------------------------------------------------------------------------------
+
+    def attach(self, viewer: Viewer, shared: bool) -> None:
+        """A viewer finished its handshake; honour a non-shared ClientInit if policy allows."""
+        if not shared and self.share_policy == "allow-exclusive":
+            for other in list(self.viewers):
+                log.info("%s: disconnected, %s asked for exclusive access", other, viewer)
+                other.close("another viewer asked for exclusive access")
+        self.viewers.append(viewer)
+        log.info("%s: attached (%d viewer(s))", viewer, len(self.viewers))
+
+    def detach(self, viewer: Viewer) -> None:
+        if viewer in self.viewers:
+            self.viewers.remove(viewer)
+            log.info("%s: detached (%d viewer(s))", viewer, len(self.viewers))
+
+    async def final_updates(self, timeout: float = 1.0) -> None:
+        """Give every viewer the last screen (the console has ended), waiting at most ``timeout``."""
+        self.refresh()
+        self._flush()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and any(v.has_unsent() for v in self.viewers):
+            await asyncio.sleep(0.01)
+        for viewer in list(self.viewers):
+            await viewer.drain(max(0.0, deadline - loop.time()))
+
+    def close(self) -> None:
+        self.closed = True
+        for viewer in list(self.viewers):
+            viewer.close("the console has ended")
+        self.executor.shutdown(wait=False, cancel_futures=True)

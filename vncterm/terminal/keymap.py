@@ -1,0 +1,125 @@
+"""Keysyms from viewers to the bytes an xterm would send (RFB spec section 7.5.4).
+
+The viewer sends X11 keysyms with separate press and release events for modifiers; ``KeyState``
+tracks the modifiers of one viewer and turns each press into console input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SHIFT = {0xFFE1, 0xFFE2}
+CONTROL = {0xFFE3, 0xFFE4}
+ALT = {0xFFE7, 0xFFE8, 0xFFE9, 0xFFEA}  # Meta_L/R, Alt_L/R (not AltGr, which composes)
+
+ESC = "\x1b"
+
+# Cursor keys: final byte; ESC [ x normally, ESC O x in application cursor mode (DECCKM).
+_CURSOR = {
+    0xFF51: "D", 0xFF52: "A", 0xFF53: "C", 0xFF54: "B",  # Left Up Right Down
+    0xFF50: "H", 0xFF57: "F",  # Home End
+    0xFF96: "D", 0xFF97: "A", 0xFF98: "C", 0xFF99: "B",  # KP_Left.. KP_Down
+    0xFF95: "H", 0xFF9C: "F",  # KP_Home KP_End
+}
+# Editing keys sent as ESC [ n ~.
+_TILDE = {
+    0xFF63: 2, 0xFFFF: 3, 0xFF55: 5, 0xFF56: 6,  # Insert Delete Prior Next
+    0xFF9E: 2, 0xFF9F: 3, 0xFF9A: 5, 0xFF9B: 6,  # keypad versions
+    0xFFC2: 15, 0xFFC3: 17, 0xFFC4: 18, 0xFFC5: 19, 0xFFC6: 20, 0xFFC7: 21,  # F5-F10
+    0xFFC8: 23, 0xFFC9: 24,  # F11 F12
+    0xFFCA: 25, 0xFFCB: 26, 0xFFCC: 28, 0xFFCD: 29, 0xFFCE: 31, 0xFFCF: 32,  # F13-F18
+    0xFFD0: 33, 0xFFD1: 34,  # F19 F20
+}
+# F1-F4: ESC O P..S (SS3).
+_SS3 = {0xFFBE: "P", 0xFFBF: "Q", 0xFFC0: "R", 0xFFC1: "S"}
+_PLAIN = {
+    0xFF08: "\x7f",  # BackSpace
+    0xFF09: "\t",  # Tab
+    0xFF0D: "\r",  # Return
+    0xFF8D: "\r",  # KP_Enter
+    0xFF1B: ESC,  # Escape
+    0xFF80: " ",  # KP_Space
+    0xFF89: "\t",  # KP_Tab
+    0xFFAA: "*", 0xFFAB: "+", 0xFFAC: ",", 0xFFAD: "-", 0xFFAE: ".", 0xFFAF: "/",
+    0xFFBD: "=",
+}
+_KEYPAD_DIGITS = range(0xFFB0, 0xFFBA)
+ISO_LEFT_TAB = 0xFE20
+
+
+def keysym_to_char(keysym: int) -> str | None:
+    """The character a printable keysym stands for (Latin-1 range or Unicode keysyms)."""
+    if 0x20 <= keysym <= 0x7E or 0xA0 <= keysym <= 0xFF:
+        return chr(keysym)
+    if 0x01000100 <= keysym <= 0x0110FFFF:
+        return chr(keysym - 0x01000000)
+    if keysym in _KEYPAD_DIGITS:
+        return chr(ord("0") + keysym - 0xFFB0)
+    return None
+
+
+@dataclass
+class KeyState:
+    """Modifier state of one viewer's keyboard."""
+
+    shift: bool = False
+    ctrl: bool = False
+    alt: bool = False
+
+    def modifier_param(self) -> int:
+        """xterm's modifier parameter: 1 + Shift + 2*Alt + 4*Ctrl."""
+        return 1 + int(self.shift) + 2 * int(self.alt) + 4 * int(self.ctrl)
+
+    def key(self, keysym: int, down: bool, app_cursor: bool = False) -> bytes:
+        """Process one KeyEvent; the bytes to write to the console (often none)."""
+        if keysym in SHIFT:
+            self.shift = down
+            return b""
+        if keysym in CONTROL:
+            self.ctrl = down
+            return b""
+        if keysym in ALT:
+            self.alt = down
+            return b""
+        if not down:
+            return b""
+        return self._press(keysym, app_cursor).encode("utf-8")
+
+    def _press(self, keysym: int, app_cursor: bool) -> str:
+        mod = self.modifier_param()
+        if keysym in _CURSOR:
+            final = _CURSOR[keysym]
+            if mod > 1:
+                return f"{ESC}[1;{mod}{final}"
+            return f"{ESC}O{final}" if app_cursor else f"{ESC}[{final}"
+        if keysym in _TILDE:
+            n = _TILDE[keysym]
+            return f"{ESC}[{n};{mod}~" if mod > 1 else f"{ESC}[{n}~"
+        if keysym in _SS3:
+            return f"{ESC}[1;{mod}{_SS3[keysym]}" if mod > 1 else f"{ESC}O{_SS3[keysym]}"
+        if keysym == ISO_LEFT_TAB:
+            return f"{ESC}[Z"
+        if keysym == 0xFF09 and self.shift:
+            return f"{ESC}[Z"
+        text = _PLAIN.get(keysym)
+        if text is None:
+            ch = keysym_to_char(keysym)
+            if ch is None:
+                return ""
+            text = self._control(ch) if self.ctrl else ch
+        elif self.ctrl and keysym == 0xFF08:
+            text = "\x08"  # Ctrl+BackSpace sends ^H
+        return ESC + text if self.alt else text
+
+    @staticmethod
+    def _control(ch: str) -> str:
+        """Ctrl+key as the C0 control code an xterm sends."""
+        if ch in " @2":
+            return "\x00"
+        if "a" <= ch <= "z":
+            return chr(ord(ch) - 0x60)
+        if "@" <= ch <= "_":
+            return chr(ord(ch) - 0x40)
+        special = {"3": "\x1b", "4": "\x1c", "5": "\x1d", "6": "\x1e", "7": "\x1f", "/": "\x1f",
+                   "8": "\x7f", "?": "\x7f", "-": "\x1f"}
+        return special.get(ch, ch)
