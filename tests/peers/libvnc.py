@@ -129,16 +129,15 @@ def normalise(data: bytes, pf: PixelFormat) -> bytes:
 
 
 def known_issue(pf: PixelFormat, encodings: list[str] | tuple[str, ...]) -> str | None:
-    """Why libvncclient 0.9.14 cannot decode ``pf`` correctly when the server uses the first of
-    ``encodings`` it supports, or None. Found against Xvnc; see the module docstring."""
+    """Why libvncclient 0.9.14 decodes ``pf`` wrongly when the server uses the first of
+    ``encodings``, or None. Found against Xvnc (TigerVNC 1.12); see the module docstring."""
     first = encodings[0].lower() if encodings else "raw"
-    if first == "zrle" and pf.true_colour and pf.bits_per_pixel == 32:
-        if pf.big_endian:
-            return "libvncclient reads 3-byte ZRLE CPIXELs of big-endian formats wrongly"
-        if pf.depth > 24 and pf.compact_bytes() is None and (colour_bits(pf) >> 24 == 0
-                                                              or colour_bits(pf) & 0xFF == 0):
-            return "libvncclient uses 3-byte ZRLE CPIXELs even when depth > 24"
-    if first == "tight" and pf.big_endian and pf.tight_tpixel():
+    if not (pf.true_colour and pf.bits_per_pixel == 32 and pf.big_endian):
+        return None
+    if first == "zrle" and colour_bits(pf) >> 24 == 0:
+        return ("libvncclient misreads 3-byte ZRLE CPIXELs of big-endian formats whose colour "
+                "sits in the low bytes")
+    if first == "tight" and pf.tight_tpixel():
         return "libvncclient stores Tight 24-bit TPIXELs in host byte order, not big-endian"
     return None
 

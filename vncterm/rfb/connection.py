@@ -15,6 +15,7 @@ import re
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 from ..errors import ProtocolError, UsageError
 from ..geometry import Rect
@@ -32,8 +33,25 @@ _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _RECT_HEADER = struct.Struct(">HHHHi")
 
-#: An update rectangle for the wire: (where, encoding number, payload after the header).
-UpdateRect = tuple[Rect, int, bytes]
+class UpdateRect(Protocol):
+    """What a FramebufferUpdate rectangle needs: where, the encoding number, the payload."""
+
+    @property
+    def rect(self) -> Rect: ...
+
+    @property
+    def encoding(self) -> int: ...
+
+    @property
+    def payload(self) -> bytes: ...
+
+
+class RectData(NamedTuple):
+    """A plain UpdateRect (pseudo-encodings and tests)."""
+
+    rect: Rect
+    encoding: int
+    payload: bytes
 
 
 class State(enum.Enum):
@@ -128,7 +146,8 @@ class ServerConnection:
         parts: list[bytes] = []
         count = 0
         size = 0
-        for rect, encoding, payload in rects:
+        for item in rects:
+            rect, encoding, payload = item.rect, item.encoding, item.payload
             parts.append(_RECT_HEADER.pack(rect.x, rect.y, rect.w, rect.h, encoding))
             parts.append(payload)
             size += 12 + len(payload)
