@@ -36,7 +36,9 @@ class Collector:
                 f" output tail {tail!r}"
             ) from None
 
-    async def expect(self, pattern: bytes, timeout: float = 30.0, start: int = 0) -> re.Match[bytes]:
+    async def expect(
+        self, pattern: bytes, timeout: float = 30.0, start: int = 0
+    ) -> re.Match[bytes]:
         """Wait until ``pattern`` (a regex) matches the output from offset ``start``."""
         rx = re.compile(pattern)
         found: list[re.Match[bytes]] = []

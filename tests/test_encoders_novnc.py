@@ -104,7 +104,7 @@ def test_tight_256_and_two_colour_palettes_and_wide_rects() -> None:
     enc = TightEncoder()
     w, h = 2048, 3
     fb = np.zeros((40, w), np.uint32)
-    fb[:8, :256] = np.arange(256, dtype=np.uint32)[None, :] * 0x010203
+    fb[:8, :256] = np.arange(256, dtype=np.uint32)[None, :] * 0x010101
     fb[8:20, :] = make_frame(3, w, 12, 2, "noise")
     fb[20:23, :] = make_frame(4, w, 3, 0, "noise")
     items = []

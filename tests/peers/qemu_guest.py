@@ -2,8 +2,8 @@
 
 Needs Debian's ``qemu-system-x86``, ``linux-image-amd64`` and ``busybox-static``. The guest has
 no network and no disk; each serial port is a QEMU socket chardev (unix or TCP, optionally
-telnet) in server mode without waiting, every port is a kernel console, and each runs a shell
-after printing ``VNCTERM-GUEST-READY ttySn``. The monitor is a second unix socket.
+telnet) in server mode without waiting; ttyS0 (the first) is the kernel console, and every port
+runs a shell after printing ``VNCTERM-GUEST-READY ttySn``. The monitor is a second unix socket.
 
 Usage::
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "guest"))
-from build_initramfs import MARKER, build  # noqa: E402
+from build_initramfs import MARKER, build
 
 __all__ = ["MARKER", "QemuGuest", "Serial", "find_kernel", "free_tcp_port"]
 
@@ -116,8 +116,9 @@ class QemuGuest:
         self.kernel = find_kernel()
         self.initrd = build()
         shells = ",".join(f"ttyS{i}" for i in range(len(serials)))
-        consoles = " ".join(f"console=ttyS{i}" for i in reversed(range(len(serials))))
-        self.append = f"{consoles} vncterm.shells={shells} {KERNEL_ARGS} {extra_args}".strip()
+        # Linux's 8250 driver is one kernel console: only ttyS0 gets the kernel log (and SysRq
+        # by BREAK); every port gets a shell.
+        self.append = f"console=ttyS0 vncterm.shells={shells} {KERNEL_ARGS} {extra_args}".strip()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "qemu.log"
         self.starts = 0

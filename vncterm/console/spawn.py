@@ -22,6 +22,8 @@ from .base import Console, DataCallback, StatusCallback
 log = logging.getLogger(__name__)
 
 MAX_PENDING_WRITE = 4 << 20  # keys and pastes waiting for the program to read them
+#: How long to keep reading after the command exits while something else holds the pty open.
+EOF_GRACE = 0.5
 
 
 def _set_ctty() -> None:  # runs in the child between fork and exec
@@ -47,11 +49,13 @@ class SpawnConsole(Console):
         self._closed: asyncio.Future[int] | None = None
         self._on_data: DataCallback | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._eof: asyncio.Future[None] | None = None
 
     async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
         self._loop = loop = asyncio.get_running_loop()
         self._on_data = on_data
         self._closed = loop.create_future()
+        self._eof = loop.create_future()
         master, slave = os.openpty()
         self._set_winsize(master, self.cols, self.rows)
         try:
@@ -86,6 +90,8 @@ class SpawnConsole(Console):
                 data = b""
             if not data:
                 self._stop_reading()
+                if self._eof is not None and not self._eof.done():
+                    self._eof.set_result(None)
                 return
             assert self._on_data is not None
             self._on_data(data)
@@ -104,9 +110,16 @@ class SpawnConsole(Console):
         """Wait for the child; then take what it left in the pty and report its status."""
         assert self.proc is not None and self._closed is not None
         status = await asyncio.get_running_loop().run_in_executor(None, self.proc.wait)
-        if self.master >= 0:
-            self._readable()  # drain output still buffered in the pty
-            self._stop_reading()
+        # The kernel hands pty output over asynchronously: keep reading until the pty reports
+        # end of file (every slave descriptor closed), or briefly if a background process of
+        # the command still holds it open.
+        assert self._eof is not None
+        try:
+            await asyncio.wait_for(asyncio.shield(self._eof), EOF_GRACE)
+        except TimeoutError:
+            if self.master >= 0:
+                self._readable()
+        self._stop_reading()
         if not self._closed.done():
             self._closed.set_result(128 - status if status < 0 else status)
 

@@ -8,11 +8,11 @@ levels instead.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import freetype
 import numpy as np
-import sys
 
 FONT_DIR = Path(__file__).resolve().parent.parent.parent / "fonts"
 REGULAR = "DejaVuSansMono.ttf"
@@ -38,11 +38,11 @@ class CellFont:
         for face in self._faces.values():
             face.set_pixel_sizes(0, size)
         face = self._faces[False]
-        self.ascender = face.size.ascender >> 6
-        descender = -(face.size.descender >> 6)
+        self.ascender: int = int(face.size.ascender) >> 6
+        descender = -(int(face.size.descender) >> 6)
         self.cell_h = self.ascender + descender
         face.load_char("M", self._flags)
-        self.cell_w = face.glyph.advance.x >> 6
+        self.cell_w: int = int(face.glyph.advance.x) >> 6
         # underline: one row (thicker at big sizes) just below the baseline
         self.underline_row = min(self.cell_h - 1, self.ascender + max(1, descender // 3))
         self.underline_h = max(1, size // 14)

@@ -24,12 +24,12 @@ BOLD, UNDERLINE, STRIKE = 1, 2, 4
 
 @functools.lru_cache(maxsize=1024)
 def _fg(colour: str) -> int:
-    return resolve(colour, DEFAULT_FG)
+    return int(resolve(colour, DEFAULT_FG))
 
 
 @functools.lru_cache(maxsize=1024)
 def _bg(colour: str) -> int:
-    return resolve(colour, DEFAULT_BG)
+    return int(resolve(colour, DEFAULT_BG))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,9 @@ class TerminalRenderer:
                 spans.extend(self._refresh_line(screen, y, cur))
         return spans
 
-    def _refresh_line(self, screen: pyte.Screen, y: int, cursor: tuple[int, int] | None) -> list[Span]:
+    def _refresh_line(
+        self, screen: pyte.Screen, y: int, cursor: tuple[int, int] | None
+    ) -> list[Span]:
         line = screen.buffer[y]
         cols = self.cols
         ids = np.empty(cols, dtype=np.int32)
@@ -182,5 +184,6 @@ class TerminalRenderer:
             return None
         c0, c1 = rect.x // self.cell_w, -(-rect.right // self.cell_w)
         r0, r1 = rect.y // self.cell_h, -(-rect.bottom // self.cell_h)
-        both = np.concatenate((self.cell_fg[r0:r1, c0:c1].ravel(), self.cell_bg[r0:r1, c0:c1].ravel()))
+        fg, bg = self.cell_fg[r0:r1, c0:c1], self.cell_bg[r0:r1, c0:c1]
+        both = np.concatenate((fg.ravel(), bg.ravel()))
         return np.unique(both)

@@ -12,7 +12,7 @@ import hmac
 try:  # cryptography >= 43 keeps single-key DES (as 3DES with one key) in "decrepit"
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 except ImportError:  # pragma: no cover - older cryptography
-    from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES  # type: ignore[no-redef]
+    from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 CHALLENGE_SIZE = 16

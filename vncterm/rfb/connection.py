@@ -165,7 +165,8 @@ class ServerConnection:
         """SetColourMapEntries (section 7.6.2), colours as U16 (r, g, b)."""
         self._require_normal()
         body = b"".join(struct.pack(">HHH", *c) for c in colours)
-        self._send(struct.pack(">BxHH", ServerMsg.SET_COLOUR_MAP_ENTRIES, first, len(colours)) + body)
+        header = struct.pack(">BxHH", ServerMsg.SET_COLOUR_MAP_ENTRIES, first, len(colours))
+        self._send(header + body)
 
     def send_bell(self) -> None:
         """Bell (section 7.6.3)."""
@@ -199,7 +200,7 @@ class ServerConnection:
         self._in += data
         out: list[events.Event] = []
         try:
-            while self.state is not State.CLOSED:
+            while self._active():
                 before = len(self._in)
                 event = self._step()
                 if event is not None:
@@ -211,6 +212,9 @@ class ServerConnection:
             self._in.clear()
             raise
         return out
+
+    def _active(self) -> bool:
+        return self.state is not State.CLOSED
 
     def _take(self, n: int) -> bytes | None:
         """Remove and return exactly ``n`` buffered bytes, or None if not all there yet."""

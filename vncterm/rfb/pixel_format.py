@@ -140,7 +140,7 @@ class PixelFormat:
     # -- conversion ------------------------------------------------------------------------------
 
     def convert(self, rgb: np.ndarray) -> np.ndarray:
-        """Map ``0x00RRGGBB`` uint32 pixels to this format's pixel values (uint32, unshifted order)."""
+        """Map ``0x00RRGGBB`` uint32 pixels to this format's pixel values (uint32)."""
         pf = self.effective()
         rgb = rgb.astype(np.uint32, copy=False)
         if (pf.red_max, pf.green_max, pf.blue_max) == (255, 255, 255):
@@ -182,9 +182,11 @@ class PixelFormat:
             v = (values >> shift) & mx
             return v if mx == 255 else (v * 255 + mx // 2) // mx
 
-        return (chan(pf.red_shift, pf.red_max) << 16) | (chan(pf.green_shift, pf.green_max) << 8) | chan(
-            pf.blue_shift, pf.blue_max
-        )
+        r = chan(pf.red_shift, pf.red_max)
+        g = chan(pf.green_shift, pf.green_max)
+        b = chan(pf.blue_shift, pf.blue_max)
+        out: np.ndarray = (r << 16) | (g << 8) | b
+        return out
 
 
 # The format vncterm announces in ServerInit: 32 bpp, depth 24, little-endian, 0x00RRGGBB.

@@ -141,7 +141,7 @@ class Session:
             log.info("%s: detached (%d viewer(s))", viewer, len(self.viewers))
 
     async def final_updates(self, timeout: float = 1.0) -> None:
-        """Give every viewer the last screen (the console has ended), waiting at most ``timeout``."""
+        """Give every viewer the last screen (the console ended); wait at most ``timeout``."""
         self.refresh()
         self._flush()
         loop = asyncio.get_running_loop()

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..encoders.manager import EncodedRect, EncodeManager
 from ..errors import ProtocolError
@@ -60,14 +60,15 @@ class Viewer(asyncio.Protocol):
     # -- transport callbacks ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        # uvloop's transports are not asyncio.Transport subclasses, but offer the same API
+        self.transport = tr = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.label = f"viewer {peer[0]}:{peer[1]}" if ":" not in peer[0] else \
                 f"viewer [{peer[0]}]:{peer[1]}"
         else:
             self.label = f"viewer unix:{transport.get_extra_info('sockname')}#{id(self) % 10000}"
-        self.transport.set_write_buffer_limits(high=HIGH_WATER)
+        tr.set_write_buffer_limits(high=HIGH_WATER)
         log.info("%s: connected", self)
         self._write()
 
@@ -133,7 +134,8 @@ class Viewer(asyncio.Protocol):
             self._on_request(ev)
         elif isinstance(ev, (events.KeyEvent, events.QemuKeyEvent)):
             if not self.conn.view_only and ev.keysym:
-                data = self.keys.key(ev.keysym, ev.down, self.session.emulator.application_cursor_keys)
+                app_cursor = self.session.emulator.application_cursor_keys
+                data = self.keys.key(ev.keysym, ev.down, app_cursor)
                 self.session.write_input(data)
         elif isinstance(ev, events.ClientCutText):
             if not self.conn.view_only and ev.text:

@@ -1,0 +1,274 @@
+"""An existing tty or pty (a serial port, ``-serial pty`` of QEMU, a USB adapter) as a console.
+
+The device is opened without becoming our controlling terminal, switched to raw mode (8 bits,
+no echo, no signals, no CR/LF translation, no flow control) at an optional baud rate, and read
+without blocking from the event loop. When it goes away (EIO/EOF: the pty's other end closed, a
+USB adapter unplugged) the status says so and the path is reopened with capped exponential
+backoff until :meth:`DeviceConsole.close`; its original settings are restored on detach.
+:meth:`send_break` runs ``tcsendbreak`` (which sleeps 0.25 to 0.5 s) in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import termios
+from typing import Any, Final
+
+from .base import Console, DataCallback, StatusCallback
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_WRITE: Final = 1 << 20  # bytes queued for the device before writes are dropped
+_GONE: Final = frozenset({errno.EIO, errno.ENXIO, errno.ENODEV, errno.EBADF})
+
+
+def baud_constant(baud: int) -> int:
+    """The termios speed constant for ``baud`` (ValueError when the platform has none)."""
+    value = getattr(termios, f"B{baud}", None)
+    if not isinstance(value, int) or baud <= 0:
+        raise ValueError(f"unsupported baud rate {baud}")
+    return value
+
+
+def make_raw(attrs: list[Any], speed: int | None) -> list[Any]:
+    """A copy of tcgetattr() ``attrs`` set like cfmakeraw(3), plus CLOCAL/CREAD and ``speed``."""
+    iflag, oflag, cflag, lflag, ispeed, ospeed, cc = attrs
+    iflag &= ~(termios.IGNBRK | termios.BRKINT | termios.PARMRK | termios.ISTRIP
+               | termios.INLCR | termios.IGNCR | termios.ICRNL | termios.IXON | termios.IXOFF)
+    oflag &= ~termios.OPOST
+    lflag &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
+    cflag &= ~(termios.CSIZE | termios.PARENB | termios.CRTSCTS)
+    cflag |= termios.CS8 | termios.CLOCAL | termios.CREAD
+    cc = list(cc)
+    cc[termios.VMIN] = 1
+    cc[termios.VTIME] = 0
+    if speed is not None:
+        ispeed = ospeed = speed
+    return [iflag, oflag, cflag, lflag, ispeed, ospeed, cc]
+
+
+class DeviceConsole(Console):
+    """A tty/pty at ``path``, raw, at ``baud`` (unchanged when None), reopened when it returns."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        baud: int | None = None,
+        raw: bool = True,
+        min_backoff: float = 0.25,
+        max_backoff: float = 5.0,
+        max_pending_write: int = MAX_PENDING_WRITE,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.speed = baud_constant(baud) if baud is not None else None
+        self.raw = raw
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.max_pending_write = max_pending_write
+        self.fd = -1
+        self.connected = False
+        self.connections = 0
+        self.dropped_writes = 0
+        self._saved: list[Any] | None = None
+        self._pending = bytearray()
+        self._writer = False
+        self._lost: asyncio.Future[str] | None = None
+        self._on_data: DataCallback | None = None
+        self._on_status: StatusCallback | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._warned = False
+
+    async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
+        """Start the open loop; returns after the first attempt, attached or not."""
+        if self._task is not None:
+            raise RuntimeError("DeviceConsole.start() called twice")
+        self._loop = asyncio.get_running_loop()
+        self._on_data, self._on_status = on_data, on_status
+        self._closed = asyncio.Event()
+        first: asyncio.Future[None] = self._loop.create_future()
+        self._task = asyncio.create_task(self._run(first), name=f"console {self.path}")
+        await asyncio.shield(first)
+
+    def _status(self, text: str) -> None:
+        log.info("%s: %s", self.path, text)
+        if self._on_status is not None:
+            self._on_status(text)
+
+    def _open(self) -> int:
+        fd = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if os.isatty(fd):
+                saved = termios.tcgetattr(fd)
+                if self.raw or self.speed is not None:
+                    attrs = make_raw(saved, self.speed) if self.raw else list(saved)
+                    if not self.raw and self.speed is not None:
+                        attrs[4] = attrs[5] = self.speed
+                    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+                self._saved = saved
+            else:
+                log.warning("%s is not a terminal: no raw mode, baud or break", self.path)
+                self._saved = None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    async def _run(self, first: asyncio.Future[None]) -> None:
+        assert self._loop is not None
+        loop = self._loop
+        delay = self.min_backoff
+        announce = True
+        try:
+            while True:
+                if announce:
+                    self._status(f"opening {self.path}")
+                try:
+                    fd = self._open()
+                except OSError as exc:
+                    if not first.done():
+                        first.set_result(None)
+                    self._status(f"disconnected: reconnecting in {delay:g} s ({exc.strerror})")
+                    announce = False
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.max_backoff)
+                    continue
+                since = loop.time()
+                self._lost = loop.create_future()
+                self.fd = fd
+                self.connected = True
+                self.connections += 1
+                self._warned = False
+                loop.add_reader(fd, self._readable)
+                self._status("connected")
+                if not first.done():
+                    first.set_result(None)
+                reason = await self._lost
+                self._detach()
+                if loop.time() - since >= 2.0:
+                    delay = self.min_backoff
+                self._status(f"disconnected: reconnecting in {delay:g} s ({reason})")
+                announce = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+        finally:
+            if not first.done():
+                first.set_result(None)
+            self._detach()
+
+    def _gone(self, reason: str) -> None:
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(reason)
+        if self._loop is not None and self.fd >= 0:
+            self._loop.remove_reader(self.fd)
+            if self._writer:
+                self._loop.remove_writer(self.fd)
+                self._writer = False
+
+    def _detach(self) -> None:
+        fd, self.fd = self.fd, -1
+        self.connected = False
+        self._pending.clear()
+        if fd < 0:
+            return
+        if self._loop is not None:
+            self._loop.remove_reader(fd)
+            if self._writer:
+                self._loop.remove_writer(fd)
+        self._writer = False
+        if self._saved is not None:
+            try:
+                termios.tcsetattr(fd, termios.TCSANOW, self._saved)
+            except (OSError, termios.error):
+                pass
+        os.close(fd)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._gone(exc.strerror or "read error")
+            return
+        if not data:
+            self._gone("end of file")
+            return
+        if self._on_data is not None:
+            self._on_data(data)
+
+    def _flush(self) -> None:
+        while self._pending and self.fd >= 0:
+            try:
+                n = os.write(self.fd, self._pending)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                self._pending.clear()
+                self._gone(exc.strerror or "write error")
+                return
+            del self._pending[:n]
+        assert self._loop is not None
+        if self._pending and not self._writer and self.fd >= 0:
+            self._loop.add_writer(self.fd, self._flush)
+            self._writer = True
+        elif not self._pending and self._writer:
+            self._loop.remove_writer(self.fd)
+            self._writer = False
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes for the device; dropped while detached or beyond the write cap."""
+        if not data:
+            return
+        if not self.connected:
+            self.dropped_writes += len(data)
+            log.debug("%s: detached, dropped %d bytes", self.path, len(data))
+            return
+        if len(self._pending) + len(data) > self.max_pending_write:
+            self.dropped_writes += len(data)
+            if not self._warned:
+                log.warning("%s: device not draining, dropping %d bytes (more than %d queued)",
+                            self.path, len(data), self.max_pending_write)
+                self._warned = True
+            return
+        self._warned = False
+        self._pending += data
+        if not self._writer:
+            self._flush()
+
+    def send_break(self) -> bool:
+        """Start a serial BREAK (tcsendbreak in a thread); False when detached or not a tty."""
+        if not self.connected or self._saved is None or self._loop is None:
+            return False
+        fd = os.dup(self.fd)  # ours until the thread is done, even if the device goes away
+
+        def brk() -> None:
+            try:
+                termios.tcsendbreak(fd, 0)
+            except (OSError, termios.error) as exc:
+                log.warning("%s: break failed: %s", self.path, exc)
+            finally:
+                os.close(fd)
+
+        self._loop.run_in_executor(None, brk)
+        return True
+
+    async def wait_closed(self) -> int:
+        """Wait for :meth:`close`; a device console never ends on its own."""
+        if self._closed is None:
+            raise RuntimeError("DeviceConsole not started")
+        await self._closed.wait()
+        return 0
+
+    def close(self) -> None:
+        """Stop reopening, restore the device's settings and close it."""
+        if self._task is not None:
+            self._task.cancel()
+        self._detach()
+        if self._closed is not None:
+            self._closed.set()
