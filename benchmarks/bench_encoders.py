@@ -9,7 +9,6 @@ antialiasing, so each cell holds 2-4 colours. Run:  python benchmarks/bench_enco
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 import zlib
@@ -31,10 +30,14 @@ from vncterm.rfb.pixel_format import SERVER_PIXEL_FORMAT  # noqa: E402
 CELL_W, CELL_H = 8, 16
 FONT = ROOT / "fonts" / "DejaVuSansMono.ttf"
 BLACK, GREY, WHITE = (0, 0, 0), (204, 204, 204), (255, 255, 255)
-BLUE, GREEN, CYAN, YELLOW, RED = (85, 85, 255), (85, 255, 85), (85, 255, 255), (255, 255, 85), (205, 0, 0)
+BLUE, GREEN, CYAN = (85, 85, 255), (85, 255, 85), (85, 255, 255)
+YELLOW = (255, 255, 85)
 
 
-def listing(cols: int, rows: int, seed: int = 0) -> list[list[tuple[str, tuple[int, int, int], tuple[int, int, int]]]]:
+Span = tuple[str, tuple[int, int, int], tuple[int, int, int]]
+
+
+def listing(cols: int, rows: int, seed: int = 0) -> list[list[Span]]:
     """Lines of (text, fg, bg) spans looking like ``ls --color -l`` plus a status bar."""
     rng = np.random.default_rng(seed)
     names = ["bin", "boot", "dev", "etc", "home", "lib", "media", "mnt", "opt", "proc", "root",
@@ -49,7 +52,9 @@ def listing(cols: int, rows: int, seed: int = 0) -> list[list[tuple[str, tuple[i
         perm, colour = [("drwxr-xr-x", BLUE), ("-rwxr-xr-x", GREEN), ("lrwxrwxrwx", CYAN),
                         ("-rw-r--r--", GREY)][int(kind)]
         size = int(rng.integers(1, 99999))
-        meta = f"{perm} {int(rng.integers(1, 30)):2d} root root {size:8d} Jan {int(rng.integers(1, 28)):2d} 12:{int(rng.integers(0, 60)):02d} "
+        links, day = int(rng.integers(1, 30)), int(rng.integers(1, 28))
+        minute = int(rng.integers(0, 60))
+        meta = f"{perm} {links:2d} root root {size:8d} Jan {day:2d} 12:{minute:02d} "
         spans = [(meta, GREY, BLACK), (name, colour, BLACK)]
         if kind == 2:
             spans.append((" -> usr/" + name, GREY, BLACK))
@@ -90,7 +95,8 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
         t = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000, result
+    # The minimum: this 2-core machine is shared, and the median mostly measures the neighbours.
+    return min(times) * 1000, result
 
 
 def bench_frames(repeat: int) -> None:
@@ -109,9 +115,10 @@ def bench_frames(repeat: int) -> None:
         fb2[line.y:line.bottom] = np.roll(fb[line.y:line.bottom], CELL_W * 3, axis=1)
         for enc in encodings:
             for use_hint in (False, True):
-                hint = (lambda r: colours) if use_hint else None
+                hint = (lambda r, c=colours: c) if use_hint else None
 
-                def full(enc: int = enc, hint: object = hint) -> int:
+                def full(enc: int = enc, hint: object = hint, fb: np.ndarray = fb, w: int = w,
+                         h: int = h) -> int:
                     m = EncodeManager()
                     m.set_encodings([enc])
                     rects = m.encode(fb, [Rect(0, 0, w, h)], pf, hint)  # type: ignore[arg-type]
@@ -122,12 +129,14 @@ def bench_frames(repeat: int) -> None:
                 m.set_encodings([enc])
                 m.encode(fb, [Rect(0, 0, w, h)], pf)
 
-                def incr(m: EncodeManager = m, hint: object = hint) -> int:
+                def incr(m: EncodeManager = m, hint: object = hint, fb2: np.ndarray = fb2,
+                         line: Rect = line) -> int:
                     rects = m.encode(fb2, [line], pf, hint)  # type: ignore[arg-type]
                     return 4 + sum(12 + len(r.payload) for r in rects)
 
                 ims, ibytes = timed(incr, repeat)
-                print(f"{cols}x{rows:<6} {Encoding(enc).name.lower():>8} {'yes' if use_hint else 'no':>4}"
+                name = Encoding(enc).name.lower()
+                print(f"{cols}x{rows:<6} {name:>8} {'yes' if use_hint else 'no':>4}"
                       f" {nbytes:8d} {raw_bytes / nbytes:6.1f} {ms:7.2f} {ibytes:10d} {ims:7.2f}")
         print(f"  ({w}x{h} px, {colours.size} colours; Raw full frame {raw_bytes} bytes)")
 
@@ -145,7 +154,8 @@ def bench_zlib(repeat: int) -> None:
             for lib_name, lib in (("stdlib", zlib), ("zlib-ng", zng)):
                 zstream._zlib = lib  # type: ignore[assignment]
                 for level in (1, 2, 6, 9):
-                    def full(enc: int = enc, level: int = level) -> int:
+                    def full(enc: int = enc, level: int = level, fb: np.ndarray = fb,
+                             w: int = w, h: int = h) -> int:
                         m = EncodeManager()
                         m.set_encodings([enc, -256 + level])
                         rects = m.encode(fb, [Rect(0, 0, w, h)], pf)

@@ -46,9 +46,18 @@ def _address(serial: Serial) -> str | tuple[str, int]:
 
 
 async def _shell_answers(console: SocketConsole, col: Collector, timeout: float = 20.0) -> None:
+    """Type the command until the shell answers (input sent before the shell opened the tty is
+    discarded by the guest, so a console attached mid-boot may need a second try)."""
     start = len(col.data)
-    console.write(b"echo $((6*7))\n")
-    await col.expect(ANSWER, timeout, start)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        console.write(b"echo $((6*7))\n")
+        try:
+            await col.expect(ANSWER, 3, start)
+            return
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
 
 
 def test_unix_sees_boot_log_marker_and_runs_a_command(guest: QemuGuest) -> None:

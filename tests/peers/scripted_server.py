@@ -77,14 +77,14 @@ class ScriptedServer:
     def _run(self) -> None:
         try:
             conn, _ = self._listener.accept()
-        except BaseException as exc:  # noqa: BLE001 - reported through join()
+        except BaseException as exc:  # reported through join()
             self.error = exc
             return
         with conn:
             conn.settimeout(self.timeout)
             try:
                 self._session(conn)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 self.error = exc
 
     @staticmethod

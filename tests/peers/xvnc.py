@@ -47,6 +47,16 @@ def parse_xwd(data: bytes) -> np.ndarray:
     return (channel(red_mask) << 16) | (channel(green_mask) << 8) | channel(blue_mask)
 
 
+def write_xwd(path: Path, rgb: np.ndarray) -> None:
+    """Write an (h, w) 0x00RRGGBB array as a 24-bit TrueColor XWD file (for ``xwud``)."""
+    h, w = rgb.shape
+    name = b"image\0"
+    fields = [100 + len(name), 7, 2, 24, w, h, 0, 0, 32, 0, 32, 32, w * 4, 4,
+              0xFF0000, 0xFF00, 0xFF, 8, 0, 0, w, h, 0, 0, 0]
+    path.write_bytes(struct.pack(">25I", *fields) + name
+                     + np.ascontiguousarray(rgb, dtype="<u4").tobytes())
+
+
 class XvncServer:
     """Xvnc on a free display and port; a context manager that always kills it."""
 

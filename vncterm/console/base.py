@@ -19,6 +19,9 @@ class Console(abc.ABC):
 
     #: True when a resize reaches the program (a pty); serial consoles cannot tell the guest.
     can_resize: bool = False
+    #: True while attached (socket connected, device open, process running). Backends that
+    #: detach and reattach update it before calling ``on_status``.
+    connected: bool = True
 
     @abc.abstractmethod
     async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
@@ -35,6 +38,16 @@ class Console(abc.ABC):
     def send_break(self) -> bool:
         """Send a serial BREAK (Magic SysRq); False when this backend cannot carry one."""
         return False
+
+    def pause_reading(self) -> None:
+        """Stop reading for now (a tunnelled stream whose capture clients are full)."""
+
+    def resume_reading(self) -> None:
+        """Undo :meth:`pause_reading`."""
+
+    def pending_write(self) -> int:
+        """Bytes accepted by :meth:`write` but not yet handed to the OS."""
+        return 0
 
     @abc.abstractmethod
     async def wait_closed(self) -> int:

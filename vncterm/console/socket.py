@@ -146,6 +146,10 @@ class _Protocol(asyncio.Protocol):
         self.owner = owner
         self.lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.owner._attach(transport)  # before any data_received, so no byte misses the filter
+
     def data_received(self, data: bytes) -> None:
         self.owner._received(data)
 
@@ -223,8 +227,9 @@ class SocketConsole(Console):
                 if announce:
                     self._status(f"connecting to {self.description}")
                 try:
-                    transport, protocol = await self._connect()
+                    _, protocol = await self._connect()
                 except OSError as exc:  # TimeoutError included
+                    self._detach()
                     reason = exc.strerror or "timeout"
                     if not first.done():
                         first.set_result(None)
@@ -234,7 +239,6 @@ class SocketConsole(Console):
                     delay = min(delay * 2, self.max_backoff)
                     continue
                 since = loop.time()
-                self._attach(transport)
                 if not first.done():
                     first.set_result(None)
                 reason = await protocol.lost

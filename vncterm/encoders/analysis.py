@@ -79,7 +79,7 @@ def analyse(pixels: U32, max_colours: int = MAX_PALETTE, hint: U32 | None = None
     first = flat[0]
     if hint is not None and hint.size == 1:
         return Analysis(hint.astype(np.uint32), np.zeros(pixels.shape, np.uint8))
-    if hint is not None and hint.size <= MAX_PALETTE:
+    if hint is not None and _PEEL_LIMIT < hint.size <= MAX_PALETTE:  # peeling beats it below
         hint = np.ascontiguousarray(hint, dtype=np.uint32)
         idx = np.searchsorted(hint, flat)
         np.minimum(idx, hint.size - 1, out=idx)
@@ -95,6 +95,9 @@ def analyse(pixels: U32, max_colours: int = MAX_PALETTE, hint: U32 | None = None
             return Analysis(colours, local.astype(np.uint8).reshape(pixels.shape))
     if not (flat != first).any():
         return Analysis(np.array([first], np.uint32), np.zeros(pixels.shape, np.uint8))
+    few = _peel(flat, min(max_colours, _PEEL_LIMIT))
+    if few is not None:
+        return Analysis(few, small_palette_indices(flat, few).reshape(pixels.shape))
     h = (flat * _HASH_MUL) >> _HASH_SHIFT
     counts = np.bincount(h, minlength=1 << _HASH_BITS)
     buckets = np.flatnonzero(counts)
@@ -113,6 +116,44 @@ def analyse(pixels: U32, max_colours: int = MAX_PALETTE, hint: U32 | None = None
     if colours.size > max_colours:
         return MANY
     return Analysis(colours.astype(np.uint32), inverse.astype(np.uint8).reshape(pixels.shape))
+
+
+_PEEL_LIMIT = 16
+_SMALL_MULS = [np.uint32(m) for m in (0x9E3779B1, 0x85EBCA6B, 0xC2B2AE35, 0x27D4EB2F, 0x165667B1)]
+
+
+def _peel(flat: U32, limit: int) -> U32 | None:
+    """The sorted colours of ``flat`` if at most ``limit``, found by removing one colour at a
+    time (fast when one colour dominates, as a terminal background does)."""
+    rest = flat
+    found: list[int] = []
+    while rest.size:
+        if len(found) == limit:
+            return None
+        c = rest[0]
+        found.append(int(c))
+        rest = rest[rest != c]
+    return np.array(sorted(found), np.uint32)
+
+
+def small_palette_indices(flat: U32, colours: U32) -> U8:
+    """Index of each pixel in ``colours`` (sorted, containing every pixel value, <= 256)."""
+    n = colours.size
+    if n == 1:
+        return np.zeros(flat.shape, np.uint8)
+    if n == 2:
+        mono: U8 = (flat == colours[1]).view(np.uint8)
+        return mono
+    bits = 8 if n <= 16 else 12
+    shift = np.uint32(32 - bits)
+    for mul in _SMALL_MULS:
+        slots = (colours * mul) >> shift
+        if np.unique(slots).size == n:
+            lut = np.zeros(1 << bits, np.uint8)
+            lut[slots] = np.arange(n, dtype=np.uint8)
+            out: U8 = lut[(flat * mul) >> shift]
+            return out
+    return np.searchsorted(colours, flat).astype(np.uint8)
 
 
 # -- tiles -------------------------------------------------------------------------------------

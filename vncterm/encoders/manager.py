@@ -19,6 +19,7 @@ Pseudo-encodings -256..-247 set the compression level and -32..-23 the JPEG qual
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,8 @@ SUB_RECT_MAX_AREA = 65536
 SUB_RECT_MAX_WIDTH = MAX_WIDTH
 #: Solid bands shorter than this many rows stay inside their neighbours' rectangles.
 SOLID_BAND_MIN_ROWS = 8
+#: Height of the bands a few-colour Tight piece is cut into (one terminal cell row).
+TIGHT_BAND = 16
 
 _SOLID_CAPABLE = (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.RRE)
 _GENERAL = (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.ZLIB)
@@ -124,24 +127,28 @@ class EncodeManager:
                     for piece in band.split(SUB_RECT_MAX_WIDTH, band.h):
                         colours = np.array([solid], np.uint32)
                         an = Analysis(colours, np.zeros((piece.h, piece.w), np.uint8))
-                        out.append(self._encode_piece(framebuffer, piece, pf, an))
+                        out.extend(self._encode_piece(framebuffer, piece, pf, an))
                     continue
                 for piece in self._split(band):
                     hint = palette_hint(piece) if palette_hint is not None else None
                     pixels = framebuffer[piece.y:piece.bottom, piece.x:piece.right]
                     an = analyse(pixels, hint=hint)
-                    out.append(self._encode_piece(framebuffer, piece, pf, an))
+                    out.extend(self._encode_piece(framebuffer, piece, pf, an))
         return out
 
     # -- internals -------------------------------------------------------------------------------
 
     def _encode_piece(
         self, framebuffer: np.ndarray, piece: Rect, pf: PixelFormat, an: Analysis
-    ) -> EncodedRect:
+    ) -> list[EncodedRect]:
         pixels: U32 = framebuffer[piece.y:piece.bottom, piece.x:piece.right]
         enc = self.choose(an.content_class)
         state = self.state
         if enc == Encoding.TIGHT:
+            if an.content_class is ContentClass.INDEXED:
+                n = an.ncolours
+                if n is not None and n <= 64:
+                    return self._tight_two_colour(pixels, piece, pf, an)
             payload = self.tight.encode(pixels, pf, state, an)
         elif enc == Encoding.ZRLE:
             payload = self.zrle.encode(pixels, pf, state, an)
@@ -155,7 +162,41 @@ class EncodeManager:
                 enc, payload = Encoding.RAW, self.raw.encode(pixels, pf, state)
         else:
             payload = self.raw.encode(pixels, pf, state)
-        return EncodedRect(piece, int(enc), payload)
+        return [EncodedRect(piece, int(enc), payload)]
+
+    def _tight_two_colour(
+        self, pixels: U32, piece: Rect, pf: PixelFormat, an: Analysis
+    ) -> list[EncodedRect]:
+        """Tight for a few-colour piece: cut each 16-row band into runs of columns holding at
+        most two colours, so most of a text screen goes at 1 bit per pixel (section 7.7.6)."""
+        assert an.colours is not None and an.indices is not None
+        colours, indices = an.colours, an.indices
+        h, w = indices.shape
+        out: list[EncodedRect] = []
+        bits = np.left_shift(np.uint64(1), indices.astype(np.uint64))
+        bg_bit = np.uint64(1) << np.uint64(int(np.argmax(np.bincount(indices.reshape(-1)))))
+        for y0 in range(0, h, TIGHT_BAND):
+            y1 = min(h, y0 + TIGHT_BAND)
+            # Colours other than the background in each column; cut where that set changes
+            # (but keep neighbouring columns of 2+ such colours together).
+            masks = np.bitwise_or.reduce(bits[y0:y1], axis=0) & ~bg_bit
+            nz = np.flatnonzero(masks)
+            vals = masks[nz]
+            change = np.flatnonzero(vals[1:] != vals[:-1]) + 1
+            heavy = np.bitwise_count(vals) > 1
+            change = change[~(heavy[change] & heavy[change - 1])]
+            cuts = [0, *nz[change].tolist(), w]
+            segments = list(itertools.pairwise(cuts))
+            for x0, x1 in segments:
+                sub = indices[y0:y1, x0:x1]
+                used = np.bincount(sub.reshape(-1), minlength=colours.size) > 0
+                sub_colours = colours[used]
+                lut = (np.cumsum(used) - 1).astype(np.uint8)
+                sub_an = Analysis(sub_colours, lut[sub])
+                rect = Rect(piece.x + x0, piece.y + y0, x1 - x0, y1 - y0)
+                payload = self.tight.encode(pixels[y0:y1, x0:x1], pf, self.state, sub_an)
+                out.append(EncodedRect(rect, int(Encoding.TIGHT), payload))
+        return out
 
     @staticmethod
     def _split(rect: Rect) -> list[Rect]:

@@ -85,6 +85,19 @@ class TightEncoder:
 
     def __init__(self, *, gradient: bool = False) -> None:
         self.gradient = gradient
+        self._palette_cache: dict[tuple[PixelFormat, bytes], bytes] = {}
+
+    def _palette_bytes(self, pf: PixelFormat, colours: U32) -> bytes:
+        """TPIXELs of a small palette, cached (terminal palettes repeat endlessly)."""
+        if colours.size > 4:
+            return bytes(tpixels(pf, colours).tobytes())
+        key = (pf, colours.tobytes())
+        got = self._palette_cache.get(key)
+        if got is None:
+            if len(self._palette_cache) > 4096:
+                self._palette_cache.clear()
+            got = self._palette_cache[key] = bytes(tpixels(pf, colours).tobytes())
+        return got
 
     @staticmethod
     def _streams(state: EncoderState) -> _TightStreams:
@@ -112,7 +125,7 @@ class TightEncoder:
         if w == 0 or h == 0:
             return bytes((_FILL,)) + tpixels(pf, np.zeros(1, np.uint32)).tobytes()
         if colours is not None and colours.size == 1:
-            return bytes((_FILL,)) + tpixels(pf, colours).tobytes()
+            return bytes((_FILL,)) + self._palette_bytes(pf, colours)
         level = zlib_level(state.compress_level)
         if colours is not None and indices is not None:
             n = int(colours.size)
@@ -122,7 +135,7 @@ class TightEncoder:
             else:
                 data = indices.tobytes()
                 sid = STREAM_INDEXED
-            head = bytes((_FILTER_PALETTE, n - 1)) + tpixels(pf, colours).tobytes()
+            head = bytes((_FILTER_PALETTE, n - 1)) + self._palette_bytes(pf, colours)
             return self._basic(state, sid, level, head, data)
         if self.gradient and pf.effective().tight_tpixel():
             data = _gradient(tpixels(pf, pixels)).tobytes()

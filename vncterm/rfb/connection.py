@@ -19,7 +19,7 @@ from typing import NamedTuple, Protocol
 
 from ..errors import ProtocolError, UsageError
 from ..geometry import Rect
-from . import auth, events
+from . import auth, events, streams
 from .constants import ClientMsg, SecurityType, ServerMsg
 from .pixel_format import PIXEL_FORMAT_SIZE, SERVER_PIXEL_FORMAT, PixelFormat
 
@@ -102,6 +102,8 @@ class ServerConnection:
         self.view_only = False
         #: Set when the viewer announced the Extended Clipboard (cut text lengths become signed).
         self.extended_clipboard = False
+        #: The number stream rectangles are announced with, None if the viewer gets no streams.
+        self.stream_encoding: int | None = None
         self.width = 0
         self.height = 0
         self._in = bytearray()
@@ -183,6 +185,30 @@ class ServerConnection:
     def has_buffered_input(self) -> bool:
         """True when bytes wait to be parsed (after ServerInit, call ``receive_data(b"")``)."""
         return bool(self._in)
+
+    def send_stream_started(self, stream_id: int, name: str) -> None:
+        """Stream extension: the answer to a start-capture request."""
+        self._require_normal()
+        self._send(streams.started(stream_id, name))
+
+    def send_stream_ended(self, stream_id: int) -> None:
+        self._require_normal()
+        self._send(streams.ended(stream_id))
+
+    def send_stream_data(self, stream_id: int, data: bytes) -> None:
+        self._require_normal()
+        for i in range(0, len(data), streams.MAX_DATA):
+            self._send(streams.data_message(stream_id, data[i:i + streams.MAX_DATA]))
+
+    def stream_announcements(self, changes: Iterable[tuple[str, bool]]) -> list[RectData]:
+        """Rectangles announcing stream additions/removals, for the next FramebufferUpdate."""
+        if self.stream_encoding is None:
+            return []
+        out = []
+        for name, added in changes:
+            rect, payload = streams.announcement(name, added)
+            out.append(RectData(rect, self.stream_encoding, payload))
+        return out
 
     def _require_normal(self) -> None:
         if self.state is not State.NORMAL:
@@ -334,6 +360,7 @@ class ServerConnection:
                 return None
             encs = struct.unpack(f">{count}i", raw[4:])
             self.encodings = encs
+            self.stream_encoding = streams.stream_encoding_for(encs)
             return events.SetEncodings(encs)
         if kind == ClientMsg.FRAMEBUFFER_UPDATE_REQUEST:
             raw = self._take(10)
@@ -374,10 +401,24 @@ class ServerConnection:
         return events.ClientCutText(raw[8:].decode("latin-1"))
 
     def _read_qemu(self) -> events.Event | None:
-        """QEMU client message (section 7.5.7): only sub-type 0, Extended Key Event."""
+        """QEMU client message (section 7.5.7): sub-type 0, Extended Key Event, and sub-type 2,
+        the stream extension (see ``streams``)."""
         if len(self._in) < 2:
             return None
         subtype = self._in[1]
+        if subtype == streams.STREAM_SUBTYPE:
+            if self.stream_encoding is None:
+                raise ProtocolError("stream message from a viewer that did not announce streams")
+            parsed = streams.parse_client_message(self._in)
+            if parsed is None:
+                return None
+            used, (op, *args) = parsed
+            del self._in[:used]
+            if op == streams.OP_START:
+                return events.StreamStart(str(args[0]))
+            if op == streams.OP_END:
+                return events.StreamEnd(int(args[0]))  # type: ignore[call-overload]
+            return events.StreamData(int(args[0]), bytes(args[1]))  # type: ignore[call-overload]
         if subtype != 0:
             raise ProtocolError(f"unsupported QEMU client message sub-type {subtype}")
         raw = self._take(12)

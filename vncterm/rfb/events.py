@@ -91,3 +91,25 @@ class QemuKeyEvent(Event):
     down: bool
     keysym: int
     keycode: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart(Event):
+    """Stream extension: the viewer asks to capture the stream ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd(Event):
+    """Stream extension: the viewer ends capture ``stream_id``."""
+
+    stream_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamData(Event):
+    """Stream extension: bytes from the viewer for capture ``stream_id``."""
+
+    stream_id: int
+    data: bytes

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from ..console.base import Console
 from ..geometry import Rect
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
+from .streams import StreamHub
 
 if TYPE_CHECKING:
     from .viewer import Viewer
@@ -51,8 +52,14 @@ class Session:
     """Feeds one console to any number of viewers."""
 
     def __init__(self, console: Console, emulator: Emulator, renderer: TerminalRenderer,
-                 name: str, share_policy: str = "force-shared") -> None:
+                 name: str, share_policy: str = "force-shared", stream_name: str = "console",
+                 log_file: BinaryIO | None = None) -> None:
         self.console = console
+        self.stream_name = stream_name
+        self.streams = StreamHub()
+        self.streams.add(stream_name, console, rendered=True)
+        self.log_file = log_file
+        self._shown_detached = False
         self.emulator = emulator
         self.renderer = renderer
         self.name = name
@@ -68,7 +75,12 @@ class Session:
     # -- console side ----------------------------------------------------------------------------
 
     def on_console_data(self, data: bytes) -> None:
-        """Bytes from the console: parse now, draw when a viewer is ready."""
+        """Bytes from the console: log them, hand them to captures, parse them now, and draw
+        when a viewer is ready."""
+        if self.log_file is not None:
+            self.log_file.write(data)
+            self.log_file.flush()
+        self.streams.publish(self.stream_name, data)
         self.emulator.feed(data)
         replies = self.emulator.take_replies()
         if replies:
@@ -80,7 +92,26 @@ class Session:
         self._schedule_flush()
 
     def on_console_status(self, status: str) -> None:
+        """A backend attached, detached or is retrying: log it, show it, announce the stream."""
         log.info("console: %s", status)
+        connected = self.console.connected
+        if not connected or self._shown_detached:
+            # a status line on the terminal itself, so viewers see why nothing happens
+            self.emulator.feed(f"\r\n\x1b[7m[vncterm] {status}\x1b[0m\r\n".encode())
+            self._shown_detached = not connected
+            self._schedule_flush()
+        self.streams.availability_changed(self.stream_name)
+
+    async def add_stream(self, name: str, backend: Console) -> None:
+        """Start an unrendered stream (``--stream NAME=...``)."""
+        self.streams.add(name, backend, rendered=False)
+
+        def on_status(status: str) -> None:
+            log.info("stream %s: %s", name, status)
+            self.streams.availability_changed(name)
+
+        await backend.start(lambda data: self.streams.publish(name, data), on_status)
+        self.streams.availability_changed(name)
 
     def write_input(self, data: bytes) -> None:
         """Keys and pastes from viewers."""
@@ -155,4 +186,7 @@ class Session:
         self.closed = True
         for viewer in list(self.viewers):
             viewer.close("the console has ended")
+        for stream in self.streams.streams.values():
+            if not stream.rendered:
+                stream.backend.close()
         self.executor.shutdown(wait=False, cancel_futures=True)

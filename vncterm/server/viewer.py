@@ -18,7 +18,8 @@ from ..encoders.manager import EncodedRect, EncodeManager
 from ..errors import ProtocolError
 from ..geometry import Rect
 from ..rfb import events
-from ..rfb.connection import SecurityConfig, ServerConnection, State
+from ..console.base import Console
+from ..rfb.connection import RectData, SecurityConfig, ServerConnection, State, UpdateRect
 from ..terminal.keymap import KeyState
 from .damage import DamageGrid
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: Frames stop while more than this many bytes wait in the viewer's transport buffer.
 HIGH_WATER = 256 * 1024
+#: A viewer writing to a stream is paused while the stream's backend has this much unwritten.
+STREAM_INPUT_PAUSE = 256 * 1024
 #: Updates covering at most this many pixels are encoded on the event loop (lower latency).
 INLINE_AREA = 64 * 1024
 
@@ -53,6 +56,10 @@ class Viewer(asyncio.Protocol):
         self._closed = False
         self.bytes_sent = 0
         self.updates_sent = 0
+        self._stream_changes: list[tuple[str, bool]] = []
+        self._next_stream_id = 1
+        self._input_paused = False
+        self._pseudo: list[RectData] = []
 
     def __str__(self) -> str:
         return self.label
@@ -97,6 +104,7 @@ class Viewer(asyncio.Protocol):
         if not self._closed:
             log.info("%s: connection closed by viewer%s", self, f" ({exc})" if exc else "")
         self._closed = True
+        self.session.streams.leave(self)
         self.session.detach(self)
 
     def pause_writing(self) -> None:
@@ -104,6 +112,7 @@ class Viewer(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
+        self.session.streams.check_pushback()
         self.maybe_send()
 
     # -- events ----------------------------------------------------------------------------------
@@ -130,6 +139,17 @@ class Viewer(asyncio.Protocol):
         elif isinstance(ev, events.SetEncodings):
             self.manager.set_encodings(ev.encodings)
             log.debug("%s: encodings %s", self, list(ev.encodings))
+            if self.conn.stream_encoding is not None:
+                self.session.streams.join(self)
+            else:
+                self.session.streams.leave(self)
+        elif isinstance(ev, events.StreamStart):
+            self._stream_start(ev.name)
+        elif isinstance(ev, events.StreamEnd):
+            log.info("%s: ended capture %d", self, ev.stream_id)
+            self.session.streams.end(self, ev.stream_id)
+        elif isinstance(ev, events.StreamData):
+            self._stream_write(ev.stream_id, ev.data)
         elif isinstance(ev, events.FramebufferUpdateRequest):
             self._on_request(ev)
         elif isinstance(ev, (events.KeyEvent, events.QemuKeyEvent)):
@@ -142,6 +162,64 @@ class Viewer(asyncio.Protocol):
                 text = ev.text.replace("\r\n", "\r").replace("\n", "\r")
                 self.session.write_input(text.encode("utf-8"))
         # PointerEvent: no pointer use yet (the interaction issue adds mouse and selection)
+
+    # -- tunnelled streams ------------------------------------------------------------------------
+
+    def _stream_start(self, name: str) -> None:
+        stream_id = self._next_stream_id
+        self._next_stream_id += 1
+        self.conn.send_stream_started(stream_id, name)
+        if self.conn.view_only:
+            log.warning("%s: capture of %r refused: view-only viewer", self, name)
+            self.conn.send_stream_ended(stream_id)
+        elif not self.session.streams.start(self, name, stream_id):
+            log.warning("%s: capture of %r refused: no such stream", self, name)
+            self.conn.send_stream_ended(stream_id)
+        else:
+            log.info("%s: capturing stream %r as %d", self, name, stream_id)
+
+    def _stream_write(self, stream_id: int, data: bytes) -> None:
+        stream = self.session.streams.route(self, stream_id)
+        if stream is None:
+            log.debug("%s: data for capture %d that is not open: dropped", self, stream_id)
+            return
+        stream.backend.write(data)
+        if stream.backend.pending_write() > STREAM_INPUT_PAUSE and not self._input_paused:
+            # the stream's backend is not keeping up: stop reading this viewer until it is
+            self._input_paused = True
+            assert self.transport is not None
+            self.transport.pause_reading()
+            asyncio.get_running_loop().call_later(0.01, self._check_input, stream.backend)
+
+    def _check_input(self, backend: Console) -> None:
+        if self._closed or self.transport is None:
+            return
+        if backend.pending_write() > STREAM_INPUT_PAUSE // 4:
+            asyncio.get_running_loop().call_later(0.01, self._check_input, backend)
+            return
+        self._input_paused = False
+        self.transport.resume_reading()
+
+    def stream_data(self, stream_id: int, data: bytes) -> None:
+        if not self._closed:
+            self.conn.send_stream_data(stream_id, data)
+            self._write()
+
+    def stream_ended(self, stream_id: int) -> None:
+        if not self._closed:
+            self.conn.send_stream_ended(stream_id)
+            self._write()
+
+    def stream_changes(self, changes: list[tuple[str, bool]]) -> None:
+        """Streams appeared or vanished: announce them in this viewer's next update."""
+        self._stream_changes.extend(changes)
+        self.maybe_send()
+
+    def buffered(self) -> int:
+        """Bytes waiting in this viewer's transport."""
+        if self.transport is None or self.transport.is_closing():
+            return 0
+        return self.transport.get_write_buffer_size()
 
     def _on_request(self, ev: events.FramebufferUpdateRequest) -> None:
         region = ev.rect.intersect(Rect(0, 0, self.session.width, self.session.height))
@@ -182,10 +260,12 @@ class Viewer(asyncio.Protocol):
             return
         self.session.refresh()
         region = self.request
-        if not self._force and not self.damage.any_in(region):
+        if not self._force and not self._stream_changes and not self.damage.any_in(region):
             return
         rects = self.damage.take(region)
         self.request, self._force = None, False
+        self._pseudo = self.conn.stream_announcements(self._stream_changes)
+        self._stream_changes = []
         snap = self.session.snapshot()
         pf = self.conn.pixel_format
         if sum(r.area for r in rects) <= INLINE_AREA:
@@ -211,7 +291,9 @@ class Viewer(asyncio.Protocol):
         self.maybe_send()
 
     def _send_update(self, encoded: list[EncodedRect]) -> None:
-        self.conn.send_framebuffer_update(encoded)
+        pseudo: list[UpdateRect] = list(self._pseudo)
+        self._pseudo = []
+        self.conn.send_framebuffer_update(pseudo + list(encoded))
         self.updates_sent += 1
         self._write()
 
@@ -225,4 +307,5 @@ class Viewer(asyncio.Protocol):
         self._write()
         if self.transport is not None:
             self.transport.close()
+        self.session.streams.leave(self)
         self.session.detach(self)
