@@ -201,3 +201,28 @@ def test_bad_baud_and_missing_device(tmp_path: Path) -> None:
             console.close()
 
     asyncio.run(main())
+
+
+def test_pause_and_resume_reading(tmp_path: Path) -> None:
+    link = tmp_path / "tty"
+    pty = Pty(link)
+
+    async def main() -> None:
+        col = Collector()
+        console = DeviceConsole(link)
+        await console.start(col.on_data, col.on_status)
+        try:
+            console.pause_reading()
+            os.write(pty.master, b"held")
+            await asyncio.sleep(0.3)
+            assert col.data == b""
+            console.resume_reading()
+            await col.expect(b"held", 5)
+            assert console.pending_write() == 0
+        finally:
+            console.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        pty.close()

@@ -266,3 +266,49 @@ def test_telnet_filter_any_split() -> None:
         assert _telnet_feed_all(parts) == (want_out, want_rep)
     assert TelnetFilter.escape(b"a\xffb\xff") == b"a\xff\xffb\xff\xff"
     assert bytes([IAC, BREAK]) == b"\xff\xf3"
+
+
+def test_pause_resume_and_pending_write(tmp_path: Path) -> None:
+    """Push-back for unrendered streams: paused means unread, resume delivers in order."""
+    path = tmp_path / "flow.sock"
+
+    async def main() -> None:
+        col = Collector()
+        peer: list[asyncio.StreamWriter] = []
+        arrived = asyncio.Event()
+
+        async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            peer.append(w)
+            arrived.set()
+            await asyncio.sleep(30)  # never reads
+
+        server = await asyncio.start_unix_server(serve, str(path))
+        async with server:
+            console = SocketConsole(path)
+            console.pause_reading()  # before attaching: kept for the connection
+            await console.start(col.on_data, col.on_status)
+            try:
+                await asyncio.wait_for(arrived.wait(), 5)
+                peer[0].write(b"first")
+                await asyncio.sleep(0.3)
+                assert col.data == b""
+                console.resume_reading()
+                await col.expect(b"first", 5)
+                console.pause_reading()
+                peer[0].write(b"second")
+                await asyncio.sleep(0.3)
+                assert col.data == b"first"
+                console.resume_reading()
+                await col.expect(b"firstsecond", 5)
+
+                assert console.pending_write() == 0
+                for _ in range(40):
+                    console.write(b"x" * 65536)
+                assert console.pending_write() > 0  # the peer does not read
+                assert console.dropped_writes == 0  # 2.5 MiB is under the 4 MiB cap
+            finally:
+                console.close()
+                peer[0].close()
+            assert console.pending_write() == 0
+
+    asyncio.run(main())

@@ -5,17 +5,24 @@ and run once per capture: connect, set the pixel format and encodings, type, kee
 incremental updates, and write the client framebuffer when the screen has been quiet.
 
 libvncclient is the only peer here that speaks 8 and 16 bpp, big-endian and odd-maxima formats.
-Its framebuffer holds pixels in the client's *wire* byte order (raw rectangles are copied byte for
-byte, fills store the value as read; Tight's 24-bit TPIXEL path swaps for a non-host byte order),
-so :func:`capture_raw` returns exactly the bytes a Raw rectangle of the whole screen would carry
-in that format, and :func:`capture` turns them back into ``0x00RRGGBB`` with
-``PixelFormat.from_wire`` (channels widened by ``v * 255 // max`` rounded). Compare formats whose
-maxima are below 255 in the client's format (``pixel_format.pack(server_fb)`` vs ``capture_raw``).
 
-Colour-map formats (``true_colour=False``, 8 bpp): libvncclient 0.9.14 ignores
-SetColourMapEntries without consuming it, so ``capture.c`` reads that message itself; the entries
-arrive in :attr:`CaptureResult.colour_map` and :func:`capture` maps indices through them
-(16-bit entries narrowed to 8 bits, rounded).
+Byte order. libvncclient keeps its framebuffer in the client's *wire* byte order: Raw and
+CopyRect copy bytes, fills and palettes store pixel values exactly as read from the socket. So
+:func:`capture_raw` returns the bytes a Raw rectangle of the whole screen would carry in that
+format (unused bits cleared, see :func:`normalise`), and :func:`capture` turns them back into
+``0x00RRGGBB`` with ``PixelFormat.from_wire``. Compare formats whose maxima are below 255 in the
+client's format (``libvnc.normalise(pf.pack(server_fb), pf)`` vs ``capture_raw``).
+Exceptions in libvncclient 0.9.14, found against Xvnc (see :func:`known_issue`): Tight's 24-bit
+TPIXEL path stores pixels in host (little-endian) order even for big-endian formats; ZRLE's
+3-byte CPIXEL path misreads big-endian formats whose colour sits in the low three bytes, and
+leaves the spare byte of every pixel holding the next pixel's first byte (harmless once masked).
+
+Colour maps (``true_colour=False``, 8 bpp): libvncclient 0.9.14 ignores SetColourMapEntries
+without consuming it (the stream would desynchronise), so ``capture.c`` reads that message
+itself; the entries arrive in :attr:`CaptureResult.colour_map` and :func:`capture` maps indices
+through them (16-bit entries narrowed to 8 bits, rounded).
+
+Tight JPEG is off unless ``quality`` is given (libvncclient would otherwise announce quality 5).
 """
 
 from __future__ import annotations
@@ -97,7 +104,8 @@ class CaptureResult:
             ],
             dtype=np.uint32,
         )
-        return table[self.pixels()]
+        rgb: np.ndarray = table[self.pixels()]
+        return rgb
 
 
 def _dtype(pf: PixelFormat) -> np.dtype[Any]:
@@ -168,7 +176,7 @@ def build() -> Path:
             raise PeerError("building the libvncclient peer needs gcc and pkg-config")
         flags = subprocess.run(
             ["pkg-config", "--cflags", "--libs", "libvncclient"],
-            capture_output=True, text=True,
+            capture_output=True, text=True, check=False,
         )
         if flags.returncode != 0:
             raise PeerError(f"pkg-config libvncclient failed (install libvncserver-dev): "
@@ -176,7 +184,7 @@ def build() -> Path:
         tmp = exe.with_suffix(".tmp")
         cc = subprocess.run(
             ["gcc", "-O2", "-Wall", "-o", str(tmp), str(SOURCE), *flags.stdout.split()],
-            capture_output=True, text=True,
+            capture_output=True, text=True, check=False,
         )
         if cc.returncode != 0:
             raise PeerError(f"compiling {SOURCE.name} failed:\n{cc.stderr}")
@@ -240,7 +248,8 @@ def capture_result(
         env["VNCTERM_PEER_PASSWORD"] = password
     try:
         try:
-            proc = subprocess.run(args, capture_output=True, env=env, timeout=timeout + 10)
+            proc = subprocess.run(args, capture_output=True, env=env, timeout=timeout + 10,
+                                  check=False)
         except subprocess.TimeoutExpired as exc:
             raise PeerError(f"libvncclient capture hung past {timeout + 10} s") from exc
         log = proc.stderr.decode("utf-8", "replace")
@@ -276,7 +285,7 @@ def capture_result(
         timed_out=bool(info["timed_out"]),
         name=latin1(info.get("name")) or "",
         cut_text=info.get("cut_text"),
-        colour_map=[tuple(e) for e in cmap] if cmap else None,  # type: ignore[misc]
+        colour_map=[(int(r), int(g), int(b)) for r, g, b in cmap] if cmap else None,
         log=log,
     )
     expected = result.width * result.height * pixel_format.bytes_per_pixel
@@ -339,7 +348,7 @@ def capture_raw(
 
 
 class LibVncPeer:
-    """A peer object for :func:`~tests.peers.common.wait_until_equal`: each ``capture()`` is a
+    """A peer object for :func:`~peers.common.wait_until_equal`: each ``capture()`` is a
     fresh libvncclient session with the options given here."""
 
     def __init__(self, host: str, port: int, **options: Any) -> None:

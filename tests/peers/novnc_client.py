@@ -31,7 +31,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -204,8 +203,12 @@ class NoVncClient:
             start=start,
         )
         if ev["event"] != "connected":
-            # a security failure is followed by a disconnect: report both
-            time.sleep(0.05)
+            # leave no half-open session behind (noVNC waits for credentials forever)
+            try:
+                self.command("disconnect")
+                self.wait_for("disconnected", 5, start=start)
+            except PeerError:
+                pass
             with self._cond:
                 tail = [e for e in self.events[start:] if e.get("event") not in ("update",)]
             raise PeerConnectError(f"noVNC could not connect to {host}:{port}: {ev}; "
@@ -317,7 +320,5 @@ class NoVncClient:
     def __enter__(self) -> NoVncClient:
         return self
 
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -20,7 +20,8 @@ its flaws (found reading vncdotool 1.4.2):
   format when it knows it (vncterm's 32 bpp 0x00RRGGBB is one) and asks for 32 bpp RGBX otherwise.
 
 Calls run on the reactor thread through :func:`_in_reactor` (not vncdotool's threaded proxy,
-which cannot return values). The Twisted reactor cannot be restarted: never call ``vncdotool.api.shutdown()`` in tests.
+which cannot return values). The Twisted reactor cannot be restarted: never call
+``vncdotool.api.shutdown()`` in tests.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -52,7 +52,7 @@ ENCODINGS = {
 }
 
 
-class PresizedClient(VNCDoToolClient):
+class PresizedClient(VNCDoToolClient):  # type: ignore[misc]
     """vncdotool's client with a screen sized from ServerInit, CopyRect, and a standing
     incremental update request. Runs on the reactor thread."""
 
@@ -132,7 +132,7 @@ class PresizedClient(VNCDoToolClient):
         self.transport.loseConnection()
 
 
-class PresizedFactory(VNCDoToolFactory):
+class PresizedFactory(VNCDoToolFactory):  # type: ignore[misc]
     protocol = PresizedClient
     encoding_names: tuple[str, ...] = ("raw",)
 
@@ -189,8 +189,8 @@ class VncDoToolPeer:
         factory = api.connect(server, password=password, factory_class=factory_class,
                               timeout=self.timeout).factory
 
-        def when_connected() -> Deferred:
-            done: Deferred = Deferred()
+        def when_connected() -> Deferred[PresizedClient]:
+            done: Deferred[PresizedClient] = Deferred()
 
             def ok(protocol: PresizedClient) -> PresizedClient:
                 done.callback(protocol)
@@ -264,7 +264,5 @@ class VncDoToolPeer:
     def __enter__(self) -> VncDoToolPeer:
         return self
 
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

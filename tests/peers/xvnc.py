@@ -17,7 +17,7 @@ from types import TracebackType
 
 import numpy as np
 
-from .common import WORK_DIR, PeerError
+from .common import PeerError
 
 
 def free_tcp_port() -> int:
@@ -44,7 +44,8 @@ def parse_xwd(data: bytes) -> np.ndarray:
         shift = (mask & -mask).bit_length() - 1
         return (values & mask) >> shift
 
-    return (channel(red_mask) << 16) | (channel(green_mask) << 8) | channel(blue_mask)
+    rgb: np.ndarray = (channel(red_mask) << 16) | (channel(green_mask) << 8) | channel(blue_mask)
+    return rgb
 
 
 def write_xwd(path: Path, rgb: np.ndarray) -> None:
@@ -89,8 +90,7 @@ class XvncServer:
             pwfile.write_bytes(out.stdout)
             security = ["-SecurityTypes", "VncAuth", "-PasswordFile", str(pwfile)]
         read_fd, write_fd = os.pipe()
-        WORK_DIR.mkdir(parents=True, exist_ok=True)
-        self._log = open(Path(self._tmp.name) / "xvnc.log", "wb")  # noqa: SIM115
+        self._log = open(Path(self._tmp.name) / "xvnc.log", "wb")
         self.proc = subprocess.Popen(
             [
                 "Xvnc", "-displayfd", str(write_fd), "-rfbport", str(self.port),

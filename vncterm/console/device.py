@@ -21,7 +21,7 @@ from .base import Console, DataCallback, StatusCallback
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING_WRITE: Final = 1 << 20  # bytes queued for the device before writes are dropped
+MAX_PENDING_WRITE: Final = 4 << 20  # bytes queued for the device before writes are dropped
 _GONE: Final = frozenset({errno.EIO, errno.ENXIO, errno.ENODEV, errno.EBADF})
 
 
@@ -83,6 +83,7 @@ class DeviceConsole(Console):
         self._closed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._warned = False
+        self._paused = False
 
     async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
         """Start the open loop; returns after the first attempt, attached or not."""
@@ -144,7 +145,8 @@ class DeviceConsole(Console):
                 self.connected = True
                 self.connections += 1
                 self._warned = False
-                loop.add_reader(fd, self._readable)
+                if not self._paused:
+                    loop.add_reader(fd, self._readable)
                 self._status("connected")
                 if not first.done():
                     first.set_result(None)
@@ -257,6 +259,22 @@ class DeviceConsole(Console):
 
         self._loop.run_in_executor(None, brk)
         return True
+
+    def pending_write(self) -> int:
+        """Bytes written but not yet taken by the device."""
+        return len(self._pending)
+
+    def pause_reading(self) -> None:
+        """Stop reading (the device's own flow control pushes back); kept across reopens."""
+        self._paused = True
+        if self._loop is not None and self.fd >= 0:
+            self._loop.remove_reader(self.fd)
+
+    def resume_reading(self) -> None:
+        """Read again after :meth:`pause_reading`."""
+        self._paused = False
+        if self._loop is not None and self.fd >= 0 and self.connected:
+            self._loop.add_reader(self.fd, self._readable)
 
     async def wait_closed(self) -> int:
         """Wait for :meth:`close`; a device console never ends on its own."""

@@ -25,7 +25,7 @@ from .base import Console, DataCallback, StatusCallback
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING_WRITE: Final = 1 << 20  # bytes queued for the socket before writes are dropped
+MAX_PENDING_WRITE: Final = 4 << 20  # bytes queued for the socket before writes are dropped
 CONNECT_TIMEOUT: Final = 10.0
 STABLE_AFTER: Final = 2.0  # a connection that lived this long resets the backoff
 
@@ -193,6 +193,7 @@ class SocketConsole(Console):
         self._task: asyncio.Task[None] | None = None
         self._closed: asyncio.Event | None = None
         self._warned = False
+        self._paused = False
 
     async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
         """Start the connect loop; returns after the first attempt, attached or not."""
@@ -260,6 +261,8 @@ class SocketConsole(Console):
         self.connected = True
         self.connections += 1
         self._warned = False
+        if self._paused:
+            transport.pause_reading()
         self._status("connected")
 
     def _detach(self) -> None:
@@ -303,6 +306,23 @@ class SocketConsole(Console):
         if not self.telnet:
             return False
         return self._send(bytes((IAC, BREAK)))
+
+    def pending_write(self) -> int:
+        """Bytes written but still queued for the socket."""
+        transport = self._transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    def pause_reading(self) -> None:
+        """Stop reading (the guest stalls once the socket fills); kept across reconnects."""
+        self._paused = True
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read again after :meth:`pause_reading`."""
+        self._paused = False
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
 
     async def wait_closed(self) -> int:
         """Wait for :meth:`close`; a socket console never ends on its own."""

@@ -11,7 +11,7 @@ import socket
 
 from ..config import Config
 from ..console.base import Console
-from ..console.spawn import SpawnConsole
+from ..console.factory import make_console
 from ..render.font import CellFont
 from ..render.renderer import TerminalRenderer
 from ..rfb.connection import SecurityConfig
@@ -28,14 +28,22 @@ class Server:
     def __init__(self, config: Config, console: Console | None = None) -> None:
         config.validate()
         self.config = config
-        self.console = console or SpawnConsole(config.command, config.cols, config.rows)
+        self.console = console or make_console(config.console, config.command, config.cols,
+                                               config.rows)
         font = CellFont(config.font_size, config.antialias)
         self.emulator = Emulator(config.cols, config.rows)
         self.renderer = TerminalRenderer(font, config.cols, config.rows)
-        name = config.name or f"{os.path.basename(config.command[0])} on {socket.gethostname()}"
+        if config.console is not None:
+            what = config.console.describe()
+        else:
+            what = os.path.basename(config.command[0])
+        name = config.name or f"{what} on {socket.gethostname()}"
+        self.log_file = open(config.log_path, "ab") if config.log_path else None  # noqa: SIM115
         self.session = Session(self.console, self.emulator, self.renderer, name,
-                               config.share_policy)
-        self.security = SecurityConfig(password=config.password)
+                               config.share_policy, stream_name=config.stream_name,
+                               log_file=self.log_file)
+        self.security = SecurityConfig(password=config.password,
+                                       view_only_password=config.view_only_password)
         self.servers: list[asyncio.AbstractServer] = []
         self.addresses: list[tuple[str, int] | str] = []
 
@@ -64,6 +72,10 @@ class Server:
         log.info("screen %dx%d cells, %dx%d pixels (font %d px, cell %dx%d)",
                  r.cols, r.rows, r.width, r.height, self.config.font_size, r.cell_w, r.cell_h)
         await self.console.start(self.session.on_console_data, self.session.on_console_status)
+        self.session.streams.availability_changed(self.config.stream_name)
+        for stream_name, spec in self.config.streams:
+            backend = make_console(spec, [], self.config.cols, self.config.rows)
+            await self.session.add_stream(stream_name, backend)
 
     @property
     def port(self) -> int:
@@ -82,6 +94,8 @@ class Server:
         await self.session.final_updates(timeout=1.0)
         self.session.close()
         self.console.close()
+        if self.log_file is not None:
+            self.log_file.close()
         for addr in self.config.listen:
             if addr.path is not None:
                 with contextlib.suppress(OSError):

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 HIGH_WATER = 256 * 1024
 #: A viewer writing to a stream is paused while the stream's backend has this much unwritten.
 STREAM_INPUT_PAUSE = 256 * 1024
+BREAK, PAUSE = 0xFF6B, 0xFF13
 #: Updates covering at most this many pixels are encoded on the event loop (lower latency).
 INLINE_AREA = 64 * 1024
 
@@ -154,6 +155,11 @@ class Viewer(asyncio.Protocol):
             self._on_request(ev)
         elif isinstance(ev, (events.KeyEvent, events.QemuKeyEvent)):
             if not self.conn.view_only and ev.keysym:
+                if ev.down and (ev.keysym == BREAK or (ev.keysym == PAUSE and self.keys.ctrl)):
+                    # Break (Ctrl+Pause on PC keyboards): a serial BREAK, for Magic SysRq
+                    sent = self.session.console.send_break()
+                    log.info("%s: BREAK %s", self, "sent" if sent else "not possible here")
+                    return
                 app_cursor = self.session.emulator.application_cursor_keys
                 data = self.keys.key(ev.keysym, ev.down, app_cursor)
                 self.session.write_input(data)

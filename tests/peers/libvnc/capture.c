@@ -9,9 +9,10 @@
  * facts on stdout. libvncclient's own log goes to stderr.
  *
  * Byte order: libvncclient keeps its framebuffer in the client's *wire* byte order. Raw and
- * CopyRect rectangles are copied byte for byte, fills store the pixel value exactly as read from
- * the socket, and Tight's 24-bit TPIXEL path swaps when the requested format's byte order differs
- * from the host's. So the file holds pixels as the server would send them in a Raw rectangle.
+ * CopyRect rectangles are copied byte for byte and fills store the pixel value exactly as read
+ * from the socket, so the file holds pixels as a Raw rectangle would carry them. Exceptions in
+ * 0.9.14: Tight's 24-bit TPIXEL path stores host-order pixels, and ZRLE's 3-byte CPIXEL path
+ * misreads big-endian formats and fills the spare byte with garbage (see tests/peers/libvnc.py).
  *
  * Colour maps: libvncclient 0.9.14 ignores SetColourMapEntries without even consuming its body
  * (the stream would desynchronise), so this program peeks at the type of every server message and

@@ -1,0 +1,248 @@
+"""The tunnelled-stream extension end to end: vncterm, its client API and vncterm-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from harness import RunningVncterm
+from rawclient import RawClient
+
+from vncterm.client import StreamClient
+from vncterm.config import ConsoleSpec
+from vncterm.rfb.streams import STREAM_ENCODING, stream_encoding_for
+
+SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
+
+
+def test_the_minus_260_rule() -> None:
+    assert stream_encoding_for([0, -260]) == -260  # the proposal's own clients
+    assert stream_encoding_for([7, -260, 0]) is None  # Tight PNG (noVNC): never streams
+    assert stream_encoding_for([7, -260, STREAM_ENCODING]) == STREAM_ENCODING
+    assert stream_encoding_for([0, 7]) is None
+
+
+def run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_console_capture_runs_a_command() -> None:
+    with RunningVncterm(SHELL) as server:
+        server.wait_text("$")
+
+        async def go() -> bytes:
+            client = await StreamClient.connect("127.0.0.1", server.port)
+            assert await client.list_streams() == ["console"]
+            capture = await client.open("console")
+            capture.write(b"echo $((6*7))\r")
+            got = b""
+            while b"42\r\n" not in got:
+                got += await asyncio.wait_for(capture.read(), 10)
+            capture.close()
+            await client.close()
+            return got
+
+        got = run(go())
+        assert isinstance(got, bytes) and b"42" in got
+        server.wait_text("42")  # the same bytes reached the terminal
+
+
+def test_viewer_listing_tight_and_minus_260_never_joins_the_streams() -> None:
+    with RunningVncterm(SHELL) as server:
+        tight_png = RawClient("127.0.0.1", server.port)
+        tight_png.sock.sendall(struct.pack(">BxH4i", 2, 4, 7, -260, 0, -223))  # noVNC's habit
+        proposal = RawClient("127.0.0.1", server.port)
+        proposal.sock.sendall(struct.pack(">BxH2i", 2, 2, 0, -260))
+        proposal.request(incremental=False)
+        # the proposal's client gets the announcement, with -260 as the spec says
+        kind = proposal.recv_exact(1)[0]
+        assert kind == 0
+        (count,) = struct.unpack(">xH", proposal.recv_exact(3))
+        x, y, w, h, enc = struct.unpack(">HHHHi", proposal.recv_exact(12))
+        assert (x, y, w, h, enc) == (0, 0, 0, 0, -260)
+        (n,) = struct.unpack(">I", proposal.recv_exact(4))
+        assert proposal.recv_exact(n) == b"console"
+        assert server.server is not None
+        hub = server.server.session.streams
+        viewers = server.call(lambda: list(server.server.session.viewers))  # type: ignore[union-attr]
+        joined = server.call(lambda: list(hub.clients))
+        assert len(viewers) == 2 and len(joined) == 1
+        assert viewers[0] not in joined and viewers[0].conn.stream_encoding is None
+        tight_png.close()
+        proposal.close()
+
+
+def test_view_only_viewer_cannot_capture() -> None:
+    with RunningVncterm(SHELL, password=b"full", view_only_password=b"look") as server:
+        async def go() -> None:
+            client = await StreamClient.connect("127.0.0.1", server.port, password=b"look")
+            assert await client.list_streams() == ["console"]
+            with pytest.raises(LookupError):
+                await client.open("console")
+            await client.close()
+            full = await StreamClient.connect("127.0.0.1", server.port, password=b"full")
+            capture = await full.open("console")
+            capture.close()
+            await full.close()
+        run(go())
+
+
+class ByteServer:
+    """A unix-socket peer behind a --stream: sends ``size`` random bytes to each connection and
+    hashes everything it receives."""
+
+    def __init__(self, path: str, size: int) -> None:
+        self.path = path
+        self.size = size
+        self.sent = hashlib.sha256()
+        self.received = hashlib.sha256()
+        self.received_count = 0
+        self.done_sending = threading.Event()
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        self.sock.listen(1)
+        self.conn: socket.socket | None = None
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        self.conn = conn
+        threading.Thread(target=self._receive, args=(conn,), daemon=True).start()
+
+    def send_all(self) -> None:
+        assert self.conn is not None
+        left = self.size
+        while left:
+            chunk = os.urandom(min(left, 1 << 20))
+            self.sent.update(chunk)
+            self.conn.sendall(chunk)
+            left -= len(chunk)
+        self.done_sending.set()
+
+    def _receive(self, conn: socket.socket) -> None:
+        while data := conn.recv(1 << 20):
+            self.received.update(data)
+            self.received_count += len(data)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.sock.close()
+
+
+def test_unrendered_stream_carries_100_mb_each_way_intact(tmp_path: Path) -> None:
+    size = 100 * 1000 * 1000
+    peer = ByteServer(str(tmp_path / "peer.sock"), size)
+    log = tmp_path / "console.log"
+    streams = [("bulk", ConsoleSpec("unix", peer.path))]
+    with RunningVncterm(SHELL, streams=streams, log_path=str(log)) as server:
+        async def go() -> tuple[str, str]:
+            client = await StreamClient.connect("127.0.0.1", server.port)
+            await client.wait_for_stream("bulk")
+            capture = await client.open("bulk")
+            sender = threading.Thread(target=peer.send_all, daemon=True)
+            sender.start()
+            down = hashlib.sha256()
+            got = 0
+            # upload while downloading
+            up = hashlib.sha256()
+
+            async def upload() -> None:
+                left = size
+                while left:
+                    chunk = os.urandom(min(left, 1 << 20))
+                    up.update(chunk)
+                    capture.write(chunk)
+                    await capture.drain()
+                    left -= len(chunk)
+
+            task = asyncio.ensure_future(upload())
+            while got < size:
+                data = await asyncio.wait_for(capture.read(), 30)
+                assert data, "capture ended early"
+                down.update(data)
+                got += len(data)
+            await task
+            for _ in range(600):
+                if peer.received_count >= size:
+                    break
+                await asyncio.sleep(0.05)
+            await client.close()
+            return down.hexdigest(), up.hexdigest()
+
+        down, up = run(go())  # type: ignore[misc]
+        assert got_ok(peer, down, up, size)
+        server.write_console(b"echo logged-$((1+1))\r")
+        server.wait_text("logged-2")
+    peer.close()
+    logged = log.read_bytes()
+    assert b"logged-2" in logged and b"echo logged-" in logged
+
+
+def got_ok(peer: ByteServer, down: str, up: str, size: int) -> bool:
+    assert down == peer.sent.hexdigest(), "download corrupted"
+    assert peer.received_count == size, f"upload: {peer.received_count} of {size} bytes"
+    assert up == peer.received.hexdigest(), "upload corrupted"
+    return True
+
+
+def test_stream_hot_plug_is_announced(tmp_path: Path) -> None:
+    path = str(tmp_path / "plug.sock")
+    streams = [("plug", ConsoleSpec("unix", path))]
+    with RunningVncterm(SHELL, streams=streams) as server:
+        async def go() -> None:
+            client = await StreamClient.connect("127.0.0.1", server.port)
+            assert await client.list_streams() == ["console"]
+            listener = socket.socket(socket.AF_UNIX)
+            listener.bind(path)
+            listener.listen(1)
+            await client.wait_for_stream("plug", timeout=15)
+            conn, _ = await asyncio.get_running_loop().run_in_executor(None, listener.accept)
+            conn.close()
+            listener.close()
+            os.unlink(path)
+            for _ in range(200):
+                if "plug" not in client.streams:
+                    break
+                await asyncio.sleep(0.05)
+            assert "plug" not in client.streams
+            await client.close()
+        run(go())
+
+
+def test_vncterm_stream_command_lists_and_bridges() -> None:
+    with RunningVncterm(SHELL) as server:
+        server.wait_text("$")
+        addr = f"127.0.0.1:{server.port}"
+        listed = subprocess.run([sys.executable, "-m", "vncterm.stream_cli", addr],
+                                capture_output=True, text=True, timeout=30)
+        assert listed.stdout.split() == ["console"], listed.stderr
+        bridged = subprocess.run([sys.executable, "-m", "vncterm.stream_cli", addr, "console"],
+                                 input=b"echo $((6*7))\r", capture_output=True, timeout=30)
+        assert b"42\r\n" in bridged.stdout, bridged
+        sock_path = os.path.join(tempfile.mkdtemp(), "bridge.sock")
+        proc = subprocess.Popen([sys.executable, "-m", "vncterm.stream_cli", addr, "console",
+                                 "--listen", f"unix:{sock_path}"], stderr=subprocess.PIPE)
+        try:
+            assert proc.stderr is not None
+            assert b"serving stream console" in proc.stderr.readline()
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sock_path)
+            s.settimeout(10)
+            s.sendall(b"echo $((7*6))x\r")
+            got = b""
+            while b"42x" not in got:
+                got += s.recv(4096)
+            s.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)

@@ -1,0 +1,129 @@
+"""An escape-sequence parser (ECMA-48 / VT500 shapes) that drives a ``TermScreen``.
+
+pyte 0.8.2's own parser drops CSI intermediates (``CSI 2 SP q`` runs as ``CSI 2 q``) and the
+``<``, ``=`` and ``>`` markers (vim's ``CSI > 4;2 m`` becomes SGR 4;2, underline + faint), draws
+colon sub-parameters and DCS/APC strings as text, and stops drawing a chunk at the first
+zero-width non-combining character. This parser recognises every sequence by its shape, so an
+unknown one is dropped whole, and hands complete sequences to the screen.
+
+Sequences split across ``feed`` calls are kept until they complete. Strings (OSC, DCS, SOS,
+PM, APC) longer than ``MAX_STRING`` are discarded up to their terminator.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .emulator import TermScreen
+
+MAX_STRING = 1 << 16
+
+# Plain text: anything but C0, DEL and C1.
+_TEXT = re.compile("[^\x00-\x1f\x7f-\x9f]+")
+# C0 controls allowed (and executed) inside a CSI: all but CAN, SUB and ESC.
+_C0_IN_CSI = "\x00-\x17\x19\x1c-\x1f"
+_CSI = re.compile(f"\x1b\\[([{_C0_IN_CSI}0-?]*)([{_C0_IN_CSI} -/]*)([@-~])")
+_CSI_PREFIX = re.compile(f"\x1b\\[[{_C0_IN_CSI}0-?]*[{_C0_IN_CSI} -/]*")
+_ESC = re.compile("\x1b([ -/]*)([0-~])")
+_ESC_PREFIX = re.compile("\x1b[ -/]*")
+# A string body ends at BEL (OSC only, but xterm accepts it for all), ST (ESC \ or 0x9c), or is
+# cancelled by CAN/SUB or by an ESC that does not start ST.
+_STRING_END = re.compile("\x07|\x1b\\\\|\x9c|\x18|\x1a|\x1b(?=[^\\\\])")
+_CONTROLS = re.compile("[\x00-\x1f]")
+
+
+class Parser:
+    """Feeds decoded console text to ``screen``, one call per text run or complete sequence."""
+
+    def __init__(self, screen: TermScreen) -> None:
+        self.screen = screen
+        self._pending = ""
+        self._skipping = False  # inside an over-long or cancelled string: drop up to its end
+
+    def feed(self, text: str) -> None:
+        """Parse ``text``; an incomplete sequence at its end waits for the next call."""
+        s = self._pending + text if self._pending else text
+        self._pending = ""
+        screen = self.screen
+        draw = screen.draw
+        text_match = _TEXT.match
+        pos, n = 0, len(s)
+        while pos < n:
+            if self._skipping:
+                end = _STRING_END.search(s, pos)
+                if end is None:
+                    if s.endswith("\x1b"):
+                        self._pending = "\x1b"
+                    return
+                self._skipping = False
+                pos = end.end() if end.group() != "\x1b" else end.start()
+                continue
+            m = text_match(s, pos)
+            if m is not None:
+                draw(m.group())
+                pos = m.end()
+                continue
+            c = s[pos]
+            if c == "\x1b":
+                nxt = self._escape(s, pos)
+                if nxt < 0:
+                    self._pending = s[pos:]
+                    return
+                pos = nxt
+            else:
+                screen.control(c)
+                pos += 1
+
+    def _escape(self, s: str, pos: int) -> int:
+        """Handle the sequence starting at ``s[pos]`` (ESC); where parsing goes on, -1 if cut."""
+        n = len(s)
+        if pos + 1 >= n:
+            return -1
+        kind = s[pos + 1]
+        if kind == "[":
+            m = _CSI.match(s, pos)
+            if m is not None:
+                params, inter, final = m.groups()
+                if params and _CONTROLS.search(params) or inter and _CONTROLS.search(inter):
+                    for ch in _CONTROLS.findall(params + inter):
+                        self.screen.control(ch)
+                    params = _CONTROLS.sub("", params)
+                    inter = _CONTROLS.sub("", inter)
+                self.screen.csi(params, inter, final)
+                return m.end()
+            prefix = _CSI_PREFIX.match(s, pos)
+            assert prefix is not None
+            end = prefix.end()
+            if end >= n:
+                return -1 if n - pos < MAX_STRING else n
+            # malformed: drop what was read; ESC starts afresh, anything else is swallowed
+            return end if s[end] == "\x1b" else end + 1
+        if kind in "]P^_X":
+            end_m = _STRING_END.search(s, pos + 2)
+            if end_m is None:
+                if n - pos > MAX_STRING:
+                    self._skipping = True
+                    return n
+                return -1
+            term = end_m.group()
+            if term == "\x1b":  # an ESC that does not start ST cancels the string
+                return end_m.start()
+            if kind == "]" and term not in ("\x18", "\x1a"):
+                self.screen.osc(s[pos + 2:end_m.start()])
+            return end_m.end()
+        m = _ESC.match(s, pos)
+        if m is not None:
+            self.screen.esc(m.group(1), m.group(2))
+            return m.end()
+        prefix = _ESC_PREFIX.match(s, pos)
+        assert prefix is not None
+        if prefix.end() >= n:
+            return -1
+        return prefix.end()  # ESC (+ intermediates) then a control or non-ASCII: drop the ESC
+
+    def reset(self) -> None:
+        """Forget any partial sequence."""
+        self._pending = ""
+        self._skipping = False
