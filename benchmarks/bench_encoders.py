@@ -1,187 +1,245 @@
 #!/usr/bin/env python3
-"""Encoder benchmark: bytes and milliseconds per full terminal frame, per encoding and geometry.
+"""Encoder benchmark on recorded terminal sessions: bytes and milliseconds per update.
 
-Frames are synthesised like a terminal's: coloured text (an ``ls --color -l`` listing, a
-status bar in reverse video) in 8x16 cells, glyphs from fonts/DejaVuSansMono.ttf drawn without
-antialiasing, so each cell holds 2-4 colours. Run:  python benchmarks/bench_encoders.py [--zlib]
+Input: the captures in ``benchmarks/captures/`` (real programs recorded under a pty by
+``benchmarks/captures.py``), replayed through the Emulator and the TerminalRenderer with the
+default rendering (DejaVu Sans Mono 15 px, hinted monochrome, 9x18 cells). For each capture the
+frame with the most ink is the *full* frame; then two typical incremental updates are made by
+feeding the terminal more bytes, on a connection whose zlib streams have seen the full frame:
+
+* ``line``:   one line rewritten in colour (the damage of one cell row),
+* ``scroll``: a new line at the bottom scrolls the screen (every row redrawn, as the server sends
+  it: the damage rectangles merged by ``server/damage.py``, no CopyRect).
+
+Each is encoded ``--repeat`` times (a fresh connection each time); the tables give the median
+and the minimum milliseconds (a 2-core machine shared with others: the minimum is the cost, the
+median what a loaded machine sees), bytes on the wire (12-byte rectangle headers included, the
+4-byte update header too) and the ratio to Raw. Compression levels: ``def`` is no
+compression-level pseudo-encoding (our default), 2 is what noVNC and TigerVNC send by default.
+
+    python benchmarks/bench_encoders.py                    # ls-usr-bin, both geometries
+    python benchmarks/bench_encoders.py --markdown         # the README table
+    python benchmarks/bench_encoders.py --all              # every capture
+    python benchmarks/bench_encoders.py --zlib             # zlib libraries and levels
+    python benchmarks/bench_encoders.py --gil              # event-loop stall while encoding
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
+import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# VNCTERM_SRC: benchmark another source tree (e.g. the previous encoders) on the same captures.
+sys.path.insert(0, os.environ.get("VNCTERM_SRC", str(ROOT)))
+sys.path.insert(1, str(HERE))
+
+import captures  # noqa: E402
 
 from vncterm.encoders import zstream  # noqa: E402
 from vncterm.encoders.manager import EncodeManager  # noqa: E402
 from vncterm.geometry import Rect  # noqa: E402
 from vncterm.rfb.constants import Encoding  # noqa: E402
-from vncterm.rfb.pixel_format import SERVER_PIXEL_FORMAT  # noqa: E402
+from vncterm.rfb.pixel_format import PixelFormat  # noqa: E402
 
-CELL_W, CELL_H = 8, 16
-FONT = ROOT / "fonts" / "DejaVuSansMono.ttf"
-BLACK, GREY, WHITE = (0, 0, 0), (204, 204, 204), (255, 255, 255)
-BLUE, GREEN, CYAN = (85, 85, 255), (85, 255, 85), (85, 255, 255)
-YELLOW = (255, 255, 85)
-
-
-Span = tuple[str, tuple[int, int, int], tuple[int, int, int]]
+#: What noVNC asks for (32 bpp, depth 24, little-endian, red at bit 0): TPIXEL/CPIXEL 3 bytes.
+NOVNC_PF = PixelFormat(32, 24, False, True, 255, 255, 255, 0, 8, 16)
+ENCODINGS = [Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.ZLIB, Encoding.RRE,
+             Encoding.RAW]
+LEVELS: list[int | None] = [None, 2]
 
 
-def listing(cols: int, rows: int, seed: int = 0) -> list[list[Span]]:
-    """Lines of (text, fg, bg) spans looking like ``ls --color -l`` plus a status bar."""
-    rng = np.random.default_rng(seed)
-    names = ["bin", "boot", "dev", "etc", "home", "lib", "media", "mnt", "opt", "proc", "root",
-             "run", "sbin", "srv", "sys", "tmp", "usr", "var", "build.sh", "README.md",
-             "setup.py", "vmlinuz", "initrd.img", "notes.txt", "archive.tar.gz", "link"]
-    lines = []
-    lines.append([("$ ls --color -l /", GREEN, BLACK)])
-    lines.append([(f"total {int(rng.integers(50, 90))}", GREY, BLACK)])
-    for i in range(rows - 3):
-        name = names[i % len(names)] + ("" if i < len(names) else str(i))
-        kind = rng.integers(0, 4)
-        perm, colour = [("drwxr-xr-x", BLUE), ("-rwxr-xr-x", GREEN), ("lrwxrwxrwx", CYAN),
-                        ("-rw-r--r--", GREY)][int(kind)]
-        size = int(rng.integers(1, 99999))
-        links, day = int(rng.integers(1, 30)), int(rng.integers(1, 28))
-        minute = int(rng.integers(0, 60))
-        meta = f"{perm} {links:2d} root root {size:8d} Jan {day:2d} 12:{minute:02d} "
-        spans = [(meta, GREY, BLACK), (name, colour, BLACK)]
-        if kind == 2:
-            spans.append((" -> usr/" + name, GREY, BLACK))
-        extra = cols - sum(len(s[0]) for s in spans)
-        if extra > 20 and i % 3 == 0:
-            spans.append(("  # " + "lorem ipsum dolor sit amet " * 8, YELLOW, BLACK))
-        lines.append(spans)
-    lines.append([(" NORMAL ", BLACK, GREEN), (" bench.txt  [+] ".ljust(cols - 20), WHITE, BLUE),
-                  ("utf-8 | 1:1 ", BLACK, YELLOW)])
-    return lines
+@dataclass
+class Case:
+    """A capture's full frame and two incremental updates that follow it."""
+
+    name: str
+    cols: int
+    rows: int
+    full: captures.Frame
+    line: captures.Frame
+    scroll: captures.Frame
 
 
-def render(cols: int, rows: int, seed: int = 0) -> np.ndarray:
-    """A (rows*16, cols*8) uint32 0x00RRGGBB frame of the listing, monochrome glyphs."""
-    img = Image.new("RGB", (cols * CELL_W, rows * CELL_H), BLACK)
-    draw = ImageDraw.Draw(img)
-    draw.fontmode = "1"  # no antialiasing: each cell keeps its 2 colours
-    font = ImageFont.truetype(str(FONT), 13)
-    for row, spans in enumerate(listing(cols, rows, seed)[:rows]):
-        col = 0
-        for text, fg, bg in spans:
-            for ch in text:
-                if col >= cols:
-                    break
-                x, y = col * CELL_W, row * CELL_H
-                draw.rectangle((x, y, x + CELL_W - 1, y + CELL_H - 1), fill=bg)
-                if ch != " ":
-                    draw.text((x, y + 1), ch, fill=fg, font=font)
-                col += 1
-    a = np.asarray(img, dtype=np.uint32)
-    return (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
+def make_case(path: Path) -> Case:
+    cap = captures.load(path)
+    rp, full = captures.busiest(cap)
+    line = rp.feed(b"\x1b7\x1b[6;1H\x1b[1;33mbuild\x1b[m: \x1b[32mok\x1b[m  12 files, "
+                   b"0 warnings, 3.2 s\x1b[K\x1b8")
+    scroll = rp.feed(f"\x1b[{cap.rows};1H\r\n".encode() + b"\x1b[34mdrwxr-xr-x\x1b[m 2 root "
+                     b"root 4096 Jan  1 12:00 \x1b[1;34mnew-directory\x1b[m")
+    assert line is not None and scroll is not None
+    return Case(cap.name, cap.cols, cap.rows, full, line, scroll)
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    times = []
-    result: object = None
+def wire_bytes(rects: Sequence[object]) -> int:
+    return 4 + sum(12 + len(r.payload) for r in rects)  # type: ignore[attr-defined]
+
+
+def manager(enc: int, level: int | None) -> EncodeManager:
+    m = EncodeManager()
+    m.set_encodings([int(enc)] + ([] if level is None else [-256 + level]))
+    return m
+
+
+@dataclass
+class Result:
+    nbytes: int
+    med: float
+    best: float
+    nrects: int
+
+
+def measure(enc: int, level: int | None, warm: captures.Frame | None, frame: captures.Frame,
+            rects: list[Rect], repeat: int) -> Result:
+    """Encode ``rects`` of ``frame`` ``repeat`` times, each on a connection that has sent
+    ``warm`` (if given) first."""
+    times: list[float] = []
+    nbytes = nrects = 0
     for _ in range(repeat):
+        m = manager(enc, level)
+        if warm is not None:
+            m.encode(warm.pixels, [warm.full], NOVNC_PF, warm.palette_hint)
         t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    # The minimum: this 2-core machine is shared, and the median mostly measures the neighbours.
-    return min(times) * 1000, result
+        out = m.encode(frame.pixels, rects, NOVNC_PF, frame.palette_hint)
+        times.append((time.perf_counter() - t) * 1000)
+        nbytes, nrects = wire_bytes(out), len(out)
+    return Result(nbytes, statistics.median(times), min(times), nrects)
 
 
-def bench_frames(repeat: int) -> None:
-    pf = SERVER_PIXEL_FORMAT
-    encodings = [Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.ZLIB, Encoding.RRE,
-                 Encoding.RAW]
-    print(f"{'geometry':>9} {'encoding':>8} {'hint':>4} {'bytes':>8} {'ratio':>6} {'ms':>7}"
-          f" {'incr bytes':>10} {'incr ms':>7}")
-    for cols, rows in ((80, 25), (200, 60)):
-        fb = render(cols, rows)
-        h, w = fb.shape
-        colours = np.unique(fb)
-        raw_bytes = w * h * 4 + 16
-        line = Rect(0, 5 * CELL_H, w, CELL_H)
-        fb2 = fb.copy()
-        fb2[line.y:line.bottom] = np.roll(fb[line.y:line.bottom], CELL_W * 3, axis=1)
-        for enc in encodings:
-            for use_hint in (False, True):
-                hint = (lambda r, c=colours: c) if use_hint else None
-
-                def full(enc: int = enc, hint: object = hint, fb: np.ndarray = fb, w: int = w,
-                         h: int = h) -> int:
-                    m = EncodeManager()
-                    m.set_encodings([enc])
-                    rects = m.encode(fb, [Rect(0, 0, w, h)], pf, hint)  # type: ignore[arg-type]
-                    return 4 + sum(12 + len(r.payload) for r in rects)
-
-                ms, nbytes = timed(full, repeat)
-                m = EncodeManager()
-                m.set_encodings([enc])
-                m.encode(fb, [Rect(0, 0, w, h)], pf)
-
-                def incr(m: EncodeManager = m, hint: object = hint, fb2: np.ndarray = fb2,
-                         line: Rect = line) -> int:
-                    rects = m.encode(fb2, [line], pf, hint)  # type: ignore[arg-type]
-                    return 4 + sum(12 + len(r.payload) for r in rects)
-
-                ims, ibytes = timed(incr, repeat)
+def bench(cases: list[Case], levels: Sequence[int | None], repeat: int, markdown: bool) -> None:
+    load0 = os.getloadavg()
+    header = ("capture", "geometry", "encoding", "level", "full bytes", "ratio", "full ms",
+              "line bytes", "line ms", "scroll bytes", "scroll ms")
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join("---:" if i > 3 else "---" for i in range(len(header))) + "|")
+    else:
+        print(f"{'capture':<12} {'geometry':>8} {'encoding':>8} {'lvl':>3} {'full B':>8}"
+              f" {'ratio':>6} {'ms med/min':>12} {'line B':>7} {'ms med/min':>11}"
+              f" {'scroll B':>8} {'ms med/min':>12}")
+    for case in cases:
+        raw_full = wire_bytes([]) + 12 + case.full.pixels.size * 4
+        for enc in ENCODINGS:
+            for level in levels if enc not in (Encoding.RAW, Encoding.HEXTILE,
+                                               Encoding.RRE) else [None]:
+                f = measure(enc, level, None, case.full, [case.full.full], repeat)
+                ln = measure(enc, level, case.full, case.line, case.line.rects, repeat)
+                sc = measure(enc, level, case.full, case.scroll, case.scroll.rects, repeat)
+                geo = f"{case.cols}x{case.rows}"
+                lvl = "def" if level is None else str(level)
+                if enc in (Encoding.RAW, Encoding.HEXTILE, Encoding.RRE):
+                    lvl = "-"
                 name = Encoding(enc).name.lower()
-                print(f"{cols}x{rows:<6} {name:>8} {'yes' if use_hint else 'no':>4}"
-                      f" {nbytes:8d} {raw_bytes / nbytes:6.1f} {ms:7.2f} {ibytes:10d} {ims:7.2f}")
-        print(f"  ({w}x{h} px, {colours.size} colours; Raw full frame {raw_bytes} bytes)")
+                ratio = raw_full / f.nbytes
+                if markdown:
+                    print(f"| {case.name} | {geo} | {name} | {lvl} | {f.nbytes} | {ratio:.0f} |"
+                          f" {f.med:.2f} / {f.best:.2f} | {ln.nbytes} | {ln.med:.2f} /"
+                          f" {ln.best:.2f} | {sc.nbytes} | {sc.med:.2f} / {sc.best:.2f} |")
+                else:
+                    print(f"{case.name:<12} {geo:>8} {name:>8} {lvl:>3} {f.nbytes:8d}"
+                          f" {ratio:6.0f} {f.med:6.2f}/{f.best:<5.2f} {ln.nbytes:7d}"
+                          f" {ln.med:5.2f}/{ln.best:<5.2f} {sc.nbytes:8d}"
+                          f" {sc.med:6.2f}/{sc.best:<5.2f}")
+        print(("" if not markdown else "\n") + f"  {case.name} {case.cols}x{case.rows}: "
+              f"{case.full.pixels.shape[1]}x{case.full.pixels.shape[0]} px, "
+              f"{np.unique(case.full.pixels).size} colours, Raw {raw_full} bytes; line update "
+              f"{len(case.line.rects)} rect(s), scroll {len(case.scroll.rects)} rect(s)"
+              + ("\n" if markdown else ""), flush=True)
+    load1 = os.getloadavg()
+    print(f"load average {load0[0]:.2f} -> {load1[0]:.2f} ({os.cpu_count()} CPUs); "
+          f"repeat {repeat}; ms = median / minimum")
 
 
-def bench_zlib(repeat: int) -> None:
-    """Tight and ZRLE full frames with stdlib zlib vs zlib-ng at several levels."""
+def bench_zlib(cases: list[Case], repeat: int) -> None:
+    """Full frames in Tight, ZRLE and Zlib with stdlib zlib vs zlib-ng at several levels."""
     import zlib_ng.zlib_ng as zng
 
-    pf = SERVER_PIXEL_FORMAT
-    print(f"{'geometry':>9} {'encoding':>8} {'library':>8} {'level':>5} {'bytes':>7} {'ms':>7}")
-    for cols, rows in ((80, 25), (200, 60)):
-        fb = render(cols, rows)
-        h, w = fb.shape
+    print(f"{'capture':<12} {'geometry':>8} {'encoding':>8} {'library':>8} {'level':>5}"
+          f" {'bytes':>7} {'ms med/min':>12}")
+    for case in cases:
         for enc in (Encoding.TIGHT, Encoding.ZRLE, Encoding.ZLIB):
             for lib_name, lib in (("stdlib", zlib), ("zlib-ng", zng)):
                 zstream._zlib = lib  # type: ignore[assignment]
-                for level in (1, 2, 6, 9):
-                    def full(enc: int = enc, level: int = level, fb: np.ndarray = fb,
-                             w: int = w, h: int = h) -> int:
-                        m = EncodeManager()
-                        m.set_encodings([enc, -256 + level])
-                        rects = m.encode(fb, [Rect(0, 0, w, h)], pf)
-                        return 4 + sum(12 + len(r.payload) for r in rects)
+                for level in (1, 2, 3, 6, 9):
+                    r = measure(enc, level, None, case.full, [case.full.full], repeat)
+                    print(f"{case.name:<12} {case.cols}x{case.rows:<4} {enc.name.lower():>8}"
+                          f" {lib_name:>8} {level:5d} {r.nbytes:7d} {r.med:6.2f}/{r.best:<5.2f}")
+            zstream._zlib = zng
 
-                    ms, nbytes = timed(full, repeat)
-                    print(f"{cols}x{rows:<6} {enc.name.lower():>8} {lib_name:>8} {level:5d}"
-                          f" {nbytes:7d} {ms:7.2f}")
-        zstream._zlib = zng
+
+def bench_gil(cases: list[Case], repeat: int) -> None:
+    """How long the event loop would stall: a thread ticks every 0.2 ms while another encodes a
+    full frame; the longest gap between ticks is the time the encoder held the GIL."""
+    print(f"{'capture':<12} {'geometry':>8} {'encoding':>8} {'encode ms':>9}"
+          f" {'longest GIL hold ms':>19}")
+    for case in cases:
+        for enc in (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.ZLIB):
+            gaps: list[float] = []
+            spans: list[float] = []
+            for _ in range(repeat):
+                stop = threading.Event()
+                worst = [0.0]
+
+                def tick(stop: threading.Event = stop, worst: list[float] = worst) -> None:
+                    last = time.perf_counter()
+                    while not stop.is_set():
+                        time.sleep(0.0002)
+                        now = time.perf_counter()
+                        worst[0] = max(worst[0], now - last)
+                        last = now
+
+                t = threading.Thread(target=tick)
+                t.start()
+                time.sleep(0.005)
+                m = manager(enc, None)
+                t0 = time.perf_counter()
+                m.encode(case.full.pixels, [case.full.full], NOVNC_PF, case.full.palette_hint)
+                spans.append((time.perf_counter() - t0) * 1000)
+                time.sleep(0.002)
+                stop.set()
+                t.join()
+                gaps.append(worst[0] * 1000)
+            print(f"{case.name:<12} {case.cols}x{case.rows:<4} {enc.name.lower():>8}"
+                  f" {statistics.median(spans):9.2f} {statistics.median(gaps):19.2f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--all", action="store_true", help="every capture, not only ls-usr-bin")
+    ap.add_argument("--capture", action="append", help="capture name(s) (e.g. vim, top)")
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--zlib", action="store_true", help="compare zlib libraries and levels")
+    ap.add_argument("--gil", action="store_true", help="measure event-loop stalls")
+    ap.add_argument("--levels", default="def,2",
+                    help="compression levels to measure, 'def' = none sent (default: def,2)")
     ap.add_argument("--repeat", type=int, default=15)
-    ap.add_argument("--save", help="write the 80x25 frame as a PNG here and exit")
     args = ap.parse_args()
-    if args.save:
-        a = render(80, 25)
-        rgb = np.stack([(a >> 16) & 255, (a >> 8) & 255, a & 255], -1).astype(np.uint8)
-        Image.fromarray(rgb).save(args.save)
-        return
+    names = args.capture or ([] if args.all else ["ls-usr-bin"])
+    paths = [p for p in captures.available()
+             if not names or p.name.rsplit("-", 1)[0] in names]
+    if not paths:
+        sys.exit("no captures: run benchmarks/captures.py record")
+    paths.sort(key=lambda p: (p.name.rsplit("-", 1)[0], "200x60" in p.name))
+    cases = [make_case(p) for p in paths]
+    levels: Callable[[str], int | None] = lambda s: None if s == "def" else int(s)  # noqa: E731
     if args.zlib:
-        bench_zlib(args.repeat)
+        bench_zlib(cases, args.repeat)
+    elif args.gil:
+        bench_gil(cases, args.repeat)
     else:
-        bench_frames(args.repeat)
+        bench(cases, [levels(s) for s in args.levels.split(",")], args.repeat, args.markdown)
 
 
 if __name__ == "__main__":

@@ -246,6 +246,8 @@ def test_novnc_types(typing: tuple[XvncServer, Path], novnc: NoVncClient) -> Non
     line = f"novnc é€ {uuid.uuid4().hex[:6]}"
     novnc.connect(server.host, server.port, PASSWORD, quality=None)
     try:
+        novnc.pointer(W // 2, H // 2)  # smoke: stays over the xterm, which keeps the focus
+        novnc.paste("clipboard é")
         novnc.type(line + "\n")
         assert line in wait_line(out, line)
     finally:
@@ -277,6 +279,8 @@ def test_vncdotool_types(typing: tuple[XvncServer, Path]) -> None:
     line = f"vncdotool é€ {uuid.uuid4().hex[:6]}"
     with VncDoToolPeer() as peer:
         peer.connect(server.host, server.port, PASSWORD)
+        peer.pointer(W // 2, H // 2)
+        peer.paste("clipboard é")
         peer.type(line + "\n")
         assert line in wait_line(out, line)
 

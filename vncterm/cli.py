@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
 import logging
 import os
 import pwd
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
 from .config import SHARE_POLICIES, Config, ConsoleSpec, ListenAddress
@@ -66,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--font-size", type=int, default=15, metavar="PX", help="font size in pixels")
     p.add_argument("--antialias", action="store_true",
                    help="antialiased glyphs (more colours per cell: more bytes on the wire)")
+    p.add_argument("--allow-resize", action="store_true",
+                   help="let viewers resize a serial console's terminal (the guest is not told)")
+    p.add_argument("--allow-lossy", action="store_true",
+                   help="JPEG for non-text areas when a viewer asks for a quality level")
     p.add_argument("--share-policy", choices=SHARE_POLICIES, default="force-shared",
                    help="force-shared: a viewer asking for exclusive access never drops others")
     p.add_argument("--insecure", action="store_true",
@@ -84,6 +91,26 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--stream", action="append", default=[], metavar="NAME=SPEC",
                    help="an extra tunnelled stream, not rendered: NAME=unix:PATH, "
                         "NAME=tcp:HOST:PORT or NAME=exec:CMD (repeatable)")
+    s = p.add_argument_group("security (VeNCrypt TLS, users, limits, audit)")
+    s.add_argument("--tls-cert", metavar="PEM",
+                   help="offer VeNCrypt with this certificate chain (X509None/X509Vnc/X509Plain)")
+    s.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    s.add_argument("--tls-ca", metavar="PEM",
+                   help="require client certificates issued by this CA")
+    s.add_argument("--tls-anon", action="store_true",
+                   help="also offer anonymous TLS (TLSNone/TLSVnc/TLSPlain; no server identity)")
+    s.add_argument("--plain-users", metavar="FILE",
+                   help="X509Plain users: NAME:HASH[:view-only] per line (see --hash-password)")
+    s.add_argument("--hash-password", metavar="USER",
+                   help="print a --plain-users line for USER (password from stdin) and exit")
+    s.add_argument("--view-only", action="store_true",
+                   help="with --hash-password: mark the user view-only")
+    s.add_argument("--audit-log", metavar="FILE|journal",
+                   help="JSON-lines audit log of connections, authentication and input")
+    s.add_argument("--max-viewers", type=int, metavar="N",
+                   help="refuse connections beyond N at once (handshaking ones included)")
+    s.add_argument("--stuck-timeout", type=float, default=20.0, metavar="S",
+                   help="drop a viewer whose send buffer stays full for S seconds (default 20)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     p.add_argument("--version", action="version", version=f"vncterm {__version__}")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS... to run")
@@ -112,7 +139,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[Config, int]:
     if not command and console is None:
         command = [default_shell()]
     cols, rows = parse_geometry(args.geometry)
-    listen = [ListenAddress.parse(a) for a in (args.listen or ["127.0.0.1:5900"])]
+    listen = [ListenAddress.parse(a)
+              for a in (args.listen or systemd_listen_fds() or ["127.0.0.1:5900"])]
     password = read_password_file(args.password_file) if args.password_file else None
     view_only = (read_password_file(args.view_only_password_file)
                  if args.view_only_password_file else None)
@@ -123,14 +151,68 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[Config, int]:
                     cols=cols, rows=rows, font_size=args.font_size, antialias=args.antialias,
                     share_policy=args.share_policy, insecure=args.insecure, console=console,
                     stream_name=args.stream_name, log_path=args.log,
-                    streams=[ConsoleSpec.parse_stream(s) for s in args.stream])
+                    streams=[ConsoleSpec.parse_stream(s) for s in args.stream],
+                    allow_resize=args.allow_resize, allow_lossy=args.allow_lossy)
+    config = dataclasses.replace(config, **security_options(args))
     config.validate()
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)
     return config, level
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def systemd_listen_fds() -> list[str]:
+    """``fd:3 ... fd:N`` for sockets passed by systemd socket activation (LISTEN_FDS, meant for
+    us when LISTEN_PID is our pid); the variables are removed so the console's child does not
+    see them."""
+    if os.environ.get("LISTEN_PID") != str(os.getpid()):
+        return []
     try:
+        count = int(os.environ.get("LISTEN_FDS", "0"))
+    except ValueError:
+        return []
+    for var in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(var, None)
+    return [f"fd:{3 + i}" for i in range(count)]
+
+
+def security_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Config fields of the security option group."""
+    from .server.security import read_users_file
+
+    return dict(
+        tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca, tls_anon=args.tls_anon,
+        plain_users=read_users_file(args.plain_users) if args.plain_users else None,
+        audit_log=args.audit_log, max_viewers=args.max_viewers,
+        stuck_timeout=args.stuck_timeout,
+    )
+
+
+def hash_password_line(user: str, view_only: bool) -> str:
+    """A ``--plain-users`` line for ``user``; the password is read from stdin (prompted twice
+    on a terminal)."""
+    from .rfb.vencrypt import hash_password
+
+    if ":" in user or not user or user.strip() != user:
+        raise ConfigError("a user name must be non-empty, without ':' or outer spaces")
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {user}: ")
+        if getpass.getpass("again: ") != password:
+            raise ConfigError("the passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise ConfigError("empty password")
+    hashed = hash_password(password.encode(), os.urandom(16))
+    return f"{user}:{hashed}" + (":view-only" if view_only else "")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Exit status: the command's own (128+N when signal N ended it), 128+N when vncterm was
+    stopped by SIGTERM/SIGINT, 2 for a bad configuration, 1 when listening failed."""
+    try:
+        early = build_parser().parse_args(argv)
+        if early.hash_password is not None:
+            print(hash_password_line(early.hash_password, early.view_only))
+            return 0
         config, level = config_from_args(argv)
     except ConfigError as e:
         print(f"vncterm: {e}", file=sys.stderr)
@@ -140,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return run(config)
+    except ConfigError as e:
+        print(f"vncterm: {e}", file=sys.stderr)
+        return 2
     except OSError as e:
         print(f"vncterm: {e}", file=sys.stderr)
         return 1

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .rfb.vencrypt import PlainUser
 
 
 @dataclass(frozen=True, slots=True)
 class ListenAddress:
-    """Where to accept viewers: a TCP host and port, or a unix socket path."""
+    """Where to accept viewers: a TCP host and port, a unix socket path, or a listening socket
+    inherited as a file descriptor (systemd socket activation)."""
 
     host: str = "127.0.0.1"
     port: int = 5900
     path: str | None = None
+    fd: int | None = None
 
     @classmethod
     def parse(cls, text: str) -> ListenAddress:
@@ -23,6 +32,10 @@ class ListenAddress:
             if len(text) == 5:
                 raise ConfigError("unix: needs a path")
             return cls(path=text[5:])
+        if text.startswith("fd:"):
+            if not text[3:].isdigit():
+                raise ConfigError(f"bad listen address {text!r}: use fd:N (e.g. fd:3)")
+            return cls(fd=int(text[3:]))
         if text.startswith("["):
             host, sep, port = text[1:].partition("]:")
             if not sep:
@@ -44,6 +57,8 @@ class ListenAddress:
         """True for unix sockets and loopback addresses (reachable only from this machine)."""
         if self.path is not None:
             return True
+        if self.fd is not None:
+            return self._fd_is_local()
         if self.host == "localhost":
             return True
         try:
@@ -51,7 +66,23 @@ class ListenAddress:
         except ValueError:
             return False
 
+    def _fd_is_local(self) -> bool:
+        assert self.fd is not None
+        try:
+            sock = socket.socket(fileno=os.dup(self.fd))
+        except OSError:
+            return False
+        with sock:
+            if sock.family == socket.AF_UNIX:
+                return True
+            try:
+                return ipaddress.ip_address(sock.getsockname()[0]).is_loopback
+            except (OSError, ValueError):
+                return False
+
     def __str__(self) -> str:
+        if self.fd is not None:
+            return f"fd:{self.fd}"
         if self.path is not None:
             return f"unix:{self.path}"
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
@@ -128,6 +159,25 @@ class Config:
     stream_name: str = "console"
     log_path: str | None = None
     streams: list[tuple[str, ConsoleSpec]] = field(default_factory=list)
+    #: Let viewers resize a console whose backend cannot tell the program (serial consoles).
+    allow_resize: bool = False
+    #: Allow lossy (JPEG) encodings for non-text content when a viewer asks for a quality.
+    allow_lossy: bool = False
+    #: VeNCrypt: X509 certificate chain and key (PEM), CA for client certificates.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
+    #: VeNCrypt anonymous TLS sub-types (TLSNone/TLSVnc/TLSPlain; no protection against a
+    #: man in the middle).
+    tls_anon: bool = False
+    #: X509Plain/TLSPlain users (from ``--plain-users``).
+    plain_users: Mapping[str, PlainUser] | None = None
+    #: JSON-lines audit log path, or "journal".
+    audit_log: str | None = None
+    #: Connections (in any state) at once; None: no limit.
+    max_viewers: int | None = None
+    #: A viewer whose send buffer stays full this long without draining is dropped.
+    stuck_timeout: float = 20.0
 
     def validate(self) -> None:
         """Refuse configurations that cannot work or are unsafe."""
@@ -142,10 +192,23 @@ class Config:
             raise ConfigError(f"font size {self.font_size} out of range (6..72)")
         if self.share_policy not in SHARE_POLICIES:
             raise ConfigError(f"share policy must be one of {', '.join(SHARE_POLICIES)}")
+        if self.tls_key is not None and self.tls_cert is None:
+            raise ConfigError("--tls-key needs --tls-cert")
+        if self.tls_ca is not None and self.tls_cert is None:
+            raise ConfigError("--tls-ca needs --tls-cert")
+        if self.plain_users is not None and self.tls_cert is None and not self.tls_anon:
+            raise ConfigError("--plain-users needs TLS: --tls-cert (or --tls-anon)")
+        if self.max_viewers is not None and self.max_viewers < 1:
+            raise ConfigError("--max-viewers must be at least 1")
+        if self.stuck_timeout <= 0:
+            raise ConfigError("--stuck-timeout must be positive")
+        authenticated = (self.password is not None or self.view_only_password is not None
+                         or self.plain_users is not None
+                         or (self.tls_cert is not None and self.tls_ca is not None))
         exposed = [a for a in self.listen if not a.is_local]
-        if exposed and self.password is None and self.view_only_password is None \
-                and not self.insecure:
+        if exposed and not authenticated and not self.insecure:
             raise ConfigError(
-                f"refusing to listen on {exposed[0]} without --password-file "
-                "(anyone who reaches it gets the console); add --insecure to do it anyway"
+                f"refusing to listen on {exposed[0]} without --password-file, --plain-users "
+                "or --tls-ca client certificates (anyone who reaches it gets the console); "
+                "add --insecure to do it anyway"
             )

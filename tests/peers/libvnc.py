@@ -218,6 +218,8 @@ def capture_result(
     ``check`` a session that saw fewer than ``min_updates`` updates raises :class:`PeerError`;
     a handshake failure always raises :class:`PeerConnectError`.
     """
+    if isinstance(encodings, str):
+        encodings = encodings.split()
     unknown = [e for e in encodings if e.lower() not in ENCODINGS]
     if unknown:
         raise ValueError(f"libvncclient does not know encodings {unknown}")

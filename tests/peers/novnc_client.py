@@ -242,6 +242,11 @@ class NoVncClient:
         when the server offers it, otherwise Latin-1 ClientCutText with '?' for the rest)."""
         self.command("paste", text=text)
 
+    def set_desktop_size(self, width: int, height: int) -> None:
+        """Ask the server for a new size with noVNC's own SetDesktopSize message (what its
+        resizeSession option sends when the browser window changes)."""
+        self.command("setdesktopsize", width=width, height=height)
+
     def sent_encodings(self) -> list[int]:
         """The encodings noVNC sent in its last SetEncodings (signed)."""
         encs = self.command("encodings").get("encodings") or []

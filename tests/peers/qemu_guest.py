@@ -17,6 +17,7 @@ Usage::
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import glob
 import os
@@ -37,6 +38,11 @@ QEMU = "qemu-system-x86_64"
 # loglevel=6 keeps a few kernel lines (the tests look for "Linux version") and boots ~1 s faster
 # than the full log; mitigations=off and tsc=reliable trim TCG time.
 KERNEL_ARGS = "panic=-1 loglevel=6 mitigations=off tsc=reliable"
+
+
+def _die_with_parent() -> None:  # runs in the child before exec
+    """PR_SET_PDEATHSIG(SIGKILL): QEMU dies if the test process dies without cleaning up."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 def find_kernel() -> Path:
@@ -97,7 +103,11 @@ class Serial:
 
 
 class QemuGuest:
-    """A QEMU process that can be killed and started again on the same sockets."""
+    """A QEMU process that can be killed and started again on the same sockets.
+
+    QEMU gets SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), so call
+    :meth:`start` from a long-lived thread (the test's main thread), not from a worker.
+    """
 
     def __init__(
         self,
@@ -147,7 +157,7 @@ class QemuGuest:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_die_with_parent,
             )
         self.starts += 1
         deadline = time.monotonic() + timeout

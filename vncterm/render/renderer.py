@@ -1,35 +1,58 @@
 """Draws a pyte screen into a numpy framebuffer and reports which cells changed.
 
-Each distinct cell look (text, colours, attributes) becomes a cached tile; a frame is composed by
-gathering tiles with numpy, a row of cells at a time. Only lines pyte marks dirty, and the
-cursor's old and new cells, are examined; cells whose tile did not change are not redrawn or
-reported.
+Each distinct cell look (text, colours, attributes, cursor) becomes a cached tile; a frame is
+composed by gathering tiles with numpy, a row of cells at a time. Only lines pyte marks dirty,
+and the cursor's old and new cells, are examined; cells whose tile did not change are not
+redrawn or reported.
+
+Monochrome tiles hold at most two colours, the cell's foreground and background (underline,
+strikethrough and underline/bar cursors are drawn in the foreground colour, a block cursor
+swaps the two), which ``cell_fg``/``cell_bg`` record for the encoders' palette hint.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyte
 from wcwidth import wcwidth
 
 from ..geometry import Rect
+from .box import SHADES
 from .colours import DEFAULT_BG, DEFAULT_FG, resolve
 from .font import CellFont
 
-BOLD, UNDERLINE, STRIKE = 1, 2, 4
+BOLD, UNDERLINE, STRIKE, ITALIC, CURSOR_UNDERLINE, CURSOR_BAR = 1, 2, 4, 8, 16, 32
+PHASE_SHIFT = 6  # two bits: parity of a shade cell's pixel origin
+#: Cap on the tile cache, in bytes of tiles; past it the cache starts over.
+TILE_CACHE_BYTES = 32 << 20
+_NORMAL = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
+_BRIGHTEN = {name: "bright" + name for name in _NORMAL}
+_BRIGHTEN["yellow"] = "brightyellow"
+_SLOW = (-1, 0, 0)  # marks a cell look that needs per-position work (wide, shade)
+
+TileKey = tuple[str, int, int, int, int]
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def _fg(colour: str) -> int:
     return int(resolve(colour, DEFAULT_FG))
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def _bg(colour: str) -> int:
     return int(resolve(colour, DEFAULT_BG))
+
+
+def _dim(fg: int, bg: int) -> int:
+    """SGR 2 (faint): the foreground halfway to the background."""
+    out = 0
+    for shift in (16, 8, 0):
+        out |= ((((fg >> shift) & 0xFF) + ((bg >> shift) & 0xFF)) // 2) << shift
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +65,24 @@ class Span:
 
 
 class TerminalRenderer:
-    """Owns the framebuffer (uint32 0x00RRGGBB) of a ``cols`` x ``rows`` terminal."""
+    """Owns the framebuffer (uint32 0x00RRGGBB) of a ``cols`` x ``rows`` terminal.
 
-    def __init__(self, font: CellFont, cols: int, rows: int) -> None:
+    ``bold_is_bright`` draws bold text in the 16-colour palette's colours 0-7 with their
+    bright counterparts (8-15), as many terminals do, in addition to the bold face.
+    """
+
+    def __init__(self, font: CellFont, cols: int, rows: int, bold_is_bright: bool = False) -> None:
         self.font = font
+        self.bold_is_bright = bold_is_bright
         self.cell_w, self.cell_h = font.cell_w, font.cell_h
-        self._tile_ids: dict[tuple[str, int, int, int, int], int] = {}
-        self._atlas = np.zeros((64, self.cell_h, self.cell_w), dtype=np.uint32)
-        self._cursor: tuple[int, int] | None = None
+        self._cursor: tuple[int, int, str] | None = None
+        self._reset_tiles()
         self.resize(cols, rows)
+
+    def _reset_tiles(self) -> None:
+        self._tile_ids: dict[TileKey, int] = {}
+        self._looks: dict[Any, tuple[int, int, int]] = {}
+        self._atlas = np.zeros((64, self.cell_h, self.cell_w), dtype=np.uint32)
 
     def resize(self, cols: int, rows: int) -> None:
         """Start over at a new size (everything becomes damaged on the next refresh)."""
@@ -71,17 +103,19 @@ class TerminalRenderer:
 
     # -- tiles -----------------------------------------------------------------------------------
 
-    def _tile(self, key: tuple[str, int, int, int, int]) -> int:
+    def _tile(self, key: TileKey) -> int:
         tid = self._tile_ids.get(key)
         if tid is not None:
             return tid
         text, fg, bg, flags, half = key
         font = self.font
+        bold, italic = bool(flags & BOLD), bool(flags & ITALIC)
+        phase = (flags >> PHASE_SHIFT) & 3
         if half:
-            mask = font.mask(text, bool(flags & BOLD), 2)
+            mask = font.mask(text, bold, 2, italic, phase)
             mask = mask[:, :font.cell_w] if half == 1 else mask[:, font.cell_w:]
         else:
-            mask = font.mask(text, bool(flags & BOLD), 1)
+            mask = font.mask(text, bold, 1, italic, phase)
         if font.antialias:
             a = mask.astype(np.uint32)
             tile = np.zeros(mask.shape, dtype=np.uint32)
@@ -90,11 +124,16 @@ class TerminalRenderer:
                 tile |= ((f * a + b * (255 - a) + 127) // 255) << shift
         else:
             tile = np.where(mask > 0, np.uint32(fg), np.uint32(bg)).astype(np.uint32)
+        line_h = font.underline_h
         if flags & UNDERLINE:
-            tile[font.underline_row:font.underline_row + font.underline_h, :] = fg
+            tile[font.underline_row:font.underline_row + line_h, :] = fg
         if flags & STRIKE:
             mid = font.ascender * 2 // 3
-            tile[mid:mid + font.underline_h, :] = fg
+            tile[mid:mid + line_h, :] = fg
+        if flags & CURSOR_UNDERLINE:
+            tile[self.cell_h - max(2, self.cell_h // 9):, :] = fg
+        if flags & CURSOR_BAR and half != 2:
+            tile[:, :max(2, self.cell_w // 5)] = fg
         tid = len(self._tile_ids)
         if tid >= self._atlas.shape[0]:
             grown = np.zeros((tid * 2,) + self._atlas.shape[1:], dtype=np.uint32)
@@ -104,15 +143,48 @@ class TerminalRenderer:
         self._tile_ids[key] = tid
         return tid
 
+    def _style(self, ch: Any) -> tuple[str, int, int, int]:
+        """(text, fg, bg, flags) of a pyte Char, colours resolved, before any cursor."""
+        fg_name = ch.fg
+        if ch.bold and self.bold_is_bright and fg_name in _BRIGHTEN:
+            fg_name = _BRIGHTEN[fg_name]
+        fg, bg = _fg(fg_name), _bg(ch.bg)
+        if ch.reverse:
+            fg, bg = bg, fg
+        if getattr(ch, "dim", False):
+            fg = _dim(fg, bg)
+        text = ch.data
+        flags = (BOLD if ch.bold else 0) | (ITALIC if ch.italics else 0)
+        if getattr(ch, "hidden", False):
+            text = " "
+        else:
+            flags |= (UNDERLINE if ch.underscore else 0) | (STRIKE if ch.strikethrough else 0)
+        return text, fg, bg, flags
+
     # -- frames ----------------------------------------------------------------------------------
 
-    def refresh(self, screen: pyte.Screen, cursor_visible: bool) -> list[Span]:
-        """Redraw what changed on ``screen`` since the last call; the changed cell spans."""
+    def refresh(self, screen: pyte.Screen, cursor_visible: bool,
+                cursor_shape: str | None = None) -> list[Span]:
+        """Redraw what changed on ``screen`` since the last call; the changed cell spans.
+
+        The cursor is drawn as ``cursor_shape`` ("block", "underline" or "bar"), by default
+        the screen's own (DECSCUSR) when it has one. A screen whose size changed (DECCOLM)
+        resizes the framebuffer first.
+        """
+        if (screen.columns, screen.lines) != (self.cols, self.rows):
+            self.resize(screen.columns, screen.lines)
+            screen.dirty.update(range(screen.lines))
+        if len(self._tile_ids) * self.cell_w * self.cell_h * 4 > max(
+                TILE_CACHE_BYTES, 8 * self.cols * self.rows * self.cell_w * self.cell_h):
+            self._reset_tiles()
+            self._ids[:] = -1
+            screen.dirty.update(range(self.rows))
         lines = set(screen.dirty)
         screen.dirty.clear()
         cur = None
         if cursor_visible:
-            cur = (screen.cursor.y, min(screen.cursor.x, self.cols - 1))
+            shape = cursor_shape or getattr(screen, "cursor_shape", "block")
+            cur = (screen.cursor.y, min(screen.cursor.x, self.cols - 1), shape)
         if cur != self._cursor:
             for pos in (self._cursor, cur):
                 if pos is not None:
@@ -125,37 +197,36 @@ class TerminalRenderer:
         return spans
 
     def _refresh_line(
-        self, screen: pyte.Screen, y: int, cursor: tuple[int, int] | None
+        self, screen: pyte.Screen, y: int, cursor: tuple[int, int, str] | None
     ) -> list[Span]:
         line = screen.buffer[y]
         cols = self.cols
-        ids = np.empty(cols, dtype=np.int32)
-        fgs = np.empty(cols, dtype=np.uint32)
-        bgs = np.empty(cols, dtype=np.uint32)
+        get = line.get
+        default = getattr(line, "default", None) or screen.default_char
+        looks = self._looks
         cursor_x = cursor[1] if cursor is not None and cursor[0] == y else -1
-        prev_text = ""
+        ids: list[int] = []
+        fgs: list[int] = []
+        bgs: list[int] = []
         for x in range(cols):
-            ch = line[x]
-            fg, bg = _fg(ch.fg), _bg(ch.bg)
-            if ch.reverse:
-                fg, bg = bg, fg
-            if x == cursor_x:
-                fg, bg = bg, fg
-            text = ch.data
-            half = 0
-            if text == "" and x and wcwidth(prev_text) == 2:
-                text, half = prev_text, 2
-            elif text and wcwidth(text[0]) == 2:
-                half = 1
-            flags = (BOLD if ch.bold else 0) | (UNDERLINE if ch.underscore else 0) | (
-                STRIKE if ch.strikethrough else 0)
-            ids[x] = self._tile((text, fg, bg, flags, half))
-            fgs[x], bgs[x] = fg, bg
-            prev_text = ch.data
-        changed = ids != self._ids[y]
+            ch = get(x, default)
+            look = looks.get(ch)
+            if look is None:
+                look = looks[ch] = self._look(ch)
+            if look[0] >= 0 and x != cursor_x:
+                ids.append(look[0])
+                fgs.append(look[1])
+                bgs.append(look[2])
+                continue
+            tid, fg, bg = self._cell(screen, line, default, x, y, ch, cursor, cursor_x)
+            ids.append(tid)
+            fgs.append(fg)
+            bgs.append(bg)
+        new = np.array(ids, dtype=np.int32)
+        changed = new != self._ids[y]
         if not changed.any():
             return []
-        self._ids[y] = ids
+        self._ids[y] = new
         self.cell_fg[y] = fgs
         self.cell_bg[y] = bgs
         # runs of changed cells -> one gather per run
@@ -164,10 +235,44 @@ class TerminalRenderer:
         ch_, cw = self.cell_h, self.cell_w
         y0 = y * ch_
         for c0, c1 in zip(edges[::2], edges[1::2], strict=True):
-            tiles = self._atlas[ids[c0:c1]]  # (n, ch, cw)
+            tiles = self._atlas[new[c0:c1]]  # (n, ch, cw)
             self.pixels[y0:y0 + ch_, c0 * cw:c1 * cw] = tiles.transpose(1, 0, 2).reshape(ch_, -1)
             spans.append(Span(y, int(c0), int(c1)))
         return spans
+
+    def _look(self, ch: Any) -> tuple[int, int, int]:
+        """(tile, fg, bg) for a cell look that does not depend on its position, else _SLOW."""
+        data = ch.data
+        if not data or data in SHADES or wcwidth(data[0]) == 2:
+            return _SLOW
+        text, fg, bg, flags = self._style(ch)
+        return self._tile((text, fg, bg, flags, 0)), fg, bg
+
+    def _cell(self, screen: pyte.Screen, line: Any, default: Any, x: int, y: int, ch: Any,
+              cursor: tuple[int, int, str] | None, cursor_x: int) -> tuple[int, int, int]:
+        """The tile of cell (y, x) the slow way: wide halves, shades, the cursor."""
+        text, fg, bg, flags = self._style(ch)
+        half = 0
+        data = ch.data
+        if not data:  # the right half of a wide character, or an orphaned stub
+            prev = line.get(x - 1, default).data if x else ""
+            if text == "" and prev and wcwidth(prev[0]) == 2:
+                text, half = prev, 2
+            else:
+                text = " "
+        elif wcwidth(data[0]) == 2:
+            half = 1
+        if text in SHADES:
+            flags |= (((x * self.cell_w) & 1) | (((y * self.cell_h) & 1) << 1)) << PHASE_SHIFT
+        if cursor is not None and (x == cursor_x or (half == 2 and x - 1 == cursor_x)):
+            shape = cursor[2]
+            if shape == "underline":
+                flags |= CURSOR_UNDERLINE
+            elif shape == "bar":
+                flags |= CURSOR_BAR
+            else:
+                fg, bg = bg, fg
+        return self._tile((text, fg, bg, flags, half)), fg, bg
 
     def span_rect(self, span: Span) -> Rect:
         """The pixels of a cell span."""

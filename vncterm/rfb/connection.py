@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import enum
 import re
+import ssl
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from ..errors import ProtocolError, UsageError
 from ..geometry import Rect
-from . import auth, events, streams
-from .constants import ClientMsg, SecurityType, ServerMsg
+from . import auth, clipboard, events, streams, vencrypt
+from .constants import ClientMsg, Encoding, SecurityType, ServerMsg
 from .pixel_format import PIXEL_FORMAT_SIZE, SERVER_PIXEL_FORMAT, PixelFormat
 
 #: Upper bounds on what a viewer may make us read or keep.
@@ -60,6 +61,10 @@ class State(enum.Enum):
     VERSION = "waiting for ProtocolVersion"
     SECURITY_CHOICE = "waiting for the security type"
     VNC_AUTH_RESPONSE = "waiting for the VNC authentication response"
+    VENCRYPT_VERSION = "waiting for the VeNCrypt version"
+    VENCRYPT_SUBTYPE = "waiting for the VeNCrypt sub-type"
+    TLS_HANDSHAKE = "in the TLS handshake"
+    PLAIN_AUTH = "waiting for the Plain credentials"
     CLIENT_INIT = "waiting for ClientInit"
     SERVER_INIT = "waiting for the owner to send ServerInit"
     NORMAL = "normal"
@@ -68,14 +73,50 @@ class State(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class SecurityConfig:
-    """How viewers must authenticate. With no password, security type None is offered."""
+    """How viewers must authenticate (section 7.2).
+
+    Without TLS: security None when there is no password, else VNC Authentication. With a TLS
+    context (``tls_context`` for the X509 sub-types, ``anon_tls_context`` for the anonymous
+    ones), VeNCrypt (19) is the only type offered; see :attr:`vencrypt_subtypes`.
+    """
 
     password: bytes | None = None
     view_only_password: bytes | None = None
+    tls_context: ssl.SSLContext | None = None
+    anon_tls_context: ssl.SSLContext | None = None
+    #: X509Plain/TLSPlain users (``vencrypt.parse_users``); None: Plain is not offered.
+    plain_users: Mapping[str, vencrypt.PlainUser] | None = None
+
+    @property
+    def has_password(self) -> bool:
+        return self.password is not None or self.view_only_password is not None
+
+    @property
+    def vencrypt_subtypes(self) -> tuple[int, ...]:
+        """VeNCrypt sub-types, strongest first: Plain and VNC with a user list or password;
+        the None sub-types only when neither is configured (a client certificate required
+        by the TLS context, or a loopback listener, is then the only check)."""
+        out: list[int] = []
+        unauthenticated = not self.has_password and self.plain_users is None
+        for ctx, plain, vnc, none in (
+            (self.tls_context, vencrypt.X509_PLAIN, vencrypt.X509_VNC, vencrypt.X509_NONE),
+            (self.anon_tls_context, vencrypt.TLS_PLAIN, vencrypt.TLS_VNC, vencrypt.TLS_NONE),
+        ):
+            if ctx is None:
+                continue
+            if self.plain_users is not None:
+                out.append(plain)
+            if self.has_password:
+                out.append(vnc)
+            if unauthenticated:
+                out.append(none)
+        return tuple(out)
 
     @property
     def types(self) -> tuple[int, ...]:
-        if self.password is None and self.view_only_password is None:
+        if self.tls_context is not None or self.anon_tls_context is not None:
+            return (SecurityType.VENCRYPT,)
+        if not self.has_password:
             return (SecurityType.NONE,)
         return (SecurityType.VNC_AUTH,)
 
@@ -88,11 +129,16 @@ class ServerConnection:
         security: SecurityConfig | None = None,
         random_bytes: Callable[[int], bytes] | None = None,
         max_cut_text: int = MAX_CUT_TEXT,
+        refuse: str | None = None,
     ) -> None:
         self.security = security or SecurityConfig()
-        if random_bytes is None and self.security.types != (SecurityType.NONE,):
+        needs_challenge = SecurityType.VNC_AUTH in self.security.types or any(
+            t in vencrypt.VNC for t in self.security.vencrypt_subtypes)
+        if random_bytes is None and needs_challenge:
             raise UsageError("VNC authentication needs a random_bytes source")
         self._random_bytes = random_bytes
+        #: When set, the viewer is refused with this reason right after ProtocolVersion.
+        self.refuse = refuse
         self.max_cut_text = max_cut_text
         self.state = State.VERSION
         #: Negotiated protocol minor version: 3, 7 or 8.
@@ -109,14 +155,40 @@ class ServerConnection:
         self._in = bytearray()
         self._out: list[bytes] = [b"RFB 003.008\n"]
         self._challenge = b""
+        #: Security type and VeNCrypt sub-type in use (0 until chosen); Plain user name.
+        self.security_type = 0
+        self.subtype = 0
+        self.user: str | None = None
+        #: The TLS session once a VeNCrypt TLS sub-type started; ``_wire`` holds bytes queued
+        #: in the clear before it (the sub-type acknowledgement).
+        self._tls: vencrypt.TLSLayer | None = None
+        self._wire: list[bytes] = []
 
     # -- output ----------------------------------------------------------------------------------
 
     def data_to_send(self) -> bytes:
-        """Everything queued for the viewer since the last call."""
-        data = b"".join(self._out)
-        self._out.clear()
+        """Everything queued for the viewer since the last call (encrypted once TLS runs)."""
+        if self._tls is None:
+            data = b"".join(self._out)
+            self._out.clear()
+            return data
+        if self._tls.handshake_done and self._out:
+            plain = b"".join(self._out)
+            self._out.clear()
+            try:
+                self._tls.encrypt(plain)
+            except ssl.SSLError:
+                self.state = State.CLOSED  # the session broke: nothing more can be sent
+        data = b"".join(self._wire) + self._tls.take_output()
+        self._wire.clear()
         return data
+
+    @property
+    def tls_info(self) -> str | None:
+        """TLS version and cipher once a TLS sub-type completed its handshake."""
+        if self._tls is None or not self._tls.handshake_done:
+            return None
+        return self._tls.describe()
 
     def _send(self, data: bytes) -> None:
         self._out.append(data)
@@ -128,7 +200,11 @@ class ServerConnection:
             encoded = reason.encode()
             self._send(_U32.pack(len(encoded)) + encoded)
         self.state = State.CLOSED
-        return events.AuthenticationFailed(reason)
+        return events.AuthenticationFailed(reason, user=self.user, subtype=self.subtype)
+
+    def set_size(self, width: int, height: int) -> None:
+        """The framebuffer changed size (announce it with :meth:`desktop_size_rect`)."""
+        self.width, self.height = width, height
 
     def send_server_init(self, width: int, height: int, name: str) -> None:
         """ServerInit (section 7.3.2) in answer to ClientInit."""
@@ -186,6 +262,42 @@ class ServerConnection:
         """True when bytes wait to be parsed (after ServerInit, call ``receive_data(b"")``)."""
         return bool(self._in)
 
+    def send_extended_clipboard(self, payload: bytes) -> None:
+        """An Extended Clipboard message as ServerCutText with a negative length."""
+        self._require_normal()
+        self._send(struct.pack(">Bxxxi", ServerMsg.SERVER_CUT_TEXT, -len(payload)) + payload)
+
+    def send_clipboard_text(self, text: str) -> None:
+        """Offer ``text`` to the viewer: a Notify when it speaks the Extended Clipboard (it then
+        asks with a Request, answered by :meth:`provide_clipboard_text`), else Latin-1."""
+        if self.extended_clipboard:
+            self.send_extended_clipboard(clipboard.notify(clipboard.TEXT))
+        else:
+            self.send_cut_text(text)
+
+    def provide_clipboard_text(self, text: str) -> None:
+        self.send_extended_clipboard(clipboard.provide_text(text))
+
+    def desktop_size_rect(self, reason: int = 0, status: int = 0) -> RectData | None:
+        """The size pseudo-rectangle this viewer understands (section 7.8.2 DesktopSize, 7.8.5
+        ExtendedDesktopSize: ``reason`` 0 server, 1 this client, 2 another client; ``status``
+        0 ok, 1 prohibited, 2 out of resources, 3 invalid layout), or None if it knows neither.
+        """
+        if Encoding.EXTENDED_DESKTOP_SIZE in self.encodings:
+            screen = struct.pack(">IHHHHI", 0, 0, 0, self.width, self.height, 0)
+            return RectData(Rect(reason, status, self.width, self.height),
+                            Encoding.EXTENDED_DESKTOP_SIZE, b"\x01\0\0\0" + screen)
+        if Encoding.DESKTOP_SIZE in self.encodings and status == 0:
+            return RectData(Rect(0, 0, self.width, self.height), Encoding.DESKTOP_SIZE, b"")
+        return None
+
+    def desktop_name_rect(self, name: str) -> RectData | None:
+        """DesktopName (section 7.8.4), if the viewer listed it."""
+        if Encoding.DESKTOP_NAME not in self.encodings:
+            return None
+        data = name.encode()
+        return RectData(Rect(0, 0, 0, 0), Encoding.DESKTOP_NAME, _U32.pack(len(data)) + data)
+
     def send_stream_started(self, stream_id: int, name: str) -> None:
         """Stream extension: the answer to a start-capture request."""
         self._require_normal()
@@ -223,15 +335,20 @@ class ServerConnection:
         """
         if self.state is State.CLOSED:
             return []
-        self._in += data
         out: list[events.Event] = []
         try:
+            if self._tls is None:
+                self._in += data
+            else:
+                failed = self._feed_tls(data)
+                if failed is not None:
+                    return [failed]
             while self._active():
-                before = len(self._in)
+                before, state_before = len(self._in), self.state
                 event = self._step()
                 if event is not None:
                     out.append(event)
-                elif len(self._in) == before:
+                elif len(self._in) == before and self.state is state_before:
                     break  # need more bytes
         except ProtocolError:
             self.state = State.CLOSED
@@ -241,6 +358,22 @@ class ServerConnection:
 
     def _active(self) -> bool:
         return self.state is not State.CLOSED
+
+    def _feed_tls(self, data: bytes) -> events.AuthenticationFailed | None:
+        """Ciphertext in, plaintext appended to the input buffer. A failed handshake (a bad or
+        missing client certificate, or not TLS at all) is an authentication failure; a broken
+        session after it is a protocol error."""
+        assert self._tls is not None
+        try:
+            self._in += self._tls.feed(data)
+        except ssl.SSLError as e:
+            self.state = State.CLOSED
+            self._in.clear()
+            if not self._tls.handshake_done:
+                return events.AuthenticationFailed(f"TLS handshake failed: {e.reason or e}",
+                                                   user=None, subtype=self.subtype)
+            raise ProtocolError(f"TLS failed: {e.reason or e}") from None
+        return None
 
     def _take(self, n: int) -> bytes | None:
         """Remove and return exactly ``n`` buffered bytes, or None if not all there yet."""
@@ -258,6 +391,14 @@ class ServerConnection:
             return self._read_security_choice()
         if state is State.VNC_AUTH_RESPONSE:
             return self._read_auth_response()
+        if state is State.VENCRYPT_VERSION:
+            return self._read_vencrypt_version()
+        if state is State.VENCRYPT_SUBTYPE:
+            return self._read_vencrypt_subtype()
+        if state is State.TLS_HANDSHAKE:
+            return self._after_tls_handshake()
+        if state is State.PLAIN_AUTH:
+            return self._read_plain()
         if state is State.CLIENT_INIT:
             raw = self._take(1)
             if raw is None:
@@ -287,6 +428,10 @@ class ServerConnection:
         # 3.7 and 3.8 as asked; 3.8+ is answered as 3.8; anything else (3.3, 3.5, 3.889) as 3.3.
         self.minor_version = 8 if minor >= 8 and minor != 889 else 7 if minor == 7 else 3
         types = self.security.types
+        if self.refuse is None and self.minor_version == 3 and types[0] == SecurityType.VENCRYPT:
+            self.refuse = "this server needs VeNCrypt (TLS), which RFB 3.3 viewers cannot choose"
+        if self.refuse is not None:
+            return self._refuse(self.refuse)
         if self.minor_version == 3:
             chosen = types[0]
             self._send(_U32.pack(chosen))
@@ -304,12 +449,31 @@ class ServerConnection:
             return self._fail_security(f"security type {raw[0]} was not offered")
         return self._begin_security(raw[0])
 
+    def _refuse(self, reason: str) -> events.Refused:
+        """Refuse the connection the spec's way (section 7.1.2): zero security types (a U32 0
+        in version 3.3), then the reason string; the connection is then closed."""
+        encoded = reason.encode()
+        self._send((_U32.pack(0) if self.minor_version == 3 else b"\0")
+                   + _U32.pack(len(encoded)) + encoded)
+        self.state = State.CLOSED
+        return events.Refused(reason)
+
     def _begin_security(self, chosen: int) -> events.Event | None:
+        self.security_type = chosen
+        if chosen == SecurityType.VENCRYPT:
+            self._send(bytes(vencrypt.VERSION))
+            self.state = State.VENCRYPT_VERSION
+            return None
+        return self._begin_subauth(chosen)
+
+    def _begin_subauth(self, chosen: int) -> events.Event | None:
+        """None or VNC Authentication, directly or inside a VeNCrypt TLS sub-type."""
         if chosen == SecurityType.NONE:
             if self.minor_version >= 8:
                 self._send(_U32.pack(0))  # SecurityResult OK (section 7.1.3)
             self.state = State.CLIENT_INIT
-            return events.Authenticated(SecurityType.NONE, view_only=False)
+            return events.Authenticated(self.security_type, view_only=False,
+                                        subtype=self.subtype)
         assert self._random_bytes is not None
         self._challenge = self._random_bytes(auth.CHALLENGE_SIZE)
         if len(self._challenge) != auth.CHALLENGE_SIZE:
@@ -335,7 +499,72 @@ class ServerConnection:
         self.view_only = view_only
         self._send(_U32.pack(0))
         self.state = State.CLIENT_INIT
-        return events.Authenticated(SecurityType.VNC_AUTH, view_only=view_only)
+        return events.Authenticated(self.security_type, view_only=view_only, subtype=self.subtype)
+
+    # -- VeNCrypt (section 7.2.19; the TLS session itself lives in ``vencrypt``) ---------------
+
+    def _read_vencrypt_version(self) -> events.Event | None:
+        """The viewer's VeNCrypt version: only 0.2 is spoken (0.1 is obsolete)."""
+        raw = self._take(2)
+        if raw is None:
+            return None
+        if tuple(raw) != vencrypt.VERSION:
+            self._send(b"\xff")
+            raise ProtocolError(f"VeNCrypt version {raw[0]}.{raw[1]} is not supported (0.2 is)")
+        self._send(b"\0" + vencrypt.subtype_list(self.security.vencrypt_subtypes))
+        self.state = State.VENCRYPT_SUBTYPE
+        return None
+
+    def _read_vencrypt_subtype(self) -> events.Event | None:
+        """The chosen sub-type (U32); acknowledged with a U8 1, then the TLS handshake."""
+        raw = self._take(4)
+        if raw is None:
+            return None
+        (chosen,) = _U32.unpack(raw)
+        if chosen not in self.security.vencrypt_subtypes:
+            self._send(b"\0")
+            raise ProtocolError(f"VeNCrypt sub-type {chosen} was not offered")
+        self.subtype = chosen
+        self._send(b"\x01")
+        ctx = (self.security.anon_tls_context if chosen in vencrypt.ANONYMOUS
+               else self.security.tls_context)
+        assert ctx is not None
+        # What was queued so far goes out in the clear; what the viewer sent behind its choice
+        # (its ClientHello) is the start of the TLS stream.
+        self._wire.extend(self._out)
+        self._out.clear()
+        self._tls = vencrypt.TLSLayer(ctx)
+        self.state = State.TLS_HANDSHAKE
+        ahead = bytes(self._in)
+        self._in.clear()
+        return self._feed_tls(ahead)
+
+    def _after_tls_handshake(self) -> events.Event | None:
+        assert self._tls is not None
+        if not self._tls.handshake_done:
+            return None
+        if self.subtype in vencrypt.PLAIN:
+            self.state = State.PLAIN_AUTH
+            return None
+        return self._begin_subauth(
+            SecurityType.VNC_AUTH if self.subtype in vencrypt.VNC else SecurityType.NONE)
+
+    def _read_plain(self) -> events.Event | None:
+        """Plain credentials (section 7.2.19, Plain), checked against the user list."""
+        parsed = vencrypt.parse_plain(self._in)
+        if parsed is None:
+            return None
+        used, user, password = parsed
+        del self._in[:used]
+        self.user = user
+        entry = vencrypt.check_plain(self.security.plain_users or {}, user, password)
+        if entry is None:
+            return self._fail_security("Authentication failed")
+        self.view_only = entry.view_only
+        self._send(_U32.pack(0))
+        self.state = State.CLIENT_INIT
+        return events.Authenticated(self.security_type, view_only=entry.view_only,
+                                    subtype=self.subtype, user=user)
 
     def _read_message(self) -> events.Event | None:
         """One client-to-server message (section 7.5)."""
@@ -361,6 +590,10 @@ class ServerConnection:
             encs = struct.unpack(f">{count}i", raw[4:])
             self.encodings = encs
             self.stream_encoding = streams.stream_encoding_for(encs)
+            if Encoding.EXTENDED_CLIPBOARD in encs and not self.extended_clipboard:
+                # from now on cut text lengths are signed; tell the viewer what we handle
+                self.extended_clipboard = True
+                self.send_extended_clipboard(clipboard.caps(self.max_cut_text))
             return events.SetEncodings(encs)
         if kind == ClientMsg.FRAMEBUFFER_UPDATE_REQUEST:
             raw = self._take(10)
@@ -384,6 +617,8 @@ class ServerConnection:
             return self._read_cut_text()
         if kind == ClientMsg.QEMU:
             return self._read_qemu()
+        if kind == ClientMsg.SET_DESKTOP_SIZE:
+            return self._read_set_desktop_size()
         raise ProtocolError(f"unknown or unannounced message type {kind}")
 
     def _read_cut_text(self) -> events.Event | None:
@@ -393,12 +628,33 @@ class ServerConnection:
         (length,) = struct.unpack_from(">i" if self.extended_clipboard else ">I", self._in, 4)
         if abs(length) > self.max_cut_text:
             raise ProtocolError(f"cut text of {abs(length)} bytes (limit {self.max_cut_text})")
-        if length < 0:
-            raise ProtocolError("extended clipboard messages are not supported yet")
-        raw = self._take(8 + length)
+        raw = self._take(8 + abs(length))
         if raw is None:
             return None
-        return events.ClientCutText(raw[8:].decode("latin-1"))
+        if length >= 0:
+            return events.ClientCutText(raw[8:].decode("latin-1"))
+        msg = clipboard.parse(raw[8:], self.max_cut_text)
+        if msg.action == clipboard.CAPS:
+            return None  # the viewer's limits: we only ever send text it asked for
+        if msg.action == clipboard.NOTIFY:
+            return events.ClipboardNotify(msg.formats)
+        if msg.action == clipboard.REQUEST:
+            return events.ClipboardRequest(msg.formats)
+        if msg.action == clipboard.PEEK:
+            return events.ClipboardPeek()
+        return events.ClipboardProvide(msg.text or "") if msg.text is not None else None
+
+    def _read_set_desktop_size(self) -> events.Event | None:
+        """SetDesktopSize (section 7.5.9): size and a screen layout of 16-byte entries."""
+        if len(self._in) < 8:
+            return None
+        count = self._in[6]
+        raw = self._take(8 + 16 * count)
+        if raw is None:
+            return None
+        width, height = struct.unpack_from(">HH", raw, 2)
+        screens = tuple(struct.unpack_from(">IHHHHI", raw, 8 + 16 * i) for i in range(count))
+        return events.SetDesktopSize(width, height, screens)
 
     def _read_qemu(self) -> events.Event | None:
         """QEMU client message (section 7.5.7): sub-type 0, Extended Key Event, and sub-type 2,

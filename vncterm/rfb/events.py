@@ -18,15 +18,29 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Authenticated(Event):
-    """Security completed (section 7.2); ``view_only`` when the view-only password was used."""
+    """Security completed (section 7.2); ``view_only`` when the view-only password (or a
+    view-only Plain user) was used. ``subtype`` is the VeNCrypt sub-type (section 7.2.19) or 0;
+    ``user`` the Plain user name."""
 
     security_type: int
     view_only: bool
+    subtype: int = 0
+    user: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AuthenticationFailed(Event):
     """The viewer failed authentication; the connection closes after the failure is sent."""
+
+    reason: str
+    user: str | None = None
+    subtype: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Refused(Event):
+    """The connection was refused before authentication (section 7.1.2: an empty security
+    type list and a reason), e.g. a blocked address or too many viewers."""
 
     reason: str
 
@@ -113,3 +127,38 @@ class StreamData(Event):
 
     stream_id: int
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ClipboardNotify(Event):
+    """Extended Clipboard: the viewer has new clipboard data in ``formats``."""
+
+    formats: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClipboardRequest(Event):
+    """Extended Clipboard: the viewer asks for our clipboard in ``formats``."""
+
+    formats: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClipboardPeek(Event):
+    """Extended Clipboard: the viewer asks which formats we hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClipboardProvide(Event):
+    """Extended Clipboard: the viewer's clipboard text (UTF-8, decoded; LF line ends)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetDesktopSize(Event):
+    """SetDesktopSize (section 7.5.9): the viewer asks for a new framebuffer size."""
+
+    width: int
+    height: int
+    screens: tuple[tuple[int, int, int, int, int, int], ...]  # id, x, y, w, h, flags

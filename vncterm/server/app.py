@@ -14,8 +14,11 @@ from ..console.base import Console
 from ..console.factory import make_console
 from ..render.font import CellFont
 from ..render.renderer import TerminalRenderer
+from ..rfb import vencrypt
 from ..rfb.connection import SecurityConfig
 from ..terminal.emulator import Emulator
+from .audit import AuditLog
+from .security import Gatekeeper, anonymous_tls_context, tls_context
 from .session import Session
 from .viewer import Viewer
 
@@ -42,8 +45,20 @@ class Server:
         self.session = Session(self.console, self.emulator, self.renderer, name,
                                config.share_policy, stream_name=config.stream_name,
                                log_file=self.log_file)
-        self.security = SecurityConfig(password=config.password,
-                                       view_only_password=config.view_only_password)
+        self.session.follow_title = not config.name
+        self.session.allow_resize = config.allow_resize
+        self.session.allow_lossy = config.allow_lossy
+        self.security = SecurityConfig(
+            password=config.password, view_only_password=config.view_only_password,
+            tls_context=(tls_context(config.tls_cert, config.tls_key, config.tls_ca)
+                         if config.tls_cert else None),
+            anon_tls_context=anonymous_tls_context() if config.tls_anon else None,
+            plain_users=config.plain_users)
+        self.audit = AuditLog(config.audit_log) if config.audit_log else None
+        self.guard = Gatekeeper(max_viewers=config.max_viewers, audit=self.audit,
+                                stuck_timeout=config.stuck_timeout)
+        #: The signal that stopped the server (SIGTERM/SIGINT), if any.
+        self.stop_signal: int | None = None
         self.servers: list[asyncio.AbstractServer] = []
         self.addresses: list[tuple[str, int] | str] = []
 
@@ -52,10 +67,28 @@ class Server:
         loop = asyncio.get_running_loop()
 
         def factory() -> Viewer:
-            return Viewer(self.session, self.security)
+            return Viewer(self.session, self.security, self.guard)
 
+        if self.security.types[0] == 19:
+            log.info("security: VeNCrypt sub-types %s", ", ".join(
+                vencrypt.NAMES[t] for t in self.security.vencrypt_subtypes))
+        if self.audit is not None:
+            self.audit.record("start", listen=[str(a) for a in self.config.listen],
+                              security=[vencrypt.NAMES.get(t, str(t)) for t in
+                                        self.security.vencrypt_subtypes or self.security.types])
         for addr in self.config.listen:
-            if addr.path is not None:
+            if addr.fd is not None:
+                # an inherited listening socket (systemd): never pass it on to the console
+                sock = socket.socket(fileno=addr.fd)
+                sock.set_inheritable(False)
+                sock.setblocking(False)
+                if sock.family == socket.AF_UNIX:
+                    server = await loop.create_unix_server(factory, sock=sock)
+                    self.addresses.append(str(sock.getsockname()))
+                else:
+                    server = await loop.create_server(factory, sock=sock)
+                    self.addresses.append(sock.getsockname()[:2])
+            elif addr.path is not None:
                 with contextlib.suppress(FileNotFoundError):
                     if os.path.exists(addr.path) and not os.path.isfile(addr.path):
                         os.unlink(addr.path)
@@ -93,27 +126,40 @@ class Server:
             server.close()
         await self.session.final_updates(timeout=1.0)
         self.session.close()
+        for viewer in list(self.guard.connections):  # those still in their handshake
+            viewer.close("the server is stopping")
         self.console.close()
         if self.log_file is not None:
             self.log_file.close()
+        if self.stop_signal is not None:
+            status = 128 + self.stop_signal
+        if self.audit is not None:
+            self.audit.record("stop", status=status, signal=self.stop_signal)
+            self.audit.close()
+        for handler in logging.getLogger().handlers:
+            handler.flush()
         for addr in self.config.listen:
             if addr.path is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(addr.path)
         return status
 
-    def stop(self) -> None:
-        """End the console (the child gets SIGHUP); ``wait()`` then finishes."""
+    def stop(self, signum: int | None = None) -> None:
+        """End the console (the child gets SIGHUP); ``wait()`` then finishes, returning
+        128 + ``signum`` when a signal asked for it."""
+        if signum is not None and self.stop_signal is None:
+            log.warning("stopping on %s", signal.Signals(signum).name)
+            self.stop_signal = signum
         self.console.close()
 
 
 async def serve(config: Config) -> int:
-    """Run a server until its console ends; SIGINT/SIGTERM end it early."""
+    """Run a server until its console ends; SIGINT/SIGTERM end it early (exit 128+N)."""
     server = Server(config)
     await server.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, server.stop)
+        loop.add_signal_handler(sig, server.stop, int(sig))
     return await server.wait()
 
 

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: pyte keeps private modes shifted left by 5 bits: DEC mode 2004, bracketed paste.
+BRACKETED_PASTE = 2004 << 5
+
 
 class Snapshot:
     """An immutable copy of the framebuffer (and cell colours) that encoders may read off-loop."""
@@ -60,6 +63,14 @@ class Session:
         self.streams.add(stream_name, console, rendered=True)
         self.log_file = log_file
         self._shown_detached = False
+        #: What vncterm offers as its clipboard (the selection, or OSC 52 from the program).
+        self.clipboard: str | None = None
+        #: Follow the terminal title with the desktop name (unless a name was given).
+        self.follow_title = True
+        #: Serial consoles cannot tell the guest about a resize; --allow-resize overrides.
+        self.allow_resize = False
+        self.allow_lossy = False
+        self.max_cols, self.max_rows = 1000, 500
         self.emulator = emulator
         self.renderer = renderer
         self.name = name
@@ -89,6 +100,14 @@ class Session:
         if bells:
             for viewer in self.viewers:
                 viewer.bell()
+        take_title = getattr(self.emulator, "take_title", None)
+        title = take_title() if take_title is not None else None
+        if title is not None and self.follow_title:
+            self.set_name(title)
+        take_resize = getattr(self.emulator, "take_resize_request", None)
+        size = take_resize() if take_resize is not None else None
+        if size is not None and self.can_resize and self.size_ok(*size):
+            self.resize(*size)
         self._schedule_flush()
 
     def on_console_status(self, status: str) -> None:
@@ -112,6 +131,46 @@ class Session:
 
         await backend.start(lambda data: self.streams.publish(name, data), on_status)
         self.streams.availability_changed(name)
+
+    def paste(self, text: str) -> None:
+        """Text from a viewer's clipboard, typed into the console: line ends become CR, and
+        it is bracketed when the program turned on bracketed paste (mode 2004)."""
+        data = text.replace("\r\n", "\r").replace("\n", "\r").encode("utf-8")
+        if BRACKETED_PASTE in self.emulator.screen.mode:
+            data = b"\x1b[200~" + data.replace(b"\x1b[201~", b"") + b"\x1b[201~"
+        self.write_input(data)
+
+    def set_clipboard(self, text: str) -> None:
+        """Offer ``text`` to every viewer's clipboard."""
+        self.clipboard = text
+        for viewer in list(self.viewers):
+            viewer.offer_clipboard(text)
+
+    def set_name(self, name: str) -> None:
+        """A new desktop name (DesktopName pseudo-encoding, for viewers that know it)."""
+        if name and name != self.name:
+            self.name = name
+            for viewer in list(self.viewers):
+                viewer.on_name(name)
+
+    @property
+    def can_resize(self) -> bool:
+        return self.console.can_resize or self.allow_resize
+
+    def size_ok(self, cols: int, rows: int) -> bool:
+        return 2 <= cols <= self.max_cols and 1 <= rows <= self.max_rows
+
+    def resize(self, cols: int, rows: int, requester: Viewer | None = None) -> None:
+        """Resize the terminal: the program (via the pty), the renderer and every viewer."""
+        if (cols, rows) != (self.emulator.cols, self.emulator.rows):
+            log.info("terminal resized to %dx%d", cols, rows)
+            self.emulator.screen.resize(rows, cols)
+            self.renderer.resize(cols, rows)
+            self.console.resize(cols, rows)
+            self.emulator.screen.dirty.update(range(rows))
+            self.generation += 1
+        for viewer in list(self.viewers):
+            viewer.on_resize(1 if viewer is requester else 2 if requester is not None else 0)
 
     def write_input(self, data: bytes) -> None:
         """Keys and pastes from viewers."""

@@ -14,14 +14,17 @@ import os
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, cast
 
+from ..console.base import Console
+from ..encoders.base import EncoderState
 from ..encoders.manager import EncodedRect, EncodeManager
 from ..errors import ProtocolError
 from ..geometry import Rect
-from ..rfb import events
-from ..console.base import Console
+from ..rfb import clipboard, events, vencrypt
 from ..rfb.connection import RectData, SecurityConfig, ServerConnection, State, UpdateRect
+from ..rfb.constants import Encoding
 from ..terminal.keymap import KeyState
 from .damage import DamageGrid
+from .security import Gatekeeper
 
 if TYPE_CHECKING:
     from .session import Session
@@ -35,21 +38,35 @@ STREAM_INPUT_PAUSE = 256 * 1024
 BREAK, PAUSE = 0xFF6B, 0xFF13
 #: Updates covering at most this many pixels are encoded on the event loop (lower latency).
 INLINE_AREA = 64 * 1024
+#: A viewer is dropped when this much waits in its transport buffer (frames stop at HIGH_WATER,
+#: but stream data and bells do not), or when the buffer stays above HIGH_WATER without
+#: draining for the gatekeeper's ``stuck_timeout``: a viewer that never reads is not kept.
+MAX_BUFFER = 16 * 1024 * 1024
+#: A connection that has not finished its handshake by then is dropped.
+HANDSHAKE_TIMEOUT = 30.0
 
 
 class Viewer(asyncio.Protocol):
     """The server side of one viewer connection."""
 
-    def __init__(self, session: Session, security: SecurityConfig) -> None:
+    def __init__(self, session: Session, security: SecurityConfig,
+                 guard: Gatekeeper | None = None) -> None:
         self.session = session
         self.conn = ServerConnection(security, random_bytes=os.urandom)
-        self.manager = EncodeManager()
+        self.guard = guard or Gatekeeper()
+        #: What blocking counts failures by: the peer's IP address, or the unix socket path.
+        self.address_key = "?"
+        self._end_reason: str | None = None
+        self._stuck_handle: asyncio.TimerHandle | None = None
+        self._handshake_handle: asyncio.TimerHandle | None = None
+        self.manager = EncodeManager(EncoderState(allow_lossy=session.allow_lossy))
         self.keys = KeyState()
         self.damage = DamageGrid(session.width, session.height,
                                  session.renderer.cell_w, session.renderer.cell_h)
         self.transport: asyncio.Transport | None = None
         self.label = "viewer"
         self.request: Rect | None = None
+        self._viewer_w = self._viewer_h = 0  # the framebuffer size this viewer knows
         self._force = False
         self._encoding = False
         self._paused = False
@@ -60,7 +77,9 @@ class Viewer(asyncio.Protocol):
         self._stream_changes: list[tuple[str, bool]] = []
         self._next_stream_id = 1
         self._input_paused = False
-        self._pseudo: list[RectData] = []
+        self._pseudo: list[RectData] = []  # pseudo-rectangles for the next update
+        self._size_rects: list[RectData] = []  # size changes: sent in an update of their own
+        self._qemu_keys_confirmed = False
 
     def __str__(self) -> str:
         return self.label
@@ -76,9 +95,20 @@ class Viewer(asyncio.Protocol):
                 f"viewer [{peer[0]}]:{peer[1]}"
         else:
             self.label = f"viewer unix:{transport.get_extra_info('sockname')}#{id(self) % 10000}"
+        self.address_key = str(peer[0]) if isinstance(peer, tuple) else \
+            f"unix:{transport.get_extra_info('sockname')}"
         tr.set_write_buffer_limits(high=HIGH_WATER)
         log.info("%s: connected", self)
+        if self.guard.audit is not None:
+            self.guard.audit.record("connect", str(self))
+        self.conn.refuse = self.guard.admit(self)
+        self._handshake_handle = asyncio.get_running_loop().call_later(
+            HANDSHAKE_TIMEOUT, self._handshake_timeout)
         self._write()
+
+    def _handshake_timeout(self) -> None:
+        if not self._attached:
+            self.close(f"no handshake within {HANDSHAKE_TIMEOUT:.0f} s")
 
     def data_received(self, data: bytes) -> None:
         if self._closed:
@@ -99,33 +129,60 @@ class Viewer(asyncio.Protocol):
                 return
         self._write()
         if self.conn.state is State.CLOSED and not self._closed:
-            self.close("authentication failed")
+            self.close(self._end_reason or "authentication failed")
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._closed:
             log.info("%s: connection closed by viewer%s", self, f" ({exc})" if exc else "")
+            self._audit_end(f"closed by viewer{f' ({exc})' if exc else ''}")
         self._closed = True
+        self._cancel_timers()
+        self.guard.release(self)
         self.session.streams.leave(self)
         self.session.detach(self)
 
     def pause_writing(self) -> None:
         self._paused = True
+        if self._stuck_handle is None:
+            self._stuck_handle = asyncio.get_running_loop().call_later(
+                self.guard.stuck_timeout, self._stuck)
+
+    def _stuck(self) -> None:
+        self._stuck_handle = None
+        if self._paused:
+            self.close(f"send buffer full ({self.buffered()} bytes) and not draining for "
+                       f"{self.guard.stuck_timeout:g} s", abort=True)
 
     def resume_writing(self) -> None:
         self._paused = False
+        if self._stuck_handle is not None:
+            self._stuck_handle.cancel()
+            self._stuck_handle = None
         self.session.streams.check_pushback()
         self.maybe_send()
 
     # -- events ----------------------------------------------------------------------------------
 
     def _handle(self, ev: events.Event) -> None:
+        if self._closed:
+            return
         if isinstance(ev, events.Authenticated):
-            log.info("%s: authenticated (security type %d%s)", self, ev.security_type,
-                     ", view-only" if ev.view_only else "")
+            self._on_authenticated(ev)
         elif isinstance(ev, events.AuthenticationFailed):
             log.warning("%s: authentication failed: %s", self, ev.reason)
+            self._end_reason = f"authentication failed: {ev.reason}"
+            if self.guard.audit is not None:
+                self.guard.audit.record("auth", str(self), ok=False, method=self._method(),
+                                        user=ev.user, reason=ev.reason)
+            self.guard.auth_failed(self)
+        elif isinstance(ev, events.Refused):
+            log.warning("%s: refused: %s", self, ev.reason)
+            self._end_reason = f"refused: {ev.reason}"
+            if self.guard.audit is not None:
+                self.guard.audit.record("refused", str(self), reason=ev.reason)
         elif isinstance(ev, events.ClientInit):
             self.conn.send_server_init(self.session.width, self.session.height, self.session.name)
+            self._viewer_w, self._viewer_h = self.session.width, self.session.height
             self.session.attach(self, ev.shared)
             self._attached = True
             self.damage.add_all()
@@ -144,17 +201,41 @@ class Viewer(asyncio.Protocol):
                 self.session.streams.join(self)
             else:
                 self.session.streams.leave(self)
+            if Encoding.QEMU_EXTENDED_KEY_EVENT in ev.encodings and not self._qemu_keys_confirmed:
+                # the viewer may use QEMU key events once it sees this empty rectangle
+                self._qemu_keys_confirmed = True
+                self._pseudo.append(RectData(Rect(0, 0, 0, 0), Encoding.QEMU_EXTENDED_KEY_EVENT, b""))
+        elif isinstance(ev, events.SetDesktopSize):
+            self._set_desktop_size(ev)
+        elif isinstance(ev, events.ClipboardNotify):
+            if self.may_control() and ev.formats & clipboard.TEXT:
+                self.conn.send_extended_clipboard(clipboard.request(clipboard.TEXT))
+        elif isinstance(ev, events.ClipboardProvide):
+            if self.may_control():
+                self.session.paste(ev.text)
+        elif isinstance(ev, events.ClipboardRequest):
+            text = self.session.clipboard
+            if text is not None and ev.formats & clipboard.TEXT:
+                self.conn.provide_clipboard_text(text)
+        elif isinstance(ev, events.ClipboardPeek):
+            have = clipboard.TEXT if self.session.clipboard is not None else 0
+            self.conn.send_extended_clipboard(clipboard.notify(have))
         elif isinstance(ev, events.StreamStart):
             self._stream_start(ev.name)
         elif isinstance(ev, events.StreamEnd):
             log.info("%s: ended capture %d", self, ev.stream_id)
             self.session.streams.end(self, ev.stream_id)
+            if self.guard.audit is not None:
+                self.guard.audit.record("stream_end", str(self), id=ev.stream_id)
         elif isinstance(ev, events.StreamData):
             self._stream_write(ev.stream_id, ev.data)
         elif isinstance(ev, events.FramebufferUpdateRequest):
             self._on_request(ev)
         elif isinstance(ev, (events.KeyEvent, events.QemuKeyEvent)):
-            if not self.conn.view_only and ev.keysym:
+            if not self.may_control():
+                self._audit_input(refused=int(ev.down))
+            elif ev.keysym:
+                self._audit_input(keys=int(ev.down))
                 if ev.down and (ev.keysym == BREAK or (ev.keysym == PAUSE and self.keys.ctrl)):
                     # Break (Ctrl+Pause on PC keyboards): a serial BREAK, for Magic SysRq
                     sent = self.session.console.send_break()
@@ -164,10 +245,103 @@ class Viewer(asyncio.Protocol):
                 data = self.keys.key(ev.keysym, ev.down, app_cursor)
                 self.session.write_input(data)
         elif isinstance(ev, events.ClientCutText):
-            if not self.conn.view_only and ev.text:
-                text = ev.text.replace("\r\n", "\r").replace("\n", "\r")
-                self.session.write_input(text.encode("utf-8"))
+            if self.may_control() and ev.text:
+                self._audit_input(paste_bytes=len(ev.text))
+                self.session.paste(ev.text)
+            elif ev.text:
+                self._audit_input(refused=1)
         # PointerEvent: no pointer use yet (the interaction issue adds mouse and selection)
+
+    def may_control(self) -> bool:
+        """True when this viewer may change anything: type, paste, scroll, select, use the
+        pointer, resize, capture streams. The one check point for view-only viewers (the
+        view-only password, or a Plain user marked view-only): every input path asks it."""
+        return not self.conn.view_only
+
+    # -- security and audit -----------------------------------------------------------------------
+
+    def _method(self) -> str:
+        conn = self.conn
+        if conn.subtype:
+            return f"VeNCrypt/{vencrypt.NAMES.get(conn.subtype, str(conn.subtype))}"
+        return {1: "None", 2: "VncAuth", 19: "VeNCrypt"}.get(conn.security_type,
+                                                            str(conn.security_type))
+
+    def _on_authenticated(self, ev: events.Authenticated) -> None:
+        tls = self.conn.tls_info
+        log.info("%s: authenticated (%s%s%s%s)", self, self._method(),
+                 f", user {ev.user}" if ev.user else "", ", view-only" if ev.view_only else "",
+                 f", {tls}" if tls else "")
+        if self.guard.audit is not None:
+            self.guard.audit.record("auth", str(self), ok=True, method=self._method(),
+                                    user=ev.user, view_only=ev.view_only, tls=tls)
+        reason = self.guard.auth_succeeded(self)
+        if reason is not None:
+            self._end_reason = reason
+            self.close(reason)
+
+    def _audit_input(self, **counts: int) -> None:
+        if self.guard.audit is not None and any(counts.values()):
+            self.guard.audit.input(str(self), **counts)
+
+    def _audit_end(self, reason: str) -> None:
+        if self.guard.audit is not None:
+            self.guard.audit.flush_input(str(self))
+            self.guard.audit.record("disconnect", str(self), reason=reason,
+                                    bytes_sent=self.bytes_sent)
+
+    def _cancel_timers(self) -> None:
+        for handle in (self._stuck_handle, self._handshake_handle):
+            if handle is not None:
+                handle.cancel()
+        self._stuck_handle = self._handshake_handle = None
+
+    # -- size, name, clipboard --------------------------------------------------------------------
+
+    def _set_desktop_size(self, ev: events.SetDesktopSize) -> None:
+        """SetDesktopSize (section 7.5.9): resize the terminal, rounded to whole cells."""
+        cw, ch = self.session.renderer.cell_w, self.session.renderer.cell_h
+        cols, rows = ev.width // cw, ev.height // ch
+        if not self.may_control() or not self.session.can_resize:
+            status = 1  # prohibited
+        elif not ev.screens or not self.session.size_ok(cols, rows):
+            status = 3  # invalid screen layout
+        else:
+            log.info("%s: resize to %dx%d cells requested", self, cols, rows)
+            self.session.resize(cols, rows, requester=self)
+            return
+        log.info("%s: resize to %dx%d refused (status %d)", self, ev.width, ev.height, status)
+        rect = self.conn.desktop_size_rect(reason=1, status=status)
+        if rect is not None:
+            self._size_rects.append(rect)
+        self.maybe_send()
+
+    def on_resize(self, reason: int) -> None:
+        """The framebuffer changed size (``reason`` as in ExtendedDesktopSize, section 7.8.5)."""
+        w, h = self.session.width, self.session.height
+        self.conn.set_size(w, h)
+        rect = self.conn.desktop_size_rect(reason=reason, status=0)
+        if rect is None:
+            log.warning("%s: knows neither DesktopSize nor ExtendedDesktopSize: it keeps "
+                        "showing the first %dx%d pixels of the new %dx%d screen", self,
+                        self._viewer_w, self._viewer_h, w, h)
+        else:
+            self._viewer_w, self._viewer_h = w, h
+            self._size_rects.append(rect)
+        self.damage = DamageGrid(w, h, self.session.renderer.cell_w, self.session.renderer.cell_h)
+        self.damage.add_all()
+        self.maybe_send()
+
+    def on_name(self, name: str) -> None:
+        rect = self.conn.desktop_name_rect(name)
+        if rect is not None and self._attached:
+            self._pseudo.append(rect)
+            self.maybe_send()
+
+    def offer_clipboard(self, text: str) -> None:
+        if self._attached and not self._closed:
+            self.conn.send_clipboard_text(text)
+            self._write()
 
     # -- tunnelled streams ------------------------------------------------------------------------
 
@@ -175,14 +349,20 @@ class Viewer(asyncio.Protocol):
         stream_id = self._next_stream_id
         self._next_stream_id += 1
         self.conn.send_stream_started(stream_id, name)
-        if self.conn.view_only:
+        if not self.may_control():
             log.warning("%s: capture of %r refused: view-only viewer", self, name)
             self.conn.send_stream_ended(stream_id)
+            allowed = False
         elif not self.session.streams.start(self, name, stream_id):
             log.warning("%s: capture of %r refused: no such stream", self, name)
             self.conn.send_stream_ended(stream_id)
+            allowed = False
         else:
             log.info("%s: capturing stream %r as %d", self, name, stream_id)
+            allowed = True
+        if self.guard.audit is not None:
+            self.guard.audit.record("stream_start", str(self), stream=name, id=stream_id,
+                                    allowed=allowed)
 
     def _stream_write(self, stream_id: int, data: bytes) -> None:
         stream = self.session.streams.route(self, stream_id)
@@ -228,11 +408,18 @@ class Viewer(asyncio.Protocol):
         return self.transport.get_write_buffer_size()
 
     def _on_request(self, ev: events.FramebufferUpdateRequest) -> None:
-        region = ev.rect.intersect(Rect(0, 0, self.session.width, self.session.height))
+        shown = Rect(0, 0, min(self._viewer_w, self.session.width),
+                     min(self._viewer_h, self.session.height))
+        region = ev.rect.intersect(shown)
         self.request = region
         if not ev.incremental:
             self.damage.add(region)
             self._force = True
+            if Encoding.EXTENDED_DESKTOP_SIZE in self.conn.encodings and not self._size_rects:
+                # the spec's way for a viewer to learn the layout: one per full request
+                rect = self.conn.desktop_size_rect(reason=0, status=0)
+                if rect is not None:
+                    self._size_rects.append(rect)
         self.maybe_send()
 
     # -- output ----------------------------------------------------------------------------------
@@ -242,6 +429,8 @@ class Viewer(asyncio.Protocol):
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
             self.bytes_sent += len(data)
+            if self.transport.get_write_buffer_size() > MAX_BUFFER and not self._closed:
+                self.close(f"send buffer over {MAX_BUFFER} bytes", abort=True)
 
     def bell(self) -> None:
         if self._attached and not self._closed:
@@ -266,11 +455,21 @@ class Viewer(asyncio.Protocol):
             return
         self.session.refresh()
         region = self.request
-        if not self._force and not self._stream_changes and not self.damage.any_in(region):
+        if (not self._force and not self._stream_changes and not self._pseudo
+                and not self._size_rects and not self.damage.any_in(region)):
             return
+        if self._size_rects:
+            # a size change goes in an update with no other rectangles (section 7.8.2)
+            self.conn.send_framebuffer_update(self._size_rects)
+            self._size_rects = []
+            self._write()
+            if not self._force and not self._pseudo and not self._stream_changes \
+                    and not self.damage.any_in(region):
+                self.request = None
+                return
         rects = self.damage.take(region)
         self.request, self._force = None, False
-        self._pseudo = self.conn.stream_announcements(self._stream_changes)
+        self._pseudo += self.conn.stream_announcements(self._stream_changes)
         self._stream_changes = []
         snap = self.session.snapshot()
         pf = self.conn.pixel_format
@@ -303,13 +502,19 @@ class Viewer(asyncio.Protocol):
         self.updates_sent += 1
         self._write()
 
-    def close(self, reason: str) -> None:
-        """Drop this viewer (after sending what is queued), logging why."""
+    def close(self, reason: str, abort: bool = False) -> None:
+        """Drop this viewer (after sending what is queued, unless ``abort``: a viewer that does
+        not read would keep the connection open forever), logging why."""
         if self._closed:
             return
         self._closed = True
         level = logging.INFO if reason in ("the console has ended",) else logging.WARNING
         log.log(level, "%s: disconnected: %s", self, reason)
+        self._audit_end(reason)
+        self._cancel_timers()
+        self.guard.release(self)
+        if abort and self.transport is not None:
+            self.transport.abort()
         self._write()
         if self.transport is not None:
             self.transport.close()

@@ -538,6 +538,15 @@ async function handle(msg) {
             requireConnected();
             rfb.clipboardPasteFrom(msg.text);
             return {};
+        case 'setdesktopsize':
+            // noVNC's own SetDesktopSize builder, as its resizeSession option would send it
+            requireConnected();
+            if (!rfb._supportsSetDesktopSize) {
+                throw new Error('the server did not announce SetDesktopSize support');
+            }
+            RFB.messages.setDesktopSize(rfb._sock, msg.width, msg.height,
+                                        rfb._screenID, rfb._screenFlags);
+            return {};
         case 'capture': {
             if (!rfb) {
                 throw new Error('not connected');

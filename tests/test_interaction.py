@@ -1,0 +1,118 @@
+"""Clipboard, resize, desktop name and QEMU key events, judged by noVNC (a viewer nobody here
+wrote) and by the shell inside vncterm."""
+
+from __future__ import annotations
+
+import struct
+
+from harness import RunningVncterm
+from peers.common import wait_until_equal
+from peers.novnc_client import NoVncClient
+from rawclient import RawClient
+
+from vncterm.rfb import clipboard
+
+SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
+
+
+def test_utf8_paste_through_the_extended_clipboard() -> None:
+    with RunningVncterm(SHELL) as server, NoVncClient() as viewer:
+        server.wait_text("$")
+        viewer.connect("127.0.0.1", server.port, quality=None)
+        viewer.type("echo ")
+        viewer.paste("naïve €uro 中文")  # Notify, our Request, its Provide: then it is typed
+        server.wait_text("$ echo naïve €uro 中文", timeout=10)
+        viewer.type("\n")
+        # printed by echo: on a line of its own as well as in the command line
+        deadline = __import__("time").monotonic() + 10
+        while not any(line.startswith("naïve €uro 中文") for line in server.text()):
+            assert __import__("time").monotonic() < deadline, server.text()
+        assert wait_until_equal(viewer, server.framebuffer, timeout=10)
+
+
+def test_clipboard_offered_to_viewers_is_utf8_for_extended_and_latin1_for_others() -> None:
+    with RunningVncterm(SHELL) as server, NoVncClient() as viewer:
+        viewer.connect("127.0.0.1", server.port, quality=None)
+        legacy = RawClient("127.0.0.1", server.port)
+        legacy.update(incremental=False)
+        assert server.server is not None
+        session = server.server.session
+        server.call(lambda: session.set_clipboard("grüße 中"))
+        ev = viewer.wait_for("clipboard", 10)
+        assert ev["text"] == "grüße 中"
+        while not legacy.cut_text:
+            legacy.read_message()
+        assert legacy.cut_text == ["grüße ?".encode("latin-1")]
+
+
+def test_bracketed_paste_when_the_program_asks() -> None:
+    with RunningVncterm(["/bin/sh", "-c", "printf '\\033[?2004h'; od -c; sleep 10"]) as server:
+        client = RawClient("127.0.0.1", server.port)
+        client.sock.sendall(struct.pack(">BxxxI", 6, 3) + b"a\nb")
+        server.write_console(b"\x04")
+        lines = server.wait_text("201~", timeout=10)
+        # the tty echoes ESC as ^[ and the pasted line break (a CR) ends the first line
+        assert any(line.startswith("^[[200~a ") for line in lines), lines
+        assert any(line.startswith("b^[[201~") for line in lines), lines
+        client.close()
+
+
+def test_set_desktop_size_resizes_the_pty_and_every_viewer() -> None:
+    with RunningVncterm(SHELL) as server, NoVncClient() as a, NoVncClient() as b:
+        server.wait_text("$")
+        a.connect("127.0.0.1", server.port, quality=None)
+        b.connect("127.0.0.1", server.port, quality=None)
+        cw, ch = server.call(lambda: (server.server.renderer.cell_w,  # type: ignore[union-attr]
+                                      server.server.renderer.cell_h))  # type: ignore[union-attr]
+        a.set_desktop_size(100 * cw + 3, 30 * ch + 5)  # rounded down to whole cells
+        a.wait_for("resize", 10, predicate=lambda e: e["width"] == 100 * cw)
+        b.wait_for("resize", 10, predicate=lambda e: e["height"] == 30 * ch)
+        a.type("stty size\n")
+        server.wait_text("30 100")
+        for viewer in (a, b):
+            assert wait_until_equal(viewer, server.framebuffer, timeout=10)
+            assert viewer.capture().shape == (30 * ch, 100 * cw)
+
+
+def test_resize_of_a_serial_console_is_prohibited_unless_allowed() -> None:
+    from vncterm.config import ConsoleSpec
+
+    spec = ConsoleSpec("unix", "/nonexistent/serial.sock")
+    with RunningVncterm([], console=spec) as server:
+        client = RawClient("127.0.0.1", server.port)
+        client.sock.sendall(struct.pack(">BxH2i", 2, 2, 0, -308))
+        client.sock.sendall(struct.pack(">BxHHBx", 251, 800, 600, 1)
+                            + struct.pack(">IHHHHI", 0, 0, 0, 800, 600, 0))
+        client.request()
+        kind = client.recv_exact(1)[0]
+        assert kind == 0
+        (count,) = struct.unpack(">xH", client.recv_exact(3))
+        x, y, w, h, enc = struct.unpack(">HHHHi", client.recv_exact(12))
+        assert (x, y, enc) == (1, 1, -308)  # reason: this client; status: prohibited
+        client.close()
+
+
+def test_title_becomes_the_desktop_name_and_qemu_keys_type() -> None:
+    with RunningVncterm(SHELL) as server, NoVncClient() as viewer:
+        server.wait_text("$")
+        viewer.connect("127.0.0.1", server.port, quality=None)
+        assert -258 in viewer.sent_encodings()
+        # noVNC switches to QEMU extended key events once the server confirms them
+        viewer.type("echo qemu-keys-ok\n")
+        server.wait_text("qemu-keys-ok")
+        server.write_console(b"printf '\\033]2;my title\\007'\r")
+        ev = viewer.wait_for("desktopname", 10, predicate=lambda e: e["name"] == "my title")
+        assert ev["name"] == "my title"
+
+
+def test_extended_clipboard_caps_are_announced() -> None:
+    with RunningVncterm(SHELL) as server:
+        client = RawClient("127.0.0.1", server.port)
+        client.sock.sendall(struct.pack(">BxH2i", 2, 2, 0, -1063131698))
+        kind = client.recv_exact(1)[0]
+        assert kind == 3
+        (length,) = struct.unpack(">xxxi", client.recv_exact(7))
+        assert length < 0
+        msg = clipboard.parse(client.recv_exact(-length), 1 << 20)
+        assert msg.action == clipboard.CAPS and msg.formats == clipboard.TEXT
+        client.close()
