@@ -116,3 +116,18 @@ def test_extended_clipboard_caps_are_announced() -> None:
         msg = clipboard.parse(client.recv_exact(-length), 1 << 20)
         assert msg.action == clipboard.CAPS and msg.formats == clipboard.TEXT
         client.close()
+
+
+def test_mouse_reports_reach_the_program() -> None:
+    # the program turns on button tracking with SGR reports, then shows what it reads
+    script = "printf '\\033[?1000h\\033[?1006h'; stty raw -echo; od -An -c -N 18"
+    with RunningVncterm(["/bin/sh", "-c", script + "; sleep 10"]) as server, \
+            NoVncClient() as viewer:
+        viewer.connect("127.0.0.1", server.port, quality=None)
+        assert server.server is not None
+        cw, ch = server.server.renderer.cell_w, server.server.renderer.cell_h
+        viewer.pointer(5 * cw + 1, 2 * ch + 1, 1)  # press left at cell (5, 2)
+        viewer.pointer(5 * cw + 1, 2 * ch + 1, 0)  # release
+        lines = server.wait_text("m", timeout=10)
+        text = "".join(lines).replace(" ", "")
+        assert "033[<0;6;3M033[<0;6;3m" in text, lines

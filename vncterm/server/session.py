@@ -19,6 +19,7 @@ from ..console.base import Console
 from ..geometry import Rect
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
+from ..terminal.mouse import active_mode
 from .streams import StreamHub
 
 if TYPE_CHECKING:
@@ -131,6 +132,23 @@ class Session:
 
         await backend.start(lambda data: self.streams.publish(name, data), on_status)
         self.streams.availability_changed(name)
+
+    def private_modes(self) -> set[int]:
+        """The DEC private modes the program has turned on (pyte keeps them shifted by 5)."""
+        return {m >> 5 for m in self.emulator.screen.mode if m >= 32}
+
+    def pointer(self, viewer: Viewer, mask: int, x: int, y: int) -> None:
+        """A pointer event: a mouse report when the program asked for them (Shift held
+        keeps the pointer for vncterm itself, as in xterm)."""
+        col = min(max(x, 0) // self.renderer.cell_w, self.emulator.cols - 1)
+        row = min(max(y, 0) // self.renderer.cell_h, self.emulator.rows - 1)
+        keys = viewer.keys
+        modes = self.private_modes()
+        if active_mode(modes) is not None and not keys.shift:
+            self.write_input(viewer.mouse.report(mask, col, row, modes, keys.shift, keys.alt,
+                                                 keys.ctrl))
+        else:
+            viewer.mouse.mask = mask  # keep state so a later report sees the right changes
 
     def paste(self, text: str) -> None:
         """Text from a viewer's clipboard, typed into the console: line ends become CR, and

@@ -23,6 +23,7 @@ from ..rfb import clipboard, events, vencrypt
 from ..rfb.connection import RectData, SecurityConfig, ServerConnection, State, UpdateRect
 from ..rfb.constants import Encoding
 from ..terminal.keymap import KeyState
+from ..terminal.mouse import MouseState
 from .damage import DamageGrid
 from .security import Gatekeeper
 
@@ -61,6 +62,7 @@ class Viewer(asyncio.Protocol):
         self._handshake_handle: asyncio.TimerHandle | None = None
         self.manager = EncodeManager(EncoderState(allow_lossy=session.allow_lossy))
         self.keys = KeyState()
+        self.mouse = MouseState()
         self.damage = DamageGrid(session.width, session.height,
                                  session.renderer.cell_w, session.renderer.cell_h)
         self.transport: asyncio.Transport | None = None
@@ -250,7 +252,9 @@ class Viewer(asyncio.Protocol):
                 self.session.paste(ev.text)
             elif ev.text:
                 self._audit_input(refused=1)
-        # PointerEvent: no pointer use yet (the interaction issue adds mouse and selection)
+        elif isinstance(ev, events.PointerEvent):
+            if self.may_control():
+                self.session.pointer(self, ev.button_mask, ev.x, ev.y)
 
     def may_control(self) -> bool:
         """True when this viewer may change anything: type, paste, scroll, select, use the

@@ -1,0 +1,334 @@
+"""VeNCrypt (RFB spec section 7.2.19): the sans-I/O core against Python's own TLS client, and the
+running server against a real TLS peer, libvncclient built with GnuTLS."""
+
+from __future__ import annotations
+
+import ssl
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from certs import CertFiles, make_certs
+from harness import RunningVncterm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from peers import libvnc_tls
+
+from vncterm.errors import ProtocolError
+from vncterm.rfb import auth, events, vencrypt
+from vncterm.rfb.connection import SecurityConfig, ServerConnection, State
+from vncterm.server.security import anonymous_tls_context, tls_context
+
+SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
+CHALLENGE = bytes(range(16))
+
+
+def challenge(n: int) -> bytes:
+    return CHALLENGE[:n]
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="module")
+def users() -> dict[str, vencrypt.PlainUser]:
+    lines = [f"alice:{vencrypt.hash_password(b'wonderland', b'salt-alice-01234')}",
+             f"bob:{vencrypt.hash_password(b'builder', b'salt-bob-0123456')}:view-only"]
+    return vencrypt.parse_users("# users\n" + "\n".join(lines) + "\n")
+
+
+# -- the sans-I/O core with Python's TLS client ----------------------------------------------------
+
+
+class TlsViewer:
+    """The viewer side of a VeNCrypt session, over memory buffers, for driving ServerConnection."""
+
+    def __init__(self, ca: Path | None, cert: Path | None = None, key: Path | None = None,
+                 anonymous: bool = False) -> None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if anonymous:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers("aNULL:!eNULL:@SECLEVEL=0")
+        else:
+            ctx.load_verify_locations(cafile=str(ca))
+            if cert is not None:
+                ctx.load_cert_chain(str(cert), str(key))
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
+        self.plain = bytearray()
+
+    def hello(self) -> bytes:
+        with pytest.raises(ssl.SSLWantReadError):
+            self.obj.do_handshake()
+        return self.outgoing.read()
+
+    def pump(self, from_server: bytes) -> bytes:
+        """Ciphertext from the server in; ciphertext for the server out; plaintext collected."""
+        self.incoming.write(from_server)
+        try:
+            self.obj.do_handshake()
+            while True:
+                self.plain += self.obj.read(65536)
+        except ssl.SSLWantReadError:
+            pass
+        return self.outgoing.read()
+
+    def send(self, data: bytes) -> bytes:
+        self.obj.write(data)
+        return self.outgoing.read()
+
+
+def vencrypt_until_tls(conn: ServerConnection, subtype: int) -> None:
+    conn.receive_data(b"RFB 003.008\n")
+    assert conn.data_to_send() == b"RFB 003.008\n\x01\x13"
+    conn.receive_data(b"\x13")
+    assert conn.data_to_send() == b"\x00\x02"
+    conn.receive_data(b"\x00\x02")
+    offered = conn.data_to_send()
+    assert offered[:2] == b"\x00" + bytes([offered[1]])
+    assert subtype in struct.unpack(f">{offered[1]}I", offered[2:])
+
+
+def split_feed(conn: ServerConnection, data: bytes, cuts: list[int]) -> list[events.Event]:
+    out: list[events.Event] = []
+    prev = 0
+    for cut in sorted({c for c in cuts if 0 < c < len(data)}) + [len(data)]:
+        out += conn.receive_data(data[prev:cut])
+        prev = cut
+    return out
+
+
+def run_tls(conn: ServerConnection, client: TlsViewer, first: bytes,
+            cuts: list[int]) -> list[events.Event]:
+    """Drive the TLS handshake to the end, the server's bytes fed in pieces at ``cuts``."""
+    evs = split_feed(conn, first, cuts)
+    for _ in range(10):
+        reply = client.pump(conn.data_to_send())
+        if not reply:
+            break
+        evs += split_feed(conn, reply, cuts)
+    return evs
+
+
+@settings(max_examples=15, deadline=None)
+@given(cuts=st.lists(st.integers(1, 600), max_size=6))
+def test_x509plain_in_memory_with_read_ahead_and_any_split(
+        certs: CertFiles, users: dict[str, vencrypt.PlainUser], cuts: list[int]) -> None:
+    """The viewer's sub-type choice and ClientHello arrive in one piece (read ahead of the TLS
+    upgrade) and then split anywhere: the same Authenticated event, and messages after it."""
+    sec = SecurityConfig(tls_context=tls_context(str(certs.server_cert), str(certs.server_key),
+                                                 None), plain_users=users)
+    conn = ServerConnection(sec)
+    vencrypt_until_tls(conn, vencrypt.X509_PLAIN)
+    client = TlsViewer(certs.ca)
+    evs = run_tls(conn, client, struct.pack(">I", vencrypt.X509_PLAIN) + client.hello(), cuts)
+    assert conn.state is State.TLS_HANDSHAKE or conn.state is State.PLAIN_AUTH
+    assert client.plain == b"" and bytes([1]) not in client.plain
+    creds = struct.pack(">II", 5, 10) + b"alice" + b"wonderland"
+    wire = client.send(creds + b"\x01" + struct.pack(">BBHHHH", 3, 0, 0, 0, 10, 10))
+    evs += split_feed(conn, wire, cuts)
+    assert evs[:2] == [events.Authenticated(19, view_only=False, subtype=262, user="alice"),
+                       events.ClientInit(shared=True)]
+    conn.send_server_init(720, 450, "tls")
+    evs = conn.receive_data(b"")
+    assert isinstance(evs[0], events.FramebufferUpdateRequest)
+    client.pump(conn.data_to_send())
+    assert bytes(client.plain[:4]) == struct.pack(">I", 0)  # SecurityResult OK, encrypted
+    assert bytes(client.plain[4:8]) == struct.pack(">HH", 720, 450)
+    assert conn.tls_info is not None and "TLS" in conn.tls_info
+
+
+def test_plain_view_only_user_and_wrong_password(
+        certs: CertFiles, users: dict[str, vencrypt.PlainUser]) -> None:
+    sec = SecurityConfig(tls_context=tls_context(str(certs.server_cert), str(certs.server_key),
+                                                 None), plain_users=users)
+    for user, password, expected in (
+        (b"bob", b"builder", events.Authenticated(19, view_only=True, subtype=262, user="bob")),
+        (b"alice", b"wrong", events.AuthenticationFailed("Authentication failed", user="alice",
+                                                         subtype=262)),
+        (b"nobody", b"x", events.AuthenticationFailed("Authentication failed", user="nobody",
+                                                      subtype=262)),
+    ):
+        conn = ServerConnection(sec)
+        vencrypt_until_tls(conn, vencrypt.X509_PLAIN)
+        client = TlsViewer(certs.ca)
+        assert run_tls(conn, client, struct.pack(">I", 262) + client.hello(), []) == []
+        creds = struct.pack(">II", len(user), len(password)) + user + password
+        assert conn.receive_data(client.send(creds)) == [expected]
+        client.pump(conn.data_to_send())
+        if isinstance(expected, events.Authenticated):
+            assert conn.view_only and bytes(client.plain) == bytes(4)
+        else:
+            reason = b"Authentication failed"
+            assert bytes(client.plain) == struct.pack(">II", 1, len(reason)) + reason
+            assert conn.state is State.CLOSED
+
+
+def test_client_certificate_required(certs: CertFiles) -> None:
+    """With a CA, X509None needs a client certificate from it: without one, or with one from
+    another CA, the handshake fails and that is an authentication failure."""
+    sec = SecurityConfig(tls_context=tls_context(str(certs.server_cert), str(certs.server_key),
+                                                 str(certs.ca)))
+    assert sec.vencrypt_subtypes == (vencrypt.X509_NONE,)
+    for cert, key, ok in ((certs.client_cert, certs.client_key, True),
+                          (certs.rogue_cert, certs.rogue_key, False), (None, None, False)):
+        conn = ServerConnection(sec)
+        vencrypt_until_tls(conn, vencrypt.X509_NONE)
+        client = TlsViewer(certs.ca, cert, key)
+        evs = run_tls(conn, client, struct.pack(">I", 260) + client.hello(), [])
+        if ok:
+            assert evs == [events.Authenticated(19, view_only=False, subtype=260)]
+            assert bytes(client.plain) == bytes(4)  # SecurityResult OK (3.8)
+        else:
+            assert len(evs) == 1 and isinstance(evs[0], events.AuthenticationFailed)
+            assert "TLS handshake failed" in evs[0].reason
+            assert conn.state is State.CLOSED
+
+
+def test_anonymous_tls_vnc_auth_in_memory() -> None:
+    sec = SecurityConfig(password=b"secret", anon_tls_context=anonymous_tls_context())
+    assert sec.types == (19,) and sec.vencrypt_subtypes == (vencrypt.TLS_VNC,)
+    conn = ServerConnection(sec, random_bytes=challenge)
+    vencrypt_until_tls(conn, vencrypt.TLS_VNC)
+    client = TlsViewer(None, anonymous=True)
+    assert run_tls(conn, client, struct.pack(">I", 258) + client.hello(), []) == []
+    assert bytes(client.plain) == CHALLENGE
+    evs = conn.receive_data(client.send(auth.vnc_response(b"secret", CHALLENGE)))
+    assert evs == [events.Authenticated(19, view_only=False, subtype=258)]
+    assert "AECDH" in (conn.tls_info or "") or "ADH" in (conn.tls_info or "")
+
+
+def test_vencrypt_negotiation_errors_and_rfb33_refusal(certs: CertFiles) -> None:
+    sec = SecurityConfig(password=b"pw", tls_context=tls_context(
+        str(certs.server_cert), str(certs.server_key), None))
+    conn = ServerConnection(sec, random_bytes=challenge)
+    conn.receive_data(b"RFB 003.008\n\x13")
+    conn.data_to_send()
+    with pytest.raises(ProtocolError, match="VeNCrypt version 0.1"):
+        conn.receive_data(b"\x00\x01")
+    assert conn.data_to_send() == b"\xff"
+    conn = ServerConnection(sec, random_bytes=challenge)
+    conn.receive_data(b"RFB 003.008\n\x13\x00\x02")
+    conn.data_to_send()
+    with pytest.raises(ProtocolError, match="sub-type 256 was not offered"):
+        conn.receive_data(struct.pack(">I", 256))
+    assert conn.data_to_send() == b"\x00"
+    # an RFB 3.3 viewer cannot choose VeNCrypt: refused with a reason, the spec's way
+    conn = ServerConnection(sec, random_bytes=challenge)
+    evs = conn.receive_data(b"RFB 003.003\n")
+    assert len(evs) == 1 and isinstance(evs[0], events.Refused)
+    out = conn.data_to_send()[12:]
+    assert out[:4] == bytes(4) and b"VeNCrypt" in out[8:]
+
+
+def test_not_tls_after_the_upgrade_is_an_authentication_failure(certs: CertFiles) -> None:
+    sec = SecurityConfig(tls_context=tls_context(str(certs.server_cert), str(certs.server_key),
+                                                 str(certs.ca)))
+    conn = ServerConnection(sec)
+    vencrypt_until_tls(conn, vencrypt.X509_NONE)
+    evs = conn.receive_data(struct.pack(">I", 260) + b"GET / HTTP/1.1\r\n\r\n")
+    assert len(evs) == 1 and isinstance(evs[0], events.AuthenticationFailed)
+    assert conn.state is State.CLOSED
+    assert conn.data_to_send().startswith(b"\x01")  # the ack, then a TLS alert
+
+
+def test_users_file_format_and_hash() -> None:
+    line = vencrypt.hash_password(b"pw", b"0123456789abcdef")
+    assert line.startswith("scrypt$16384$8$1$")
+    assert vencrypt.verify_password(b"pw", line) and not vencrypt.verify_password(b"pW", line)
+    users = vencrypt.parse_users(f"a:{line}\n\n# c\nb:{line}:view-only\n")
+    assert not users["a"].view_only and users["b"].view_only
+    for bad in (f"a:{line}:admin", "a:plain-text-password", f"a:{line}\na:{line}", f":{line}"):
+        with pytest.raises(ValueError, match="line"):
+            vencrypt.parse_users(bad)
+
+
+# -- the running server against libvncclient (GnuTLS) ----------------------------------------------
+
+
+@pytest.fixture
+def tls_server(request: pytest.FixtureRequest, certs: CertFiles,
+               users: dict[str, vencrypt.PlainUser]) -> Iterator[RunningVncterm]:
+    options = dict(request.param)
+    if options.pop("x509", True):
+        options.update(tls_cert=str(certs.server_cert), tls_key=str(certs.server_key))
+    if options.pop("ca", False):
+        options["tls_ca"] = str(certs.ca)
+    if options.pop("plain", False):
+        options["plain_users"] = users
+    with RunningVncterm(SHELL, **options) as server:
+        server.wait_text("$")
+        yield server
+
+
+def keysyms(text: str) -> list[int]:
+    return [0xFF0D if c == "\r" else ord(c) for c in text]
+
+
+def assert_same_screen(result: libvnc_tls.TlsResult, server: RunningVncterm) -> None:
+    assert result.ok, result.log
+    assert result.framebuffer is not None
+    expected = server.framebuffer()
+    assert result.framebuffer.shape == expected.shape
+    assert np.array_equal(result.framebuffer, expected)
+
+
+@pytest.mark.parametrize("tls_server", [{"password": b"secret"}], indirect=True)
+def test_libvncclient_x509vnc(tls_server: RunningVncterm, certs: CertFiles) -> None:
+    r = libvnc_tls.connect(tls_server.port, ca=certs.ca, password="secret",
+                           keys=keysyms("echo x509-$((6*7))\r"), min_updates=2)
+    assert r.ok and r.subauth == vencrypt.X509_VNC, r.log
+    tls_server.wait_text("x509-42")
+    bad = libvnc_tls.connect(tls_server.port, ca=certs.ca, password="wrong")
+    assert not bad.ok and "Authentication failed" in bad.log
+    # a viewer that does not trust the server's CA refuses it (libvncclient checks the chain)
+    untrusted = libvnc_tls.connect(tls_server.port, ca=certs.rogue_cert, password="secret")
+    assert not untrusted.ok and "TLS handshake failed" in untrusted.log
+    final = libvnc_tls.connect(tls_server.port, ca=certs.ca, password="secret", quiet_ms=500)
+    assert_same_screen(final, tls_server)
+
+
+@pytest.mark.parametrize("tls_server", [{"plain": True}], indirect=True)
+def test_libvncclient_x509plain_and_view_only_user(tls_server: RunningVncterm,
+                                                   certs: CertFiles) -> None:
+    r = libvnc_tls.connect(tls_server.port, ca=certs.ca, user="alice", password="wonderland",
+                           keys=keysyms("echo plain-$((2*21))\r"), min_updates=2)
+    assert r.ok and r.subauth == vencrypt.X509_PLAIN, r.log
+    tls_server.wait_text("plain-42")
+    watcher = libvnc_tls.connect(tls_server.port, ca=certs.ca, user="bob", password="builder",
+                                 keys=keysyms("echo typed-by-bob\r"), quiet_ms=500)
+    assert watcher.ok, watcher.log
+    assert_same_screen(watcher, tls_server)  # bob sees the screen...
+    assert not any("typed-by-bob" in line for line in tls_server.text())  # ...but cannot type
+    wrong = libvnc_tls.connect(tls_server.port, ca=certs.ca, user="alice", password="nope")
+    assert not wrong.ok
+
+
+@pytest.mark.parametrize("tls_server", [{"ca": True}], indirect=True)
+def test_libvncclient_x509none_with_client_certificates(tls_server: RunningVncterm,
+                                                        certs: CertFiles) -> None:
+    r = libvnc_tls.connect(tls_server.port, ca=certs.ca, cert=certs.client_cert,
+                           key=certs.client_key, quiet_ms=500)
+    assert r.ok and r.subauth == vencrypt.X509_NONE, r.log
+    assert_same_screen(r, tls_server)
+    for cert, key in ((None, None), (certs.rogue_cert, certs.rogue_key)):
+        refused = libvnc_tls.connect(tls_server.port, ca=certs.ca, cert=cert, key=key)
+        assert not refused.ok, refused.log
+
+
+@pytest.mark.parametrize("tls_server", [{"x509": False, "tls_anon": True, "password": b"pw"},
+                                        {"x509": False, "tls_anon": True}], indirect=True)
+def test_libvncclient_anonymous_tls(tls_server: RunningVncterm) -> None:
+    """TLSVnc / TLSNone: OpenSSL 3 still offers anonymous ECDH suites at security level 0
+    (TLS 1.2 only); GnuTLS asks for them with +ANON-ECDH."""
+    password = "pw" if tls_server.config.password else None
+    r = libvnc_tls.connect(tls_server.port, password=password, quiet_ms=500)
+    assert r.ok, r.log
+    assert r.subauth == (vencrypt.TLS_VNC if password else vencrypt.TLS_NONE)
+    assert_same_screen(r, tls_server)
