@@ -243,3 +243,21 @@ def test_framebuffer_update_wire_format() -> None:
     conn.send_cut_text("zürich €")
     out = conn.data_to_send()
     assert out == b"\x02" + b"\x03\x00\x00\x00" + struct.pack(">I", 8) + "zürich ?".encode("latin-1")
+
+
+def test_fence_and_continuous_updates_only_after_we_announce_them() -> None:
+    fence = struct.pack(">BxxxIB", 248, 1 << 31 | 1, 3) + b"abc"
+    enable = struct.pack(">BBHHHH", 150, 1, 0, 0, 640, 400)
+    early = normal_connection()
+    with pytest.raises(ProtocolError, match="message type 248"):
+        early.receive_data(fence)
+    conn = normal_connection()
+    conn.send_fence(1 << 31)
+    conn.send_end_of_continuous_updates()
+    assert conn.data_to_send() == struct.pack(">BxxxIB", 248, 1 << 31, 0) + b"\x96"
+    assert conn.receive_data(fence + enable) == [
+        events.ClientFence(1 << 31 | 1, b"abc"),
+        events.EnableContinuousUpdates(True, Rect(0, 0, 640, 400)),
+    ]
+    with pytest.raises(ProtocolError, match="fence payload of 65 bytes"):
+        conn.receive_data(struct.pack(">BxxxIB", 248, 0, 65) + bytes(65))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Final
+from typing import Final, cast
 
 from .base import Console, DataCallback, StatusCallback
 
@@ -147,8 +147,9 @@ class _Protocol(asyncio.Protocol):
         self.lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.owner._attach(transport)  # before any data_received, so no byte misses the filter
+        # Attach here, before any data_received, so no byte misses the telnet filter. uvloop's
+        # transports are not asyncio.Transport subclasses, but they behave as one.
+        self.owner._attach(cast(asyncio.Transport, transport))
 
     def data_received(self, data: bytes) -> None:
         self.owner._received(data)

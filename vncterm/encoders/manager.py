@@ -28,8 +28,10 @@ import numpy as np
 from ..geometry import Rect
 from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
+from . import tight_text
 from .analysis import U32, Analysis, ContentClass, analyse
 from .base import EncoderState
+from .cells import CellGrid, cell_planes, planes_analysis
 from .hextile import HextileEncoder
 from .raw import RawEncoder
 from .rre import RreEncoder
@@ -112,28 +114,84 @@ class EncodeManager:
         framebuffer: np.ndarray,
         rects: Sequence[Rect],
         pf: PixelFormat,
-        palette_hint: PaletteHint | None = None,
+        palette_hint: PaletteHint | CellGrid | None = None,
+        *,
+        cells: CellGrid | None = None,
     ) -> list[EncodedRect]:
-        """Encode ``rects`` of ``framebuffer`` (uint32 0x00RRGGBB, shape (H, W)) for this viewer."""
+        """Encode ``rects`` of ``framebuffer`` (uint32 0x00RRGGBB, shape (H, W)) for this viewer.
+
+        ``cells`` (or a :class:`CellGrid` given as ``palette_hint``) describes a terminal
+        frame: every cell's pixels are its foreground or background colour. It makes the
+        palette analysis nearly free and lets Tight send text as a few 1 bpp layers; it is
+        verified against the pixels, and ignored where it does not hold.
+        """
         fb_h, fb_w = framebuffer.shape
         bounds = Rect(0, 0, fb_w, fb_h)
+        if cells is None and isinstance(palette_hint, CellGrid):
+            cells = palette_hint
+        if cells is not None and not cells.fits(framebuffer.shape):
+            cells = None
+        hint_fn: PaletteHint | None = cells if cells is not None else palette_hint
+        clipped = [r.intersect(bounds) for r in rects]
+        regions = coalesce([r for r in clipped if not r.empty])
         out: list[EncodedRect] = []
-        for rect in rects:
-            rect = rect.intersect(bounds)
-            if rect.empty:
-                continue
-            for band, solid in self._bands(framebuffer, rect):
-                if solid is not None:
-                    for piece in band.split(SUB_RECT_MAX_WIDTH, band.h):
-                        colours = np.array([solid], np.uint32)
-                        an = Analysis(colours, np.zeros((piece.h, piece.w), np.uint8))
-                        out.extend(self._encode_piece(framebuffer, piece, pf, an))
+        for rect in regions:
+            if cells is not None:
+                done = self._encode_cells(framebuffer, cells.align(rect), pf, cells)
+                if done is not None:
+                    out.extend(done)
                     continue
-                for piece in self._split(band):
-                    hint = palette_hint(piece) if palette_hint is not None else None
-                    pixels = framebuffer[piece.y:piece.bottom, piece.x:piece.right]
-                    an = analyse(pixels, hint=hint)
+            out.extend(self._encode_generic(framebuffer, rect, pf, hint_fn))
+        return out
+
+    def _encode_generic(
+        self, framebuffer: np.ndarray, rect: Rect, pf: PixelFormat, hint_fn: PaletteHint | None
+    ) -> list[EncodedRect]:
+        """Any pixels: solid bands, bounded pieces, pixel analysis (with the hint if any)."""
+        out: list[EncodedRect] = []
+        for band, solid in self._bands(framebuffer, rect):
+            if solid is not None:
+                for piece in band.split(SUB_RECT_MAX_WIDTH, band.h):
+                    colours = np.array([solid], np.uint32)
+                    an = Analysis(colours, np.zeros((piece.h, piece.w), np.uint8))
                     out.extend(self._encode_piece(framebuffer, piece, pf, an))
+                continue
+            for piece in self._split(band):
+                hint = hint_fn(piece) if hint_fn is not None else None
+                pixels = framebuffer[piece.y:piece.bottom, piece.x:piece.right]
+                an = analyse(pixels, hint=hint)
+                out.extend(self._encode_piece(framebuffer, piece, pf, an))
+        return out
+
+    def _encode_cells(
+        self, framebuffer: np.ndarray, region: Rect, pf: PixelFormat, cells: CellGrid
+    ) -> list[EncodedRect] | None:
+        """A cell-aligned region of a terminal frame, or None if its pixels are not 2 colours
+        per cell. Cut into columns at most 2048 pixels wide (Tight's limit); no area limit."""
+        cw = cells.cell_w
+        step = max(1, SUB_RECT_MAX_WIDTH // cw) * cw
+        out: list[EncodedRect] = []
+        for x in range(region.x, region.right, step):
+            part = Rect(x, region.y, min(step, region.right - x), region.h)
+            planes = cell_planes(framebuffer, cells, part)
+            if planes is None:
+                return None if not out else out + self._encode_generic(
+                    framebuffer, Rect(x, region.y, region.right - x, region.h), pf, cells)
+            enc = self.choose(ContentClass.BITMAP)
+            if enc == Encoding.TIGHT:
+                for layer in tight_text.plan(planes, part):
+                    payload = self.tight.encode_layer(layer, pf, self.state)
+                    out.append(EncodedRect(layer.rect, int(Encoding.TIGHT), payload))
+                continue
+            an = planes_analysis(planes)
+            if an.content_class is ContentClass.SOLID:
+                out.extend(self._encode_piece(framebuffer, part, pf, an))
+            elif enc in (Encoding.ZRLE, Encoding.HEXTILE, Encoding.RRE):
+                out.extend(self._encode_piece(framebuffer, part, pf, an))
+            else:  # Zlib, Raw: bounded pieces
+                for piece in self._split(part):
+                    sub = Analysis(None, None)
+                    out.extend(self._encode_piece(framebuffer, piece, pf, sub))
         return out
 
     # -- internals -------------------------------------------------------------------------------

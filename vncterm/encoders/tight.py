@@ -22,6 +22,7 @@ from ..errors import UsageError
 from ..rfb.pixel_format import PixelFormat
 from .analysis import U32, Analysis, analyse
 from .base import EncoderState
+from .tight_text import Layer
 from .zstream import ZStream, zlib_level
 
 TIGHT = 7
@@ -141,6 +142,16 @@ class TightEncoder:
             data = _gradient(tpixels(pf, pixels)).tobytes()
             return self._basic(state, STREAM_GRADIENT, level, bytes((_FILTER_GRADIENT,)), data)
         return self._basic(state, STREAM_COPY, level, b"", tpixels(pf, pixels).tobytes())
+
+    def encode_layer(self, layer: Layer, pf: PixelFormat, state: EncoderState,
+                     sid: int = STREAM_MONO) -> bytes:
+        """Payload of a planned text layer (``tight_text``): a fill, or two colours (index 0
+        the background, 1 the foreground) whose 1 bpp rows are already packed."""
+        if layer.fg is None:
+            return bytes((_FILL,)) + self._palette_bytes(pf, np.array([layer.bg], np.uint32))
+        pal = self._palette_bytes(pf, np.array([layer.bg, layer.fg], np.uint32))
+        head = bytes((_FILTER_PALETTE, 1)) + pal
+        return self._basic(state, sid, zlib_level(state.compress_level), head, layer.bits)
 
     def _basic(
         self, state: EncoderState, sid: int, level: int, filter_part: bytes, data: bytes

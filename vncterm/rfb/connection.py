@@ -28,6 +28,7 @@ from .pixel_format import PIXEL_FORMAT_SIZE, SERVER_PIXEL_FORMAT, PixelFormat
 MAX_ENCODINGS = 1024
 MAX_CUT_TEXT = 1 << 20
 MAX_EARLY_INPUT = 64 * 1024
+MAX_FENCE = 64
 
 _VERSION_RE = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
 _U16 = struct.Struct(">H")
@@ -148,6 +149,9 @@ class ServerConnection:
         self.view_only = False
         #: Set when the viewer announced the Extended Clipboard (cut text lengths become signed).
         self.extended_clipboard = False
+        #: Set once we told the viewer we support these (so it may send their messages).
+        self.continuous_updates_announced = False
+        self.fence_announced = False
         #: The number stream rectangles are announced with, None if the viewer gets no streams.
         self.stream_encoding: int | None = None
         self.width = 0
@@ -297,6 +301,18 @@ class ServerConnection:
             return None
         data = name.encode()
         return RectData(Rect(0, 0, 0, 0), Encoding.DESKTOP_NAME, _U32.pack(len(data)) + data)
+
+    def send_end_of_continuous_updates(self) -> None:
+        """EndOfContinuousUpdates (section 7.6.5): announces support, or confirms a stop."""
+        self._require_normal()
+        self.continuous_updates_announced = True
+        self._send(bytes([ServerMsg.END_OF_CONTINUOUS_UPDATES]))
+
+    def send_fence(self, flags: int, payload: bytes = b"") -> None:
+        """ServerFence (section 7.6.6)."""
+        self._require_normal()
+        self.fence_announced = True
+        self._send(struct.pack(">BxxxIB", ServerMsg.SERVER_FENCE, flags, len(payload)) + payload)
 
     def send_stream_started(self, stream_id: int, name: str) -> None:
         """Stream extension: the answer to a start-capture request."""
@@ -619,6 +635,23 @@ class ServerConnection:
             return self._read_qemu()
         if kind == ClientMsg.SET_DESKTOP_SIZE:
             return self._read_set_desktop_size()
+        if kind == ClientMsg.ENABLE_CONTINUOUS_UPDATES and self.continuous_updates_announced:
+            raw = self._take(10)
+            if raw is None:
+                return None
+            enable, x, y, w, h = struct.unpack(">xBHHHH", raw)
+            return events.EnableContinuousUpdates(bool(enable), Rect(x, y, w, h))
+        if kind == ClientMsg.CLIENT_FENCE and self.fence_announced:
+            if len(self._in) < 9:
+                return None
+            length = self._in[8]
+            if length > MAX_FENCE:
+                raise ProtocolError(f"fence payload of {length} bytes (limit {MAX_FENCE})")
+            raw = self._take(9 + length)
+            if raw is None:
+                return None
+            (flags,) = _U32.unpack_from(raw, 4)
+            return events.ClientFence(flags, raw[9:])
         raise ProtocolError(f"unknown or unannounced message type {kind}")
 
     def _read_cut_text(self) -> events.Event | None:

@@ -162,3 +162,19 @@ class SetDesktopSize(Event):
     width: int
     height: int
     screens: tuple[tuple[int, int, int, int, int, int], ...]  # id, x, y, w, h, flags
+
+
+@dataclass(frozen=True, slots=True)
+class EnableContinuousUpdates(Event):
+    """EnableContinuousUpdates (section 7.5.10): updates for ``rect`` without requests."""
+
+    enable: bool
+    rect: Rect
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFence(Event):
+    """ClientFence (section 7.5.11): ``flags`` (bit 31 = request) and up to 64 bytes."""
+
+    flags: int
+    payload: bytes

@@ -37,6 +37,10 @@ HIGH_WATER = 256 * 1024
 #: A viewer writing to a stream is paused while the stream's backend has this much unwritten.
 STREAM_INPUT_PAUSE = 256 * 1024
 BREAK, PAUSE = 0xFF6B, 0xFF13
+#: Continuous updates (section 7.5.10) are paced to at most this many frames a second.
+MAX_FPS = 60
+FENCE_BLOCK_BEFORE, FENCE_BLOCK_AFTER, FENCE_SYNC_NEXT = 1, 2, 4
+FENCE_REQUEST = 1 << 31
 #: Updates covering at most this many pixels are encoded on the event loop (lower latency).
 INLINE_AREA = 64 * 1024
 #: A viewer is dropped when this much waits in its transport buffer (frames stop at HIGH_WATER,
@@ -82,6 +86,11 @@ class Viewer(asyncio.Protocol):
         self._pseudo: list[RectData] = []  # pseudo-rectangles for the next update
         self._size_rects: list[RectData] = []  # size changes: sent in an update of their own
         self._qemu_keys_confirmed = False
+        self._continuous: Rect | None = None  # region under continuous updates
+        self._fences: list[tuple[int, bytes]] = []  # fence answers owed after the update
+        self._last_frame = 0.0
+        self._input_since_frame = False
+        self._pace_timer = False
 
     def __str__(self) -> str:
         return self.label
@@ -203,10 +212,19 @@ class Viewer(asyncio.Protocol):
                 self.session.streams.join(self)
             else:
                 self.session.streams.leave(self)
+            if Encoding.CONTINUOUS_UPDATES in ev.encodings \
+                    and not self.conn.continuous_updates_announced:
+                self.conn.send_end_of_continuous_updates()  # "we support them"
+            if Encoding.FENCE in ev.encodings and not self.conn.fence_announced:
+                self.conn.send_fence(FENCE_REQUEST)  # "we support fences"
             if Encoding.QEMU_EXTENDED_KEY_EVENT in ev.encodings and not self._qemu_keys_confirmed:
                 # the viewer may use QEMU key events once it sees this empty rectangle
                 self._qemu_keys_confirmed = True
                 self._pseudo.append(RectData(Rect(0, 0, 0, 0), Encoding.QEMU_EXTENDED_KEY_EVENT, b""))
+        elif isinstance(ev, events.EnableContinuousUpdates):
+            self._on_continuous(ev)
+        elif isinstance(ev, events.ClientFence):
+            self._on_fence(ev)
         elif isinstance(ev, events.SetDesktopSize):
             self._set_desktop_size(ev)
         elif isinstance(ev, events.ClipboardNotify):
@@ -234,6 +252,7 @@ class Viewer(asyncio.Protocol):
         elif isinstance(ev, events.FramebufferUpdateRequest):
             self._on_request(ev)
         elif isinstance(ev, (events.KeyEvent, events.QemuKeyEvent)):
+            self._input_since_frame = True
             if not self.may_control():
                 self._audit_input(refused=int(ev.down))
             elif ev.keysym:
@@ -253,6 +272,7 @@ class Viewer(asyncio.Protocol):
             elif ev.text:
                 self._audit_input(refused=1)
         elif isinstance(ev, events.PointerEvent):
+            self._input_since_frame = True
             if self.may_control():
                 self.session.pointer(self, ev.button_mask, ev.x, ev.y)
 
@@ -323,6 +343,8 @@ class Viewer(asyncio.Protocol):
     def on_resize(self, reason: int) -> None:
         """The framebuffer changed size (``reason`` as in ExtendedDesktopSize, section 7.8.5)."""
         w, h = self.session.width, self.session.height
+        if self._continuous is not None:
+            self._continuous = Rect(0, 0, w, h)  # keep covering the whole screen
         self.conn.set_size(w, h)
         rect = self.conn.desktop_size_rect(reason=reason, status=0)
         if rect is None:
@@ -454,11 +476,25 @@ class Viewer(asyncio.Protocol):
             await asyncio.sleep(0.01)
 
     def maybe_send(self) -> None:
-        """Send an update if one is requested, something changed, and the transport has room."""
-        if self.request is None or self._encoding or self._paused or self._closed:
+        """Send an update if one is requested (or continuous updates are on), something
+        changed, and the transport has room."""
+        if self._encoding or self._paused or self._closed:
             return
+        continuous = self.request is None and self._continuous is not None
+        if self.request is None and not continuous:
+            return
+        if continuous and not self._input_since_frame:
+            # pacing for continuous updates: at most MAX_FPS frames a second, except that the
+            # first frame after input goes out at once
+            wait = self._last_frame + 1 / MAX_FPS - asyncio.get_running_loop().time()
+            if wait > 0:
+                if not self._pace_timer:
+                    self._pace_timer = True
+                    asyncio.get_running_loop().call_later(wait, self._paced)
+                return
         self.session.refresh()
-        region = self.request
+        region = self.request if self.request is not None else self._continuous
+        assert region is not None
         if (not self._force and not self._stream_changes and not self._pseudo
                 and not self._size_rects and not self.damage.any_in(region)):
             return
@@ -499,12 +535,42 @@ class Viewer(asyncio.Protocol):
         self._send_update(encoded)
         self.maybe_send()
 
+    def _paced(self) -> None:
+        self._pace_timer = False
+        self.maybe_send()
+
     def _send_update(self, encoded: list[EncodedRect]) -> None:
         pseudo: list[UpdateRect] = list(self._pseudo)
         self._pseudo = []
         self.conn.send_framebuffer_update(pseudo + list(encoded))
         self.updates_sent += 1
+        self._last_frame = asyncio.get_running_loop().time()
+        self._input_since_frame = False
+        for flags, payload in self._fences:  # answered after every update before them
+            self.conn.send_fence(flags, payload)
+        self._fences = []
         self._write()
+
+    def _on_fence(self, ev: events.ClientFence) -> None:
+        """ClientFence (section 7.5.11): answer a request with the flags we honour."""
+        if not ev.flags & FENCE_REQUEST:
+            return  # the answer to our own fence
+        flags = ev.flags & (FENCE_BLOCK_BEFORE | FENCE_BLOCK_AFTER | FENCE_SYNC_NEXT)
+        if self._encoding:
+            self._fences.append((flags, ev.payload))  # after the update being encoded
+        else:
+            self.conn.send_fence(flags, ev.payload)
+
+    def _on_continuous(self, ev: events.EnableContinuousUpdates) -> None:
+        """EnableContinuousUpdates (section 7.5.10)."""
+        log.info("%s: continuous updates %s", self, f"on for {ev.rect}" if ev.enable else "off")
+        if ev.enable:
+            self._continuous = ev.rect.intersect(Rect(0, 0, self.session.width,
+                                                      self.session.height))
+            self.maybe_send()
+        else:
+            self._continuous = None
+            self.conn.send_end_of_continuous_updates()
 
     def close(self, reason: str, abort: bool = False) -> None:
         """Drop this viewer (after sending what is queued, unless ``abort``: a viewer that does
