@@ -87,6 +87,22 @@ def wire_bytes(rects: Sequence[object]) -> int:
     return 4 + sum(12 + len(r.payload) for r in rects)  # type: ignore[attr-defined]
 
 
+try:
+    from vncterm.encoders.cells import CellGrid
+except ImportError:  # an older tree (VNCTERM_SRC) without the cell path
+    CellGrid = None  # type: ignore[assignment,misc]
+#: Pass the renderer's cell grid to the manager (--no-cells: only the palette hint).
+USE_CELLS = True
+
+
+def run_encode(m: EncodeManager, frame: captures.Frame, rects: list[Rect]) -> list[object]:
+    """What the server does: encode with the palette hint (and the cell grid, if supported)."""
+    if USE_CELLS and CellGrid is not None:
+        grid = CellGrid(frame.cell_w, frame.cell_h, frame.cell_fg, frame.cell_bg)
+        return list(m.encode(frame.pixels, rects, NOVNC_PF, frame.palette_hint, cells=grid))
+    return list(m.encode(frame.pixels, rects, NOVNC_PF, frame.palette_hint))
+
+
 def manager(enc: int, level: int | None) -> EncodeManager:
     m = EncodeManager()
     m.set_encodings([int(enc)] + ([] if level is None else [-256 + level]))
@@ -110,9 +126,9 @@ def measure(enc: int, level: int | None, warm: captures.Frame | None, frame: cap
     for _ in range(repeat):
         m = manager(enc, level)
         if warm is not None:
-            m.encode(warm.pixels, [warm.full], NOVNC_PF, warm.palette_hint)
+            run_encode(m, warm, [warm.full])
         t = time.perf_counter()
-        out = m.encode(frame.pixels, rects, NOVNC_PF, frame.palette_hint)
+        out = run_encode(m, frame, rects)
         times.append((time.perf_counter() - t) * 1000)
         nbytes, nrects = wire_bytes(out), len(out)
     return Result(nbytes, statistics.median(times), min(times), nrects)
@@ -205,7 +221,7 @@ def bench_gil(cases: list[Case], repeat: int) -> None:
                 time.sleep(0.005)
                 m = manager(enc, None)
                 t0 = time.perf_counter()
-                m.encode(case.full.pixels, [case.full.full], NOVNC_PF, case.full.palette_hint)
+                run_encode(m, case.full, [case.full.full])
                 spans.append((time.perf_counter() - t0) * 1000)
                 time.sleep(0.002)
                 stop.set()
@@ -225,7 +241,14 @@ def main() -> None:
     ap.add_argument("--levels", default="def,2",
                     help="compression levels to measure, 'def' = none sent (default: def,2)")
     ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--no-cells", action="store_true",
+                    help="give the manager only the palette hint, not the cell grid")
+    ap.add_argument("--encodings", help="comma-separated subset, e.g. tight,zrle")
     args = ap.parse_args()
+    global USE_CELLS
+    USE_CELLS = not args.no_cells
+    if args.encodings:
+        ENCODINGS[:] = [Encoding[e.upper()] for e in args.encodings.split(",")]
     names = args.capture or ([] if args.all else ["ls-usr-bin"])
     paths = [p for p in captures.available()
              if not names or p.name.rsplit("-", 1)[0] in names]

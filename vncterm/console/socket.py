@@ -195,6 +195,7 @@ class SocketConsole(Console):
         self._closed: asyncio.Event | None = None
         self._warned = False
         self._paused = False
+        self._held = bytearray()  # bytes read while paused, delivered on resume
 
     async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
         """Start the connect loop; returns after the first attempt, attached or not."""
@@ -277,6 +278,11 @@ class SocketConsole(Console):
             data, replies = self._filter.feed(data)
             if replies and self._transport is not None:
                 self._transport.write(replies)
+        if self._paused:  # read before the pause took hold (uvloop starts reading after attach)
+            self._held += data
+            if self._transport is not None and not self._transport.is_closing():
+                self._transport.pause_reading()
+            return
         if data and self._on_data is not None:
             self._on_data(data)
 
@@ -322,6 +328,9 @@ class SocketConsole(Console):
     def resume_reading(self) -> None:
         """Read again after :meth:`pause_reading`."""
         self._paused = False
+        held, self._held = bytes(self._held), bytearray()
+        if held and self._on_data is not None:
+            self._on_data(held)
         if self._transport is not None and not self._transport.is_closing():
             self._transport.resume_reading()
 

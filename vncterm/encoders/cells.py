@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..geometry import Rect
+from .analysis import MANY, MAX_PALETTE, Analysis
 
 U32 = npt.NDArray[np.uint32]
 Bool = npt.NDArray[np.bool_]
@@ -103,3 +104,21 @@ def cell_planes(framebuffer: U32, grid: CellGrid, region: Rect) -> CellPlanes | 
     inked_cols = np.logical_or.reduce(ink, axis=1)  # (R, W)
     has_ink = np.logical_or.reduce(inked_cols.reshape(rows, cols, cw), axis=2)
     return CellPlanes(ink, has_ink, fg, bg, cw, ch)
+
+
+def planes_analysis(planes: CellPlanes) -> Analysis:
+    """The region's palette and per-pixel indices (an :class:`Analysis`) from its planes:
+    colours from the cell table, indices by one ``where`` over the pixels."""
+    fg, bg = planes.fg, planes.bg
+    colours = np.unique(np.concatenate((fg[planes.has_ink], bg.ravel()))).astype(np.uint32)
+    if colours.size > MAX_PALETTE:
+        return MANY
+    rows, ch, width = planes.ink.shape
+    if colours.size == 1:
+        return Analysis(colours, np.zeros((rows * ch, width), np.uint8))
+    fg_i = np.minimum(np.searchsorted(colours, fg), colours.size - 1).astype(np.uint8)
+    bg_i = np.searchsorted(colours, bg).astype(np.uint8)
+    cw = planes.cell_w
+    idx = np.where(planes.ink, np.repeat(fg_i, cw, axis=1)[:, None, :],
+                   np.repeat(bg_i, cw, axis=1)[:, None, :])
+    return Analysis(colours, idx.reshape(rows * ch, width))

@@ -1,0 +1,77 @@
+"""The real emergency console: a QEMU guest (Debian kernel, busybox) on a unix-socket serial
+port, served by vncterm to noVNC, with the console and the QEMU monitor as tunnelled streams."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness import RunningVncterm
+from peers.common import wait_until_equal
+from peers.novnc_client import NoVncClient
+from peers.qemu_guest import MARKER, QemuGuest, Serial
+
+from vncterm.config import ConsoleSpec
+
+BOOT = 120.0  # seconds: TCG boots in ~7 s on an idle machine; CI may be busy
+
+
+def stream(addr: str, name: str, data: bytes) -> bytes:
+    """Run vncterm-stream with ``data`` on stdin; its stdout."""
+    done = subprocess.run([sys.executable, "-m", "vncterm.stream_cli", addr, name],
+                          input=data, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def wait_for(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_guest_console_through_vncterm(tmp_path: Path) -> None:
+    serial = tmp_path / "ttyS0.sock"
+    log = tmp_path / "console.log"
+    with QemuGuest(tmp_path / "vm", [Serial.unix(serial)]) as guest:
+        assert guest.monitor_path is not None
+        spec = ConsoleSpec("unix", str(serial))
+        streams = [("monitor", ConsoleSpec("unix", str(guest.monitor_path)))]
+        with RunningVncterm([], console=spec, streams=streams, log_path=str(log)) as vt, \
+                NoVncClient() as viewer:
+            vt.wait_text(MARKER, timeout=BOOT)
+            vt.wait_text("guest:", timeout=BOOT)  # the shell's prompt
+            viewer.connect("127.0.0.1", vt.port, quality=None)
+            assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
+            # the boot log reached the console (and --log holds every byte of it)
+            assert b"Linux version" in log.read_bytes()
+            # keys typed in a real viewer run a command in the guest
+            viewer.type("echo typed-$((6*7))\n")
+            vt.wait_text("typed-42", timeout=30)
+            assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
+
+            addr = f"127.0.0.1:{vt.port}"
+            out = stream(addr, "console", b"echo $((6*7))\r")
+            assert b"\r\n42\r\n" in out, out
+            monitor = stream(addr, "monitor", b"info status\n")
+            assert b"VM status: running" in monitor, monitor
+
+            # QEMU dies: the old screen stays, a status line says why, vncterm keeps trying
+            guest.kill()
+            vt.wait_text("[vncterm]", timeout=20)
+            assert any("typed-42" in line for line in vt.text())
+            assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
+
+            # QEMU is back: vncterm reattaches by itself and the new boot shows up
+            guest.start()
+            before = log.read_bytes().count(MARKER.encode())
+            wait_for(lambda: log.read_bytes().count(MARKER.encode()) > before, BOOT,
+                     "the guest to boot again")
+            viewer.type("echo again-$((2*3))\n")
+            vt.wait_text("again-6", timeout=30)
+            assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
+            monitor = stream(addr, "monitor", b"info status\n")
+            assert b"VM status: running" in monitor, monitor
