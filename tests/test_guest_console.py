@@ -75,3 +75,16 @@ def test_guest_console_through_vncterm(tmp_path: Path) -> None:
             assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
             monitor = stream(addr, "monitor", b"info status\n")
             assert b"VM status: running" in monitor, monitor
+
+
+def test_break_key_sends_magic_sysrq_over_telnet(tmp_path: Path) -> None:
+    serial = Serial.tcp(telnet=True)
+    with QemuGuest(tmp_path / "vm", [serial], monitor=False) as guest:
+        assert guest.serials[0].port is not None
+        spec = ConsoleSpec("tcp", host="127.0.0.1", port=guest.serials[0].port, telnet=True)
+        with RunningVncterm([], console=spec) as vt, NoVncClient() as viewer:
+            vt.wait_text("guest:", timeout=BOOT)
+            viewer.connect("127.0.0.1", vt.port, quality=None)
+            viewer.key(0xFF6B)  # Break: a serial BREAK, then the SysRq command key
+            viewer.type("h")
+            vt.wait_text("sysrq: HELP", timeout=30)
