@@ -86,8 +86,8 @@ def test_resize_of_a_serial_console_is_prohibited_unless_allowed() -> None:
         client.request()
         kind = client.recv_exact(1)[0]
         assert kind == 0
-        (count,) = struct.unpack(">xH", client.recv_exact(3))
-        x, y, w, h, enc = struct.unpack(">HHHHi", client.recv_exact(12))
+        client.recv_exact(3)
+        x, y, _w, _h, enc = struct.unpack(">HHHHi", client.recv_exact(12))
         assert (x, y, enc) == (1, 1, -308)  # reason: this client; status: prohibited
         client.close()
 

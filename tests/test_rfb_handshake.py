@@ -108,7 +108,8 @@ def test_whole_session_every_version(version: bytes, password: bytes | None) -> 
 def test_byte_splits_give_the_same_events(version: bytes, password: bytes | None,
                                           cuts: list[int]) -> None:
     data, _ = full_session(version, password)
-    whole = run_session(ServerConnection(SecurityConfig(password), random_bytes=challenge), data, [])
+    first = ServerConnection(SecurityConfig(password), random_bytes=challenge)
+    whole = run_session(first, data, [])
     split_conn = ServerConnection(SecurityConfig(password), random_bytes=challenge)
     assert run_session(split_conn, data, cuts) == whole
     one_by_one = ServerConnection(SecurityConfig(password), random_bytes=challenge)
@@ -242,7 +243,8 @@ def test_framebuffer_update_wire_format() -> None:
     conn.send_bell()
     conn.send_cut_text("zürich €")
     out = conn.data_to_send()
-    assert out == b"\x02" + b"\x03\x00\x00\x00" + struct.pack(">I", 8) + "zürich ?".encode("latin-1")
+    latin1 = "zürich ?".encode("latin-1")
+    assert out == b"\x02" + b"\x03\x00\x00\x00" + struct.pack(">I", 8) + latin1
 
 
 def test_fence_and_continuous_updates_only_after_we_announce_them() -> None:

@@ -107,7 +107,8 @@ def test_ipv6_and_unix_listeners() -> None:
             c.close()
 
 
-@pytest.mark.parametrize(("policy", "dropped"), [("force-shared", False), ("allow-exclusive", True)])
+@pytest.mark.parametrize(("policy", "dropped"),
+                         [("force-shared", False), ("allow-exclusive", True)])
 def test_share_policy(policy: str, dropped: bool) -> None:
     with RunningVncterm(["/bin/sh"], share_policy=policy) as server:
         first = RawClient("127.0.0.1", server.port)

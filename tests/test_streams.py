@@ -67,6 +67,7 @@ def test_viewer_listing_tight_and_minus_260_never_joins_the_streams() -> None:
         kind = proposal.recv_exact(1)[0]
         assert kind == 0
         (count,) = struct.unpack(">xH", proposal.recv_exact(3))
+        assert count == 1
         x, y, w, h, enc = struct.unpack(">HHHHi", proposal.recv_exact(12))
         assert (x, y, w, h, enc) == (0, 0, 0, 0, -260)
         (n,) = struct.unpack(">I", proposal.recv_exact(4))

@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--tcp", metavar="HOST:PORT",
                    help="a QEMU serial socket: -serial tcp:HOST:PORT,server=on,wait=off")
     c.add_argument("--telnet", action="store_true",
-                   help="the --unix/--tcp chardev has telnet=on (negotiation stripped; BREAK works)")
+                   help="the --unix/--tcp chardev has telnet=on (negotiation stripped; "
+                        "BREAK works)")
     c.add_argument("--tty", metavar="PATH[,baud=N]", help="an existing tty or serial device")
     c.add_argument("--log", metavar="FILE", help="append every console byte to FILE")
     c.add_argument("--stream-name", default="console", metavar="NAME",

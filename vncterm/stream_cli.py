@@ -50,7 +50,7 @@ async def _pump_out(capture: Capture, write: asyncio.StreamWriter | int,
         else:
             try:
                 data = await asyncio.wait_for(capture.read(), idle)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
         if not data:
             return
@@ -159,8 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         return asyncio.run(amain(args))
-    except (ConfigError, ProtocolError, PermissionError, LookupError, OSError,
-            asyncio.TimeoutError) as e:
+    except (TimeoutError, ConfigError, ProtocolError, PermissionError, LookupError, OSError) as e:
         print(f"vncterm-stream: {e or type(e).__name__}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

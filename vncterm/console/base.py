@@ -39,10 +39,10 @@ class Console(abc.ABC):
         """Send a serial BREAK (Magic SysRq); False when this backend cannot carry one."""
         return False
 
-    def pause_reading(self) -> None:
+    def pause_reading(self) -> None:  # noqa: B027 - optional: backends that can, override
         """Stop reading for now (a tunnelled stream whose capture clients are full)."""
 
-    def resume_reading(self) -> None:
+    def resume_reading(self) -> None:  # noqa: B027
         """Undo :meth:`pause_reading`."""
 
     def pending_write(self) -> int:

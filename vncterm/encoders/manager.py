@@ -68,35 +68,41 @@ class EncodedRect:
 #: Damage rectangles are merged into their bounding box while it holds at most this share of
 #: pixels nobody asked for (or ``MERGE_SLACK`` pixels): fewer, larger rectangles cost fewer
 #: headers, palettes and zlib flushes, and far less Python per rectangle.
-MERGE_WASTE = 2.0
-MERGE_SLACK = 16384
+MERGE_WASTE = 4.0
+MERGE_SLACK = 65536
+
+
+def _merge(boxes: list[tuple[Rect, int]]) -> list[tuple[Rect, int]]:
+    """Greedy merge of (box, useful pixels) pairs, in the given order."""
+    out: list[tuple[Rect, int]] = []
+    for r, useful in boxes:
+        if out:
+            box, have = out[-1]
+            merged = box.union(r)
+            total = have + useful
+            if merged.area - total <= max(MERGE_WASTE * total, MERGE_SLACK):
+                out[-1] = (merged, total)
+                continue
+        out.append((r, useful))
+    return out
 
 
 def coalesce(rects: Sequence[Rect]) -> list[Rect]:
-    """Merge rectangles (taken in top-to-bottom order) into bounding boxes that waste little.
+    """Merge rectangles into bounding boxes that waste little: first the runs of one row of
+    cells (equal y and height), then the rows, top to bottom.
 
     The damage of a scrolled screen arrives as one rectangle per changed run of cells in each
     row; sending their bounding box instead is smaller on the wire and much cheaper to encode.
     """
     if len(rects) <= 1:
         return list(rects)
-    out: list[Rect] = []
-    box: Rect | None = None
-    useful = 0
-    for r in sorted(rects, key=lambda r: (r.y, r.x)):
-        if box is None:
-            box, useful = r, r.area
-            continue
-        merged = box.union(r)
-        total = useful + r.area
-        if merged.area - total <= max(MERGE_WASTE * total, MERGE_SLACK):
-            box, useful = merged, total
-        else:
-            out.append(box)
-            box, useful = r, r.area
-    assert box is not None
-    out.append(box)
-    return out
+    rows: dict[tuple[int, int], list[Rect]] = {}
+    for r in rects:
+        rows.setdefault((r.y, r.h), []).append(r)
+    boxes: list[tuple[Rect, int]] = []
+    for key in sorted(rows):
+        boxes.extend(_merge([(r, r.area) for r in sorted(rows[key], key=lambda r: r.x)]))
+    return [box for box, _ in _merge(boxes)]
 
 
 class EncodeManager:

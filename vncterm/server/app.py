@@ -41,7 +41,7 @@ class Server:
         else:
             what = os.path.basename(config.command[0])
         name = config.name or f"{what} on {socket.gethostname()}"
-        self.log_file = open(config.log_path, "ab") if config.log_path else None  # noqa: SIM115
+        self.log_file = open(config.log_path, "ab") if config.log_path else None
         self.session = Session(self.console, self.emulator, self.renderer, name,
                                config.share_policy, stream_name=config.stream_name,
                                log_file=self.log_file)

@@ -220,7 +220,8 @@ class Viewer(asyncio.Protocol):
             if Encoding.QEMU_EXTENDED_KEY_EVENT in ev.encodings and not self._qemu_keys_confirmed:
                 # the viewer may use QEMU key events once it sees this empty rectangle
                 self._qemu_keys_confirmed = True
-                self._pseudo.append(RectData(Rect(0, 0, 0, 0), Encoding.QEMU_EXTENDED_KEY_EVENT, b""))
+                self._pseudo.append(
+                    RectData(Rect(0, 0, 0, 0), Encoding.QEMU_EXTENDED_KEY_EVENT, b""))
         elif isinstance(ev, events.EnableContinuousUpdates):
             self._on_continuous(ev)
         elif isinstance(ev, events.ClientFence):
