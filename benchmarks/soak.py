@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -59,7 +60,9 @@ class ViewerStats:
     error: str | None = None
 
 
-async def handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[int, int]:
+async def handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    small: bool = True) -> tuple[int, int]:
+    """None security, shared; 8 bpp Raw when ``small`` (else the server's 32 bpp)."""
     assert await reader.readexactly(12) == b"RFB 003.008\n"
     writer.write(b"RFB 003.008\n")
     n = (await reader.readexactly(1))[0]
@@ -72,7 +75,9 @@ async def handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
     await reader.readexactly(16)
     (name_len,) = struct.unpack(">I", await reader.readexactly(4))
     await reader.readexactly(name_len)
-    writer.write(b"\x00\x00\x00\x00" + BGR233 + struct.pack(">BxHi", 2, 1, 0))
+    if small:
+        writer.write(b"\x00\x00\x00\x00" + BGR233)
+    writer.write(struct.pack(">BxHi", 2, 1, 0))
     return w, h
 
 
@@ -108,14 +113,14 @@ async def reading_viewer(port: int, stats: ViewerStats, stop: asyncio.Event) -> 
 
 
 async def stuck_viewer(port: int, stats: ViewerStats, stop: asyncio.Event, t0: float) -> None:
-    """Handshakes, then keeps requesting full updates and never reads again."""
+    """Handshakes, then keeps requesting full 32 bpp updates and never reads again."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
     sock.connect(("127.0.0.1", port))
     sock.setblocking(False)
     reader, writer = await asyncio.open_connection(sock=sock)
     try:
-        w, h = await handshake(reader, writer)
+        w, h = await handshake(reader, writer, small=False)
         while not stop.is_set():
             writer.write(struct.pack(">BBHHHH", 3, 0, 0, 0, w, h))
             await writer.drain()
@@ -149,7 +154,7 @@ async def soak(viewers: int, stuck: int, duration: float, stuck_timeout: float,
            str(log_path), "--stuck-timeout", str(stuck_timeout), "--max-viewers",
            str(viewers + 5), "--", sys.executable, str(flood), str(duration), str(truth)]
     stderr_path = workdir / "server.err"
-    err = open(stderr_path, "wb")  # noqa: SIM115
+    err = open(stderr_path, "wb")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
     try:
         port = 0
@@ -185,10 +190,12 @@ async def soak(viewers: int, stuck: int, duration: float, stuck_timeout: float,
         err.close()
     total, digest = truth.read_text().split()
     logged = log_path.read_bytes()
-    gaps = []
+    gaps, firsts = [], []
     for s in readers:
-        times = [t0, *[t for t in s.frames if t <= flood_end], flood_end]
-        gaps.append(max(b - a for a, b in zip(times, times[1:], strict=False)))
+        times = [t for t in s.frames if t <= flood_end] or [flood_end]
+        firsts.append(times[0] - t0)
+        times.append(flood_end)
+        gaps.append(max((b - a, a - t0) for a, b in itertools.pairwise(times)))
     server_log = stderr_path.read_text(errors="replace")
     warmup = [kib for t, kib in rss if t < min(5.0, duration / 3)] or [0]
     return {
@@ -197,7 +204,10 @@ async def soak(viewers: int, stuck: int, duration: float, stuck_timeout: float,
         "frames_per_reader": {"min": min(len(s.frames) for s in readers),
                               "max": max(len(s.frames) for s in readers),
                               "mean": sum(len(s.frames) for s in readers) / len(readers)},
-        "reader_max_gap_s": round(max(gaps), 3),
+        "reader_first_frame_s": round(max(firsts), 3),
+        "reader_max_gap_s": round(max(gaps)[0], 3),
+        "reader_max_gap_at_s": round(max(gaps)[1], 2),
+        "reader_gaps_over_1s": sum(g > 1.0 for g, _ in gaps),
         "reader_errors": [s.error for s in readers if s.error],
         "reader_mib": round(sum(s.bytes_read for s in readers) / 2**20, 1),
         "stuck_dropped_at_s": [None if s.dropped_at is None else round(s.dropped_at, 2)

@@ -58,14 +58,13 @@ def demo_screen() -> str:
         (sgr(1, 32), "run-demo*"), (sgr(1, 31), "release.tar.gz"), (sgr(1, 36), "latest@"),
         (sgr(1, 35), "logo.png"),
     ]
-    line, used = "", 0
-    for colour, name in entries:
-        cell = 16
-        if used + cell > COLS:
+    line, used, column = "", 0, 16
+    for style, name in entries:
+        if used + column > COLS:
             out.append(line)
             line, used = "", 0
-        line += colour + name + RESET + " " * (cell - len(name))
-        used += cell
+        line += style + name + RESET + " " * (column - len(name))
+        used += column
     out.append(line)
     # 5-11: a rounded box with a table drawn with box-drawing characters
     inner = COLS - 4
@@ -78,9 +77,9 @@ def demo_screen() -> str:
         ("viewers", "TigerVNC · noVNC · gtk-vnc · libvncclient · vncdotool", 45),
     ]
     for label, text, colour in rows:
-        cell = f" {sgr(1)}{fg256(colour)}{label:<10}{RESET}{fg256(39)}│{RESET} {text}"
+        row = f" {sgr(1)}{fg256(colour)}{label:<10}{RESET}{fg256(39)}│{RESET} {text}"
         visible = 1 + 10 + 1 + 1 + len(text)
-        out.append(fg256(39) + "│" + RESET + _pad(cell, visible, inner + 2) + fg256(39) + "│"
+        out.append(fg256(39) + "│" + RESET + _pad(row, visible, inner + 2) + fg256(39) + "│"
                    + RESET)
     out.append(fg256(39) + "╰" + "─" * (inner + 2) + "╯" + RESET)
     # 12: the 16 colours as swatches

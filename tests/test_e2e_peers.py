@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pytest
@@ -54,6 +54,28 @@ def assert_same_screen(peer: Any, server: RunningVncterm, what: str,
     """The peer's screen converges to the server's framebuffer (0x00RRGGBB)."""
     diff = wait_until_equal(peer, server.framebuffer, timeout)
     assert diff, f"{what}: {diff.describe()}"
+
+
+def client_pixels(rgb: np.ndarray, pf: PixelFormat) -> np.ndarray:
+    """The pixel values a viewer in format ``pf`` should hold for ``0x00RRGGBB`` pixels, computed
+    here rather than by vncterm's PixelFormat: each channel scaled to the format's maximum and
+    rounded to nearest (``(v * max + 127) // 255``), at its shift. A colour-map format gets
+    indices of the BGR233 map vncterm sends."""
+    if not pf.true_colour:
+        pf = libvnc.BGR233
+    rgb = rgb.astype(np.uint32)
+    out = np.zeros(rgb.shape, np.uint32)
+    for shift8, mx, shift in ((16, pf.red_max, pf.red_shift), (8, pf.green_max, pf.green_shift),
+                              (0, pf.blue_max, pf.blue_shift)):
+        out |= ((((rgb >> shift8) & 0xFF) * mx + 127) // 255) << shift
+    return out
+
+
+def wire_bytes(values: np.ndarray, pf: PixelFormat) -> bytes:
+    """Pixel values as the bytes of a Raw rectangle in ``pf``'s size and byte order."""
+    order = ">" if pf.big_endian else "<"
+    return values.astype({8: "u1", 16: f"{order}u2", 32: f"{order}u4"}[pf.bits_per_pixel]
+                         ).tobytes()
 
 
 def viewer_count(server: RunningVncterm) -> int:
@@ -189,7 +211,7 @@ def wire_encodings(monkeypatch: pytest.MonkeyPatch) -> EncodingSpy:
         spy.created(self)
 
     def encode(self: EncodeManager, *args: Any, **kwargs: Any) -> list[EncodedRect]:
-        rects = original_encode(self, *args, **kwargs)
+        rects: list[EncodedRect] = original_encode(self, *args, **kwargs)
         spy.sent.setdefault(id(self), []).extend(r.encoding for r in rects)
         return rects
 
@@ -243,8 +265,6 @@ def test_vnc_authentication(secured: RunningVncterm, novnc: NoVncClient, kind: s
                "libvnc": "Authentication failed"}
     with pytest.raises(PeerConnectError, match=reasons[kind]):
         open_viewer(kind, secured, novnc, password="wrong-pw").close()
-    if kind == "novnc":
-        novnc.wait_for("disconnected")
     viewer = open_viewer(kind, secured, novnc, password=PASSWORD)
     try:
         assert_same_screen(viewer, secured, f"{kind} with a password")
@@ -278,14 +298,15 @@ def test_several_peers_at_once(vncterm_shell: RunningVncterm, novnc: NoVncClient
         for name, viewer in attached:
             assert_same_screen(viewer, server, f"{name}, first screen")
         libvnc_viewer = LibVncViewer(server.port, None, libvnc.RGB565_BE, ("zrle",))
-        for kind, typist in [("novnc", novnc_viewer), ("vncdotool", dot1),
-                             ("libvnc", libvnc_viewer)]:
+        typists: list[tuple[str, Viewer]] = [("novnc", novnc_viewer), ("vncdotool", dot1),
+                                             ("libvnc", libvnc_viewer)]
+        for kind, typist in typists:
             typist.type(typed_command(kind)[0])
             assert_typed(server, kind)
             for name, viewer in attached:
                 assert_same_screen(viewer, server, f"{name}, after {kind} typed")
-        rgb = libvnc_viewer.peer.capture_result().pixels()
-        assert np.array_equal(rgb, libvnc.RGB565_BE.convert(server.framebuffer()))
+        pixels = libvnc_viewer.peer.capture_result().pixels()
+        assert np.array_equal(pixels, client_pixels(server.framebuffer(), libvnc.RGB565_BE))
         assert viewer_count(server) == 3
     finally:
         for _, viewer in attached:
@@ -339,8 +360,8 @@ FORMAT_CASES: list[tuple[str, PixelFormat, str]] = [
                          ids=[f"{name}-{enc}" for name, _, enc in FORMAT_CASES])
 def test_libvnc_pixel_formats(demo: RunningVncterm, wire_encodings: EncodingSpy, pf: PixelFormat,
                               encoding: str) -> None:
-    """Compared in the client's own format: its framebuffer bytes equal the server framebuffer
-    converted by PixelFormat.pack (unused bits cleared)."""
+    """Compared in the client's own format: its framebuffer bytes (unused bits cleared) equal
+    the server framebuffer converted to that format (client_pixels, in its byte order)."""
     assert libvnc.known_issue(pf, [encoding]) is None
     wait_no_viewers(demo)
     wire_encodings.reset()
@@ -348,11 +369,11 @@ def test_libvnc_pixel_formats(demo: RunningVncterm, wire_encodings: EncodingSpy,
                                    quiet_ms=150)
     fb = demo.framebuffer()
     assert (result.width, result.height) == (fb.shape[1], fb.shape[0])
-    expected = libvnc.normalise(pf.pack(fb), pf)
-    if result.data != expected:
-        want = np.frombuffer(expected, dtype=pf.wire_dtype()).reshape(fb.shape)
-        diff = wait_until_equal(result.pixels, want.astype(np.uint32), 0)
+    want = client_pixels(fb, pf)
+    if result.data != wire_bytes(want, pf):
+        diff = wait_until_equal(result.pixels, want, 0)
         pytest.fail(f"libvncclient {encoding} in {pf}: {diff.describe()}")
+    assert result.data == libvnc.normalise(pf.pack(fb), pf)  # vncterm's own conversion agrees
     wire_encodings.check(NOVNC_ENCODINGS[encoding])
 
 
@@ -362,12 +383,13 @@ def test_libvnc_colour_map(demo: RunningVncterm, encoding: str) -> None:
     result = libvnc.capture_result(HOST, demo.port, pixel_format=libvnc.COLOUR_MAP_8,
                                    encodings=[encoding], quiet_ms=150)
     assert not result.failed, result.log
-    assert result.colour_map == libvnc.COLOUR_MAP_8.colour_map()
-    fb = demo.framebuffer()
-    diff = wait_until_equal(result.pixels, libvnc.BGR233.convert(fb), 0)
+    assert result.colour_map is not None and len(result.colour_map) == 256
+    for i, entry in enumerate(result.colour_map):  # index bits: blue 7-6, green 5-3, red 2-0
+        ideal = ((i & 7) * 65535 / 7, (i >> 3 & 7) * 65535 / 7, (i >> 6) * 65535 / 3)
+        assert all(abs(got - want) < 1 for got, want in zip(entry, ideal, strict=True)), (i, entry)
+    diff = wait_until_equal(result.pixels, client_pixels(demo.framebuffer(), libvnc.COLOUR_MAP_8),
+                            0)
     assert diff, diff.describe()
-    # and through the map, the colours a BGR233 viewer shows
-    assert np.array_equal(result.rgb(), libvnc.BGR233.from_wire(libvnc.BGR233.pack(fb), fb.shape))
 
 
 # -- issue 3: real programs through every encoding ----------------------------------------------
@@ -379,6 +401,7 @@ class Program:
     """A real program in a vncterm, and something to do in it through a viewer."""
 
     name = ""
+    config: ClassVar[dict[str, Any]] = {}  # RunningVncterm options
 
     def __init__(self, files: dict[str, Path]) -> None:
         self.files = files
@@ -409,6 +432,14 @@ class Ls(ShellCommand):
 
     def line(self) -> str:
         return "ls --color=always -l /usr/bin | head -40"
+
+
+class LsAntialiased(Ls):
+    """Antialiased glyphs: thousands of colours, so the encoders' many-colour paths (Tight's
+    copy filter, ZRLE raw and RLE tiles, Hextile raw tiles) carry the text."""
+
+    name = "ls-antialiased"
+    config: ClassVar[dict[str, Any]] = {"antialias": True}
 
 
 class Utf8(ShellCommand):
@@ -444,6 +475,7 @@ class Top(Program):
 
     def ready(self, server: RunningVncterm) -> None:
         server.wait_text("PID")
+        server.write_console(b"z")  # top's colour mode
 
     def act(self, server: RunningVncterm, client: NoVncClient, tag: str) -> None:
         # let top redraw a few times (incremental updates), then toggle its load-average line
@@ -459,7 +491,7 @@ class Top(Program):
             time.sleep(0.05)
 
 
-PROGRAMS: dict[str, type[Program]] = {p.name: p for p in (Ls, Vim, Top, Utf8)}
+PROGRAMS: dict[str, type[Program]] = {p.name: p for p in (Ls, LsAntialiased, Vim, Top, Utf8)}
 
 
 @pytest.fixture(scope="module")
@@ -472,7 +504,7 @@ def program(request: pytest.FixtureRequest, program_files: dict[str, Path]
             ) -> Iterator[tuple[Program, RunningVncterm]]:
     """One vncterm per program, shared by that program's encodings."""
     prog = PROGRAMS[request.param](program_files)
-    with RunningVncterm(prog.command(), name=f"e2e {prog.name}") as server:
+    with RunningVncterm(prog.command(), name=f"e2e {prog.name}", **prog.config) as server:
         prog.ready(server)
         yield prog, server
 
@@ -508,7 +540,8 @@ def test_program_through_libvnc_16bpp(program: tuple[Program, RunningVncterm],
     wire_encodings.reset()
     peer = libvnc.LibVncPeer(HOST, server.port, pixel_format=pf, encodings=[encoding],
                              quiet_ms=150)
-    diff = wait_until_equal(peer.capture_pixels, lambda: pf.convert(server.framebuffer()), 8)
+    diff = wait_until_equal(peer.capture_pixels, lambda: client_pixels(server.framebuffer(), pf),
+                            8)
     assert diff, f"{prog.name} via libvncclient {encoding} {pf}: {diff.describe()}"
     wire_encodings.check(NOVNC_ENCODINGS[encoding])
 
@@ -517,11 +550,15 @@ def test_program_through_libvnc_16bpp(program: tuple[Program, RunningVncterm],
 
 
 def test_readme_screenshot(demo: RunningVncterm, novnc: NoVncClient) -> None:
-    """noVNC (its own encoding list) captures the demo screen; it must equal the server's
-    framebuffer, and becomes docs/screenshot.png (rewritten only when the pixels change)."""
-    novnc.connect(HOST, demo.port, quality=None)
+    """noVNC with its own settings (its encoding list, JPEG quality 6, compression 2: what a
+    browser user sends) captures the demo screen. It must equal the server's framebuffer (so
+    vncterm sent no lossy JPEG), and becomes docs/screenshot.png (rewritten only when the pixels
+    change)."""
+    novnc.connect(HOST, demo.port)
     try:
+        assert -26 in novnc.sent_encodings()  # quality level 6 was asked for
         assert_same_screen(novnc, demo, "demo screen via noVNC")
+        assert not novnc.fatal_events()
         rgba = novnc.capture_rgba()
     finally:
         novnc.disconnect()

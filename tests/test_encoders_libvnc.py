@@ -126,3 +126,103 @@ def test_long_session(code: int, pf: PixelFormat) -> None:
     if code == 7:
         assert sum(1 for e in sent if e.payload[0] & 0x0F) >= 4
     assert got == libvnc.normalise(pf.pack(fb), pf)
+
+
+@pytest.mark.parametrize("big_endian", [True, False], ids=["be", "le"])
+def test_zrle_cpixel_when_colour_fits_both_ends(big_endian: bool) -> None:
+    """Colour in bits 8..23 fits the low and the high three bytes: CPIXEL is the first three
+    wire bytes (``PixelFormat.compact_bytes``), which libvncclient decodes the same way."""
+    pf = PixelFormat(32, 16, big_endian, True, 31, 63, 31, 19, 13, 8)
+    assert pf.compact_bytes() == slice(0, 3)
+    fb = make_frame(3, 100, 60, 5, "cells")
+    got, sent = run(100, 60, 16, pf, [(fb, [Rect(0, 0, 100, 60)])])
+    assert {e.encoding for e in sent} == {16}
+    assert got == libvnc.normalise(pf.pack(fb), pf)
+
+
+def _smooth(seed: int, w: int, h: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    chans = []
+    for _ in range(3):
+        a, b = rng.uniform(-1.5, 1.5, 2)
+        v = a * xx + b * yy + 50 * np.sin(xx / 19 + yy / 13) + rng.normal(0, 2, (h, w))
+        chans.append(np.clip(v + 128, 0, 255).astype(np.uint32))
+    out: np.ndarray = (chans[0] << 16) | (chans[1] << 8) | chans[2]
+    return out
+
+
+def _serve(w: int, h: int, pf: PixelFormat, quality: int | None, allow_lossy: bool,
+           frames: list[tuple[np.ndarray, list[Rect]]]) -> tuple[libvnc.CaptureResult,
+                                                                 list[EncodedRect]]:
+    sent: list[EncodedRect] = []
+
+    def script(client_pf: PixelFormat, encodings: list[int]) -> list[list[EncodedRect]]:
+        m = EncodeManager()
+        m.state.allow_lossy = allow_lossy
+        m.set_encodings(encodings)
+        out = [m.encode(fb, rects, client_pf) for fb, rects in frames]
+        sent.extend(r for u in out for r in u)
+        return out
+
+    with ScriptedServer(w, h, script) as srv:
+        result = libvnc.capture_result(srv.host, srv.port, pixel_format=pf, encodings=["tight"],
+                                       quality=quality, min_updates=len(frames), quiet_ms=100,
+                                       timeout=30)
+    srv.join()
+    assert not result.failed, result.log
+    return result, sent
+
+
+@pytest.mark.parametrize(("quality", "pf", "tolerance"), [
+    (9, libvnc.RGB888_LE, 3.0), (5, libvnc.RGB888_LE, 8.0), (1, libvnc.RGB565_LE, 14.0),
+], ids=["q9-888", "q5-888", "q1-565"])
+def test_tight_jpeg_when_lossy_is_allowed(quality: int, pf: PixelFormat,
+                                          tolerance: float) -> None:
+    """Tight JPEG (lossy, so judged with a tolerance): a photo-like frame is sent as JPEG and
+    libvncclient shows it close to the source; a text-like area in the same update is not."""
+    w, h = 200, 120
+    fb = _smooth(quality, w, h)
+    fb[90:, :] = make_frame(7, w, 30, 3, "cells")  # text-like: must stay exact
+    result, sent = _serve(w, h, pf, quality, True, [(fb, [Rect(0, 0, w, h)])])
+    jpeg = [r for r in sent if r.payload[0] >> 4 == 0x9]
+    assert jpeg and all(r.rect.bottom <= 90 for r in jpeg)
+    got = result.rgb().astype(np.int64)
+    want = libvnc.normalise(pf.pack(fb), pf)
+    want_rgb = pf.from_wire(want, (h, w)).astype(np.int64)
+    err = np.abs(np.stack([(got >> s) & 255 for s in (16, 8, 0)])
+                 - np.stack([(want_rgb >> s) & 255 for s in (16, 8, 0)]))
+    assert err[:, :88].mean() < tolerance, err[:, :88].mean()
+    assert not err[:, 90:].any(), "the text-like rows must be exact"
+
+
+def test_no_jpeg_unless_allowed() -> None:
+    """Viewers always send a quality level; without ``allow_lossy`` the result is exact."""
+    w, h = 160, 90
+    fb = _smooth(3, w, h)
+    result, sent = _serve(w, h, libvnc.RGB888_LE, 6, False, [(fb, [Rect(0, 0, w, h)])])
+    assert not [r for r in sent if r.payload[0] >> 4 == 0x9]
+    assert result.data == libvnc.normalise(libvnc.RGB888_LE.pack(fb), libvnc.RGB888_LE)
+
+
+def test_tight_gradient_filter() -> None:
+    """The gradient filter decoded by libvncclient (24-bit TPIXEL formats)."""
+    w, h = 180, 100
+    fb = _smooth(5, w, h)
+    sent: list[EncodedRect] = []
+
+    def script(client_pf: PixelFormat, encodings: list[int]) -> list[list[EncodedRect]]:
+        m = EncodeManager(gradient=True)
+        m.set_encodings(encodings)
+        out = [m.encode(fb, [Rect(0, 0, w, h)], client_pf)]
+        sent.extend(out[0])
+        return out
+
+    pf = libvnc.BGR888_LE
+    with ScriptedServer(w, h, script) as srv:
+        result = libvnc.capture_result(srv.host, srv.port, pixel_format=pf, encodings=["tight"],
+                                       min_updates=1, quiet_ms=100, timeout=30)
+    srv.join()
+    assert not result.failed, result.log
+    assert any(r.payload[0] >> 4 == 0x7 and r.payload[1] == 2 for r in sent)
+    assert result.data == libvnc.normalise(pf.pack(fb), pf)

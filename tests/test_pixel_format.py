@@ -89,3 +89,19 @@ def test_compact_pixel_bytes() -> None:
     high = PixelFormat(32, 24, False, True, 255, 255, 255, 24, 16, 8)
     assert high.compact_bytes() == slice(1, 4)
     assert PixelFormat(16, 16, False, True, 31, 63, 31, 11, 5, 0).compact_bytes() is None
+    assert PixelFormat(32, 30, False, True, 1023, 1023, 1023, 20, 10, 0).compact_bytes() is None
+    # Colour in bits 8..23 fits both the low and the high three bytes: the first three wire
+    # bytes win (TigerVNC ZRLEEncoder, libvncclient HandleZRLE24): for big-endian that is the
+    # most significant three, bytes 0..2 on the wire.
+    mid_be = PixelFormat(32, 16, True, True, 31, 63, 31, 19, 13, 8)
+    assert mid_be.compact_bytes() == slice(0, 3)
+    mid_le = PixelFormat(32, 16, False, True, 31, 63, 31, 19, 13, 8)
+    assert mid_le.compact_bytes() == slice(0, 3)
+    # The colour bytes really are the ones kept: pack and compare.
+    px = np.array([[0xFFFFFF, 0x123456]], np.uint32)
+    for pf in (mid_be, mid_le, be, high, SERVER_PIXEL_FORMAT):
+        sl = pf.compact_bytes()
+        assert sl is not None
+        wire = pf.to_wire(px)
+        dropped = np.delete(wire, np.arange(4)[sl], axis=-1)
+        assert not dropped.any(), pf

@@ -143,6 +143,8 @@ def test_view_only_viewer_changes_nothing_and_audit_log(tmp_path: Path) -> None:
     assert sum(r["keys"] for r in typed) == len(text)
     assert len(typed) <= 2  # aggregated: not one line per key
     assert {"start", "connect", "disconnect", "stop"} <= {r["event"] for r in records}
+    resizes = [r for r in records if r["event"] == "resize"]
+    assert [(r["viewer"], r["ok"]) for r in resizes] == [(watcher_name, False)]
 
 
 def test_audit_log_to_the_journal_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -217,7 +217,7 @@ def test_vencrypt_negotiation_errors_and_rfb33_refusal(certs: CertFiles) -> None
     conn = ServerConnection(sec, random_bytes=challenge)
     conn.receive_data(b"RFB 003.008\n\x13")
     conn.data_to_send()
-    with pytest.raises(ProtocolError, match="VeNCrypt version 0.1"):
+    with pytest.raises(ProtocolError, match=r"VeNCrypt version 0\.1"):
         conn.receive_data(b"\x00\x01")
     assert conn.data_to_send() == b"\xff"
     conn = ServerConnection(sec, random_bytes=challenge)

@@ -1,4 +1,4 @@
-"""A short soak (``benchmarks/soak.py``): 10 viewers while the console floods for 4 s, 3 of
+"""A short soak (``benchmarks/soak.py``): 10 viewers while the console floods for 5 s, 3 of
 them never reading. Readers keep getting fresh frames, the stuck ones are dropped once their
 send buffer stays full for the stuck timeout, RSS stays bounded, and ``--log`` holds every byte
 the flood wrote. The full run (50 viewers, 60 s) is ``python benchmarks/soak.py``."""
@@ -11,17 +11,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from soak import soak  # noqa: E402
+from soak import soak
 
 
 def test_short_soak(tmp_path: Path) -> None:
-    r = asyncio.run(soak(viewers=10, stuck=3, duration=4.0, stuck_timeout=1.0, workdir=tmp_path))
+    r = asyncio.run(soak(viewers=10, stuck=3, duration=5.0, stuck_timeout=1.0, workdir=tmp_path))
     assert r["exit_status"] == 0
     assert r["reader_errors"] == []
-    assert r["frames_per_reader"]["min"] >= 8, r  # frames keep coming while it floods
-    assert r["reader_max_gap_s"] < 1.5, r  # never starved for long
+    # frames keep coming while it floods (bounds loose enough for a loaded 2-core machine)
+    assert r["frames_per_reader"]["min"] >= 5, r
+    assert r["reader_first_frame_s"] < 3.0 and r["reader_max_gap_s"] < 2.5, r
     dropped = r["stuck_dropped_at_s"]
-    assert all(t is not None and t < 4.0 for t in dropped), r  # dropped, not kept forever
+    assert all(t is not None and t < 5.0 for t in dropped), r  # dropped, not kept forever
     assert r["server_drops_logged"] == 3, r
     assert r["rss_mib"]["max"] < r["rss_mib"]["after_warmup"] + 100, r
     assert r["log_matches"], r

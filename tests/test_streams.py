@@ -67,11 +67,16 @@ def test_viewer_listing_tight_and_minus_260_never_joins_the_streams() -> None:
         kind = proposal.recv_exact(1)[0]
         assert kind == 0
         (count,) = struct.unpack(">xH", proposal.recv_exact(3))
-        assert count == 1
-        x, y, w, h, enc = struct.unpack(">HHHHi", proposal.recv_exact(12))
-        assert (x, y, w, h, enc) == (0, 0, 0, 0, -260)
-        (n,) = struct.unpack(">I", proposal.recv_exact(4))
-        assert proposal.recv_exact(n) == b"console"
+        announced = []
+        for _ in range(count):
+            x, y, w, h, enc = struct.unpack(">HHHHi", proposal.recv_exact(12))
+            if enc == 0:
+                proposal.recv_exact(w * h * 4)
+                continue
+            assert (x, y, w, h, enc) == (0, 0, 0, 0, -260)
+            (n,) = struct.unpack(">I", proposal.recv_exact(4))
+            announced.append(proposal.recv_exact(n))
+        assert announced == [b"console"]
         assert server.server is not None
         hub = server.server.session.streams
         viewers = server.call(lambda: list(server.server.session.viewers))  # type: ignore[union-attr]

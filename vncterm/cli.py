@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vncterm",
         description="A VNC server whose screen is a terminal: runs CMD (default: your shell) "
                     "on a new pty and serves it to any VNC viewer.",
-        epilog="Exit status: the command's own; 2 for a bad configuration.",
+        epilog="Exit status: the command's own (128+N when signal N killed it); 128+N when "
+               "SIGTERM/SIGINT stopped vncterm; 2 for a bad configuration; 1 when listening "
+               "failed.",
     )
     p.add_argument("--listen", action="append", metavar="ADDR",
                    help="HOST:PORT, [IPV6]:PORT or unix:PATH (repeatable; default 127.0.0.1:5900)")
@@ -112,6 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse connections beyond N at once (handshaking ones included)")
     s.add_argument("--stuck-timeout", type=float, default=20.0, metavar="S",
                    help="drop a viewer whose send buffer stays full for S seconds (default 20)")
+    w = p.add_argument_group("browsers (WebSocket, RFC 6455: noVNC without websockify)")
+    w.add_argument("--websocket", action="append", metavar="HOST:PORT|off",
+                   help="a WebSocket-only listener (repeatable); the --listen addresses then "
+                        "speak plain RFB with no wait; 'off': no WebSocket at all (default: "
+                        "WebSocket also on the --listen addresses, after a short wait)")
+    w.add_argument("--websocket-wait", type=float, default=50.0, metavar="MS",
+                   help="how long a connection to a --listen address waits for a WebSocket "
+                        "request before the VNC banner (default 50)")
+    w.add_argument("--websocket-origin", action="append", default=[], metavar="ORIGIN",
+                   help="allow only this Origin (e.g. https://console.example.com; * for any; "
+                        "repeatable); default: any when viewers must authenticate, else "
+                        "loopback origins only")
+    w.add_argument("--websocket-tls", action="store_true",
+                   help="TLS (wss) on the --websocket listeners with --tls-cert/--tls-key")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     p.add_argument("--version", action="version", version=f"vncterm {__version__}")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS... to run")
@@ -154,7 +170,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[Config, int]:
                     stream_name=args.stream_name, log_path=args.log,
                     streams=[ConsoleSpec.parse_stream(s) for s in args.stream],
                     allow_resize=args.allow_resize, allow_lossy=args.allow_lossy)
-    config = dataclasses.replace(config, **security_options(args))
+    config = dataclasses.replace(config, **security_options(args), **websocket_options(args))
     config.validate()
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)
     return config, level
@@ -185,6 +201,20 @@ def security_options(args: argparse.Namespace) -> dict[str, Any]:
         audit_log=args.audit_log, max_viewers=args.max_viewers,
         stuck_timeout=args.stuck_timeout,
     )
+
+
+def websocket_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Config fields of the WebSocket option group."""
+    given = args.websocket or []
+    off = "off" in given
+    if off and len(given) > 1:
+        raise ConfigError("--websocket off cannot go with --websocket addresses")
+    addresses = [] if off else [ListenAddress.parse(a) for a in given]
+    if any(a.path is not None or a.fd is not None for a in addresses):
+        raise ConfigError("--websocket takes HOST:PORT or [IPV6]:PORT")
+    return dict(websocket=addresses, websocket_sniff=not given,
+                websocket_wait=args.websocket_wait / 1000, websocket_tls=args.websocket_tls,
+                websocket_origins=tuple(args.websocket_origin))
 
 
 def hash_password_line(user: str, view_only: bool) -> str:

@@ -178,6 +178,15 @@ class Config:
     max_viewers: int | None = None
     #: A viewer whose send buffer stays full this long without draining is dropped.
     stuck_timeout: float = 20.0
+    #: WebSocket (RFC 6455) for browsers, see vncterm.server.websocket: also on the ``listen``
+    #: addresses after a short wait for the client's first bytes (``websocket_wait`` s) ...
+    websocket_sniff: bool = True
+    websocket_wait: float = 0.05
+    #: ... and/or WebSocket-only listeners (``--websocket``), with TLS (wss) when asked.
+    websocket: list[ListenAddress] = field(default_factory=list)
+    websocket_tls: bool = False
+    #: Origins allowed to open a WebSocket; empty: the default policy (``OriginPolicy``).
+    websocket_origins: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Refuse configurations that cannot work or are unsafe."""
@@ -205,7 +214,13 @@ class Config:
         authenticated = (self.password is not None or self.view_only_password is not None
                          or self.plain_users is not None
                          or (self.tls_cert is not None and self.tls_ca is not None))
-        exposed = [a for a in self.listen if not a.is_local]
+        if self.websocket_tls and self.tls_cert is None:
+            raise ConfigError("--websocket-tls needs --tls-cert")
+        if self.websocket_tls and not self.websocket:
+            raise ConfigError("--websocket-tls needs a --websocket listener")
+        if not 0 < self.websocket_wait <= 1:
+            raise ConfigError("--websocket-wait must be between 1 and 1000 ms")
+        exposed = [a for a in [*self.listen, *self.websocket] if not a.is_local]
         if exposed and not authenticated and not self.insecure:
             raise ConfigError(
                 f"refusing to listen on {exposed[0]} without --password-file, --plain-users "

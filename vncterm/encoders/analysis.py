@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -176,6 +177,7 @@ class TileLayout:
     tw: IntArr
     th: IntArr
     row_start: npt.NDArray[np.bool_]
+    tid32: npt.NDArray[np.int32]
 
     @property
     def count(self) -> int:
@@ -207,10 +209,11 @@ def tile_layout(width: int, height: int, tile: int) -> TileLayout:
     tid = np.repeat(np.arange(size.size, dtype=np.intp), size)
     pos = np.arange(perm.size, dtype=np.intp) - start[tid] if perm.size else perm
     row_start = (pos % tw_a[tid]) == 0 if perm.size else np.zeros(0, np.bool_)
-    for a in (perm, tid, start, size, tw_a, th_a, row_start):
+    tid32 = tid.astype(np.int32)
+    for a in (perm, tid, start, size, tw_a, th_a, row_start, tid32):
         a.setflags(write=False)
     return TileLayout(perm, tid, start, size, np.array(tx, np.intp), np.array(ty, np.intp),
-                      tw_a, th_a, row_start)
+                      tw_a, th_a, row_start, tid32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +229,7 @@ class TileColours:
     counts: IntArr
     ncol: IntArr
     pal_start: IntArr
-    local: IntArr
+    local: npt.NDArray[np.signedinteger[Any]]
     key: npt.NDArray[np.uint32] | U8
 
 
@@ -237,28 +240,33 @@ def tile_colours(pixels: U32, layout: TileLayout, analysis: Analysis | None) -> 
         colours = analysis.colours
         p = max(1, colours.size)
         key8 = analysis.indices.reshape(-1)[layout.perm]
-        cnt = np.bincount(layout.tid * p + key8, minlength=t * p).reshape(t, p)
+        keys: npt.NDArray[np.signedinteger[Any]]  # (tile, colour) of each pixel
+        if t * p < 1 << 31:
+            keys = layout.tid32 * np.int32(p) + key8
+        else:
+            keys = layout.tid * p + key8
+        cnt = np.bincount(keys, minlength=t * p).reshape(t, p)
         present = cnt > 0
         ncol = present.sum(axis=1)
-        lut = np.cumsum(present, axis=1) - 1
-        local = lut[layout.tid, key8]
+        lut = (np.cumsum(present, axis=1) - 1).astype(np.int16 if p <= 256 else np.int32)
+        local = lut.reshape(-1)[keys]
         tiles_of, colour_of = np.nonzero(present)
         table = colours[colour_of]
         counts = cnt[tiles_of, colour_of]
         key: npt.NDArray[np.uint32] | U8 = key8
     else:
         vals = np.ascontiguousarray(pixels, dtype=np.uint32).reshape(-1)[layout.perm]
-        keys = (layout.tid.astype(np.uint64) << np.uint64(32)) | vals.astype(np.uint64)
-        uniq, inverse, ucount = np.unique(keys, return_inverse=True, return_counts=True)
+        wide = (layout.tid.astype(np.uint64) << np.uint64(32)) | vals.astype(np.uint64)
+        uniq, inverse, ucount = np.unique(wide, return_inverse=True, return_counts=True)
         ncol = np.bincount((uniq >> np.uint64(32)).astype(np.intp), minlength=t)
         table = (uniq & np.uint64(0xFFFFFFFF)).astype(np.uint32)
         counts = ucount
         starts = np.concatenate(([0], np.cumsum(ncol)[:-1])).astype(np.intp)
-        local = inverse.reshape(-1) - starts[layout.tid]
+        local = inverse.reshape(-1).astype(np.intp) - starts[layout.tid]
         key = vals
     pal_start = np.concatenate(([0], np.cumsum(ncol)[:-1])).astype(np.intp)
     return TileColours(table, counts.astype(np.intp), ncol.astype(np.intp), pal_start,
-                       local.astype(np.intp), key)
+                       local, key)
 
 
 def run_starts(key: npt.NDArray[np.uint32] | U8, breaks: npt.NDArray[np.bool_]) -> IntArr:

@@ -67,61 +67,74 @@ class HextileEncoder:
         geo = np.empty((starts.size, 2), np.uint8)
         geo[:, 0] = ((pos % tw_r) << 4) | (pos // tw_r)
         geo[:, 1] = (lengths - 1) << 4
-        table_wire = pf.to_wire(tc.table)
+        table_wire = pf.to_wire(tc.table).reshape(-1, bpp)
         coloured: npt.NDArray[np.uint8] = np.concatenate(
             (table_wire[tc.pal_start[run_tile] + run_local], geo), axis=1
         )
-        mono_bytes = geo.tobytes()
-        col_bytes = coloured.tobytes()
-        raw_wire = None
 
-        parts: list[bytes] = []
-        prev_bg: int | None = None
-        prev_fg: int | None = None
-        nc = tc.ncol.tolist()
-        bge = bg_entry.tolist()
-        ps = tc.pal_start.tolist()
-        table = tc.table.tolist()
-        ns = nsub.tolist()
-        so = sub_off.tolist()
-        sizes = lay.size.tolist()
-        st = lay.start.tolist()
-        for k in range(t):
-            n = ns[k]
-            bg = table[bge[k]]
-            mask = 0
-            head = b""
-            if bg != prev_bg:
-                mask |= _BG
-                head = table_wire[bge[k]].tobytes()
-            if n == 0:
-                parts.append(bytes((mask,)) + head)
-                prev_bg = bg
-                continue
-            raw_size = sizes[k] * bpp
-            if nc[k] == 2:
-                fg_entry = ps[k] + (1 - (bge[k] - ps[k]))
-                fg = table[fg_entry]
-                fg_head = b""
-                if fg != prev_fg:
-                    fg_head = table_wire[fg_entry].tobytes()
-                size = len(head) + len(fg_head) + 1 + 2 * n
-                if n <= 255 and size < raw_size:
-                    mask |= _ANY | (_FG if fg_head else 0)
-                    parts.append(bytes((mask,)) + head + fg_head + bytes((n,)))
-                    parts.append(mono_bytes[2 * so[k]:2 * so[k + 1]])
-                    prev_bg, prev_fg = bg, fg
-                    continue
-            else:
-                size = len(head) + 1 + n * (bpp + 2)
-                if n <= 255 and size < raw_size:
-                    mask |= _ANY | _COLOURED
-                    parts.append(bytes((mask,)) + head + bytes((n,)))
-                    parts.append(col_bytes[(bpp + 2) * so[k]:(bpp + 2) * so[k + 1]])
-                    prev_bg, prev_fg = bg, None
-                    continue
-            if raw_wire is None:
-                raw_wire = table_wire[tc.pal_start[lay.tid] + tc.local]
-            parts.append(b"\x01" + raw_wire[st[k]:st[k] + sizes[k]].tobytes())
-            prev_bg = prev_fg = None
-        return b"".join(parts)
+        # Each tile's kind, decided without looking at its neighbours (headers counted).
+        ncol = tc.ncol
+        raw_size = lay.size * bpp
+        mono = (nsub > 0) & (ncol == 2) & (nsub <= 255) & (2 + 2 * bpp + 2 * nsub < raw_size)
+        colr = (nsub > 0) & (ncol > 2) & (nsub <= 255) & (2 + bpp + nsub * (bpp + 2) < raw_size)
+        raw = (nsub > 0) & ~mono & ~colr
+        # Background and foreground carry over from the previous tile (section 7.7.4); after a
+        # raw tile neither is known, after coloured subrectangles the foreground is not.
+        bg_val = tc.table[bg_entry]
+        fg_entry = np.where(mono, tc.pal_start + 1 - bg_local, 0)
+        fg_val = tc.table[fg_entry]
+        send_bg = ~raw
+        send_bg[1:] &= raw[:-1] | (bg_val[1:] != bg_val[:-1])
+        event = np.where(mono | colr | raw, np.arange(t), -1)
+        np.maximum.accumulate(event, out=event)
+        prev_evt = np.concatenate(([-1], event[:-1]))
+        known = (prev_evt >= 0) & mono[np.maximum(prev_evt, 0)]
+        send_fg = mono & ~(known & (fg_val[np.maximum(prev_evt, 0)] == fg_val))
+        mask = (np.where(send_bg, _BG, 0) | np.where(mono | colr, _ANY, 0)
+                | np.where(send_fg, _FG, 0) | np.where(colr, _COLOURED, 0))
+        mask_u8: npt.NDArray[np.uint8] = np.where(raw, _RAW, mask).astype(np.uint8)
+
+        # Assemble every tile's segments from one pool with a single gather.
+        pool_parts: list[npt.NDArray[np.uint8]] = [
+            mask_u8, table_wire.reshape(-1), np.minimum(nsub, 255).astype(np.uint8),
+            geo.reshape(-1), coloured.reshape(-1),
+        ]
+        base = np.cumsum([0] + [a.size for a in pool_parts]).tolist()
+        m_base, tab_base, n_base, mono_base, col_base, raw_base = base
+        if raw.any():
+            raw_px = np.repeat(raw, lay.size)  # tile-ordered pixels of raw tiles
+            raw_wire = table_wire[tc.pal_start[lay.tid[raw_px]] + tc.local[raw_px]]
+            pool_parts.append(raw_wire.reshape(-1))
+            raw_off = np.cumsum(np.where(raw, lay.size * bpp, 0)) - np.where(raw, raw_size, 0)
+        else:
+            raw_off = np.zeros(t, np.intp)
+        pool = np.concatenate(pool_parts)
+        seg_start = np.stack([
+            m_base + np.arange(t),
+            tab_base + bg_entry * bpp,
+            tab_base + fg_entry * bpp,
+            n_base + np.arange(t),
+            np.where(mono, mono_base + 2 * sub_off[:-1], col_base + (bpp + 2) * sub_off[:-1]),
+            raw_base + raw_off,
+        ], axis=1)
+        seg_len = np.stack([
+            np.ones(t, np.intp),
+            send_bg * bpp,
+            send_fg * bpp,
+            (mono | colr).astype(np.intp),
+            np.where(mono, 2 * nsub, np.where(colr, (bpp + 2) * nsub, 0)),
+            np.where(raw, raw_size, 0),
+        ], axis=1)
+        return gather_segments(pool, seg_start.reshape(-1), seg_len.reshape(-1)).tobytes()
+
+
+def gather_segments(pool: npt.NDArray[np.uint8], starts: npt.NDArray[np.intp],
+                    lengths: npt.NDArray[np.intp]) -> npt.NDArray[np.uint8]:
+    """``pool[starts[0]:starts[0]+lengths[0]] + pool[starts[1]:...] + ...`` in one gather."""
+    keep = lengths > 0
+    starts, lengths = starts[keep], lengths[keep]
+    total = int(lengths.sum())
+    out_start = np.cumsum(lengths) - lengths
+    idx = np.arange(total, dtype=np.intp) + np.repeat(starts - out_start, lengths)
+    out: npt.NDArray[np.uint8] = pool[idx]
+    return out

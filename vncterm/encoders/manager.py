@@ -29,13 +29,13 @@ from ..geometry import Rect
 from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
 from . import tight_text
-from .analysis import U32, Analysis, ContentClass, analyse
+from .analysis import MANY, U32, Analysis, ContentClass, analyse
 from .base import EncoderState
 from .cells import CellGrid, cell_planes, planes_analysis
 from .hextile import HextileEncoder
 from .raw import RawEncoder
 from .rre import RreEncoder
-from .tight import MAX_WIDTH, TightEncoder
+from .tight import MAX_WIDTH, TightEncoder, photo_rows
 from .zlib_enc import ZlibEncoder
 from .zrle import ZrleEncoder
 
@@ -46,8 +46,10 @@ SUB_RECT_MAX_AREA = 65536
 SUB_RECT_MAX_WIDTH = MAX_WIDTH
 #: Solid bands shorter than this many rows stay inside their neighbours' rectangles.
 SOLID_BAND_MIN_ROWS = 8
-#: Height of the bands a few-colour Tight piece is cut into (one terminal cell row).
+#: Height of the bands a few-colour Tight piece is cut into (no cell grid known).
 TIGHT_BAND = 16
+#: JPEG (when allowed) only for runs of at least this many photo-like rows.
+JPEG_MIN_ROWS = 16
 
 _SOLID_CAPABLE = (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.RRE)
 _GENERAL = (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.ZLIB)
@@ -243,6 +245,9 @@ class EncodeManager:
         enc = self.choose(an.content_class)
         state = self.state
         if enc == Encoding.TIGHT:
+            if (an.content_class is ContentClass.FULL and state.allow_lossy
+                    and state.quality_level is not None):
+                return self._tight_lossy(pixels, piece, pf)
             if an.content_class is ContentClass.INDEXED:
                 n = an.ncolours
                 if n is not None and n <= 64:
@@ -261,6 +266,30 @@ class EncodeManager:
         else:
             payload = self.raw.encode(pixels, pf, state)
         return [EncodedRect(piece, int(enc), payload)]
+
+    def _tight_lossy(self, pixels: U32, piece: Rect, pf: PixelFormat) -> list[EncodedRect]:
+        """A full-colour piece when JPEG is allowed: runs of at least ``JPEG_MIN_ROWS``
+        photo-like rows go as JPEG (section 7.7.6), everything else losslessly."""
+        photo = photo_rows(pixels)
+        if pf.effective().bits_per_pixel < 16:
+            photo[:] = False
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], photo.view(np.int8), [0]))))
+        runs = [(a, b) for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+                if b - a >= JPEG_MIN_ROWS]
+        out: list[EncodedRect] = []
+        y = 0
+        for a, b in [*runs, (piece.h, piece.h)]:
+            if a > y:  # rows that are not photo-like: analysed and sent losslessly
+                rest = pixels[y:a]
+                sub = Rect(piece.x, piece.y + y, piece.w, a - y)
+                payload = self.tight.encode(rest, pf, self.state, analyse(rest), lossy=False)
+                out.append(EncodedRect(sub, int(Encoding.TIGHT), payload))
+            if b > a:
+                sub = Rect(piece.x, piece.y + a, piece.w, b - a)
+                payload = self.tight.encode(pixels[a:b], pf, self.state, MANY)
+                out.append(EncodedRect(sub, int(Encoding.TIGHT), payload))
+            y = b
+        return out
 
     def _tight_two_colour(
         self, pixels: U32, piece: Rect, pf: PixelFormat, an: Analysis

@@ -11,6 +11,14 @@ names and preceded by its compact length (1..3 bytes, 7 bits each, low bits firs
 Pixels travel as TPIXEL: 3 bytes R, G, B when the format is 32 bpp, depth 24 with 8-bit channels,
 else the format's own PIXEL. Streams: 0 copy filter, 1 two-colour palette, 2 indexed palette,
 3 gradient filter.
+
+JPEG (0x9, compact length + a JFIF image, RGB whatever the pixel format) is lossy: it is used
+only when the server allows it (``EncoderState.allow_lossy``), the viewer sent a quality level
+(-32..-23), the format has at least 16 bpp (libvncclient refuses JPEG at 8 bpp), and the
+rectangle looks like a photograph: more than 256 colours and, in every row, fewer than half of
+the pixels equal to their left neighbour (the manager cuts rectangles into runs of photo-like
+rows and the rest). Text never qualifies: terminal cells go through ``tight_text``, and even
+antialiased text is mostly runs of background.
 """
 
 from __future__ import annotations
@@ -36,6 +44,55 @@ _FILTER_PALETTE = 1
 _FILTER_GRADIENT = 2
 
 STREAM_COPY, STREAM_MONO, STREAM_INDEXED, STREAM_GRADIENT = 0, 1, 2, 3
+
+#: JPEG quality and chroma subsampling (Pillow: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0) for each RFB
+#: quality level 0..9 (section 7.8.x), the scale TurboVNC and libvncserver use.
+JPEG_QUALITY = (15, 29, 41, 42, 62, 77, 79, 86, 92, 100)
+JPEG_SUBSAMPLING = (2, 2, 2, 2, 2, 1, 1, 1, 0, 0)
+#: Rectangles smaller than this are never sent as JPEG (its headers alone are ~600 bytes).
+JPEG_MIN_AREA = 2048
+
+
+def photo_rows(pixels: U32) -> npt.NDArray[np.bool_]:
+    """Per row: True when, in every 64-pixel stretch of it, fewer than half the pixels repeat
+    their left neighbour (photographs; text and user interfaces have runs of background)."""
+    h, w = pixels.shape
+    if w < 2:
+        return np.zeros(h, np.bool_)
+    same = pixels[:, 1:] == pixels[:, :-1]
+    pad = (-same.shape[1]) % 64
+    if pad:
+        same = np.concatenate((same, np.ones((h, pad), np.bool_)), axis=1)
+    per = np.count_nonzero(same.reshape(h, -1, 64), axis=2)
+    limit = np.full(per.shape[1], 32)
+    if pad:  # the last stretch is shorter: half of its real pairs
+        limit[-1] = (64 - pad) // 2 + pad
+    out: npt.NDArray[np.bool_] = (per < limit).all(axis=1)
+    return out
+
+
+def photo_like(pixels: U32) -> bool:
+    """True when every row of ``pixels`` is photo-like (see :func:`photo_rows`)."""
+    return bool(pixels.size and photo_rows(pixels).all())
+
+
+def jpeg_bytes(pixels: U32, quality_level: int) -> bytes:
+    """A baseline JPEG of ``pixels`` (0x00RRGGBB) at an RFB quality level (Pillow encodes it,
+    releasing the GIL)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    h, w = pixels.shape
+    rgb = np.empty((h, w, 3), np.uint8)
+    rgb[..., 0] = pixels >> 16
+    rgb[..., 1] = pixels >> 8
+    rgb[..., 2] = pixels
+    level = max(0, min(9, quality_level))
+    out = BytesIO()
+    Image.fromarray(rgb, "RGB").save(out, "JPEG", quality=JPEG_QUALITY[level],
+                                     subsampling=JPEG_SUBSAMPLING[level])
+    return out.getvalue()
 
 
 def compact_length(n: int) -> bytes:
@@ -79,7 +136,7 @@ class _TightStreams:
 
 
 class TightEncoder:
-    """Tight: fill, palette, copy and (optionally) gradient; JPEG is not implemented."""
+    """Tight: fill, palette, copy, (optionally) gradient, and JPEG when lossy is allowed."""
 
     code = TIGHT
     name = "tight"
@@ -114,9 +171,11 @@ class TightEncoder:
         state.streams.pop("tight", None)
 
     def encode(
-        self, pixels: U32, pf: PixelFormat, state: EncoderState, analysis: Analysis | None = None
+        self, pixels: U32, pf: PixelFormat, state: EncoderState, analysis: Analysis | None = None,
+        *, lossy: bool = True,
     ) -> bytes:
-        """Payload of one Tight rectangle (at most 2048 pixels wide)."""
+        """Payload of one Tight rectangle (at most 2048 pixels wide); ``lossy=False`` rules out
+        JPEG whatever the state allows."""
         h, w = pixels.shape
         if w > MAX_WIDTH:
             raise UsageError(f"Tight rectangles are at most {MAX_WIDTH} wide, got {w}")
@@ -138,10 +197,22 @@ class TightEncoder:
                 sid = STREAM_INDEXED
             head = bytes((_FILTER_PALETTE, n - 1)) + self._palette_bytes(pf, colours)
             return self._basic(state, sid, level, head, data)
+        if lossy and self.jpeg_allowed(pixels, pf, state):
+            assert state.quality_level is not None
+            data = jpeg_bytes(pixels, state.quality_level)
+            return bytes((_JPEG,)) + compact_length(len(data)) + data
         if self.gradient and pf.effective().tight_tpixel():
             data = _gradient(tpixels(pf, pixels)).tobytes()
             return self._basic(state, STREAM_GRADIENT, level, bytes((_FILTER_GRADIENT,)), data)
         return self._basic(state, STREAM_COPY, level, b"", tpixels(pf, pixels).tobytes())
+
+    @staticmethod
+    def jpeg_allowed(pixels: U32, pf: PixelFormat, state: EncoderState) -> bool:
+        """JPEG only if lossy is allowed, the viewer asked for a quality, and the (full colour)
+        rectangle is big and photo-like."""
+        return (state.allow_lossy and state.quality_level is not None
+                and pf.effective().bits_per_pixel >= 16 and pixels.size >= JPEG_MIN_AREA
+                and photo_like(pixels))
 
     def encode_layer(self, layer: Layer, pf: PixelFormat, state: EncoderState,
                      sid: int = STREAM_MONO) -> bytes:

@@ -37,26 +37,9 @@ _RAW, _SOLID, _PACKED, _PLAIN_RLE, _PALETTE_RLE = 0, 1, 2, 3, 4
 
 
 def cpixel_slice(pf: PixelFormat) -> slice | None:
-    """Which wire bytes of a 32 bpp pixel form a 3-byte CPIXEL, or None for the full PIXEL.
-
-    Section 7.7.7: true colour, 32 bpp, depth <= 24, and all colour bits in the least or the
-    most significant three bytes. When both hold, the first three wire bytes are used, as
-    TigerVNC and libvncclient do.
-    """
-    pf = pf.effective()
-    if not (pf.true_colour and pf.bits_per_pixel == 32 and pf.depth <= 24):
-        return None
-    maxpix = (
-        (pf.red_max << pf.red_shift) | (pf.green_max << pf.green_shift)
-        | (pf.blue_max << pf.blue_shift)
-    )
-    low3 = maxpix < 1 << 24
-    high3 = (maxpix & 0xFF) == 0
-    if (low3 and not pf.big_endian) or (high3 and pf.big_endian):
-        return slice(0, 3)
-    if low3 or high3:
-        return slice(1, 4)
-    return None
+    """Which wire bytes of a 32 bpp pixel form a 3-byte CPIXEL, or None for the full PIXEL
+    (section 7.7.7; the rule lives in :meth:`PixelFormat.compact_bytes`)."""
+    return pf.effective().compact_bytes()
 
 
 def cpixels(pf: PixelFormat, rgb: U32) -> npt.NDArray[np.uint8]:
@@ -112,6 +95,15 @@ class ZrleEncoder:
             return b""
         if analysis is None:
             analysis = analyse(pixels)
+        if analysis.colours is not None and analysis.indices is not None:
+            fast = packed_tiles(analysis.indices, cpixels(pf, analysis.colours))
+            if fast is not None:
+                return fast
+        return self._tiles_general(pixels, pf, analysis)
+
+    def _tiles_general(self, pixels: U32, pf: PixelFormat, analysis: Analysis) -> bytes:
+        """Any pixels: each tile takes the smallest of the five subencodings."""
+        h, w = pixels.shape
         lay = tile_layout(w, h, TILE)
         tc = tile_colours(pixels, lay, analysis)
         cp = 3 if cpixel_slice(pf) is not None else pf.effective().bytes_per_pixel
@@ -199,3 +191,97 @@ class ZrleEncoder:
                 assert raw_wire is not None
                 parts.append(b"\x00" + raw_wire[st[k]:st[k] + sz[k]].tobytes())
         return b"".join(parts)
+
+
+#: Bit-mask dtypes for palettes of up to 8, 16, 32 and 64 colours (one bit per colour).
+_MASK_TYPES = ((8, np.uint8), (16, np.uint16), (32, np.uint32), (64, np.uint64))
+
+
+def packed_tiles(indices: npt.NDArray[np.uint8], table_wire: npt.NDArray[np.uint8]) -> bytes | None:
+    """Tile data when every tile has at most 16 colours: solid tiles and packed palettes only.
+
+    ``indices`` (h, w) index ``table_wire`` (the rectangle's palette as CPIXEL bytes, at most
+    64 colours). Vectorised over all tiles: each pixel becomes a one-bit mask of its colour, OR
+    over a tile gives the tile's palette, and a pixel's index in it is the number of palette
+    bits below its own (a popcount). None when a tile has more than 16 colours: the caller then
+    weighs RLE and raw tiles. The bytes are those section 7.7.7 prescribes (palette in
+    ascending order, indices packed MSB first, each row padded to a byte).
+    """
+    p = int(table_wire.shape[0])
+    dtype = next((t for n, t in _MASK_TYPES if p <= n), None)
+    if dtype is None:
+        return None
+    h, w = indices.shape
+    th_n, tw_n = -(-h // TILE), -(-w // TILE)
+    hp, wp = th_n * TILE, tw_n * TILE
+    one = dtype(1)
+    bit = np.zeros((hp, wp), dtype)
+    np.left_shift(one, indices, out=bit[:h, :w], dtype=dtype)
+    tile_mask = np.bitwise_or.reduce(bit.reshape(th_n, TILE, wp), axis=1)
+    tile_mask = np.bitwise_or.reduce(tile_mask.reshape(th_n, tw_n, TILE), axis=2)
+    ncol = np.bitwise_count(tile_mask).astype(np.intp)  # (th_n, tw_n)
+    if int(ncol.max()) > 16:
+        return None
+    # Each pixel's index in its tile's palette, in tile-major order (tile, row, col).
+    below = (bit - one).reshape(th_n, TILE, tw_n, TILE)  # colours below each pixel's own
+    np.bitwise_and(below, tile_mask[:, None, :, None], out=below)
+    local = np.bitwise_count(below).astype(np.uint8)
+    local[:, :, -1, w - (tw_n - 1) * TILE:] = 0
+    local[-1, h - (th_n - 1) * TILE:] = 0
+    tiles = np.ascontiguousarray(local.transpose(0, 2, 1, 3)).reshape(-1, TILE, TILE)
+    ncol_f = ncol.reshape(-1)
+    t = ncol_f.size
+    bits_per = np.where(ncol_f <= 2, 1, np.where(ncol_f <= 4, 2, 4))
+    bits_per[ncol_f == 1] = 0
+    # Packed bodies, one group of tiles per index width.
+    body: list[bytes] = [b""] * t
+    for b in (1, 2, 4):
+        sel = np.flatnonzero(bits_per == b)
+        if sel.size == 0:
+            continue
+        v = tiles[sel]
+        if b == 1:
+            packed = np.packbits(v, axis=2)  # (n, 64, 8)
+        elif b == 2:  # four indices per byte: p0 << 6 | p1 << 4 | p2 << 2 | p3
+            u = v.view("<u4")
+            packed = ((u << 6) | (u >> 4) | (u >> 14) | (u >> 24)).astype(np.uint8)
+        else:  # two indices per byte: p0 << 4 | p1
+            u2 = v.view("<u2")
+            packed = ((u2 << 4) | (u2 >> 8)).astype(np.uint8)
+        row_bytes = TILE * b // 8
+        flat = packed.tobytes()
+        size = TILE * row_bytes
+        for j, k in enumerate(sel.tolist()):
+            body[k] = flat[j * size:(j + 1) * size]
+    # Edge tiles: fewer rows, and rows of tw * b bits rounded up to bytes.
+    last_w = w - (tw_n - 1) * TILE
+    last_h = h - (th_n - 1) * TILE
+    if last_w < TILE or last_h < TILE:
+        for k in range(t):
+            ty, tx = divmod(k, tw_n)
+            tw = last_w if tx == tw_n - 1 else TILE
+            th = last_h if ty == th_n - 1 else TILE
+            b = int(bits_per[k])
+            if (tw < TILE or th < TILE) and b:
+                full_row = TILE * b // 8
+                rb = (tw * b + 7) // 8
+                rows = np.frombuffer(body[k], np.uint8).reshape(TILE, full_row)
+                body[k] = rows[:th, :rb].tobytes()
+    # Headers: subencoding byte (1 solid, n packed) and the tile palette.
+    present = ((tile_mask.reshape(-1)[:, None] >> np.arange(p, dtype=dtype)) & one).astype(bool)
+    _, colour_of = np.nonzero(present)
+    pal = table_wire[colour_of].tobytes()
+    cp = int(table_wire.shape[1])
+    starts = (np.concatenate(([0], np.cumsum(ncol_f)[:-1])) * cp).tolist()
+    ends = (np.cumsum(ncol_f) * cp).tolist()
+    nc = ncol_f.tolist()
+    parts: list[bytes] = []
+    for k in range(t):
+        parts.append(_SUBENC_BYTE[nc[k]])
+        parts.append(pal[starts[k]:ends[k]])
+        parts.append(body[k])
+    return b"".join(parts)
+
+
+#: Subencoding byte of a tile with n colours: 1 (solid) for one, n (packed palette) for 2..16.
+_SUBENC_BYTE = [bytes((max(1, n),)) for n in range(17)]

@@ -149,8 +149,8 @@ def _dashed(out: np.ndarray, horizontal: bool, heavy: bool, dashes: int) -> None
 def _plot(out: np.ndarray, points: list[tuple[float, float]], t: int) -> None:
     h, w = out.shape
     for x, y in points:
-        c0 = min(max(int(math.floor(x - t / 2 + 0.5)), 0), w - t)
-        r0 = min(max(int(math.floor(y - t / 2 + 0.5)), 0), h - t)
+        c0 = min(max(math.floor(x - t / 2 + 0.5), 0), w - t)
+        r0 = min(max(math.floor(y - t / 2 + 0.5), 0), h - t)
         out[r0:r0 + t, c0:c0 + t] = 255
 
 
@@ -172,11 +172,11 @@ def _arc(out: np.ndarray, cp: int) -> None:
     if sx > 0:
         out[cy0:cy1, int(ox):] = 255
     else:
-        out[cy0:cy1, :int(math.ceil(ox))] = 255
+        out[cy0:cy1, :math.ceil(ox)] = 255
     if sy > 0:
         out[int(oy):, cx0:cx1] = 255
     else:
-        out[:int(math.ceil(oy)), cx0:cx1] = 255
+        out[:math.ceil(oy), cx0:cx1] = 255
 
 
 def _diagonals(out: np.ndarray, cp: int) -> None:
@@ -191,14 +191,14 @@ def _diagonals(out: np.ndarray, cp: int) -> None:
 
 def _block(cp: int, w: int, h: int, phase: int) -> np.ndarray:
     out = np.zeros((h, w), dtype=np.uint8)
-    if cp == 0x2580:
-        out[:h // 2] = 255
+    if cp == 0x2580:  # upper half: the complement of the lower half
+        out[:h - (h * 4 + 4) // 8] = 255
     elif 0x2581 <= cp <= 0x2588:  # lower n/8
-        out[h - round(h * (cp - 0x2580) / 8):] = 255
+        out[h - (h * (cp - 0x2580) + 4) // 8:] = 255
     elif 0x2589 <= cp <= 0x258F:  # left n/8, 7 down to 1
-        out[:, :round(w * (0x2590 - cp) / 8)] = 255
-    elif cp == 0x2590:
-        out[:, w // 2:] = 255
+        out[:, :(w * (0x2590 - cp) + 4) // 8] = 255
+    elif cp == 0x2590:  # right half: the complement of the left half
+        out[:, (w * 4 + 4) // 8:] = 255
     elif cp in (0x2591, 0x2592, 0x2593):
         yy, xx = np.mgrid[0:h, 0:w]
         yy, xx = yy + (phase >> 1 & 1), xx + (phase & 1)  # parity of the cell's pixel origin

@@ -183,7 +183,7 @@ class TerminalRenderer:
         screen.dirty.clear()
         cur = None
         if cursor_visible:
-            shape = cursor_shape or getattr(screen, "cursor_shape", "block")
+            shape = str(cursor_shape or getattr(screen, "cursor_shape", "block"))
             cur = (screen.cursor.y, min(screen.cursor.x, self.cols - 1), shape)
         if cur != self._cursor:
             for pos in (self._cursor, cur):

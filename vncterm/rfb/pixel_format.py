@@ -110,28 +110,32 @@ class PixelFormat:
         )
 
     def compact_bytes(self) -> slice | None:
-        """Which bytes of a 4-byte pixel carry colour, for ZRLE CPIXEL / Tight TPIXEL.
+        """Which wire bytes of a 32 bpp pixel form a 3-byte ZRLE CPIXEL, or None (full PIXEL).
 
-        Section 7.7.6 (ZRLE): when the format is true colour, 32 bpp, depth <= 24 and every colour
-        bit fits in the three least (or most) significant bytes, a pixel is sent as those 3 bytes.
-        Returns the slice of the pixel's wire bytes to keep, or None when the full pixel is sent.
+        Section 7.7.7 (ZRLE): a true-colour, 32 bpp format of depth <= 24 whose colour bits all
+        fit in the three least (or most) significant bytes sends pixels as those three bytes.
+        When both hold (colour within bits 8..23) the first three wire bytes are used: the most
+        significant three of a big-endian format, the least significant three of a
+        little-endian one, as TigerVNC's ZRLE encoder and libvncclient's decoder both decide.
+        (Tight's TPIXEL is a different rule: see :meth:`tight_tpixel`.)
         """
         if not (self.true_colour and self.bits_per_pixel == 32 and self.depth <= 24):
             return None
-        top = max(
-            s + m.bit_length()
-            for s, m in ((self.red_shift, self.red_max), (self.green_shift, self.green_max),
-                         (self.blue_shift, self.blue_max))
+        colour = (
+            (self.red_max << self.red_shift) | (self.green_max << self.green_shift)
+            | (self.blue_max << self.blue_shift)
         )
-        low = min(self.red_shift, self.green_shift, self.blue_shift)
-        if top <= 24:  # colour lives in the least significant three bytes
-            return slice(0, 3) if not self.big_endian else slice(1, 4)
-        if low >= 8:  # colour lives in the most significant three bytes
-            return slice(1, 4) if not self.big_endian else slice(0, 3)
+        low3 = colour < 1 << 24
+        high3 = colour & 0xFF == 0
+        if (low3 and not self.big_endian) or (high3 and self.big_endian):
+            return slice(0, 3)
+        if low3 or high3:
+            return slice(1, 4)
         return None
 
     def tight_tpixel(self) -> bool:
-        """Tight TPIXEL is 3 bytes (R, G, B) only for 32 bpp, depth 24, 8-bit channels."""
+        """Section 7.7.6: Tight's TPIXEL is 3 bytes, R, G, B in that order whatever the shifts,
+        for a true-colour 32 bpp format of depth 24 with 8-bit channels; else the PIXEL."""
         return (
             self.true_colour and self.bits_per_pixel == 32 and self.depth == 24
             and (self.red_max, self.green_max, self.blue_max) == (255, 255, 255)

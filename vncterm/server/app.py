@@ -21,6 +21,7 @@ from .audit import AuditLog
 from .security import Gatekeeper, anonymous_tls_context, tls_context
 from .session import Session
 from .viewer import Viewer
+from .websocket import WebSocketSetup
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,15 @@ class Server:
         self.stop_signal: int | None = None
         self.servers: list[asyncio.AbstractServer] = []
         self.addresses: list[tuple[str, int] | str] = []
+        #: WebSocket sniffing on the listeners, WebSocket-only listeners (``.addresses``).
+        self.websocket = WebSocketSetup(
+            config, self.security, lambda security: Viewer(self.session, security, self.guard))
 
     async def start(self) -> None:
         """Listen on every address, then start the console."""
         loop = asyncio.get_running_loop()
 
-        def factory() -> Viewer:
-            return Viewer(self.session, self.security, self.guard)
+        factory = self.websocket.vnc_factory()  # Viewers, after a sniff for WebSocket
 
         if self.security.types[0] == 19:
             log.info("security: VeNCrypt sub-types %s", ", ".join(
@@ -101,6 +104,7 @@ class Server:
                     self.addresses.append(sock.getsockname()[:2])
             self.servers.append(server)
             log.info("listening on %s", addr if addr.port or addr.path else self.addresses[-1])
+        self.servers += await self.websocket.start()
         r = self.renderer
         log.info("screen %dx%d cells, %dx%d pixels (font %d px, cell %dx%d)",
                  r.cols, r.rows, r.width, r.height, self.config.font_size, r.cell_w, r.cell_h)

@@ -275,7 +275,10 @@ class Viewer(asyncio.Protocol):
         elif isinstance(ev, events.PointerEvent):
             self._input_since_frame = True
             if self.may_control():
+                self._audit_input(pointer=int(ev.button_mask != 0))
                 self.session.pointer(self, ev.button_mask, ev.x, ev.y)
+            else:
+                self._audit_input(refused=int(ev.button_mask != 0))
 
     def may_control(self) -> bool:
         """True when this viewer may change anything: type, paste, scroll, select, use the
@@ -333,9 +336,14 @@ class Viewer(asyncio.Protocol):
             status = 3  # invalid screen layout
         else:
             log.info("%s: resize to %dx%d cells requested", self, cols, rows)
+            if self.guard.audit is not None:
+                self.guard.audit.record("resize", str(self), cols=cols, rows=rows, ok=True)
             self.session.resize(cols, rows, requester=self)
             return
         log.info("%s: resize to %dx%d refused (status %d)", self, ev.width, ev.height, status)
+        if self.guard.audit is not None:
+            self.guard.audit.record("resize", str(self), cols=cols, rows=rows, ok=False,
+                                    status=status)
         rect = self.conn.desktop_size_rect(reason=1, status=status)
         if rect is not None:
             self._size_rects.append(rect)

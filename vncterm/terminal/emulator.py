@@ -83,6 +83,10 @@ def _clean_title(text: str) -> str:
 class TermScreen(pyte.Screen):
     """pyte's Screen with the emulation gaps closed (see the module docstring)."""
 
+    # Cells are our Char (pyte's fields plus hidden and dim), so the buffer holds Any.
+    buffer: dict[int, StaticDefaultDict[int, Any]]
+    cursor: Any
+
     def __init__(self, columns: int, lines: int, allow_column_mode: bool = False) -> None:
         self.replies = bytearray()
         self.bells = 0
@@ -127,7 +131,7 @@ class TermScreen(pyte.Screen):
     def reset(self) -> None:
         """RIS: everything back to power-on state, on the main screen."""
         if getattr(self, "alternate", False) and self._other_buffer is not None:
-            self.buffer = self._other_buffer  # type: ignore[assignment]
+            self.buffer = self._other_buffer
         self._other_buffer = None
         self.alternate = False
         title = getattr(self, "title", "")
@@ -236,7 +240,7 @@ class TermScreen(pyte.Screen):
         prefix = ""
         if raw and raw[0] in "<=>?":
             prefix, raw = raw[0], raw[1:]
-        params = _params(raw) if raw else [[None]]
+        params: list[list[int | None]] = _params(raw) if raw else [[None]]
         args = [group[0] or 0 for group in params]
         first = args[0]
         if inter:
@@ -327,7 +331,8 @@ class TermScreen(pyte.Screen):
         cursor = self.cursor
         columns = self.columns
         pos, n = 0, len(data)
-        replace = attrs._replace
+        # cells built straight from the attribute tuple: namedtuple._replace is slow per char
+        cls, rest, new = type(attrs), tuple(attrs)[1:], tuple.__new__
         while pos < n:
             if cursor.x >= columns:
                 if wrap:
@@ -340,8 +345,8 @@ class TermScreen(pyte.Screen):
             x = cursor.x
             take = min(n - pos, columns - x)
             self._unsplit(line, x, take)
-            for i, ch in enumerate(data[pos:pos + take]):
-                line[x + i] = replace(data=ch)
+            line.update({x + i: new(cls, (ch, *rest))
+                         for i, ch in enumerate(data[pos:pos + take])})
             pos += take
             cursor.x = x + take
         self._last_char = data[-1]
@@ -456,14 +461,14 @@ class TermScreen(pyte.Screen):
         self._scroll(count or 1, up=False)
 
     def index(self) -> None:
-        top, bottom = self.margins or Margins(0, self.lines - 1)
+        _top, bottom = self.margins or Margins(0, self.lines - 1)
         if self.cursor.y == bottom:
             self._scroll(1, up=True)
         elif self.cursor.y < self.lines - 1:
             self.cursor.y += 1
 
     def reverse_index(self) -> None:
-        top, bottom = self.margins or Margins(0, self.lines - 1)
+        top, _bottom = self.margins or Margins(0, self.lines - 1)
         if self.cursor.y == top:
             self._scroll(1, up=False)
         elif self.cursor.y > 0:
@@ -557,8 +562,8 @@ class TermScreen(pyte.Screen):
         if alternate == self.alternate:
             return
         other = self._other_buffer if self._other_buffer is not None else self._new_buffer()
-        self._other_buffer = self.buffer  # type: ignore[assignment]
-        self.buffer = other  # type: ignore[assignment]
+        self._other_buffer = self.buffer
+        self.buffer = other
         self.alternate = alternate
         self.dirty.update(range(self.lines))
 

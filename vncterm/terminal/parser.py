@@ -86,7 +86,7 @@ class Parser:
             m = _CSI.match(s, pos)
             if m is not None:
                 params, inter, final = m.groups()
-                if params and _CONTROLS.search(params) or inter and _CONTROLS.search(inter):
+                if (params and _CONTROLS.search(params)) or (inter and _CONTROLS.search(inter)):
                     for ch in _CONTROLS.findall(params + inter):
                         self.screen.control(ch)
                     params = _CONTROLS.sub("", params)

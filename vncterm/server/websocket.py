@@ -1,0 +1,551 @@
+"""RFB over WebSocket (RFC 6455): noVNC and other browser viewers without websockify.
+
+:class:`WebSocketProtocol` is an asyncio protocol that takes a raw connection through the
+opening handshake (RFC 6455 section 4.2, parsed by the sans-I/O ``wsproto``), checks the
+``Origin`` header (section 10.2), then hands a :class:`WebSocketTransport` to the RFB protocol
+(a :class:`~vncterm.server.viewer.Viewer`). That adapter looks like a stream transport:
+
+- every ``write()`` goes out as one unmasked binary message (section 5.6; a server never
+  masks, section 5.1); binary messages received, fragmented or not (section 5.4), are passed on
+  as a byte stream as their payload arrives, since RFB does not care about message boundaries;
+- a Ping is answered with a Pong carrying its payload (section 5.5.2); Pongs are ignored;
+- unmasked client frames, bad opcodes, oversized control frames and bad close codes are refused
+  by ``wsproto`` with the close code it names (1002, 1007); a text message gets 1003, and a
+  frame or message declared over :data:`MAX_MESSAGE` bytes gets 1009 (section 7.4.1) before any
+  of its payload is passed on (:class:`FrameSizeGuard`), each with a logged reason;
+- ``close()`` starts the closing handshake (section 7.1.2): a Close frame, then the TCP
+  connection is closed when the viewer answers, or after :data:`CLOSE_TIMEOUT`; a Close from the
+  viewer is answered at once (section 5.5.1);
+- flow control passes straight through: write-buffer size and limits are the socket
+  transport's, ``pause_writing``/``resume_writing`` reach the RFB protocol, and
+  ``pause_reading``/``resume_reading`` stop the socket.
+
+Subprotocols: ``binary`` is accepted when offered (websockify's name for raw binary frames,
+offered by older noVNC); noVNC 1.7 offers none by default, and none is then selected. The base64
+subprotocol of very old noVNC is not spoken.
+
+Origin policy (:class:`OriginPolicy`): browsers let any web page open a WebSocket to any
+address, localhost included, so a hostile page could otherwise drive a console that needs no
+password (cross-site WebSocket hijacking). Requests without ``Origin`` (not from a browser) are
+always accepted. With ``--websocket-origin`` given, the ``Origin`` must be one of those (``*``
+allows every origin). Without it, any origin is accepted when the server asks viewers for
+authentication (a password, Plain users or client certificates), and only loopback origins
+(``http(s)://localhost``, ``127.0.0.0/8``, ``[::1]``, any port) when it does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import ssl
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+from ..config import Config
+from ..rfb.connection import SecurityConfig
+from .security import tls_context
+from .sniff import sniffing_factory
+
+log = logging.getLogger(__name__)
+
+#: A binary message (all its fragments) larger than this closes the connection with 1009. No RFB
+#: message a viewer may send is near it (cut text and stream data are capped at 1 MiB).
+MAX_MESSAGE = 4 * 1024 * 1024
+#: The opening handshake's request header may be this long.
+MAX_REQUEST = 16 * 1024
+#: The opening handshake (the HTTP upgrade request) must arrive within this many seconds.
+HANDSHAKE_TIMEOUT = 10.0
+#: After our Close frame, the viewer has this long to answer before the socket is closed.
+CLOSE_TIMEOUT = 1.0
+#: Subprotocols accepted when offered, preferred first.
+SUBPROTOCOLS = ("binary",)
+#: Close codes (RFC 6455 section 7.4.1).
+NORMAL, GOING_AWAY, UNSUPPORTED_DATA, MESSAGE_TOO_BIG = 1000, 1001, 1003, 1009
+
+_NOT_WEBSOCKET = (b"This is vncterm, a VNC server. Connect with a VNC viewer, or with noVNC "
+                  b"(WebSocket) to this address.\n")
+
+
+@dataclass(frozen=True, slots=True)
+class OriginPolicy:
+    """Which ``Origin`` headers may open a WebSocket (RFC 6455 section 10.2); see the module
+    docstring for the rules."""
+
+    #: Exact origins allowed (``scheme://host[:port]``, ``null``, or ``*`` for any); empty: the
+    #: default rule.
+    allowed: tuple[str, ...] = ()
+    #: True when the server authenticates viewers (then any origin is allowed by default).
+    authenticated: bool = False
+
+    def refusal(self, origin: str | None) -> str | None:
+        """Why ``origin`` is refused, or None when it is allowed."""
+        if origin is None:
+            return None
+        if self.allowed:
+            wanted = origin.rstrip("/").lower()
+            if "*" in self.allowed or wanted in (a.rstrip("/").lower() for a in self.allowed):
+                return None
+            return f"origin {origin} is not one of --websocket-origin {' '.join(self.allowed)}"
+        if self.authenticated or is_loopback_origin(origin):
+            return None
+        return (f"origin {origin} is not a loopback origin and the server asks for no "
+                "password (allow it with --websocket-origin)")
+
+
+def is_loopback_origin(origin: str) -> bool:
+    """True for ``http(s)://`` origins whose host is localhost or a loopback address."""
+    try:
+        url = urllib.parse.urlsplit(origin)
+        host = url.hostname
+    except ValueError:
+        return False
+    if url.scheme not in ("http", "https") or not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class FrameSizeGuard:
+    """Reads just the frame headers (RFC 6455 section 5.2) of the incoming byte stream, so a
+    frame or message declared longer than ``limit`` is refused before any of its payload is
+    passed on (wsproto streams payloads and does not expose the declared lengths)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._header = bytearray()
+        self._skip = 0  # payload bytes of the current frame still to come
+        self._message = 0  # declared payload of the data message so far
+
+    def feed(self, data: bytes) -> tuple[int, str | None]:
+        """``(n, reason)``: the first ``n`` bytes of ``data`` are fine; ``reason`` is set when
+        the frame whose header ends past them is too long."""
+        pos = 0
+        while pos < len(data):
+            if self._skip:
+                step = min(self._skip, len(data) - pos)
+                self._skip -= step
+                pos += step
+                continue
+            start = pos - len(self._header)
+            take = min(self._header_size() - len(self._header), len(data) - pos)
+            self._header += data[pos:pos + take]
+            pos += take
+            if len(self._header) < self._header_size():
+                continue
+            opcode, length = self._header[0] & 0x0F, self._length()
+            self._header.clear()
+            if opcode < 8:  # a data frame: it counts towards its message
+                if opcode != 0:
+                    self._message = 0
+                self._message += length
+                if self._message > self.limit:
+                    what = "frame" if length > self.limit else "message"
+                    return max(start, 0), f"{what} of {self._message} bytes over {self.limit}"
+            self._skip = length
+        return len(data), None
+
+    def _header_size(self) -> int:
+        if len(self._header) < 2:
+            return 2
+        n = self._header[1] & 0x7F
+        mask = 4 if self._header[1] & 0x80 else 0
+        return 2 + mask + (2 if n == 126 else 8 if n == 127 else 0)
+
+    def _length(self) -> int:
+        n = self._header[1] & 0x7F
+        if n == 126:
+            return int.from_bytes(self._header[2:4], "big")
+        if n == 127:
+            return int.from_bytes(self._header[2:10], "big")
+        return n
+
+
+class WebSocketTransport(asyncio.Transport):
+    """The stream transport the RFB protocol sees on a WebSocket connection: writes become
+    binary messages on the socket transport underneath (RFC 6455 section 5.6)."""
+
+    def __init__(self, owner: WebSocketProtocol, raw: asyncio.Transport) -> None:
+        super().__init__()
+        self._owner = owner
+        self._raw = raw
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._owner.send_message(bytes(data))
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        self.write(b"".join(list_of_data))
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def write_eof(self) -> None:
+        raise NotImplementedError("a WebSocket has no half-close: use close()")
+
+    def close(self) -> None:
+        self._owner.start_closing(NORMAL)
+
+    def abort(self) -> None:
+        self._raw.abort()
+
+    def is_closing(self) -> bool:
+        return self._owner.closing or self._raw.is_closing()
+
+    def get_write_buffer_size(self) -> int:
+        return self._raw.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._raw.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._raw.set_write_buffer_limits(high, low)
+
+    def pause_reading(self) -> None:
+        self._raw.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._raw.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._raw.is_reading()
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._owner.inner or self._owner
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._owner.inner = cast(asyncio.Protocol, protocol)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "websocket":
+            return self._owner.info
+        return self._raw.get_extra_info(name, default)
+
+
+class WebSocketProtocol(asyncio.Protocol):
+    """Server side of one WebSocket connection carrying RFB (RFC 6455 sections 4.2, 5, 7).
+
+    ``make_inner`` builds the RFB protocol once the opening handshake has been accepted. The
+    raw transport may already hold bytes: pass them to :meth:`data_received` after
+    :meth:`connection_made` (the sniffer does).
+    """
+
+    def __init__(self, make_inner: Callable[[], asyncio.Protocol],
+                 policy: OriginPolicy | None = None, max_message: int = MAX_MESSAGE) -> None:
+        self.make_inner = make_inner
+        self.policy = policy or OriginPolicy()
+        self.max_message = max_message
+        self.ws = WSConnection(ConnectionType.SERVER)
+        self.raw: asyncio.Transport | None = None
+        self.adapter: WebSocketTransport | None = None
+        self.inner: asyncio.Protocol | None = None
+        #: Set after the handshake: path, origin and subprotocol.
+        self.info: dict[str, str | None] = {}
+        #: True once our Close frame is out (or the connection is being dropped).
+        self.closing = False
+        #: Why the connection ended on our side, for tests and logs.
+        self.close_reason: str | None = None
+        self.label = "websocket"
+        self._message_bytes = 0
+        self._guard = FrameSizeGuard(max_message)
+        self._request: bytearray | None = bytearray()  # until the request header is complete
+        self._timer: asyncio.TimerHandle | None = None
+        self._lost = False
+
+    # -- asyncio callbacks -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.raw = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            host = f"[{peer[0]}]" if ":" in str(peer[0]) else str(peer[0])
+            self.label = f"websocket {host}:{peer[1]}"
+        self._timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT,
+                                                            self._handshake_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self._lost or self.ws.state is ConnectionState.CLOSED:
+            return
+        if self._request is not None:
+            # the opening handshake: wsproto (1.3) drops whatever follows the request in the
+            # same read, so the request goes to it alone and the rest once it is accepted
+            self._request += data
+            end = self._request.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._request) > MAX_REQUEST:
+                    self._reject(None, f"request header over {MAX_REQUEST} bytes")
+                return
+            head, data = bytes(self._request[:end + 4]), bytes(self._request[end + 4:])
+            self._request = None
+            self._receive(head)
+            if not data or self.inner is None:
+                return
+        self._receive(data)
+
+    def _receive(self, data: bytes) -> None:
+        if self._lost or self.ws.state is ConnectionState.CLOSED:
+            return
+        reason = None
+        if self.inner is not None and not self.closing:
+            ok, reason = self._guard.feed(data)
+            data = data[:ok]
+        try:
+            self.ws.receive_data(data)
+            for event in self.ws.events():
+                self._handle(event)
+                if self._lost or (self.closing and self.inner is None):
+                    break
+        except RemoteProtocolError as e:
+            self._reject(e.event_hint, str(e))
+            return
+        except LocalProtocolError as e:  # pragma: no cover - a bug on our side
+            log.exception("%s: %s", self.label, e)
+            self._drop("internal error")
+            return
+        if reason is not None and not self.closing:
+            self.fail(MESSAGE_TOO_BIG, reason)
+
+    def eof_received(self) -> bool | None:
+        return None  # close the socket; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self.closing = True
+        self._cancel_timer()
+        if self.inner is not None:
+            self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.resume_writing()
+
+    # -- WebSocket events --------------------------------------------------------------------------
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, Request):
+            self._on_request(event)
+        elif isinstance(event, BytesMessage):
+            self._message_bytes += len(event.data)
+            if self._message_bytes > self.max_message:
+                self.fail(MESSAGE_TOO_BIG, f"message over {self.max_message} bytes")
+                return
+            if event.message_finished:
+                self._message_bytes = 0
+            if self.inner is not None and not self.closing and event.data:
+                self.inner.data_received(bytes(event.data))
+        elif isinstance(event, TextMessage):
+            self.fail(UNSUPPORTED_DATA, "text message (RFB needs binary frames)")
+        elif isinstance(event, Ping):
+            self._send(event.response())
+        elif isinstance(event, CloseConnection):
+            self._on_close(event)
+        # Pong: nothing to do (we send no pings)
+
+    def _on_request(self, request: Request) -> None:
+        headers = {name.lower(): value for name, value in request.extra_headers}
+        raw_origin = headers.get(b"origin")
+        origin = raw_origin.decode("latin-1") if raw_origin is not None else None
+        refusal = self.policy.refusal(origin)
+        if refusal is not None:
+            self._reject(RejectConnection(status_code=403), f"refused: {refusal}")
+            return
+        subprotocol = next((p for p in SUBPROTOCOLS if p in request.subprotocols), None)
+        if request.subprotocols and subprotocol is None:
+            log.info("%s: no common subprotocol in %s: going on without one", self.label,
+                     ", ".join(request.subprotocols))
+        self._send(AcceptConnection(subprotocol=subprotocol))
+        self._cancel_timer()
+        self.info = {"path": request.target, "origin": origin, "subprotocol": subprotocol}
+        log.info("%s: WebSocket open (path %s, origin %s, subprotocol %s)", self.label,
+                 request.target, origin or "none", subprotocol or "none")
+        assert self.raw is not None
+        self.adapter = WebSocketTransport(self, self.raw)
+        self.inner = self.make_inner()
+        self.inner.connection_made(self.adapter)
+
+    def _on_close(self, event: CloseConnection) -> None:
+        if self.ws.state is ConnectionState.REMOTE_CLOSING:
+            # the viewer started the closing handshake: answer, then close the socket
+            log.info("%s: closed by the viewer (code %s%s)", self.label, event.code,
+                     f", {event.reason}" if event.reason else "")
+            self._send(event.response())
+            self.closing = True
+            self._close_raw()
+        elif self.ws.state is ConnectionState.CLOSED:
+            self._close_raw()  # the answer to our own Close
+        else:
+            # wsproto found a framing error (state still OPEN): close with its code
+            self.fail(event.code, event.reason or "protocol error")
+
+    # -- output and closing ------------------------------------------------------------------------
+
+    def send_message(self, data: bytes) -> None:
+        """One binary message (the adapter's ``write``); dropped once closing."""
+        if data and not self.closing and self.ws.state is ConnectionState.OPEN:
+            self._send(BytesMessage(data=data))
+
+    def fail(self, code: int, reason: str) -> None:
+        """Close because the viewer broke the protocol (or a limit), logging why."""
+        log.warning("%s: closing (%d): %s", self.label, code, reason)
+        self.close_reason = reason
+        self.start_closing(code, reason)
+
+    def start_closing(self, code: int, reason: str = "") -> None:
+        """Begin the closing handshake (RFC 6455 section 7.1.2)."""
+        if self.closing or self.raw is None:
+            return
+        self.closing = True
+        if self.ws.state is ConnectionState.OPEN:
+            self._send(CloseConnection(code=code, reason=reason[:120]))
+            self._timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._close_raw)
+        else:
+            self._close_raw()
+
+    def _reject(self, hint: Event | None, reason: str) -> None:
+        """Refuse the opening handshake with an HTTP error (RFC 6455 section 4.2.2)."""
+        log.warning("%s: WebSocket handshake %s", self.label,
+                    reason if reason.startswith("refused") else f"failed: {reason}")
+        self.close_reason = reason
+        status = hint.status_code if isinstance(hint, RejectConnection) else 400
+        try:
+            self._send(RejectConnection(
+                status_code=status, has_body=True,
+                headers=[(b"content-type", b"text/plain; charset=utf-8"),
+                         (b"content-length", str(len(_NOT_WEBSOCKET)).encode())]
+                + (hint.headers if isinstance(hint, RejectConnection) else [])))
+            self._send(RejectData(data=_NOT_WEBSOCKET))
+        except LocalProtocolError:
+            pass  # the request was too broken for an HTTP answer
+        self._drop(reason)
+
+    def _send(self, event: Event) -> None:
+        if self.raw is None or self.raw.is_closing():
+            return
+        self.raw.write(self.ws.send(event))
+
+    def _drop(self, reason: str) -> None:
+        self.closing = True
+        self.close_reason = self.close_reason or reason
+        self._close_raw()
+
+    def _close_raw(self) -> None:
+        self._cancel_timer()
+        if self.raw is not None and not self.raw.is_closing():
+            self.raw.close()
+
+    def _handshake_timeout(self) -> None:
+        self._timer = None
+        if self.inner is None and not self._lost:
+            log.warning("%s: no WebSocket handshake within %.0f s", self.label,
+                        HANDSHAKE_TIMEOUT)
+            self._drop("handshake timeout")
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+# -- listeners ---------------------------------------------------------------------------------
+
+
+class WebSocketSetup:
+    """What the configuration asks for: sniffing on the VNC listeners, separate WebSocket-only
+    listeners (``--websocket``, with TLS for ``wss`` under ``--websocket-tls``), the origin
+    policy, and the security a viewer gets inside ``wss``.
+
+    ``make_viewer(security)`` builds the RFB protocol for one connection.
+    """
+
+    def __init__(self, config: Config, security: SecurityConfig,
+                 make_viewer: Callable[[SecurityConfig], asyncio.Protocol]) -> None:
+        self.config = config
+        self.security = security
+        self.make_viewer = make_viewer
+        authenticated = (security.has_password or security.plain_users is not None
+                         or (security.tls_context is not None
+                             and security.tls_context.verify_mode == ssl.CERT_REQUIRED))
+        self.policy = OriginPolicy(tuple(config.websocket_origins), authenticated)
+        self.tls: ssl.SSLContext | None = None
+        self.inner_security = security
+        if config.websocket_tls:
+            assert config.tls_cert is not None  # Config.validate
+            self.tls = tls_context(config.tls_cert, config.tls_key, config.tls_ca)
+            self.inner_security = wss_security(security)
+        #: (host, port) of each WebSocket-only listener, once started.
+        self.addresses: list[tuple[str, int]] = []
+
+    def vnc_factory(self) -> Callable[[], asyncio.Protocol]:
+        """The factory for the ``--listen`` addresses: sniffing unless turned off."""
+
+        def rfb() -> asyncio.Protocol:
+            return self.make_viewer(self.security)
+
+        if not self.config.websocket_sniff:
+            return rfb
+
+        def websocket() -> asyncio.Protocol:
+            return WebSocketProtocol(rfb, self.policy)
+
+        return sniffing_factory(rfb, websocket, self.config.websocket_wait)
+
+    def websocket_factory(self) -> Callable[[], asyncio.Protocol]:
+        """The factory for the WebSocket-only listeners (no wait, TLS underneath if asked)."""
+
+        def rfb() -> asyncio.Protocol:
+            return self.make_viewer(self.inner_security)
+
+        def websocket() -> asyncio.Protocol:
+            return WebSocketProtocol(rfb, self.policy)
+
+        return websocket
+
+    async def start(self) -> list[asyncio.AbstractServer]:
+        """Listen on the ``--websocket`` addresses."""
+        loop = asyncio.get_running_loop()
+        servers: list[asyncio.AbstractServer] = []
+        for addr in self.config.websocket:
+            server = await loop.create_server(self.websocket_factory(), addr.host, addr.port,
+                                              reuse_address=True, ssl=self.tls)
+            self.addresses += [s.getsockname()[:2] for s in server.sockets]
+            servers.append(server)
+            log.info("WebSocket%s only on %s", " (TLS: wss)" if self.tls else "",
+                     addr if addr.port else self.addresses[-1])
+        return servers
+
+
+def wss_security(security: SecurityConfig) -> SecurityConfig:
+    """The security offered inside ``wss``: the socket is already TLS with the VeNCrypt
+    certificate (and client certificates when ``--tls-ca`` asks), so the RFB inside offers VNC
+    Authentication with the password (or None when the server has none), which noVNC speaks;
+    noVNC knows no VeNCrypt sub-type but Plain, which it would send without TLS. Plain users
+    without a password cannot be checked that way: the VeNCrypt offer stays (noVNC will refuse
+    it, but no one gets in unchecked)."""
+    if security.plain_users is not None and not security.has_password:
+        return security
+    return SecurityConfig(password=security.password,
+                          view_only_password=security.view_only_password)
