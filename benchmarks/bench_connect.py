@@ -31,9 +31,9 @@ from wsproto.events import AcceptConnection, BytesMessage, Request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from vncterm.config import Config, ListenAddress  # noqa: E402
-from vncterm.server import sniff  # noqa: E402
-from vncterm.server.app import Server  # noqa: E402
+from vncterm.config import Config, ListenAddress
+from vncterm.server import sniff
+from vncterm.server.app import Server
 
 
 def start_server(**config: Any) -> tuple[Server, asyncio.AbstractEventLoop]:

@@ -154,7 +154,6 @@ def test_novnc_in_chromium_on_the_vnc_port(browser: webdriver.Chrome, page_url: 
     sniffed = [float(m.group(1)) for m in
                (re.search(r"sniffed as websocket after ([\d.]+) ms", r.getMessage())
                 for r in caplog.records) if m]
-    print("browser request after ms:", sniffed)
     assert sniffed and max(sniffed) < sniff.WAIT * 1000 / 2, sniffed
 
 

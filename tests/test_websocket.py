@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, Request
+from wsproto.events import Request
 
 from vncterm.server import sniff, websocket
 from vncterm.server.sniff import SniffingProtocol, sniffing_factory
@@ -421,7 +421,7 @@ async def sniffed(client: Callable[[socket.socket], None], wait: float = 0.05,
 
 
 def test_plain_client_that_sends_nothing_gets_the_banner_after_the_wait() -> None:
-    kind, proto, banner_at = run(lambda: sniffed(lambda s: None, wait=0.05))
+    kind, _proto, banner_at = run(lambda: sniffed(lambda s: None, wait=0.05))
     assert kind == "rfb"
     assert 0.045 <= banner_at < 0.15, banner_at
 

@@ -167,3 +167,15 @@ def test_oversized_frame_on_a_live_session(vncterm_shell: RunningVncterm) -> Non
     while sock.recv(65536):
         pass
     assert sock.close_code == 1009
+
+
+def test_novnc_cannot_use_the_x509_subtypes(tmp_path: Path) -> None:
+    """What the README says a browser gets from a --tls-cert server over plain ws: noVNC (same
+    RFB code in Node) picks only None/VncAuth/Plain among VeNCrypt sub-types, so it fails."""
+    from peers.common import PeerConnectError
+
+    certs = make_certs(tmp_path)
+    with RunningVncterm(SHELL, password=b"sekrit", tls_cert=str(certs.server_cert),
+                        tls_key=str(certs.server_key)) as server, NoVncClient() as peer:
+        with pytest.raises(PeerConnectError, match="disconnected"):
+            peer.connect("127.0.0.1", server.port, password="sekrit", timeout=5)

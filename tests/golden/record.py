@@ -3,6 +3,7 @@
 
     python tests/golden/record.py capture [NAME...]   # run the programs, write NAME.bin/.json
     python tests/golden/record.py png [NAME...]       # replay captures, write NAME-CHECKPOINT.png
+    python tests/golden/record.py bench [NAME...]     # time parsing and rendering the captures
 
 A capture is every byte a real program wrote to an 80x24 pty (TERM=xterm-256color, C.UTF-8)
 while we typed scripted keys. ``NAME.json`` lists checkpoints: byte offsets at which the screen
@@ -293,11 +294,41 @@ def to_png(pixels: object, path: Path) -> None:
     Image.fromarray(rgb).save(path, optimize=True)
 
 
+def bench(names: list[str]) -> None:
+    """Best-of-5 time to feed each capture (512-byte chunks) and refresh after every chunk."""
+    from vncterm.render.font import CellFont
+    from vncterm.render.renderer import TerminalRenderer
+    from vncterm.terminal.emulator import Emulator
+
+    font = CellFont(FONT_SIZE)
+    for name in names:
+        data = (HERE / f"{name}.bin").read_bytes()
+        parse = total = float("inf")
+        for _ in range(5):
+            t0 = time.perf_counter()
+            emu = Emulator(COLS, ROWS)
+            for i in range(0, len(data), 512):
+                emu.feed(data[i:i + 512])
+            t1 = time.perf_counter()
+            emu = Emulator(COLS, ROWS)
+            renderer = TerminalRenderer(font, COLS, ROWS)
+            for i in range(0, len(data), 512):
+                emu.feed(data[i:i + 512])
+                renderer.refresh(emu.screen, emu.cursor_visible)
+            t2 = time.perf_counter()
+            parse, total = min(parse, t1 - t0), min(total, t2 - t1)
+        print(f"{name:12s} {len(data):7d} bytes  parse {parse * 1e3:7.2f} ms  "
+              f"parse+render {total * 1e3:7.2f} ms")
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("capture", "png"):
+    if not argv or argv[0] not in ("capture", "png", "bench"):
         print(__doc__)
         return 2
     names = argv[1:] or list(SCENARIOS)
+    if argv[0] == "bench":
+        bench(names)
+        return 0
     for name in names:
         if argv[0] == "capture":
             data, marks = record(name, SCENARIOS[name])

@@ -186,7 +186,7 @@ class TightEncoder:
             return bytes((_FILL,)) + tpixels(pf, np.zeros(1, np.uint32)).tobytes()
         if colours is not None and colours.size == 1:
             return bytes((_FILL,)) + self._palette_bytes(pf, colours)
-        level = zlib_level(state.compress_level)
+        level = zlib_level(state.compress_level, palette=colours is not None)
         if colours is not None and indices is not None:
             n = int(colours.size)
             if n == 2:
@@ -222,7 +222,8 @@ class TightEncoder:
             return bytes((_FILL,)) + self._palette_bytes(pf, np.array([layer.bg], np.uint32))
         pal = self._palette_bytes(pf, np.array([layer.bg, layer.fg], np.uint32))
         head = bytes((_FILTER_PALETTE, 1)) + pal
-        return self._basic(state, sid, zlib_level(state.compress_level), head, layer.bits)
+        level = zlib_level(state.compress_level, palette=True)
+        return self._basic(state, sid, level, head, layer.bits)
 
     def _basic(
         self, state: EncoderState, sid: int, level: int, filter_part: bytes, data: bytes

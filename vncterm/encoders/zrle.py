@@ -83,7 +83,7 @@ class ZrleEncoder:
         data = self.tiles(pixels, pf, analysis)
         stream = state.streams.get("zrle")
         if not isinstance(stream, ZStream):
-            stream = ZStream(zlib_level(state.compress_level))
+            stream = ZStream(zlib_level(state.compress_level, palette=True))
             state.streams["zrle"] = stream
         body = stream.compress(data)
         return len(body).to_bytes(4, "big") + body

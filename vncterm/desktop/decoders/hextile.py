@@ -25,7 +25,7 @@ _KNOWN = RAW | BACKGROUND | FOREGROUND | ANY_SUBRECTS | COLOURED
 _PIXEL = struct.Struct("<I")
 
 #: Up to this many subrectangles a tile is painted with slices; beyond, with one numpy pass.
-_LOOP_MAX = 12
+_LOOP_MAX = 24
 
 _COLOURED_DT = np.dtype([("p", "<u4"), ("xy", "u1"), ("wh", "u1")])
 _PLAIN_DT = np.dtype([("xy", "u1"), ("wh", "u1")])
@@ -83,9 +83,11 @@ def _paint_subrects(tile: U32, xy: np.ndarray, wh: np.ndarray, colours: U32) -> 
         for i in range(n):
             tile[sy[i]:ey[i], sx[i]:ex[i]] = colours[i]
         return
-    ys = np.arange(th)[None, :, None]
-    xs = np.arange(tw)[None, None, :]
-    cover = ((xs >= sx[:, None, None]) & (xs < ex[:, None, None])
-             & (ys >= sy[:, None, None]) & (ys < ey[:, None, None]))
-    last = n - 1 - np.argmax(cover[::-1], axis=0)
-    np.copyto(tile, colours[last], where=cover.any(axis=0))
+    # pixel (y, x) takes the last subrectangle covering it: number them from 1 (0 = none),
+    # cover = rows x columns, and keep the highest number per pixel
+    number = np.arange(1, n + 1, dtype=np.uint8)[:, None]
+    ys, xs = np.arange(th), np.arange(tw)
+    rows = ((ys >= sy[:, None]) & (ys < ey[:, None])) * number
+    cols = (xs >= sx[:, None]) & (xs < ex[:, None])
+    last = (rows[:, :, None] * cols[:, None, :]).max(axis=0)
+    tile[:] = np.concatenate((tile[:1, 0], colours))[last]

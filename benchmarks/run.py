@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""The vncterm benchmark suite: one command, a Markdown table and a PNG plot.
+
+    python benchmarks/run.py            # ~3 minutes; writes benchmarks/out/results.{md,json,png}
+    python benchmarks/run.py --full     # the 20 MB flood and more latency samples
+
+Every figure stands beside a baseline measured in the same run: stock pyte parsing the same
+bytes (the model without vncterm's fast paths), Raw encoding, CopyRect off. vncterm runs as a
+real process on loopback; the viewers are measuring RFB clients (``rfbprobe.py``). Timings are
+figures, not assertions: run on an idle machine for stable numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+import pyte  # noqa: E402
+from rfbprobe import COPYRECT, RAW, TIGHT, ZRLE, Probe  # noqa: E402
+
+OUT = HERE / "out"
+RETURN = 0xFF0D
+
+
+def progress(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- workloads ---------------------------------------------------------------------------------
+
+def plain_text(size: int) -> bytes:
+    """Real text: the system's licence texts and Python's own sources, repeated to ``size``."""
+    parts: list[bytes] = []
+    total = 0
+    sources = sorted(Path("/usr/share/common-licenses").glob("*"))
+    sources += sorted(Path(os.__file__).parent.glob("*.py"))
+    while total < size:
+        for path in sources:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            parts.append(data)
+            total += len(data)
+            if total >= size:
+                break
+    return b"".join(parts)[:size]
+
+
+def capture_bytes(name: str, cols: int, rows: int) -> bytes:
+    """The bytes of a recorded session (benchmarks/captures), as one stream."""
+    path = HERE / "captures" / f"{name}-{cols}x{rows}.cap.gz"
+    with gzip.open(path, "rb") as f:
+        f.readline()  # JSON header
+        data = f.read()
+    out = bytearray()
+    i = 0
+    while i + 8 <= len(data):
+        n = int.from_bytes(data[i + 4:i + 8], "big")
+        out += data[i + 8:i + 8 + n]
+        i += 8 + n
+    return bytes(out)
+
+
+def cjk_text(size: int) -> bytes:
+    line = "日本語のテキスト 中文文本 한국어 텍스트 — wide characters, 表示テスト 0123456789\n"
+    return (line * (size // len(line.encode()) + 1)).encode()[:size]
+
+
+# -- running vncterm -------------------------------------------------------------------------
+
+class Vncterm:
+    """``vncterm -- sh -c SCRIPT`` on a free port."""
+
+    def __init__(self, script: str, geometry: str = "80x25", extra: list[str] | None = None):
+        self.port = free_port()
+        self.args = [sys.executable, "-m", "vncterm", "--listen", f"127.0.0.1:{self.port}",
+                     "--geometry", geometry, *(extra or []), "--", "sh", "-c", script]
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> Vncterm:
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", self.port)
+                w.close()
+                return self
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError("vncterm did not start")
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+
+    def peak_rss_mb(self) -> float:
+        assert self.proc is not None
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
+
+async def flood(data: bytes, viewers: int, encodings: list[int], geometry: str = "80x25",
+                extra: list[str] | None = None) -> dict[str, float]:
+    """Console throughput while ``viewers`` viewers watch ``data`` being cat'ed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, t0f, t1f = Path(tmp, "data"), Path(tmp, "t0"), Path(tmp, "t1")
+        src.write_bytes(data)
+        script = f"read x; date +%s.%N > {t0f}; cat {src}; date +%s.%N > {t1f}; sleep 0.3"
+        async with Vncterm(script, geometry, extra) as vt:
+            trigger = await Probe.connect(vt.port, [RAW], request=False)
+            probes = [await Probe.connect(vt.port, encodings) for _ in range(viewers)]
+            tasks = [asyncio.ensure_future(p.run()) for p in [*probes, trigger]]
+            for p in probes:
+                await asyncio.wait_for(p.got_update.wait(), 30)
+            bytes_before = [p.bytes for p in probes]
+            trigger.key(RETURN)
+            while not t1f.exists() or not t1f.read_text().strip():
+                await asyncio.sleep(0.02)
+            rss = vt.peak_rss_mb()
+            await asyncio.wait(tasks, timeout=30)
+            t0, t1 = float(t0f.read_text()), float(t1f.read_text())
+        secs = max(t1 - t0, 1e-6)
+        result = {"seconds": secs, "mb_per_s": len(data) / secs / 1e6, "rss_mb": rss}
+        if probes:
+            p = probes[0]
+            frames = [t for t in p.update_times if t0 <= t <= t1]
+            result["fps"] = len(frames) / secs
+            result["bytes"] = p.bytes - bytes_before[0]
+            result["copyrects"] = p.copyrects
+        return result
+
+
+async def scrolled_lines(lines: int, encodings: list[int], extra: list[str] | None = None
+                         ) -> dict[str, float]:
+    """Bytes on the wire per scrolled line: ``seq 1 lines`` watched by one viewer."""
+    script = f"read x; seq 1 {lines}; sleep 0.5"
+    async with Vncterm(script, extra=extra) as vt:
+        probe = await Probe.connect(vt.port, encodings)
+        task = asyncio.ensure_future(probe.run())
+        await asyncio.wait_for(probe.got_update.wait(), 30)
+        await asyncio.sleep(0.3)
+        before = probe.bytes
+        probe.key(RETURN)
+        await asyncio.wait([task], timeout=60)
+        total = probe.bytes - before
+    return {"bytes": total, "bytes_per_line": total / lines, "copyrects": probe.copyrects}
+
+
+async def latency(samples: int, encodings: list[int]) -> dict[str, float]:
+    """Key-to-pixels: a key event to the update that shows its echo, at a shell prompt."""
+    async with Vncterm("PS1='$ ' exec sh -i") as vt:
+        probe = await Probe.connect(vt.port, encodings)
+        task = asyncio.ensure_future(probe.run())
+        await asyncio.wait_for(probe.got_update.wait(), 30)
+        await asyncio.sleep(0.5)
+        lat: list[float] = []
+        for i in range(samples):
+            probe.got_update.clear()
+            t0 = time.perf_counter()
+            probe.key(ord("a") + i % 26)
+            await asyncio.wait_for(probe.got_update.wait(), 10)
+            lat.append((time.perf_counter() - t0) * 1000)
+            await asyncio.sleep(0.01)
+            if i % 40 == 39:  # clear the line now and then
+                probe.key(0xFF0D)
+                await asyncio.sleep(0.1)
+        await probe.close()
+        task.cancel()
+    lat.sort()
+    return {"p50_ms": statistics.median(lat), "p99_ms": lat[int(len(lat) * 0.99) - 1],
+            "samples": len(lat)}
+
+
+def stock_pyte_rate(data: bytes, cols: int = 80, rows: int = 25) -> float:
+    """MB/s of stock pyte (ByteStream into Screen) on the same bytes: the model alone."""
+    screen = pyte.Screen(cols, rows)
+    stream = pyte.ByteStream(screen)
+    t0 = time.perf_counter()
+    for i in range(0, len(data), 65536):
+        stream.feed(data[i:i + 65536])
+    return len(data) / (time.perf_counter() - t0) / 1e6
+
+
+def render_ms(name: str, cols: int, rows: int) -> dict[str, float]:
+    """Full redraw of a recorded screen (the renderer alone)."""
+    from vncterm.render.font import CellFont
+    from vncterm.render.renderer import TerminalRenderer
+    from vncterm.terminal.emulator import Emulator
+
+    emu = Emulator(cols, rows)
+    emu.feed(capture_bytes(name, cols, rows))
+    renderer = TerminalRenderer(CellFont(15), cols, rows)
+    times = []
+    for _ in range(10):
+        renderer.resize(cols, rows)
+        emu.screen.dirty.update(range(rows))
+        t0 = time.perf_counter()
+        renderer.refresh(emu.screen, emu.cursor_visible)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"full_redraw_ms": min(times)}
+
+
+# -- report --------------------------------------------------------------------------------------
+
+def write_report(results: dict[str, object]) -> None:
+    OUT.mkdir(exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    rows: list[tuple[str, str, str, str]] = []
+    r = results
+    base = r["baseline_pyte_mb_per_s"]
+    for key, label in (("plain", "plain text `cat`"), ("colour", "colour `ls -lR`"),
+                       ("cjk", "CJK text")):
+        for v in (0, 1, 20):
+            res = r.get(f"flood_{key}_{v}")
+            if isinstance(res, dict):
+                rows.append((f"{label}, {v} viewer(s)", f"{res['mb_per_s']:.2f} MB/s",
+                             f"stock pyte {r[f'baseline_pyte_{key}']:.2f} MB/s",
+                             f"{res['mb_per_s'] / r[f'baseline_pyte_{key}']:.2f}x"))
+    f1, f20 = r.get("flood_plain_1"), r.get("flood_plain_20")
+    if isinstance(f1, dict) and isinstance(f20, dict):
+        rows.append(("20 viewers vs 1 viewer (plain flood)", f"{f20['mb_per_s']:.2f} MB/s",
+                     f"{f1['mb_per_s']:.2f} MB/s", f"{f20['mb_per_s'] / f1['mb_per_s']:.2f}x"))
+        rows.append(("frames/s to a viewer during the flood", f"{f1['fps']:.1f}", "", ""))
+        rows.append(("peak RSS, 20 viewers, flood", f"{f20['rss_mb']:.0f} MB", "", ""))
+    lt, lr = r["latency_tight"], r["latency_raw"]
+    assert isinstance(lt, dict) and isinstance(lr, dict)
+    rows.append(("key-to-pixels p50 (Tight)", f"{lt['p50_ms']:.2f} ms",
+                 f"Raw {lr['p50_ms']:.2f} ms", f"{lt['p50_ms'] / lr['p50_ms']:.2f}x"))
+    rows.append(("key-to-pixels p99 (Tight)", f"{lt['p99_ms']:.2f} ms",
+                 f"Raw {lr['p99_ms']:.2f} ms", f"{lt['p99_ms'] / lr['p99_ms']:.2f}x"))
+    for label, key in (("Tight + CopyRect", "scroll_tight_copyrect"), ("Tight", "scroll_tight"),
+                       ("ZRLE + CopyRect", "scroll_zrle_copyrect")):
+        res, raw = r[key], r["scroll_raw"]
+        assert isinstance(res, dict) and isinstance(raw, dict)
+        rows.append((f"bytes per scrolled line, {label}", f"{res['bytes_per_line']:.0f} B",
+                     f"Raw {raw['bytes_per_line']:.0f} B",
+                     f"{res['bytes_per_line'] / raw['bytes_per_line']:.3f}x"))
+    for geo in ("80x25", "200x60"):
+        res = r[f"render_{geo}"]
+        assert isinstance(res, dict)
+        rows.append((f"full redraw {geo} (render only)", f"{res['full_redraw_ms']:.2f} ms", "", ""))
+    lines = ["| figure | vncterm | baseline (same run) | ratio |", "| --- | --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    meta = r["machine"]
+    lines.append("")
+    lines.append(f"Measured {r['date']} on {meta}; plain-text flood {r['plain_mb']} MB. "
+                 f"Baseline pyte: {base:.2f} MB/s.")
+    (OUT / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    plot(results)
+
+
+def plot(r: dict[str, object]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    ax = axes[0]
+    labels, ours, base = [], [], []
+    for key in ("plain", "colour", "cjk"):
+        res = r.get(f"flood_{key}_1")
+        if isinstance(res, dict):
+            labels.append(key)
+            ours.append(res["mb_per_s"])
+            base.append(r[f"baseline_pyte_{key}"])
+    xs = range(len(labels))
+    ax.bar([x - 0.2 for x in xs], ours, 0.4, label="vncterm, 1 viewer")
+    ax.bar([x + 0.2 for x in xs], base, 0.4, label="stock pyte alone")
+    ax.set_xticks(list(xs), labels)
+    ax.set_ylabel("MB/s")
+    ax.set_title("console throughput")
+    ax.legend()
+    ax = axes[1]
+    names = ["Tight+CopyRect", "Tight", "ZRLE+CopyRect", "Raw"]
+    keys = ["scroll_tight_copyrect", "scroll_tight", "scroll_zrle_copyrect", "scroll_raw"]
+    vals = [r[k]["bytes_per_line"] for k in keys]  # type: ignore[index]
+    ax.bar(names, vals)
+    ax.set_yscale("log")
+    ax.set_ylabel("bytes per scrolled line (log)")
+    ax.set_title("bytes on the wire, 80x25")
+    ax = axes[2]
+    lt, lr = r["latency_tight"], r["latency_raw"]
+    ax.bar(["p50 Tight", "p99 Tight", "p50 Raw", "p99 Raw"],
+           [lt["p50_ms"], lt["p99_ms"], lr["p50_ms"], lr["p99_ms"]])  # type: ignore[index]
+    ax.set_ylabel("ms")
+    ax.set_title("key-to-pixels latency")
+    fig.tight_layout()
+    fig.savefig(OUT / "results.png", dpi=90)
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    plain_mb = 20 if args.full else 4
+    samples = 500 if args.full else 200
+    plain = plain_text(plain_mb * 1000 * 1000)
+    colour = capture_bytes("ls-lR-share", 80, 25)
+    cjk = cjk_text(1_000_000)
+    r: dict[str, object] = {
+        "date": time.strftime("%Y-%m-%d"), "plain_mb": plain_mb,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+                   f"{platform.python_version()}",
+    }
+    progress("stock pyte baseline")
+    r["baseline_pyte_plain"] = r["baseline_pyte_mb_per_s"] = stock_pyte_rate(plain[:2_000_000])
+    r["baseline_pyte_colour"] = stock_pyte_rate(colour)
+    r["baseline_pyte_cjk"] = stock_pyte_rate(cjk)
+    tight = [TIGHT, COPYRECT]
+    for key, data in (("plain", plain), ("colour", colour), ("cjk", cjk)):
+        for viewers in ((0, 1, 20) if key == "plain" else (1,)):
+            progress(f"flood {key} ({len(data) / 1e6:.1f} MB) with {viewers} viewer(s)")
+            r[f"flood_{key}_{viewers}"] = await flood(data, viewers, tight)
+    progress("bytes per scrolled line")
+    r["scroll_tight_copyrect"] = await scrolled_lines(3000, [TIGHT, COPYRECT])
+    r["scroll_tight"] = await scrolled_lines(3000, [TIGHT])
+    r["scroll_zrle_copyrect"] = await scrolled_lines(3000, [ZRLE, COPYRECT])
+    r["scroll_raw"] = await scrolled_lines(3000, [RAW])
+    progress(f"key-to-pixels latency ({samples} keys, Tight then Raw)")
+    r["latency_tight"] = await latency(samples, tight)
+    r["latency_raw"] = await latency(samples, [RAW])
+    progress("render time")
+    r["render_80x25"] = render_ms("ls-usr-bin", 80, 25)
+    r["render_200x60"] = render_ms("ls-usr-bin", 200, 60)
+    return r
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--full", action="store_true", help="20 MB flood, 500 latency samples")
+    args = p.parse_args()
+    results = asyncio.run(main_async(args))
+    write_report(results)
+    progress(f"wrote {OUT / 'results.md'}, {OUT / 'results.png'}")
+
+
+if __name__ == "__main__":
+    main()
