@@ -11,6 +11,10 @@ ClientInit, ServerInit), and for WebSocket clients the RFC 6455 opening handshak
 and prints medians and ratios against the baselines::
 
     python benchmarks/bench_connect.py [-n 40]
+
+Measured on the project's 2-core machine (median of 40, wait 50 ms): plain viewer 51.6 ms on
+the sniffing port against 0.56 ms without sniffing (+51.0 ms, 92x); WebSocket client 1.70 ms on
+the sniffing port against 1.73 ms on a ``--websocket`` listener (0.98x: no added delay).
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class Probe:
                 if kind == 0:
                     await self._update()
                     self.updates += 1
-                    self.update_times.append(time.perf_counter())
+                    self.update_times.append(time.time())
                     self.got_update.set()
                     if keep_requesting:
                         self.request()

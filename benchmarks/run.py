@@ -68,6 +68,15 @@ def plain_text(size: int) -> bytes:
     return b"".join(parts)[:size]
 
 
+def colour_listing(size: int) -> bytes:
+    """Real colour output: ``ls --color=always -lR /usr/share`` (first ``size`` bytes)."""
+    import subprocess
+
+    out = subprocess.run(["ls", "--color=always", "-lR", "/usr/share"], capture_output=True,
+                         env={**os.environ, "LS_COLORS": ""}).stdout
+    return (out * (size // max(1, len(out)) + 1))[:size]
+
+
 def capture_bytes(name: str, cols: int, rows: int) -> bytes:
     """The bytes of a recorded session (benchmarks/captures), as one stream."""
     path = HERE / "captures" / f"{name}-{cols}x{rows}.cap.gz"
@@ -160,8 +169,11 @@ async def flood(data: bytes, viewers: int, encodings: list[int], geometry: str =
 
 async def scrolled_lines(lines: int, encodings: list[int], extra: list[str] | None = None
                          ) -> dict[str, float]:
-    """Bytes on the wire per scrolled line: ``seq 1 lines`` watched by one viewer."""
-    script = f"read x; seq 1 {lines}; sleep 0.5"
+    """Bytes on the wire per scrolled line: a log that grows a line at a time (one line every
+    20 ms, so each frame carries about one scroll), watched by one viewer."""
+    script = (f"read x; i=0; while [ $i -lt {lines} ]; do i=$((i+1)); "
+              f"echo \"$i: a log line of ordinary length, with some words in it\"; sleep 0.02; "
+              "done; sleep 0.5")
     async with Vncterm(script, extra=extra) as vt:
         probe = await Probe.connect(vt.port, encodings)
         task = asyncio.ensure_future(probe.run())
@@ -322,7 +334,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     plain_mb = 20 if args.full else 4
     samples = 500 if args.full else 200
     plain = plain_text(plain_mb * 1000 * 1000)
-    colour = capture_bytes("ls-lR-share", 80, 25)
+    colour = colour_listing(2_000_000)
     cjk = cjk_text(1_000_000)
     r: dict[str, object] = {
         "date": time.strftime("%Y-%m-%d"), "plain_mb": plain_mb,
@@ -339,10 +351,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             progress(f"flood {key} ({len(data) / 1e6:.1f} MB) with {viewers} viewer(s)")
             r[f"flood_{key}_{viewers}"] = await flood(data, viewers, tight)
     progress("bytes per scrolled line")
-    r["scroll_tight_copyrect"] = await scrolled_lines(3000, [TIGHT, COPYRECT])
-    r["scroll_tight"] = await scrolled_lines(3000, [TIGHT])
-    r["scroll_zrle_copyrect"] = await scrolled_lines(3000, [ZRLE, COPYRECT])
-    r["scroll_raw"] = await scrolled_lines(3000, [RAW])
+    r["scroll_tight_copyrect"] = await scrolled_lines(150, [TIGHT, COPYRECT])
+    r["scroll_tight"] = await scrolled_lines(150, [TIGHT])
+    r["scroll_zrle_copyrect"] = await scrolled_lines(150, [ZRLE, COPYRECT])
+    r["scroll_raw"] = await scrolled_lines(150, [RAW])
     progress(f"key-to-pixels latency ({samples} keys, Tight then Raw)")
     r["latency_tight"] = await latency(samples, tight)
     r["latency_raw"] = await latency(samples, [RAW])

@@ -36,3 +36,50 @@ def test_take_covers_exactly_the_damage_in_the_region(cells: list[tuple[int, int
         left[rect.y:rect.bottom, rect.x:rect.right] = True
     assert (left | (truth & inside) >= truth).all()
     assert not (left & ~truth).any()
+
+
+def _copy(img: np.ndarray, src: Rect, x: int, y: int) -> None:
+    img[y:y + src.h, x:x + src.w] = img[src.y:src.bottom, src.x:src.right].copy()
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=st.lists(st.one_of(
+    st.tuples(st.just("paint"), st.integers(0, 79), st.integers(0, 47), st.integers(1, 30),
+              st.integers(1, 20)),
+    st.tuples(st.just("move"), st.integers(0, 79), st.integers(0, 47), st.integers(1, 80),
+              st.integers(1, 48), st.integers(-40, 40), st.integers(-30, 30)),
+    st.tuples(st.just("scroll"), st.integers(1, 7)),
+), max_size=12))
+def test_moves_and_repaints_rebuild_the_server_image(ops: list[tuple[int | str, ...]]) -> None:
+    """A viewer that applies the recorded moves in order, then repaints the damage, shows
+    exactly the server's image (what the CopyRect path relies on)."""
+    grid = DamageGrid(80, 48, 8, 6)
+    rng = np.random.default_rng(len(ops))
+    server = rng.integers(0, 1 << 24, (48, 80)).astype(np.uint32)
+    viewer = server.copy()
+    moves: list[tuple[Rect, int, int]] = []
+    full = Rect(0, 0, 80, 48)
+    for op in ops:
+        if op[0] == "paint":
+            _, x, y, w, h = op
+            r = Rect(int(x), int(y), int(w), int(h)).intersect(full)
+            server[r.y:r.bottom, r.x:r.right] = rng.integers(0, 1 << 24)
+            grid.add(r)
+            continue
+        if op[0] == "scroll":  # a terminal scroll: whole tile rows up
+            n = int(op[1])
+            src, x, y = Rect(0, 6 * n, 80, 48 - 6 * n), 0, 0
+        else:
+            _, sx, sy, w, h, dx, dy = op
+            src = Rect(int(sx), int(sy), int(w), int(h)).intersect(full)
+            x, y = src.x + int(dx), src.y + int(dy)
+            if src.empty or Rect(x, y, src.w, src.h).intersect(full) != Rect(x, y, src.w, src.h):
+                continue
+        _copy(server, src, x, y)
+        grid.move(src, x, y)
+        moves.append((src, x, y))
+    for src, x, y in moves:
+        _copy(viewer, src, x, y)
+    for r in grid.take(full):
+        viewer[r.y:r.bottom, r.x:r.right] = server[r.y:r.bottom, r.x:r.right]
+    assert (viewer == server).all()

@@ -13,6 +13,7 @@ from vncterm.encoders.base import EncoderState
 from vncterm.encoders.manager import SUB_RECT_MAX_AREA, EncodeManager
 from vncterm.encoders.tight import TightEncoder, compact_length
 from vncterm.encoders.zrle import ZrleEncoder, cpixel_slice
+from vncterm.encoders.zstream import ZStream, zlib_level
 from vncterm.geometry import Rect
 from vncterm.rfb.constants import Encoding
 from vncterm.rfb.pixel_format import SERVER_PIXEL_FORMAT, PixelFormat
@@ -54,7 +55,10 @@ def test_tight_small_data_uncompressed_and_resets() -> None:
     assert first[0] == 0x50 | 0x02  # stream 1, reset bit 1 on first use
     assert enc.encode(big, NOVNC_PF, state)[0] == 0x50
     state.compress_level = 1
-    assert enc.encode(big, NOVNC_PF, state)[0] == 0x52  # new level: new stream, reset
+    # a new level continues the stream (no reset: noVNC cannot survive one, see ZStream)
+    assert enc.encode(big, NOVNC_PF, state)[0] == 0x50
+    streams = state.streams["tight"]
+    assert streams.streams[1].level == zlib_level(1, palette=True)  # type: ignore[attr-defined]
     solid = np.full((5, 7), 0x123456, np.uint32)
     assert enc.encode(solid, NOVNC_PF, state) == b"\x80\x12\x34\x56"
     pf565 = PixelFormat(16, 16, True, True, 31, 63, 31, 11, 5, 0)
@@ -109,3 +113,17 @@ def test_manager_bounds_and_solid_bands() -> None:
     for r in rects:
         covered[r.rect.y:r.rect.bottom, r.rect.x:r.rect.right] += 1
     assert covered.min() == 1  # the first rect is tiled exactly, the second clipped inside it
+
+
+def test_relevel_continues_a_stream_any_inflater_accepts() -> None:
+    import zlib
+
+    rng = np.random.default_rng(2)
+    z, d = ZStream(6), zlib.decompressobj()
+    for i in range(30):
+        if i % 7 == 3:
+            z.relevel(int(rng.integers(0, 10)))
+        data = rng.integers(0, 3, int(rng.integers(1, 3000))).astype(np.uint8).tobytes() * 2
+        assert d.decompress(z.compress(data)) == data
+    assert zlib_level(None) == 6 and zlib_level(2) == 2 and zlib_level(2, palette=True) == 6
+    assert zlib_level(12, palette=True) == 9 and zlib_level(-3) == 0

@@ -10,7 +10,8 @@ names and preceded by its compact length (1..3 bytes, 7 bits each, low bits firs
 
 Pixels travel as TPIXEL: 3 bytes R, G, B when the format is 32 bpp, depth 24 with 8-bit channels,
 else the format's own PIXEL. Streams: 0 copy filter, 1 two-colour palette, 2 indexed palette,
-3 gradient filter.
+3 gradient filter. A stream's reset bit is sent only on its first use: noVNC cannot survive
+the reset of a used stream (see ``zstream.ZStream``).
 
 JPEG (0x9, compact length + a JFIF image, RGB whatever the pixel format) is lossy: it is used
 only when the server allows it (``EncoderState.allow_lossy``), the viewer sent a quality level
@@ -126,9 +127,14 @@ class _TightStreams:
         self.streams: list[ZStream | None] = [None, None, None, None]
 
     def get(self, index: int, level: int) -> tuple[ZStream, int]:
-        """The stream ``index`` at ``level``, with the reset bit to send if it is new."""
+        """The stream ``index`` at ``level``, with the reset bit to send on its first use.
+
+        A used stream is never reset (noVNC loses its window on a reset, see ``ZStream``);
+        a new level continues the stream with :meth:`ZStream.relevel`.
+        """
         stream = self.streams[index]
-        if stream is not None and stream.level == level:
+        if stream is not None:
+            stream.relevel(level)
             return stream, 0
         stream = ZStream(level)
         self.streams[index] = stream
@@ -164,11 +170,6 @@ class TightEncoder:
             s = _TightStreams()
             state.streams["tight"] = s
         return s
-
-    @staticmethod
-    def reset_streams(state: EncoderState) -> None:
-        """Drop the streams: the next rectangle using each one tells the viewer to reset it."""
-        state.streams.pop("tight", None)
 
     def encode(
         self, pixels: U32, pf: PixelFormat, state: EncoderState, analysis: Analysis | None = None,

@@ -21,9 +21,11 @@ class ZlibEncoder:
         self, pixels: U32, pf: PixelFormat, state: EncoderState, analysis: Analysis | None = None
     ) -> bytes:
         """Payload of one Zlib rectangle."""
+        level = zlib_level(state.compress_level)
         stream = state.streams.get("zlib")
         if not isinstance(stream, ZStream):
-            stream = ZStream(zlib_level(state.compress_level))
+            stream = ZStream(level)
             state.streams["zlib"] = stream
+        stream.relevel(level)  # one stream for the connection's life; a new level continues it
         body = stream.compress(pf.pack(pixels))
         return len(body).to_bytes(4, "big") + body

@@ -81,10 +81,12 @@ class ZrleEncoder:
     ) -> bytes:
         """Payload of one ZRLE rectangle: U32 length + zlib data."""
         data = self.tiles(pixels, pf, analysis)
+        level = zlib_level(state.compress_level, palette=True)
         stream = state.streams.get("zrle")
         if not isinstance(stream, ZStream):
-            stream = ZStream(zlib_level(state.compress_level, palette=True))
+            stream = ZStream(level)
             state.streams["zrle"] = stream
+        stream.relevel(level)  # one stream for the connection's life; a new level continues it
         body = stream.compress(data)
         return len(body).to_bytes(4, "big") + body
 

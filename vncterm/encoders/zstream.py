@@ -18,7 +18,20 @@ DEFAULT_LEVEL = 6
 
 
 class ZStream:
-    """One deflate stream; ``compress`` returns a chunk that ends on a sync-flush boundary."""
+    """One deflate stream; ``compress`` returns a chunk that ends on a sync-flush boundary.
+
+    :meth:`relevel` changes the compression level without the viewer noticing: the stream
+    continues with a fresh raw deflater (no zlib header) at the new level. After a sync flush
+    the viewer's inflater stands at a block boundary, and blocks that refer only to their own
+    output are a valid continuation (RFC 1951 section 3.2.3); the Adler-32 trailer is never
+    checked because the stream never ends. This is how we honour a new compression level
+    without resetting a stream, which noVNC cannot survive (below).
+
+    Why no resets: noVNC's vendored pako (1.7.0) ``inflateReset`` zeroes the window size of an
+    inflater whose window is already allocated and never restores it, so after a Tight reset
+    of a used stream every back-reference into an earlier rectangle fails ("zlib inflate
+    failed"). Tight therefore sets a stream's reset bit only on its first use.
+    """
 
     __slots__ = ("_obj", "level")
 
@@ -29,6 +42,13 @@ class ZStream:
     def compress(self, data: bytes | bytearray | memoryview) -> bytes:
         """Deflate ``data`` and sync-flush, so the chunk can be inflated on its own."""
         return self._obj.compress(data) + self._obj.flush(_zlib.Z_SYNC_FLUSH)
+
+    def relevel(self, level: int) -> None:
+        """Continue the stream at another level (a new raw deflater; see the class doc)."""
+        level = max(0, min(9, level))
+        if level != self.level:
+            self.level = level
+            self._obj = _zlib.compressobj(level, _zlib.DEFLATED, -15)
 
 
 #: zlib level for each RFB compression level (0..9, pseudo-encodings -256..-247, section 7.8)

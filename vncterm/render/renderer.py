@@ -55,6 +55,10 @@ def _dim(fg: int, bg: int) -> int:
     return out
 
 
+#: Scroll detection looks at refreshes touching at least this many rows, and moves no less.
+SCROLL_MIN_ROWS = 3
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     """Cells ``col0`` up to (not including) ``col1`` of ``row`` changed."""
@@ -76,6 +80,9 @@ class TerminalRenderer:
         self.bold_is_bright = bold_is_bright
         self.cell_w, self.cell_h = font.cell_w, font.cell_h
         self._cursor: tuple[int, int, str] | None = None
+        #: Detect scrolled rows and move their pixels (reported by ``take_copies``).
+        self.detect_scroll = True
+        self._copies: list[tuple[Rect, int, int]] = []
         self._reset_tiles()
         self.resize(cols, rows)
 
@@ -92,6 +99,7 @@ class TerminalRenderer:
         self.cell_fg = np.full((rows, cols), DEFAULT_FG, dtype=np.uint32)
         self.cell_bg = np.full((rows, cols), DEFAULT_BG, dtype=np.uint32)
         self._cursor = None
+        self._copies = []
 
     @property
     def width(self) -> int:
@@ -190,15 +198,60 @@ class TerminalRenderer:
                 if pos is not None:
                     lines.add(pos[0])
             self._cursor = cur
+        rows = [y for y in sorted(lines) if 0 <= y < self.rows]
+        computed = {y: self._line_ids(screen, y, cur) for y in rows}
+        if self.detect_scroll and len(rows) >= SCROLL_MIN_ROWS:
+            self._detect_scroll(computed)
         spans: list[Span] = []
-        for y in sorted(lines):
-            if 0 <= y < self.rows:
-                spans.extend(self._refresh_line(screen, y, cur))
+        for y in rows:
+            spans.extend(self._paint_line(y, *computed[y]))
         return spans
 
-    def _refresh_line(
+    def take_copies(self) -> list[tuple[Rect, int, int]]:
+        """Moves done since the last call: (source pixels, destination x, y), in order."""
+        copies, self._copies = self._copies, []
+        return copies
+
+    def _detect_scroll(self, computed: dict[int, tuple[np.ndarray, list[int], list[int]]]) -> None:
+        """Find rows that moved up or down as a block (a scroll), move their pixels instead of
+        redrawing them, and record the move so viewers get a CopyRect."""
+        old = self._ids
+        new = old.copy()
+        for y, (ids, _, _) in computed.items():
+            new[y] = ids
+        old_rows = {old[r].tobytes(): r for r in range(self.rows - 1, -1, -1)}
+        votes: dict[int, int] = {}
+        for y in computed:
+            r = old_rows.get(new[y].tobytes())
+            if r is not None and r != y:
+                votes[r - y] = votes.get(r - y, 0) + 1
+        if not votes:
+            return
+        k = max(votes, key=lambda d: votes[d])
+        # the longest run of rows y with new[y] == old[y + k]
+        best, start = (0, 0), None
+        for y in range(self.rows + 1):
+            ok = 0 <= y + k < self.rows and y < self.rows and (new[y] == old[y + k]).all()
+            if ok and start is None:
+                start = y
+            elif not ok and start is not None:
+                if y - start > best[1] - best[0]:
+                    best = (start, y)
+                start = None
+        a, b = best
+        if b - a < SCROLL_MIN_ROWS:
+            return
+        ch = self.cell_h
+        self.pixels[a * ch:b * ch] = self.pixels[(a + k) * ch:(b + k) * ch].copy()
+        self._ids[a:b] = old[a + k:b + k].copy()
+        self.cell_fg[a:b] = self.cell_fg[a + k:b + k].copy()
+        self.cell_bg[a:b] = self.cell_bg[a + k:b + k].copy()
+        self._copies.append((Rect(0, (a + k) * ch, self.width, (b - a) * ch), 0, a * ch))
+
+    def _line_ids(
         self, screen: pyte.Screen, y: int, cursor: tuple[int, int, str] | None
-    ) -> list[Span]:
+    ) -> tuple[np.ndarray, list[int], list[int]]:
+        """Tile ids and colours of row ``y`` as the screen has it now."""
         line = screen.buffer[y]
         cols = self.cols
         get = line.get
@@ -222,7 +275,10 @@ class TerminalRenderer:
             ids.append(tid)
             fgs.append(fg)
             bgs.append(bg)
-        new = np.array(ids, dtype=np.int32)
+        return np.array(ids, dtype=np.int32), fgs, bgs
+
+    def _paint_line(self, y: int, new: np.ndarray, fgs: list[int], bgs: list[int]) -> list[Span]:
+        """Draw the cells of row ``y`` whose tile changed; the changed spans."""
         changed = new != self._ids[y]
         if not changed.any():
             return []

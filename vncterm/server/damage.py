@@ -37,6 +37,36 @@ class DamageGrid:
     def clear(self) -> None:
         self.mask[:] = False
 
+    def _aligned(self, r: Rect) -> bool:
+        tw, th = self.tile_w, self.tile_h
+        return (r.x % tw == 0 and r.y % th == 0
+                and (r.right % tw == 0 or r.right == self.width)
+                and (r.bottom % th == 0 or r.bottom == self.height))
+
+    def move(self, src: Rect, x: int, y: int) -> None:
+        """The pixels of ``src`` were copied to (``x``, ``y``): their damage moves with them.
+
+        Tile-aligned moves (terminal scrolls) are exact: the destination's damage becomes the
+        source's. Other moves are conservative: shifted damage is added, nothing is cleared.
+        """
+        full = Rect(0, 0, self.width, self.height)
+        src = src.intersect(full)
+        dst = Rect(x, y, src.w, src.h)
+        if src.empty or dst.intersect(full) != dst:
+            self.add(dst.intersect(full))
+            return
+        if self._aligned(src) and self._aligned(dst):
+            sr0, sr1, sc0, sc1 = self._tiles(src)
+            dr0, dr1, dc0, dc1 = self._tiles(dst)
+            if (sr1 - sr0, sc1 - sc0) == (dr1 - dr0, dc1 - dc0):
+                self.mask[dr0:dr1, dc0:dc1] = self.mask[sr0:sr1, sc0:sc1].copy()
+                return
+        r0, r1, c0, c1 = self._tiles(src)
+        tw, th = self.tile_w, self.tile_h
+        for r, c in zip(*self.mask[r0:r1, c0:c1].nonzero(), strict=True):
+            tile = Rect((c0 + c) * tw, (r0 + r) * th, tw, th).intersect(src)
+            self.add(tile.translate(x - src.x, y - src.y))
+
     def any_in(self, region: Rect) -> bool:
         r0, r1, c0, c1 = self._tiles(region)
         return bool(self.mask[r0:r1, c0:c1].any())

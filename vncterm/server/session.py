@@ -13,13 +13,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, BinaryIO
 
-import numpy as np
-
 from ..console.base import Console
-from ..geometry import Rect
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
 from ..terminal.mouse import active_mode
+from .sources import FramebufferSource, TerminalSource
 from .streams import StreamHub
 
 if TYPE_CHECKING:
@@ -27,29 +25,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The share of time all viewers' encoding together may take (the rest stays for the console).
+ENCODE_SHARE = 0.3
+#: How much encoding time may be spent at once after a quiet spell.
+ENCODE_BURST = 0.05
+
 #: pyte keeps private modes shifted left by 5 bits: DEC mode 2004, bracketed paste.
 BRACKETED_PASTE = 2004 << 5
-
-
-class Snapshot:
-    """An immutable copy of the framebuffer (and cell colours) that encoders may read off-loop."""
-
-    def __init__(self, renderer: TerminalRenderer, generation: int) -> None:
-        self.generation = generation
-        self.pixels = renderer.pixels.copy()
-        self._antialias = renderer.font.antialias
-        self._fg = renderer.cell_fg.copy()
-        self._bg = renderer.cell_bg.copy()
-        self._cw, self._ch = renderer.cell_w, renderer.cell_h
-
-    def palette_hint(self, rect: Rect) -> np.ndarray | None:
-        """A sorted superset of the colours in ``rect`` (None when glyphs are antialiased)."""
-        if self._antialias:
-            return None
-        c0, c1 = rect.x // self._cw, -(-rect.right // self._cw)
-        r0, r1 = rect.y // self._ch, -(-rect.bottom // self._ch)
-        both = np.concatenate((self._fg[r0:r1, c0:c1].ravel(), self._bg[r0:r1, c0:c1].ravel()))
-        return np.unique(both)
 
 
 class Session:
@@ -74,13 +56,15 @@ class Session:
         self.max_cols, self.max_rows = 1000, 500
         self.emulator = emulator
         self.renderer = renderer
-        self.name = name
+        self.terminal = TerminalSource(emulator, renderer, name)
+        #: Every framebuffer source viewers can be shown (the terminal; a desktop when proxied).
+        self.sources: list[FramebufferSource] = [self.terminal]
         self.share_policy = share_policy
         self.viewers: list[Viewer] = []
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode")
-        self.generation = 0
-        self._snapshot: Snapshot | None = None
         self._flush_scheduled = False
+        self._budget = ENCODE_BURST  # seconds of encoding the viewers may spend now
+        self._budget_at = 0.0
         self.closed = False
         self.listeners: list[Callable[[], None]] = []
 
@@ -169,7 +153,8 @@ class Session:
         if name and name != self.name:
             self.name = name
             for viewer in list(self.viewers):
-                viewer.on_name(name)
+                if viewer.source is self.terminal:
+                    viewer.on_name(name)
 
     @property
     def can_resize(self) -> bool:
@@ -186,9 +171,10 @@ class Session:
             self.renderer.resize(cols, rows)
             self.console.resize(cols, rows)
             self.emulator.screen.dirty.update(range(rows))
-            self.generation += 1
+            self.terminal.generation += 1
         for viewer in list(self.viewers):
-            viewer.on_resize(1 if viewer is requester else 2 if requester is not None else 0)
+            if viewer.source is self.terminal:
+                viewer.on_resize(1 if viewer is requester else 2 if requester is not None else 0)
 
     def write_input(self, data: bytes) -> None:
         """Keys and pastes from viewers."""
@@ -207,22 +193,36 @@ class Session:
 
     # -- frames ----------------------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Draw what changed in the terminal; spread the damage to every viewer."""
-        spans = self.renderer.refresh(self.emulator.screen, self.emulator.cursor_visible)
-        if not spans:
-            return
-        self.generation += 1
-        rects = [self.renderer.span_rect(s) for s in spans]
-        for viewer in self.viewers:
-            for rect in rects:
-                viewer.damage.add(rect)
+    def encode_wait(self) -> float:
+        """Seconds until the viewers may encode again (0: now).
 
-    def snapshot(self) -> Snapshot:
-        """The current frame, copied once per generation and shared by every viewer."""
-        if self._snapshot is None or self._snapshot.generation != self.generation:
-            self._snapshot = Snapshot(self.renderer, self.generation)
-        return self._snapshot
+        Encoding for all viewers together is held to ENCODE_SHARE of the time, so the console
+        is always read and parsed at full speed: with many viewers each gets fewer frames.
+        """
+        now = asyncio.get_running_loop().time()
+        self._budget = min(ENCODE_BURST, self._budget + (now - self._budget_at) * ENCODE_SHARE)
+        self._budget_at = now
+        return 0.0 if self._budget > 0 else -self._budget / ENCODE_SHARE
+
+    def charge_encoding(self, seconds: float) -> None:
+        self._budget -= seconds
+
+    def refresh(self) -> None:
+        """Bring every source up to date; spread its damage to the viewers showing it."""
+        for source in self.sources:
+            damage = source.refresh()
+            if damage:
+                for viewer in self.viewers:
+                    if viewer.source is source:
+                        viewer.add_damage(damage)
+
+    @property
+    def name(self) -> str:
+        return self.terminal.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.terminal.name = value
 
     @property
     def width(self) -> int:

@@ -11,21 +11,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, cast
 
+import numpy as np
+
 from ..console.base import Console
 from ..encoders.base import EncoderState
-from ..encoders.manager import EncodedRect, EncodeManager
+from ..encoders.copyrect import copyrect_payload
+from ..encoders.manager import EncodedRect, EncodeManager, PaletteHint
 from ..errors import ProtocolError
 from ..geometry import Rect
 from ..rfb import clipboard, events, vencrypt
 from ..rfb.connection import RectData, SecurityConfig, ServerConnection, State, UpdateRect
 from ..rfb.constants import Encoding
+from ..rfb.pixel_format import PixelFormat
 from ..terminal.keymap import KeyState
 from ..terminal.mouse import MouseState
 from .damage import DamageGrid
 from .security import Gatekeeper
+from .sources import Copy, Damage, FramebufferSource
 
 if TYPE_CHECKING:
     from .session import Session
@@ -37,6 +43,8 @@ HIGH_WATER = 256 * 1024
 #: A viewer writing to a stream is paused while the stream's backend has this much unwritten.
 STREAM_INPUT_PAUSE = 256 * 1024
 BREAK, PAUSE = 0xFF6B, 0xFF13
+#: More pending moves than this between two updates are sent as repaints instead.
+MAX_COPIES = 64
 #: Continuous updates (section 7.5.10) are paced to at most this many frames a second.
 MAX_FPS = 60
 FENCE_BLOCK_BEFORE, FENCE_BLOCK_AFTER, FENCE_SYNC_NEXT = 1, 2, 4
@@ -67,8 +75,11 @@ class Viewer(asyncio.Protocol):
         self.manager = EncodeManager(EncoderState(allow_lossy=session.allow_lossy))
         self.keys = KeyState()
         self.mouse = MouseState()
-        self.damage = DamageGrid(session.width, session.height,
-                                 session.renderer.cell_w, session.renderer.cell_h)
+        #: What this viewer is shown (the terminal, or a proxied desktop).
+        self.source: FramebufferSource = session.terminal
+        self.damage = DamageGrid(self.source.width, self.source.height, *self.source.tile_size)
+        self._copies: list[Copy] = []  # moves to send as CopyRect before the next update
+        self._pending_copies: list[Copy] = []  # the moves of the update being encoded
         self.transport: asyncio.Transport | None = None
         self.label = "viewer"
         self.request: Rect | None = None
@@ -79,6 +90,7 @@ class Viewer(asyncio.Protocol):
         self._attached = False
         self._closed = False
         self.bytes_sent = 0
+        self.copyrects_sent = 0
         self.updates_sent = 0
         self._stream_changes: list[tuple[str, bool]] = []
         self._next_stream_id = 1
@@ -192,8 +204,9 @@ class Viewer(asyncio.Protocol):
             if self.guard.audit is not None:
                 self.guard.audit.record("refused", str(self), reason=ev.reason)
         elif isinstance(ev, events.ClientInit):
-            self.conn.send_server_init(self.session.width, self.session.height, self.session.name)
-            self._viewer_w, self._viewer_h = self.session.width, self.session.height
+            src = self.source
+            self.conn.send_server_init(src.width, src.height, src.name)
+            self._viewer_w, self._viewer_h = src.width, src.height
             self.session.attach(self, ev.shared)
             self._attached = True
             self.damage.add_all()
@@ -351,7 +364,7 @@ class Viewer(asyncio.Protocol):
 
     def on_resize(self, reason: int) -> None:
         """The framebuffer changed size (``reason`` as in ExtendedDesktopSize, section 7.8.5)."""
-        w, h = self.session.width, self.session.height
+        w, h = self.source.width, self.source.height
         if self._continuous is not None:
             self._continuous = Rect(0, 0, w, h)  # keep covering the whole screen
         self.conn.set_size(w, h)
@@ -363,8 +376,9 @@ class Viewer(asyncio.Protocol):
         else:
             self._viewer_w, self._viewer_h = w, h
             self._size_rects.append(rect)
-        self.damage = DamageGrid(w, h, self.session.renderer.cell_w, self.session.renderer.cell_h)
+        self.damage = DamageGrid(w, h, *self.source.tile_size)
         self.damage.add_all()
+        self._copies = []
         self.maybe_send()
 
     def on_name(self, name: str) -> None:
@@ -443,8 +457,8 @@ class Viewer(asyncio.Protocol):
         return self.transport.get_write_buffer_size()
 
     def _on_request(self, ev: events.FramebufferUpdateRequest) -> None:
-        shown = Rect(0, 0, min(self._viewer_w, self.session.width),
-                     min(self._viewer_h, self.session.height))
+        shown = Rect(0, 0, min(self._viewer_w, self.source.width),
+                     min(self._viewer_h, self.source.height))
         region = ev.rect.intersect(shown)
         self.request = region
         if not ev.incremental:
@@ -501,10 +515,17 @@ class Viewer(asyncio.Protocol):
                     self._pace_timer = True
                     asyncio.get_running_loop().call_later(wait, self._paced)
                 return
+        wait = self.session.encode_wait()
+        if wait > 0 and not self._input_since_frame and not self._force:
+            # the encoding budget is spent: come back when there is some again
+            if not self._pace_timer:
+                self._pace_timer = True
+                asyncio.get_running_loop().call_later(wait, self._paced)
+            return
         self.session.refresh()
         region = self.request if self.request is not None else self._continuous
         assert region is not None
-        if (not self._force and not self._stream_changes and not self._pseudo
+        if (not self._force and not self._stream_changes and not self._pseudo and not self._copies
                 and not self._size_rects and not self.damage.any_in(region)):
             return
         if self._size_rects:
@@ -520,29 +541,62 @@ class Viewer(asyncio.Protocol):
         self.request, self._force = None, False
         self._pseudo += self.conn.stream_announcements(self._stream_changes)
         self._stream_changes = []
-        snap = self.session.snapshot()
+        snap = self.source.snapshot()
+        copies = self._take_copies(region)
         pf = self.conn.pixel_format
+        self._pending_copies = copies
         if sum(r.area for r in rects) <= INLINE_AREA:
-            self._send_update(self.manager.encode(snap.pixels, rects, pf, snap.palette_hint))
+            t0 = time.perf_counter()
+            encoded = self.manager.encode(snap.pixels, rects, pf, snap.palette_hint)
+            self.session.charge_encoding(time.perf_counter() - t0)
+            self._send_update(encoded)
             return
         self._encoding = True
         fut = self.session.executor.submit(
-            self.manager.encode, snap.pixels, rects, pf, snap.palette_hint)
+            self._timed_encode, snap.pixels, rects, pf, snap.palette_hint)
         loop = asyncio.get_running_loop()
         fut.add_done_callback(lambda f: loop.call_soon_threadsafe(self._encoded, f))
 
-    def _encoded(self, fut: Future[list[EncodedRect]]) -> None:
+    def _timed_encode(self, pixels: np.ndarray, rects: list[Rect], pf: PixelFormat,
+                      hint: PaletteHint) -> tuple[list[EncodedRect], float]:
+        t0 = time.perf_counter()
+        encoded = self.manager.encode(pixels, rects, pf, hint)
+        return encoded, time.perf_counter() - t0
+
+    def _encoded(self, fut: Future[tuple[list[EncodedRect], float]]) -> None:
         self._encoding = False
         if self._closed:
             return
         try:
-            encoded = fut.result()
+            encoded, seconds = fut.result()
+            self.session.charge_encoding(seconds)
         except Exception:
             log.exception("%s: encoding failed", self)
             self.close("internal error while encoding")
             return
         self._send_update(encoded)
         self.maybe_send()
+
+    def add_damage(self, damage: Damage) -> None:
+        """Changes in the source this viewer shows: moves first, then areas to repaint."""
+        full = Rect(0, 0, self.source.width, self.source.height)
+        for copy in damage.copies:
+            if Encoding.COPYRECT in self.conn.encodings and len(self._copies) < MAX_COPIES:
+                self._copies.append(copy)
+                self.damage.move(copy.src, copy.x, copy.y)
+            else:
+                self.damage.add(copy.dst.intersect(full))
+        for rect in damage.rects:
+            self.damage.add(rect)
+
+    def _take_copies(self, region: Rect) -> list[Copy]:
+        """The pending moves, if the update covers the whole screen; else they become damage."""
+        copies, self._copies = self._copies, []
+        if region == Rect(0, 0, self.source.width, self.source.height):
+            return copies
+        for copy in copies:
+            self.damage.add(copy.dst)
+        return []
 
     def _paced(self) -> None:
         self._pace_timer = False
@@ -551,7 +605,14 @@ class Viewer(asyncio.Protocol):
     def _send_update(self, encoded: list[EncodedRect]) -> None:
         pseudo: list[UpdateRect] = list(self._pseudo)
         self._pseudo = []
-        self.conn.send_framebuffer_update(pseudo + list(encoded))
+        moves: list[UpdateRect] = [
+            RectData(c.dst, Encoding.COPYRECT, copyrect_payload(c.src.x, c.src.y))
+            for c in self._pending_copies]
+        self._pending_copies = []
+        self.copyrects_sent += len(moves)
+        # CopyRects first, in order: the viewer applies them to what it shows before the
+        # repainted rectangles (section 7.7.2)
+        self.conn.send_framebuffer_update(pseudo + moves + list(encoded))
         self.updates_sent += 1
         self._last_frame = asyncio.get_running_loop().time()
         self._input_since_frame = False
@@ -574,8 +635,8 @@ class Viewer(asyncio.Protocol):
         """EnableContinuousUpdates (section 7.5.10)."""
         log.info("%s: continuous updates %s", self, f"on for {ev.rect}" if ev.enable else "off")
         if ev.enable:
-            self._continuous = ev.rect.intersect(Rect(0, 0, self.session.width,
-                                                      self.session.height))
+            self._continuous = ev.rect.intersect(Rect(0, 0, self.source.width,
+                                                      self.source.height))
             self.maybe_send()
         else:
             self._continuous = None

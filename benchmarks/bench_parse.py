@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Parser throughput: vncterm's emulator (fast paths on and off) against stock pyte.
+
+Every workload is fed in 64 KB chunks, as the server does with console reads, with no
+renderer: this is the terminal model alone. Prints a Markdown table of MB/s.
+
+    python benchmarks/bench_parse.py                 # 20 MB plain text, colour, CJK, captures
+    python benchmarks/bench_parse.py --size 4        # smaller inputs (MB), for a quick look
+    python benchmarks/bench_parse.py --only plain --profile   # cProfile the fast path
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+import pyte  # noqa: E402
+from captures import available, load  # noqa: E402
+
+from vncterm.terminal.emulator import Emulator  # noqa: E402
+
+CHUNK = 65536
+
+
+def plain_text(size: int) -> bytes:
+    """Real text: the system's licence texts and Python's own sources, repeated to ``size``."""
+    sources = sorted(Path("/usr/share/common-licenses").glob("*"))
+    sources += sorted(Path(os.__file__).parent.glob("*.py"))
+    parts: list[bytes] = []
+    total = 0
+    while total < size:
+        for path in sources:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            parts.append(data.replace(b"\n", b"\r\n"))  # as a pty with onlcr delivers it
+            total += len(parts[-1])
+            if total >= size:
+                break
+    return b"".join(parts)[:size]
+
+
+def colour_listing(size: int) -> bytes:
+    """``ls --color=always -lR /usr/share`` (as a pty would deliver it), repeated to ``size``."""
+    out = subprocess.run(["ls", "--color=always", "-lR", "/usr/share"], capture_output=True,
+                         env={**os.environ, "LC_ALL": "C.UTF-8"}).stdout
+    out = out.replace(b"\n", b"\r\n")
+    return (out * (size // max(len(out), 1) + 1))[:size]
+
+
+def cjk_text(size: int) -> bytes:
+    line = "日本語のテキスト 中文文本 한국어 텍스트 — wide characters, 表示テスト 0123456789\r\n"
+    return (line * (size // len(line.encode()) + 1)).encode()[:size]
+
+
+def captures_text() -> bytes:
+    """Every recorded 80x25 capture, one after the other (vim, top, htop, ls, gcc)."""
+    return b"".join(load(p).data for p in available() if "80x25" in p.name)
+
+
+def feed_emulator(fast: bool, cols: int, rows: int) -> Callable[[bytes], None]:
+    emu = Emulator(cols, rows, fast=fast)
+
+    def feed(data: bytes) -> None:
+        for i in range(0, len(data), CHUNK):
+            emu.feed(data[i:i + CHUNK])
+            emu.take_replies()
+    return feed
+
+
+def feed_pyte(cols: int, rows: int) -> Callable[[bytes], None]:
+    stream = pyte.ByteStream(pyte.Screen(cols, rows))
+
+    def feed(data: bytes) -> None:
+        for i in range(0, len(data), CHUNK):
+            stream.feed(data[i:i + CHUNK])
+    return feed
+
+
+def rate(feed: Callable[[bytes], None], data: bytes, budget: float) -> float:
+    """MB/s over ``data`` (a prefix of it for slow parsers: at most ~``budget`` seconds)."""
+    probe = data[:CHUNK * 4]
+    t0 = time.perf_counter()
+    feed(probe)
+    first = time.perf_counter() - t0
+    est = first / len(probe) * len(data)
+    if est > budget:
+        data = data[len(probe):len(probe) + max(CHUNK, int(len(data) * budget / est))]
+    else:
+        data = data[len(probe):] or probe
+    t0 = time.perf_counter()
+    feed(data)
+    return len(data) / (time.perf_counter() - t0) / 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=float, default=20, help="MB per synthetic workload")
+    ap.add_argument("--budget", type=float, default=8.0,
+                    help="seconds at most per slow measurement (a prefix is timed)")
+    ap.add_argument("--only", help="one workload: plain, colour, cjk, captures")
+    ap.add_argument("--profile", action="store_true", help="cProfile the fast path")
+    args = ap.parse_args()
+    size = int(args.size * 1e6)
+    workloads: dict[str, tuple[str, Callable[[], bytes], int, int]] = {
+        "plain": (f"plain text ({args.size:g} MB), 80x25", lambda: plain_text(size), 80, 25),
+        "plain200": (f"plain text ({args.size:g} MB), 200x60", lambda: plain_text(size),
+                     200, 60),
+        "colour": ("`ls --color=always -lR /usr/share`, 80x25",
+                   lambda: colour_listing(size), 80, 25),
+        "cjk": ("CJK text, 80x25", lambda: cjk_text(size // 4), 80, 25),
+        "captures": ("recorded captures (vim, top, htop, ls, gcc), 80x25", captures_text,
+                     80, 25),
+    }
+    if args.only:
+        workloads = {args.only: workloads[args.only]}
+    if args.profile:
+        for label, make, cols, rows in workloads.values():
+            data = make()
+            prof = cProfile.Profile()
+            feed = feed_emulator(True, cols, rows)
+            prof.runcall(feed, data)
+            print(label)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+        return
+    print("| workload | bytes | fast MB/s | slow (fast=False) MB/s | stock pyte MB/s |"
+          " fast/slow | fast/pyte |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for label, make, cols, rows in workloads.values():
+        data = make()
+        fast = rate(feed_emulator(True, cols, rows), data, args.budget)
+        slow = rate(feed_emulator(False, cols, rows), data, args.budget)
+        ref = rate(feed_pyte(cols, rows), data, args.budget)
+        print(f"| {label} | {len(data)} | {fast:.2f} | {slow:.2f} | {ref:.2f} | "
+              f"{fast / slow:.1f}x | {fast / ref:.1f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

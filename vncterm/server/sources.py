@@ -1,0 +1,129 @@
+"""Framebuffer sources: what a viewer is shown (the terminal, or a proxied desktop).
+
+A source owns a framebuffer (uint32 0x00RRGGBB) and reports, on ``refresh()``, what changed since
+the previous call: areas that moved (copies, in order; viewers that know CopyRect get them as
+CopyRect) and areas to repaint. Encoders and viewers do not care which kind of source it is.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..geometry import Rect
+from ..render.renderer import TerminalRenderer
+from ..terminal.emulator import Emulator
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """The pixels of ``src`` moved to (``x``, ``y``)."""
+
+    src: Rect
+    x: int
+    y: int
+
+    @property
+    def dst(self) -> Rect:
+        return Rect(self.x, self.y, self.src.w, self.src.h)
+
+
+@dataclass
+class Damage:
+    """What changed in a source since its last refresh: copies first (in order), then rects."""
+
+    copies: list[Copy] = field(default_factory=list)
+    rects: list[Rect] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.copies or self.rects)
+
+
+class Snapshot:
+    """An immutable copy of a frame that encoders may read off the event loop."""
+
+    def __init__(self, pixels: np.ndarray, generation: int,
+                 cells: tuple[np.ndarray, np.ndarray, int, int] | None = None) -> None:
+        self.generation = generation
+        self.pixels = pixels
+        self._cells = cells
+
+    def palette_hint(self, rect: Rect) -> np.ndarray | None:
+        """A sorted superset of the colours in ``rect``, when the source knows one."""
+        if self._cells is None:
+            return None
+        fg, bg, cw, ch = self._cells
+        c0, c1 = rect.x // cw, -(-rect.right // cw)
+        r0, r1 = rect.y // ch, -(-rect.bottom // ch)
+        return np.unique(np.concatenate((fg[r0:r1, c0:c1].ravel(), bg[r0:r1, c0:c1].ravel())))
+
+
+class FramebufferSource(abc.ABC):
+    """The interface the server feeds viewers from."""
+
+    name: str = ""
+    generation: int = 0
+
+    @property
+    @abc.abstractmethod
+    def width(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    def height(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    def tile_size(self) -> tuple[int, int]:
+        """The damage-tracking granularity (a terminal cell, or a square of pixels)."""
+
+    @abc.abstractmethod
+    def refresh(self) -> Damage:
+        """Bring the framebuffer up to date; what changed since the last call."""
+
+    @abc.abstractmethod
+    def snapshot(self) -> Snapshot:
+        """The current frame, copied (shared by every viewer encoding this generation)."""
+
+
+class TerminalSource(FramebufferSource):
+    """The terminal: pyte's screen drawn by the renderer."""
+
+    def __init__(self, emulator: Emulator, renderer: TerminalRenderer, name: str) -> None:
+        self.emulator = emulator
+        self.renderer = renderer
+        self.name = name
+        self.generation = 0
+        self._snapshot: Snapshot | None = None
+
+    @property
+    def width(self) -> int:
+        return self.renderer.width
+
+    @property
+    def height(self) -> int:
+        return self.renderer.height
+
+    @property
+    def tile_size(self) -> tuple[int, int]:
+        return self.renderer.cell_w, self.renderer.cell_h
+
+    def refresh(self) -> Damage:
+        r = self.renderer
+        spans = r.refresh(self.emulator.screen, self.emulator.cursor_visible)
+        copies = [Copy(src, x, y) for src, x, y in getattr(r, "take_copies", lambda: [])()]
+        if not spans and not copies:
+            return Damage()
+        self.generation += 1
+        return Damage(copies, [r.span_rect(s) for s in spans])
+
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None or self._snapshot.generation != self.generation:
+            r = self.renderer
+            cells = None
+            if not r.font.antialias:
+                cells = (r.cell_fg.copy(), r.cell_bg.copy(), r.cell_w, r.cell_h)
+            self._snapshot = Snapshot(r.pixels.copy(), self.generation, cells)
+        return self._snapshot
