@@ -221,6 +221,10 @@ class Replayer:
 
         self.emu = Emulator(cols, rows)
         self.ren = TerminalRenderer(CellFont(font_size), cols, rows)
+        # Scrolls are redrawn, not turned into CopyRects: this measures the encoders (with the
+        # server's scroll detection a scroll costs a CopyRect plus the new line's damage).
+        if hasattr(self.ren, "detect_scroll"):
+            self.ren.detect_scroll = False
 
     def feed(self, data: bytes) -> Frame | None:
         """Feed ``data``; the new frame and its damage (merged as the server's DamageGrid

@@ -96,7 +96,7 @@ class Probe:
     async def _update(self) -> None:
         (count,) = struct.unpack(">xH", await self._read(3))
         for _ in range(count):
-            x, y, w, h, enc = struct.unpack(">HHHHi", await self._read(12))
+            _x, _y, w, h, enc = struct.unpack(">HHHHi", await self._read(12))
             if enc == RAW:
                 await self._read(w * h * 4)
             elif enc == COPYRECT:

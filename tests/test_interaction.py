@@ -131,3 +131,46 @@ def test_mouse_reports_reach_the_program() -> None:
         lines = server.wait_text("m", timeout=10)
         text = "".join(lines).replace(" ", "")
         assert "033[<0;6;3M033[<0;6;3m" in text, lines
+
+
+def _cell_xy(server: RunningVncterm, col: int, row: int) -> tuple[int, int]:
+    assert server.server is not None
+    r = server.server.renderer
+    return col * r.cell_w + r.cell_w // 2, row * r.cell_h + r.cell_h // 2
+
+
+def test_drag_double_and_triple_click_select_utf8_text() -> None:
+    with RunningVncterm(["/bin/sh", "-c", "printf 'first line\\nhello wörld 中文 end\\n'; "
+                                          "sleep 30"]) as server, NoVncClient() as viewer:
+        server.wait_text("end")
+        viewer.connect("127.0.0.1", server.port, quality=None)
+        x0, y = _cell_xy(server, 0, 1)
+        x1, _ = _cell_xy(server, 13, 1)  # the second half of 中
+        viewer.pointer(x0, y, 1)
+        viewer.pointer(x1, y, 1)
+        viewer.pointer(x1, y, 0)
+        ev = viewer.wait_for("clipboard", 10)
+        assert ev["text"] == "hello wörld 中"
+        # the selection is highlighted identically for every viewer
+        assert wait_until_equal(viewer, server.framebuffer, timeout=10)
+        start = len(viewer.events)
+        wx, _ = _cell_xy(server, 8, 1)  # inside "wörld"
+        for _ in range(2):
+            viewer.pointer(wx, y, 1)
+            viewer.pointer(wx, y, 0)
+        ev = viewer.wait_for("clipboard", 10, start=start)
+        assert ev["text"] == "wörld"
+        start = len(viewer.events)
+        viewer.pointer(wx, y, 1)
+        viewer.pointer(wx, y, 0)
+        ev = viewer.wait_for("clipboard", 10, start=start)
+        assert ev["text"] == "hello wörld 中文 end"
+        start = len(viewer.events)
+        # a drag over two lines copies them with a newline between
+        xa, ya = _cell_xy(server, 6, 0)
+        xb, yb = _cell_xy(server, 4, 1)
+        viewer.pointer(xa, ya, 1)
+        viewer.pointer(xb, yb, 1)
+        viewer.pointer(xb, yb, 0)
+        ev = viewer.wait_for("clipboard", 10, start=start)
+        assert ev["text"] == "line\nhello"

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LEFT, MIDDLE, WHEEL_UP, WHEEL_DOWN = 1, 2, 8, 16
+WHEEL_LINES = 3
+DOUBLE_CLICK = 0.4  # seconds between clicks that make a double or triple click
+
 #: The share of time all viewers' encoding together may take (the rest stays for the console).
 ENCODE_SHARE = 0.3
 #: How much encoding time may be spent at once after a quiet spell.
@@ -57,6 +61,7 @@ class Session:
         self.emulator = emulator
         self.renderer = renderer
         self.terminal = TerminalSource(emulator, renderer, name)
+        self.view = self.terminal.view
         #: Every framebuffer source viewers can be shown (the terminal; a desktop when proxied).
         self.sources: list[FramebufferSource] = [self.terminal]
         self.share_policy = share_policy
@@ -128,11 +133,45 @@ class Session:
         row = min(max(y, 0) // self.renderer.cell_h, self.emulator.rows - 1)
         keys = viewer.keys
         modes = self.private_modes()
-        if active_mode(modes) is not None and not keys.shift:
+        if active_mode(modes) is not None and not keys.shift and not self.view.offset:
             self.write_input(viewer.mouse.report(mask, col, row, modes, keys.shift, keys.alt,
                                                  keys.ctrl))
-        else:
-            viewer.mouse.mask = mask  # keep state so a later report sees the right changes
+            return
+        # the pointer is vncterm's own: wheel scrolls back, left button selects, middle pastes
+        prev, viewer.mouse.mask = viewer.mouse.mask, mask
+        moved = (col, row) != viewer.mouse.cell
+        viewer.mouse.cell = (col, row)
+        pressed, released = mask & ~prev, prev & ~mask
+        view = self.view
+        if pressed & WHEEL_UP:
+            view.scroll(WHEEL_LINES)
+        if pressed & WHEEL_DOWN:
+            view.scroll(-WHEEL_LINES)
+        pos = view.position(row, col)
+        if pressed & LEFT:
+            now = asyncio.get_running_loop().time()
+            last_time, last_pos, count = viewer.clicks
+            count = count % 3 + 1 if now - last_time < DOUBLE_CLICK and last_pos == pos else 1
+            viewer.clicks = (now, pos, count)
+            viewer.select_anchor = pos
+            if count == 1:
+                view.clear_selection()
+            elif count == 2:
+                view.select_word(pos)
+            else:
+                view.select_line(pos)
+        elif mask & LEFT and moved and viewer.select_anchor is not None:
+            view.select(viewer.select_anchor, pos)
+        if released & LEFT:
+            viewer.select_anchor = None
+            text = view.selected_text()
+            if text:
+                self.set_clipboard(text)
+        if pressed & MIDDLE and self.clipboard:
+            view.to_live()
+            self.paste(self.clipboard)
+        if view.changed:
+            self._schedule_flush()
 
     def paste(self, text: str) -> None:
         """Text from a viewer's clipboard, typed into the console: line ends become CR, and
@@ -177,9 +216,16 @@ class Session:
                 viewer.on_resize(1 if viewer is requester else 2 if requester is not None else 0)
 
     def write_input(self, data: bytes) -> None:
-        """Keys and pastes from viewers."""
+        """Keys and pastes from viewers (typing returns the view to the live screen)."""
         if data:
+            if self.view.offset:
+                self.view.to_live()
+                self._schedule_flush()
             self.console.write(data)
+
+    def schedule_flush(self) -> None:
+        """Send viewers what changed, soon (once per loop iteration)."""
+        self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled:

@@ -15,6 +15,7 @@ import numpy as np
 from ..geometry import Rect
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
+from ..terminal.view import TerminalView
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,8 @@ class TerminalSource(FramebufferSource):
     def __init__(self, emulator: Emulator, renderer: TerminalRenderer, name: str) -> None:
         self.emulator = emulator
         self.renderer = renderer
+        #: The scroll position and selection every viewer of the terminal shares.
+        self.view = TerminalView(emulator)
         self.name = name
         self.generation = 0
         self._snapshot: Snapshot | None = None
@@ -112,7 +115,7 @@ class TerminalSource(FramebufferSource):
 
     def refresh(self) -> Damage:
         r = self.renderer
-        spans = r.refresh(self.emulator.screen, self.emulator.cursor_visible)
+        spans = r.refresh(self.view.screen_for_render(), self.view.cursor_visible())
         copies = [Copy(src, x, y) for src, x, y in getattr(r, "take_copies", lambda: [])()]
         if not spans and not copies:
             return Damage()

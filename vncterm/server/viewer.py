@@ -43,6 +43,7 @@ HIGH_WATER = 256 * 1024
 #: A viewer writing to a stream is paused while the stream's backend has this much unwritten.
 STREAM_INPUT_PAUSE = 256 * 1024
 BREAK, PAUSE = 0xFF6B, 0xFF13
+PAGE_UP, PAGE_DOWN = 0xFF55, 0xFF56
 #: More pending moves than this between two updates are sent as repaints instead.
 MAX_COPIES = 64
 #: Continuous updates (section 7.5.10) are paced to at most this many frames a second.
@@ -75,6 +76,8 @@ class Viewer(asyncio.Protocol):
         self.manager = EncodeManager(EncoderState(allow_lossy=session.allow_lossy))
         self.keys = KeyState()
         self.mouse = MouseState()
+        self.clicks: tuple[float, tuple[int, int], int] = (0.0, (-1, -1), 0)
+        self.select_anchor: tuple[int, int] | None = None
         #: What this viewer is shown (the terminal, or a proxied desktop).
         self.source: FramebufferSource = session.terminal
         self.damage = DamageGrid(self.source.width, self.source.height, *self.source.tile_size)
@@ -275,6 +278,13 @@ class Viewer(asyncio.Protocol):
                     # Break (Ctrl+Pause on PC keyboards): a serial BREAK, for Magic SysRq
                     sent = self.session.console.send_break()
                     log.info("%s: BREAK %s", self, "sent" if sent else "not possible here")
+                    return
+                view = self.session.view
+                if ev.keysym in (PAGE_UP, PAGE_DOWN) and self.keys.shift:
+                    if ev.down:  # Shift+PgUp/PgDn: the scrollback, a screen at a time
+                        page = self.session.emulator.rows - 1
+                        view.scroll(page if ev.keysym == PAGE_UP else -page)
+                        self.session.schedule_flush()
                     return
                 app_cursor = self.session.emulator.application_cursor_keys
                 data = self.keys.key(ev.keysym, ev.down, app_cursor)

@@ -1,0 +1,232 @@
+"""Scrollback rows and shared cells: the compact, immutable form of lines that left the screen.
+
+A screen line is a dict of column -> ``Char`` with a default; a :class:`ScrollRow` keeps the
+same cells as a string (or a tuple of cell strings when a cell is not one code point: wide
+characters and their empty right halves, combining marks) plus attribute runs, so 10 000 rows
+of 80 columns take a few MB instead of a hundred. Rows are canonical: the same cells always
+give an equal ``ScrollRow``, however they were produced (drawn cell by cell or built from a
+skipped flood), which is what the differential tests compare.
+
+``cells_for(style)`` hands out shared ``Char`` objects per attribute style, so drawing a run
+of text is a dict update from a cache instead of one namedtuple per character.
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+from .chars import Char
+
+#: A cell's attributes without its text: ``tuple(char)[1:]``.
+Style = tuple[Any, ...]
+
+_STYLE = itemgetter(*range(1, len(Char._fields)))
+_DATA = itemgetter(0)
+_new = tuple.__new__
+
+
+class CellCache(dict[str, Char]):
+    """``cache[ch]`` is the shared ``Char`` of text ``ch`` in one style."""
+
+    __slots__ = ("style",)
+
+    def __init__(self, style: Style) -> None:
+        super().__init__()
+        self.style = style
+
+    def __missing__(self, ch: str) -> Char:
+        cell: Char = _new(Char, (ch, *self.style))
+        if len(self) < 4096:
+            self[ch] = cell
+        return cell
+
+
+_CACHES: dict[Style, CellCache] = {}
+
+
+def cells_for(style: Style) -> CellCache:
+    """The cell cache of ``style`` (a tuple of the attribute fields)."""
+    cache = _CACHES.get(style)
+    if cache is None:
+        if len(_CACHES) > 4096:
+            _CACHES.clear()
+        cache = _CACHES[style] = CellCache(style)
+    return cache
+
+
+def style_of(char: Any) -> Style:
+    """The attributes of a ``Char`` as a hashable tuple."""
+    return tuple(char)[1:]
+
+
+_RUNS: dict[Style, tuple[tuple[int, Style]]] = {}
+_FILLS: dict[Any, Char] = {}
+
+
+def _one_run(style: Style) -> tuple[tuple[int, Style]]:
+    runs = _RUNS.get(style)
+    if runs is None:
+        if len(_RUNS) > 4096:
+            _RUNS.clear()
+        runs = _RUNS[style] = ((0, style),)
+    return runs
+
+
+def _intern_fill(fill: Any) -> Char:
+    got = _FILLS.get(fill)
+    if got is None:
+        if len(_FILLS) > 4096:
+            _FILLS.clear()
+        got = _FILLS[fill] = _new(Char, tuple(fill))
+    return got
+
+
+class ScrollRow(NamedTuple):
+    """One line that scrolled off the top of the main screen.
+
+    ``text`` holds cells 0 .. n-1: a str when every such cell is one code point, else a tuple
+    of the cells' strings ("" for the right half of a wide character). ``runs`` gives the
+    attributes of those cells as (first column, style) pairs. Cells n .. width-1 all equal
+    ``fill`` (None when n == width). ``wrapped``: the line went on in the next row because of
+    autowrap (copy it without a newline).
+    """
+
+    text: str | tuple[str, ...]
+    runs: tuple[tuple[int, Style], ...]
+    fill: Char | None
+    width: int
+    wrapped: bool
+
+    @property
+    def cells(self) -> tuple[Char, ...]:
+        """All ``width`` cells as ``Char``."""
+        out: list[Char] = []
+        text, runs = self.text, self.runs
+        for i, (start, style) in enumerate(runs):
+            stop = runs[i + 1][0] if i + 1 < len(runs) else len(text)
+            cache = cells_for(style)
+            out.extend(map(cache.__getitem__, text[start:stop]))
+        if self.fill is not None:
+            out.extend(repeat(self.fill, self.width - len(text)))
+        return tuple(out)
+
+    def cell(self, x: int) -> Char:
+        """Cell ``x`` (0 <= x < width)."""
+        if x >= len(self.text):
+            assert self.fill is not None
+            return self.fill
+        style = self.runs[0][1]
+        for start, s in self.runs:
+            if start > x:
+                break
+            style = s
+        return cells_for(style)[self.text[x]]
+
+    def string(self) -> str:
+        """The row as a user copies it: wide characters once, trailing blanks dropped."""
+        return "".join(self.text).rstrip()
+
+
+Piece = tuple[str | list[str], Style]
+
+
+def make_row(pieces: list[Piece], width: int, fill: Any, wrapped: bool) -> ScrollRow:
+    """The canonical row of cells ``pieces`` (contiguous from column 0) then ``fill`` cells.
+
+    ``pieces`` is consumed (modified).
+    """
+    end = 0
+    merged: list[list[Any]] = []
+    for data, style in pieces:
+        if not data:
+            continue
+        end += len(data)
+        if merged and merged[-1][1] == style:
+            prev = merged[-1][0]
+            if isinstance(prev, str) and isinstance(data, str):
+                merged[-1][0] = prev + data
+            else:
+                merged[-1][0] = [*prev, *data]
+        else:
+            merged.append([data, style])
+    if end < width:
+        last_data, last_style = fill[0], _STYLE(fill)
+    else:
+        last_data, last_style = merged[-1][0][-1], merged[-1][1]
+    row_fill: Char | None = None
+    if last_data == " ":
+        row_fill = _intern_fill((" ", *last_style))
+        while merged and merged[-1][1] == last_style:
+            data = merged[-1][0]
+            if isinstance(data, str):
+                data = data.rstrip(" ")
+            else:
+                while data and data[-1] == " ":
+                    data.pop()
+            if data:
+                merged[-1][0] = data
+                break
+            merged.pop()
+    elif end < width:  # a fill that is not a blank (DECALN's E): spell it out
+        merged.append([fill[0] * (width - end), last_style])
+        if len(merged) > 1 and merged[-2][1] == last_style:
+            tail = merged.pop()[0]
+            prev = merged[-1][0]
+            merged[-1][0] = prev + tail if isinstance(prev, str) else [*prev, *tail]
+    if not merged:
+        return ScrollRow("", (), row_fill, width, wrapped)
+    if len(merged) == 1:
+        data, style = merged[0]
+        if not isinstance(data, str):
+            joined = "".join(data)
+            data = joined if len(joined) == len(data) and "" not in data else tuple(data)
+        return ScrollRow(data, _one_run(style), row_fill, width, wrapped)
+    runs: list[tuple[int, Style]] = []
+    pos = 0
+    flat: list[str] = []
+    all_str = True
+    for data, style in merged:
+        runs.append((pos, style))
+        pos += len(data)
+        if isinstance(data, str):
+            flat.append(data)
+        else:
+            all_str = False
+            flat.extend(data)
+    if all_str:
+        return ScrollRow("".join(flat), tuple(runs), row_fill, width, wrapped)
+    joined = "".join(flat)
+    text: str | tuple[str, ...] = (
+        joined if len(joined) == len(flat) and "" not in flat else tuple(flat))
+    return ScrollRow(text, tuple(runs), row_fill, width, wrapped)
+
+
+def row_from_line(line: Any, width: int, wrapped: bool) -> ScrollRow:
+    """The scrollback row of a screen line (a dict column -> Char with a ``default``)."""
+    cells = list(map(line.get, range(width), repeat(line.default)))
+    styles = list(map(_STYLE, cells))
+    first = styles[0]
+    if styles.count(first) == width:
+        return make_row([(list(map(_DATA, cells)), first)], width, None, wrapped)
+    pieces: list[Piece] = []
+    start = 0
+    for x in range(1, width):
+        if styles[x] != styles[x - 1]:
+            pieces.append((list(map(_DATA, cells[start:x])), styles[start]))
+            start = x
+    pieces.append((list(map(_DATA, cells[start:])), styles[start]))
+    return make_row(pieces, width, None, wrapped)
+
+
+def fill_line(line: Any, row: ScrollRow) -> None:
+    """Write the cells of ``row`` into the empty screen ``line`` (whose default is the fill
+    the row was drawn on): what the row's text covers, and the fill if it differs."""
+    text, runs = row.text, row.runs
+    for i, (start, style) in enumerate(runs):
+        stop = runs[i + 1][0] if i + 1 < len(runs) else len(text)
+        line.update(zip(range(start, stop), map(cells_for(style).__getitem__,
+                                                text[start:stop]), strict=True))
+    if row.fill is not None and row.fill != line.default:
+        line.update(zip(range(len(text), row.width), repeat(row.fill)))
