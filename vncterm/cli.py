@@ -79,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="force-shared: a viewer asking for exclusive access never drops others")
     p.add_argument("--insecure", action="store_true",
                    help="allow listening beyond loopback without a password")
+    d = p.add_argument_group("a guest's own desktop, shown instead of the console while it is up "
+                             "(Ctrl-Alt-1 console, Ctrl-Alt-2 desktop)")
+    d.add_argument("--reverse-listen", metavar="HOST:PORT",
+                   help="accept reverse connections from the guest's VNC server "
+                        "(vncconfig -connect, x11vnc -connect)")
+    d.add_argument("--desktop", metavar="HOST:PORT|unix:PATH",
+                   help="connect to a VNC server (e.g. QEMU's own VNC display)")
+    d.add_argument("--desktop-password-file", metavar="FILE",
+                   help="the desktop's VNC password")
     c = p.add_argument_group("consoles (default: a command on a new pty)")
     c.add_argument("--unix", metavar="PATH",
                    help="a QEMU serial socket: -serial unix:PATH,server=on,wait=off")
@@ -169,7 +178,12 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[Config, int]:
                     share_policy=args.share_policy, insecure=args.insecure, console=console,
                     stream_name=args.stream_name, log_path=args.log,
                     streams=[ConsoleSpec.parse_stream(s) for s in args.stream],
-                    allow_resize=args.allow_resize, allow_lossy=args.allow_lossy)
+                    allow_resize=args.allow_resize, allow_lossy=args.allow_lossy,
+                    reverse_listen=(ListenAddress.parse(args.reverse_listen)
+                                    if args.reverse_listen else None),
+                    desktop=ListenAddress.parse(args.desktop) if args.desktop else None,
+                    desktop_password=(read_password_file(args.desktop_password_file)
+                                      if args.desktop_password_file else None))
     config = dataclasses.replace(config, **security_options(args), **websocket_options(args))
     config.validate()
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)

@@ -159,6 +159,11 @@ class Config:
     stream_name: str = "console"
     log_path: str | None = None
     streams: list[tuple[str, ConsoleSpec]] = field(default_factory=list)
+    #: A guest desktop to proxy: reverse connections accepted here ...
+    reverse_listen: ListenAddress | None = None
+    #: ... or a VNC server to connect to (HOST:PORT or unix:PATH).
+    desktop: ListenAddress | None = None
+    desktop_password: bytes | None = None
     #: Let viewers resize a console whose backend cannot tell the program (serial consoles).
     allow_resize: bool = False
     #: Allow lossy (JPEG) encodings for non-text content when a viewer asks for a quality.

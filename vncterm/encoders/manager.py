@@ -1,16 +1,23 @@
 """Per-viewer choice of encoding for each rectangle (after TigerVNC's EncodeManager).
 
 The server hands the manager the damaged rectangles of a frame; CopyRects are decided by the
-caller (they come from the source's scroll hints). For each rectangle the manager
+caller (they come from the source's scroll hints). The manager first merges the damage into few
+regions (``coalesce``: a scrolled screen's per-row spans become one region). Then:
 
-1. cuts out solid bands (full-width runs of rows of one colour, e.g. blank terminal lines),
-2. splits the rest into bounded sub-rectangles (at most 2048 wide and 65536 pixels, the limits
-   Tight viewers assume; heights rounded to 16 so cells are not cut),
-3. classifies each piece by colour count (solid, bitmap, indexed, full colour; see
-   ``analysis``), using the renderer's palette hint when given, and
-4. encodes it with the viewer's most preferred encoding (SetEncodings order, section 7.5.2)
-   that suits the class: any of Tight/ZRLE/Hextile/RRE for solid areas, Tight/ZRLE/Hextile/
-   Zlib otherwise, RRE only when it beats Raw, Raw (always allowed) as the last resort.
+* With a :class:`~.cells.CellGrid` (a terminal frame, two colours per cell, verified against the
+  pixels) each region is cut only into columns at most 2048 wide. Tight sends it as a few 1 bpp
+  layers (``tight_text``); the other encodings get the palette and per-pixel indices from the
+  cells instead of a pixel analysis; ZRLE packs all its tiles in one vectorised pass.
+* Otherwise (any pixels) the manager
+  1. cuts out solid bands (full-width runs of rows of one colour, e.g. blank terminal lines),
+  2. splits the rest into bounded sub-rectangles (at most 2048 wide and 65536 pixels; heights
+     rounded to 16),
+  3. classifies each piece by colour count (solid, bitmap, indexed, full colour; see
+     ``analysis``), using the palette hint when given, and
+  4. encodes it with the viewer's most preferred encoding (SetEncodings order, section 7.5.2)
+     that suits the class: any of Tight/ZRLE/Hextile/RRE for solid areas, Tight/ZRLE/Hextile/
+     Zlib otherwise, RRE only when it beats Raw, Raw (always allowed) as the last resort.
+     Tight JPEG only with ``EncoderState.allow_lossy``, for photo-like rows (``_tight_lossy``).
 
 Pseudo-encodings -256..-247 set the compression level and -32..-23 the JPEG quality
 (section 7.8). The manager is not thread-safe but may run in a worker thread: the server calls
@@ -69,12 +76,16 @@ class EncodedRect:
 
 #: Damage rectangles are merged into their bounding box while it holds at most this share of
 #: pixels nobody asked for (or ``MERGE_SLACK`` pixels): fewer, larger rectangles cost fewer
-#: headers, palettes and zlib flushes, and far less Python per rectangle.
+#: headers, palettes and zlib flushes, and far less Python per rectangle. Tight and ZRLE send
+#: unchanged text at ~2 bytes a cell, so they merge generously; encodings whose size grows
+#: with the pixel count (Hextile, Zlib, RRE, Raw) merge only nearby pieces.
 MERGE_WASTE = 4.0
 MERGE_SLACK = 65536
+MERGE_WASTE_RAW = 0.5
+MERGE_SLACK_RAW = 4096
 
 
-def _merge(boxes: list[tuple[Rect, int]]) -> list[tuple[Rect, int]]:
+def _merge(boxes: list[tuple[Rect, int]], waste: float, slack: int) -> list[tuple[Rect, int]]:
     """Greedy merge of (box, useful pixels) pairs, in the given order."""
     out: list[tuple[Rect, int]] = []
     for r, useful in boxes:
@@ -82,14 +93,15 @@ def _merge(boxes: list[tuple[Rect, int]]) -> list[tuple[Rect, int]]:
             box, have = out[-1]
             merged = box.union(r)
             total = have + useful
-            if merged.area - total <= max(MERGE_WASTE * total, MERGE_SLACK):
+            if merged.area - total <= max(waste * total, slack):
                 out[-1] = (merged, total)
                 continue
         out.append((r, useful))
     return out
 
 
-def coalesce(rects: Sequence[Rect]) -> list[Rect]:
+def coalesce(rects: Sequence[Rect], waste: float = MERGE_WASTE,
+             slack: int = MERGE_SLACK) -> list[Rect]:
     """Merge rectangles into bounding boxes that waste little: first the runs of one row of
     cells (equal y and height), then the rows, top to bottom.
 
@@ -103,8 +115,9 @@ def coalesce(rects: Sequence[Rect]) -> list[Rect]:
         rows.setdefault((r.y, r.h), []).append(r)
     boxes: list[tuple[Rect, int]] = []
     for key in sorted(rows):
-        boxes.extend(_merge([(r, r.area) for r in sorted(rows[key], key=lambda r: r.x)]))
-    return [box for box, _ in _merge(boxes)]
+        boxes.extend(_merge([(r, r.area) for r in sorted(rows[key], key=lambda r: r.x)],
+                            waste, slack))
+    return [box for box, _ in _merge(boxes, waste, slack)]
 
 
 class EncodeManager:
@@ -175,7 +188,11 @@ class EncodeManager:
             cells = None
         hint_fn: PaletteHint | None = cells if cells is not None else palette_hint
         clipped = [r.intersect(bounds) for r in rects]
-        regions = coalesce([r for r in clipped if not r.empty])
+        if self.choose(ContentClass.BITMAP) in (Encoding.TIGHT, Encoding.ZRLE):
+            regions = coalesce([r for r in clipped if not r.empty])
+        else:
+            regions = coalesce([r for r in clipped if not r.empty], MERGE_WASTE_RAW,
+                               MERGE_SLACK_RAW)
         out: list[EncodedRect] = []
         for rect in regions:
             if cells is not None:

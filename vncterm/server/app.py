@@ -18,6 +18,7 @@ from ..rfb import vencrypt
 from ..rfb.connection import SecurityConfig
 from ..terminal.emulator import Emulator
 from .audit import AuditLog
+from .desktop import DesktopLink
 from .security import Gatekeeper, anonymous_tls_context, tls_context
 from .session import Session
 from .viewer import Viewer
@@ -61,6 +62,7 @@ class Server:
         #: The signal that stopped the server (SIGTERM/SIGINT), if any.
         self.stop_signal: int | None = None
         self.servers: list[asyncio.AbstractServer] = []
+        self.desktop_link: DesktopLink | None = None
         self.addresses: list[tuple[str, int] | str] = []
         #: WebSocket sniffing on the listeners, WebSocket-only listeners (``.addresses``).
         self.websocket = WebSocketSetup(
@@ -109,6 +111,17 @@ class Server:
         log.info("screen %dx%d cells, %dx%d pixels (font %d px, cell %dx%d)",
                  r.cols, r.rows, r.width, r.height, self.config.font_size, r.cell_w, r.cell_h)
         await self.console.start(self.session.on_console_data, self.session.on_console_status)
+        cfg = self.config
+        if cfg.reverse_listen is not None or cfg.desktop is not None:
+            target: tuple[str, int] | str | None = None
+            if cfg.desktop is not None:
+                target = cfg.desktop.path or (cfg.desktop.host, cfg.desktop.port)
+            reverse = None
+            if cfg.reverse_listen is not None:
+                reverse = (cfg.reverse_listen.host, cfg.reverse_listen.port)
+            self.desktop_link = DesktopLink(self.session.set_desktop, reverse=reverse,
+                                            connect=target, password=cfg.desktop_password)
+            await self.desktop_link.start()
         self.session.streams.availability_changed(self.config.stream_name)
         for stream_name, spec in self.config.streams:
             backend = make_console(spec, [], self.config.cols, self.config.rows)
@@ -125,6 +138,8 @@ class Server:
     async def wait(self) -> int:
         """Run until the console ends; give viewers a last update; return its status."""
         status = await self.console.wait_closed()
+        if self.desktop_link is not None:
+            await self.desktop_link.close()
         log.info("console ended with status %d", status)
         for server in self.servers:
             server.close()

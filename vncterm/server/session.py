@@ -14,9 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, BinaryIO
 
 from ..console.base import Console
+from ..desktop.events import Bell as DesktopBell
+from ..desktop.events import CursorChanged, CutText, NameChanged, Resized
+from ..desktop.events import Event as DesktopEvent
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
 from ..terminal.mouse import active_mode
+from .desktop import DesktopSource
 from .sources import FramebufferSource, TerminalSource
 from .streams import StreamHub
 
@@ -64,6 +68,8 @@ class Session:
         self.view = self.terminal.view
         #: Every framebuffer source viewers can be shown (the terminal; a desktop when proxied).
         self.sources: list[FramebufferSource] = [self.terminal]
+        #: The proxied desktop, while one is attached.
+        self.desktop: DesktopSource | None = None
         self.share_policy = share_policy
         self.viewers: list[Viewer] = []
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode")
@@ -238,6 +244,41 @@ class Session:
             viewer.maybe_send()
 
     # -- frames ----------------------------------------------------------------------------------
+
+    # -- the proxied desktop ------------------------------------------------------------------
+
+    def set_desktop(self, source: DesktopSource | None) -> None:
+        """A desktop arrived (every viewer switches to it) or went away (back to the console)."""
+        old, self.desktop = self.desktop, source
+        if old is not None:
+            self.sources.remove(old)
+            for viewer in list(self.viewers):
+                if viewer.source is old:
+                    viewer.switch(self.terminal)
+        if source is not None:
+            self.sources.append(source)
+            source.on_change = lambda event: self._desktop_event(source, event)
+            for viewer in list(self.viewers):
+                viewer.switch(source)
+
+    def _desktop_event(self, source: DesktopSource, event: DesktopEvent) -> None:
+        showing = [v for v in self.viewers if v.source is source]
+        if isinstance(event, Resized):
+            for viewer in showing:
+                viewer.on_resize(0)
+        elif isinstance(event, NameChanged):
+            for viewer in showing:
+                viewer.on_name(event.name)
+        elif isinstance(event, DesktopBell):
+            for viewer in showing:
+                viewer.bell()
+        elif isinstance(event, CutText):
+            for viewer in showing:
+                viewer.offer_clipboard(event.text)
+        elif isinstance(event, CursorChanged):
+            for viewer in showing:
+                viewer.on_cursor()
+        self._schedule_flush()
 
     def encode_wait(self) -> float:
         """Seconds until the viewers may encode again (0: now).

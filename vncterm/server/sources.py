@@ -8,10 +8,12 @@ CopyRect) and areas to repaint. Encoders and viewers do not care which kind of s
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..encoders.cells import CellGrid
 from ..geometry import Rect
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
@@ -50,6 +52,14 @@ class Snapshot:
         self.generation = generation
         self.pixels = pixels
         self._cells = cells
+        #: The terminal's cell grid, which the encoders use both as a palette hint and to
+        #: encode text by cells (None for sources without cells).
+        self.cells = CellGrid(cells[2], cells[3], cells[0], cells[1]) if cells else None
+
+    @property
+    def hint(self) -> CellGrid | Callable[[Rect], np.ndarray | None]:
+        """What the encode manager takes as its palette hint."""
+        return self.cells if self.cells is not None else self.palette_hint
 
     def palette_hint(self, rect: Rect) -> np.ndarray | None:
         """A sorted superset of the colours in ``rect``, when the source knows one."""

@@ -29,7 +29,9 @@ from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
 from ..terminal.keymap import KeyState
 from ..terminal.mouse import MouseState
+from .cursor import DEFAULT_CURSOR, cursor_rect
 from .damage import DamageGrid
+from .desktop import DesktopSource
 from .security import Gatekeeper
 from .sources import Copy, Damage, FramebufferSource
 
@@ -44,6 +46,9 @@ HIGH_WATER = 256 * 1024
 STREAM_INPUT_PAUSE = 256 * 1024
 BREAK, PAUSE = 0xFF6B, 0xFF13
 PAGE_UP, PAGE_DOWN = 0xFF55, 0xFF56
+CONSOLE_KEYS = {0x31, 0xFFBE}  # '1', F1
+DESKTOP_KEYS = {0x32, 0xFFC4}  # '2', F7
+HELD_MODIFIERS = (0xFFE3, 0xFFE4, 0xFFE9, 0xFFEA, 0xFFE7, 0xFFE8)
 #: More pending moves than this between two updates are sent as repaints instead.
 MAX_COPIES = 64
 #: Continuous updates (section 7.5.10) are paced to at most this many frames a second.
@@ -78,6 +83,7 @@ class Viewer(asyncio.Protocol):
         self.mouse = MouseState()
         self.clicks: tuple[float, tuple[int, int], int] = (0.0, (-1, -1), 0)
         self.select_anchor: tuple[int, int] | None = None
+        self._offered: str | None = None  # the text last offered to this viewer's clipboard
         #: What this viewer is shown (the terminal, or a proxied desktop).
         self.source: FramebufferSource = session.terminal
         self.damage = DamageGrid(self.source.width, self.source.height, *self.source.tile_size)
@@ -207,6 +213,10 @@ class Viewer(asyncio.Protocol):
             if self.guard.audit is not None:
                 self.guard.audit.record("refused", str(self), reason=ev.reason)
         elif isinstance(ev, events.ClientInit):
+            if self.session.desktop is not None:
+                self.source = self.session.desktop  # a desktop is up: new viewers see it
+                self.damage = DamageGrid(self.source.width, self.source.height,
+                                         *self.source.tile_size)
             src = self.source
             self.conn.send_server_init(src.width, src.height, src.name)
             self._viewer_w, self._viewer_h = src.width, src.height
@@ -249,9 +259,9 @@ class Viewer(asyncio.Protocol):
                 self.conn.send_extended_clipboard(clipboard.request(clipboard.TEXT))
         elif isinstance(ev, events.ClipboardProvide):
             if self.may_control():
-                self.session.paste(ev.text)
+                self._paste(ev.text)
         elif isinstance(ev, events.ClipboardRequest):
-            text = self.session.clipboard
+            text = self._offered
             if text is not None and ev.formats & clipboard.TEXT:
                 self.conn.provide_clipboard_text(text)
         elif isinstance(ev, events.ClipboardPeek):
@@ -270,6 +280,14 @@ class Viewer(asyncio.Protocol):
             self._on_request(ev)
         elif isinstance(ev, (events.KeyEvent, events.QemuKeyEvent)):
             self._input_since_frame = True
+            if self._switch_key(ev.keysym, ev.down):
+                return
+            if self.source is not self.session.terminal:
+                self.keys.key(ev.keysym, ev.down)  # keep the modifier state
+                if self.may_control() and ev.keysym:
+                    self._audit_input(keys=int(ev.down))
+                    self._desktop().conn.send_key(ev.keysym, ev.down)
+                return
             if not self.may_control():
                 self._audit_input(refused=int(ev.down))
             elif ev.keysym:
@@ -292,16 +310,76 @@ class Viewer(asyncio.Protocol):
         elif isinstance(ev, events.ClientCutText):
             if self.may_control() and ev.text:
                 self._audit_input(paste_bytes=len(ev.text))
-                self.session.paste(ev.text)
+                self._paste(ev.text)
             elif ev.text:
                 self._audit_input(refused=1)
         elif isinstance(ev, events.PointerEvent):
             self._input_since_frame = True
             if self.may_control():
                 self._audit_input(pointer=int(ev.button_mask != 0))
-                self.session.pointer(self, ev.button_mask, ev.x, ev.y)
+                if self.source is self.session.terminal:
+                    self.session.pointer(self, ev.button_mask, ev.x, ev.y)
+                else:
+                    self._desktop().conn.send_pointer(ev.x, ev.y, ev.button_mask)
             else:
                 self._audit_input(refused=int(ev.button_mask != 0))
+
+    # -- switching between the console and a desktop ---------------------------------------------
+
+    def _desktop(self) -> DesktopSource:
+        assert isinstance(self.source, DesktopSource)
+        return self.source
+
+    def _switch_key(self, keysym: int, down: bool) -> bool:
+        """Ctrl-Alt-1 / Ctrl-Alt-F1: the console; Ctrl-Alt-2 / Ctrl-Alt-F7: the desktop."""
+        if not (self.keys.ctrl and self.keys.alt):
+            return False
+        if keysym in CONSOLE_KEYS:
+            target: FramebufferSource | None = self.session.terminal
+        elif keysym in DESKTOP_KEYS:
+            target = self.session.desktop
+        else:
+            return False
+        if down:
+            if target is None:
+                log.info("%s: no desktop to switch to", self)
+            else:
+                self.switch(target)
+        return True
+
+    def switch(self, source: FramebufferSource) -> None:
+        """Show ``source`` from now on: a size change, its name, a full repaint."""
+        if source is self.source:
+            return
+        old = self.source
+        if isinstance(old, DesktopSource) and self.may_control():
+            for keysym in HELD_MODIFIERS:  # the desktop must not think they are still down
+                old.conn.send_key(keysym, False)
+        self.source = source
+        if not self._attached:
+            return
+        log.info("%s: now showing %s", self, "the console" if source is self.session.terminal
+                 else f"desktop {source.name!r}")
+        self.on_resize(0)
+        self.on_name(source.name)
+        self.on_cursor()
+
+    def on_cursor(self) -> None:
+        """Forward the desktop's cursor (Cursor pseudo-encoding, section 7.8.1); the console
+        gets a plain arrow back."""
+        if Encoding.CURSOR not in self.conn.encodings:
+            return
+        image, hotspot = DEFAULT_CURSOR
+        if isinstance(self.source, DesktopSource) and self.source.cursor is not None:
+            image, hotspot = self.source.cursor.image, self.source.cursor.hotspot
+        self._pseudo.append(cursor_rect(image, hotspot, self.conn.pixel_format))
+        self.maybe_send()
+
+    def _paste(self, text: str) -> None:
+        if isinstance(self.source, DesktopSource):
+            self.source.conn.send_cut_text(text)
+        else:
+            self.session.paste(text)
 
     def may_control(self) -> bool:
         """True when this viewer may change anything: type, paste, scroll, select, use the
@@ -398,6 +476,7 @@ class Viewer(asyncio.Protocol):
             self.maybe_send()
 
     def offer_clipboard(self, text: str) -> None:
+        self._offered = text
         if self._attached and not self._closed:
             self.conn.send_clipboard_text(text)
             self._write()
@@ -557,13 +636,13 @@ class Viewer(asyncio.Protocol):
         self._pending_copies = copies
         if sum(r.area for r in rects) <= INLINE_AREA:
             t0 = time.perf_counter()
-            encoded = self.manager.encode(snap.pixels, rects, pf, snap.palette_hint)
+            encoded = self.manager.encode(snap.pixels, rects, pf, snap.hint)
             self.session.charge_encoding(time.perf_counter() - t0)
             self._send_update(encoded)
             return
         self._encoding = True
         fut = self.session.executor.submit(
-            self._timed_encode, snap.pixels, rects, pf, snap.palette_hint)
+            self._timed_encode, snap.pixels, rects, pf, snap.hint)
         loop = asyncio.get_running_loop()
         fut.add_done_callback(lambda f: loop.call_soon_threadsafe(self._encoded, f))
 

@@ -15,16 +15,17 @@ program-driven resizes (DECCOLM) are queued for the server.
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
-from typing import Any, NamedTuple
+from collections import defaultdict, deque
+from typing import Any
 
 import pyte
 from pyte import modes as mo
-from pyte.screens import Margins, StaticDefaultDict
+from pyte.screens import Margins
 from wcwidth import wcwidth
 
 from .charsets import CHARSET_MAPS, canonical, make_decoder
 from .parser import Parser
+from .scrollback import CellCache, Char, Line, ScrollRow, cells_for, row_from_line
 
 #: pyte keeps private (DEC) modes shifted left by 5 bits.
 DECCKM = 1 << 5
@@ -42,20 +43,23 @@ _TITLE_STACK = 10
 _NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
 
 
-class Char(NamedTuple):
-    """pyte's Char (same fields, same order) plus the attributes pyte does not keep."""
+__all__ = ["Char", "Emulator", "Line", "ScrollRow", "TermScreen"]
 
-    data: str
-    fg: str = "default"
-    bg: str = "default"
-    bold: bool = False
-    italics: bool = False
-    underscore: bool = False
-    strikethrough: bool = False
-    reverse: bool = False
-    blink: bool = False
-    hidden: bool = False
-    dim: bool = False
+
+#: Cached display widths: -1 for characters that draw nothing (controls, surrogates).
+_WIDTHS: dict[str, int] = {}
+
+
+def char_width(char: str) -> int:
+    """Cells ``char`` takes: 0 (combines with the previous cell), 1 or 2; -1 to skip it."""
+    width = _WIDTHS.get(char)
+    if width is None:
+        width = wcwidth(char)
+        if width < 0:
+            width = -1 if unicodedata.category(char) in ("Cc", "Cs") else 1
+        if len(_WIDTHS) < 65536:
+            _WIDTHS[char] = width
+    return width
 
 
 #: The xterm 256-colour palette as pyte spells colours (six hex digits).
@@ -83,11 +87,26 @@ def _clean_title(text: str) -> str:
 class TermScreen(pyte.Screen):
     """pyte's Screen with the emulation gaps closed (see the module docstring)."""
 
-    # Cells are our Char (pyte's fields plus hidden and dim), so the buffer holds Any.
-    buffer: dict[int, StaticDefaultDict[int, Any]]
+    # Cells are our Char (pyte's fields plus hidden and dim).
+    buffer: dict[int, Line]
     cursor: Any
 
-    def __init__(self, columns: int, lines: int, allow_column_mode: bool = False) -> None:
+    def __init__(self, columns: int, lines: int, allow_column_mode: bool = False,
+                 scrollback: int = 10000, fast: bool = True) -> None:
+        #: Lines that scrolled off the top of the main screen, oldest first (see push_rows).
+        self.scrollback: deque[ScrollRow] = deque(maxlen=max(0, scrollback))
+        #: Rows ever appended to the scrollback (it only grows; rows beyond the cap drop out).
+        self.scrollback_appended = 0
+        #: Bumped when the scrollback is cleared (ED 3): positions into it are void.
+        self.scrollback_generation = 0
+        #: The fast paths (bulk drawing, SGR cache, the flood skim); False is the reference.
+        self.fast = fast
+        #: Every ``Line.row`` on the screen is true (see Line); the parser clears this when it
+        #: runs anything but plain text, CR, LF, TAB, BEL and SGR.
+        self.rows_clean = False
+        self._cells_attrs: Any = None
+        self._cells_cache: CellCache | None = None
+        self._sgr_cache: dict[tuple[str, Any], Any] = {}
         self.replies = bytearray()
         self.bells = 0
         self.title = ""
@@ -98,12 +117,13 @@ class TermScreen(pyte.Screen):
         self.cursor_blink = True
         self.keypad_application = False
         self._title_stack: list[str] = []
-        self._other_buffer: dict[int, StaticDefaultDict[int, Any]] | None = None
+        self._other_buffer: dict[int, Line] | None = None
         self._saved: dict[bool, pyte.screens.Savepoint | None] = {False: None, True: None}
         self._saved_1049: pyte.screens.Savepoint | None = None
         self._last_char = ""
         self.alternate = False
         super().__init__(columns, lines)
+        self.buffer = self._new_buffer()
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -111,8 +131,36 @@ class TermScreen(pyte.Screen):
     def default_char(self) -> Char:  # type: ignore[override]
         return Char(data=" ", reverse=mo.DECSCNM in self.mode)
 
-    def _new_buffer(self) -> defaultdict[int, StaticDefaultDict[int, Any]]:
-        return defaultdict(lambda: StaticDefaultDict(self.default_char))
+    def _new_buffer(self) -> defaultdict[int, Line]:
+        return defaultdict(lambda: Line(self.default_char))
+
+    def wrapped(self, y: int) -> bool:
+        """Row ``y`` goes on in row ``y + 1`` (autowrap)."""
+        return bool(self.buffer[y].wrapped) if 0 <= y < self.lines else False
+
+    def push_rows(self, lines: list[Line]) -> None:
+        """Append screen lines that scrolled off the top of the main screen to the scrollback.
+
+        Scrollback takes the lines that leave the top of the main screen while the scroll
+        region starts at its first row (any bottom margin): line feed, IND, NEL and autowrap
+        at the bottom margin, SU (CSI S), and lines a resize drops from the top. Never lines
+        of the alternate screen, nor lines removed by DL, ED or a scroll region not at the top.
+        """
+        self.scrollback_appended += len(lines)
+        sb = self.scrollback
+        keep = sb.maxlen or 0
+        if not keep:
+            return
+        clean = self.rows_clean
+        cols = self.columns
+        for line in lines[-keep:]:
+            row = line.row if clean else None
+            sb.append(row if row is not None else row_from_line(line, cols, line.wrapped))
+
+    def clear_scrollback(self) -> None:
+        """Forget the scrollback (ED 3)."""
+        self.scrollback.clear()
+        self.scrollback_generation += 1
 
     def _erase_char(self) -> Char:
         """What erased cells become: blank, in the current background colour (xterm's BCE)."""
@@ -163,9 +211,13 @@ class TermScreen(pyte.Screen):
         columns = columns or self.columns
         if lines == self.lines and columns == self.columns:
             return
+        self.rows_clean = False
         buffers = [self.buffer] + ([self._other_buffer] if self._other_buffer is not None else [])
         if lines < self.lines:
             shift = max(0, self.cursor.y - (lines - 1))  # keep the cursor's line
+            main = self._other_buffer if self.alternate else self.buffer
+            if shift and main is not None:
+                self.push_rows([main[y] for y in range(shift)])
             for i, buf in enumerate(buffers):
                 if shift:
                     moved = {y - shift: line for y, line in buf.items() if y >= shift}
@@ -237,6 +289,17 @@ class TermScreen(pyte.Screen):
 
     def csi(self, raw: str, inter: str, final: str) -> None:
         """``CSI params [intermediates] final``."""
+        if final == "m" and not inter and self.fast and not (raw and raw[0] in "<=>?"):
+            key = (raw, self.cursor.attrs, mo.DECSCNM in self.mode)
+            attrs = self._sgr_cache.get(key)
+            if attrs is None:
+                self.select_graphic_rendition_params(_params(raw) if raw else [[None]])
+                if len(self._sgr_cache) > 1024:
+                    self._sgr_cache.clear()
+                self._sgr_cache[key] = self.cursor.attrs
+            else:
+                self.cursor.attrs = attrs
+            return
         prefix = ""
         if raw and raw[0] in "<=>?":
             prefix, raw = raw[0], raw[1:]
@@ -288,14 +351,39 @@ class TermScreen(pyte.Screen):
         table = self.g1_charset if self.charset else self.g0_charset
         if table is not None and not isinstance(table, str):
             data = data.translate(table)
+        if not self.fast:
+            self._draw_reference(data)
+        elif data.isascii() and mo.IRM not in self.mode:
+            self._draw_ascii(data)
+        else:
+            self._draw_chars(data)
+
+    def _autowrap(self) -> None:
+        """Autowrap: CR LF from the cursor's row, which is then marked as wrapped."""
+        y = self.cursor.y
+        line = self.buffer[y]
+        self.dirty.add(y)
+        line.wrapped = True  # before the line feed: it may take the line into the scrollback
+        self.carriage_return()
+        self.linefeed()
+        if self.cursor.y == y and self.buffer[y] is line:
+            line.wrapped = False  # below the scroll region at the bottom: nowhere to wrap to
+
+    def _cells(self, attrs: Any) -> CellCache:
+        """Shared cells in the attributes of ``attrs``."""
+        if attrs is not self._cells_attrs:
+            self._cells_attrs = attrs
+            self._cells_cache = cells_for(tuple(attrs)[1:])
+        assert self._cells_cache is not None
+        return self._cells_cache
+
+    def _draw_reference(self, data: str) -> None:
+        """The model's definition of drawing: one character at a time (``fast=False``)."""
         cursor = self.cursor
         columns = self.columns
         attrs = cursor.attrs
         insert = mo.IRM in self.mode
         wrap = mo.DECAWM in self.mode
-        if data.isascii() and not insert:
-            self._draw_ascii(data, attrs, wrap)
-            return
         line = self.buffer[cursor.y]
         for char in data:
             width = wcwidth(char)
@@ -310,9 +398,7 @@ class TermScreen(pyte.Screen):
                 if wrap:
                     if cursor.x < columns and width == 2:
                         line[cursor.x] = attrs._replace(data=" ")
-                    self.dirty.add(cursor.y)
-                    self.carriage_return()
-                    self.linefeed()
+                    self._autowrap()
                     line = self.buffer[cursor.y]
                 else:
                     cursor.x = columns - width
@@ -327,26 +413,62 @@ class TermScreen(pyte.Screen):
             self._last_char = char
         self.dirty.add(cursor.y)
 
-    def _draw_ascii(self, data: str, attrs: Any, wrap: bool) -> None:
+    def _draw_chars(self, data: str) -> None:
+        """``_draw_reference`` with cached widths and shared cells."""
         cursor = self.cursor
         columns = self.columns
+        cells = self._cells(cursor.attrs)
+        insert = mo.IRM in self.mode
+        wrap = mo.DECAWM in self.mode
+        widths = _WIDTHS
+        line = self.buffer[cursor.y]
+        for char in data:
+            width = widths.get(char)
+            if width is None:
+                width = char_width(char)
+            if width <= 0:
+                if width == 0:
+                    self._combine(char)
+                continue
+            if cursor.x + width > columns:
+                if wrap:
+                    if cursor.x < columns and width == 2:
+                        line[cursor.x] = cells[" "]
+                    self._autowrap()
+                    line = self.buffer[cursor.y]
+                else:
+                    cursor.x = columns - width
+            if insert:
+                self.insert_characters(width)
+            x = cursor.x
+            self._unsplit(line, x, width)
+            line[x] = cells[char]
+            if width == 2:
+                line[x + 1] = cells[""]
+            cursor.x = x + width
+            self._last_char = char
+        self.dirty.add(cursor.y)
+
+    def _draw_ascii(self, data: str) -> None:
+        """Printable ASCII without insert mode: whole runs of cells at once."""
+        if not data:
+            return
+        cursor = self.cursor
+        columns = self.columns
+        wrap = mo.DECAWM in self.mode
+        get = self._cells(cursor.attrs).__getitem__
         pos, n = 0, len(data)
-        # cells built straight from the attribute tuple: namedtuple._replace is slow per char
-        cls, rest, new = type(attrs), tuple(attrs)[1:], tuple.__new__
         while pos < n:
             if cursor.x >= columns:
                 if wrap:
-                    self.dirty.add(cursor.y)
-                    self.carriage_return()
-                    self.linefeed()
+                    self._autowrap()
                 else:
                     cursor.x = columns - 1
             line = self.buffer[cursor.y]
             x = cursor.x
             take = min(n - pos, columns - x)
             self._unsplit(line, x, take)
-            line.update({x + i: new(cls, (ch, *rest))
-                         for i, ch in enumerate(data[pos:pos + take])})
+            line.update(zip(range(x, x + take), map(get, data[pos:pos + take])))
             pos += take
             cursor.x = x + take
         self._last_char = data[-1]
@@ -395,15 +517,18 @@ class TermScreen(pyte.Screen):
         self.dirty.add(y)
         blank = self._erase_char()
         if how == 2:
-            self.buffer[y] = StaticDefaultDict(blank)
+            self.buffer[y] = Line(blank)
             return
         line = self.buffer[y]
+        if how == 0:
+            line.wrapped = False
         for i in (range(x, self.columns) if how == 0 else range(x + 1) if how == 1 else ()):
             line[i] = blank
 
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
         if how == 3:
-            return  # scrollback only: we keep none
+            self.clear_scrollback()  # the screen stays (xterm)
+            return
         if how == 0:
             rows = range(self.cursor.y + 1, self.lines)
         elif how == 1:
@@ -414,7 +539,7 @@ class TermScreen(pyte.Screen):
             return
         blank = self._erase_char()
         for y in rows:
-            self.buffer[y] = StaticDefaultDict(blank)
+            self.buffer[y] = Line(blank)
         self.dirty.update(rows)
         if how in (0, 1):
             self.erase_in_line(how)
@@ -445,11 +570,18 @@ class TermScreen(pyte.Screen):
         count = min(max(count, 1), bottom - top + 1)
         blank = self._erase_char()
         buf = self.buffer
-        order = range(top, bottom + 1) if up else range(bottom, top - 1, -1)
-        step = count if up else -count
-        for y in order:
-            src = y + step
-            buf[y] = buf[src] if top <= src <= bottom else StaticDefaultDict(blank)
+        if up:
+            if not top and not self.alternate:
+                self.push_rows([buf[y] for y in range(count)])
+            for y in range(top, bottom + 1 - count):
+                buf[y] = buf[y + count]
+            for y in range(bottom + 1 - count, bottom + 1):
+                buf[y] = Line(blank)
+        else:
+            for y in range(bottom, top - 1 + count, -1):
+                buf[y] = buf[y - count]
+            for y in range(top, top + count):
+                buf[y] = Line(blank)
         self.dirty.update(range(top, bottom + 1))
 
     def scroll_up(self, count: int | None = None) -> None:
@@ -501,7 +633,7 @@ class TermScreen(pyte.Screen):
         self.margins = None
         e = Char("E", reverse=mo.DECSCNM in self.mode)
         for y in range(self.lines):
-            self.buffer[y] = StaticDefaultDict(e)
+            self.buffer[y] = Line(e)
         self.dirty.update(range(self.lines))
         self.cursor.x = self.cursor.y = 0
 
@@ -788,14 +920,40 @@ class Emulator:
     ``allow_column_mode`` lets DECCOLM (``CSI ? 3 h/l``) resize the terminal to 132/80 columns;
     the new size is then offered by :meth:`take_resize_request`. Without it, DECCOLM only
     clears the screen, as in tmux.
+
+    ``scrollback`` caps :attr:`scrollback` (rows). ``fast=False`` turns every fast path off:
+    the reference model the differential tests compare against.
     """
 
     def __init__(self, cols: int, rows: int, charset: str = "utf-8",
-                 allow_column_mode: bool = False) -> None:
+                 allow_column_mode: bool = False, scrollback: int = 10000,
+                 fast: bool = True) -> None:
         self.charset = canonical(charset)
-        self.screen = TermScreen(cols, rows, allow_column_mode)
+        self.screen = TermScreen(cols, rows, allow_column_mode, scrollback=scrollback,
+                                 fast=fast)
         self.parser = Parser(self.screen)
         self._decode = make_decoder(self.charset)
+
+    # -- scrollback ------------------------------------------------------------------------------
+
+    @property
+    def scrollback(self) -> deque[ScrollRow]:
+        """Rows that scrolled off the top of the main screen, oldest first (capped)."""
+        return self.screen.scrollback
+
+    @property
+    def scrollback_appended(self) -> int:
+        """How many rows were ever appended (grows by the rows each feed scrolled off)."""
+        return self.screen.scrollback_appended
+
+    @property
+    def scrollback_generation(self) -> int:
+        """Changes when the scrollback is cleared (ED 3), so saved positions are void."""
+        return self.screen.scrollback_generation
+
+    def wrapped(self, row: int) -> bool:
+        """Screen row ``row`` goes on in ``row + 1`` because of autowrap."""
+        return self.screen.wrapped(row)
 
     @property
     def cols(self) -> int:

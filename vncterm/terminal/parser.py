@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from .flood import SIMPLE_ESC, Flood
+
 if TYPE_CHECKING:
     from .emulator import TermScreen
 
@@ -41,12 +43,18 @@ class Parser:
         self.screen = screen
         self._pending = ""
         self._skipping = False  # inside an over-long or cancelled string: drop up to its end
+        #: Line feeds a simple stretch needs before the flood skim takes it (0: screen rows).
+        self.flood_lines = 0
 
     def feed(self, text: str) -> None:
         """Parse ``text``; an incomplete sequence at its end waits for the next call."""
         s = self._pending + text if self._pending else text
         self._pending = ""
         screen = self.screen
+        min_lines = self.flood_lines or screen.lines
+        if screen.fast and s.count("\n") >= min_lines:
+            self._feed_fast(s, Flood(screen, s, min_lines))
+            return
         draw = screen.draw
         text_match = _TEXT.match
         pos, n = 0, len(s)
@@ -75,6 +83,51 @@ class Parser:
             else:
                 screen.control(c)
                 pos += 1
+
+    def _feed_fast(self, s: str, flood: Flood) -> None:
+        """``feed`` with the flood skim after line feeds, and ``screen.rows_clean`` kept."""
+        screen = self.screen
+        draw = screen.draw
+        text_match = _TEXT.match
+        simple_esc = SIMPLE_ESC.match
+        pos, n = 0, len(s)
+        next_check = 0
+        while pos < n:
+            if self._skipping:
+                screen.rows_clean = False
+                end = _STRING_END.search(s, pos)
+                if end is None:
+                    if s.endswith("\x1b"):
+                        self._pending = "\x1b"
+                    return
+                self._skipping = False
+                pos = end.end() if end.group() != "\x1b" else end.start()
+                continue
+            m = text_match(s, pos)
+            if m is not None:
+                run = m.group()
+                if screen.rows_clean and not run.isascii():
+                    screen.rows_clean = False
+                draw(run)
+                pos = m.end()
+                continue
+            c = s[pos]
+            if c == "\x1b":
+                if screen.rows_clean and simple_esc(s, pos) is None:
+                    screen.rows_clean = False
+                nxt = self._escape(s, pos)
+                if nxt < 0:
+                    self._pending = s[pos:]
+                    return
+                pos = nxt
+            else:
+                screen.control(c)
+                pos += 1
+                if c == "\n":
+                    if pos >= next_check:
+                        pos, next_check = flood.at_line_feed(pos)
+                elif c not in "\r\t\x07":
+                    screen.rows_clean = False
 
     def _escape(self, s: str, pos: int) -> int:
         """Handle the sequence starting at ``s[pos]`` (ESC); where parsing goes on, -1 if cut."""

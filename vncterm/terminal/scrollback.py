@@ -1,4 +1,4 @@
-"""Scrollback rows and shared cells: the compact, immutable form of lines that left the screen.
+"""Cells, shared cells and scrollback rows: the compact, immutable form of lines that left the screen.
 
 A screen line is a dict of column -> ``Char`` with a default; a :class:`ScrollRow` keeps the
 same cells as a string (or a tuple of cell strings when a cell is not one code point: wide
@@ -17,7 +17,24 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from .chars import Char
+from pyte.screens import StaticDefaultDict
+
+
+
+class Char(NamedTuple):
+    """pyte's Char (same fields, same order) plus the attributes pyte does not keep."""
+
+    data: str
+    fg: str = "default"
+    bg: str = "default"
+    bold: bool = False
+    italics: bool = False
+    underscore: bool = False
+    strikethrough: bool = False
+    reverse: bool = False
+    blink: bool = False
+    hidden: bool = False
+    dim: bool = False
 
 #: A cell's attributes without its text: ``tuple(char)[1:]``.
 Style = tuple[Any, ...]
@@ -129,7 +146,43 @@ class ScrollRow(NamedTuple):
         return "".join(self.text).rstrip()
 
 
+class Line(StaticDefaultDict[int, Any]):
+    """A screen row: column -> Char, ``default`` for the rest.
+
+    ``wrapped``: the row's text went on in the next row because of autowrap (set when the
+    cursor wraps, cleared by erasing to the end of the row; it moves with the row when it
+    scrolls). ``row``: the row's scrollback form when the flood path built the line from one
+    and nothing has written to it since (only trusted while ``TermScreen.rows_clean``).
+    """
+
+    wrapped = False
+    row: ScrollRow | None = None
+
+
+def line_from_row(row: ScrollRow, default: Any) -> Line:
+    """A screen line with the cells of ``row`` on ``default`` (the fill it was drawn on)."""
+    line = Line(default)
+    fill_line(line, row)
+    line.wrapped = row.wrapped
+    return line
+
+
 Piece = tuple[str | list[str], Style]
+
+
+def plain_row(text: str, style: Style, fill: Any, width: int, wrapped: bool) -> ScrollRow:
+    """``make_row([(text, style)], width, fill, wrapped)``, quicker (len(text) <= width)."""
+    n = len(text)
+    if n < width:
+        if fill[0] != " ":
+            return make_row([(text, style)], width, fill, wrapped)
+        if style == _STYLE(fill):
+            text = text.rstrip(" ")
+        return ScrollRow(text, _one_run(style) if text else (), _intern_fill(fill), width,
+                         wrapped)
+    if text[-1] != " ":
+        return ScrollRow(text, _one_run(style), None, width, wrapped)
+    return make_row([(text, style)], width, fill, wrapped)
 
 
 def make_row(pieces: list[Piece], width: int, fill: Any, wrapped: bool) -> ScrollRow:

@@ -1,0 +1,104 @@
+"""One port for the guest's desktop and its console: Xvnc connects to vncterm in reverse, viewers
+switch with Ctrl-Alt-1 / Ctrl-Alt-2, and every viewer stays pixel-exact on its own encoding."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from harness import RunningVncterm
+from peers.common import wait_until_equal
+from peers.novnc_client import NoVncClient
+from peers.xvnc import XvncServer
+
+from vncterm.config import ListenAddress
+
+CTRL, ALT = 0xFFE3, 0xFFE9
+ONE, TWO, F1, F7 = 0x31, 0x32, 0xFFBE, 0xFFC4
+SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
+
+
+def combo(viewer: NoVncClient, keysym: int) -> None:
+    for k in (CTRL, ALT):
+        viewer.key(k, True)
+    viewer.key(keysym, True)
+    viewer.key(keysym, False)
+    for k in (ALT, CTRL):
+        viewer.key(k, False)
+
+
+@pytest.fixture
+def xvnc() -> Iterator[XvncServer]:
+    with XvncServer((400, 240)) as server:
+        server.run("xsetroot", "-solid", "#2a6041")
+        server.spawn("xterm", "-geometry", "30x6+20+30", "-fn", "fixed", "-bg", "navy",
+                     "-fg", "white", "-e", "sh", "-c", "echo desktop says hello; sleep 600")
+        time.sleep(1.0)
+        yield server
+
+
+def test_reverse_desktop_switching_keeps_two_viewers_exact(xvnc: XvncServer) -> None:
+    with RunningVncterm(SHELL, reverse_listen=ListenAddress("127.0.0.1", 0)) as vt, \
+            NoVncClient() as tight, NoVncClient() as zrle:
+        vt.wait_text("$")
+        assert vt.server is not None and vt.server.desktop_link is not None
+        listener = vt.server.desktop_link.listener
+        assert listener is not None
+        tight.connect("127.0.0.1", vt.port, encodings=["tight"], quality=None)
+        zrle.connect("127.0.0.1", vt.port, encodings=["zrle"], quality=None)
+        session = vt.server.session
+
+        def desktop_fb() -> np.ndarray:
+            return vt.call(lambda: session.desktop.conn.framebuffer.copy())  # type: ignore[union-attr]
+
+        # the guest's X server connects back: every viewer switches to its desktop
+        subprocess.run(["vncconfig", "-display", xvnc.display, "-connect",
+                        f"127.0.0.1:{listener.port}"], check=True, timeout=20)
+        for viewer in (tight, zrle):
+            viewer.wait_for("resize", 20, predicate=lambda e: e["width"] == 400)
+        tight.pointer(200, 120, 0)  # our pointer, so Xvnc keeps its cursor out of the pixels
+        deadline = time.monotonic() + 20
+        while not (desktop_fb() == xvnc.screenshot()).all():
+            assert time.monotonic() < deadline, "the proxied desktop never matched xwd -root"
+            time.sleep(0.2)
+        for viewer in (tight, zrle):
+            assert wait_until_equal(viewer, xvnc.screenshot(), timeout=10)
+        tight.type("echo console-$((20+1))\n")  # no effect on the console: keys go to X
+        # each viewer switches for itself, back and forth
+        for i in range(20):
+            for viewer, to_console in ((tight, ONE if i % 2 else F1), (zrle, ONE)):
+                combo(viewer, to_console)
+            for viewer in (tight, zrle):
+                assert wait_until_equal(viewer, vt.framebuffer, timeout=10), f"console {i}"
+            if i == 0:
+                tight.type("echo on-console-$((6*7))\n")
+                vt.wait_text("on-console-42")
+                for viewer in (tight, zrle):
+                    assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
+            for viewer, to_desktop in ((tight, TWO if i % 2 else F7), (zrle, TWO)):
+                combo(viewer, to_desktop)
+            for viewer in (tight, zrle):
+                assert wait_until_equal(viewer, desktop_fb, timeout=10), f"desktop {i}"
+        assert "console-21" not in "\n".join(vt.text())
+        # the desktop goes away: everyone is back on the console
+        xvnc.stop()
+        for viewer in (tight, zrle):
+            viewer.wait_for("resize", 20, predicate=lambda e: e["width"] == 720)
+            assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
+
+
+def test_connecting_out_to_a_desktop(xvnc: XvncServer) -> None:
+    desktop = ListenAddress("127.0.0.1", xvnc.port)
+    with RunningVncterm(SHELL, desktop=desktop) as vt, NoVncClient() as viewer:
+        assert vt.server is not None
+        session = vt.server.session
+        deadline = time.monotonic() + 20
+        while vt.call(lambda: session.desktop) is None:
+            assert time.monotonic() < deadline, "vncterm never attached the desktop"
+            time.sleep(0.1)
+        viewer.connect("127.0.0.1", vt.port, quality=None)  # a new viewer starts on it
+        viewer.pointer(200, 120, 0)
+        assert wait_until_equal(viewer, xvnc.screenshot, timeout=20)

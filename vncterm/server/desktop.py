@@ -1,0 +1,175 @@
+"""A guest's own VNC desktop as a framebuffer source, and the task that keeps one attached.
+
+vncterm is a VNC client of the desktop (``vncterm.desktop``): it decodes into its own
+framebuffer and every viewer gets that framebuffer re-encoded with its own encoders and zlib
+state, so a viewer's streams survive any number of switches. The desktop's CopyRects reach
+viewers as CopyRects. A desktop arrives by a reverse connection (``--reverse-listen``, Xvnc's
+``vncconfig -connect``) or vncterm connects out (``--desktop``); when it goes away viewers return
+to the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from ..desktop.connection import DesktopConnection, ReverseListener
+from ..desktop.events import (
+    CursorChanged,
+    Event,
+    FramebufferUpdated,
+    NameChanged,
+    Resized,
+)
+from ..geometry import Rect
+from .sources import Copy, Damage, FramebufferSource, Snapshot
+
+log = logging.getLogger(__name__)
+
+#: Damage tracking granularity for desktops.
+TILE = 16
+
+
+class DesktopSource(FramebufferSource):
+    """What a desktop connection shows."""
+
+    def __init__(self, conn: DesktopConnection) -> None:
+        self.conn = conn
+        self.name = conn.name
+        self.generation = 0
+        self._damage = Damage([], [Rect(0, 0, conn.width, conn.height)])
+        self._snapshot: Snapshot | None = None
+        self.cursor: CursorChanged | None = None
+        #: Called with the event for what viewers must hear: resize, name, bell, cut text,
+        #: cursor.
+        self.on_change: Callable[[Event], None] | None = None
+
+    @property
+    def width(self) -> int:
+        return self.conn.width
+
+    @property
+    def height(self) -> int:
+        return self.conn.height
+
+    @property
+    def tile_size(self) -> tuple[int, int]:
+        return TILE, TILE
+
+    def handle(self, event: Event) -> None:
+        """An event from the desktop connection."""
+        if isinstance(event, FramebufferUpdated):
+            copies = [Copy(c.src, c.x, c.y) for c in event.copies]
+            if self._damage.rects and copies:
+                # moves that follow pending repaints would have to move those repaints too:
+                # send the moved areas as repaints instead (correct, if a little bigger)
+                self._damage.rects += [c.dst for c in copies]
+            else:
+                self._damage.copies += copies
+            self._damage.rects += event.rects
+            if event.rects or event.copies:
+                self.generation += 1
+        elif isinstance(event, Resized):
+            self._damage = Damage([], [Rect(0, 0, event.width, event.height)])
+            self.generation += 1
+        elif isinstance(event, NameChanged):
+            self.name = event.name
+        elif isinstance(event, CursorChanged):
+            self.cursor = event
+        if self.on_change is not None:
+            self.on_change(event)
+
+    def refresh(self) -> Damage:
+        damage, self._damage = self._damage, Damage()
+        return damage
+
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None or self._snapshot.generation != self.generation \
+                or self._snapshot.pixels.shape != (self.height, self.width):
+            self._snapshot = Snapshot(self.conn.framebuffer.copy(), self.generation)
+        return self._snapshot
+
+
+class DesktopLink:
+    """Keeps at most one desktop attached: by reverse connection or by connecting out."""
+
+    def __init__(self, on_desktop: Callable[[DesktopSource | None], None], *,
+                 reverse: tuple[str, int] | None = None,
+                 connect: tuple[str, int] | str | None = None,
+                 password: bytes | None = None) -> None:
+        self.on_desktop = on_desktop
+        self.reverse = reverse
+        self.connect = connect
+        self.password = password
+        self.source: DesktopSource | None = None
+        self.listener: ReverseListener | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.reverse is not None:
+            self.listener = ReverseListener(self.reverse[0], self.reverse[1],
+                                            password=self.password)
+            await self.listener.start()
+            self._task = asyncio.ensure_future(self._accept_loop())
+        elif self.connect is not None:
+            self._task = asyncio.ensure_future(self._connect_loop())
+
+    async def _accept_loop(self) -> None:
+        assert self.listener is not None
+        while True:
+            conn = await self.listener.accept()
+            log.info("desktop %s arrived (%dx%d, %r)", conn.peer, conn.width, conn.height,
+                     conn.name)
+            await self._run(conn)
+
+    async def _connect_loop(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                if isinstance(self.connect, str):
+                    conn = await DesktopConnection.connect(path=self.connect,
+                                                           password=self.password)
+                else:
+                    assert self.connect is not None
+                    conn = await DesktopConnection.connect(*self.connect, password=self.password)
+            except (OSError, TimeoutError) as e:
+                log.debug("desktop not reachable: %s (retrying in %.1f s)", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            except Exception as e:  # refused: wrong password, broken server
+                log.warning("desktop refused: %s (retrying in 10 s)", e)
+                await asyncio.sleep(10.0)
+                continue
+            delay = 0.5
+            log.info("desktop %s attached (%dx%d, %r)", conn.peer, conn.width, conn.height,
+                     conn.name)
+            await self._run(conn)
+            await asyncio.sleep(delay)
+
+    async def _run(self, conn: DesktopConnection) -> None:
+        """Show ``conn`` until it closes (a newer reverse desktop replaces an older one)."""
+        if self.source is not None:
+            await self.source.conn.close("replaced by a newer desktop")
+        source = DesktopSource(conn)
+        closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        conn.start(source.handle, lambda reason: closed.done() or closed.set_result(reason))
+        self.source = source
+        self.on_desktop(source)
+        reason = await closed
+        log.info("desktop %s gone: %s", conn.peer, reason)
+        if self.source is source:
+            self.source = None
+            self.on_desktop(None)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+        if self.listener is not None:
+            await self.listener.close()
+        if self.source is not None:
+            await self.source.conn.close("vncterm is stopping")

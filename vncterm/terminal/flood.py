@@ -1,0 +1,432 @@
+"""The flood skim: text that scrolls away before anyone could see it goes straight to the
+scrollback as rows, without drawing a cell.
+
+When one fed chunk holds more lines than the screen, only the last screenful shows; everything
+before it would be drawn, then scrolled off. The parser calls :meth:`Flood.at_line_feed` after
+each line feed; when the terminal is in the state below and a long enough stretch of *simple*
+input follows, :class:`Skim` turns that stretch into rows (string slices, no per-cell work for
+ASCII), appends the ones that leave the screen to the scrollback, rebuilds the visible rows as
+screen lines, and hands back where the parser goes on.
+
+Exactness. The skim must leave everything as the cell-by-cell model would: every cell, the
+cursor, attributes, wrap flags, bells, ``_last_char``, the scrollback. It runs only when
+
+* the main screen is shown, the scroll region is the whole screen, and the cursor is on the
+  bottom row (so every line feed scrolls one row into the scrollback);
+* autowrap is on, insert mode and new-line mode (LNM) are off, and the active character set
+  does not translate; the screen is at least 2 x 2;
+
+and it consumes only *simple* input, which cannot change those conditions: printable text
+(any Unicode), CR, LF, TAB, BEL, SGR (``CSI [0-9;:]* m``) and ``ESC ( B``. SGR and ``ESC ( B``
+run on the real screen; BEL is counted. It stops *before* anything else (cursor movement,
+erasing, modes, OSC, DSR/DA queries, other controls, an incomplete sequence), and before a
+text run that would overwrite cells already written in its row (a lone CR or TAB going back) or
+that starts with a combining mark at column 0 (it would combine into the row above): those run
+through the normal path, which also answers queries and sets titles.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from typing import TYPE_CHECKING, Any
+
+from pyte import modes as mo
+
+from .scrollback import (
+    Line,
+    Piece,
+    ScrollRow,
+    line_from_row,
+    make_row,
+    plain_row,
+    style_of,
+)
+
+if TYPE_CHECKING:
+    from .emulator import TermScreen
+
+# Controls that end a simple stretch: all C0 but BEL, TAB, LF, CR and ESC; DEL; C1.
+_BAD = re.compile("[\x00-\x06\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
+#: Escape sequences a simple stretch may hold: SGR and "G0 is US ASCII".
+SIMPLE_ESC = re.compile(r"\x1b(?:\[[0-9;:]*m|\(B)")
+_ALLOWED = bytes(range(0x20, 0x7F)) + b"\t\n\r\x07\x1b"
+_TOKEN = re.compile(
+    r"([^\x00-\x1f\x7f-\x9f]+)|(\r\n)|\x1b\[([0-9;:]*)m|(\n)|(\r)|(\t)|(\x07)|(\x1b\(B)")
+
+
+def can_skim(screen: TermScreen) -> bool:
+    """The terminal state the skim needs (see the module docstring)."""
+    lines = screen.lines
+    margins = screen.margins
+    mode = screen.mode
+    table = screen.g1_charset if screen.charset else screen.g0_charset
+    return (screen.cursor.y == lines - 1 and lines >= 2 and screen.columns >= 2
+            and not screen.alternate
+            and (margins is None or (margins.top == 0 and margins.bottom == lines - 1))
+            and mo.DECAWM in mode and mo.IRM not in mode and mo.LNM not in mode
+            and (table is None or isinstance(table, str)))
+
+
+class Flood:
+    """Per fed string: finds simple stretches and skims the long ones."""
+
+    def __init__(self, screen: TermScreen, s: str, min_lines: int) -> None:
+        self.screen = screen
+        self.s = s
+        self.min_lines = min_lines
+        self._ascii: bool | None = None
+        self._bad = -1  # the next bad control at or after the last search, len(s) for none
+
+    def _simple_end(self, pos: int) -> int:
+        """Where the simple stretch starting at ``pos`` ends."""
+        s = self.s
+        n = len(s)
+        if self._bad < pos:
+            if self._ascii is None:
+                self._ascii = s.isascii()
+                if self._ascii and not s.encode("ascii").translate(None, _ALLOWED):
+                    self._bad = n
+            if self._bad < pos:
+                m = _BAD.search(s, pos)
+                self._bad = m.start() if m is not None else n
+        end = self._bad
+        i = s.find("\x1b", pos, end)
+        while i >= 0:
+            m = SIMPLE_ESC.match(s, i)
+            if m is None:
+                return i
+            i = s.find("\x1b", m.end(), end)
+        return end
+
+    def at_line_feed(self, pos: int) -> tuple[int, int]:
+        """Called after a line feed that ended at ``pos``: skim what follows when it pays.
+
+        Returns where parsing goes on and the position before which not to call again.
+        """
+        screen = self.screen
+        if not can_skim(screen):
+            return pos, pos  # e.g. the cursor is still on its way to the bottom row
+        s = self.s
+        end = self._simple_end(pos)
+        if s.count("\n", pos, end) < self.min_lines:
+            return pos, end
+        skim = Skim(screen)
+        stop = skim.run(s, pos, end)
+        if stop > pos:
+            skim.commit()
+        if stop >= end:
+            return stop, end
+        # stopped early (an overwrite): let the normal path have a screenful before retrying
+        nxt = stop
+        for _ in range(self.min_lines):
+            nxt = s.find("\n", nxt, end) + 1
+            if not nxt:
+                return stop, end
+        return stop, nxt
+
+
+class Skim:
+    """Simple input turned into rows (see the module docstring); :meth:`commit` applies it."""
+
+    def __init__(self, screen: TermScreen) -> None:
+        self.screen = screen
+        self.cols = screen.columns
+        self.lines = screen.lines
+        line = screen.buffer[self.lines - 1]
+        self.fill: Any = line.default
+        self.fill_style = style_of(self.fill)
+        self.cur_wrapped = bool(line.wrapped)
+        self.pieces: list[Piece] = []
+        self.end = 0
+        if line:  # the bottom row already holds cells: they stay, as a prefix
+            self.end = min(max(line) + 1, self.cols)
+            for x in range(self.end):
+                cell = line[x]
+                st = style_of(cell)
+                if self.pieces and self.pieces[-1][1] == st:
+                    data = self.pieces[-1][0]
+                    assert isinstance(data, list)
+                    data.append(cell[0])
+                else:
+                    self.pieces.append(([cell[0]], st))
+        self.x = screen.cursor.x
+        self.attrs = screen.cursor.attrs
+        self.style = style_of(self.attrs)
+        self.out: list[ScrollRow] = []
+        self.out_fills: list[Any] = []
+        self.bells = 0
+        self.last_char: str | None = None
+        self.tabstops = sorted(screen.tabstops)
+        self._erase_for: Any = None
+        self._erase: Any = None
+
+    # -- rows ------------------------------------------------------------------------------------
+
+    def _new_fill(self) -> Any:
+        """The blank a line feed scrolls in now (background colour erase)."""
+        attrs = self.screen.cursor.attrs
+        if attrs is not self._erase_for:
+            self._erase_for = attrs
+            self._erase = self.screen._erase_char()
+        return self._erase
+
+    def newrow(self, wrapped: bool) -> None:
+        """Finish the current row (autowrap when ``wrapped``) and start a blank one."""
+        pieces = self.pieces
+        wrapped = wrapped or self.cur_wrapped
+        if not pieces:
+            row = plain_row("", self.style, self.fill, self.cols, wrapped)
+        elif len(pieces) == 1 and isinstance(pieces[0][0], str):
+            row = plain_row(pieces[0][0], pieces[0][1], self.fill, self.cols, wrapped)
+        else:
+            row = make_row(pieces, self.cols, self.fill, wrapped)
+        self.out.append(row)
+        self.out_fills.append(self.fill)
+        self.pieces = []
+        self.end = 0
+        self.cur_wrapped = False
+        fill = self._new_fill()
+        if fill is not self.fill:
+            self.fill = fill
+            self.fill_style = style_of(fill)
+
+    def _gap(self, x: int) -> None:
+        """Cells end..x-1 are the row's blank (a tab or a bare line feed skipped them)."""
+        self.pieces.append((self.fill[0] * (x - self.end), self.fill_style))
+        self.end = x
+
+    # -- input -----------------------------------------------------------------------------------
+
+    def run(self, s: str, pos: int, end: int) -> int:
+        """Take simple input from ``s[pos:end]``; where it stopped."""
+        seg = s[pos:end]
+        if ("\x1b" not in seg and "\t" not in seg and "\x07" not in seg and seg.isascii()
+                and seg.count("\r") == seg.count("\n") == seg.count("\r\n")):
+            return self._plain_lines(seg, pos)
+        match = _TOKEN.match
+        while pos < end:
+            m = match(s, pos)
+            assert m is not None
+            kind = m.lastindex
+            if kind == 1:
+                if not self.text(m.group(1)):
+                    return pos
+            elif kind == 2:
+                self.newrow(False)
+                self.x = 0
+            elif kind == 3:
+                self.screen.csi(m.group(3), "", "m")
+                attrs = self.screen.cursor.attrs
+                if attrs is not self.attrs:
+                    self.attrs = attrs
+                    self.style = style_of(attrs)
+            elif kind == 4:
+                self.newrow(False)
+            elif kind == 5:
+                self.x = 0
+            elif kind == 6:
+                i = bisect_right(self.tabstops, self.x)
+                self.x = self.tabstops[i] if i < len(self.tabstops) else self.cols - 1
+            elif kind == 7:
+                self.bells += 1
+            else:
+                self.screen.esc("(", "B")
+            pos = m.end()
+        return pos
+
+    def _plain_lines(self, seg: str, pos: int) -> int:
+        """ASCII text and CR LF only: whole lines at a time."""
+        lines = seg.split("\r\n")
+        first = lines[0]
+        if first and not self.text(first):
+            return pos
+        if len(lines) == 1:
+            return pos + len(seg)
+        self.newrow(False)
+        self.x = 0
+        cols = self.cols
+        fill = self.fill
+        style = self.style
+        out = self.out
+        fills = self.out_fills
+        append = out.append
+        fast = fill[0] == " "
+        if fast:
+            probe = plain_row("x", style, fill, cols, False)
+            strip = style == self.fill_style
+            runs, row_fill = probe.runs, probe.fill
+        for line in lines[1:-1]:
+            n = len(line)
+            if n < cols and fast:
+                text = line.rstrip(" ") if strip else line
+                append(ScrollRow(text, runs if text else (), row_fill, cols, False))
+            elif n <= cols:
+                append(plain_row(line, style, fill, cols, False))
+            else:
+                for i in range(0, n, cols):
+                    append(plain_row(line[i:i + cols], style, fill, cols, i + cols < n))
+        fills.extend([fill] * (len(out) - len(fills)))
+        for i in range(len(lines) - 2, 0, -1):
+            if lines[i]:
+                self.last_char = lines[i][-1]
+                break
+        tail = lines[-1]
+        if tail:
+            self.text(tail)  # a fresh row: cannot stop
+        return pos + len(seg)
+
+    def text(self, t: str) -> bool:
+        """Printable text at the cursor; False (nothing done) if it must go the normal way."""
+        x = self.x
+        cols = self.cols
+        if x < self.end and x < cols:
+            return False  # would overwrite cells of this row
+        if not t.isascii():
+            return self._text_wide(t)
+        pos, n = 0, len(t)
+        style = self.style
+        pieces = self.pieces
+        while True:
+            if x >= cols:
+                self.newrow(True)
+                pieces = self.pieces
+                x = 0
+            if x > self.end:
+                self._gap(x)
+            take = min(n - pos, cols - x)
+            pieces.append((t[pos:pos + take] if pos or take < n else t, style))
+            x += take
+            self.end = x
+            pos += take
+            if pos >= n:
+                break
+        self.x = x
+        self.last_char = t[-1]
+        return True
+
+    def _text_wide(self, t: str) -> bool:
+        """Text with non-ASCII characters, one at a time as the screen's draw does."""
+        from .emulator import _WIDTHS, char_width
+
+        widths = _WIDTHS
+        if self.x == 0:
+            for ch in t:
+                w = widths.get(ch)
+                if w is None:
+                    w = char_width(ch)
+                if w == 0:
+                    return False  # would combine with the last cell of the row above
+                if w > 0:
+                    break
+        cols = self.cols
+        style = self.style
+        cur: list[str] | None = None
+        for ch in t:
+            w = widths.get(ch)
+            if w is None:
+                w = char_width(ch)
+            if w <= 0:
+                if w == 0:
+                    self._combine(ch)
+                    cur = None
+                continue
+            x = self.x
+            if x + w > cols:
+                if x < cols and w == 2:  # a wide character does not fit: blank the last cell
+                    if x > self.end:
+                        self._gap(x)
+                    self.pieces.append((" ", style))
+                    self.end = x + 1
+                self.newrow(True)
+                self.x = x = 0
+                cur = None
+            if x > self.end:
+                self._gap(x)
+                cur = None
+            if cur is None:
+                cur = []
+                self.pieces.append((cur, style))
+            cur.append(ch)
+            if w == 2:
+                cur.append("")
+            self.x = self.end = x + w
+            self.last_char = ch
+        return True
+
+    def _combine(self, ch: str) -> None:
+        """A zero-width character joins the cell before the cursor (as TermScreen._combine)."""
+        import unicodedata
+
+        tx = self.x - 1  # >= 0: text at column 0 starting with one was refused
+        if tx >= self.end:
+            self._gap(tx + 1)
+        cell = self._cell(tx)
+        if cell == "" and tx:
+            tx -= 1
+            cell = self._cell(tx)
+        if not cell or len(cell) > 16:
+            return
+        self._set_cell(tx, unicodedata.normalize("NFC", cell + ch))
+
+    def _find(self, x: int) -> tuple[int, int]:
+        """(piece index, offset in it) of column ``x`` < end."""
+        start = self.end
+        for i in range(len(self.pieces) - 1, -1, -1):
+            start -= len(self.pieces[i][0])
+            if start <= x:
+                return i, x - start
+        raise AssertionError(x)
+
+    def _cell(self, x: int) -> str:
+        i, off = self._find(x)
+        return self.pieces[i][0][off]
+
+    def _set_cell(self, x: int, data: str) -> None:
+        i, off = self._find(x)
+        cells, style = self.pieces[i]
+        cells = list(cells)
+        cells[off] = data
+        self.pieces[i] = (cells, style)
+
+    # -- applying --------------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Apply: rows that left the screen to the scrollback, the rest as screen lines."""
+        screen = self.screen
+        buf = screen.buffer
+        keep = self.lines - 1
+        current = make_row(self.pieces, self.cols, self.fill, self.cur_wrapped)
+        out, fills = self.out, self.out_fills
+        n = len(out)
+        existing = [buf[y] for y in range(keep)]
+        if n >= keep:
+            screen.push_rows(existing)
+            gone = n - keep
+            screen.scrollback_appended += gone
+            cap = screen.scrollback.maxlen or 0
+            if cap:
+                screen.scrollback.extend(out[max(0, gone - cap):gone])
+            rows: list[Line] = []
+            for i in range(gone, n):
+                line = line_from_row(out[i], fills[i])
+                line.row = out[i]
+                rows.append(line)
+        else:
+            screen.push_rows(existing[:n])
+            rows = existing[n:]
+            for line in rows:
+                line.row = None
+            for i in range(n):
+                line = line_from_row(out[i], fills[i])
+                line.row = out[i]
+                rows.append(line)
+        for y, line in enumerate(rows):
+            buf[y] = line
+        buf[keep] = line_from_row(current, self.fill)
+        screen.cursor.x = self.x
+        screen.bells += self.bells
+        if self.last_char is not None:
+            screen._last_char = self.last_char
+        screen.dirty.update(range(self.lines))
+        screen.rows_clean = True
