@@ -87,7 +87,8 @@ piece = st.one_of(
 SIMPLE = ["\r\n"] * 6 + ["\n", "\r", "\t", "\x07", "\x1b[31m", "\x1b[0m", "\x1b[44m",
                         "\x1b(B\x1b[m", "\x1b[1;7m", "\x1b[m"]
 #: Mostly simple input, so that stretches are long enough to be skimmed.
-floody = st.one_of(*[st.sampled_from(WORDS + SIMPLE + SIMPLE)] * 12, piece)
+simple = st.sampled_from(WORDS + SIMPLE + SIMPLE)
+floody = st.one_of(*[simple] * 12, piece)
 
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -117,7 +118,8 @@ def run_both(data: bytes, cuts: list[int], cols: int, rows: int, scrollback: int
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(parts=st.lists(st.one_of(floody, piece), max_size=300), cuts=st.lists(st.integers(0, 10**6), max_size=6),
+@given(parts=st.sampled_from([simple, floody, st.one_of(floody, piece)]).flatmap(
+           lambda s: st.lists(s, max_size=300)), cuts=st.lists(st.integers(0, 10**6), max_size=6),
        cols=st.integers(2, 12), rows=st.integers(2, 6), scrollback=st.sampled_from([0, 3, 50]),
        flood_lines=st.sampled_from([0, 1, 2]))
 def test_fast_equals_reference(parts: list[str], cuts: list[int], cols: int, rows: int,

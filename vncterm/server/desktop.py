@@ -155,7 +155,12 @@ class DesktopLink:
             await self.source.conn.close("replaced by a newer desktop")
         source = DesktopSource(conn)
         closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        conn.start(source.handle, lambda reason: closed.done() or closed.set_result(reason))
+
+        def on_close(reason: str) -> None:
+            if not closed.done():
+                closed.set_result(reason)
+
+        conn.start(source.handle, on_close)
         self.source = source
         self.on_desktop(source)
         reason = await closed
