@@ -119,7 +119,7 @@ def run_both(data: bytes, cuts: list[int], cols: int, rows: int, scrollback: int
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(parts=st.sampled_from([simple, floody, st.one_of(floody, piece)]).flatmap(
-           lambda s: st.lists(s, max_size=300)), cuts=st.lists(st.integers(0, 10**6), max_size=6),
+           lambda s: st.lists(s, min_size=30, max_size=300)), cuts=st.lists(st.integers(0, 10**6), max_size=6),
        cols=st.integers(2, 12), rows=st.integers(2, 6), scrollback=st.sampled_from([0, 3, 50]),
        flood_lines=st.sampled_from([0, 1, 2]))
 def test_fast_equals_reference(parts: list[str], cuts: list[int], cols: int, rows: int,
