@@ -82,11 +82,15 @@ def feed_emulator(fast: bool, cols: int, rows: int) -> Callable[[bytes], None]:
 
 
 def feed_pyte(cols: int, rows: int) -> Callable[[bytes], None]:
-    stream = pyte.ByteStream(pyte.Screen(cols, rows))
+    screen = pyte.Screen(cols, rows)
+    streams = [pyte.ByteStream(screen)]
 
     def feed(data: bytes) -> None:
         for i in range(0, len(data), CHUNK):
-            stream.feed(data[i:i + CHUNK])
+            try:
+                streams[0].feed(data[i:i + CHUNK])
+            except TypeError:  # pyte 0.8.2 crashes on some sequences (vim's CSI > 4;2 m)
+                streams[0] = pyte.ByteStream(screen)
     return feed
 
 

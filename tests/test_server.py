@@ -173,3 +173,9 @@ def test_many_viewers_get_the_same_pixels(vncterm_shell: RunningVncterm) -> None
     assert len(np.unique(expected)) >= 4
     for c in clients:
         c.close()
+
+
+def test_cp437_console() -> None:
+    with RunningVncterm(["/bin/sh", "-c", "printf '\\311\\315\\273 \\202t\\202'; sleep 10"],
+                        charset="cp437") as server:
+        server.wait_text("╔═╗ été")

@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the --unix/--tcp chardev has telnet=on (negotiation stripped; "
                         "BREAK works)")
     c.add_argument("--tty", metavar="PATH[,baud=N]", help="an existing tty or serial device")
+    c.add_argument("--charset", choices=("utf-8", "cp437", "latin-1"), default="utf-8",
+                   help="what the console sends: UTF-8, or CP437/Latin-1 (boot loaders, BIOS)")
+    c.add_argument("--bold-bright", action="store_true",
+                   help="draw bold text in the bright colours too (as many terminals do)")
     c.add_argument("--log", metavar="FILE", help="append every console byte to FILE")
     c.add_argument("--stream-name", default="console", metavar="NAME",
                    help="the console's name as a tunnelled stream (default console)")
@@ -179,6 +183,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[Config, int]:
                     stream_name=args.stream_name, log_path=args.log,
                     streams=[ConsoleSpec.parse_stream(s) for s in args.stream],
                     allow_resize=args.allow_resize, allow_lossy=args.allow_lossy,
+                    charset=args.charset, bold_is_bright=args.bold_bright,
                     reverse_listen=(ListenAddress.parse(args.reverse_listen)
                                     if args.reverse_listen else None),
                     desktop=ListenAddress.parse(args.desktop) if args.desktop else None,

@@ -164,6 +164,9 @@ class Config:
     #: ... or a VNC server to connect to (HOST:PORT or unix:PATH).
     desktop: ListenAddress | None = None
     desktop_password: bytes | None = None
+    #: The console's character set: utf-8, cp437 or latin-1.
+    charset: str = "utf-8"
+    bold_is_bright: bool = False
     #: Let viewers resize a console whose backend cannot tell the program (serial consoles).
     allow_resize: bool = False
     #: Allow lossy (JPEG) encodings for non-text content when a viewer asks for a quality.

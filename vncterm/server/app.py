@@ -36,8 +36,9 @@ class Server:
         self.console = console or make_console(config.console, config.command, config.cols,
                                                config.rows)
         font = CellFont(config.font_size, config.antialias)
-        self.emulator = Emulator(config.cols, config.rows)
-        self.renderer = TerminalRenderer(font, config.cols, config.rows)
+        self.emulator = Emulator(config.cols, config.rows, charset=config.charset)
+        self.renderer = TerminalRenderer(font, config.cols, config.rows,
+                                         bold_is_bright=config.bold_is_bright)
         if config.console is not None:
             what = config.console.describe()
         else:

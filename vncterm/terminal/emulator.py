@@ -88,7 +88,7 @@ class TermScreen(pyte.Screen):
     """pyte's Screen with the emulation gaps closed (see the module docstring)."""
 
     # Cells are our Char (pyte's fields plus hidden and dim).
-    buffer: dict[int, Line]
+    buffer: dict[int, Line]  # type: ignore[assignment]
     cursor: Any
 
     def __init__(self, columns: int, lines: int, allow_column_mode: bool = False,
@@ -106,7 +106,7 @@ class TermScreen(pyte.Screen):
         self.rows_clean = False
         self._cells_attrs: Any = None
         self._cells_cache: CellCache | None = None
-        self._sgr_cache: dict[tuple[str, Any], Any] = {}
+        self._sgr_cache: dict[tuple[str, Any, bool], Any] = {}
         self.replies = bytearray()
         self.bells = 0
         self.title = ""
@@ -468,7 +468,7 @@ class TermScreen(pyte.Screen):
             x = cursor.x
             take = min(n - pos, columns - x)
             self._unsplit(line, x, take)
-            line.update(zip(range(x, x + take), map(get, data[pos:pos + take])))
+            line.update(zip(range(x, x + take), map(get, data[pos:pos + take]), strict=True))
             pos += take
             cursor.x = x + take
         self._last_char = data[-1]

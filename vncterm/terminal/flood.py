@@ -17,18 +17,21 @@ cursor, attributes, wrap flags, bells, ``_last_char``, the scrollback. It runs o
   does not translate; the screen is at least 2 x 2;
 
 and it consumes only *simple* input, which cannot change those conditions: printable text
-(any Unicode), CR, LF, TAB, BEL, SGR (``CSI [0-9;:]* m``) and ``ESC ( B``. SGR and ``ESC ( B``
-run on the real screen; BEL is counted. It stops *before* anything else (cursor movement,
-erasing, modes, OSC, DSR/DA queries, other controls, an incomplete sequence), and before a
-text run that would overwrite cells already written in its row (a lone CR or TAB going back) or
-that starts with a combining mark at column 0 (it would combine into the row above): those run
-through the normal path, which also answers queries and sets titles.
+(any Unicode), CR, LF (and VT, FF, which act as LF), TAB, BEL, SGR (``CSI [0-9;:]* m``) and
+``ESC ( B``. SGR and ``ESC ( B`` run on the real screen; BEL is counted. It stops *before*
+anything else (cursor movement, erasing, modes, OSC, DSR/DA queries, other controls, an
+incomplete sequence), and before a text run that would overwrite cells already written in its
+row (a lone CR or a TAB going back) or that starts with a combining mark at column 0 (it would
+combine into the row above): those run through the normal path, which also answers queries and
+sets titles. Whole lines are rows only once they leave the screen; the last screenful is built
+as screen lines (with their rows attached, so the next skim does not convert them back).
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from pyte import modes as mo
@@ -37,6 +40,7 @@ from .scrollback import (
     Line,
     Piece,
     ScrollRow,
+    Style,
     line_from_row,
     make_row,
     plain_row,
@@ -46,13 +50,13 @@ from .scrollback import (
 if TYPE_CHECKING:
     from .emulator import TermScreen
 
-# Controls that end a simple stretch: all C0 but BEL, TAB, LF, CR and ESC; DEL; C1.
-_BAD = re.compile("[\x00-\x06\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
+# Controls that end a simple stretch: all C0 but BEL, TAB, LF, VT, FF, CR and ESC; DEL; C1.
+_BAD = re.compile("[\x00-\x06\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 #: Escape sequences a simple stretch may hold: SGR and "G0 is US ASCII".
 SIMPLE_ESC = re.compile(r"\x1b(?:\[[0-9;:]*m|\(B)")
-_ALLOWED = bytes(range(0x20, 0x7F)) + b"\t\n\r\x07\x1b"
+_ALLOWED = bytes(range(0x20, 0x7F)) + b"\t\n\x0b\x0c\r\x07\x1b"
 _TOKEN = re.compile(
-    r"([^\x00-\x1f\x7f-\x9f]+)|(\r\n)|\x1b\[([0-9;:]*)m|(\n)|(\r)|(\t)|(\x07)|(\x1b\(B)")
+    r"([^\x00-\x1f\x7f-\x9f]+)|(\r\n)|\x1b\[([0-9;:]*)m|([\n\x0b\x0c])|(\r)|(\t)|(\x07)|(\x1b\(B)")
 
 
 def can_skim(screen: TermScreen) -> bool:
@@ -201,9 +205,9 @@ class Skim:
     def run(self, s: str, pos: int, end: int) -> int:
         """Take simple input from ``s[pos:end]``; where it stopped."""
         seg = s[pos:end]
-        if ("\x1b" not in seg and "\t" not in seg and "\x07" not in seg and seg.isascii()
+        if ("\x1b" not in seg and "\x07" not in seg and "\x0b" not in seg and "\x0c" not in seg
                 and seg.count("\r") == seg.count("\n") == seg.count("\r\n")):
-            return self._plain_lines(seg, pos)
+            return self._crlf_lines(seg, pos)
         match = _TOKEN.match
         while pos < end:
             m = match(s, pos)
@@ -226,8 +230,7 @@ class Skim:
             elif kind == 5:
                 self.x = 0
             elif kind == 6:
-                i = bisect_right(self.tabstops, self.x)
-                self.x = self.tabstops[i] if i < len(self.tabstops) else self.cols - 1
+                self.tab()
             elif kind == 7:
                 self.bells += 1
             else:
@@ -235,46 +238,108 @@ class Skim:
             pos = m.end()
         return pos
 
-    def _plain_lines(self, seg: str, pos: int) -> int:
-        """ASCII text and CR LF only: whole lines at a time."""
+    def tab(self) -> None:
+        """To the next tab stop, or the last column (as TermScreen.tab)."""
+        i = bisect_right(self.tabstops, self.x)
+        self.x = self.tabstops[i] if i < len(self.tabstops) else self.cols - 1
+
+    def _line(self, line: str, at: int) -> int:
+        """Text and tabs at the cursor; -1 when done, else where it had to stop."""
+        if "\t" not in line:
+            return -1 if not line or self.text(line) else at
+        for i, part in enumerate(line.split("\t")):
+            if i:
+                self.tab()
+                at += 1
+            if part and not self.text(part):
+                return at
+            at += len(part)
+        return -1
+
+    def _crlf_lines(self, seg: str, pos: int) -> int:
+        """Text and TABs in lines ended by CR LF (no SGR, no BEL): plain lines whole."""
         lines = seg.split("\r\n")
-        first = lines[0]
-        if first and not self.text(first):
-            return pos
+        stop = self._line(lines[0], pos)
+        if stop >= 0:
+            return stop
         if len(lines) == 1:
             return pos + len(seg)
+        at = pos + len(lines[0]) + 2
         self.newrow(False)
         self.x = 0
         cols = self.cols
         fill = self.fill
         style = self.style
         out = self.out
-        fills = self.out_fills
         append = out.append
+        fills = self.out_fills
+        add_fill = fills.append
         fast = fill[0] == " "
-        if fast:
-            probe = plain_row("x", style, fill, cols, False)
-            strip = style == self.fill_style
-            runs, row_fill = probe.runs, probe.fill
-        for line in lines[1:-1]:
+        probe = plain_row("x", style, fill, cols, False)
+        strip = style == self.fill_style
+        runs, row_fill = probe.runs, probe.fill
+        new = tuple.__new__
+        mids = lines[1:-1]
+        if fast and mids and seg.isascii() and "\t" not in seg:
+            self._plain_rows(mids, style, fill, runs, row_fill, strip)
+            for line in reversed(mids):
+                if line:
+                    self.last_char = line[-1]
+                    break
+            mids = []
+        last = ""
+        for line in mids:
             n = len(line)
-            if n < cols and fast:
-                text = line.rstrip(" ") if strip else line
-                append(ScrollRow(text, runs if text else (), row_fill, cols, False))
-            elif n <= cols:
-                append(plain_row(line, style, fill, cols, False))
+            if line.isascii() and "\t" not in line:
+                if n < cols and fast:
+                    text = line.rstrip(" ") if strip else line
+                    append(new(ScrollRow, (text, runs if text else (), row_fill, cols, False)))
+                    add_fill(fill)
+                elif n <= cols:
+                    append(plain_row(line, style, fill, cols, False))
+                    add_fill(fill)
+                else:
+                    for i in range(0, n, cols):
+                        append(plain_row(line[i:i + cols], style, fill, cols, i + cols < n))
+                        add_fill(fill)
+                if n:
+                    last = line
             else:
-                for i in range(0, n, cols):
-                    append(plain_row(line[i:i + cols], style, fill, cols, i + cols < n))
-        fills.extend([fill] * (len(out) - len(fills)))
-        for i in range(len(lines) - 2, 0, -1):
-            if lines[i]:
-                self.last_char = lines[i][-1]
-                break
-        tail = lines[-1]
-        if tail:
-            self.text(tail)  # a fresh row: cannot stop
-        return pos + len(seg)
+                if last:
+                    self.last_char = last[-1]
+                    last = ""
+                stop = self._line(line, at)
+                if stop >= 0:
+                    return stop
+                self.newrow(False)
+                self.x = 0
+            at += n + 2
+        if last:
+            self.last_char = last[-1]
+        stop = self._line(lines[-1], at)  # on a fresh row: only a combining mark stops it
+        return stop if stop >= 0 else pos + len(seg)
+
+    def _plain_rows(self, lines: list[str], style: Style, fill: Any, runs: Any, row_fill: Any,
+                    strip: bool) -> None:
+        """Rows of ASCII lines without TABs on blank rows of ``fill`` (a blank)."""
+        cols = self.cols
+        new = tuple.__new__
+        if max(map(len, lines)) < cols:
+            texts = [line.rstrip(" ") for line in lines] if strip else lines
+            rows = [new(ScrollRow, (t, runs if t else (), row_fill, cols, False))
+                    for t in texts]
+        else:
+            rows = []
+            for line in lines:
+                n = len(line)
+                if n < cols:
+                    t = line.rstrip(" ") if strip else line
+                    rows.append(new(ScrollRow, (t, runs if t else (), row_fill, cols, False)))
+                else:
+                    for i in range(0, n, cols):
+                        rows.append(plain_row(line[i:i + cols], style, fill, cols, i + cols < n))
+        self.out.extend(rows)
+        self.out_fills.extend(repeat(fill, len(rows)))
 
     def text(self, t: str) -> bool:
         """Printable text at the cursor; False (nothing done) if it must go the normal way."""

@@ -43,7 +43,7 @@ class Parser:
         self.screen = screen
         self._pending = ""
         self._skipping = False  # inside an over-long or cancelled string: drop up to its end
-        #: Line feeds a simple stretch needs before the flood skim takes it (0: screen rows).
+        #: Line feeds a simple stretch needs before the flood skim takes it (0: half the rows).
         self.flood_lines = 0
 
     def feed(self, text: str) -> None:
@@ -51,7 +51,7 @@ class Parser:
         s = self._pending + text if self._pending else text
         self._pending = ""
         screen = self.screen
-        min_lines = self.flood_lines or screen.lines
+        min_lines = self.flood_lines or max(2, screen.lines // 2)
         if screen.fast and s.count("\n") >= min_lines:
             self._feed_fast(s, Flood(screen, s, min_lines))
             return
@@ -123,7 +123,7 @@ class Parser:
             else:
                 screen.control(c)
                 pos += 1
-                if c == "\n":
+                if c == "\n" or c == "\x0b" or c == "\x0c":
                     if pos >= next_check:
                         pos, next_check = flood.at_line_feed(pos)
                 elif c not in "\r\t\x07":

@@ -1,4 +1,4 @@
-"""Cells, shared cells and scrollback rows: the compact, immutable form of lines that left the screen.
+"""Cells, shared cells, and scrollback rows: the compact form of lines that left the screen.
 
 A screen line is a dict of column -> ``Char`` with a default; a :class:`ScrollRow` keeps the
 same cells as a string (or a tuple of cell strings when a cell is not one code point: wide
@@ -18,7 +18,6 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from pyte.screens import StaticDefaultDict
-
 
 
 class Char(NamedTuple):
@@ -232,26 +231,26 @@ def make_row(pieces: list[Piece], width: int, fill: Any, wrapped: bool) -> Scrol
         return ScrollRow("", (), row_fill, width, wrapped)
     if len(merged) == 1:
         data, style = merged[0]
+        text: str | tuple[str, ...] = data
         if not isinstance(data, str):
             joined = "".join(data)
-            data = joined if len(joined) == len(data) and "" not in data else tuple(data)
-        return ScrollRow(data, _one_run(style), row_fill, width, wrapped)
+            text = joined if len(joined) == len(data) and "" not in data else tuple(data)
+        return ScrollRow(text, _one_run(style), row_fill, width, wrapped)
     runs: list[tuple[int, Style]] = []
     pos = 0
-    flat: list[str] = []
+    parts: list[str | list[str]] = []
     all_str = True
     for data, style in merged:
         runs.append((pos, style))
         pos += len(data)
-        if isinstance(data, str):
-            flat.append(data)
-        else:
+        parts.append(data)
+        if not isinstance(data, str):
             all_str = False
-            flat.extend(data)
     if all_str:
-        return ScrollRow("".join(flat), tuple(runs), row_fill, width, wrapped)
+        return ScrollRow("".join(parts), tuple(runs), row_fill, width, wrapped)  # type: ignore
+    flat = [cell for part in parts for cell in part]
     joined = "".join(flat)
-    text: str | tuple[str, ...] = (
+    text = (
         joined if len(joined) == len(flat) and "" not in flat else tuple(flat))
     return ScrollRow(text, tuple(runs), row_fill, width, wrapped)
 
