@@ -263,3 +263,9 @@ def test_recorded_captures_flood_through_the_fast_path() -> None:
         ref = Emulator(cap.cols, cap.rows, fast=False)
         ref.feed(cap.data * 3)
         assert_same(whole, ref, path.name + " as one chunk")
+
+
+def test_rows_built_by_the_skim_are_not_trusted_after_other_writes() -> None:
+    flood = b"".join(b"flood line %d\r\n" % i for i in range(60))
+    for poke in (b"\x1b[1;1Hpoked", b"\x1b[2;3H\x1b[K", b"\x1b[3;1H\xc3\xa9\xcc\x81"):
+        run_both(flood + poke + flood, [len(flood), len(flood) + len(poke)], 20, 6, 500)

@@ -304,8 +304,9 @@ class Viewer(asyncio.Protocol):
                         view.scroll(page if ev.keysym == PAGE_UP else -page)
                         self.session.schedule_flush()
                     return
-                app_cursor = self.session.emulator.application_cursor_keys
-                data = self.keys.key(ev.keysym, ev.down, app_cursor)
+                emu = self.session.emulator
+                data = self.keys.key(ev.keysym, ev.down, emu.application_cursor_keys,
+                                     emu.application_keypad)
                 self.session.write_input(data)
         elif isinstance(ev, events.ClientCutText):
             if self.may_control() and ev.text:

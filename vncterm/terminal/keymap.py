@@ -20,15 +20,20 @@ _CURSOR = {
     0xFF50: "H", 0xFF57: "F",  # Home End
     0xFF96: "D", 0xFF97: "A", 0xFF98: "C", 0xFF99: "B",  # KP_Left.. KP_Down
     0xFF95: "H", 0xFF9C: "F",  # KP_Home KP_End
+    0xFF9D: "E",  # KP_Begin (the keypad's 5 without NumLock)
 }
+# F13-F20 (keyboards that have them): xterm's PC-style keys treat them as Shift+F1..F8.
+_SHIFTED_F = {0xFFCA + i: 0xFFBE + i for i in range(8)}
+# Keypad keys in application keypad mode (DECKPAM): ESC O x.
+_APP_KEYPAD = {0xFFB0 + i: "pqrstuvwxy"[i] for i in range(10)}
+_APP_KEYPAD.update({0xFF8D: "M", 0xFFAA: "j", 0xFFAB: "k", 0xFFAC: "l", 0xFFAD: "m",
+                    0xFFAE: "n", 0xFFAF: "o", 0xFFBD: "X"})
 # Editing keys sent as ESC [ n ~.
 _TILDE = {
     0xFF63: 2, 0xFFFF: 3, 0xFF55: 5, 0xFF56: 6,  # Insert Delete Prior Next
     0xFF9E: 2, 0xFF9F: 3, 0xFF9A: 5, 0xFF9B: 6,  # keypad versions
     0xFFC2: 15, 0xFFC3: 17, 0xFFC4: 18, 0xFFC5: 19, 0xFFC6: 20, 0xFFC7: 21,  # F5-F10
     0xFFC8: 23, 0xFFC9: 24,  # F11 F12
-    0xFFCA: 25, 0xFFCB: 26, 0xFFCC: 28, 0xFFCD: 29, 0xFFCE: 31, 0xFFCF: 32,  # F13-F18
-    0xFFD0: 33, 0xFFD1: 34,  # F19 F20
 }
 # F1-F4: ESC O P..S (SS3).
 _SS3 = {0xFFBE: "P", 0xFFBF: "Q", 0xFFC0: "R", 0xFFC1: "S"}
@@ -70,7 +75,8 @@ class KeyState:
         """xterm's modifier parameter: 1 + Shift + 2*Alt + 4*Ctrl."""
         return 1 + int(self.shift) + 2 * int(self.alt) + 4 * int(self.ctrl)
 
-    def key(self, keysym: int, down: bool, app_cursor: bool = False) -> bytes:
+    def key(self, keysym: int, down: bool, app_cursor: bool = False,
+            app_keypad: bool = False) -> bytes:
         """Process one KeyEvent; the bytes to write to the console (often none)."""
         if keysym in SHIFT:
             self.shift = down
@@ -83,10 +89,14 @@ class KeyState:
             return b""
         if not down:
             return b""
-        return self._press(keysym, app_cursor).encode("utf-8")
+        return self._press(keysym, app_cursor, app_keypad).encode("utf-8")
 
-    def _press(self, keysym: int, app_cursor: bool) -> str:
+    def _press(self, keysym: int, app_cursor: bool, app_keypad: bool = False) -> str:
         mod = self.modifier_param()
+        if keysym in _SHIFTED_F:
+            keysym, mod = _SHIFTED_F[keysym], mod + 1
+        if app_keypad and keysym in _APP_KEYPAD and mod == 1:
+            return f"{ESC}O{_APP_KEYPAD[keysym]}"
         if keysym in _CURSOR:
             final = _CURSOR[keysym]
             if mod > 1:

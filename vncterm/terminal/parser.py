@@ -52,8 +52,8 @@ class Parser:
         self._pending = ""
         screen = self.screen
         min_lines = self.flood_lines or max(2, screen.lines // 2)
-        if screen.fast and s.count("\n") >= min_lines:
-            self._feed_fast(s, Flood(screen, s, min_lines))
+        if screen.fast and (screen.rows_clean or s.count("\n") >= min_lines):
+            self._feed_fast(s, Flood(screen, s, min_lines))  # it also keeps rows_clean true
             return
         draw = screen.draw
         text_match = _TEXT.match
