@@ -252,3 +252,29 @@ def test_vncterm_stream_command_lists_and_bridges() -> None:
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def test_novnc_keeps_working_while_streams_come_and_go(tmp_path: Path) -> None:
+    """noVNC lists Tight and -260 (Tight PNG): it must never get a stream rectangle, even on
+    hot-plug (its Tight PNG decoder would choke on one)."""
+    from peers.common import wait_until_equal
+    from peers.novnc_client import NoVncClient
+
+    path = str(tmp_path / "late.sock")
+    with RunningVncterm(SHELL, streams=[("late", ConsoleSpec("unix", path))]) as server, \
+            NoVncClient() as viewer:
+        viewer.connect("127.0.0.1", server.port)  # noVNC's own encoding list
+        assert -260 in viewer.sent_encodings() and 7 in viewer.sent_encodings()
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(path)
+        listener.listen(1)
+        conn, _ = listener.accept()  # the stream appears
+        viewer.type("echo after-plug\n")
+        server.wait_text("after-plug")
+        assert wait_until_equal(viewer, server.framebuffer, timeout=10)
+        conn.close()
+        listener.close()  # and goes away
+        viewer.type("echo after-unplug\n")
+        server.wait_text("after-unplug")
+        assert wait_until_equal(viewer, server.framebuffer, timeout=10)
+        assert not viewer.fatal_events()

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let viewers resize a serial console's terminal (the guest is not told)")
     p.add_argument("--allow-lossy", action="store_true",
                    help="JPEG for non-text areas when a viewer asks for a quality level")
+    p.add_argument("--tight-gradient", action="store_true",
+                   help="Tight's gradient filter for photo-like areas (noVNC decodes it from 1.5)")
     p.add_argument("--share-policy", choices=SHARE_POLICIES, default="force-shared",
                    help="force-shared: a viewer asking for exclusive access never drops others")
     p.add_argument("--insecure", action="store_true",
@@ -184,6 +186,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[Config, int]:
                     streams=[ConsoleSpec.parse_stream(s) for s in args.stream],
                     allow_resize=args.allow_resize, allow_lossy=args.allow_lossy,
                     charset=args.charset, bold_is_bright=args.bold_bright,
+                    tight_gradient=args.tight_gradient,
                     reverse_listen=(ListenAddress.parse(args.reverse_listen)
                                     if args.reverse_listen else None),
                     desktop=ListenAddress.parse(args.desktop) if args.desktop else None,

@@ -166,6 +166,8 @@ class Config:
     desktop_password: bytes | None = None
     #: The console's character set: utf-8, cp437 or latin-1.
     charset: str = "utf-8"
+    #: Tight's gradient filter (noVNC decodes it only from 1.5.0).
+    tight_gradient: bool = False
     bold_is_bright: bool = False
     #: Let viewers resize a console whose backend cannot tell the program (serial consoles).
     allow_resize: bool = False

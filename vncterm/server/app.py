@@ -51,6 +51,9 @@ class Server:
         self.session.follow_title = not config.name
         self.session.allow_resize = config.allow_resize
         self.session.allow_lossy = config.allow_lossy
+        self.session.tight_gradient = config.tight_gradient
+        # DECCOLM (80/132 columns) resizes only where the program can be told
+        self.emulator.allow_column_mode = self.session.can_resize
         self.security = SecurityConfig(
             password=config.password, view_only_password=config.view_only_password,
             tls_context=(tls_context(config.tls_cert, config.tls_key, config.tls_ca)

@@ -61,6 +61,7 @@ class Session:
         #: Serial consoles cannot tell the guest about a resize; --allow-resize overrides.
         self.allow_resize = False
         self.allow_lossy = False
+        self.tight_gradient = False
         self.max_cols, self.max_rows = 1000, 500
         self.emulator = emulator
         self.renderer = renderer

@@ -78,7 +78,8 @@ class Viewer(asyncio.Protocol):
         self._end_reason: str | None = None
         self._stuck_handle: asyncio.TimerHandle | None = None
         self._handshake_handle: asyncio.TimerHandle | None = None
-        self.manager = EncodeManager(EncoderState(allow_lossy=session.allow_lossy))
+        self.manager = EncodeManager(EncoderState(allow_lossy=session.allow_lossy),
+                                     gradient=session.tight_gradient)
         self.keys = KeyState()
         self.mouse = MouseState()
         self.clicks: tuple[float, tuple[int, int], int] = (0.0, (-1, -1), 0)
