@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import AuthenticationFailed, ProtocolError, UsageError
 from ..geometry import Rect
 from ..rfb.auth import vnc_response
+from ..rfb.clipboard import provided_text
 from ..rfb.constants import ClientMsg, Encoding, SecurityType, ServerMsg
 from ..rfb.pixel_format import PIXEL_FORMAT_SIZE, SERVER_PIXEL_FORMAT
 from .decoders import (
@@ -499,30 +500,9 @@ class DesktopClient:
             raise ProtocolError(f"extended clipboard flags {flags:#x} name no single action")
 
     def _parse_provide(self, formats: int, body: bytes) -> str | None:
-        inflater = zlib.decompressobj()
-        cap = self.max_cut_text + 16 * 4
-        try:
-            data = inflater.decompress(body, cap)
-        except zlib.error as e:
-            raise ProtocolError(f"extended clipboard data is not a zlib stream: {e}") from None
-        if inflater.unconsumed_tail:
+        text = provided_text(formats, body, self.max_cut_text, oversize="skip")
+        if text is None and formats & CLIP_TEXT:
             log.warning("skipping desktop clipboard data beyond %d bytes", self.max_cut_text)
-            return None
-        offset = 0
-        text = None
-        for bit in range(16):
-            if not formats & (1 << bit):
-                continue
-            if offset + 4 > len(data):
-                raise ProtocolError("extended clipboard provide data is truncated")
-            (size,) = _U32.unpack_from(data, offset)
-            chunk = data[offset + 4:offset + 4 + size]
-            if len(chunk) < size:
-                raise ProtocolError("extended clipboard provide data is truncated")
-            offset += 4 + size
-            if bit == 0:
-                text = chunk.decode("utf-8", errors="replace").split("\0", 1)[0]
-                text = text.replace("\r\n", "\n")
         return text
 
 

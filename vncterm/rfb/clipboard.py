@@ -72,11 +72,23 @@ def parse(payload: bytes, max_text: int) -> ClipboardMessage:
         raise ProtocolError(f"extended clipboard flags {flags:#x} name no single action")
     if actions != PROVIDE:
         return ClipboardMessage(actions, formats)
+    return ClipboardMessage(PROVIDE, formats, text=provided_text(formats, payload[4:], max_text))
+
+
+def provided_text(formats: int, body: bytes, max_text: int,
+                  oversize: str = "error") -> str | None:
+    """The text in a provide message's zlib ``body`` (None if it holds no text).
+
+    Inflated data is capped at ``max_text`` bytes: beyond it, ``oversize="error"`` raises
+    ProtocolError and ``"skip"`` returns None.
+    """
     inflater = zlib.decompressobj()
     try:
-        data = inflater.decompress(payload[4:], max_text + 4 * 16 + 1)
+        data = inflater.decompress(body, max_text + 4 * 16 + 1)
     except zlib.error as e:
         raise ProtocolError(f"extended clipboard data is not a zlib stream: {e}") from None
+    if inflater.unconsumed_tail and oversize == "skip":
+        return None
     text = None
     offset = 0
     for bit in range(16):
@@ -86,11 +98,13 @@ def parse(payload: bytes, max_text: int) -> ClipboardMessage:
             raise ProtocolError("extended clipboard provide data is truncated")
         (size,) = _U32.unpack_from(data, offset)
         if size > max_text:
+            if oversize == "skip":
+                return None
             raise ProtocolError(f"clipboard data of {size} bytes (limit {max_text})")
         chunk = data[offset + 4:offset + 4 + size]
         if len(chunk) < size:
             raise ProtocolError("extended clipboard provide data is truncated")
         offset += 4 + size
         if bit == 0:
-            text = chunk.decode("utf-8", errors="replace").rstrip("\0").replace("\r\n", "\n")
-    return ClipboardMessage(PROVIDE, formats, text=text)
+            text = chunk.decode("utf-8", errors="replace").split("\0", 1)[0].replace("\r\n", "\n")
+    return text
