@@ -174,3 +174,36 @@ def test_drag_double_and_triple_click_select_utf8_text() -> None:
         viewer.pointer(xb, yb, 0)
         ev = viewer.wait_for("clipboard", 10, start=start)
         assert ev["text"] == "line\nhello"
+
+
+def test_shift_page_up_shows_lines_that_scrolled_away() -> None:
+    with RunningVncterm(SHELL) as server, NoVncClient() as viewer:
+        server.wait_text("$")
+        viewer.connect("127.0.0.1", server.port, quality=None)
+        viewer.type("seq 1 100\n")
+        server.wait_text("100")
+        live = server.framebuffer()
+        assert server.server is not None
+        view = server.server.session.view
+        viewer.key(0xFFE1, True)  # Shift+PgUp
+        viewer.key(0xFF55, True)
+        viewer.key(0xFF55, False)
+        viewer.key(0xFFE1, False)
+        deadline = __import__("time").monotonic() + 10
+        while server.call(lambda: view.offset) != 24:
+            assert __import__("time").monotonic() < deadline, "the view never moved"
+        shown = server.call(lambda: [
+            "".join(c.data for c in view.line_cells(view.history_len() - view.offset + y)
+                    .values()).strip() for y in range(25)])
+        assert "53" in shown and "76" in shown and "100" not in shown, shown
+        back = server.framebuffer()
+        assert not (back == live).all()
+        assert wait_until_equal(viewer, server.framebuffer, timeout=10)
+        # the wheel scrolls too, and typing returns to the live screen
+        viewer.pointer(10, 10, 16)
+        viewer.pointer(10, 10, 0)
+        viewer.type("e")
+        deadline = __import__("time").monotonic() + 10
+        while server.call(lambda: view.offset) != 0:
+            assert __import__("time").monotonic() < deadline, "typing did not return to live"
+        assert wait_until_equal(viewer, server.framebuffer, timeout=10)

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 MAX_PENDING_WRITE = 4 << 20  # keys and pastes waiting for the program to read them
 #: How long to keep reading after the command exits while something else holds the pty open.
 EOF_GRACE = 0.5
+#: At most this much is read from the pty before it is handed to the terminal.
+READ_AT_ONCE = 1 << 20
 
 
 def _set_ctty() -> None:  # runs in the child between fork and exec
@@ -79,24 +81,32 @@ class SpawnConsole(Console):
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     def _readable(self) -> None:
-        while True:
+        """Read what the pty has (it hands out ~4 KB at a time) and deliver it as one chunk,
+        so the terminal's flood path sees long stretches at once."""
+        chunks: list[bytes] = []
+        size = 0
+        eof = False
+        while size < READ_AT_ONCE:
             try:
                 data = os.read(self.master, 65536)
             except BlockingIOError:
-                return
+                break
             except OSError as e:
                 if e.errno != errno.EIO:  # EIO: every slave descriptor closed
                     log.warning("pty read failed: %s", e)
                 data = b""
             if not data:
-                self._stop_reading()
-                if self._eof is not None and not self._eof.done():
-                    self._eof.set_result(None)
-                return
+                eof = True
+                break
+            chunks.append(data)
+            size += len(data)
+        if chunks:
             assert self._on_data is not None
-            self._on_data(data)
-            if len(data) < 65536:
-                return
+            self._on_data(b"".join(chunks))
+        if eof:
+            self._stop_reading()
+            if self._eof is not None and not self._eof.done():
+                self._eof.set_result(None)
 
     def _stop_reading(self) -> None:
         assert self._loop is not None

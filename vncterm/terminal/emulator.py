@@ -10,6 +10,12 @@ and wide/zero-width character handling that never loses text.
 Replies the terminal owes the program (device attributes, status and cursor position reports)
 collect for the session to write back to the console; bells are counted; title changes and
 program-driven resizes (DECCOLM) are queued for the server.
+
+Lines leaving the top of the main screen go to a capped scrollback of ``ScrollRow``
+(``scrollback.py``; the rule is in :meth:`TermScreen.push_rows`), and every screen row carries
+a ``wrapped`` flag. Fast paths (bulk drawing from shared cells, an SGR cache, and the flood skim
+of ``flood.py``, which turns text that would scroll away unseen into rows without drawing it)
+are on by default; ``fast=False`` is the reference model they are tested against.
 """
 
 from __future__ import annotations

@@ -85,7 +85,9 @@ class TerminalView:
         self.offset = 0
         self.selection: Selection | None = None
         self.changed = False  # redraw everything on the next refresh
-        self._history_seen = 0
+        self._appended_seen = 0  # scrollback rows ever appended, as of the last refresh
+        self._generation_seen = 0
+        self._len_seen = 0
 
     # -- history access ---------------------------------------------------------------------------
 
@@ -141,10 +143,26 @@ class TerminalView:
         """What the renderer should draw now: the emulator's screen itself when live and
         nothing is selected (no cost), else a ViewScreen."""
         h = self.history_len()
-        grown, self._history_seen = h - self._history_seen, h
-        if self.offset and grown > 0:
-            # stay on the same lines while output continues below
-            self.offset = min(h, self.offset + grown)
+        emu = self.emulator
+        appended = int(getattr(emu, "scrollback_appended", h))
+        generation = int(getattr(emu, "scrollback_generation", 0))
+        grown, self._appended_seen = appended - self._appended_seen, appended
+        if generation != self._generation_seen:  # the scrollback was cleared (ED 3)
+            self._generation_seen = generation
+            self.offset = 0
+            self.selection = None
+            self.changed = True
+        elif grown > 0:
+            if self.offset:
+                # stay on the same lines while output continues below
+                self.offset = min(h, self.offset + grown)
+                self.changed = True
+            if self.selection is not None:
+                # absolute line numbers move when the oldest rows fall off the capped history
+                dropped = grown - (h - self._len_seen)
+                if dropped > 0:
+                    self._shift_selection(-dropped)
+        self._len_seen = h
         if self.offset == 0 and self.selection is None:
             if self.changed:
                 self.emulator.screen.dirty.update(range(self.emulator.screen.lines))
@@ -153,6 +171,18 @@ class TerminalView:
         self.changed = False
         self.emulator.screen.dirty.clear()
         return ViewScreen(self)
+
+    def _shift_selection(self, lines: int) -> None:
+        sel = self.selection
+        if sel is None:
+            return
+        a = (sel.anchor[0] + lines, sel.anchor[1])
+        b = (sel.head[0] + lines, sel.head[1])
+        if a[0] < 0 or b[0] < 0:
+            self.selection = None
+        else:
+            self.selection = Selection(a, b)
+        self.changed = True
 
     def cursor_visible(self) -> bool:
         return self.offset == 0 and self.emulator.cursor_visible
