@@ -207,3 +207,17 @@ def test_shift_page_up_shows_lines_that_scrolled_away() -> None:
         while server.call(lambda: view.offset) != 0:
             assert __import__("time").monotonic() < deadline, "typing did not return to live"
         assert wait_until_equal(viewer, server.framebuffer, timeout=10)
+
+
+def test_osc_52_from_the_program_sets_the_viewers_clipboard() -> None:
+    with RunningVncterm(SHELL) as server, NoVncClient() as viewer:
+        server.wait_text("$")
+        viewer.connect("127.0.0.1", server.port, quality=None)
+        payload = __import__("base64").b64encode("copied by the program: ü 中".encode()).decode()
+        server.write_console(f"printf '\\033]52;c;{payload}\\a'\r".encode())
+        ev = viewer.wait_for("clipboard", 10)
+        assert ev["text"] == "copied by the program: ü 中"
+        # a query is never answered: programs may not read the viewers' clipboards
+        server.write_console(b"printf '\\033]52;c;?\\a'; echo done-query\r")
+        server.wait_text("done-query")
+        assert server.call(lambda: server.server.session.emulator.take_replies()) == b""  # type: ignore[union-attr]

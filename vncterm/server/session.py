@@ -101,6 +101,9 @@ class Session:
         title = take_title() if take_title is not None else None
         if title is not None and self.follow_title:
             self.set_name(title)
+        clip = self.emulator.take_clipboard()
+        if clip is not None:
+            self.set_clipboard(clip)  # OSC 52 from the program
         take_resize = getattr(self.emulator, "take_resize_request", None)
         size = take_resize() if take_resize is not None else None
         if size is not None and self.can_resize and self.size_ok(*size):

@@ -20,6 +20,8 @@ are on by default; ``fast=False`` is the reference model they are tested against
 
 from __future__ import annotations
 
+import base64
+import binascii
 import unicodedata
 from collections import defaultdict, deque
 from typing import Any
@@ -45,6 +47,7 @@ CURSOR_STYLES: dict[int, tuple[str, bool]] = {
     3: ("underline", True), 4: ("underline", False), 5: ("bar", True), 6: ("bar", False),
 }
 _MAX_TITLE = 1024
+_MAX_CLIPBOARD = 1 << 20
 _TITLE_STACK = 10
 _NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
 
@@ -117,6 +120,7 @@ class TermScreen(pyte.Screen):
         self.bells = 0
         self.title = ""
         self.title_changed = False
+        self.clipboard: str | None = None  # set by OSC 52, taken by the session
         self.allow_column_mode = allow_column_mode
         self.resize_request: tuple[int, int] | None = None
         self.cursor_shape = "block"
@@ -292,6 +296,19 @@ class TermScreen(pyte.Screen):
             self.set_title(text)
         if code in ("0", "1"):
             self.set_icon_name(text)
+        if code == "52":
+            self._set_clipboard(text)
+
+    def _set_clipboard(self, text: str) -> None:
+        """OSC 52 ``Pc ; base64``: the program sets the clipboard. Queries (``?``) are not
+        answered: a program may not read the viewers' clipboards."""
+        _, _, data = text.partition(";")
+        if data == "?" or len(data) > 4 * (_MAX_CLIPBOARD // 3) + 4:
+            return
+        try:
+            self.clipboard = base64.b64decode(data, validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return
 
     def csi(self, raw: str, inter: str, final: str) -> None:
         """``CSI params [intermediates] final``."""
@@ -988,6 +1005,11 @@ class Emulator:
         n = self.screen.bells
         self.screen.bells = 0
         return n
+
+    def take_clipboard(self) -> str | None:
+        """Text the program put on the clipboard with OSC 52 since the last call."""
+        text, self.screen.clipboard = self.screen.clipboard, None
+        return text
 
     def take_title(self) -> str | None:
         """The window title if it changed since the last call (OSC 0/2, title stack)."""
