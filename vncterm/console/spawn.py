@@ -25,7 +25,7 @@ MAX_PENDING_WRITE = 4 << 20  # keys and pastes waiting for the program to read t
 #: How long to keep reading after the command exits while something else holds the pty open.
 EOF_GRACE = 0.5
 #: At most this much is read from the pty before it is handed to the terminal.
-READ_AT_ONCE = 1 << 20
+READ_AT_ONCE = 64 * 1024  # measured: the terminal parses 64 KiB chunks fastest
 
 
 def _set_ctty() -> None:  # runs in the child between fork and exec
