@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, BinaryIO
@@ -34,7 +35,7 @@ WHEEL_LINES = 3
 DOUBLE_CLICK = 0.4  # seconds between clicks that make a double or triple click
 
 #: The share of time all viewers' encoding together may take (the rest stays for the console).
-ENCODE_SHARE = 0.3
+ENCODE_SHARE = 0.2
 #: How much encoding time may be spent at once after a quiet spell.
 ENCODE_BURST = 0.05
 
@@ -299,13 +300,16 @@ class Session:
         self._budget -= seconds
 
     def refresh(self) -> None:
-        """Bring every source up to date; spread its damage to the viewers showing it."""
+        """Bring every source up to date; spread its damage to the viewers showing it.
+        Drawing counts against the viewers' share of the time, like encoding."""
+        t0 = time.perf_counter()
         for source in self.sources:
             damage = source.refresh()
             if damage:
                 for viewer in self.viewers:
                     if viewer.source is source:
                         viewer.add_damage(damage)
+        self.charge_encoding(time.perf_counter() - t0)
 
     @property
     def name(self) -> str:
