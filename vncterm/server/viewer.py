@@ -578,8 +578,10 @@ class Viewer(asyncio.Protocol):
             self._write()
 
     def has_unsent(self) -> bool:
-        """True while this viewer has damage it has not been sent yet."""
-        return self._attached and not self._closed and bool(self.damage.mask.any())
+        """True while this viewer has changes it has not been sent yet (or one is being
+        encoded)."""
+        return self._attached and not self._closed and (
+            self._encoding or bool(self._copies) or bool(self.damage.mask.any()))
 
     async def drain(self, timeout: float) -> None:
         """Wait (at most ``timeout``) until the transport has written everything."""
