@@ -17,10 +17,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from peers.xvnc import XvncServer  # noqa: E402
 from rfbprobe import COPYRECT, TIGHT, Probe  # noqa: E402
 from run import Vncterm, progress  # noqa: E402
-
-from peers.xvnc import XvncServer  # noqa: E402
 
 
 async def fps(port: int, seconds: float = 4.0) -> float:
