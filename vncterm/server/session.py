@@ -38,6 +38,8 @@ DOUBLE_CLICK = 0.4  # seconds between clicks that make a double or triple click
 ENCODE_SHARE = 0.2
 #: How much encoding time may be spent at once after a quiet spell.
 ENCODE_BURST = 0.05
+#: The deepest the budget may go into debt (so frames come at least every 0.25 s).
+ENCODE_DEBT = 0.05
 
 #: pyte keeps private modes shifted left by 5 bits: DEC mode 2004, bracketed paste.
 BRACKETED_PASTE = 2004 << 5
@@ -293,6 +295,7 @@ class Session:
         """
         now = asyncio.get_running_loop().time()
         self._budget = min(ENCODE_BURST, self._budget + (now - self._budget_at) * ENCODE_SHARE)
+        self._budget = max(self._budget, -ENCODE_DEBT)  # no viewer waits more than DEBT/SHARE
         self._budget_at = now
         return 0.0 if self._budget > 0 else -self._budget / ENCODE_SHARE
 
