@@ -274,7 +274,7 @@ def write_report(results: dict[str, object]) -> None:
         assert isinstance(res, dict) and isinstance(raw, dict)
         rows.append((f"bytes per scrolled line, {label}", f"{res['bytes_per_line']:.0f} B",
                      f"Raw {raw['bytes_per_line']:.0f} B",
-                     f"{res['bytes_per_line'] / raw['bytes_per_line']:.3f}x"))
+                     f"1/{raw['bytes_per_line'] / res['bytes_per_line']:,.0f}"))
     for geo in ("80x25", "200x60"):
         res = r[f"render_{geo}"]
         assert isinstance(res, dict)
