@@ -221,3 +221,14 @@ def test_osc_52_from_the_program_sets_the_viewers_clipboard() -> None:
         server.write_console(b"printf '\\033]52;c;?\\a'; echo done-query\r")
         server.wait_text("done-query")
         assert server.call(lambda: server.server.session.emulator.take_replies()) == b""  # type: ignore[union-attr]
+
+
+def test_scrollback_option_bounds_the_history() -> None:
+    with RunningVncterm(["/bin/sh", "-c", "seq 1 500; sleep 10"], scrollback=100) as server:
+        server.wait_text("500")
+        assert server.server is not None
+        emu = server.server.emulator
+        history = server.call(lambda: [row.string() for row in emu.scrollback])
+        assert len(history) == 100
+        # the screen shows 477..500 and the cursor's empty row; the newest 100 above it are kept
+        assert [h.strip() for h in history] == [str(n) for n in range(377, 477)]

@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="", help='desktop name (default "CMD on HOSTNAME")')
     p.add_argument("--geometry", default="80x25", metavar="COLSxROWS", help="terminal size")
     p.add_argument("--font-size", type=int, default=15, metavar="PX", help="font size in pixels")
+    p.add_argument("--scrollback", type=int, default=10000, metavar="LINES",
+                   help="lines kept above the screen (Shift+PgUp, the wheel); default 10000")
     p.add_argument("--antialias", action="store_true",
                    help="antialiased glyphs (more colours per cell: more bytes on the wire)")
     p.add_argument("--allow-resize", action="store_true",
@@ -186,6 +188,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[Config, int]:
                     streams=[ConsoleSpec.parse_stream(s) for s in args.stream],
                     allow_resize=args.allow_resize, allow_lossy=args.allow_lossy,
                     charset=args.charset, bold_is_bright=args.bold_bright,
+                    scrollback=args.scrollback,
                     tight_gradient=args.tight_gradient,
                     reverse_listen=(ListenAddress.parse(args.reverse_listen)
                                     if args.reverse_listen else None),

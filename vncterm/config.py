@@ -166,6 +166,8 @@ class Config:
     desktop_password: bytes | None = None
     #: The console's character set: utf-8, cp437 or latin-1.
     charset: str = "utf-8"
+    #: Lines kept above the screen, shared by every viewer.
+    scrollback: int = 10000
     #: Tight's gradient filter (noVNC decodes it only from 1.5.0).
     tight_gradient: bool = False
     bold_is_bright: bool = False
@@ -207,6 +209,8 @@ class Config:
             raise ConfigError(f"stream names must be unique: {', '.join(names)}")
         if not (2 <= self.cols <= 1000 and 1 <= self.rows <= 500):
             raise ConfigError(f"geometry {self.cols}x{self.rows} out of range (2..1000 x 1..500)")
+        if not 0 <= self.scrollback <= 1_000_000:
+            raise ConfigError(f"scrollback {self.scrollback} out of range (0..1000000)")
         if not 6 <= self.font_size <= 72:
             raise ConfigError(f"font size {self.font_size} out of range (6..72)")
         if self.share_policy not in SHARE_POLICIES:

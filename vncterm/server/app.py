@@ -36,7 +36,8 @@ class Server:
         self.console = console or make_console(config.console, config.command, config.cols,
                                                config.rows)
         font = CellFont(config.font_size, config.antialias)
-        self.emulator = Emulator(config.cols, config.rows, charset=config.charset)
+        self.emulator = Emulator(config.cols, config.rows, charset=config.charset,
+                                 scrollback=config.scrollback)
         self.renderer = TerminalRenderer(font, config.cols, config.rows,
                                          bold_is_bright=config.bold_is_bright)
         if config.console is not None:
