@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 import pyte  # noqa: E402
+import run as workloads  # noqa: E402  (the suite's workloads: one definition)
 from captures import available, load  # noqa: E402
+from run import as_pty  # noqa: E402
 
 from vncterm.terminal.emulator import Emulator  # noqa: E402
 
@@ -35,35 +35,15 @@ CHUNK = 65536
 
 
 def plain_text(size: int) -> bytes:
-    """Real text: the system's licence texts and Python's own sources, repeated to ``size``."""
-    sources = sorted(Path("/usr/share/common-licenses").glob("*"))
-    sources += sorted(Path(os.__file__).parent.glob("*.py"))
-    parts: list[bytes] = []
-    total = 0
-    while total < size:
-        for path in sources:
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            parts.append(data.replace(b"\n", b"\r\n"))  # as a pty with onlcr delivers it
-            total += len(parts[-1])
-            if total >= size:
-                break
-    return b"".join(parts)[:size]
+    return as_pty(workloads.plain_text(size))
 
 
 def colour_listing(size: int) -> bytes:
-    """``ls --color=always -lR /usr/share`` (as a pty would deliver it), repeated to ``size``."""
-    out = subprocess.run(["ls", "--color=always", "-lR", "/usr/share"], capture_output=True,
-                         env={**os.environ, "LC_ALL": "C.UTF-8"}).stdout
-    out = out.replace(b"\n", b"\r\n")
-    return (out * (size // max(len(out), 1) + 1))[:size]
+    return as_pty(workloads.colour_listing(size))
 
 
 def cjk_text(size: int) -> bytes:
-    line = "日本語のテキスト 中文文本 한국어 텍스트 — wide characters, 表示テスト 0123456789\r\n"
-    return (line * (size // len(line.encode()) + 1)).encode()[:size]
+    return as_pty(workloads.cjk_text(size))
 
 
 def captures_text() -> bytes:

@@ -8,7 +8,6 @@ same figures straight to the desktop (TigerVNC's Xvnc), in the same run.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from peers.xvnc import XvncServer  # noqa: E402
 from rfbprobe import COPYRECT, TIGHT, Probe  # noqa: E402
-from run import Vncterm, progress  # noqa: E402
+from run import Vncterm, key_latency, progress  # noqa: E402
 
 
 async def fps(port: int, seconds: float = 4.0) -> float:
@@ -32,29 +31,6 @@ async def fps(port: int, seconds: float = 4.0) -> float:
     await probe.close()
     task.cancel()
     return rate
-
-
-async def latency(port: int, samples: int = 100) -> tuple[float, float]:
-    probe = await Probe.connect(port, [TIGHT, COPYRECT])
-    task = asyncio.ensure_future(probe.run())
-    await asyncio.wait_for(probe.got_update.wait(), 20)
-    probe.w.write(bytes([5, 0]) + (200).to_bytes(2, "big") + (100).to_bytes(2, "big"))
-    await asyncio.sleep(1.0)
-    lat = []
-    for i in range(samples):
-        probe.got_update.clear()
-        t0 = time.perf_counter()
-        probe.key(ord("a") + i % 26)
-        await asyncio.wait_for(probe.got_update.wait(), 10)
-        lat.append((time.perf_counter() - t0) * 1000)
-        await asyncio.sleep(0.03)
-        if i % 30 == 29:
-            probe.key(0xFF0D)
-            await asyncio.sleep(0.2)
-    await probe.close()
-    task.cancel()
-    lat.sort()
-    return statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
 
 
 async def main() -> None:
@@ -75,8 +51,10 @@ async def main() -> None:
         await asyncio.sleep(1.5)
         async with Vncterm("sleep 600", extra=["--desktop", f"127.0.0.1:{x.port}"]) as vt:
             await asyncio.sleep(1.5)
-            d50, d99 = await latency(x.port)
-            p50, p99 = await latency(vt.port)
+            direct_lat = await key_latency(x.port, 100, [TIGHT, COPYRECT], pointer=(200, 100))
+            proxied_lat = await key_latency(vt.port, 100, [TIGHT, COPYRECT], pointer=(200, 100))
+            d50, d99 = direct_lat["p50_ms"], direct_lat["p99_ms"]
+            p50, p99 = proxied_lat["p50_ms"], proxied_lat["p99_ms"]
         rows.append(("key-to-pixels p50", f"{p50:.2f} ms", f"{d50:.2f} ms", f"{p50 / d50:.2f}x"))
         rows.append(("key-to-pixels p99", f"{p99:.2f} ms", f"{d99:.2f} ms", f"{p99 / d99:.2f}x"))
     lines = ["| figure | through vncterm | straight to Xvnc | ratio |", "| --- | --- | --- | --- |"]

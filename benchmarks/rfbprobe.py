@@ -61,6 +61,9 @@ class Probe:
     def request(self, incremental: bool = True) -> None:
         self.w.write(struct.pack(">BBHHHH", 3, int(incremental), 0, 0, self.width, self.height))
 
+    def pointer(self, x: int, y: int, mask: int = 0) -> None:
+        self.w.write(struct.pack(">BBHH", 5, mask, x, y))
+
     def key(self, keysym: int) -> None:
         self.w.write(struct.pack(">BBxxI", 4, 1, keysym) + struct.pack(">BBxxI", 4, 0, keysym))
 

@@ -68,6 +68,11 @@ def plain_text(size: int) -> bytes:
     return b"".join(parts)[:size]
 
 
+def as_pty(data: bytes) -> bytes:
+    """What a pty hands the terminal for ``data`` (onlcr: every LF becomes CR LF)."""
+    return data.replace(b"\n", b"\r\n")
+
+
 def colour_listing(size: int) -> bytes:
     """Real colour output: ``ls --color=always -lR /usr/share`` (first ``size`` bytes)."""
     import subprocess
@@ -186,29 +191,40 @@ async def scrolled_lines(lines: int, encodings: list[int], extra: list[str] | No
     return {"bytes": total, "bytes_per_line": total / lines, "copyrects": probe.copyrects}
 
 
-async def latency(samples: int, encodings: list[int]) -> dict[str, float]:
-    """Key-to-pixels: a key event to the update that shows its echo, at a shell prompt."""
-    async with Vncterm("PS1='$ ' exec sh -i") as vt:
-        probe = await Probe.connect(vt.port, encodings)
-        task = asyncio.ensure_future(probe.run())
-        await asyncio.wait_for(probe.got_update.wait(), 30)
-        await asyncio.sleep(0.5)
-        lat: list[float] = []
-        for i in range(samples):
-            probe.got_update.clear()
-            t0 = time.perf_counter()
-            probe.key(ord("a") + i % 26)
-            await asyncio.wait_for(probe.got_update.wait(), 10)
-            lat.append((time.perf_counter() - t0) * 1000)
-            await asyncio.sleep(0.01)
-            if i % 40 == 39:  # clear the line now and then
-                probe.key(0xFF0D)
-                await asyncio.sleep(0.1)
-        await probe.close()
-        task.cancel()
+async def key_latency(port: int, samples: int, encodings: list[int],
+                      pointer: tuple[int, int] | None = None) -> dict[str, float]:
+    """Key-to-pixels on the server at ``port``: a key event to the update that shows its echo.
+
+    ``pointer``: first move the pointer there (a proxied X server then keeps its cursor out
+    of the pixels)."""
+    probe = await Probe.connect(port, encodings)
+    task = asyncio.ensure_future(probe.run())
+    await asyncio.wait_for(probe.got_update.wait(), 30)
+    if pointer is not None:
+        probe.pointer(*pointer)
+    await asyncio.sleep(0.5)
+    lat: list[float] = []
+    for i in range(samples):
+        probe.got_update.clear()
+        t0 = time.perf_counter()
+        probe.key(ord("a") + i % 26)
+        await asyncio.wait_for(probe.got_update.wait(), 10)
+        lat.append((time.perf_counter() - t0) * 1000)
+        await asyncio.sleep(0.01)
+        if i % 40 == 39:  # a new line now and then
+            probe.key(0xFF0D)
+            await asyncio.sleep(0.1)
+    await probe.close()
+    task.cancel()
     lat.sort()
     return {"p50_ms": statistics.median(lat), "p99_ms": lat[int(len(lat) * 0.99) - 1],
             "samples": len(lat)}
+
+
+async def latency(samples: int, encodings: list[int]) -> dict[str, float]:
+    """Key-to-pixels at a shell prompt in vncterm."""
+    async with Vncterm("PS1='$ ' exec sh -i") as vt:
+        return await key_latency(vt.port, samples, encodings)
 
 
 def stock_pyte_rate(data: bytes, cols: int = 80, rows: int = 25) -> float:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -80,8 +79,6 @@ class Session:
         self._flush_scheduled = False
         self._budget = ENCODE_BURST  # seconds of encoding the viewers may spend now
         self._budget_at = 0.0
-        self.closed = False
-        self.listeners: list[Callable[[], None]] = []
 
     # -- console side ----------------------------------------------------------------------------
 
@@ -100,15 +97,13 @@ class Session:
         if bells:
             for viewer in self.viewers:
                 viewer.bell()
-        take_title = getattr(self.emulator, "take_title", None)
-        title = take_title() if take_title is not None else None
+        title = self.emulator.take_title()
         if title is not None and self.follow_title:
             self.set_name(title)
         clip = self.emulator.take_clipboard()
         if clip is not None:
             self.set_clipboard(clip)  # OSC 52 from the program
-        take_resize = getattr(self.emulator, "take_resize_request", None)
-        size = take_resize() if take_resize is not None else None
+        size = self.emulator.take_resize_request()
         if size is not None and self.can_resize and self.size_ok(*size):
             self.resize(*size)
         self._schedule_flush()
@@ -358,7 +353,6 @@ class Session:
             await viewer.drain(max(0.0, deadline - loop.time()))
 
     def close(self) -> None:
-        self.closed = True
         for viewer in list(self.viewers):
             viewer.close("the console has ended")
         for stream in self.streams.streams.values():

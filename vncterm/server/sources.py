@@ -8,7 +8,6 @@ CopyRect) and areas to repaint. Encoders and viewers do not care which kind of s
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,28 +46,18 @@ class Damage:
 class Snapshot:
     """An immutable copy of a frame that encoders may read off the event loop."""
 
-    def __init__(self, pixels: np.ndarray, generation: int,
-                 cells: tuple[np.ndarray, np.ndarray, int, int] | None = None) -> None:
+    def __init__(self, pixels: np.ndarray, generation: int, cells: CellGrid | None = None
+                 ) -> None:
         self.generation = generation
         self.pixels = pixels
-        self._cells = cells
         #: The terminal's cell grid, which the encoders use both as a palette hint and to
         #: encode text by cells (None for sources without cells).
-        self.cells = CellGrid(cells[2], cells[3], cells[0], cells[1]) if cells else None
+        self.cells = cells
 
     @property
-    def hint(self) -> CellGrid | Callable[[Rect], np.ndarray | None]:
+    def hint(self) -> CellGrid | None:
         """What the encode manager takes as its palette hint."""
-        return self.cells if self.cells is not None else self.palette_hint
-
-    def palette_hint(self, rect: Rect) -> np.ndarray | None:
-        """A sorted superset of the colours in ``rect``, when the source knows one."""
-        if self._cells is None:
-            return None
-        fg, bg, cw, ch = self._cells
-        c0, c1 = rect.x // cw, -(-rect.right // cw)
-        r0, r1 = rect.y // ch, -(-rect.bottom // ch)
-        return np.unique(np.concatenate((fg[r0:r1, c0:c1].ravel(), bg[r0:r1, c0:c1].ravel())))
+        return self.cells
 
 
 class FramebufferSource(abc.ABC):
@@ -126,7 +115,7 @@ class TerminalSource(FramebufferSource):
     def refresh(self) -> Damage:
         r = self.renderer
         spans = r.refresh(self.view.screen_for_render(), self.view.cursor_visible())
-        copies = [Copy(src, x, y) for src, x, y in getattr(r, "take_copies", lambda: [])()]
+        copies = [Copy(src, x, y) for src, x, y in r.take_copies()]
         if not spans and not copies:
             return Damage()
         self.generation += 1
@@ -137,6 +126,6 @@ class TerminalSource(FramebufferSource):
             r = self.renderer
             cells = None
             if not r.font.antialias:
-                cells = (r.cell_fg.copy(), r.cell_bg.copy(), r.cell_w, r.cell_h)
+                cells = CellGrid(r.cell_w, r.cell_h, r.cell_fg.copy(), r.cell_bg.copy())
             self._snapshot = Snapshot(r.pixels.copy(), self.generation, cells)
         return self._snapshot

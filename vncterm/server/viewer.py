@@ -19,8 +19,9 @@ import numpy as np
 
 from ..console.base import Console
 from ..encoders.base import EncoderState
+from ..encoders.cells import CellGrid
 from ..encoders.copyrect import copyrect_payload
-from ..encoders.manager import EncodedRect, EncodeManager, PaletteHint
+from ..encoders.manager import EncodedRect, EncodeManager
 from ..errors import ProtocolError
 from ..geometry import Rect
 from ..rfb import clipboard, events, vencrypt
@@ -651,7 +652,7 @@ class Viewer(asyncio.Protocol):
         fut.add_done_callback(lambda f: loop.call_soon_threadsafe(self._encoded, f))
 
     def _timed_encode(self, pixels: np.ndarray, rects: list[Rect], pf: PixelFormat,
-                      hint: PaletteHint) -> tuple[list[EncodedRect], float]:
+                      hint: CellGrid | None) -> tuple[list[EncodedRect], float]:
         t0 = time.thread_time()  # this thread's CPU time: not the time spent waiting for the GIL
         encoded = self.manager.encode(pixels, rects, pf, hint)
         return encoded, time.thread_time() - t0

@@ -9,7 +9,6 @@ renderer an object shaped like a pyte screen, so the renderer does not care whic
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +41,7 @@ class ViewScreen:
         screen = emu.screen
         self.columns, self.lines = screen.columns, screen.lines
         self.default_char = screen.default_char
-        self.cursor_shape = getattr(emu, "cursor_shape", "block")
+        self.cursor_shape = emu.cursor_shape
         self.dirty: set[int] = set(range(self.lines))
         top = view.history_len() - view.offset
         self.buffer: dict[int, _Row] = {}
@@ -91,27 +90,22 @@ class TerminalView:
 
     # -- history access ---------------------------------------------------------------------------
 
-    def _history(self) -> Sequence[Any]:
-        return getattr(self.emulator, "scrollback", ())
-
     def history_len(self) -> int:
-        return len(self._history())
+        return len(self.emulator.scrollback)
 
     def _row(self, line: int) -> tuple[dict[int, Any], bool]:
         """Cells of absolute ``line`` and whether it wraps into the next line."""
-        hist = self._history()
+        hist = self.emulator.scrollback
         h = len(hist)
         if line < h:
-            entry = hist[line]
-            cells, wrapped = history_row(entry)
-            return dict(enumerate(cells)), wrapped
+            row = hist[line]
+            return dict(enumerate(row.cells)), row.wrapped
         y = line - h
         screen = self.emulator.screen
         if 0 <= y < screen.lines:
-            row = screen.buffer[y]
-            wrapped_fn = getattr(self.emulator, "wrapped", None)
-            wrapped = bool(wrapped_fn(y)) if wrapped_fn is not None else False
-            return {x: row[x] for x in range(screen.columns)}, wrapped
+            line_ = screen.buffer[y]
+            cells = {x: line_[x] for x in range(screen.columns)}
+            return cells, self.emulator.wrapped(y)
         return {}, False
 
     def line_cells(self, line: int) -> dict[int, Any]:
@@ -144,8 +138,8 @@ class TerminalView:
         nothing is selected (no cost), else a ViewScreen."""
         h = self.history_len()
         emu = self.emulator
-        appended = int(getattr(emu, "scrollback_appended", h))
-        generation = int(getattr(emu, "scrollback_generation", 0))
+        appended = emu.scrollback_appended
+        generation = emu.scrollback_generation
         grown, self._appended_seen = appended - self._appended_seen, appended
         if generation != self._generation_seen:  # the scrollback was cleared (ED 3)
             self._generation_seen = generation
@@ -253,12 +247,3 @@ class TerminalView:
                 parts.append(text.rstrip(" ") + ("\n" if line < l1 else ""))
         return "".join(parts)
 
-
-def history_row(entry: Any) -> tuple[Sequence[Any], bool]:
-    """A scrollback entry as (cells, wrapped): a (cells, wrapped) pair or an object with
-    ``cells``/``wrapped`` attributes, or a bare sequence of cells."""
-    if hasattr(entry, "cells"):
-        return entry.cells, bool(getattr(entry, "wrapped", False))
-    if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], bool):
-        return entry[0], entry[1]
-    return entry, False
