@@ -87,6 +87,8 @@ class TerminalView:
         self._appended_seen = 0  # scrollback rows ever appended, as of the last refresh
         self._generation_seen = 0
         self._len_seen = 0
+        self._last: ViewScreen | None = None  # the window drawn last (reused while unchanged)
+        self._last_cursor = (0, 0)
 
     # -- history access ---------------------------------------------------------------------------
 
@@ -158,13 +160,22 @@ class TerminalView:
                     self._shift_selection(-dropped)
         self._len_seen = h
         if self.offset == 0 and self.selection is None:
+            self._last = None
             if self.changed:
                 self.emulator.screen.dirty.update(range(self.emulator.screen.lines))
                 self.changed = False
             return self.emulator.screen
+        screen = emu.screen
+        cursor = (screen.cursor.x, screen.cursor.y)
+        last = self._last
+        if (last is not None and not self.changed and grown <= 0 and not screen.dirty
+                and cursor == self._last_cursor):
+            last.dirty.clear()  # nothing moved: the renderer has nothing to look at
+            return last
         self.changed = False
-        self.emulator.screen.dirty.clear()
-        return ViewScreen(self)
+        screen.dirty.clear()
+        self._last, self._last_cursor = ViewScreen(self), cursor
+        return self._last
 
     def _shift_selection(self, lines: int) -> None:
         sel = self.selection
