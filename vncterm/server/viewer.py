@@ -215,11 +215,10 @@ class Viewer(asyncio.Protocol):
             if self.guard.audit is not None:
                 self.guard.audit.record("refused", str(self), reason=ev.reason)
         elif isinstance(ev, events.ClientInit):
-            if self.session.desktop is not None:
-                self.source = self.session.desktop  # a desktop is up: new viewers see it
-                self.damage = DamageGrid(self.source.width, self.source.height,
-                                         *self.source.tile_size)
-            src = self.source
+            # a desktop that is up is what new viewers see; the damage grid fits the source as
+            # it is now (the terminal may have been resized during the handshake)
+            src = self.source = self.session.desktop or self.session.terminal
+            self.damage = DamageGrid(src.width, src.height, *src.tile_size)
             self.conn.send_server_init(src.width, src.height, src.name)
             self._viewer_w, self._viewer_h = src.width, src.height
             self.session.attach(self, ev.shared)
