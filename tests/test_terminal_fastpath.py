@@ -269,3 +269,14 @@ def test_rows_built_by_the_skim_are_not_trusted_after_other_writes() -> None:
     flood = b"".join(b"flood line %d\r\n" % i for i in range(60))
     for poke in (b"\x1b[1;1Hpoked", b"\x1b[2;3H\x1b[K", b"\x1b[3;1H\xc3\xa9\xcc\x81"):
         run_both(flood + poke + flood, [len(flood), len(flood) + len(poke)], 20, 6, 500)
+
+
+def test_plain_flood_rows_are_kept_as_text_and_read_back_equal() -> None:
+    """A flood of plain lines (long ones wrapping, form feeds, a CR LF cut by the chunk end)
+    goes to the scrollback as bare texts; reading them back gives the reference's rows."""
+    lines = [b"x" * (i % 170) + b" end %d" % i if i % 7 else b"\x0c" for i in range(4000)]
+    text = b"\r\n".join(lines) + b"\r\n"
+    cut = text.index(b"\r\n", 50000) + 1  # between the CR and the LF
+    fast = run_both(text, [cut, cut + 60000], 80, 25, 10000)
+    lazy = sum(isinstance(row, str) for row in fast.scrollback._rows)
+    assert lazy > 5000, f"only {lazy} rows kept as text: the flood path did not take them"

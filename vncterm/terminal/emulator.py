@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import unicodedata
-from collections import defaultdict, deque
+from collections import defaultdict
 from typing import Any
 
 import pyte
@@ -33,7 +33,15 @@ from wcwidth import wcwidth
 
 from .charsets import CHARSET_MAPS, canonical, make_decoder
 from .parser import Parser
-from .scrollback import CellCache, Char, Line, ScrollRow, cells_for, row_from_line
+from .scrollback import (
+    CellCache,
+    Char,
+    Line,
+    Scrollback,
+    ScrollRow,
+    cells_for,
+    row_from_line,
+)
 
 #: pyte keeps private (DEC) modes shifted left by 5 bits.
 DECCKM = 1 << 5
@@ -103,7 +111,7 @@ class TermScreen(pyte.Screen):
     def __init__(self, columns: int, lines: int, allow_column_mode: bool = False,
                  scrollback: int = 10000, fast: bool = True) -> None:
         #: Lines that scrolled off the top of the main screen, oldest first (see push_rows).
-        self.scrollback: deque[ScrollRow] = deque(maxlen=max(0, scrollback))
+        self.scrollback = Scrollback(scrollback)
         #: Rows ever appended to the scrollback (it only grows; rows beyond the cap drop out).
         self.scrollback_appended = 0
         #: Bumped when the scrollback is cleared (ED 3): positions into it are void.
@@ -960,7 +968,7 @@ class Emulator:
     # -- scrollback ------------------------------------------------------------------------------
 
     @property
-    def scrollback(self) -> deque[ScrollRow]:
+    def scrollback(self) -> Scrollback:
         """Rows that scrolled off the top of the main screen, oldest first (capped)."""
         return self.screen.scrollback
 

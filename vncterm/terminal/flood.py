@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from itertools import repeat
+from itertools import compress, count, repeat
 from typing import TYPE_CHECKING, Any
 
 from pyte import modes as mo
@@ -39,8 +39,8 @@ from pyte import modes as mo
 from .scrollback import (
     Line,
     Piece,
+    RowContext,
     ScrollRow,
-    Style,
     line_from_row,
     make_row,
     plain_row,
@@ -55,6 +55,7 @@ _BAD = re.compile("[\x00-\x06\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 #: Escape sequences a simple stretch may hold: SGR and "G0 is US ASCII".
 SIMPLE_ESC = re.compile(r"\x1b(?:\[[0-9;:]*m|\(B)")
 _ALLOWED = bytes(range(0x20, 0x7F)) + b"\t\n\x0b\x0c\r\x07\x1b"
+_VT_FF = re.compile("[\x0b\x0c]")
 _TOKEN = re.compile(
     r"([^\x00-\x1f\x7f-\x9f]+)|(\r\n)|\x1b\[([0-9;:]*)m|([\n\x0b\x0c])|(\r)|(\t)|(\x07)|(\x1b\(B)")
 
@@ -81,6 +82,7 @@ class Flood:
         self.min_lines = min_lines
         self._ascii: bool | None = None
         self._bad = -1  # the next bad control at or after the last search, len(s) for none
+        self._bad_chars: set[str] = set()
 
     def _simple_end(self, pos: int) -> int:
         """Where the simple stretch starting at ``pos`` ends."""
@@ -89,9 +91,12 @@ class Flood:
         if self._bad < pos:
             if self._ascii is None:
                 self._ascii = s.isascii()
-                if self._ascii and not s.encode("ascii").translate(None, _ALLOWED):
-                    self._bad = n
-            if self._bad < pos:
+                if self._ascii:  # which bad controls occur at all (str.find beats a regex)
+                    self._bad_chars = set(s.encode("ascii").translate(None, _ALLOWED).decode())
+            if self._ascii:
+                found = [i for c in self._bad_chars if (i := s.find(c, pos)) >= 0]
+                self._bad = min(found) if found else n
+            else:
                 m = _BAD.search(s, pos)
                 self._bad = m.start() if m is not None else n
         end = self._bad
@@ -157,7 +162,10 @@ class Skim:
         self.x = screen.cursor.x
         self.attrs = screen.cursor.attrs
         self.style = style_of(self.attrs)
-        self.out: list[ScrollRow] = []
+        #: Finished rows, oldest first: built, or bare texts of plain lines beside their
+        #: context in ``out_ctx`` (None for a built row); ``out_fills``: each one's blank.
+        self.out: list[ScrollRow | str] = []
+        self.out_ctx: list[RowContext | None] = []
         self.out_fills: list[Any] = []
         self.bells = 0
         self.last_char: str | None = None
@@ -186,6 +194,7 @@ class Skim:
         else:
             row = make_row(pieces, self.cols, self.fill, wrapped)
         self.out.append(row)
+        self.out_ctx.append(None)
         self.out_fills.append(self.fill)
         self.pieces = []
         self.end = 0
@@ -205,9 +214,18 @@ class Skim:
     def run(self, s: str, pos: int, end: int) -> int:
         """Take simple input from ``s[pos:end]``; where it stopped."""
         seg = s[pos:end]
-        if ("\x1b" not in seg and "\x07" not in seg and "\x0b" not in seg and "\x0c" not in seg
-                and seg.count("\r") == seg.count("\n") == seg.count("\r\n")):
-            return self._crlf_lines(seg, pos)
+        if "\x1b" not in seg and "\x07" not in seg:
+            lines = seg.split("\r\n")
+            lfs, crs = seg.count("\n"), seg.count("\r")
+            if len(lines) - 1 == lfs == crs:  # no lone CR or LF
+                return self._crlf_lines(seg, lines, pos)
+            if len(lines) - 1 == lfs == crs - 1 and seg[-1] == "\r":  # a CR LF cut in two
+                lines[-1] = lines[-1][:-1]
+                stop = self._crlf_lines(seg[:-1], lines, pos)
+                if stop == end - 1:
+                    self.x = 0
+                    return end
+                return stop
         match = _TOKEN.match
         while pos < end:
             m = match(s, pos)
@@ -244,7 +262,17 @@ class Skim:
         self.x = self.tabstops[i] if i < len(self.tabstops) else self.cols - 1
 
     def _line(self, line: str, at: int) -> int:
-        """Text and tabs at the cursor; -1 when done, else where it had to stop."""
+        """Text, TABs, VTs and FFs at the cursor; -1 when done, else where it had to stop."""
+        if "\x0b" in line or "\x0c" in line:  # line feeds that keep the column
+            for i, part in enumerate(_VT_FF.split(line)):
+                if i:
+                    self.newrow(False)
+                    at += 1
+                stop = self._line(part, at)
+                if stop >= 0:
+                    return stop
+                at += len(part)
+            return -1
         if "\t" not in line:
             return -1 if not line or self.text(line) else at
         for i, part in enumerate(line.split("\t")):
@@ -256,9 +284,9 @@ class Skim:
             at += len(part)
         return -1
 
-    def _crlf_lines(self, seg: str, pos: int) -> int:
-        """Text and TABs in lines ended by CR LF (no SGR, no BEL): plain lines whole."""
-        lines = seg.split("\r\n")
+    def _crlf_lines(self, seg: str, lines: list[str], pos: int) -> int:
+        """``seg`` (split into ``lines``): text, TAB, VT and FF in lines ended by CR LF (no SGR,
+        no BEL); plain lines whole."""
         stop = self._line(lines[0], pos)
         if stop >= 0:
             return stop
@@ -267,79 +295,70 @@ class Skim:
         at = pos + len(lines[0]) + 2
         self.newrow(False)
         self.x = 0
-        cols = self.cols
-        fill = self.fill
-        style = self.style
-        out = self.out
-        append = out.append
-        fills = self.out_fills
-        add_fill = fills.append
-        fast = fill[0] == " "
-        probe = plain_row("x", style, fill, cols, False)
-        strip = style == self.fill_style
-        runs, row_fill = probe.runs, probe.fill
-        new = tuple.__new__
         mids = lines[1:-1]
-        if fast and mids and seg.isascii() and "\t" not in seg:
-            self._plain_rows(mids, style, fill, runs, row_fill, strip)
-            for line in reversed(mids):
-                if line:
-                    self.last_char = line[-1]
-                    break
-            mids = []
+        # lines that are not plain ASCII text go the slow way, one by one; the rest in blocks
+        if seg.isascii() and "\t" not in seg and "\x0b" not in seg and "\x0c" not in seg:
+            slow: list[int] = []
+        else:
+            slow = [i for i, line in enumerate(mids) if not line.isascii() or "\t" in line
+                    or "\x0b" in line or "\x0c" in line]
+        slow.append(len(mids))
+        start = 0
         last = ""
-        for line in mids:
-            n = len(line)
-            if line.isascii() and "\t" not in line:
-                if n < cols and fast:
-                    text = line.rstrip(" ") if strip else line
-                    append(new(ScrollRow, (text, runs if text else (), row_fill, cols, False)))
-                    add_fill(fill)
-                elif n <= cols:
-                    append(plain_row(line, style, fill, cols, False))
-                    add_fill(fill)
-                else:
-                    for i in range(0, n, cols):
-                        append(plain_row(line[i:i + cols], style, fill, cols, i + cols < n))
-                        add_fill(fill)
-                if n:
-                    last = line
-            else:
-                if last:
-                    self.last_char = last[-1]
-                    last = ""
-                stop = self._line(line, at)
-                if stop >= 0:
-                    return stop
-                self.newrow(False)
-                self.x = 0
-            at += n + 2
+        for j in slow:
+            if j > start:
+                block = mids[start:j]
+                last = self._plain_rows(block) or last
+                at += sum(map(len, block)) + 2 * len(block)
+            if j == len(mids):
+                break
+            if last:
+                self.last_char = last
+                last = ""
+            line = mids[j]
+            stop = self._line(line, at)
+            if stop >= 0:
+                return stop
+            self.newrow(False)
+            self.x = 0
+            at += len(line) + 2
+            start = j + 1
         if last:
-            self.last_char = last[-1]
+            self.last_char = last
         stop = self._line(lines[-1], at)  # on a fresh row: only a combining mark stops it
         return stop if stop >= 0 else pos + len(seg)
 
-    def _plain_rows(self, lines: list[str], style: Style, fill: Any, runs: Any, row_fill: Any,
-                    strip: bool) -> None:
-        """Rows of ASCII lines without TABs on blank rows of ``fill`` (a blank)."""
-        cols = self.cols
-        new = tuple.__new__
-        if max(map(len, lines)) < cols:
-            texts = [line.rstrip(" ") for line in lines] if strip else lines
-            rows = [new(ScrollRow, (t, runs if t else (), row_fill, cols, False))
-                    for t in texts]
-        else:
-            rows = []
-            for line in lines:
-                n = len(line)
-                if n < cols:
-                    t = line.rstrip(" ") if strip else line
-                    rows.append(new(ScrollRow, (t, runs if t else (), row_fill, cols, False)))
-                else:
-                    for i in range(0, n, cols):
-                        rows.append(plain_row(line[i:i + cols], style, fill, cols, i + cols < n))
-        self.out.extend(rows)
-        self.out_fills.extend(repeat(fill, len(rows)))
+    def _plain_rows(self, lines: list[str]) -> str:
+        """Whole lines of ASCII text without TABs, each from column 0 of a fresh row, kept as
+        bare texts (see Scrollback); returns the last character drawn ("" for none)."""
+        cols, style, fill = self.cols, self.style, self.fill
+        ctx: RowContext = (style, fill, cols, False)
+        texts: list[str] = lines
+        ctxs: Any = repeat(ctx, len(lines))
+        if max(map(len, lines)) > cols:  # long lines wrap: all but their last piece go on
+            wrap: RowContext = (style, fill, cols, True)
+            texts, ctxs = [], []
+            start = 0
+            for j in compress(count(), map(cols.__lt__, map(len, lines))):
+                texts.extend(lines[start:j])
+                ctxs.extend(repeat(ctx, j - start))
+                line = lines[j]
+                last = (len(line) - 1) // cols * cols
+                for i in range(0, last, cols):
+                    texts.append(line[i:i + cols])
+                    ctxs.append(wrap)
+                texts.append(line[last:])
+                ctxs.append(ctx)
+                start = j + 1
+            texts.extend(lines[start:])
+            ctxs.extend(repeat(ctx, len(lines) - start))
+        self.out.extend(texts)
+        self.out_ctx.extend(ctxs)
+        self.out_fills.extend(repeat(fill, len(texts)))
+        for line in reversed(lines):
+            if line:
+                return line[-1]
+        return ""
 
     def text(self, t: str) -> bool:
         """Printable text at the cursor; False (nothing done) if it must go the normal way."""
@@ -462,30 +481,34 @@ class Skim:
         buf = screen.buffer
         keep = self.lines - 1
         current = make_row(self.pieces, self.cols, self.fill, self.cur_wrapped)
-        out, fills = self.out, self.out_fills
+        out, ctxs, fills = self.out, self.out_ctx, self.out_fills
         n = len(out)
         existing = [buf[y] for y in range(keep)]
         if n >= keep:
             screen.push_rows(existing)
             gone = n - keep
             screen.scrollback_appended += gone
-            cap = screen.scrollback.maxlen or 0
+            cap = screen.scrollback.maxlen
             if cap:
-                screen.scrollback.extend(out[max(0, gone - cap):gone])
+                start = max(0, gone - cap)
+                screen.scrollback.extend_mixed(out[start:gone], ctxs[start:gone])
             rows: list[Line] = []
-            for i in range(gone, n):
-                line = line_from_row(out[i], fills[i])
-                line.row = out[i]
-                rows.append(line)
+            first = gone
         else:
             screen.push_rows(existing[:n])
             rows = existing[n:]
             for line in rows:
                 line.row = None
-            for i in range(n):
-                line = line_from_row(out[i], fills[i])
-                line.row = out[i]
-                rows.append(line)
+            first = 0
+        for i in range(first, n):
+            row = out[i]
+            if isinstance(row, str):
+                ctx = ctxs[i]
+                assert ctx is not None
+                row = plain_row(row, *ctx)
+            line = line_from_row(row, fills[i])
+            line.row = row
+            rows.append(line)
         for y, line in enumerate(rows):
             buf[y] = line
         buf[keep] = line_from_row(current, self.fill)

@@ -7,12 +7,18 @@ of 80 columns take a few MB instead of a hundred. Rows are canonical: the same c
 give an equal ``ScrollRow``, however they were produced (drawn cell by cell or built from a
 skipped flood), which is what the differential tests compare.
 
+:class:`Scrollback` holds the rows; a flood hands it whole blocks of plain lines as bare strings
+with one shared :data:`RowContext`, and a row is only built (by :func:`plain_row`, so it is the
+same canonical row) when something reads it.
+
 ``cells_for(style)`` hands out shared ``Char`` objects per attribute style, so drawing a run
 of text is a dict update from a cache instead of one namedtuple per character.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -167,6 +173,62 @@ def line_from_row(row: ScrollRow, default: Any) -> Line:
 
 
 Piece = tuple[str | list[str], Style]
+
+#: How a bare text becomes its row: ``plain_row(text, *context)``, i.e. (style, fill, width,
+#: wrapped).
+RowContext = tuple[Style, Any, int, bool]
+
+
+class Scrollback:
+    """Rows that scrolled off the top of the main screen, oldest first; at most ``maxlen``.
+
+    Reads as a sequence of :class:`ScrollRow`. A row is stored either built, or (from a flood)
+    as its text beside the :data:`RowContext` that builds it, so a flood of plain lines costs
+    no Python work per line; reading such a row builds it.
+    """
+
+    __slots__ = ("_ctx", "_rows", "maxlen")
+
+    def __init__(self, maxlen: int) -> None:
+        self.maxlen = max(0, maxlen)
+        self._rows: deque[ScrollRow | str] = deque(maxlen=self.maxlen)
+        self._ctx: deque[RowContext | None] = deque(maxlen=self.maxlen)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i: int) -> ScrollRow:
+        row = self._rows[i]
+        if isinstance(row, str):
+            ctx = self._ctx[i]
+            assert ctx is not None
+            return plain_row(row, *ctx)
+        return row
+
+    def __iter__(self) -> Iterator[ScrollRow]:
+        for row, ctx in zip(self._rows, self._ctx, strict=True):
+            if isinstance(row, str):
+                assert ctx is not None
+                row = plain_row(row, *ctx)
+            yield row
+
+    def append(self, row: ScrollRow) -> None:
+        self._rows.append(row)
+        self._ctx.append(None)
+
+    def extend(self, rows: Sequence[ScrollRow]) -> None:
+        self._rows.extend(rows)
+        self._ctx.extend(repeat(None, len(rows)))
+
+    def extend_mixed(self, rows: Iterable[ScrollRow | str],
+                     contexts: Iterable[RowContext | None]) -> None:
+        """Rows and bare texts; ``contexts`` has each text's context, None for a built row."""
+        self._rows.extend(rows)
+        self._ctx.extend(contexts)
+
+    def clear(self) -> None:
+        self._rows.clear()
+        self._ctx.clear()
 
 
 def plain_row(text: str, style: Style, fill: Any, width: int, wrapped: bool) -> ScrollRow:
