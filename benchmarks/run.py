@@ -237,6 +237,33 @@ def stock_pyte_rate(data: bytes, cols: int = 80, rows: int = 25) -> float:
     return len(data) / (time.perf_counter() - t0) / 1e6
 
 
+def pty_ceiling(data: bytes) -> float:
+    """MB/s of ``cat`` into a pty read by a bare loop, no terminal: what the pty alone allows
+    here (the best of three runs)."""
+    import subprocess
+
+    best = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp, "data")
+        src.write_bytes(data)
+        for _ in range(3):
+            master, slave = os.openpty()
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(["cat", str(src)], stdin=slave, stdout=slave, stderr=slave)
+            os.close(slave)
+            while True:
+                try:
+                    if not os.read(master, 65536):
+                        break
+                except OSError:  # EIO: cat exited and closed the slave
+                    break
+            secs = time.perf_counter() - t0
+            proc.wait()
+            os.close(master)
+            best = max(best, len(data) / secs / 1e6)
+    return best
+
+
 def render_ms(name: str, cols: int, rows: int) -> dict[str, float]:
     """Full redraw of a recorded screen (the renderer alone)."""
     from vncterm.render.font import CellFont
@@ -273,6 +300,11 @@ def write_report(results: dict[str, object]) -> None:
                              f"stock pyte {r[f'baseline_pyte_{key}']:.2f} MB/s",
                              f"{res['mb_per_s'] / r[f'baseline_pyte_{key}']:.2f}x"))
     f1, f20 = r.get("flood_plain_1"), r.get("flood_plain_20")
+    ceiling = r.get("pty_ceiling")
+    if isinstance(f1, dict) and isinstance(ceiling, float):
+        rows.append(("plain text `cat`, 1 viewer, against the pty alone",
+                     f"{f1['mb_per_s']:.2f} MB/s", f"bare pty reader {ceiling:.2f} MB/s",
+                     f"{f1['mb_per_s'] / ceiling:.2f}x"))
     if isinstance(f1, dict) and isinstance(f20, dict):
         rows.append(("20 viewers vs 1 viewer (plain flood)", f"{f20['mb_per_s']:.2f} MB/s",
                      f"{f1['mb_per_s']:.2f} MB/s", f"{f20['mb_per_s'] / f1['mb_per_s']:.2f}x"))
@@ -361,6 +393,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     r["baseline_pyte_plain"] = r["baseline_pyte_mb_per_s"] = stock_pyte_rate(plain[:2_000_000])
     r["baseline_pyte_colour"] = stock_pyte_rate(colour)
     r["baseline_pyte_cjk"] = stock_pyte_rate(cjk)
+    progress("the pty alone (cat into a bare reader)")
+    r["pty_ceiling"] = pty_ceiling(plain)
     tight = [TIGHT, COPYRECT]
     for key, data in (("plain", plain), ("colour", colour), ("cjk", cjk)):
         for viewers in ((0, 1, 20) if key == "plain" else (1,)):

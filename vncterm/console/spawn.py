@@ -2,21 +2,24 @@
 
 The child runs in its own session with the pty as controlling terminal, TERM=xterm-256color and
 the window size set; it inherits no descriptor of ours (close_fds). The pty master is read
-without blocking from the event loop, continuously, so the program never waits for viewers.
+continuously by a relay process (``ptyrelay.py``: a pty hands out ~4 KiB per read) into a pipe
+that the event loop drains in large reads, so the program never waits for viewers. Keys and
+pastes are written to the master from the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import fcntl
 import logging
 import os
 import signal
 import struct
 import subprocess
+import sys
 import termios
 
+from . import ptyrelay
 from .base import Console, DataCallback, StatusCallback
 
 log = logging.getLogger(__name__)
@@ -24,8 +27,10 @@ log = logging.getLogger(__name__)
 MAX_PENDING_WRITE = 4 << 20  # keys and pastes waiting for the program to read them
 #: How long to keep reading after the command exits while something else holds the pty open.
 EOF_GRACE = 0.5
-#: At most this much is read from the pty before it is handed to the terminal.
-READ_AT_ONCE = 64 * 1024  # measured: the terminal parses 64 KiB chunks fastest
+#: At most this much of the relay's output is handed to the terminal at once.
+READ_AT_ONCE = 128 * 1024
+#: The relay's pipe holds this much (F_SETPIPE_SZ; the kernel's default cap is 1 MiB).
+PIPE_SIZE = 1 << 20
 
 
 def _set_ctty() -> None:  # runs in the child between fork and exec
@@ -52,6 +57,8 @@ class SpawnConsole(Console):
         self._on_data: DataCallback | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._eof: asyncio.Future[None] | None = None
+        self.relay: subprocess.Popen[bytes] | None = None
+        self._pipe = -1  # the read end of the relay's pipe
 
     async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
         self._loop = loop = asyncio.get_running_loop()
@@ -72,49 +79,75 @@ class SpawnConsole(Console):
             os.close(slave)
         os.set_blocking(master, False)
         self.master = master
-        loop.add_reader(master, self._readable)
+        self._start_relay()
         self._reaper = asyncio.ensure_future(self._reap())
         on_status(f"started {self.argv[0]} (pid {self.proc.pid})")
+
+    def _start_relay(self) -> None:
+        """Start the relay copying the master into a new pipe, and watch the pipe."""
+        assert self._loop is not None
+        r, w = os.pipe()
+        try:
+            fcntl.fcntl(r, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:  # a lower pipe-max-size: the default 64 KiB still works
+            pass
+        try:
+            self.relay = subprocess.Popen(
+                [sys.executable, "-S", ptyrelay.__file__, str(self.master), str(w)],
+                pass_fds=(self.master, w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            os.close(r)
+            raise
+        finally:
+            os.close(w)
+        os.set_blocking(r, False)
+        self._pipe = r
+        self._loop.add_reader(r, self._readable)
 
     @staticmethod
     def _set_winsize(fd: int, cols: int, rows: int) -> None:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     def _readable(self) -> None:
-        """Read what the pty has (it hands out ~4 KB at a time) and deliver it as one chunk,
-        so the terminal's flood path sees long stretches at once."""
-        chunks: list[bytes] = []
-        size = 0
-        eof = False
-        while size < READ_AT_ONCE:
-            try:
-                data = os.read(self.master, 65536)
-            except BlockingIOError:
-                break
-            except OSError as e:
-                if e.errno != errno.EIO:  # EIO: every slave descriptor closed
-                    log.warning("pty read failed: %s", e)
-                data = b""
-            if not data:
-                eof = True
-                break
-            chunks.append(data)
-            size += len(data)
-        if chunks:
-            assert self._on_data is not None
-            self._on_data(b"".join(chunks))
-        if eof:
+        """Hand what the relay copied (up to READ_AT_ONCE) to the terminal; at its end of
+        file (the pty's: every slave descriptor closed) stop reading."""
+        if self._drain_once() is None:
             self._stop_reading()
             if self._eof is not None and not self._eof.done():
                 self._eof.set_result(None)
 
+    def _drain_once(self) -> bool | None:
+        """One read of the relay's pipe: True when it had data, False when it had none yet,
+        None at its end."""
+        try:
+            data = os.read(self._pipe, READ_AT_ONCE)
+        except BlockingIOError:
+            return False
+        except OSError as e:
+            log.warning("pty relay read failed: %s", e)
+            return None
+        if not data:
+            return None
+        assert self._on_data is not None
+        self._on_data(data)
+        return True
+
     def _stop_reading(self) -> None:
+        """Stop the relay and the pipe, and any pending write."""
         assert self._loop is not None
-        if self.master >= 0:
-            self._loop.remove_reader(self.master)
-            if self._writing:
-                self._loop.remove_writer(self.master)
-                self._writing = False
+        if self.relay is not None:
+            if self.relay.poll() is None:
+                self.relay.kill()
+            self.relay.wait()
+        if self._pipe >= 0:
+            self._loop.remove_reader(self._pipe)
+            os.close(self._pipe)
+            self._pipe = -1
+        if self.master >= 0 and self._writing:
+            self._loop.remove_writer(self.master)
+            self._writing = False
 
     async def _reap(self) -> None:
         """Wait for the child; then take what it left in the pty and report its status."""
@@ -126,9 +159,9 @@ class SpawnConsole(Console):
         assert self._eof is not None
         try:
             await asyncio.wait_for(asyncio.shield(self._eof), EOF_GRACE)
-        except TimeoutError:
-            if self.master >= 0:
-                self._readable()
+        except TimeoutError:  # what the relay already copied is not lost
+            while self._pipe >= 0 and self._drain_once():
+                pass
         self._stop_reading()
         if not self._closed.done():
             self._closed.set_result(128 - status if status < 0 else status)
@@ -177,10 +210,8 @@ class SpawnConsole(Console):
                 os.killpg(self.proc.pid, signal.SIGHUP)
             except ProcessLookupError:
                 pass
+        if self._loop is not None:
+            self._stop_reading()
         if self.master >= 0:
-            if self._loop is not None:
-                self._loop.remove_reader(self.master)
-                if self._writing:
-                    self._loop.remove_writer(self.master)
             os.close(self.master)
             self.master = -1
