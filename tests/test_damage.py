@@ -83,3 +83,23 @@ def test_moves_and_repaints_rebuild_the_server_image(ops: list[tuple[int | str, 
     for r in grid.take(full):
         viewer[r.y:r.bottom, r.x:r.right] = server[r.y:r.bottom, r.x:r.right]
     assert (viewer == server).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(rects=st.lists(st.tuples(st.integers(-20, 90), st.integers(-20, 60), st.integers(0, 50),
+                                st.integers(0, 50)), max_size=30))
+def test_one_refreshs_mask_adds_what_its_rects_add(rects: list[tuple[int, int, int, int]]
+                                                   ) -> None:
+    """The tile mask worked out once per refresh (shared by every viewer) marks exactly the
+    tiles that adding the rectangles one by one marks, on top of damage already there."""
+    from vncterm.server.sources import Damage
+
+    one_by_one, shared = DamageGrid(80, 48, 8, 6), DamageGrid(80, 48, 8, 6)
+    for grid in (one_by_one, shared):
+        grid.add(Rect(8, 6, 16, 6))
+    damage = Damage([], [Rect(*r) for r in rects])
+    for rect in damage.rects:
+        one_by_one.add(rect)
+    shared.add_mask(damage.tile_mask(shared))
+    assert (one_by_one.mask == shared.mask).all()
+    assert damage.tile_mask(DamageGrid(80, 48, 8, 6)) is damage.tile_mask(shared), "not shared"

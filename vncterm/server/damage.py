@@ -31,6 +31,23 @@ class DamageGrid:
         r0, r1, c0, c1 = self._tiles(rect)
         self.mask[r0:r1, c0:c1] = True
 
+    @property
+    def geometry(self) -> tuple[int, int, int, int]:
+        """(width, height, tile_w, tile_h): grids of equal geometry can share tile masks."""
+        return self.width, self.height, self.tile_w, self.tile_h
+
+    def mask_of(self, rects: list[Rect]) -> np.ndarray:
+        """The tiles ``rects`` touch, as a mask for :meth:`add_mask` (of any grid of this
+        geometry: one refresh's damage is worked out once for every viewer)."""
+        mask = np.zeros_like(self.mask)
+        for rect in rects:
+            r0, r1, c0, c1 = self._tiles(rect)
+            mask[r0:r1, c0:c1] = True
+        return mask
+
+    def add_mask(self, mask: np.ndarray) -> None:
+        self.mask |= mask
+
     def add_all(self) -> None:
         self.mask[:] = True
 

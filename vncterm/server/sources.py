@@ -17,6 +17,7 @@ from ..geometry import Rect
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
 from ..terminal.view import TerminalView
+from .damage import DamageGrid
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +39,19 @@ class Damage:
 
     copies: list[Copy] = field(default_factory=list)
     rects: list[Rect] = field(default_factory=list)
+    _masks: dict[tuple[int, int, int, int], np.ndarray] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def __bool__(self) -> bool:
         return bool(self.copies or self.rects)
+
+    def tile_mask(self, grid: DamageGrid) -> np.ndarray:
+        """``rects`` as tiles of ``grid``, worked out once per grid geometry (every viewer of
+        a source has the same grid)."""
+        mask = self._masks.get(grid.geometry)
+        if mask is None:
+            mask = self._masks[grid.geometry] = grid.mask_of(self.rects)
+        return mask
 
 
 class Snapshot:

@@ -679,8 +679,8 @@ class Viewer(asyncio.Protocol):
                 self.damage.move(copy.src, copy.x, copy.y)
             else:
                 self.damage.add(copy.dst.intersect(full))
-        for rect in damage.rects:
-            self.damage.add(rect)
+        if damage.rects:
+            self.damage.add_mask(damage.tile_mask(self.damage))
 
     def _take_copies(self, region: Rect) -> list[Copy]:
         """The pending moves, if the update covers the whole screen; else they become damage."""
