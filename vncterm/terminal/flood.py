@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from itertools import compress, count, repeat
+from operator import not_
 from typing import TYPE_CHECKING, Any
 
 from pyte import modes as mo
@@ -53,11 +54,11 @@ from .scrollback import (
 if TYPE_CHECKING:
     from .emulator import TermScreen
 
-# Controls that end a simple stretch: all C0 but BEL, TAB, LF, VT, FF, CR and ESC; DEL; C1.
-_BAD = re.compile("[\x00-\x06\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 #: Escape sequences a simple stretch may hold: SGR and "G0 is US ASCII".
 SIMPLE_ESC = re.compile(r"\x1b(?:\[[0-9;:]*m|\(B)")
-_ALLOWED = bytes(range(0x20, 0x7F)) + b"\t\n\x0b\x0c\r\x07\x1b"
+#: Latin-1 bytes that are not bad controls. Bad controls end a simple stretch: all C0 but BEL,
+#: TAB, LF, VT, FF, CR and ESC; DEL; C1.
+_ALLOWED = bytes(range(0x20, 0x7F)) + bytes(range(0xA0, 0x100)) + b"\t\n\x0b\x0c\r\x07\x1b"
 _VT_FF = re.compile("[\x0b\x0c]")
 _TOKEN = re.compile(
     r"([^\x00-\x1f\x7f-\x9f]+)|(\r\n)|\x1b\[([0-9;:]*)m|([\n\x0b\x0c])|(\r)|(\t)|(\x07)|(\x1b\(B)")
@@ -83,25 +84,22 @@ class Flood:
         self.screen = screen
         self.s = s
         self.min_lines = min_lines
-        self._ascii: bool | None = None
         self._bad = -1  # the next bad control at or after the last search, len(s) for none
-        self._bad_chars: set[str] = set()
+        self._bad_chars: set[str] | None = None  # the bad controls in s
 
     def _simple_end(self, pos: int) -> int:
         """Where the simple stretch starting at ``pos`` ends."""
         s = self.s
         n = len(s)
         if self._bad < pos:
-            if self._ascii is None:
-                self._ascii = s.isascii()
-                if self._ascii:  # which bad controls occur at all (str.find beats a regex)
-                    self._bad_chars = set(s.encode("ascii").translate(None, _ALLOWED).decode())
-            if self._ascii:
-                found = [i for c in self._bad_chars if (i := s.find(c, pos)) >= 0]
-                self._bad = min(found) if found else n
-            else:
-                m = _BAD.search(s, pos)
-                self._bad = m.start() if m is not None else n
+            if self._bad_chars is None:
+                # Which bad controls occur at all, then str.find for each (a regex over the
+                # whole chunk is several times slower). Latin-1 with "?" for what it cannot
+                # encode keeps one byte per character; C1 controls are Latin-1 bytes.
+                raw = s.encode("latin-1", "replace")
+                self._bad_chars = set(raw.translate(None, _ALLOWED).decode("latin-1"))
+            found = [i for c in self._bad_chars if (i := s.find(c, pos)) >= 0]
+            self._bad = min(found) if found else n
         end = self._bad
         i = s.find("\x1b", pos, end)
         while i >= 0:
@@ -300,11 +298,13 @@ class Skim:
         self.x = 0
         mids = lines[1:-1]
         # lines that are not plain ASCII text go the slow way, one by one; the rest in blocks
-        if seg.isascii() and "\t" not in seg and "\x0b" not in seg and "\x0c" not in seg:
-            slow: list[int] = []
-        else:
-            slow = [i for i, line in enumerate(mids) if not line.isascii() or "\t" in line
-                    or "\x0b" in line or "\x0c" in line]
+        special: set[int] = set()  # (C-level passes over the lines, only for what occurs)
+        if not seg.isascii():
+            special.update(compress(count(), map(not_, map(str.isascii, mids))))
+        for ch in "\t\x0b\x0c":
+            if ch in seg:
+                special.update(compress(count(), map(str.__contains__, mids, repeat(ch))))
+        slow = sorted(special)
         slow.append(len(mids))
         start = 0
         last = ""
