@@ -17,11 +17,10 @@ import os
 import termios
 from typing import Any, Final
 
-from .base import Console, DataCallback, StatusCallback
+from .reattach import MAX_PENDING_WRITE, ReattachingConsole
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING_WRITE: Final = 4 << 20  # bytes queued for the device before writes are dropped
 _GONE: Final = frozenset({errno.EIO, errno.ENXIO, errno.ENODEV, errno.EBADF})
 
 
@@ -50,8 +49,10 @@ def make_raw(attrs: list[Any], speed: int | None) -> list[Any]:
     return [iflag, oflag, cflag, lflag, ispeed, ospeed, cc]
 
 
-class DeviceConsole(Console):
+class DeviceConsole(ReattachingConsole):
     """A tty/pty at ``path``, raw, at ``baud`` (unchanged when None), reopened when it returns."""
+
+    attaching = "opening"
 
     def __init__(
         self,
@@ -64,42 +65,16 @@ class DeviceConsole(Console):
         max_pending_write: int = MAX_PENDING_WRITE,
     ) -> None:
         self.path = os.fspath(path)
+        super().__init__(self.path, min_backoff=min_backoff, max_backoff=max_backoff,
+                         max_pending_write=max_pending_write)
         self.speed = baud_constant(baud) if baud is not None else None
         self.raw = raw
-        self.min_backoff = min_backoff
-        self.max_backoff = max_backoff
-        self.max_pending_write = max_pending_write
         self.fd = -1
-        self.connected = False
-        self.connections = 0
-        self.dropped_writes = 0
         self._saved: list[Any] | None = None
         self._pending = bytearray()
         self._writer = False
         self._lost: asyncio.Future[str] | None = None
-        self._on_data: DataCallback | None = None
-        self._on_status: StatusCallback | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._closed: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._warned = False
         self._paused = False
-
-    async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
-        """Start the open loop; returns after the first attempt, attached or not."""
-        if self._task is not None:
-            raise RuntimeError("DeviceConsole.start() called twice")
-        self._loop = asyncio.get_running_loop()
-        self._on_data, self._on_status = on_data, on_status
-        self._closed = asyncio.Event()
-        first: asyncio.Future[None] = self._loop.create_future()
-        self._task = asyncio.create_task(self._run(first), name=f"console {self.path}")
-        await asyncio.shield(first)
-
-    def _status(self, text: str) -> None:
-        log.info("%s: %s", self.path, text)
-        if self._on_status is not None:
-            self._on_status(text)
 
     def _open(self) -> int:
         fd = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -120,48 +95,15 @@ class DeviceConsole(Console):
             raise
         return fd
 
-    async def _run(self, first: asyncio.Future[None]) -> None:
+    async def _attach(self) -> asyncio.Future[str]:
         assert self._loop is not None
         loop = self._loop
-        delay = self.min_backoff
-        announce = True
-        try:
-            while True:
-                if announce:
-                    self._status(f"opening {self.path}")
-                try:
-                    fd = self._open()
-                except OSError as exc:
-                    if not first.done():
-                        first.set_result(None)
-                    self._status(f"disconnected: reconnecting in {delay:g} s ({exc.strerror})")
-                    announce = False
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.max_backoff)
-                    continue
-                since = loop.time()
-                self._lost = loop.create_future()
-                self.fd = fd
-                self.connected = True
-                self.connections += 1
-                self._warned = False
-                if not self._paused:
-                    loop.add_reader(fd, self._readable)
-                self._status("connected")
-                if not first.done():
-                    first.set_result(None)
-                reason = await self._lost
-                self._detach()
-                if loop.time() - since >= 2.0:
-                    delay = self.min_backoff
-                self._status(f"disconnected: reconnecting in {delay:g} s ({reason})")
-                announce = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
-        finally:
-            if not first.done():
-                first.set_result(None)
-            self._detach()
+        self.fd = self._open()
+        self._lost = lost = loop.create_future()
+        if not self._paused:
+            loop.add_reader(self.fd, self._readable)
+        self._attached()
+        return lost
 
     def _gone(self, reason: str) -> None:
         if self._lost is not None and not self._lost.done():
@@ -225,23 +167,10 @@ class DeviceConsole(Console):
 
     def write(self, data: bytes) -> None:
         """Queue bytes for the device; dropped while detached or beyond the write cap."""
-        if not data:
-            return
-        if not self.connected:
-            self.dropped_writes += len(data)
-            log.debug("%s: detached, dropped %d bytes", self.path, len(data))
-            return
-        if len(self._pending) + len(data) > self.max_pending_write:
-            self.dropped_writes += len(data)
-            if not self._warned:
-                log.warning("%s: device not draining, dropping %d bytes (more than %d queued)",
-                            self.path, len(data), self.max_pending_write)
-                self._warned = True
-            return
-        self._warned = False
-        self._pending += data
-        if not self._writer:
-            self._flush()
+        if data and self._may_queue(len(self._pending), data):
+            self._pending += data
+            if not self._writer:
+                self._flush()
 
     def send_break(self) -> bool:
         """Start a serial BREAK (tcsendbreak in a thread); False when detached or not a tty."""
@@ -275,18 +204,3 @@ class DeviceConsole(Console):
         self._paused = False
         if self._loop is not None and self.fd >= 0 and self.connected:
             self._loop.add_reader(self.fd, self._readable)
-
-    async def wait_closed(self) -> int:
-        """Wait for :meth:`close`; a device console never ends on its own."""
-        if self._closed is None:
-            raise RuntimeError("DeviceConsole not started")
-        await self._closed.wait()
-        return 0
-
-    def close(self) -> None:
-        """Stop reopening, restore the device's settings and close it."""
-        if self._task is not None:
-            self._task.cancel()
-        self._detach()
-        if self._closed is not None:
-            self._closed.set()

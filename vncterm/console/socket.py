@@ -21,13 +21,11 @@ import logging
 import os
 from typing import Final, cast
 
-from .base import Console, DataCallback, StatusCallback
+from .reattach import MAX_PENDING_WRITE, ReattachingConsole
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING_WRITE: Final = 4 << 20  # bytes queued for the socket before writes are dropped
 CONNECT_TIMEOUT: Final = 10.0
-STABLE_AFTER: Final = 2.0  # a connection that lived this long resets the backoff
 
 # Telnet (RFC 854) bytes and the options we accept.
 IAC: Final = 255
@@ -149,7 +147,7 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Attach here, before any data_received, so no byte misses the telnet filter. uvloop's
         # transports are not asyncio.Transport subclasses, but they behave as one.
-        self.owner._attach(cast(asyncio.Transport, transport))
+        self.owner._connected(cast(asyncio.Transport, transport))
 
     def data_received(self, data: bytes) -> None:
         self.owner._received(data)
@@ -162,8 +160,10 @@ class _Protocol(asyncio.Protocol):
             self.lost.set_result(str(exc) if exc else "closed by peer")
 
 
-class SocketConsole(Console):
+class SocketConsole(ReattachingConsole):
     """A QEMU serial socket: ``address`` is a unix socket path or a ``(host, port)`` pair."""
+
+    attaching = "connecting to"
 
     def __init__(
         self,
@@ -176,96 +176,33 @@ class SocketConsole(Console):
     ) -> None:
         if isinstance(address, tuple):
             self.address: str | tuple[str, int] = (address[0], int(address[1]))
-            self.description = f"{address[0]}:{address[1]}"
+            description = f"{address[0]}:{address[1]}"
         else:
             self.address = os.fspath(address)
-            self.description = self.address
+            description = self.address
+        super().__init__(description, min_backoff=min_backoff, max_backoff=max_backoff,
+                         max_pending_write=max_pending_write)
         self.telnet = telnet
-        self.min_backoff = min_backoff
-        self.max_backoff = max_backoff
-        self.max_pending_write = max_pending_write
-        self.connected = False
-        self.connections = 0  # successful connects so far
-        self.dropped_writes = 0  # bytes dropped (detached or over the cap)
         self._transport: asyncio.Transport | None = None
         self._filter = TelnetFilter()
-        self._on_data: DataCallback | None = None
-        self._on_status: StatusCallback | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._closed: asyncio.Event | None = None
-        self._warned = False
         self._paused = False
         self._held = bytearray()  # bytes read while paused, delivered on resume
 
-    async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
-        """Start the connect loop; returns after the first attempt, attached or not."""
-        if self._task is not None:
-            raise RuntimeError("SocketConsole.start() called twice")
-        self._on_data, self._on_status = on_data, on_status
-        self._closed = asyncio.Event()
-        first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._task = asyncio.create_task(self._run(first), name=f"console {self.description}")
-        await asyncio.shield(first)
-
-    def _status(self, text: str) -> None:
-        log.info("%s: %s", self.description, text)
-        if self._on_status is not None:
-            self._on_status(text)
-
-    async def _connect(self) -> tuple[asyncio.Transport, _Protocol]:
+    async def _attach(self) -> asyncio.Future[str]:
         loop = asyncio.get_running_loop()
         if isinstance(self.address, tuple):
             coro = loop.create_connection(lambda: _Protocol(self), *self.address)
         else:
             coro = loop.create_unix_connection(lambda: _Protocol(self), self.address)
-        transport, protocol = await asyncio.wait_for(coro, CONNECT_TIMEOUT)
-        return transport, protocol
+        _, protocol = await asyncio.wait_for(coro, CONNECT_TIMEOUT)
+        return protocol.lost
 
-    async def _run(self, first: asyncio.Future[None]) -> None:
-        loop = asyncio.get_running_loop()
-        delay = self.min_backoff
-        announce = True
-        try:
-            while True:
-                if announce:
-                    self._status(f"connecting to {self.description}")
-                try:
-                    _, protocol = await self._connect()
-                except OSError as exc:  # TimeoutError included
-                    self._detach()
-                    reason = exc.strerror or "timeout"
-                    if not first.done():
-                        first.set_result(None)
-                    self._status(f"disconnected: reconnecting in {delay:g} s ({reason})")
-                    announce = False
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.max_backoff)
-                    continue
-                since = loop.time()
-                if not first.done():
-                    first.set_result(None)
-                reason = await protocol.lost
-                self._detach()
-                if loop.time() - since >= STABLE_AFTER:
-                    delay = self.min_backoff
-                self._status(f"disconnected: reconnecting in {delay:g} s ({reason})")
-                announce = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
-        finally:
-            if not first.done():
-                first.set_result(None)
-            self._detach()
-
-    def _attach(self, transport: asyncio.Transport) -> None:
+    def _connected(self, transport: asyncio.Transport) -> None:
         self._transport = transport
         self._filter = TelnetFilter()
-        self.connected = True
-        self.connections += 1
-        self._warned = False
         if self._paused:
             transport.pause_reading()
-        self._status("connected")
+        self._attached()
 
     def _detach(self) -> None:
         transport, self._transport = self._transport, None
@@ -288,18 +225,10 @@ class SocketConsole(Console):
 
     def _send(self, data: bytes) -> bool:
         transport = self._transport
-        if transport is None or transport.is_closing():
-            self.dropped_writes += len(data)
-            log.debug("%s: detached, dropped %d bytes", self.description, len(data))
+        if transport is None or transport.is_closing():  # lost, the loop not told yet
+            return self._may_queue(0, data, attached=False)
+        if not self._may_queue(transport.get_write_buffer_size(), data):
             return False
-        if transport.get_write_buffer_size() + len(data) > self.max_pending_write:
-            self.dropped_writes += len(data)
-            if not self._warned:
-                log.warning("%s: console not reading, dropping %d bytes (more than %d queued)",
-                            self.description, len(data), self.max_pending_write)
-                self._warned = True
-            return False
-        self._warned = False
         transport.write(data)
         return True
 
@@ -333,18 +262,3 @@ class SocketConsole(Console):
             self._on_data(held)
         if self._transport is not None and not self._transport.is_closing():
             self._transport.resume_reading()
-
-    async def wait_closed(self) -> int:
-        """Wait for :meth:`close`; a socket console never ends on its own."""
-        if self._closed is None:
-            raise RuntimeError("SocketConsole not started")
-        await self._closed.wait()
-        return 0
-
-    def close(self) -> None:
-        """Stop reconnecting and drop the connection."""
-        if self._task is not None:
-            self._task.cancel()
-        self._detach()
-        if self._closed is not None:
-            self._closed.set()

@@ -85,7 +85,11 @@ class SpawnConsole(Console):
             os.close(slave)
         os.set_blocking(master, False)
         self.master = master
-        self._start_relay()
+        try:
+            self._start_relay()
+        except OSError:
+            self.close()
+            raise
         self._reaper = asyncio.ensure_future(self._reap())
         on_status(f"started {self.argv[0]} (pid {self.proc.pid})")
 
