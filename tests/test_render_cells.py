@@ -9,9 +9,9 @@ import pytest
 from vncterm.geometry import Rect
 from vncterm.render import box
 from vncterm.render import renderer as renderer_mod
-from vncterm.render.colours import DEFAULT_BG, DEFAULT_FG
 from vncterm.render.font import CellFont
 from vncterm.render.renderer import TerminalRenderer
+from vncterm.terminal.colours import DEFAULT_BG, DEFAULT_FG
 from vncterm.terminal.emulator import Emulator
 
 FONTS: dict[int, CellFont] = {}

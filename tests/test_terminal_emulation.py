@@ -214,3 +214,30 @@ def test_any_split_of_the_input_gives_the_same_screen(cuts: list[int]) -> None:
     assert [[split.screen.buffer[y][x] for x in range(30)] for y in range(12)] == [
         [whole.screen.buffer[y][x] for x in range(30)] for y in range(12)]
     assert (split.title, split.cursor_shape) == (whole.title, whole.cursor_shape) == ("t", "block")
+
+
+def test_osc_colour_queries_are_answered_as_xterm_does() -> None:
+    """OSC 10/11 (default fg/bg) and OSC 4 (palette) queries get ``rgb:RRRR/GGGG/BBBB``,
+    ended as the query was; vim and others use them to pick a light or dark scheme."""
+    emu = Emulator(20, 4)
+    emu.feed(b"\x1b]11;?\x07")
+    assert emu.take_replies() == b"\x1b]11;rgb:0000/0000/0000\x07"
+    emu.feed(b"\x1b]10;?;?\x1b\\")  # the second "?" asks for the next colour, 11
+    assert emu.take_replies() == (b"\x1b]10;rgb:e5e5/e5e5/e5e5\x1b\\"
+                                  b"\x1b]11;rgb:0000/0000/0000\x1b\\")
+    emu.feed(b"\x1b]4;1;?;196;?;244;?\x07")
+    assert emu.take_replies() == (b"\x1b]4;1;rgb:cdcd/0000/0000\x07"
+                                  b"\x1b]4;196;rgb:ffff/0000/0000\x07"
+                                  b"\x1b]4;244;rgb:8080/8080/8080\x07")
+    emu.feed(b"\x1b]4;300;?\x07\x1b]4;1;#123456\x07\x1b]11;#ffffff\x07")  # out of range; sets
+    assert emu.take_replies() == b""
+
+
+def test_palette_replies_match_what_sgr_draws() -> None:
+    """The palette OSC 4 reports is the one SGR 38;5;N colours cells with."""
+    from vncterm.terminal.colours import DEFAULT_FG, PALETTE_256, resolve
+
+    emu = Emulator(256, 1)
+    emu.feed(b"".join(b"\x1b[38;5;%dmx" % n for n in range(256)))
+    drawn = [resolve(emu.screen.buffer[0][n].fg, DEFAULT_FG) for n in range(256)]  # as drawn
+    assert drawn == list(PALETTE_256)

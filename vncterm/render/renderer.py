@@ -21,8 +21,8 @@ import pyte
 from wcwidth import wcwidth
 
 from ..geometry import Rect
+from ..terminal.colours import DEFAULT_BG, DEFAULT_FG, resolve
 from .box import SHADES
-from .colours import DEFAULT_BG, DEFAULT_FG, resolve
 from .font import CellFont
 
 BOLD, UNDERLINE, STRIKE, ITALIC, CURSOR_UNDERLINE, CURSOR_BAR = 1, 2, 4, 8, 16, 32

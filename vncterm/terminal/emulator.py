@@ -32,6 +32,7 @@ from pyte.screens import Margins
 from wcwidth import wcwidth
 
 from .charsets import CHARSET_MAPS, canonical, make_decoder
+from .colours import DEFAULT_BG, DEFAULT_FG, PALETTE_256
 from .parser import Parser
 from .scrollback import (
     CellCache,
@@ -297,8 +298,9 @@ class TermScreen(pyte.Screen):
         elif inter == "#" and final == "8":
             self.alignment_display()
 
-    def osc(self, body: str) -> None:
-        """An operating system command: window title and icon name."""
+    def osc(self, body: str, terminator: str = "\x1b\\") -> None:
+        """An operating system command: window title and icon name, clipboard, colour queries
+        (answered with ``terminator``, the one the query ended with)."""
         code, _, text = body.partition(";")
         if code in ("0", "2"):
             self.set_title(text)
@@ -306,6 +308,28 @@ class TermScreen(pyte.Screen):
             self.set_icon_name(text)
         if code == "52":
             self._set_clipboard(text)
+        elif code == "4":
+            self._palette_query(text, terminator)
+        elif code in ("10", "11"):
+            self._dynamic_colour_query(int(code), text, terminator)
+
+    def _palette_query(self, text: str, terminator: str) -> None:
+        """OSC 4 ``; index ; ? ...``: each queried palette entry, one reply apiece, as
+        ``OSC 4 ; index ; rgb:RRRR/GGGG/BBBB``. Setting entries is not supported."""
+        params = text.split(";")
+        for index, spec in zip(params[::2], params[1::2], strict=False):
+            if spec == "?" and index.isdigit() and int(index) < 256:
+                rgb = _xrgb(PALETTE_256[int(index)])
+                self.write_process_input(f"\x1b]4;{int(index)};{rgb}{terminator}")
+
+    def _dynamic_colour_query(self, code: int, text: str, terminator: str) -> None:
+        """OSC 10/11 ``; ?``: the default foreground / background. Further parameters go to the
+        following colours (``OSC 10 ; ? ; ?`` asks for both), as in xterm."""
+        colours = {10: DEFAULT_FG, 11: DEFAULT_BG}
+        for i, spec in enumerate(text.split(";")):
+            if spec == "?" and code + i in colours:
+                rgb = _xrgb(colours[code + i])
+                self.write_process_input(f"\x1b]{code + i};{rgb}{terminator}")
 
     def _set_clipboard(self, text: str) -> None:
         """OSC 52 ``Pc ; base64``: the program sets the clipboard. Queries (``?``) are not
@@ -854,6 +878,12 @@ class TermScreen(pyte.Screen):
             self.write_process_input(f"\x1b[{y};{x}R")
         elif mode == 5:
             self.write_process_input("\x1b[0n")
+
+
+def _xrgb(colour: int) -> str:
+    """0x00RRGGBB as X11's ``rgb:RRRR/GGGG/BBBB`` (each channel's byte twice, as xterm)."""
+    r, g, b = colour >> 16 & 0xFF, colour >> 8 & 0xFF, colour & 0xFF
+    return f"rgb:{r:02x}{r:02x}/{g:02x}{g:02x}/{b:02x}{b:02x}"
 
 
 def _extended_colour(values: list[int | None], colon: bool) -> str | None:

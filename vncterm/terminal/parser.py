@@ -163,8 +163,8 @@ class Parser:
             term = end_m.group()
             if term == "\x1b":  # an ESC that does not start ST cancels the string
                 return end_m.start()
-            if kind == "]" and term not in ("\x18", "\x1a"):
-                self.screen.osc(s[pos + 2:end_m.start()])
+            if kind == "]" and term not in ("\x18", "\x1a"):  # replies end as the query did
+                self.screen.osc(s[pos + 2:end_m.start()], "\x07" if term == "\x07" else "\x1b\\")
             return end_m.end()
         m = _ESC.match(s, pos)
         if m is not None:

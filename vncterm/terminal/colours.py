@@ -38,3 +38,7 @@ def resolve(colour: str, default: int) -> int:
         return int(colour, 16) & 0xFFFFFF
     except ValueError:
         return default
+
+
+#: The 256-colour palette as drawn (colours 16-255 are also what SGR 38;5 / 48;5 select).
+PALETTE_256: tuple[int, ...] = tuple(palette_256())
