@@ -37,6 +37,8 @@ from rfbprobe import COPYRECT, RAW, TIGHT, ZRLE, Probe  # noqa: E402
 
 OUT = HERE / "out"
 RETURN = 0xFF0D
+#: Recorded sessions (benchmarks/captures) measured for bytes on the wire.
+SESSIONS = ("vim", "top", "htop", "gcc-errors")
 
 
 def progress(msg: str) -> None:
@@ -198,6 +200,59 @@ async def flood(data: bytes, viewers: int, encodings: list[int], geometry: str =
         return result
 
 
+#: Plays a capture (benchmarks/captures) on the console at its recorded pace, raw (the bytes
+#: are what the program wrote, after the pty's own translation).
+REPLAY = """\
+import gzip, os, struct, sys, time, tty
+tty.setraw(1)
+raw = gzip.decompress(open(sys.argv[1], "rb").read())
+pos = raw.index(b"\\n") + 1
+start = time.monotonic()
+while pos < len(raw):
+    ms, n = struct.unpack_from(">II", raw, pos)
+    time.sleep(max(0.0, start + ms / 1000 - time.monotonic()))
+    os.write(1, raw[pos + 8:pos + 8 + n])
+    pos += 8 + n
+"""
+
+#: Viewers that watch each recorded session together: the same frames, three encodings.
+SESSION_VIEWERS = {"Tight + CopyRect": [TIGHT, COPYRECT], "ZRLE + CopyRect": [ZRLE, COPYRECT],
+                   "Raw": [RAW]}
+
+
+async def session_bytes(name: str, cols: int, rows: int) -> dict[str, dict[str, int]]:
+    """A recorded program session (vim scrolling, top refreshing, ...) replayed on the console
+    at its own pace, watched by one viewer per entry of SESSION_VIEWERS at once: bytes on the
+    wire and frames for the whole session."""
+    cap = HERE / "captures" / f"{name}-{cols}x{rows}.cap.gz"
+    with tempfile.TemporaryDirectory() as tmp:
+        replay, stamp, done = Path(tmp, "replay.py"), Path(tmp, "stamp.py"), Path(tmp, "done")
+        replay.write_text(REPLAY)
+        stamp.write_text(AFTER_PARSED)
+        script = (f"stty -echo; read x; {sys.executable} -I -S {replay} {cap}; "
+                  f"{sys.executable} -I -S {stamp} {done}; sleep 30")
+        async with Vncterm(script, f"{cols}x{rows}") as vt:
+            trigger = await Probe.connect(vt.port, [RAW], request=False)
+            probes = {label: await Probe.connect(vt.port, enc)
+                      for label, enc in SESSION_VIEWERS.items()}
+            tasks = [asyncio.ensure_future(p.run()) for p in [*probes.values(), trigger]]
+            for p in probes.values():
+                await asyncio.wait_for(p.got_update.wait(), 30)
+            await asyncio.sleep(0.3)
+            before = {label: (p.bytes, len(p.update_times)) for label, p in probes.items()}
+            trigger.key(RETURN)
+            while not done.exists() or not done.read_text().strip():
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # the last frames
+            result = {label: {"bytes": p.bytes - before[label][0],
+                              "frames": len(p.update_times) - before[label][1],
+                              "copyrects": p.copyrects}
+                      for label, p in probes.items()}
+            for task in tasks:
+                task.cancel()
+    return result
+
+
 async def scrolled_lines(lines: int, encodings: list[int], extra: list[str] | None = None
                          ) -> dict[str, float]:
     """Bytes on the wire per scrolled line: a log that grows a line at a time (one line every
@@ -351,6 +406,16 @@ def write_report(results: dict[str, object]) -> None:
         rows.append((f"bytes per scrolled line, {label}", f"{res['bytes_per_line']:.0f} B",
                      f"Raw {raw['bytes_per_line']:.0f} B",
                      f"1/{raw['bytes_per_line'] / res['bytes_per_line']:,.0f}"))
+    for name in SESSIONS:
+        res = r.get(f"session_{name}")
+        if isinstance(res, dict):
+            raw = res["Raw"]
+            for label in ("Tight + CopyRect", "ZRLE + CopyRect"):
+                mine = res[label]
+                rows.append((f"{name} session (80x25), bytes on the wire, {label}",
+                             f"{mine['bytes'] / 1000:.1f} KB in {mine['frames']} frames",
+                             f"Raw {raw['bytes'] / 1000:.0f} KB in {raw['frames']} frames",
+                             f"1/{raw['bytes'] / max(1, mine['bytes']):,.0f}"))
     for geo in ("80x25", "200x60"):
         res = r[f"render_{geo}"]
         assert isinstance(res, dict)
@@ -372,7 +437,8 @@ def plot(r: dict[str, object]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    sessions = [n for n in SESSIONS if isinstance(r.get(f"session_{n}"), dict)]
+    fig, axes = plt.subplots(1, 4 if sessions else 3, figsize=(17 if sessions else 13, 4))
     ax = axes[0]
     labels, ours, base = [], [], []
     for key in ("plain", "colour", "cjk"):
@@ -407,6 +473,17 @@ def plot(r: dict[str, object]) -> None:
            [lt["p50_ms"], lt["p99_ms"], lr["p50_ms"], lr["p99_ms"]])  # type: ignore[index]
     ax.set_ylabel("ms")
     ax.set_title("key-to-pixels latency")
+    if sessions:
+        ax = axes[3]
+        width = 0.8 / len(SESSION_VIEWERS)
+        for i, label in enumerate(SESSION_VIEWERS):
+            vals = [r[f"session_{n}"][label]["bytes"] / 1000 for n in sessions]  # type: ignore
+            ax.bar([x + (i - 1) * width for x in range(len(sessions))], vals, width, label=label)
+        ax.set_xticks(list(range(len(sessions))), sessions)
+        ax.set_yscale("log")
+        ax.set_ylabel("KB per session (log)")
+        ax.set_title("recorded sessions, 80x25")
+        ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(OUT / "results.png", dpi=90)
 
@@ -438,6 +515,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             median = dict(runs[len(runs) // 2])
             median["runs_mb_per_s"] = [round(res["mb_per_s"], 2) for res in runs]  # type: ignore
             r[f"flood_{key}_{viewers}"] = median
+    for name in SESSIONS:
+        progress(f"recorded session {name} 80x25, {len(SESSION_VIEWERS)} viewers")
+        r[f"session_{name}"] = await session_bytes(name, 80, 25)
     progress("bytes per scrolled line")
     r["scroll_tight_copyrect"] = await scrolled_lines(150, [TIGHT, COPYRECT])
     r["scroll_tight"] = await scrolled_lines(150, [TIGHT])

@@ -121,8 +121,8 @@ class SpawnConsole(Console):
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     def _readable(self) -> None:
-        """Hand what the relay copied to the terminal; at its end of
-        file (the pty's: every slave descriptor closed) stop reading."""
+        """Hand what the relay copied to the terminal; at its end of file (the pty's: every
+        slave descriptor closed) stop reading."""
         if self._drain_once() is None:
             self._stop_reading()
             if self._eof is not None and not self._eof.done():

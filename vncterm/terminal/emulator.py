@@ -43,6 +43,7 @@ from .scrollback import (
     cells_for,
     row_from_line,
 )
+from .widths import WIDTHS, char_width
 
 #: pyte keeps private (DEC) modes shifted left by 5 bits.
 DECCKM = 1 << 5
@@ -62,22 +63,6 @@ _NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
 
 
 __all__ = ["Char", "Emulator", "Line", "ScrollRow", "TermScreen"]
-
-
-#: Cached display widths: -1 for characters that draw nothing (controls, surrogates).
-_WIDTHS: dict[str, int] = {}
-
-
-def char_width(char: str) -> int:
-    """Cells ``char`` takes: 0 (combines with the previous cell), 1 or 2; -1 to skip it."""
-    width = _WIDTHS.get(char)
-    if width is None:
-        width = wcwidth(char)
-        if width < 0:
-            width = -1 if unicodedata.category(char) in ("Cc", "Cs") else 1
-        if len(_WIDTHS) < 65536:
-            _WIDTHS[char] = width
-    return width
 
 
 #: The xterm 256-colour palette as pyte spells colours (six hex digits).
@@ -475,7 +460,7 @@ class TermScreen(pyte.Screen):
         cells = self._cells(cursor.attrs)
         insert = mo.IRM in self.mode
         wrap = mo.DECAWM in self.mode
-        widths = _WIDTHS
+        widths = WIDTHS
         line = self.buffer[cursor.y]
         for char in data:
             width = widths.get(char)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from itertools import compress, count, repeat
+from itertools import accumulate, compress, count, repeat
 from operator import not_
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,7 @@ from .scrollback import (
     plain_row,
     style_of,
 )
+from .widths import cells_of, widths_of
 
 if TYPE_CHECKING:
     from .emulator import TermScreen
@@ -393,15 +394,40 @@ class Skim:
         return True
 
     def _text_wide(self, t: str) -> bool:
-        """Text with non-ASCII characters, one at a time as the screen's draw does."""
-        from .emulator import _WIDTHS, char_width
+        """Text with non-ASCII characters: whole row pieces at a time while every character
+        takes one or two cells, else one character at a time."""
+        widths = widths_of(t)
+        if min(widths) <= 0:
+            return self._text_each(t, widths)
+        cells = cells_of(t)
+        at = list(accumulate(widths, initial=0))  # the cell where each character starts
+        cols, style, pieces = self.cols, self.style, self.pieces
+        x, i, n = self.x, 0, len(t)
+        while i < n:
+            if x >= cols:
+                self.newrow(True)
+                pieces, x = self.pieces, 0
+            j = bisect_right(at, at[i] + cols - x, i, n + 1) - 1  # t[i:j] fits in this row
+            if x > self.end:
+                self._gap(x)
+            if j == i:  # a wide character does not fit in the last cell: blank it, wrap
+                pieces.append((" ", style))
+                self.end = x + 1
+                self.newrow(True)
+                pieces, x = self.pieces, 0
+                continue
+            pieces.append((cells[at[i]:at[j]], style))
+            x += at[j] - at[i]
+            self.end = x
+            i = j
+        self.x = x
+        self.last_char = t[-1]
+        return True
 
-        widths = _WIDTHS
+    def _text_each(self, t: str, widths: list[int]) -> bool:
+        """Text with combining or invisible characters, one at a time as the screen's draw."""
         if self.x == 0:
-            for ch in t:
-                w = widths.get(ch)
-                if w is None:
-                    w = char_width(ch)
+            for w in widths:
                 if w == 0:
                     return False  # would combine with the last cell of the row above
                 if w > 0:
@@ -409,10 +435,7 @@ class Skim:
         cols = self.cols
         style = self.style
         cur: list[str] | None = None
-        for ch in t:
-            w = widths.get(ch)
-            if w is None:
-                w = char_width(ch)
+        for ch, w in zip(t, widths, strict=True):
             if w <= 0:
                 if w == 0:
                     self._combine(ch)
