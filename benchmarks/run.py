@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """The vncterm benchmark suite: one command, a Markdown table and a PNG plot.
 
-    python benchmarks/run.py            # ~3 minutes; writes benchmarks/out/results.{md,json,png}
+    python benchmarks/run.py            # ~4 minutes; writes benchmarks/out/results.{md,json,png}
     python benchmarks/run.py --full     # the 20 MB flood and more latency samples
 
 Each flood runs ``--repeat`` times (3); the table gives the median and, in brackets, the range.
 
-Every figure stands beside a baseline measured in the same run: stock pyte parsing the same
-bytes (the model without vncterm's fast paths), Raw encoding, CopyRect off. vncterm runs as a
-real process on loopback; the viewers are measuring RFB clients (``rfbprobe.py``). Timings are
-figures, not assertions: run on an idle machine for stable numbers.
+Every figure stands beside a baseline measured in the same run: stock pyte and vncterm's own
+terminal model without its fast paths parsing the same bytes, a bare reader of the same pty,
+Raw encoding, CopyRect off. vncterm runs as a real process on loopback; the viewers are
+measuring RFB clients (``rfbprobe.py``). Workloads: plain text, ``ls --color -lR``, CJK text,
+and recorded vim, top, htop and gcc sessions (``captures/``). Timings are figures, not
+assertions: run on an idle machine for stable numbers.
 """
 
 from __future__ import annotations
@@ -318,6 +320,19 @@ def stock_pyte_rate(data: bytes, cols: int = 80, rows: int = 25) -> float:
     return len(data) / (time.perf_counter() - t0) / 1e6
 
 
+def model_rate(data: bytes, fast: bool) -> float:
+    """MB/s of vncterm's terminal model alone (no server) on ``data`` as the pty delivers it,
+    in 64 KiB chunks; ``fast=False`` is the same model without its fast paths."""
+    from vncterm.terminal.emulator import Emulator
+
+    emu = Emulator(80, 25, fast=fast)
+    data = as_pty(data)
+    t0 = time.perf_counter()
+    for i in range(0, len(data), 65536):
+        emu.feed(data[i:i + 65536])
+    return len(data) / (time.perf_counter() - t0) / 1e6
+
+
 def pty_ceiling(data: bytes) -> float:
     """MB/s of ``cat`` into a pty read by a bare loop, no terminal: what the pty alone allows
     here (the best of three runs)."""
@@ -382,6 +397,10 @@ def write_report(results: dict[str, object]) -> None:
                              f"{res['mb_per_s']:.2f} MB/s ({min(spread):.1f}-{max(spread):.1f})",
                              f"stock pyte {r[f'baseline_pyte_{key}']:.2f} MB/s",
                              f"{res['mb_per_s'] / r[f'baseline_pyte_{key}']:.2f}x"))
+    fast, slow = r.get("model_fast_plain"), r.get("model_slow_plain")
+    if isinstance(fast, float) and isinstance(slow, float):
+        rows.append(("terminal model alone, plain text", f"{fast:.2f} MB/s",
+                     f"without fast paths {slow:.2f} MB/s", f"{fast / slow:.0f}x"))
     f1, f20 = r.get("flood_plain_1"), r.get("flood_plain_20")
     ceiling = r.get("pty_ceiling")
     if isinstance(f1, dict) and isinstance(ceiling, float):
@@ -503,6 +522,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     r["baseline_pyte_plain"] = r["baseline_pyte_mb_per_s"] = stock_pyte_rate(plain[:2_000_000])
     r["baseline_pyte_colour"] = stock_pyte_rate(colour)
     r["baseline_pyte_cjk"] = stock_pyte_rate(cjk)
+    progress("the terminal model alone, with and without its fast paths")
+    r["model_fast_plain"] = model_rate(plain, fast=True)
+    r["model_slow_plain"] = model_rate(plain[:1_000_000], fast=False)
     progress("the pty alone (cat into a bare reader)")
     r["pty_ceiling"] = pty_ceiling(plain)
     tight = [TIGHT, COPYRECT]
