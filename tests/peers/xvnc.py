@@ -27,18 +27,23 @@ def free_tcp_port() -> int:
 
 
 def parse_xwd(data: bytes) -> np.ndarray:
-    """An XWD dump (ZPixmap, 24/32 bpp TrueColor) as an (h, w) uint32 array of 0x00RRGGBB."""
+    """An XWD dump (ZPixmap TrueColor, 24 or 32 bits per pixel) as an (h, w) uint32 array of
+    0x00RRGGBB."""
     hdr = struct.unpack(">25I", data[:100])
     (header_size, version, pixmap_format, _depth, width, height, _xoff, byte_order, _unit,
      _bit_order, _pad, bpp, bytes_per_line, _visual, red_mask, green_mask, blue_mask,
      _bits_rgb, _cmap_entries, ncolors) = hdr[:20]
-    if version != 7 or pixmap_format != 2 or bpp != 32:
+    if version != 7 or pixmap_format != 2 or bpp not in (24, 32):
         raise PeerError(f"unsupported XWD: version {version} format {pixmap_format} bpp {bpp}")
     offset = header_size + 12 * ncolors
-    dtype = np.dtype("<u4" if byte_order == 0 else ">u4")
     rows = np.frombuffer(data, dtype=np.uint8, count=height * bytes_per_line, offset=offset)
-    values = rows.reshape(height, bytes_per_line)[:, : width * 4].copy().view(dtype)
-    values = values.reshape(height, width).astype(np.uint32)
+    size = bpp // 8
+    pixels = rows.reshape(height, bytes_per_line)[:, : width * size].reshape(height, width, size)
+    if byte_order != 0:  # MSB first
+        pixels = pixels[..., ::-1]
+    values = np.zeros((height, width), dtype=np.uint32)
+    for i in range(size):  # little-endian bytes of each pixel
+        values |= pixels[..., i].astype(np.uint32) << (8 * i)
 
     def channel(mask: int) -> np.ndarray:
         shift = (mask & -mask).bit_length() - 1

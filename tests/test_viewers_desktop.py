@@ -1,0 +1,119 @@
+"""Desktop viewers: TigerVNC's vncviewer and gtk-vnc (the widget of virt-viewer and
+virt-manager) show vncterm pixel for pixel, and what is typed into them reaches the shell.
+
+The viewers run on an Xvnc display, which only hosts their windows; the screen is read back with
+``xwd`` and must hold vncterm's own framebuffer exactly, wherever the viewer put it (gvncviewer
+has a menu bar above it). Keys go in through XTEST (``xdotool``), so they travel the viewer's
+real key handling (gtk-vnc sends QEMU extended key events). Each viewer chooses its own
+encodings (TigerVNC: Tight, ContinuousUpdates and Fence; also forced to ZRLE).
+
+Needs: apt tigervnc-viewer gvncviewer xdotool tigervnc-standalone-server x11-apps (tests/run).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from conftest import SHELL
+from harness import RunningVncterm
+from peers.xvnc import XvncServer
+
+from vncterm.config import ListenAddress
+
+TIGHT, ZRLE = 7, 16
+
+#: How to start each viewer on vncterm's ``port`` (gvncviewer takes a display number), and the
+#: encoding it should ask for first.
+VIEWERS: dict[str, tuple[Callable[[int], list[str]], int]] = {
+    "tigervnc": (lambda port: ["xtigervncviewer", "-SecurityTypes", "None",
+                               f"127.0.0.1::{port}"], TIGHT),
+    "tigervnc-zrle": (lambda port: ["xtigervncviewer", "-SecurityTypes", "None",
+                                    "-AutoSelect=0", "-PreferredEncoding=ZRLE",
+                                    f"127.0.0.1::{port}"], ZRLE),
+    "gtk-vnc": (lambda port: ["gvncviewer", f"127.0.0.1:{port - 5900}"], TIGHT),
+}
+
+CONTENT = (b"printf '\\033[1;31mbold red\\033[0m \\033[30;42m on green \\033[0m "
+           b"\\342\\224\\214\\342\\224\\200\\342\\224\\220 \\346\\274\\242\\345\\255\\227 "
+           b"\\033[4munderlined\\033[0m\\n'; ls -l /usr | head -8\n")
+
+
+def free_display_port() -> int:
+    """A free TCP port from 5910 up (gvncviewer only takes 5900 + display numbers)."""
+    for port in range(5910, 6900):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 5910..6899")
+
+
+def locate(shot: np.ndarray, fb: np.ndarray, max_x: int = 64, max_y: int = 128
+           ) -> tuple[int, int] | None:
+    """Where ``fb`` sits, exactly, in the screenshot (searching the top-left corner)."""
+    h, w = fb.shape
+    for y0 in range(min(max_y, shot.shape[0] - h) + 1):
+        for x0 in range(min(max_x, shot.shape[1] - w) + 1):
+            if (shot[y0, x0:x0 + w] == fb[0]).all() and (shot[y0:y0 + h, x0:x0 + w] == fb).all():
+                return x0, y0
+    return None
+
+
+def wait_shown(x: XvncServer, vt: RunningVncterm, what: str, timeout: float = 20.0
+               ) -> tuple[int, int]:
+    """Wait until the viewer shows vncterm's framebuffer exactly; where it is."""
+    deadline = time.monotonic() + timeout
+    while True:
+        fb = vt.framebuffer()
+        shot = x.screenshot()
+        at = locate(shot, fb)
+        if at is not None:
+            return at
+        if time.monotonic() > deadline:
+            h, w = fb.shape
+            best = min(int((shot[:h, :w] != fb).sum()), int((shot[25:25 + h, :w] != fb).sum()))
+            raise AssertionError(f"{what}: the viewer never showed vncterm's {w}x{h} screen "
+                                 f"exactly ({best} pixels differ at the likeliest place)")
+        time.sleep(0.2)
+
+
+def wait_line(vt: RunningVncterm, line: str, what: str, timeout: float = 15.0) -> None:
+    """Wait until a screen line is exactly ``line`` (the output, not the command echo)."""
+    deadline = time.monotonic() + timeout
+    while line not in (text.strip() for text in vt.text()):
+        assert time.monotonic() < deadline, f"{what}: never showed {line!r}: {vt.text()}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("viewer", list(VIEWERS))
+def test_desktop_viewer_shows_the_terminal_exactly_and_types_into_it(viewer: str) -> None:
+    port = free_display_port()
+    with RunningVncterm(SHELL, listen=[ListenAddress("127.0.0.1", port)],
+                        name="viewer test") as vt:
+        vt.write_console(CONTENT)
+        vt.wait_text("underlined")
+        with XvncServer(geometry=(1024, 640)) as x:
+            argv, encoding = VIEWERS[viewer]
+            x.spawn(*argv(port))
+            x0, y0 = wait_shown(x, vt, f"{viewer}, first screen")
+            assert vt.server is not None
+            session = vt.server.session
+            chosen = vt.call(lambda: [v.manager.preferred[:1] for v in session.viewers])
+            assert chosen == [[encoding]], f"{viewer} asked for {chosen}"
+            # keys through the viewer: XTEST, with its window focused (there is no window
+            # manager to do it) and the pointer over it
+            x.run("xdotool", "search", "--name", "viewer test", "windowfocus", "--sync")
+            x.run("xdotool", "mousemove", str(x0 + 200), str(y0 + 200))
+            token = f"typed-{viewer}"
+            for command, shows in ((f"echo {token}", token), ("seq 1 40", "40")):
+                x.run("xdotool", "type", "--delay", "15", command)
+                x.run("xdotool", "key", "Return")
+                wait_line(vt, shows, f"{viewer}: {command!r} typed into the viewer")
+            # the screen scrolled (CopyRect where the viewer takes it): still exact
+            assert wait_shown(x, vt, f"{viewer}, after typing and scrolling") == (x0, y0)
