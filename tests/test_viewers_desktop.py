@@ -5,7 +5,8 @@ The viewers run on an Xvnc display, which only hosts their windows; the screen i
 ``xwd`` and must hold vncterm's own framebuffer exactly, wherever the viewer put it (gvncviewer
 has a menu bar above it). Keys go in through XTEST (``xdotool``), so they travel the viewer's
 real key handling (gtk-vnc sends QEMU extended key events). Each viewer chooses its own
-encodings (TigerVNC: Tight, ContinuousUpdates and Fence; also forced to ZRLE).
+encodings (TigerVNC: Tight, ContinuousUpdates and Fence; also forced to ZRLE). TigerVNC's window
+is also resized, which it turns into SetDesktopSize.
 
 Needs: apt tigervnc-viewer gvncviewer xdotool tigervnc-standalone-server x11-apps (tests/run).
 """
@@ -117,3 +118,16 @@ def test_desktop_viewer_shows_the_terminal_exactly_and_types_into_it(viewer: str
                 wait_line(vt, shows, f"{viewer}: {command!r} typed into the viewer")
             # the screen scrolled (CopyRect where the viewer takes it): still exact
             assert wait_shown(x, vt, f"{viewer}, after typing and scrolling") == (x0, y0)
+            if viewer.startswith("tigervnc"):
+                # its window resized: it asks for that size (SetDesktopSize), the terminal
+                # follows in whole cells, and the program is told
+                x.run("xdotool", "search", "--name", "viewer test", "windowsize", "--sync",
+                      "900", "540")
+                deadline = time.monotonic() + 15
+                while vt.framebuffer().shape != (540, 900):
+                    assert time.monotonic() < deadline, f"{viewer}: no resize to 900x540"
+                    time.sleep(0.1)
+                wait_shown(x, vt, f"{viewer}, after its window was resized")
+                x.run("xdotool", "type", "--delay", "15", "stty size")
+                x.run("xdotool", "key", "Return")
+                wait_line(vt, "30 100", f"{viewer}: stty size after the resize")
