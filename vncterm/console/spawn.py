@@ -19,6 +19,7 @@ import subprocess
 import sys
 import termios
 import time
+from typing import Any
 
 from . import ptyrelay
 from .base import Console, DataCallback, StatusCallback
@@ -40,6 +41,18 @@ PIPE_SIZE = 1 << 20
 
 def _set_ctty() -> None:  # runs in the child between fork and exec
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _start(argv: list[str], keep: int, give: int, **popen: Any) -> subprocess.Popen[bytes]:
+    """Popen ``argv``; ``give`` (the child's end of something) is closed here either way,
+    ``keep`` (our end) too when the child cannot be started."""
+    try:
+        return subprocess.Popen(argv, **popen)
+    except OSError:
+        os.close(keep)
+        raise
+    finally:
+        os.close(give)
 
 
 class SpawnConsole(Console):
@@ -73,16 +86,9 @@ class SpawnConsole(Console):
         self._eof = loop.create_future()
         master, slave = os.openpty()
         self._set_winsize(master, self.cols, self.rows)
-        try:
-            self.proc = subprocess.Popen(
-                self.argv, stdin=slave, stdout=slave, stderr=slave, env=self.env,
-                start_new_session=True, preexec_fn=_set_ctty, close_fds=True,
-            )
-        except OSError:
-            os.close(master)
-            raise
-        finally:
-            os.close(slave)
+        self.proc = _start(self.argv, keep=master, give=slave, stdin=slave, stdout=slave,
+                           stderr=slave, env=self.env, start_new_session=True,
+                           preexec_fn=_set_ctty, close_fds=True)
         os.set_blocking(master, False)
         self.master = master
         try:
@@ -101,17 +107,10 @@ class SpawnConsole(Console):
             fcntl.fcntl(r, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         except OSError:  # a lower pipe-max-size: the default 64 KiB still works
             pass
-        try:
-            self.relay = subprocess.Popen(
-                [sys.executable, "-S", ptyrelay.__file__, str(self.master), str(w)],
-                pass_fds=(self.master, w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError:
-            os.close(r)
-            raise
-        finally:
-            os.close(w)
+        self.relay = _start([sys.executable, "-S", ptyrelay.__file__, str(self.master), str(w)],
+                            keep=r, give=w, pass_fds=(self.master, w),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            start_new_session=True)
         os.set_blocking(r, False)
         self._pipe = r
         self._loop.add_reader(r, self._readable)
