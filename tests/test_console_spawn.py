@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import tty
+from collections.abc import Callable
 from pathlib import Path
 
 from vncterm.console import ptyrelay
@@ -126,3 +127,30 @@ def test_a_killed_server_leaves_neither_relay_nor_program_behind(tmp_path: Path)
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_a_killed_relay_is_replaced_and_the_console_goes_on() -> None:
+    async def until(condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 10
+        while not condition():
+            assert time.monotonic() < deadline, what
+            await asyncio.sleep(0.02)
+
+    async def run() -> bytes:
+        got = bytearray()
+        console = SpawnConsole(["sh", "-c", "echo ready; read x; echo after-$x"], 80, 25)
+        await console.start(got.extend, lambda status: None)
+        try:
+            await until(lambda: b"ready" in got, "the program's first line")
+            first = console.relay
+            assert first is not None
+            first.kill()
+            await until(lambda: console.relay is not first, "no new relay")
+            console.write(b"restart\n")
+            status = await asyncio.wait_for(console.wait_closed(), 10)
+            assert status == 0
+        finally:
+            console.close()
+        return bytes(got)
+
+    assert b"after-restart" in asyncio.run(run())

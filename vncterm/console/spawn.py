@@ -35,6 +35,8 @@ EOF_GRACE = 0.5
 #: stretches: 31-34 MB/s at 128 KiB, 34-40 at 512 KiB end to end), colour in ~200 KiB.
 READ_TIME = 0.016
 READ_MIN, READ_MAX = 64 * 1024, 1 << 20
+#: A relay that is killed (not ended by the pty) is replaced, this many times at most.
+MAX_RELAY_RESTARTS = 5
 #: The relay's pipe holds this much (F_SETPIPE_SZ; the kernel's default cap is 1 MiB).
 PIPE_SIZE = 1 << 20
 
@@ -78,6 +80,7 @@ class SpawnConsole(Console):
         self.relay: subprocess.Popen[bytes] | None = None
         self._pipe = -1  # the read end of the relay's pipe
         self._read_size = READ_MIN
+        self._relay_restarts = 0
 
     async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
         self._loop = loop = asyncio.get_running_loop()
@@ -122,10 +125,20 @@ class SpawnConsole(Console):
     def _readable(self) -> None:
         """Hand what the relay copied to the terminal; at its end of file (the pty's: every
         slave descriptor closed) stop reading."""
-        if self._drain_once() is None:
-            self._stop_reading()
-            if self._eof is not None and not self._eof.done():
-                self._eof.set_result(None)
+        if self._drain_once() is not None:
+            return
+        assert self.relay is not None
+        status = self.relay.wait()
+        if status != 0 and self._relay_restarts < MAX_RELAY_RESTARTS:
+            # killed (it ends with 0 at the pty's end): the program is still writing
+            self._relay_restarts += 1
+            log.warning("pty relay ended with status %d; starting another", status)
+            self._stop_relay()
+            self._start_relay()
+            return
+        self._stop_reading()
+        if self._eof is not None and not self._eof.done():
+            self._eof.set_result(None)
 
     def _drain_once(self) -> bool | None:
         """One read of the relay's pipe: True when it had data, False when it had none yet,
@@ -147,8 +160,7 @@ class SpawnConsole(Console):
             self._read_size = min(READ_MAX, max(READ_MIN, int(rate * READ_TIME)))
         return True
 
-    def _stop_reading(self) -> None:
-        """Stop the relay and the pipe, and any pending write."""
+    def _stop_relay(self) -> None:
         assert self._loop is not None
         if self.relay is not None:
             if self.relay.poll() is None:
@@ -158,6 +170,11 @@ class SpawnConsole(Console):
             self._loop.remove_reader(self._pipe)
             os.close(self._pipe)
             self._pipe = -1
+
+    def _stop_reading(self) -> None:
+        """Stop the relay and the pipe, and any pending write."""
+        assert self._loop is not None
+        self._stop_relay()
         if self.master >= 0 and self._writing:
             self._loop.remove_writer(self.master)
             self._writing = False
