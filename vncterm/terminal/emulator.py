@@ -8,8 +8,8 @@ REP, CBT, DECSTR, the DEC line-drawing character set in UTF-8 mode, background c
 and wide/zero-width character handling that never loses text.
 
 Replies the terminal owes the program (device attributes, status and cursor position reports,
-colour queries: OSC 4/10/11) collect for the session to write back to the console; bells are counted; title changes and
-program-driven resizes (DECCOLM) are queued for the server.
+colour queries: OSC 4/10/11) collect for the session to write back to the console; bells are
+counted; title changes and program-driven resizes (DECCOLM) are queued for the server.
 
 Lines leaving the top of the main screen go to a capped scrollback of ``ScrollRow``
 (``scrollback.py``; the rule is in :meth:`TermScreen.push_rows`), and every screen row carries

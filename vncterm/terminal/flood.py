@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from itertools import accumulate, compress, count, repeat
+from itertools import compress, count, repeat
 from operator import not_
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,7 @@ from .scrollback import (
     plain_row,
     style_of,
 )
-from .widths import cells_of, widths_of
+from .widths import widths_of
 
 if TYPE_CHECKING:
     from .emulator import TermScreen
@@ -216,18 +216,21 @@ class Skim:
     def run(self, s: str, pos: int, end: int) -> int:
         """Take simple input from ``s[pos:end]``; where it stopped."""
         seg = s[pos:end]
-        if "\x1b" not in seg and "\x07" not in seg:
-            lines = seg.split("\r\n")
-            lfs, crs = seg.count("\n"), seg.count("\r")
-            if len(lines) - 1 == lfs == crs:  # no lone CR or LF
-                return self._crlf_lines(seg, lines, pos)
-            if len(lines) - 1 == lfs == crs - 1 and seg[-1] == "\r":  # a CR LF cut in two
-                lines[-1] = lines[-1][:-1]
-                stop = self._crlf_lines(seg[:-1], lines, pos)
-                if stop == end - 1:
-                    self.x = 0
-                    return end
-                return stop
+        lines = seg.split("\r\n")
+        lfs, crs = seg.count("\n"), seg.count("\r")
+        if len(lines) - 1 == lfs == crs:  # no lone CR or LF
+            return self._crlf_lines(seg, lines, pos)
+        if len(lines) - 1 == lfs == crs - 1 and seg[-1] == "\r":  # a CR LF cut in two
+            lines[-1] = lines[-1][:-1]
+            stop = self._crlf_lines(seg[:-1], lines, pos)
+            if stop == end - 1:
+                self.x = 0
+                return end
+            return stop
+        return self._tokens(s, pos, end)
+
+    def _tokens(self, s: str, pos: int, end: int) -> int:
+        """Simple input from ``s[pos:end]`` token by token; where it stopped."""
         match = _TOKEN.match
         while pos < end:
             m = match(s, pos)
@@ -264,7 +267,11 @@ class Skim:
         self.x = self.tabstops[i] if i < len(self.tabstops) else self.cols - 1
 
     def _line(self, line: str, at: int) -> int:
-        """Text, TABs, VTs and FFs at the cursor; -1 when done, else where it had to stop."""
+        """A line's simple input at the cursor (no CR or LF in it); -1 when done, else where
+        (``at`` is where the line starts) it had to stop."""
+        if "\x1b" in line or "\x07" in line:  # SGR, ESC ( B, BEL: token by token
+            stop = self._tokens(line, 0, len(line))
+            return -1 if stop == len(line) else at + stop
         if "\x0b" in line or "\x0c" in line:  # line feeds that keep the column
             for i, part in enumerate(_VT_FF.split(line)):
                 if i:
@@ -287,8 +294,8 @@ class Skim:
         return -1
 
     def _crlf_lines(self, seg: str, lines: list[str], pos: int) -> int:
-        """``seg`` (split into ``lines``): text, TAB, VT and FF in lines ended by CR LF (no SGR,
-        no BEL); plain lines whole."""
+        """``seg`` (split into ``lines``): simple input in lines ended by CR LF; blocks of
+        plain lines whole, the others one by one."""
         stop = self._line(lines[0], pos)
         if stop >= 0:
             return stop
@@ -302,7 +309,7 @@ class Skim:
         special: set[int] = set()  # (C-level passes over the lines, only for what occurs)
         if not seg.isascii():
             special.update(compress(count(), map(not_, map(str.isascii, mids))))
-        for ch in "\t\x0b\x0c":
+        for ch in "\t\x0b\x0c\x1b\x07":
             if ch in seg:
                 special.update(compress(count(), map(str.__contains__, mids, repeat(ch))))
         slow = sorted(special)
@@ -394,38 +401,9 @@ class Skim:
         return True
 
     def _text_wide(self, t: str) -> bool:
-        """Text with non-ASCII characters: whole row pieces at a time while every character
-        takes one or two cells, else one character at a time."""
+        """Text with non-ASCII characters, one at a time as the screen's draw does. (Whole row
+        pieces from C-level width and cell passes measured no faster: CJK lines are short.)"""
         widths = widths_of(t)
-        if min(widths) <= 0:
-            return self._text_each(t, widths)
-        cells = cells_of(t)
-        at = list(accumulate(widths, initial=0))  # the cell where each character starts
-        cols, style, pieces = self.cols, self.style, self.pieces
-        x, i, n = self.x, 0, len(t)
-        while i < n:
-            if x >= cols:
-                self.newrow(True)
-                pieces, x = self.pieces, 0
-            j = bisect_right(at, at[i] + cols - x, i, n + 1) - 1  # t[i:j] fits in this row
-            if x > self.end:
-                self._gap(x)
-            if j == i:  # a wide character does not fit in the last cell: blank it, wrap
-                pieces.append((" ", style))
-                self.end = x + 1
-                self.newrow(True)
-                pieces, x = self.pieces, 0
-                continue
-            pieces.append((cells[at[i]:at[j]], style))
-            x += at[j] - at[i]
-            self.end = x
-            i = j
-        self.x = x
-        self.last_char = t[-1]
-        return True
-
-    def _text_each(self, t: str, widths: list[int]) -> bool:
-        """Text with combining or invisible characters, one at a time as the screen's draw."""
         if self.x == 0:
             for w in widths:
                 if w == 0:
