@@ -121,7 +121,9 @@ class Flood:
             return pos, pos  # e.g. the cursor is still on its way to the bottom row
         s = self.s
         end = self._simple_end(pos)
-        if s.count("\n", pos, end) < self.min_lines:
+        window = min(end, pos + 256 * self.min_lines)  # enough line feeds are usually near
+        if (s.count("\n", pos, window) < self.min_lines
+                and s.count("\n", pos, end) < self.min_lines):
             return pos, end
         skim = Skim(screen)
         stop = skim.run(s, pos, end)
@@ -347,11 +349,12 @@ class Skim:
         ctx: RowContext = (style, fill, cols, False)
         texts: list[str] = lines
         ctxs: Any = repeat(ctx, len(lines))
-        if max(map(len, lines)) > cols:  # long lines wrap: all but their last piece go on
+        long = list(compress(count(), map(cols.__lt__, map(len, lines))))
+        if long:  # long lines wrap: all but their last piece go on
             wrap: RowContext = (style, fill, cols, True)
             texts, ctxs = [], []
             start = 0
-            for j in compress(count(), map(cols.__lt__, map(len, lines))):
+            for j in long:
                 texts.extend(lines[start:j])
                 ctxs.extend(repeat(ctx, j - start))
                 line = lines[j]
