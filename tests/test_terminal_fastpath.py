@@ -280,3 +280,15 @@ def test_plain_flood_rows_are_kept_as_text_and_read_back_equal() -> None:
     fast = run_both(text, [cut, cut + 60000], 80, 25, 10000)
     lazy = sum(isinstance(row, str) for row in fast.scrollback._rows)
     assert lazy > 5000, f"only {lazy} rows kept as text: the flood path did not take them"
+
+
+def test_wide_text_flood_rows_are_kept_as_text_and_read_back_equal() -> None:
+    """Lines of CJK (some too long for a row, some with combining marks or TABs) in a flood:
+    the ones that fit are kept as bare text; every row reads back as the reference's."""
+    words = ["漢字", "かな", "한국어", "ＡＢ", "e\u0301", "\t", "x", "😀", "—"]
+    lines = ["".join(words[(i * 7 + k) % len(words)] for k in range(i % 40)) + f" {i}"
+             for i in range(3000)]
+    text = ("\r\n".join(lines) + "\r\n").encode()
+    fast = run_both(text, [40000, 90000], 80, 25, 10000)
+    wide = sum(1 for ctx in fast.scrollback._ctx if ctx is not None and ctx[4])
+    assert wide > 100, f"only {wide} wide rows kept as text: the flood path did not take them"

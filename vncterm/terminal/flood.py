@@ -46,6 +46,7 @@ from .scrollback import (
     Piece,
     RowContext,
     ScrollRow,
+    build_row,
     line_from_row,
     make_row,
     plain_row,
@@ -326,32 +327,48 @@ class Skim:
                 at += sum(map(len, block)) + 2 * len(block)
             if j == len(mids):
                 break
+            line = mids[j]
+            at += len(line) + 2
+            start = j + 1
+            if self._wide_row(line):
+                last = line[-1]
+                continue
             if last:
                 self.last_char = last
                 last = ""
-            line = mids[j]
-            stop = self._line(line, at)
+            stop = self._line(line, at - len(line) - 2)
             if stop >= 0:
                 return stop
             self.newrow(False)
             self.x = 0
-            at += len(line) + 2
-            start = j + 1
         if last:
             self.last_char = last
         stop = self._line(lines[-1], at)  # on a fresh row: only a combining mark stops it
         return stop if stop >= 0 else pos + len(seg)
 
+    def _wide_row(self, line: str) -> bool:
+        """A whole line of characters of one or two cells (no controls, no combining marks)
+        that fits its fresh row, kept as bare text; False (nothing done) for any other."""
+        if "\t" in line or "\x0b" in line or "\x0c" in line or "\x1b" in line or "\x07" in line:
+            return False
+        widths = widths_of(line)
+        if min(widths) <= 0 or sum(widths) > self.cols:
+            return False
+        self.out.append(line)
+        self.out_ctx.append((self.style, self.fill, self.cols, False, True))
+        self.out_fills.append(self.fill)
+        return True
+
     def _plain_rows(self, lines: list[str]) -> str:
         """Whole plain lines (ASCII without controls), each from column 0 of a fresh row, kept
         as bare texts (see Scrollback); returns the last character drawn ("" for none)."""
         cols, style, fill = self.cols, self.style, self.fill
-        ctx: RowContext = (style, fill, cols, False)
+        ctx: RowContext = (style, fill, cols, False, False)
         texts: list[str] = lines
         ctxs: Any = repeat(ctx, len(lines))
         long = list(compress(count(), map(cols.__lt__, map(len, lines))))
         if long:  # long lines wrap: all but their last piece go on
-            wrap: RowContext = (style, fill, cols, True)
+            wrap: RowContext = (style, fill, cols, True, False)
             texts, ctxs = [], []
             start = 0
             for j in long:
@@ -513,7 +530,7 @@ class Skim:
             if isinstance(row, str):
                 ctx = ctxs[i]
                 assert ctx is not None
-                row = plain_row(row, *ctx)
+                row = build_row(row, ctx)
             line = line_from_row(row, fills[i])
             line.row = row
             rows.append(line)

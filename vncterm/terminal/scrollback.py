@@ -8,7 +8,7 @@ give an equal ``ScrollRow``, however they were produced (drawn cell by cell or b
 skipped flood), which is what the differential tests compare.
 
 :class:`Scrollback` holds the rows; a flood hands it whole blocks of plain lines as bare strings
-with one shared :data:`RowContext`, and a row is only built (by :func:`plain_row`, so it is the
+with one shared :data:`RowContext`, and a row is only built (by :func:`build_row`, so it is the
 same canonical row) when something reads it.
 
 ``cells_for(style)`` hands out shared ``Char`` objects per attribute style, so drawing a run
@@ -24,6 +24,8 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from pyte.screens import StaticDefaultDict
+
+from .widths import widths_of
 
 
 class Char(NamedTuple):
@@ -174,9 +176,23 @@ def line_from_row(row: ScrollRow, default: Any) -> Line:
 
 Piece = tuple[str | list[str], Style]
 
-#: How a bare text becomes its row: ``plain_row(text, *context)``, i.e. (style, fill, width,
-#: wrapped).
-RowContext = tuple[Style, Any, int, bool]
+#: How a bare text becomes its row (:func:`build_row`): (style, fill, width, wrapped, wide). A
+#: ``wide`` text holds characters of one or two cells (no combining marks) and fits its row.
+RowContext = tuple[Style, Any, int, bool, bool]
+
+
+def build_row(text: str, context: RowContext) -> ScrollRow:
+    """The row a bare text stands for: what drawing it from column 0 of a fresh row of
+    ``fill`` cells, in ``style``, would leave."""
+    style, fill, width, wrapped, wide = context
+    if not wide:
+        return plain_row(text, style, fill, width, wrapped)
+    cells: list[str] = []
+    for ch, w in zip(text, widths_of(text), strict=True):
+        cells.append(ch)
+        if w == 2:
+            cells.append("")
+    return make_row([(cells, style)], width, fill, wrapped)
 
 
 class Scrollback:
@@ -202,14 +218,14 @@ class Scrollback:
         if isinstance(row, str):
             ctx = self._ctx[i]
             assert ctx is not None
-            return plain_row(row, *ctx)
+            return build_row(row, ctx)
         return row
 
     def __iter__(self) -> Iterator[ScrollRow]:
         for row, ctx in zip(self._rows, self._ctx, strict=True):
             if isinstance(row, str):
                 assert ctx is not None
-                row = plain_row(row, *ctx)
+                row = build_row(row, ctx)
             yield row
 
     def append(self, row: ScrollRow) -> None:
