@@ -60,13 +60,9 @@ class Parser:
         pos, n = 0, len(s)
         while pos < n:
             if self._skipping:
-                end = _STRING_END.search(s, pos)
-                if end is None:
-                    if s.endswith("\x1b"):
-                        self._pending = "\x1b"
+                pos = self._skip_string(s, pos)
+                if pos < 0:
                     return
-                self._skipping = False
-                pos = end.end() if end.group() != "\x1b" else end.start()
                 continue
             m = text_match(s, pos)
             if m is not None:
@@ -95,13 +91,9 @@ class Parser:
         while pos < n:
             if self._skipping:
                 screen.rows_clean = False
-                end = _STRING_END.search(s, pos)
-                if end is None:
-                    if s.endswith("\x1b"):
-                        self._pending = "\x1b"
+                pos = self._skip_string(s, pos)
+                if pos < 0:
                     return
-                self._skipping = False
-                pos = end.end() if end.group() != "\x1b" else end.start()
                 continue
             m = text_match(s, pos)
             if m is not None:
@@ -128,6 +120,17 @@ class Parser:
                         pos, next_check = flood.at_line_feed(pos)
                 elif c not in "\r\t\x07":
                     screen.rows_clean = False
+
+    def _skip_string(self, s: str, pos: int) -> int:
+        """Drop the rest of a string being skipped; where parsing goes on, -1 when ``s`` ends
+        inside it (an ESC at the very end is kept: it may start the ST)."""
+        end = _STRING_END.search(s, pos)
+        if end is None:
+            if s.endswith("\x1b"):
+                self._pending = "\x1b"
+            return -1
+        self._skipping = False
+        return end.end() if end.group() != "\x1b" else end.start()
 
     def _escape(self, s: str, pos: int) -> int:
         """Handle the sequence starting at ``s[pos]`` (ESC); where parsing goes on, -1 if cut."""
