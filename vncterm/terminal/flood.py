@@ -63,6 +63,8 @@ SIMPLE_ESC = re.compile(r"\x1b(?:\[[0-9;:]*m|\(B)")
 #: TAB, LF, VT, FF, CR and ESC; DEL; C1.
 _ALLOWED = bytes(range(0x20, 0x7F)) + bytes(range(0xA0, 0x100)) + b"\t\n\x0b\x0c\r\x07\x1b"
 _VT_FF = re.compile("[\x0b\x0c]")
+#: What a line of a CR LF stretch may hold besides text (then it is not a plain line).
+_LINE_CONTROLS = "\t\x0b\x0c\x1b\x07"
 _TOKEN = re.compile(
     r"([^\x00-\x1f\x7f-\x9f]+)|(\r\n)|\x1b\[([0-9;:]*)m|([\n\x0b\x0c])|(\r)|(\t)|(\x07)|(\x1b\(B)")
 
@@ -313,7 +315,7 @@ class Skim:
         special: set[int] = set()  # (C-level passes over the lines, only for what occurs)
         if not seg.isascii():
             special.update(compress(count(), map(not_, map(str.isascii, mids))))
-        for ch in "\t\x0b\x0c\x1b\x07":
+        for ch in _LINE_CONTROLS:
             if ch in seg:
                 special.update(compress(count(), map(str.__contains__, mids, repeat(ch))))
         slow = sorted(special)
@@ -349,7 +351,7 @@ class Skim:
     def _wide_row(self, line: str) -> bool:
         """A whole line of characters of one or two cells (no controls, no combining marks)
         that fits its fresh row, kept as bare text; False (nothing done) for any other."""
-        if "\t" in line or "\x0b" in line or "\x0c" in line or "\x1b" in line or "\x07" in line:
+        if any(ch in line for ch in _LINE_CONTROLS):
             return False
         widths = widths_of(line)
         if min(widths) <= 0 or sum(widths) > self.cols:
