@@ -165,6 +165,32 @@ with open(sys.argv[1], "w") as f:
 """
 
 
+def after_parsed_command(tmp: str, out: Path) -> str:
+    """The shell command that writes to ``out`` the time vncterm has parsed all output before
+    it (AFTER_PARSED, written into ``tmp``)."""
+    stamp = Path(tmp, "stamp.py")
+    stamp.write_text(AFTER_PARSED)
+    return f"{sys.executable} -I -S {stamp} {out}"
+
+
+async def wait_written(path: Path) -> None:
+    """Until the script has written ``path``."""
+    while not path.exists() or not path.read_text().strip():
+        await asyncio.sleep(0.02)
+
+
+async def watching(port: int, encodings: list[list[int]]
+                   ) -> tuple[Probe, list[Probe], list[asyncio.Task[None]]]:
+    """One viewer per entry of ``encodings``, each shown its first frame, and a silent one whose
+    Return starts the script (it begins with ``read``); the viewers' running tasks."""
+    trigger = await Probe.connect(port, [RAW], request=False)
+    probes = [await Probe.connect(port, enc) for enc in encodings]
+    tasks = [asyncio.ensure_future(p.run()) for p in [*probes, trigger]]
+    for p in probes:
+        await asyncio.wait_for(p.got_update.wait(), 30)
+    return trigger, probes, tasks
+
+
 async def flood(data: bytes, viewers: int, encodings: list[int], geometry: str = "80x25",
                 extra: list[str] | None = None) -> dict[str, float]:
     """Console throughput while ``viewers`` viewers watch ``data`` being cat'ed."""
@@ -174,20 +200,13 @@ async def flood(data: bytes, viewers: int, encodings: list[int], geometry: str =
         # The end is when vncterm has parsed every byte, not when cat has written the last
         # one (the pty and vncterm's relay pipe hold over 1 MiB): a cursor position query after
         # the text is answered by the terminal only once it has parsed everything before it.
-        stamp = Path(tmp, "stamp.py")
-        stamp.write_text(AFTER_PARSED)
-        script = (f"read x; date +%s.%N > {t0f}; cat {src}; {sys.executable} -I -S {stamp} {t1f}; "
+        script = (f"read x; date +%s.%N > {t0f}; cat {src}; {after_parsed_command(tmp, t1f)}; "
                   "sleep 0.3")
         async with Vncterm(script, geometry, extra) as vt:
-            trigger = await Probe.connect(vt.port, [RAW], request=False)
-            probes = [await Probe.connect(vt.port, encodings) for _ in range(viewers)]
-            tasks = [asyncio.ensure_future(p.run()) for p in [*probes, trigger]]
-            for p in probes:
-                await asyncio.wait_for(p.got_update.wait(), 30)
+            trigger, probes, tasks = await watching(vt.port, [encodings] * viewers)
             bytes_before = [p.bytes for p in probes]
             trigger.key(RETURN)
-            while not t1f.exists() or not t1f.read_text().strip():
-                await asyncio.sleep(0.02)
+            await wait_written(t1f)
             rss = vt.peak_rss_mb()
             await asyncio.wait(tasks, timeout=30)
             t0, t1 = float(t0f.read_text()), float(t1f.read_text())
@@ -228,23 +247,17 @@ async def session_bytes(name: str, cols: int, rows: int) -> dict[str, dict[str, 
     wire and frames for the whole session."""
     cap = HERE / "captures" / f"{name}-{cols}x{rows}.cap.gz"
     with tempfile.TemporaryDirectory() as tmp:
-        replay, stamp, done = Path(tmp, "replay.py"), Path(tmp, "stamp.py"), Path(tmp, "done")
+        replay, done = Path(tmp, "replay.py"), Path(tmp, "done")
         replay.write_text(REPLAY)
-        stamp.write_text(AFTER_PARSED)
         script = (f"stty -echo; read x; {sys.executable} -I -S {replay} {cap}; "
-                  f"{sys.executable} -I -S {stamp} {done}; sleep 30")
+                  f"{after_parsed_command(tmp, done)}; sleep 30")
         async with Vncterm(script, f"{cols}x{rows}") as vt:
-            trigger = await Probe.connect(vt.port, [RAW], request=False)
-            probes = {label: await Probe.connect(vt.port, enc)
-                      for label, enc in SESSION_VIEWERS.items()}
-            tasks = [asyncio.ensure_future(p.run()) for p in [*probes.values(), trigger]]
-            for p in probes.values():
-                await asyncio.wait_for(p.got_update.wait(), 30)
+            trigger, watchers, tasks = await watching(vt.port, list(SESSION_VIEWERS.values()))
+            probes = dict(zip(SESSION_VIEWERS, watchers, strict=True))
             await asyncio.sleep(0.3)
             before = {label: (p.bytes, len(p.update_times)) for label, p in probes.items()}
             trigger.key(RETURN)
-            while not done.exists() or not done.read_text().strip():
-                await asyncio.sleep(0.02)
+            await wait_written(done)
             await asyncio.sleep(0.3)  # the last frames
             result = {label: {"bytes": p.bytes - before[label][0],
                               "frames": len(p.update_times) - before[label][1],
