@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 from vncterm.desktop import (
     Bell,
     Connected,
-    CopyHint,
     CursorChanged,
     CutText,
     DesktopClient,
@@ -36,7 +35,7 @@ from vncterm.desktop import (
 )
 from vncterm.desktop.client import CLIP_NOTIFY, CLIP_PROVIDE, CLIP_REQUEST, CLIP_TEXT
 from vncterm.errors import AuthenticationFailed, ProtocolError, UsageError
-from vncterm.geometry import Rect
+from vncterm.geometry import Move, Rect
 from vncterm.rfb.auth import vnc_response
 from vncterm.rfb.constants import Encoding
 from vncterm.rfb.pixel_format import SERVER_PIXEL_FORMAT
@@ -168,7 +167,7 @@ def test_scripted_session_decodes_exactly_and_reports_everything() -> None:
                                 Rect(48, 32, 48, 32)]
     assert updates[1] == FramebufferUpdated([], [])
     # the first copy stays a copy; the second reads pixels the same update repainted -> damage
-    assert updates[2].copies == [CopyHint(Rect(4, 4, 20, 10), 30, 20)]
+    assert updates[2].copies == [Move(Rect(4, 4, 20, 10), 30, 20)]
     assert updates[2].rects == [Rect(4, 4, 20, 10), Rect(60, 40, 10, 10)]
     assert updates[4] == FramebufferUpdated([], [])  # the resize update itself
     assert client.rect_counts[Encoding.LAST_RECT] == 1

@@ -1,8 +1,9 @@
-"""Rectangles in framebuffer pixel coordinates."""
+"""Rectangles in framebuffer pixel coordinates, and moves of their pixels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +57,16 @@ class Rect:
             for x in range(self.x, self.right, max_w):
                 out.append(Rect(x, y, min(max_w, self.right - x), min(max_h, self.bottom - y)))
         return out
+
+
+class Move(NamedTuple):
+    """The pixels of ``src`` now also sit with their top-left corner at (``x``, ``y``): a
+    scroll found by the renderer, a CopyRect from a proxied desktop, a CopyRect to a viewer."""
+
+    src: Rect
+    x: int
+    y: int
+
+    @property
+    def dst(self) -> Rect:
+        return Rect(self.x, self.y, self.src.w, self.src.h)

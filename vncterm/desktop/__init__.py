@@ -10,7 +10,6 @@ from .connection import DesktopConnection, ReverseListener, accept_reverse
 from .events import (
     Bell,
     Connected,
-    CopyHint,
     CursorChanged,
     CutText,
     Event,
@@ -23,7 +22,6 @@ __all__ = [
     "DEFAULT_ENCODINGS",
     "Bell",
     "Connected",
-    "CopyHint",
     "CursorChanged",
     "CutText",
     "DesktopClient",

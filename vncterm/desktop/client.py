@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from ..errors import AuthenticationFailed, ProtocolError, UsageError
-from ..geometry import Rect
+from ..geometry import Move, Rect
 from ..rfb.auth import vnc_response
 from ..rfb.clipboard import provided_text
 from ..rfb.constants import ClientMsg, Encoding, SecurityType, ServerMsg
@@ -49,7 +49,6 @@ from .decoders.base import U8, U32
 from .events import (
     Bell,
     Connected,
-    CopyHint,
     CursorChanged,
     CutText,
     Event,
@@ -389,7 +388,7 @@ class DesktopClient:
         """FramebufferUpdate (section 7.6.1): decode every rectangle, then report the damage."""
         (count,) = _U16.unpack_from((yield 3), 1)
         damage: list[Rect] = []
-        copies: list[CopyHint] = []
+        copies: list[Move] = []
         bbox = Rect(0, 0, 0, 0)
         for i in range(count):
             x, y, w, h, enc = _RECT.unpack((yield _RECT.size))
@@ -405,7 +404,7 @@ class DesktopClient:
                     damage.append(rect)
                     bbox = bbox.union(rect)
                 else:
-                    copies.append(CopyHint(src, x, y))
+                    copies.append(Move(src, x, y))
                 continue
             if enc == Encoding.RAW:
                 yield from decode_raw(rect, fb)

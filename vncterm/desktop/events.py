@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from ..geometry import Rect
-
-
-class CopyHint(NamedTuple):
-    """A CopyRect: the pixels of ``src`` now also sit with their top-left corner at (x, y)."""
-
-    src: Rect
-    x: int
-    y: int
-
-    @property
-    def dst(self) -> Rect:
-        return Rect(self.x, self.y, self.src.w, self.src.h)
+from ..geometry import Move, Rect
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +30,7 @@ class FramebufferUpdated:
     """
 
     rects: list[Rect] = field(default_factory=list)
-    copies: list[CopyHint] = field(default_factory=list)
+    copies: list[Move] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

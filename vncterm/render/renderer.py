@@ -20,7 +20,7 @@ import numpy as np
 import pyte
 from wcwidth import wcwidth
 
-from ..geometry import Rect
+from ..geometry import Move, Rect
 from ..terminal.colours import DEFAULT_BG, DEFAULT_FG, resolve
 from .box import SHADES
 from .font import CellFont
@@ -82,7 +82,7 @@ class TerminalRenderer:
         self._cursor: tuple[int, int, str] | None = None
         #: Detect scrolled rows and move their pixels (reported by ``take_copies``).
         self.detect_scroll = True
-        self._copies: list[tuple[Rect, int, int]] = []
+        self._copies: list[Move] = []
         self._reset_tiles()
         self.resize(cols, rows)
 
@@ -207,7 +207,7 @@ class TerminalRenderer:
             spans.extend(self._paint_line(y, *computed[y]))
         return spans
 
-    def take_copies(self) -> list[tuple[Rect, int, int]]:
+    def take_copies(self) -> list[Move]:
         """Moves done since the last call: (source pixels, destination x, y), in order."""
         copies, self._copies = self._copies, []
         return copies
@@ -246,7 +246,7 @@ class TerminalRenderer:
         self._ids[a:b] = old[a + k:b + k].copy()
         self.cell_fg[a:b] = self.cell_fg[a + k:b + k].copy()
         self.cell_bg[a:b] = self.cell_bg[a + k:b + k].copy()
-        self._copies.append((Rect(0, (a + k) * ch, self.width, (b - a) * ch), 0, a * ch))
+        self._copies.append(Move(Rect(0, (a + k) * ch, self.width, (b - a) * ch), 0, a * ch))
 
     def _line_ids(
         self, screen: pyte.Screen, y: int, cursor: tuple[int, int, str] | None

@@ -24,7 +24,7 @@ from ..desktop.events import (
     Resized,
 )
 from ..geometry import Rect
-from .sources import Copy, Damage, FramebufferSource, Snapshot
+from .sources import Damage, FramebufferSource, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class DesktopSource(FramebufferSource):
     def handle(self, event: Event) -> None:
         """An event from the desktop connection."""
         if isinstance(event, FramebufferUpdated):
-            copies = [Copy(c.src, c.x, c.y) for c in event.copies]
+            copies = list(event.copies)
             if self._damage.rects and copies:
                 # moves that follow pending repaints would have to move those repaints too:
                 # send the moved areas as repaints instead (correct, if a little bigger)

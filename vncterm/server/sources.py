@@ -13,31 +13,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..encoders.cells import CellGrid
-from ..geometry import Rect
+from ..geometry import Move, Rect
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
 from ..terminal.view import TerminalView
 from .damage import DamageGrid
 
 
-@dataclass(frozen=True, slots=True)
-class Copy:
-    """The pixels of ``src`` moved to (``x``, ``y``)."""
-
-    src: Rect
-    x: int
-    y: int
-
-    @property
-    def dst(self) -> Rect:
-        return Rect(self.x, self.y, self.src.w, self.src.h)
-
-
 @dataclass
 class Damage:
     """What changed in a source since its last refresh: copies first (in order), then rects."""
 
-    copies: list[Copy] = field(default_factory=list)
+    copies: list[Move] = field(default_factory=list)
     rects: list[Rect] = field(default_factory=list)
     _masks: dict[tuple[int, int, int, int], np.ndarray] = field(
         default_factory=dict, repr=False, compare=False)
@@ -126,7 +113,7 @@ class TerminalSource(FramebufferSource):
     def refresh(self) -> Damage:
         r = self.renderer
         spans = r.refresh(self.view.screen_for_render(), self.view.cursor_visible())
-        copies = [Copy(src, x, y) for src, x, y in r.take_copies()]
+        copies = r.take_copies()
         if not spans and not copies:
             return Damage()
         self.generation += 1

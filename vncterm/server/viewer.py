@@ -23,7 +23,7 @@ from ..encoders.cells import CellGrid
 from ..encoders.copyrect import copyrect_payload
 from ..encoders.manager import EncodedRect, EncodeManager
 from ..errors import ProtocolError
-from ..geometry import Rect
+from ..geometry import Move, Rect
 from ..rfb import clipboard, events, vencrypt
 from ..rfb.connection import RectData, SecurityConfig, ServerConnection, State, UpdateRect
 from ..rfb.constants import Encoding
@@ -34,7 +34,7 @@ from .cursor import DEFAULT_CURSOR, cursor_rect
 from .damage import DamageGrid
 from .desktop import DesktopSource
 from .security import Gatekeeper
-from .sources import Copy, Damage, FramebufferSource
+from .sources import Damage, FramebufferSource
 
 if TYPE_CHECKING:
     from .session import Session
@@ -89,8 +89,8 @@ class Viewer(asyncio.Protocol):
         #: What this viewer is shown (the terminal, or a proxied desktop).
         self.source: FramebufferSource = session.terminal
         self.damage = DamageGrid(self.source.width, self.source.height, *self.source.tile_size)
-        self._copies: list[Copy] = []  # moves to send as CopyRect before the next update
-        self._pending_copies: list[Copy] = []  # the moves of the update being encoded
+        self._copies: list[Move] = []  # moves to send as CopyRect before the next update
+        self._pending_copies: list[Move] = []  # the moves of the update being encoded
         self.transport: asyncio.Transport | None = None
         self.label = "viewer"
         self.request: Rect | None = None
@@ -682,7 +682,7 @@ class Viewer(asyncio.Protocol):
         if damage.rects:
             self.damage.add_mask(damage.tile_mask(self.damage))
 
-    def _take_copies(self, region: Rect) -> list[Copy]:
+    def _take_copies(self, region: Rect) -> list[Move]:
         """The pending moves, if the update covers the whole screen; else they become damage."""
         copies, self._copies = self._copies, []
         if region == Rect(0, 0, self.source.width, self.source.height):
