@@ -24,6 +24,10 @@ class RawClient:
             self.sock.connect(host)  # type: ignore[arg-type]
         else:
             self.sock = socket.create_connection((host, port), timeout=timeout)  # type: ignore[arg-type]
+        self._start(password, shared)
+
+    def _start(self, password: bytes | None, shared: bool) -> None:
+        """Fresh state, then the handshake over ``self.sock``."""
         self.bells = 0
         self.cut_text: list[bytes] = []
         self.updates = 0

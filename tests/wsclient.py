@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import ssl
 
-import numpy as np
 from rawclient import RawClient
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
@@ -123,9 +122,4 @@ class WsRawClient(RawClient):
     def __init__(self, host: str, port: int, *, password: bytes | None = None,
                  shared: bool = True, **ws: object) -> None:
         self.sock = WebSocketSocket(host, port, **ws)  # type: ignore[assignment,arg-type]
-        self.bells = 0
-        self.cut_text: list[bytes] = []
-        self.updates = 0
-        self.fb = np.zeros((0, 0), dtype=np.uint32)
-        self.name = b""
-        self._handshake(password, shared)
+        self._start(password, shared)
