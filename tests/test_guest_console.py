@@ -92,3 +92,25 @@ def test_break_key_sends_magic_sysrq_over_telnet(tmp_path: Path) -> None:
             viewer.key(0xFF6B)  # Break: a serial BREAK, then the SysRq command key
             viewer.type("h")
             vt.wait_text("sysrq: HELP", timeout=30)
+
+
+def test_break_over_a_plain_unix_socket_says_so_and_types_nothing(tmp_path: Path) -> None:
+    """A unix chardev without telnet cannot carry a BREAK: the status row says so, and the
+    SysRq letter that follows never reaches the guest's shell."""
+    serial = tmp_path / "ttyS0.sock"
+    with QemuGuest(tmp_path / "vm", [Serial.unix(serial)], monitor=False), \
+            RunningVncterm([], console=ConsoleSpec("unix", str(serial))) as vt, \
+            NoVncClient() as viewer:
+        assert vt.server is not None
+        status = vt.server.session.status
+        vt.wait_text("guest:", timeout=BOOT)
+        viewer.connect("127.0.0.1", vt.port, quality=None)
+        viewer.key(0xFF6B)  # Break, then the SysRq command key
+        viewer.type("h")
+        wait_for(lambda: "BREAK not sent" in (vt.call(status.text) or ""), 10,
+                 "the status row to say the BREAK was not sent")
+        viewer.type("echo after-$((4+5))\n")
+        lines = vt.wait_text("after-9", timeout=30)
+        screen = "\n".join(lines)
+        assert "hecho" not in screen and "sysrq" not in screen, screen
+        assert any(line.rstrip().endswith("echo after-$((4+5))") for line in lines), screen

@@ -26,6 +26,7 @@ from vncterm.server.status import MAX_MESSAGES, StatusRow
 from vncterm.terminal.emulator import Emulator
 
 DAYS = 259200.0  # a monotonic clock three days after boot
+BREAK = 0xFF6B
 
 
 class Clock:
@@ -211,3 +212,25 @@ def test_a_console_down_for_many_rounds_keeps_its_last_words(
         finally:
             back.close()
 
+
+def test_break_on_a_console_without_break_types_nothing(tmp_path: Path) -> None:
+    """A command on a pty has no serial line: Break says so and its SysRq letter is dropped;
+    the keys after it are typed as usual."""
+    shell = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
+    with RunningVncterm(shell) as vt, NoVncClient() as viewer:
+        assert vt.server is not None
+        session = vt.server.session
+        vt.wait_text("$")
+        viewer.connect("127.0.0.1", vt.port, quality=None)
+        viewer.key(BREAK)
+        viewer.type("h")
+        viewer.type("echo after-$((4+5))\n")
+        vt.wait_text("after-9")
+        screen = "\n".join(vt.text())
+        assert "hecho" not in screen and "$ echo after-" in screen, screen
+        status = vt.call(session.status.text)
+        assert status is not None and "BREAK not sent" in status
+        assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
+        own = own_rendering(vt)
+        ch = vt.call(lambda: session.renderer.cell_h)
+        assert (viewer.capture()[-ch:] != own[-ch:]).any()

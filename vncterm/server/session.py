@@ -41,8 +41,9 @@ ENCODE_BURST = 0.05
 #: The deepest the budget may go into debt (so frames come at least every 0.25 s).
 ENCODE_DEBT = 0.05
 
-#: Seconds the status row says "connected" after a reattachment.
+#: Seconds the status row says "connected" after a reattachment, or that a BREAK was not sent.
 RECONNECTED_TTL = 5.0
+BREAK_TTL = 5.0
 #: pyte keeps private modes shifted left by 5 bits: DEC mode 2004, bracketed paste.
 BRACKETED_PASTE = 2004 << 5
 
@@ -128,6 +129,21 @@ class Session:
             self._schedule_flush()
         except RuntimeError:  # no event loop yet: the next refresh draws it
             pass
+
+    def send_break(self, viewer: Viewer) -> bool:
+        """Break from ``viewer``: a serial BREAK when the console can carry one. Else the
+        status row says so and False tells the viewer to swallow the SysRq key that follows
+        (it must not be typed into the shell)."""
+        if self.console.send_break():
+            log.info("%s: BREAK sent", viewer)
+            return True
+        why = ("this console cannot carry a BREAK" if self.console.connected
+               else "the console is disconnected")
+        log.info("%s: BREAK not sent: %s", viewer, why)
+        self.status.show("break", f"BREAK not sent: {why}; the next key is not typed",
+                         ttl=BREAK_TTL)
+        return False
+
     async def add_stream(self, name: str, backend: Console) -> None:
         """Start an unrendered stream (``--stream NAME=...``)."""
         self.streams.add(name, backend, rendered=False)
