@@ -275,7 +275,8 @@ class Session:
     # -- the proxied desktop ------------------------------------------------------------------
 
     def set_desktop(self, source: DesktopSource | None) -> None:
-        """A desktop arrived (every viewer switches to it) or went away (back to the console)."""
+        """A desktop arrived (every viewer switches to it but those that chose the console with
+        Ctrl-Alt-1) or went away (back to the console)."""
         old, self.desktop = self.desktop, source
         if old is not None:
             self.sources.remove(old)
@@ -286,7 +287,8 @@ class Session:
             self.sources.append(source)
             source.on_change = lambda event: self._desktop_event(source, event)
             for viewer in list(self.viewers):
-                viewer.switch(source)
+                if not viewer.chose_console:
+                    viewer.switch(source)
 
     def _desktop_event(self, source: DesktopSource, event: DesktopEvent) -> None:
         showing = [v for v in self.viewers if v.source is source]

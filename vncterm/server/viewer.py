@@ -90,6 +90,8 @@ class Viewer(asyncio.Protocol):
         self._offered: str | None = None  # the text last offered to this viewer's clipboard
         #: What this viewer is shown (the terminal, or a proxied desktop).
         self.source: FramebufferSource = session.terminal
+        #: Ctrl-Alt-1 chose the console: a desktop that (re)appears does not take this viewer.
+        self.chose_console = False
         self._swallow_until = 0.0  # a Break that could not be sent: the SysRq key until then
         self.damage = DamageGrid(self.source.width, self.source.height, *self.source.tile_size)
         self._copies: list[Move] = []  # moves to send as CopyRect before the next update
@@ -351,6 +353,7 @@ class Viewer(asyncio.Protocol):
         else:
             return False
         if down:
+            self.chose_console = keysym in CONSOLE_KEYS
             if target is None:
                 log.info("%s: no desktop to switch to", self)
             else:
