@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from harness import RunningVncterm
 from peers.common import wait_until_equal
 from peers.novnc_client import NoVncClient
@@ -94,12 +95,15 @@ def test_break_key_sends_magic_sysrq_over_telnet(tmp_path: Path) -> None:
             vt.wait_text("sysrq: HELP", timeout=30)
 
 
-def test_break_over_a_plain_unix_socket_says_so_and_types_nothing(tmp_path: Path) -> None:
-    """A unix chardev without telnet cannot carry a BREAK: the status row says so, and the
-    SysRq letter that follows never reaches the guest's shell."""
-    serial = tmp_path / "ttyS0.sock"
-    with QemuGuest(tmp_path / "vm", [Serial.unix(serial)], monitor=False), \
-            RunningVncterm([], console=ConsoleSpec("unix", str(serial))) as vt, \
+@pytest.mark.parametrize("kind", ["unix", "pty"])
+def test_break_that_cannot_be_sent_says_so_and_types_nothing(tmp_path: Path, kind: str) -> None:
+    """A unix chardev without telnet, or QEMU's -serial pty opened with --tty (Linux's pty
+    driver drops a break), cannot carry a BREAK: the status row says so, and the SysRq letter
+    that follows never reaches the guest's shell."""
+    serial = Serial.unix(tmp_path / "ttyS0.sock") if kind == "unix" else Serial.new_pty()
+    with QemuGuest(tmp_path / "vm", [serial], monitor=False) as guest, \
+            RunningVncterm([], console=ConsoleSpec("unix", str(serial.path)) if kind == "unix"
+                           else ConsoleSpec("tty", guest.ptys[0])) as vt, \
             NoVncClient() as viewer:
         assert vt.server is not None
         status = vt.server.session.status
