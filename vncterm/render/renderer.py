@@ -212,7 +212,7 @@ class TerminalRenderer:
         rows = [y for y in sorted(lines) if 0 <= y < self.rows]
         computed = {y: self._line_ids(screen, y, cur) for y in rows}
         if self._overlay is not None and self.rows - 1 in computed:
-            computed[self.rows - 1] = self._overlay_ids(self._overlay)
+            computed[self.rows - 1] = self._overlay_ids(self._overlay, self.cols)
         if self.detect_scroll and len(rows) >= SCROLL_MIN_ROWS:
             self._detect_scroll(computed)
         spans: list[Span] = []
@@ -231,9 +231,20 @@ class TerminalRenderer:
     def overlay(self) -> str | None:
         return self._overlay
 
-    def _overlay_ids(self, text: str) -> tuple[np.ndarray, list[int], list[int]]:
-        """The bottom row's tiles for ``text``: one line, cut at the last column, wide
-        characters on two cells, marks of zero width and controls left out."""
+    def overlay_pixels(self, text: str, width: int) -> np.ndarray:
+        """The status row for ``text`` as pixels ``width`` wide (one cell high), for a picture
+        that is not the terminal's (a proxied desktop)."""
+        cols = max(1, min(-(-width // self.cell_w), 4096))
+        ids = self._overlay_ids(text, cols)[0]
+        tiles = self._atlas[ids]  # (cols, cell_h, cell_w)
+        row = tiles.transpose(1, 0, 2).reshape(self.cell_h, -1)
+        out = np.zeros((self.cell_h, max(0, width)), dtype=np.uint32)
+        out[:, :min(width, row.shape[1])] = row[:, :width]
+        return out
+
+    def _overlay_ids(self, text: str, cols: int) -> tuple[np.ndarray, list[int], list[int]]:
+        """The status row's ``cols`` tiles for ``text``: one line, cut at the last column,
+        wide characters on two cells, marks of zero width and controls left out."""
         ids: list[int] = []
         y = self.rows - 1
         fg, bg = OVERLAY_FG, OVERLAY_BG
@@ -241,14 +252,14 @@ class TerminalRenderer:
             width = wcwidth(ch)
             if width < 1:
                 continue
-            if len(ids) + width > self.cols:
+            if len(ids) + width > cols:
                 break
             for half in ((1, 2) if width == 2 else (0,)):
                 flags = self._phase(len(ids), y) if ch in SHADES else 0
                 ids.append(self._tile((ch, fg, bg, flags, half)))
         blank = self._tile((" ", fg, bg, 0, 0))
-        ids.extend([blank] * (self.cols - len(ids)))
-        return np.array(ids, dtype=np.int32), [fg] * self.cols, [bg] * self.cols
+        ids.extend([blank] * (cols - len(ids)))
+        return np.array(ids, dtype=np.int32), [fg] * cols, [bg] * cols
 
     def take_copies(self) -> list[Move]:
         """Moves done since the last call: (source pixels, destination x, y), in order."""

@@ -125,10 +125,19 @@ class Session:
 
     def _status_changed(self) -> None:
         self.renderer.set_overlay(self.status.text())
+        self._desktop_overlay()
         try:
             self._schedule_flush()
         except RuntimeError:  # no event loop yet: the next refresh draws it
             pass
+
+    def _desktop_overlay(self) -> None:
+        """The status row over the proxied desktop too (drawn at its width)."""
+        text = self.status.text()
+        if self.desktop is not None:
+            draw = None if text is None else (
+                lambda width: self.renderer.overlay_pixels(text, width))
+            self.desktop.set_overlay(draw, self.renderer.cell_h)
 
     def send_break(self, viewer: Viewer) -> bool:
         """Break from ``viewer``: a serial BREAK when the console can carry one. Else the
@@ -286,6 +295,7 @@ class Session:
         if source is not None:
             self.sources.append(source)
             source.on_change = lambda event: self._desktop_event(source, event)
+            self._desktop_overlay()
             for viewer in list(self.viewers):
                 if not viewer.chose_console:
                     viewer.switch(source)
