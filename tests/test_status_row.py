@@ -167,7 +167,8 @@ def test_a_console_down_for_many_rounds_keeps_its_last_words(
     boot = b"".join(b"boot line %d\r\n" % i for i in range(40))
     OneShotSerial(path, boot + b"Kernel panic - not syncing: the last words\r\n")
     caplog.set_level(logging.INFO, logger="vncterm")
-    with RunningVncterm([], console=ConsoleSpec("unix", str(path))) as vt, \
+    log = tmp_path / "console.log"
+    with RunningVncterm([], console=ConsoleSpec("unix", str(path)), log_path=str(log)) as vt, \
             NoVncClient() as viewer:
         assert vt.server is not None
         console, session = vt.server.console, vt.server.session
@@ -209,6 +210,9 @@ def test_a_console_down_for_many_rounds_keeps_its_last_words(
                 time.sleep(0.05)
             assert wait_until_equal(viewer, lambda: own_rendering(vt), timeout=10)
             assert any("the last words" in line for line in vt.call(history))
+            # --log holds what the console sent, nothing of vncterm's
+            assert log.read_bytes() == boot + b"Kernel panic - not syncing: the last words\r\n" \
+                + b"back again\r\n"
         finally:
             back.close()
 
