@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from console_helpers import Collector
 
+from vncterm.console import device
 from vncterm.console.device import DeviceConsole
 
 
@@ -123,6 +124,8 @@ def test_break_runs_tcsendbreak_off_the_loop(
         real(fd, duration)
 
     monkeypatch.setattr(termios, "tcsendbreak", spy)
+    # no serial port here: the pty plays one (a pty itself refuses, see the next test)
+    monkeypatch.setattr(device, "is_pty", lambda fd: False)
 
     async def main() -> None:
         col = Collector()
@@ -136,6 +139,34 @@ def test_break_runs_tcsendbreak_off_the_loop(
                     break
                 await asyncio.sleep(0.02)
             assert calls == [(pty.slave_path, 0, True)]
+        finally:
+            console.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        pty.close()
+
+
+def test_break_on_a_pty_is_refused_not_faked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linux's pty driver has no break control: tcsendbreak on a pty succeeds and nothing
+    reaches the other end (a QEMU -serial pty guest gets no SysRq), so say it cannot."""
+    link = tmp_path / "tty"
+    pty = Pty(link)
+    calls: list[int] = []
+    monkeypatch.setattr(termios, "tcsendbreak", lambda fd, duration: calls.append(fd))
+
+    async def main() -> None:
+        col = Collector()
+        console = DeviceConsole(link)
+        await console.start(col.on_data, col.on_status)
+        try:
+            assert console.connected
+            assert not console.send_break()
+            await asyncio.sleep(0.1)
+            assert calls == []
         finally:
             console.close()
 

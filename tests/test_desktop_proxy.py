@@ -15,6 +15,7 @@ from peers.novnc_client import NoVncClient
 from peers.xvnc import XvncServer
 
 from vncterm.config import ListenAddress
+from vncterm.render.renderer import OVERLAY_BG
 
 CTRL, ALT = 0xFFE3, 0xFFE9
 ONE, TWO, F1, F7 = 0x31, 0x32, 0xFFBE, 0xFFC4
@@ -102,3 +103,87 @@ def test_connecting_out_to_a_desktop(xvnc: XvncServer) -> None:
         viewer.connect("127.0.0.1", vt.port, quality=None)  # a new viewer starts on it
         viewer.pointer(200, 120, 0)
         assert wait_until_equal(viewer, xvnc.screenshot, timeout=20)
+
+
+def test_a_returning_desktop_leaves_viewers_that_chose_the_console(xvnc: XvncServer) -> None:
+    """Ctrl-Alt-1 is a choice: when the desktop drops and connects again, a viewer that chose
+    the console stays there while a viewer that chose nothing follows the desktop."""
+    with RunningVncterm(SHELL, reverse_listen=ListenAddress("127.0.0.1", 0)) as vt, \
+            NoVncClient() as chooser, NoVncClient() as follower:
+        vt.wait_text("$")
+        assert vt.server is not None and vt.server.desktop_link is not None
+        listener = vt.server.desktop_link.listener
+        assert listener is not None
+        session = vt.server.session
+        connect = ["vncconfig", "-display", xvnc.display, "-connect",
+                   f"127.0.0.1:{listener.port}"]
+        for viewer in (chooser, follower):
+            viewer.connect("127.0.0.1", vt.port, quality=None)
+        subprocess.run(connect, check=True, timeout=20)
+        for viewer in (chooser, follower):
+            viewer.wait_for("resize", 20, predicate=lambda e: e["width"] == 400)
+        mark = len(chooser.events)
+        combo(chooser, ONE)
+        chooser.wait_for("resize", 20, predicate=lambda e: e["width"] == 720, start=mark)
+        # the desktop drops: both are on the console
+        mark = len(follower.events)
+        subprocess.run(["vncconfig", "-display", xvnc.display, "-disconnect"], check=True,
+                       timeout=20)
+        follower.wait_for("resize", 20, predicate=lambda e: e["width"] == 720, start=mark)
+        deadline = time.monotonic() + 20
+        while vt.call(lambda: session.desktop) is not None:
+            assert time.monotonic() < deadline, "vncterm never noticed the desktop leave"
+            time.sleep(0.1)
+        # ... and comes back: only the viewer that chose nothing follows it
+        resizes = len(chooser.events_named("resize"))
+        mark = len(follower.events)
+        subprocess.run(connect, check=True, timeout=20)
+        follower.wait_for("resize", 20, predicate=lambda e: e["width"] == 400, start=mark)
+        desktop = vt.call(lambda: session.desktop)
+        assert desktop is not None
+        shown = vt.call(lambda: [v.source for v in session.viewers])
+        assert shown.count(desktop) == 1 and shown.count(session.terminal) == 1
+        assert wait_until_equal(chooser, vt.framebuffer, timeout=10)
+        assert len(chooser.events_named("resize")) == resizes
+        # the choice can be changed back: Ctrl-Alt-2 follows the desktop again
+        mark = len(chooser.events)
+        combo(chooser, TWO)
+        chooser.wait_for("resize", 20, predicate=lambda e: e["width"] == 400, start=mark)
+        assert wait_until_equal(chooser, lambda: vt.call(lambda: desktop.conn.framebuffer.copy()),
+                                timeout=10)
+
+
+def test_the_status_row_is_drawn_over_the_desktop_too(xvnc: XvncServer) -> None:
+    """vncterm's messages reach a viewer that shows the desktop: over its bottom, at the
+    desktop's width, and the desktop's own pixels come back when the message goes."""
+    with RunningVncterm(SHELL, reverse_listen=ListenAddress("127.0.0.1", 0)) as vt, \
+            NoVncClient() as viewer:
+        vt.wait_text("$")
+        assert vt.server is not None and vt.server.desktop_link is not None
+        listener = vt.server.desktop_link.listener
+        assert listener is not None
+        session = vt.server.session
+        viewer.connect("127.0.0.1", vt.port, quality=None)
+        subprocess.run(["vncconfig", "-display", xvnc.display, "-connect",
+                        f"127.0.0.1:{listener.port}"], check=True, timeout=20)
+        viewer.wait_for("resize", 20, predicate=lambda e: e["width"] == 400)
+        viewer.pointer(200, 120, 0)
+
+        def desktop_fb() -> np.ndarray:
+            return vt.call(lambda: session.desktop.conn.framebuffer.copy())  # type: ignore[union-attr]
+
+        assert wait_until_equal(viewer, desktop_fb, timeout=10)
+        ch = vt.call(lambda: session.renderer.cell_h)
+        vt.call(lambda: session.status.show("test", "a message from vncterm"))
+        deadline = time.monotonic() + 10
+        while True:
+            shown, fb = viewer.capture(), desktop_fb()
+            if (shown[-ch:] == OVERLAY_BG).mean() > 0.3:
+                break
+            assert time.monotonic() < deadline, "the status row never reached the viewer"
+            time.sleep(0.1)
+        assert (shown[:-ch] == fb[:-ch]).all()
+        assert (shown[-ch:] != fb[-ch:]).any()
+        assert (fb[-ch:] != OVERLAY_BG).all()  # the desktop's own pixels are untouched
+        vt.call(lambda: session.status.clear("test"))
+        assert wait_until_equal(viewer, desktop_fb, timeout=10)

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from harness import RunningVncterm
 from peers.common import wait_until_equal
 from peers.novnc_client import NoVncClient
@@ -59,10 +60,14 @@ def test_guest_console_through_vncterm(tmp_path: Path) -> None:
             monitor = stream(addr, "monitor", b"info status\n")
             assert b"VM status: running" in monitor, monitor
 
-            # QEMU dies: the old screen stays, a status line says why, vncterm keeps trying
+            # QEMU dies: the old screen stays, the status row says why, vncterm keeps trying
             guest.kill()
-            vt.wait_text("[vncterm]", timeout=20)
+            assert vt.server is not None
+            status = vt.server.session.status
+            wait_for(lambda: "reconnecting" in (vt.call(status.text) or ""), 20,
+                     "the status row to say so")
             assert any("typed-42" in line for line in vt.text())
+            assert not any("reconnecting" in line for line in vt.text())
             assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
 
             # QEMU is back: vncterm reattaches by itself and the new boot shows up
@@ -88,3 +93,28 @@ def test_break_key_sends_magic_sysrq_over_telnet(tmp_path: Path) -> None:
             viewer.key(0xFF6B)  # Break: a serial BREAK, then the SysRq command key
             viewer.type("h")
             vt.wait_text("sysrq: HELP", timeout=30)
+
+
+@pytest.mark.parametrize("kind", ["unix", "pty"])
+def test_break_that_cannot_be_sent_says_so_and_types_nothing(tmp_path: Path, kind: str) -> None:
+    """A unix chardev without telnet, or QEMU's -serial pty opened with --tty (Linux's pty
+    driver drops a break), cannot carry a BREAK: the status row says so, and the SysRq letter
+    that follows never reaches the guest's shell."""
+    serial = Serial.unix(tmp_path / "ttyS0.sock") if kind == "unix" else Serial.new_pty()
+    with QemuGuest(tmp_path / "vm", [serial], monitor=False) as guest, \
+            RunningVncterm([], console=ConsoleSpec("unix", str(serial.path)) if kind == "unix"
+                           else ConsoleSpec("tty", guest.ptys[0])) as vt, \
+            NoVncClient() as viewer:
+        assert vt.server is not None
+        status = vt.server.session.status
+        vt.wait_text("guest:", timeout=BOOT)
+        viewer.connect("127.0.0.1", vt.port, quality=None)
+        viewer.key(0xFF6B)  # Break, then the SysRq command key
+        viewer.type("h")
+        wait_for(lambda: "BREAK not sent" in (vt.call(status.text) or ""), 10,
+                 "the status row to say the BREAK was not sent")
+        viewer.type("echo after-$((4+5))\n")
+        lines = vt.wait_text("after-9", timeout=30)
+        screen = "\n".join(lines)
+        assert "hecho" not in screen and "sysrq" not in screen, screen
+        assert any(line.rstrip().endswith("echo after-$((4+5))") for line in lines), screen

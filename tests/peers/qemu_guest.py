@@ -21,6 +21,7 @@ import ctypes
 import dataclasses
 import glob
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -75,11 +76,13 @@ def _tcp_listening(port: int) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Serial:
-    """One guest serial port as a QEMU server socket."""
+    """One guest serial port as a QEMU server socket, or a pty (``-serial pty``: QEMU names
+    the pty it made in its log; :attr:`QemuGuest.ptys` has the paths)."""
 
     path: Path | None = None
     port: int | None = None
     telnet: bool = False
+    pty: bool = False
 
     @classmethod
     def unix(cls, path: Path | str) -> Serial:
@@ -89,13 +92,21 @@ class Serial:
     def tcp(cls, port: int | None = None, telnet: bool = False) -> Serial:
         return cls(port=port if port is not None else free_tcp_port(), telnet=telnet)
 
+    @classmethod
+    def new_pty(cls) -> Serial:
+        return cls(pty=True)
+
     def qemu_arg(self) -> str:
+        if self.pty:
+            return "pty"
         if self.path is not None:
             return f"unix:{self.path},server=on,wait=off"
         telnet = ",telnet=on" if self.telnet else ""
         return f"tcp:127.0.0.1:{self.port},server=on,wait=off{telnet}"
 
     def listening(self) -> bool:
+        if self.pty:
+            return True  # QemuGuest.start waits for the pty names in the log
         if self.path is not None:
             return self.path.exists()
         assert self.port is not None
@@ -132,6 +143,8 @@ class QemuGuest:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "qemu.log"
         self.starts = 0
+        #: The pty of each ``Serial.new_pty()`` port, in order, once started.
+        self.ptys: list[str] = []
 
     def command(self) -> list[str]:
         cmd = [
@@ -154,6 +167,7 @@ class QemuGuest:
                 serial.path.unlink(missing_ok=True)
         if self.monitor_path is not None:
             self.monitor_path.unlink(missing_ok=True)
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -161,9 +175,12 @@ class QemuGuest:
             )
         self.starts += 1
         deadline = time.monotonic() + timeout
+        want_ptys = sum(s.pty for s in self.serials)
+        self.ptys = []
         while not all(s.listening() for s in self.serials) or (
             self.monitor_path is not None and not self.monitor_path.exists()
-        ):
+        ) or len(self.ptys) < want_ptys:
+            self.ptys = self._ptys(log_start)
             if self.proc.poll() is not None:
                 raise RuntimeError(f"QEMU exited with {self.proc.returncode}: {self.log()}")
             if time.monotonic() > deadline:
@@ -199,6 +216,13 @@ class QemuGuest:
                 serial.path.unlink(missing_ok=True)
         if self.monitor_path is not None:
             self.monitor_path.unlink(missing_ok=True)
+
+    def _ptys(self, log_start: int) -> list[str]:
+        """The ptys QEMU made, as its log of this start names them."""
+        with open(self.log_path, "rb") as f:
+            f.seek(log_start)
+            text = f.read(65536).decode(errors="replace")
+        return re.findall(r"char device redirected to (/dev/pts/\d+)", text)
 
     def log(self) -> str:
         try:

@@ -2,7 +2,7 @@
 
 A backend reads its console continuously and hands every byte to ``on_data``, in order, at once;
 it never waits for viewers. ``on_status`` gets human-readable state changes ("connected",
-"disconnected: retrying in 2 s") that the session shows on the terminal.
+"disconnected: retrying in 2 s") that the session shows on its status row.
 """
 
 from __future__ import annotations

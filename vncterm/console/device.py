@@ -5,7 +5,9 @@ no echo, no signals, no CR/LF translation, no flow control) at an optional baud 
 without blocking from the event loop. When it goes away (EIO/EOF: the pty's other end closed, a
 USB adapter unplugged) the status says so and the path is reopened with capped exponential
 backoff until :meth:`DeviceConsole.close`; its original settings are restored on detach.
-:meth:`send_break` runs ``tcsendbreak`` (which sleeps 0.25 to 0.5 s) in a worker thread.
+:meth:`send_break` runs ``tcsendbreak`` (which sleeps 0.25 to 0.5 s) in a worker thread on a
+real serial tty. On a pty (QEMU's ``-serial pty``) Linux accepts tcsendbreak and does nothing
+(the pty driver has no break control), so a pty reports that it cannot carry a BREAK.
 """
 
 from __future__ import annotations
@@ -22,6 +24,16 @@ from .reattach import MAX_PENDING_WRITE, ReattachingConsole
 log = logging.getLogger(__name__)
 
 _GONE: Final = frozenset({errno.EIO, errno.ENXIO, errno.ENODEV, errno.EBADF})
+#: Linux device majors of pseudo-terminals: BSD-style slaves (3) and Unix98 slaves (136-143).
+PTY_MAJORS: Final = frozenset({3, *range(136, 144)})
+
+
+def is_pty(fd: int) -> bool:
+    """Whether ``fd`` is the terminal end of a pseudo-terminal (not a serial line)."""
+    try:
+        return os.major(os.fstat(fd).st_rdev) in PTY_MAJORS
+    except OSError:
+        return False
 
 
 def baud_constant(baud: int) -> int:
@@ -71,6 +83,7 @@ class DeviceConsole(ReattachingConsole):
         self.raw = raw
         self.fd = -1
         self._saved: list[Any] | None = None
+        self._pty = False
         self._pending = bytearray()
         self._writer = False
         self._lost: asyncio.Future[str] | None = None
@@ -87,6 +100,7 @@ class DeviceConsole(ReattachingConsole):
                         attrs[4] = attrs[5] = self.speed
                     termios.tcsetattr(fd, termios.TCSANOW, attrs)
                 self._saved = saved
+                self._pty = is_pty(fd)
             else:
                 log.warning("%s is not a terminal: no raw mode, baud or break", self.path)
                 self._saved = None
@@ -173,8 +187,9 @@ class DeviceConsole(ReattachingConsole):
                 self._flush()
 
     def send_break(self) -> bool:
-        """Start a serial BREAK (tcsendbreak in a thread); False when detached or not a tty."""
-        if not self.connected or self._saved is None or self._loop is None:
+        """Start a serial BREAK (tcsendbreak in a thread); False when detached, not a tty, or
+        a pty (where a break goes nowhere)."""
+        if not self.connected or self._saved is None or self._pty or self._loop is None:
             return False
         fd = os.dup(self.fd)  # ours until the thread is done, even if the device goes away
 

@@ -4,7 +4,7 @@
 attachment is lost, detach (``_detach``), and try again with capped exponential backoff (0.25 s
 doubling to 5 s; an attachment that lived ``STABLE_AFTER`` seconds starts over from the
 minimum) until :meth:`close`. Each change is logged and reported through ``on_status``, so the
-session can show it on the terminal. Writes beyond ``max_pending_write`` queued bytes, or while
+session can show it on its status row. Writes beyond ``max_pending_write`` queued bytes, or while
 detached, are dropped and counted (warned about once per attachment).
 """
 

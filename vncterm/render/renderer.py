@@ -8,6 +8,10 @@ redrawn or reported.
 Monochrome tiles hold at most two colours, the cell's foreground and background (underline,
 strikethrough and underline/bar cursors are drawn in the foreground colour, a block cursor
 swaps the two), which ``cell_fg``/``cell_bg`` record for the encoders' palette hint.
+
+An overlay (:meth:`TerminalRenderer.set_overlay`, vncterm's status row) replaces the bottom row
+of cells in the framebuffer only: the screen it draws is not touched, and the row is redrawn
+from the screen when the overlay goes away.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ _NORMAL = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
 _BRIGHTEN = {name: "bright" + name for name in _NORMAL}
 _BRIGHTEN["yellow"] = "brightyellow"
 _SLOW = (-1, 0, 0)  # marks a cell look that needs per-position work (wide, shade)
+#: The status row's colours: dark text on amber, unlike any terminal default.
+OVERLAY_FG, OVERLAY_BG = 0x1C1C1C, 0xFFC24D
 
 TileKey = tuple[str, int, int, int, int]
 
@@ -83,6 +89,8 @@ class TerminalRenderer:
         #: Detect scrolled rows and move their pixels (reported by ``take_copies``).
         self.detect_scroll = True
         self._copies: list[Move] = []
+        self._overlay: str | None = None
+        self._overlay_changed = False
         self._reset_tiles()
         self.resize(cols, rows)
 
@@ -198,14 +206,60 @@ class TerminalRenderer:
                 if pos is not None:
                     lines.add(pos[0])
             self._cursor = cur
+        if self._overlay_changed:
+            self._overlay_changed = False
+            lines.add(self.rows - 1)
         rows = [y for y in sorted(lines) if 0 <= y < self.rows]
         computed = {y: self._line_ids(screen, y, cur) for y in rows}
+        if self._overlay is not None and self.rows - 1 in computed:
+            computed[self.rows - 1] = self._overlay_ids(self._overlay, self.cols)
         if self.detect_scroll and len(rows) >= SCROLL_MIN_ROWS:
             self._detect_scroll(computed)
         spans: list[Span] = []
         for y in rows:
             spans.extend(self._paint_line(y, *computed[y]))
         return spans
+
+    def set_overlay(self, text: str | None) -> None:
+        """Draw ``text`` over the bottom row from the next refresh on (None: the row shows the
+        screen again); the row is reported as changed either way."""
+        if text != self._overlay:
+            self._overlay = text
+            self._overlay_changed = True
+
+    @property
+    def overlay(self) -> str | None:
+        return self._overlay
+
+    def overlay_pixels(self, text: str, width: int) -> np.ndarray:
+        """The status row for ``text`` as pixels ``width`` wide (one cell high), for a picture
+        that is not the terminal's (a proxied desktop)."""
+        cols = max(1, min(-(-width // self.cell_w), 4096))
+        ids = self._overlay_ids(text, cols)[0]
+        tiles = self._atlas[ids]  # (cols, cell_h, cell_w)
+        row = tiles.transpose(1, 0, 2).reshape(self.cell_h, -1)
+        out = np.zeros((self.cell_h, max(0, width)), dtype=np.uint32)
+        out[:, :min(width, row.shape[1])] = row[:, :width]
+        return out
+
+    def _overlay_ids(self, text: str, cols: int) -> tuple[np.ndarray, list[int], list[int]]:
+        """The status row's ``cols`` tiles for ``text``: one line, cut at the last column,
+        wide characters on two cells, marks of zero width and controls left out."""
+        ids: list[int] = []
+        y = self.rows - 1
+        fg, bg = OVERLAY_FG, OVERLAY_BG
+        for ch in " " + text:
+            width = wcwidth(ch)
+            if width < 1:
+                continue
+            if len(ids) + width > cols:
+                break
+            for half in ((1, 2) if width == 2 else (0,)):
+                flags = self._phase(len(ids), y) if ch in SHADES else 0
+                ids.append(self._tile((ch, fg, bg, flags, half)))
+        blank = self._tile((" ", fg, bg, 0, 0))
+        ids.extend([blank] * (cols - len(ids)))
+        return np.array(ids, dtype=np.int32), [fg] * cols, [bg] * cols
 
     def take_copies(self) -> list[Move]:
         """Moves done since the last call: (source pixels, destination x, y), in order."""
@@ -319,7 +373,7 @@ class TerminalRenderer:
         elif wcwidth(data[0]) == 2:
             half = 1
         if text in SHADES:
-            flags |= (((x * self.cell_w) & 1) | (((y * self.cell_h) & 1) << 1)) << PHASE_SHIFT
+            flags |= self._phase(x, y)
         if cursor is not None and (x == cursor_x or (half == 2 and x - 1 == cursor_x)):
             shape = cursor[2]
             if shape == "underline":
@@ -329,6 +383,10 @@ class TerminalRenderer:
             else:
                 fg, bg = bg, fg
         return self._tile((text, fg, bg, flags, half)), fg, bg
+
+    def _phase(self, x: int, y: int) -> int:
+        """The flags of a shade cell's pixel parity at cell (y, x), so patterns line up."""
+        return (((x * self.cell_w) & 1) | (((y * self.cell_h) & 1) << 1)) << PHASE_SHIFT
 
     def span_rect(self, span: Span) -> Rect:
         """The pixels of a cell span."""

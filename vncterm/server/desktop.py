@@ -15,6 +15,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+import numpy as np
+
 from ..desktop.connection import DesktopConnection, ReverseListener
 from ..desktop.events import (
     CursorChanged,
@@ -42,6 +44,10 @@ class DesktopSource(FramebufferSource):
         self._damage = Damage([], [Rect(0, 0, conn.width, conn.height)])
         self._snapshot: Snapshot | None = None
         self.cursor: CursorChanged | None = None
+        #: vncterm's status row over the bottom of the picture: a function of the width
+        #: giving its pixels (drawn into snapshots only; the desktop's framebuffer is not).
+        self._overlay: Callable[[int], np.ndarray] | None = None
+        self._overlay_h = 0
         #: Called with the event for what viewers must hear: resize, name, bell, cut text,
         #: cursor.
         self.on_change: Callable[[Event], None] | None = None
@@ -62,7 +68,7 @@ class DesktopSource(FramebufferSource):
         """An event from the desktop connection."""
         if isinstance(event, FramebufferUpdated):
             copies = list(event.copies)
-            if self._damage.rects and copies:
+            if (self._damage.rects or self._overlay is not None) and copies:
                 # moves that follow pending repaints would have to move those repaints too:
                 # send the moved areas as repaints instead (correct, if a little bigger)
                 self._damage.rects += [c.dst for c in copies]
@@ -81,6 +87,16 @@ class DesktopSource(FramebufferSource):
         if self.on_change is not None:
             self.on_change(event)
 
+    def set_overlay(self, draw: Callable[[int], np.ndarray] | None, height: int = 0) -> None:
+        """Show ``draw(width)`` (``height`` rows of pixels) over the bottom of the desktop, or
+        nothing; the rows under the old and the new overlay are repainted. While an overlay
+        is shown the desktop's moves become repaints (they could carry it along)."""
+        rows = min(max(self._overlay_h, height if draw is not None else 0), self.height)
+        self._overlay, self._overlay_h = draw, height if draw is not None else 0
+        if rows:
+            self._damage.rects.append(Rect(0, self.height - rows, self.width, rows))
+            self.generation += 1
+
     def refresh(self) -> Damage:
         damage, self._damage = self._damage, Damage()
         return damage
@@ -88,7 +104,11 @@ class DesktopSource(FramebufferSource):
     def snapshot(self) -> Snapshot:
         if self._snapshot is None or self._snapshot.generation != self.generation \
                 or self._snapshot.pixels.shape != (self.height, self.width):
-            self._snapshot = Snapshot(self.conn.framebuffer.copy(), self.generation)
+            pixels = self.conn.framebuffer.copy()
+            if self._overlay is not None and pixels.size:
+                strip = self._overlay(pixels.shape[1])[-pixels.shape[0]:]
+                pixels[pixels.shape[0] - strip.shape[0]:] = strip
+            self._snapshot = Snapshot(pixels, self.generation)
         return self._snapshot
 
 

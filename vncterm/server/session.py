@@ -22,6 +22,7 @@ from ..terminal.emulator import Emulator
 from ..terminal.mouse import active_mode
 from .desktop import DesktopSource
 from .sources import FramebufferSource, TerminalSource
+from .status import StatusRow
 from .streams import StreamHub
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ ENCODE_BURST = 0.05
 #: The deepest the budget may go into debt (so frames come at least every 0.25 s).
 ENCODE_DEBT = 0.05
 
+#: Seconds the status row says "connected" after a reattachment, or that a BREAK was not sent.
+RECONNECTED_TTL = 5.0
+BREAK_TTL = 5.0
 #: pyte keeps private modes shifted left by 5 bits: DEC mode 2004, bracketed paste.
 BRACKETED_PASTE = 2004 << 5
 
@@ -55,7 +59,6 @@ class Session:
         self.streams = StreamHub()
         self.streams.add(stream_name, console, rendered=True)
         self.log_file = log_file
-        self._shown_detached = False
         #: What vncterm offers as its clipboard (the selection, or OSC 52 from the program).
         self.clipboard: str | None = None
         #: Follow the terminal title with the desktop name (unless a name was given).
@@ -68,6 +71,8 @@ class Session:
         self.emulator = emulator
         self.renderer = renderer
         self.terminal = TerminalSource(emulator, renderer, name)
+        #: vncterm's own messages, drawn over the bottom row (never into the terminal).
+        self.status = StatusRow(self._status_changed)
         self.view = self.terminal.view
         #: Every framebuffer source viewers can be shown (the terminal; a desktop when proxied).
         self.sources: list[FramebufferSource] = [self.terminal]
@@ -109,15 +114,44 @@ class Session:
         self._schedule_flush()
 
     def on_console_status(self, status: str) -> None:
-        """A backend attached, detached or is retrying: log it, show it, announce the stream."""
+        """A backend attached, detached or is retrying: log it, show it on the status row
+        while it lasts (a few seconds once attached again), announce the stream."""
         log.info("console: %s", status)
-        connected = self.console.connected
-        if not connected or self._shown_detached:
-            # a status line on the terminal itself, so viewers see why nothing happens
-            self.emulator.feed(f"\r\n\x1b[7m[vncterm] {status}\x1b[0m\r\n".encode())
-            self._shown_detached = not connected
-            self._schedule_flush()
+        if not self.console.connected:
+            self.status.show("console", f"console {status}")
+        elif self.status.get("console") is not None:
+            self.status.show("console", f"console {status}", ttl=RECONNECTED_TTL)
         self.streams.availability_changed(self.stream_name)
+
+    def _status_changed(self) -> None:
+        self.renderer.set_overlay(self.status.text())
+        self._desktop_overlay()
+        try:
+            self._schedule_flush()
+        except RuntimeError:  # no event loop yet: the next refresh draws it
+            pass
+
+    def _desktop_overlay(self) -> None:
+        """The status row over the proxied desktop too (drawn at its width)."""
+        text = self.status.text()
+        if self.desktop is not None:
+            draw = None if text is None else (
+                lambda width: self.renderer.overlay_pixels(text, width))
+            self.desktop.set_overlay(draw, self.renderer.cell_h)
+
+    def send_break(self, viewer: Viewer) -> bool:
+        """Break from ``viewer``: a serial BREAK when the console can carry one. Else the
+        status row says so and False tells the viewer to swallow the SysRq key that follows
+        (it must not be typed into the shell)."""
+        if self.console.send_break():
+            log.info("%s: BREAK sent", viewer)
+            return True
+        why = ("this console cannot carry a BREAK" if self.console.connected
+               else "the console is disconnected")
+        log.info("%s: BREAK not sent: %s", viewer, why)
+        self.status.show("break", f"BREAK not sent: {why}; the next key is not typed",
+                         ttl=BREAK_TTL)
+        return False
 
     async def add_stream(self, name: str, backend: Console) -> None:
         """Start an unrendered stream (``--stream NAME=...``)."""
@@ -250,7 +284,8 @@ class Session:
     # -- the proxied desktop ------------------------------------------------------------------
 
     def set_desktop(self, source: DesktopSource | None) -> None:
-        """A desktop arrived (every viewer switches to it) or went away (back to the console)."""
+        """A desktop arrived (every viewer switches to it but those that chose the console with
+        Ctrl-Alt-1) or went away (back to the console)."""
         old, self.desktop = self.desktop, source
         if old is not None:
             self.sources.remove(old)
@@ -260,8 +295,10 @@ class Session:
         if source is not None:
             self.sources.append(source)
             source.on_change = lambda event: self._desktop_event(source, event)
+            self._desktop_overlay()
             for viewer in list(self.viewers):
-                viewer.switch(source)
+                if not viewer.chose_console:
+                    viewer.switch(source)
 
     def _desktop_event(self, source: DesktopSource, event: DesktopEvent) -> None:
         showing = [v for v in self.viewers if v.source is source]
@@ -353,6 +390,7 @@ class Session:
             await viewer.drain(max(0.0, deadline - loop.time()))
 
     def close(self) -> None:
+        self.status.close()
         for viewer in list(self.viewers):
             viewer.close("the console has ended")
         for stream in self.streams.streams.values():

@@ -46,6 +46,8 @@ HIGH_WATER = 256 * 1024
 #: A viewer writing to a stream is paused while the stream's backend has this much unwritten.
 STREAM_INPUT_PAUSE = 256 * 1024
 BREAK, PAUSE = 0xFF6B, 0xFF13
+#: Seconds after a Break that could not be sent during which the next key (SysRq's) is dropped.
+BREAK_SWALLOW = 5.0
 PAGE_UP, PAGE_DOWN = 0xFF55, 0xFF56
 CONSOLE_KEYS = {0x31, 0xFFBE}  # '1', F1
 DESKTOP_KEYS = {0x32, 0xFFC4}  # '2', F7
@@ -88,6 +90,9 @@ class Viewer(asyncio.Protocol):
         self._offered: str | None = None  # the text last offered to this viewer's clipboard
         #: What this viewer is shown (the terminal, or a proxied desktop).
         self.source: FramebufferSource = session.terminal
+        #: Ctrl-Alt-1 chose the console: a desktop that (re)appears does not take this viewer.
+        self.chose_console = False
+        self._swallow_until = 0.0  # a Break that could not be sent: the SysRq key until then
         self.damage = DamageGrid(self.source.width, self.source.height, *self.source.tile_size)
         self._copies: list[Move] = []  # moves to send as CopyRect before the next update
         self._pending_copies: list[Move] = []  # the moves of the update being encoded
@@ -295,8 +300,8 @@ class Viewer(asyncio.Protocol):
                 self._audit_input(keys=int(ev.down))
                 if ev.down and (ev.keysym == BREAK or (ev.keysym == PAUSE and self.keys.ctrl)):
                     # Break (Ctrl+Pause on PC keyboards): a serial BREAK, for Magic SysRq
-                    sent = self.session.console.send_break()
-                    log.info("%s: BREAK %s", self, "sent" if sent else "not possible here")
+                    if not self.session.send_break(self):
+                        self._swallow_until = time.monotonic() + BREAK_SWALLOW
                     return
                 view = self.session.view
                 if ev.keysym in (PAGE_UP, PAGE_DOWN) and self.keys.shift:
@@ -308,6 +313,11 @@ class Viewer(asyncio.Protocol):
                 emu = self.session.emulator
                 data = self.keys.key(ev.keysym, ev.down, emu.application_cursor_keys,
                                      emu.application_keypad)
+                if data and self._swallow_until:  # the SysRq key of a Break not sent
+                    swallow, self._swallow_until = time.monotonic() < self._swallow_until, 0.0
+                    if swallow:
+                        log.info("%s: key after an unsent BREAK not typed", self)
+                        return
                 self.session.write_input(data)
         elif isinstance(ev, events.ClientCutText):
             if self.may_control() and ev.text:
@@ -343,6 +353,7 @@ class Viewer(asyncio.Protocol):
         else:
             return False
         if down:
+            self.chose_console = keysym in CONSOLE_KEYS
             if target is None:
                 log.info("%s: no desktop to switch to", self)
             else:
