@@ -103,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--tty", metavar="PATH[,baud=N]", help="an existing tty or serial device")
     c.add_argument("--charset", choices=("utf-8", "cp437", "latin-1"), default="utf-8",
                    help="what the console sends: UTF-8, or CP437/Latin-1 (boot loaders, BIOS)")
-    c.add_argument("--bold-bright", action="store_true",
-                   help="draw bold text in the bright colours too (as many terminals do)")
+    c.add_argument("--bold-bright", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw bold text in colours 0-7 in their bright versions 8-15 too, as "
+                        "xterm does (default: on)")
     c.add_argument("--log", metavar="FILE", help="append every console byte to FILE")
     c.add_argument("--stream-name", default="console", metavar="NAME",
                    help="the console's name as a tunnelled stream (default console)")
