@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import pwd
+import shutil
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -262,9 +263,22 @@ def hash_password_line(user: str, view_only: bool) -> str:
     return f"{user}:{hashed}" + (":view-only" if view_only else "")
 
 
+def unrunnable(command: list[str]) -> tuple[int, str] | None:
+    """Why CMD cannot be started, with a shell's exit status for it (127 not found, 126 not
+    executable), so that vncterm says so before it listens; None when it can."""
+    name = command[0]
+    if shutil.which(name) is not None:
+        return None
+    if "/" in name and os.path.exists(name):
+        what = "a directory" if os.path.isdir(name) else "not executable"
+        return 126, f"cannot run {name}: {what}"
+    return 127, f"{name}: command not found"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit status: the command's own (128+N when signal N ended it), 128+N when vncterm was
-    stopped by SIGTERM/SIGINT, 2 for a bad configuration, 1 when listening failed."""
+    stopped by SIGTERM/SIGINT, 2 for a bad configuration, 127/126 when the command is not
+    found/not executable, 1 when listening failed."""
     try:
         early = build_parser().parse_args(argv)
         if early.hash_password is not None:
@@ -274,6 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"vncterm: {e}", file=sys.stderr)
         return 2
+    problem = unrunnable(config.command) if config.console is None else None
+    if problem is not None:
+        print(f"vncterm: {problem[1]}", file=sys.stderr)
+        return problem[0]
     logging.basicConfig(level=level, format="%(asctime)s vncterm %(levelname)s %(message)s")
     from .server.app import run
 
