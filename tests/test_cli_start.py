@@ -55,3 +55,39 @@ def test_bold_blue_is_bright_blue_by_default(tmp_path: Path, flag: str | None,
         colours = set(client.fb.ravel().tolist())
         client.close()
     assert colour in colours and ({BRIGHT_BLUE, BLUE} - {colour}).isdisjoint(colours)
+
+
+@pytest.mark.parametrize(("command", "status", "message"), [
+    ("no-such-command-here", 127, "no-such-command-here: command not found"),
+    ("/no/such/program", 127, "/no/such/program: command not found"),
+    ("TMP/notes.txt", 126, "cannot run TMP/notes.txt: not executable"),
+    ("TMP", 126, "cannot run TMP: a directory"),
+])
+def test_a_command_that_cannot_run_is_said_before_listening(tmp_path: Path, command: str,
+                                                            status: int, message: str) -> None:
+    (tmp_path / "notes.txt").write_text("not a program\n")
+    (tmp_path / "notes.txt").chmod(0o644)
+    command, message = (text.replace("TMP", str(tmp_path)) for text in (command, message))
+    sock = tmp_path / "vnc.sock"
+    done = subprocess.run([*VNCTERM, "--listen", f"unix:{sock}", "--", command, "arg"],
+                          capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stderr) == (status, f"vncterm: {message}\n")
+    assert not sock.exists()
+
+
+def test_audit_log_journal_without_journald_is_a_configuration_error(tmp_path: Path) -> None:
+    sock = tmp_path / "vnc.sock"
+    done = subprocess.run([*VNCTERM, "--listen", f"unix:{sock}", "--audit-log", "journal",
+                           "--", "true"], capture_output=True, text=True, timeout=30)
+    if Path("/run/systemd/journal/socket").exists():  # a machine with journald: it just works
+        assert done.returncode == 0, done.stderr
+        return
+    assert done.returncode == 2, done.stderr
+    assert "--audit-log journal: systemd's journal is not reachable here" in done.stderr
+    assert "Errno" not in done.stderr and "listening" not in done.stderr
+    assert not sock.exists()
+    unwritable = subprocess.run([*VNCTERM, "--listen", f"unix:{sock}", "--audit-log",
+                                 str(tmp_path / "no" / "audit.log"), "--", "true"],
+                                capture_output=True, text=True, timeout=30)
+    assert unwritable.returncode == 2
+    assert "--audit-log: cannot open" in unwritable.stderr and "Errno" not in unwritable.stderr
