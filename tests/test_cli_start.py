@@ -5,6 +5,7 @@ log saying how to connect."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -91,3 +92,19 @@ def test_audit_log_journal_without_journald_is_a_configuration_error(tmp_path: P
                                 capture_output=True, text=True, timeout=30)
     assert unwritable.returncode == 2
     assert "--audit-log: cannot open" in unwritable.stderr and "Errno" not in unwritable.stderr
+
+
+def test_help_shows_the_defaults() -> None:
+    done = subprocess.run([*VNCTERM, "--help"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0
+    # each option's entry: from its line to the next option's, on one line
+    entries = re.split(r"\n  (?=-)", done.stdout)
+    lines = {entry.split()[0]: " ".join(entry.split()) for entry in entries[1:]}
+    want = {"--listen": ["fd:N", "default 127.0.0.1:5900"], "--geometry": ["default 80x25"],
+            "--font-size": ["default 15"], "--charset": ["UTF-8 (default)"],
+            "--share-policy": ["force-shared (default)"], "--scrollback": ["default 10000"],
+            "--bold-bright,": ["--no-bold-bright", "default: on"]}
+    for option, parts in want.items():
+        for part in parts:
+            assert part in lines.get(option, ""), f"{option}: {part!r} not in its help"
+    assert "127 when CMD is not found" in " ".join(done.stdout.split())

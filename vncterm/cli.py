@@ -57,19 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="A VNC server whose screen is a terminal: runs CMD (default: your shell) "
                     "on a new pty and serves it to any VNC viewer.",
         epilog="Exit status: the command's own (128+N when signal N killed it); 128+N when "
-               "SIGTERM/SIGINT stopped vncterm; 2 for a bad configuration; 1 when listening "
-               "failed.",
+               "SIGTERM/SIGINT stopped vncterm; 2 for a bad configuration; 127 when CMD is "
+               "not found, 126 when it is not executable (both before listening); 1 when "
+               "listening failed.",
     )
     p.add_argument("--listen", action="append", metavar="ADDR",
-                   help="HOST:PORT, [IPV6]:PORT or unix:PATH (repeatable; default 127.0.0.1:5900)")
+                   help="HOST:PORT, [IPV6]:PORT, unix:PATH or fd:N (a listening socket "
+                        "inherited as file descriptor N); repeatable; default 127.0.0.1:5900 "
+                        "(systemd's sockets under socket activation)")
     p.add_argument("--password-file", metavar="FILE",
                    help="require VNC Authentication with the password on the file's first line")
     p.add_argument("--view-only-password-file", metavar="FILE",
                    help="a second password for viewers that may watch but not type, paste, "
                         "resize or use streams")
     p.add_argument("--name", default="", help='desktop name (default "CMD on HOSTNAME")')
-    p.add_argument("--geometry", default="80x25", metavar="COLSxROWS", help="terminal size")
-    p.add_argument("--font-size", type=int, default=15, metavar="PX", help="font size in pixels")
+    p.add_argument("--geometry", default="80x25", metavar="COLSxROWS",
+                   help="terminal size (default 80x25)")
+    p.add_argument("--font-size", type=int, default=15, metavar="PX",
+                   help="font size in pixels (default 15: cells of 9x18 pixels)")
     p.add_argument("--scrollback", type=int, default=10000, metavar="LINES",
                    help="lines kept above the screen (Shift+PgUp, the wheel); default 10000")
     p.add_argument("--antialias", action="store_true",
@@ -81,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tight-gradient", action="store_true",
                    help="Tight's gradient filter for photo-like areas (noVNC decodes it from 1.5)")
     p.add_argument("--share-policy", choices=SHARE_POLICIES, default="force-shared",
-                   help="force-shared: a viewer asking for exclusive access never drops others")
+                   help="force-shared (default): a viewer asking for exclusive access never "
+                        "drops others")
     p.add_argument("--insecure", action="store_true",
                    help="allow listening beyond loopback without a password")
     d = p.add_argument_group("a guest's own desktop, shown instead of the console while it is up "
@@ -103,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "BREAK works)")
     c.add_argument("--tty", metavar="PATH[,baud=N]", help="an existing tty or serial device")
     c.add_argument("--charset", choices=("utf-8", "cp437", "latin-1"), default="utf-8",
-                   help="what the console sends: UTF-8, or CP437/Latin-1 (boot loaders, BIOS)")
+                   help="what the console sends: UTF-8 (default), or CP437/Latin-1 (boot "
+                        "loaders, BIOS)")
     c.add_argument("--bold-bright", action=argparse.BooleanOptionalAction, default=True,
                    help="draw bold text in colours 0-7 in their bright versions 8-15 too, as "
                         "xterm does (default: on)")
