@@ -9,13 +9,16 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from peers.xvnc import XvncServer
 from rawclient import RawClient
+from wsclient import WsRawClient
 
 VNCTERM = [sys.executable, "-m", "vncterm"]
 BRIGHT_BLUE, BLUE = 0x5C5CFF, 0x0000EE
@@ -108,3 +111,50 @@ def test_help_shows_the_defaults() -> None:
         for part in parts:
             assert part in lines.get(option, ""), f"{option}: {part!r} not in its help"
     assert "127 when CMD is not found" in " ".join(done.stdout.split())
+
+
+def test_start_up_log_says_how_to_connect_and_each_hint_connects(tmp_path: Path) -> None:
+    """Every ``ready: connect with ...`` hint works as written: TigerVNC's vncviewer takes each
+    ``vncviewer ARG`` (TCP port, IPv6, unix socket), a WebSocket client each ``ws://`` URL."""
+    sock = tmp_path / "vnc.sock"
+    lines: list[str] = []
+    with vncterm("--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--listen", f"unix:{sock}",
+                 "--", "sh") as proc:
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 15
+        while not any("console: started" in line for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, lines
+            time.sleep(0.05)
+        hints = [line.split("ready: connect with ", 1)[1].strip()
+                 for line in lines if "ready: connect with " in line]
+        assert len(hints) == 3, lines
+        assert re.fullmatch(r"vncviewer 127\.0\.0\.1::(\d+) or noVNC at ws://127\.0\.0\.1:\1/",
+                            hints[0]), hints
+        assert re.fullmatch(r"vncviewer \[::1\]::(\d+) or noVNC at ws://\[::1\]:\1/",
+                            hints[1]), hints
+        assert hints[2] == f"vncviewer {sock}"
+        for url in re.findall(r"ws://\S+", " ".join(hints)):
+            host, port = url[len("ws://"):].rstrip("/").rsplit(":", 1)
+            client = WsRawClient(host.strip("[]"), int(port))
+            assert client.fb.shape == (450, 720)
+            client.close()
+        connected = sum(": connected" in line for line in lines)
+        with XvncServer(geometry=(800, 600)) as x:
+            for hint in hints:
+                arg = hint.split()[1]
+                viewer = x.spawn("xtigervncviewer", "-SecurityTypes", "None", arg)
+                connected += 1
+                deadline = time.monotonic() + 15
+                while sum(": connected" in line for line in lines) < connected:
+                    assert time.monotonic() < deadline, f"vncviewer {arg} never connected"
+                    time.sleep(0.1)
+                viewer.terminate()
+
+
+def test_hints_for_wildcard_addresses_and_websocket_only_listeners() -> None:
+    from vncterm.server.hints import connect_hints
+
+    name = socket.gethostname()
+    assert connect_hints([("0.0.0.0", 5900), ("::", 5901)], False, [("::1", 6080)], True) == [
+        f"vncviewer {name}::5900", f"vncviewer {name}::5901", "noVNC at wss://[::1]:6080/"]
