@@ -5,7 +5,9 @@ a local http.server and connects straight to vncterm, no websockify in between.
 Proves: the canvas shows the server's framebuffer pixel for pixel (``getImageData``), keys typed
 into the page reach the shell and its output comes back, noVNC's clipboard paste reaches the
 console; both on the VNC port (sniffed WebSocket) and on a ``--websocket-tls`` listener (wss,
-VNC Authentication inside); the browser's request arrives well within the sniffing wait.
+VNC Authentication inside); the browser's request arrives well within the sniffing wait;
+characters beyond Latin-1 typed into the page (noVNC sends their legacy X11 keysyms) reach the
+shell as UTF-8.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 import pytest
 from certs import make_certs
-from conftest import SHELL
+from conftest import NON_LATIN1, NON_LATIN1_KEYSYMS, SHELL
 from harness import RunningVncterm
 from rawclient import RawClient
 from selenium import webdriver
@@ -171,3 +173,24 @@ def test_novnc_in_chromium_over_wss(browser: webdriver.Chrome, page_url: str,
         wait_event(browser, "credentialsrequired")  # VNC Authentication inside TLS
         wait_event(browser, "connect")
         drive_shell(browser, server)
+
+
+def test_novnc_types_characters_beyond_latin1(browser: webdriver.Chrome, page_url: str,
+                                              tmp_path: Path, keysyms_pressed: list[int]) -> None:
+    out = tmp_path / "typed"
+    with RunningVncterm(SHELL, name="browser keys") as server:
+        server.wait_text("$")
+        browser.get(f"{page_url}?host=127.0.0.1&port={server.port}")
+        wait_event(browser, "connect")
+        browser.execute_script("window.rfb.focus()")
+        ActionChains(browser).send_keys(f"cat > {out}\n").perform()
+        server.wait_text(f"cat > {out}")
+        ActionChains(browser).send_keys(NON_LATIN1 + "\n").perform()
+        want = (NON_LATIN1 + "\n").encode()
+        deadline = time.monotonic() + 10
+        while not out.exists() or out.read_bytes() != want:
+            got = out.read_bytes() if out.exists() else None
+            assert time.monotonic() < deadline, f"the shell got {got!r}, not {want!r}"
+            time.sleep(0.1)
+        browser.execute_script("window.rfb.disconnect()")
+    assert NON_LATIN1_KEYSYMS <= set(keysyms_pressed), " ".join(hex(k) for k in keysyms_pressed)

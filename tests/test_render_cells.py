@@ -48,12 +48,14 @@ def test_styles_change_the_glyph() -> None:
 
 
 def test_reverse_faint_and_bold_is_bright() -> None:
-    r, _ = draw("\x1b[7m \x1b[0;2;31;44mX\x1b[0;1;31mX")
+    r, _ = draw("\x1b[7m \x1b[0;2;31;44mX\x1b[0;1;31mX", bold_is_bright=False)
     assert (cell(r, 0, 0) == DEFAULT_FG).all()
     assert set(np.unique(cell(r, 0, 1))) == {0x0000EE, (0xCD + 0x00) // 2 << 16 | 0x77}
     assert 0xCD0000 in cell(r, 0, 2)
-    bright, _ = draw("\x1b[1;31mX\x1b[0;1;38;5;1mX", bold_is_bright=True)
+    # the default, as xterm's: bold brightens SGR 30-37 (not 38;5;N, not the default colour)
+    bright, _ = draw("\x1b[1;31mX\x1b[0;1;38;5;1mX\x1b[0;1;34mX\x1b[0;1mX")
     assert 0xFF0000 in cell(bright, 0, 0) and 0xCD0000 in cell(bright, 0, 1)
+    assert 0x5C5CFF in cell(bright, 0, 2) and DEFAULT_FG in cell(bright, 0, 3)
 
 
 def test_truecolor_cell_is_exact() -> None:

@@ -6,7 +6,9 @@ The viewers run on an Xvnc display, which only hosts their windows; the screen i
 has a menu bar above it). Keys go in through XTEST (``xdotool``), so they travel the viewer's
 real key handling (gtk-vnc sends QEMU extended key events). Each viewer chooses its own
 encodings (TigerVNC: Tight, ContinuousUpdates and Fence; also forced to ZRLE). TigerVNC's window
-is also resized, which it turns into SetDesktopSize.
+is also resized, which it turns into SetDesktopSize. Under a Russian keyboard layout
+(``setxkbmap ru``) TigerVNC sends legacy X11 keysyms for Cyrillic, Greek, Polish and the Euro
+sign, and the shell gets them as UTF-8.
 
 Needs: apt tigervnc-viewer gvncviewer xdotool tigervnc-standalone-server x11-apps (tests/run).
 """
@@ -16,10 +18,11 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHELL
+from conftest import NON_LATIN1, NON_LATIN1_KEYSYMS, SHELL
 from harness import RunningVncterm
 from peers.xvnc import XvncServer
 
@@ -131,3 +134,34 @@ def test_desktop_viewer_shows_the_terminal_exactly_and_types_into_it(viewer: str
                 x.run("xdotool", "type", "--delay", "15", "stty size")
                 x.run("xdotool", "key", "Return")
                 wait_line(vt, "30 100", f"{viewer}: stty size after the resize")
+
+
+def test_tigervnc_under_a_russian_layout_types_characters_beyond_latin1(
+        tmp_path: Path, keysyms_pressed: list[int]) -> None:
+    port = free_display_port()
+    out = tmp_path / "typed"
+    with RunningVncterm(SHELL, listen=[ListenAddress("127.0.0.1", port)],
+                        name="viewer test") as vt:
+        vt.wait_text("$")
+        with XvncServer(geometry=(1024, 640)) as x:
+            x.spawn(*VIEWERS["tigervnc"][0](port))
+            x0, y0 = wait_shown(x, vt, "tigervnc, first screen")
+            x.run("xdotool", "search", "--name", "viewer test", "windowfocus", "--sync")
+            x.run("xdotool", "mousemove", str(x0 + 200), str(y0 + 200))
+            x.run("xdotool", "type", "--delay", "15", f"cat > {out}")
+            x.run("xdotool", "key", "Return")
+            vt.wait_text(f"cat > {out}")
+            # Cyrillic from the layout's own keys; the others by their keysym names, which
+            # xdotool binds to spare keycodes (its ``type`` would bind Unicode keysyms)
+            x.run("setxkbmap", "-layout", "ru")
+            x.run("xdotool", "key", "--delay", "15", "EuroSign", "space")
+            x.run("xdotool", "type", "--delay", "15", "Жук")
+            x.run("xdotool", "key", "--delay", "15", "space", "Greek_alpha", "Greek_beta",
+                  "space", "lstroke", "Return")
+            want = (NON_LATIN1 + "\n").encode()
+            deadline = time.monotonic() + 15
+            while not out.exists() or out.read_bytes() != want:
+                got = out.read_bytes() if out.exists() else None
+                assert time.monotonic() < deadline, f"the shell got {got!r}, not {want!r}"
+                time.sleep(0.1)
+    assert NON_LATIN1_KEYSYMS <= set(keysyms_pressed), " ".join(hex(k) for k in keysyms_pressed)

@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import pwd
+import shutil
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -56,19 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="A VNC server whose screen is a terminal: runs CMD (default: your shell) "
                     "on a new pty and serves it to any VNC viewer.",
         epilog="Exit status: the command's own (128+N when signal N killed it); 128+N when "
-               "SIGTERM/SIGINT stopped vncterm; 2 for a bad configuration; 1 when listening "
-               "failed.",
+               "SIGTERM/SIGINT stopped vncterm; 2 for a bad configuration; 127 when CMD is "
+               "not found, 126 when it is not executable (both before listening); 1 when "
+               "listening failed.",
     )
     p.add_argument("--listen", action="append", metavar="ADDR",
-                   help="HOST:PORT, [IPV6]:PORT or unix:PATH (repeatable; default 127.0.0.1:5900)")
+                   help="HOST:PORT, [IPV6]:PORT, unix:PATH or fd:N (a listening socket "
+                        "inherited as file descriptor N); repeatable; default 127.0.0.1:5900 "
+                        "(systemd's sockets under socket activation)")
     p.add_argument("--password-file", metavar="FILE",
                    help="require VNC Authentication with the password on the file's first line")
     p.add_argument("--view-only-password-file", metavar="FILE",
                    help="a second password for viewers that may watch but not type, paste, "
                         "resize or use streams")
     p.add_argument("--name", default="", help='desktop name (default "CMD on HOSTNAME")')
-    p.add_argument("--geometry", default="80x25", metavar="COLSxROWS", help="terminal size")
-    p.add_argument("--font-size", type=int, default=15, metavar="PX", help="font size in pixels")
+    p.add_argument("--geometry", default="80x25", metavar="COLSxROWS",
+                   help="terminal size (default 80x25)")
+    p.add_argument("--font-size", type=int, default=15, metavar="PX",
+                   help="font size in pixels (default 15: cells of 9x18 pixels)")
     p.add_argument("--scrollback", type=int, default=10000, metavar="LINES",
                    help="lines kept above the screen (Shift+PgUp, the wheel); default 10000")
     p.add_argument("--antialias", action="store_true",
@@ -80,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tight-gradient", action="store_true",
                    help="Tight's gradient filter for photo-like areas (noVNC decodes it from 1.5)")
     p.add_argument("--share-policy", choices=SHARE_POLICIES, default="force-shared",
-                   help="force-shared: a viewer asking for exclusive access never drops others")
+                   help="force-shared (default): a viewer asking for exclusive access never "
+                        "drops others")
     p.add_argument("--insecure", action="store_true",
                    help="allow listening beyond loopback without a password")
     d = p.add_argument_group("a guest's own desktop, shown instead of the console while it is up "
@@ -102,9 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "BREAK works)")
     c.add_argument("--tty", metavar="PATH[,baud=N]", help="an existing tty or serial device")
     c.add_argument("--charset", choices=("utf-8", "cp437", "latin-1"), default="utf-8",
-                   help="what the console sends: UTF-8, or CP437/Latin-1 (boot loaders, BIOS)")
-    c.add_argument("--bold-bright", action="store_true",
-                   help="draw bold text in the bright colours too (as many terminals do)")
+                   help="what the console sends: UTF-8 (default), or CP437/Latin-1 (boot "
+                        "loaders, BIOS)")
+    c.add_argument("--bold-bright", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw bold text in colours 0-7 in their bright versions 8-15 too, as "
+                        "xterm does (default: on)")
     c.add_argument("--log", metavar="FILE", help="append every console byte to FILE")
     c.add_argument("--stream-name", default="console", metavar="NAME",
                    help="the console's name as a tunnelled stream (default console)")
@@ -261,9 +270,22 @@ def hash_password_line(user: str, view_only: bool) -> str:
     return f"{user}:{hashed}" + (":view-only" if view_only else "")
 
 
+def unrunnable(command: list[str]) -> tuple[int, str] | None:
+    """Why CMD cannot be started, with a shell's exit status for it (127 not found, 126 not
+    executable), so that vncterm says so before it listens; None when it can."""
+    name = command[0]
+    if shutil.which(name) is not None:
+        return None
+    if "/" in name and os.path.exists(name):
+        what = "a directory" if os.path.isdir(name) else "not executable"
+        return 126, f"cannot run {name}: {what}"
+    return 127, f"{name}: command not found"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit status: the command's own (128+N when signal N ended it), 128+N when vncterm was
-    stopped by SIGTERM/SIGINT, 2 for a bad configuration, 1 when listening failed."""
+    stopped by SIGTERM/SIGINT, 2 for a bad configuration, 127/126 when the command is not
+    found/not executable, 1 when listening failed."""
     try:
         early = build_parser().parse_args(argv)
         if early.hash_password is not None:
@@ -273,6 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"vncterm: {e}", file=sys.stderr)
         return 2
+    problem = unrunnable(config.command) if config.console is None else None
+    if problem is not None:
+        print(f"vncterm: {problem[1]}", file=sys.stderr)
+        return problem[0]
     logging.basicConfig(level=level, format="%(asctime)s vncterm %(levelname)s %(message)s")
     from .server.app import run
 

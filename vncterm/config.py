@@ -170,7 +170,8 @@ class Config:
     scrollback: int = 10000
     #: Tight's gradient filter (noVNC decodes it only from 1.5.0).
     tight_gradient: bool = False
-    bold_is_bright: bool = False
+    #: Bold text in colours 0-7 drawn in 8-15, as xterm does (``--no-bold-bright``: not).
+    bold_is_bright: bool = True
     #: Let viewers resize a console whose backend cannot tell the program (serial consoles).
     allow_resize: bool = False
     #: Allow lossy (JPEG) encodings for non-text content when a viewer asks for a quality.

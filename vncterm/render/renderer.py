@@ -77,11 +77,11 @@ class Span:
 class TerminalRenderer:
     """Owns the framebuffer (uint32 0x00RRGGBB) of a ``cols`` x ``rows`` terminal.
 
-    ``bold_is_bright`` draws bold text in the 16-colour palette's colours 0-7 with their
-    bright counterparts (8-15), as many terminals do, in addition to the bold face.
+    ``bold_is_bright`` (the default, as xterm's boldColors) draws bold text in the 16-colour
+    palette's colours 0-7 with their bright counterparts (8-15), in addition to the bold face.
     """
 
-    def __init__(self, font: CellFont, cols: int, rows: int, bold_is_bright: bool = False) -> None:
+    def __init__(self, font: CellFont, cols: int, rows: int, bold_is_bright: bool = True) -> None:
         self.font = font
         self.bold_is_bright = bold_is_bright
         self.cell_w, self.cell_h = font.cell_w, font.cell_h

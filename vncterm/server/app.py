@@ -19,6 +19,7 @@ from ..rfb.connection import SecurityConfig
 from ..terminal.emulator import Emulator
 from .audit import AuditLog
 from .desktop import DesktopLink
+from .hints import connect_hints
 from .security import Gatekeeper, anonymous_tls_context, tls_context
 from .session import Session
 from .viewer import Viewer
@@ -112,6 +113,9 @@ class Server:
             self.servers.append(server)
             log.info("listening on %s", addr if addr.port or addr.path else self.addresses[-1])
         self.servers += await self.websocket.start()
+        for hint in connect_hints(self.addresses, self.config.websocket_sniff,
+                                  self.websocket.addresses, self.websocket.tls is not None):
+            log.info("ready: connect with %s", hint)
         r = self.renderer
         log.info("screen %dx%d cells, %dx%d pixels (font %d px, cell %dx%d)",
                  r.cols, r.rows, r.width, r.height, self.config.font_size, r.cell_w, r.cell_h)

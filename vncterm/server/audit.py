@@ -22,6 +22,8 @@ import socket
 from dataclasses import dataclass
 from typing import IO, Any
 
+from ..errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 INPUT_WINDOW = 1.0
@@ -43,12 +45,20 @@ class AuditLog:
         self.target = target
         self._file: IO[str] | None = None
         self._journal: socket.socket | None = None
-        if target == "journal":
-            self._journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._journal.set_inheritable(False)
-            self._journal.connect(JOURNAL_SOCKET)
-        else:
-            self._file = open(target, "a", encoding="utf-8")
+        try:
+            if target == "journal":
+                self._journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._journal.set_inheritable(False)
+                self._journal.connect(JOURNAL_SOCKET)
+            else:
+                self._file = open(target, "a", encoding="utf-8")
+        except OSError as e:
+            if self._journal is not None:
+                self._journal.close()
+                raise ConfigError(f"--audit-log journal: systemd's journal is not reachable "
+                                  f"here ({JOURNAL_SOCKET}: {e.strerror}); give a FILE "
+                                  "instead") from None
+            raise ConfigError(f"--audit-log: cannot open {target}: {e.strerror}") from None
         self._input: dict[str, _Input] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
 

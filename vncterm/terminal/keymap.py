@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .keysyms import KEYSYM_TO_CODEPOINT
+
 SHIFT = {0xFFE1, 0xFFE2}
 CONTROL = {0xFFE3, 0xFFE4}
 ALT = {0xFFE7, 0xFFE8, 0xFFE9, 0xFFEA}  # Meta_L/R, Alt_L/R (not AltGr, which composes)
@@ -53,11 +55,20 @@ ISO_LEFT_TAB = 0xFE20
 
 
 def keysym_to_char(keysym: int) -> str | None:
-    """The character a printable keysym stands for (Latin-1 range or Unicode keysyms)."""
+    """The character a printable keysym stands for: Latin-1 keysyms are their code point, the
+    legacy keysyms of keysymdef.h (Latin-2 to Hebrew, Greek, Cyrillic, the Euro sign...) are
+    looked up in its generated table, and 0x01000000 + code point is Unicode; surrogates and
+    control characters are none."""
     if 0x20 <= keysym <= 0x7E or 0xA0 <= keysym <= 0xFF:
         return chr(keysym)
-    if 0x01000100 <= keysym <= 0x0110FFFF:
-        return chr(keysym - 0x01000000)
+    cp = KEYSYM_TO_CODEPOINT.get(keysym)
+    if cp is not None:
+        return chr(cp)
+    if 0x01000020 <= keysym <= 0x0110FFFF:
+        cp = keysym - 0x01000000
+        if 0x7F <= cp <= 0x9F or 0xD800 <= cp <= 0xDFFF:
+            return None
+        return chr(cp)
     if keysym in _KEYPAD_DIGITS:
         return chr(ord("0") + keysym - 0xFFB0)
     return None
