@@ -140,6 +140,10 @@ def test_x509plain_in_memory_with_read_ahead_and_any_split(
     creds = struct.pack(">II", 5, 10) + b"alice" + b"wonderland"
     wire = client.send(creds + b"\x01" + struct.pack(">BBHHHH", 3, 0, 0, 0, 10, 10))
     evs += split_feed(conn, wire, cuts)
+    assert evs == [events.PlainCredentials("alice", b"wonderland")]  # checked by the owner
+    assert conn.state is State.PLAIN_CHECK and "wonderland" not in repr(evs)
+    evs = [conn.plain_checked(vencrypt.check_plain(users, "alice", b"wonderland"))]
+    evs += conn.receive_data(b"")  # ClientInit and the request, held while checking
     assert evs[:2] == [events.Authenticated(19, view_only=False, subtype=262, user="alice"),
                        events.ClientInit(shared=True)]
     conn.send_server_init(720, 450, "tls")
@@ -167,7 +171,10 @@ def test_plain_view_only_user_and_wrong_password(
         client = TlsViewer(certs.ca)
         assert run_tls(conn, client, struct.pack(">I", 262) + client.hello(), []) == []
         creds = struct.pack(">II", len(user), len(password)) + user + password
-        assert conn.receive_data(client.send(creds)) == [expected]
+        assert conn.receive_data(client.send(creds)) == [
+            events.PlainCredentials(user.decode(), password)]
+        entry = vencrypt.check_plain(users, user.decode(), password)
+        assert conn.plain_checked(entry) == expected
         client.pump(conn.data_to_send())
         if isinstance(expected, events.Authenticated):
             assert conn.view_only and bytes(client.plain) == bytes(4)
