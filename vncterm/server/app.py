@@ -152,6 +152,7 @@ class Server:
         self.session.close()
         for viewer in list(self.guard.connections):  # those still in their handshake
             viewer.close("the server is stopping")
+        self.guard.plain.close()
         self.console.close()
         if self.log_file is not None:
             self.log_file.close()
