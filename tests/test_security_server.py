@@ -440,6 +440,12 @@ def test_configuration_rules() -> None:
     with pytest.raises(ConfigError, match="max-viewers"):
         Config(command=["true"], max_viewers=0).validate()
     assert ListenAddress.parse("fd:3") == ListenAddress(fd=3)
+    # a desktop connecting in reverse proves nothing: beyond loopback only with --insecure
+    exposed_desktop = ListenAddress("0.0.0.0", 5500)
+    with pytest.raises(ConfigError, match=r"refusing to accept desktops on 0\.0\.0\.0:5500"):
+        Config(command=["true"], reverse_listen=exposed_desktop, password=b"pw").validate()
+    Config(command=["true"], reverse_listen=exposed_desktop, insecure=True).validate()
+    Config(command=["true"], reverse_listen=ListenAddress("127.0.0.1", 5500)).validate()
 
 
 def test_hash_password_command_makes_a_usable_line(tmp_path: Path) -> None:

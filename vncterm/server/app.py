@@ -125,7 +125,8 @@ class Server:
             if cfg.reverse_listen is not None:
                 reverse = (cfg.reverse_listen.host, cfg.reverse_listen.port)
             self.desktop_link = DesktopLink(self.session.set_desktop, reverse=reverse,
-                                            connect=target, password=cfg.desktop_password)
+                                            connect=target, password=cfg.desktop_password,
+                                            audit=self.audit)
             await self.desktop_link.start()
         self.session.streams.availability_changed(self.config.stream_name)
         for stream_name, spec in self.config.streams:
