@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from harness import RunningVncterm
@@ -100,6 +101,10 @@ def test_blocked_addresses_are_not_evicted_by_newer_ones() -> None:
     assert b.blocked_for("victim") > 0  # still blocked
     assert not b.known("one-failure")  # evicted first
     assert len(b) == 100 and b.saturated() and refused == 1000 - 99
+    gate = security.Gatekeeper(blocker=b)
+    stranger = SimpleNamespace(address_key="stranger")
+    reason = gate.admit(stranger)  # type: ignore[arg-type]
+    assert reason is not None and "new addresses are refused" in reason
     now[0] += 10 + 3600 + 11  # blocks and their memory expired: room again
     assert not b.saturated() and b.failed("newcomer") == 0.0
 

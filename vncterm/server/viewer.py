@@ -215,8 +215,7 @@ class Viewer(asyncio.Protocol):
             self.guard.auth_failed(self)
         elif isinstance(ev, events.PlainCredentials):
             self.guard.plain.submit(self.conn.security.plain_users or {}, ev.user, ev.password,
-                                    lambda: self.guard.blocked_reason(self.address_key)
-                                    is not None, self._plain_checked)
+                                    self._plain_moot, self._plain_checked)
         elif isinstance(ev, events.Refused):
             log.warning("%s: refused: %s", self, ev.reason)
             self._end_reason = f"refused: {ev.reason}"
@@ -420,6 +419,11 @@ class Viewer(asyncio.Protocol):
         if reason is not None:
             self._end_reason = reason
             self.close(reason)
+
+    def _plain_moot(self) -> bool:
+        """True when checking this viewer's Plain credentials is wasted work (it left, or its
+        address got blocked: the answer is then a refusal whatever they are)."""
+        return self._closed or self.guard.blocked_reason(self.address_key) is not None
 
     def _plain_checked(self, entry: vencrypt.PlainUser | None, refuse: str | None) -> None:
         """The verdict on this viewer's Plain credentials, from a worker thread's check."""
