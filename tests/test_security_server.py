@@ -15,7 +15,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from harness import RunningVncterm
@@ -77,6 +76,12 @@ def test_blocking_engages_on_a_clock_of_days() -> None:
     assert [b.failed("a") for _ in range(5)] == [0.0, 0.0, 10.0, 20.0, 40.0]
 
 
+class Stranger:
+    """What the Gatekeeper reads of a new connection: its address."""
+
+    address_key = "stranger"
+
+
 def test_blocked_addresses_are_not_evicted_by_newer_ones() -> None:
     """Records of blocked addresses stay until their block expires; addresses that failed
     without being blocked make room first; a table full of blocks refuses new addresses (the
@@ -102,7 +107,7 @@ def test_blocked_addresses_are_not_evicted_by_newer_ones() -> None:
     assert not b.known("one-failure")  # evicted first
     assert len(b) == 100 and b.saturated() and refused == 1000 - 99
     gate = security.Gatekeeper(blocker=b)
-    stranger = SimpleNamespace(address_key="stranger")
+    stranger = Stranger()
     reason = gate.admit(stranger)  # type: ignore[arg-type]
     assert reason is not None and "new addresses are refused" in reason
     now[0] += 10 + 3600 + 11  # blocks and their memory expired: room again
