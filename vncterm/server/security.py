@@ -89,7 +89,7 @@ def read_users_file(path: str) -> dict[str, vencrypt.PlainUser]:
     return users
 
 
-@dataclass
+@dataclass(slots=True)
 class _Record:
     failures: int = 0
     blocked_until: float = 0.0
