@@ -28,12 +28,15 @@ class RawClient:
 
     def _start(self, password: bytes | None, shared: bool) -> None:
         """Fresh state, then the handshake over ``self.sock``."""
+        self._start_state()
+        self._handshake(password, shared)
+
+    def _start_state(self) -> None:
         self.bells = 0
         self.cut_text: list[bytes] = []
         self.updates = 0
         self.fb = np.zeros((0, 0), dtype=np.uint32)
         self.name = b""
-        self._handshake(password, shared)
 
     def recv_exact(self, n: int) -> bytes:
         buf = bytearray()
@@ -59,6 +62,19 @@ class RawClient:
         if result != 0:
             (n,) = struct.unpack(">I", self.recv_exact(4))
             raise PermissionError(self.recv_exact(n).decode())
+        self._initialise(shared)
+
+    @classmethod
+    def secured(cls, sock: socket.socket, shared: bool = True) -> RawClient:
+        """A client over ``sock``, whose security handshake the caller did (e.g. VeNCrypt)."""
+        self = cls.__new__(cls)
+        self.sock = sock
+        self._start_state()
+        self._initialise(shared)
+        return self
+
+    def _initialise(self, shared: bool) -> None:
+        """ClientInit, ServerInit (section 7.3), then SetEncodings."""
         self.sock.sendall(bytes([1 if shared else 0]))
         w, h = struct.unpack(">HH", self.recv_exact(4))
         self.recv_exact(16)

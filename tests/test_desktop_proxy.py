@@ -3,16 +3,21 @@ switch with Ctrl-Alt-1 / Ctrl-Alt-2, and every viewer stays pixel-exact on its o
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
+from desktop_scripts import handshake
 from harness import RunningVncterm
 from peers.common import wait_until_equal
 from peers.novnc_client import NoVncClient
 from peers.xvnc import XvncServer
+from rawclient import RawClient
 
 from vncterm.config import ListenAddress
 from vncterm.render.renderer import OVERLAY_BG
@@ -187,3 +192,47 @@ def test_the_status_row_is_drawn_over_the_desktop_too(xvnc: XvncServer) -> None:
         assert (fb[-ch:] != OVERLAY_BG).all()  # the desktop's own pixels are untouched
         vt.call(lambda: session.status.clear("test"))
         assert wait_until_equal(viewer, desktop_fb, timeout=10)
+
+
+def test_one_reverse_desktop_at_a_time_audited(xvnc: XvncServer, tmp_path: Path) -> None:
+    """While Xvnc's desktop is attached, another desktop connecting in reverse is closed at
+    once, unread: it cannot wait to take over (and get the operator's keys) when the real one
+    drops. Arrivals, the refusal, departures and viewer switches are audited."""
+    audit = tmp_path / "audit.jsonl"
+    with RunningVncterm(SHELL, reverse_listen=ListenAddress("127.0.0.1", 0),
+                        audit_log=str(audit)) as vt:
+        vt.wait_text("$")
+        assert vt.server is not None and vt.server.desktop_link is not None
+        listener = vt.server.desktop_link.listener
+        assert listener is not None
+        session = vt.server.session
+        viewer = RawClient("127.0.0.1", vt.port)
+        viewer.update(incremental=False)
+        subprocess.run(["vncconfig", "-display", xvnc.display, "-connect",
+                        f"127.0.0.1:{listener.port}"], check=True, timeout=20)
+        deadline = time.monotonic() + 20
+        while vt.call(lambda: session.desktop) is None:
+            assert time.monotonic() < deadline, "the reverse desktop never attached"
+            time.sleep(0.1)
+        with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as fake:
+            fake.sendall(handshake(name=b"fake desktop"))
+            try:
+                answer = fake.recv(4096)
+            except ConnectionResetError:  # closed with our handshake unread
+                answer = b""
+            assert answer == b""  # no ProtocolVersion back: refused before any handshake
+        xvnc.stop()
+        deadline = time.monotonic() + 20
+        while vt.call(lambda: session.desktop) is not None:
+            assert time.monotonic() < deadline, "the desktop never went away"
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert vt.call(lambda: session.desktop) is None  # nothing queued took over
+        viewer.close()
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    desktop = [(r["event"], r.get("reason", "")) for r in records
+               if r["event"].startswith("desktop_")]
+    assert [e for e, _ in desktop] == ["desktop_attached", "desktop_refused", "desktop_gone"]
+    assert "one desktop at a time" in desktop[1][1]
+    switches = [r["showing"] for r in records if r["event"] == "switch"]
+    assert switches[0].startswith("desktop") and switches[-1] == "console"

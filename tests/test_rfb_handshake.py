@@ -138,6 +138,32 @@ def test_wrong_password_version_3_3_has_no_reason() -> None:
     assert conn.data_to_send() == struct.pack(">I", 1)
 
 
+def test_auth_gate_refuses_at_check_time_even_the_right_password() -> None:
+    """The owner's gate (a block that started after the connection opened) is asked when the
+    answer arrives: a failed SecurityResult with its reason, a Refused event, nothing checked."""
+    blocked: list[str | None] = ["try again in 10 s"]
+    conn = ServerConnection(SecurityConfig(b"secret"), random_bytes=challenge)
+    conn.auth_gate = lambda: blocked[0]
+    conn.receive_data(b"RFB 003.008\n\x02")  # the gate is not asked before the answer
+    conn.data_to_send()
+    evs = conn.receive_data(auth.vnc_response(b"secret", CHALLENGE))
+    assert evs == [events.Refused("try again in 10 s")]
+    reason = b"try again in 10 s"
+    assert conn.data_to_send() == struct.pack(">II", 1, len(reason)) + reason
+    assert conn.state is State.CLOSED
+    # security None in RFB 3.7 has no SecurityResult: the connection just closes
+    open_conn = ServerConnection()
+    open_conn.auth_gate = lambda: blocked[0]
+    assert open_conn.receive_data(b"RFB 003.007\n\x01") == [events.Refused("try again in 10 s")]
+    assert open_conn.data_to_send() == b"RFB 003.008\n\x01\x01"
+    blocked[0] = None
+    ok = ServerConnection(SecurityConfig(b"secret"), random_bytes=challenge)
+    ok.auth_gate = lambda: blocked[0]
+    ok.receive_data(b"RFB 003.008\n\x02")
+    assert ok.receive_data(auth.vnc_response(b"secret", CHALLENGE)) == [
+        events.Authenticated(2, view_only=False)]
+
+
 def test_view_only_password() -> None:
     conn = ServerConnection(SecurityConfig(b"full", b"look"), random_bytes=challenge)
     conn.receive_data(b"RFB 003.008\n\x02")

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from rawclient import RawClient
 
 from vncterm.config import ListenAddress
 from vncterm.errors import ConfigError
+from vncterm.rfb import auth
 from vncterm.server import audit as audit_module
 from vncterm.server.security import AuthBlocker
 
@@ -42,8 +45,11 @@ def refusal(port: int) -> str | None:
         return raw[4:].decode()
 
 
+DAYS = 3 * 86400.0  # a host up for days: what a monotonic clock reads on a real server
+
+
 def test_block_schedule_doubles_and_resets() -> None:
-    now = [1000.0]
+    now = [DAYS]
     b = AuthBlocker(clock=lambda: now[0])
     assert [b.failed("a"), b.failed("a")] == [0.0, 0.0]
     assert b.failed("a") == 10.0 and b.blocked_for("a") == 10.0
@@ -59,6 +65,53 @@ def test_block_schedule_doubles_and_resets() -> None:
     b.failed("a")
     now[0] += 10 + 3600 + 1  # forgotten one cap period after the block ended
     assert b.blocked_for("a") == 0.0 and b.failed("a") == 0.0
+    b.failed("b")
+    now[0] += 3599  # a failure that never blocked is remembered for a cap period too
+    assert b.failed("b") == 0.0 and b.failed("b") == 10.0
+
+
+def test_blocking_engages_on_a_clock_of_days() -> None:
+    """Every failure counted as the first once the monotonic clock passed an hour."""
+    b = AuthBlocker(clock=lambda: DAYS + 5000.0)
+    assert [b.failed("a") for _ in range(5)] == [0.0, 0.0, 10.0, 20.0, 40.0]
+
+
+class Stranger:
+    """What the Gatekeeper reads of a new connection: its address."""
+
+    address_key = "stranger"
+
+
+def test_blocked_addresses_are_not_evicted_by_newer_ones() -> None:
+    """Records of blocked addresses stay until their block expires; addresses that failed
+    without being blocked make room first; a table full of blocks refuses new addresses (the
+    Gatekeeper asks saturated()) rather than forget one."""
+    from vncterm.server import security
+
+    assert security.MAX_RECORDS >= 100_000
+    now = [DAYS]
+    b = AuthBlocker(clock=lambda: now[0], max_records=100)
+    for _ in range(3):
+        b.failed("victim")
+    b.failed("one-failure")
+    refused = 0
+    for i in range(1000):  # many other addresses, each blocked in turn
+        key = f"attacker-{i}"
+        if not b.known(key) and b.saturated():
+            refused += 1  # the server refuses them at connection time
+            continue
+        for _ in range(3):
+            b.failed(key)
+        now[0] += 0.01
+    assert b.blocked_for("victim") > 0  # still blocked
+    assert not b.known("one-failure")  # evicted first
+    assert len(b) == 100 and b.saturated() and refused == 1000 - 99
+    gate = security.Gatekeeper(blocker=b)
+    stranger = Stranger()
+    reason = gate.admit(stranger)  # type: ignore[arg-type]
+    assert reason is not None and "new addresses are refused" in reason
+    now[0] += 10 + 3600 + 11  # blocks and their memory expired: room again
+    assert not b.saturated() and b.failed("newcomer") == 0.0
 
 
 def test_repeated_failures_block_the_address_then_it_may_try_again(tmp_path: Path) -> None:
@@ -66,7 +119,7 @@ def test_repeated_failures_block_the_address_then_it_may_try_again(tmp_path: Pat
     with RunningVncterm(SHELL, password=b"secret", audit_log=str(audit)) as server:
         assert server.server is not None
         blocker = server.server.guard.blocker
-        now = [0.0]
+        now = [time.monotonic() + DAYS]
         blocker.clock = lambda: now[0]  # a clock the test moves: no race with a busy machine
         for _ in range(3):
             with pytest.raises(PermissionError, match="Authentication failed"):
@@ -85,6 +138,129 @@ def test_repeated_failures_block_the_address_then_it_may_try_again(tmp_path: Pat
     assert kinds.count("blocked") == 1 and "refused" in kinds
     failed = [r for r in records if r["event"] == "auth" and not r["ok"]]
     assert len(failed) == 4 and all(r["method"] == "VncAuth" for r in failed)
+
+
+def test_wrong_passwords_are_blocked_with_the_real_clock_of_a_host_up_for_days() -> None:
+    """Real connections, real time (the monotonic clock of a host up for three days): after
+    the threshold, the next connection is refused."""
+    with RunningVncterm(SHELL, password=b"secret") as server:
+        assert server.server is not None
+        blocker = server.server.guard.blocker
+        blocker.clock = lambda: time.monotonic() + DAYS
+        for _ in range(blocker.threshold):
+            with pytest.raises(PermissionError, match="Authentication failed"):
+                RawClient("127.0.0.1", server.port, password=b"guess")
+        reason = refusal(server.port)
+        assert reason is not None and "too many authentication failures" in reason
+
+
+def vnc_auth_pending(port: int, source: str = "127.0.0.1") -> tuple[socket.socket, bytes]:
+    """A connection that chose VNC Authentication and holds its challenge (RFB 3.8)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    assert recv_exact(s, 12) == b"RFB 003.008\n"
+    s.sendall(b"RFB 003.008\n")
+    assert recv_exact(s, 2) == b"\x01\x02"
+    s.sendall(b"\x02")
+    return s, recv_exact(s, 16)
+
+
+def recv_exact(s: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        assert chunk, f"closed after {len(buf)} of {n} bytes"
+        buf += chunk
+    return buf
+
+
+def security_result(s: socket.socket) -> tuple[int, str]:
+    """SecurityResult (section 7.1.3) and, when failed, its reason."""
+    (result,) = struct.unpack(">I", recv_exact(s, 4))
+    if result == 0:
+        return 0, ""
+    (n,) = struct.unpack(">I", recv_exact(s, 4))
+    return result, recv_exact(s, n).decode()
+
+
+def test_block_refuses_connections_opened_before_it(tmp_path: Path) -> None:
+    """Connections opened before the block, answered after it: refused with the reason, the
+    right password included, without being checked or counted."""
+    audit = tmp_path / "audit.jsonl"
+    with RunningVncterm(SHELL, password=b"secret", audit_log=str(audit)) as server:
+        assert server.server is not None
+        blocker = server.server.guard.blocker
+        blocker.clock = lambda: time.monotonic() + DAYS
+        pending = [vnc_auth_pending(server.port) for _ in range(30)]
+        results = []
+        for i, (s, challenge) in enumerate(pending):
+            password = b"secret" if i == len(pending) - 1 else b"guess"
+            s.sendall(auth.vnc_response(password, challenge))
+            results.append(security_result(s))
+            s.close()
+        assert results[:3] == [(1, "Authentication failed")] * 3
+        assert all(r == 1 and "too many authentication failures" in why
+                   for r, why in results[3:]), results[3:]
+        # not extended by the refused answers: the block of the third failure (10 s) holds
+        assert 0 < blocker.blocked_for("127.0.0.1") <= blocker.base
+        ok_elsewhere, challenge = vnc_auth_pending(server.port, source="127.0.0.2")
+        ok_elsewhere.sendall(auth.vnc_response(b"secret", challenge))
+        assert security_result(ok_elsewhere) == (0, "")  # another address is not blocked
+        ok_elsewhere.close()
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [r["event"] for r in records].count("blocked") == 1
+    assert len([r for r in records if r["event"] == "auth" and not r["ok"]]) == 3
+    assert len([r for r in records if r["event"] == "refused"]) == 27
+
+
+def types_offered_as(uid: int, path: str) -> int:
+    """Connect to the unix socket ``path`` as user ``uid`` (a forked child) and return the
+    number of security types offered (0: refused)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no Python-level cleanup, just the probe
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(10)
+                s.connect(path)
+                recv_exact(s, 12)
+                s.sendall(b"RFB 003.008\n")
+                os.write(write_end, recv_exact(s, 1))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        answer = os.read(read_end, 1)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    assert len(answer) == 1, f"uid {uid} could not connect to {path}"
+    return answer[0]
+
+
+def test_unix_socket_viewers_are_counted_by_uid(tmp_path: Path) -> None:
+    """A local user who fails on the unix socket blocks only that user (SO_PEERCRED)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to connect as a second user")
+    folder = Path(tempfile.mkdtemp(prefix="vncterm-uid-"))
+    folder.chmod(0o755)
+    path = folder / "vnc.sock"
+    try:
+        with RunningVncterm(SHELL, password=b"secret",
+                            listen=[ListenAddress(path=str(path))]) as server:
+            path.chmod(0o777)
+            assert server.server is not None
+            server.server.guard.blocker.clock = lambda: time.monotonic() + DAYS
+            for _ in range(3):
+                with pytest.raises(PermissionError, match="Authentication failed"):
+                    RawClient(str(path), password=b"guess", family=socket.AF_UNIX)
+            # the count of security types offered: 0 means refused
+            offered = {uid: types_offered_as(uid, str(path)) for uid in (0, 65534)}
+            assert offered == {0: 0, 65534: 1}
+            assert server.server.guard.blocker.blocked_for("unix:uid:0") > 0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_max_viewers_counts_handshaking_connections() -> None:
@@ -274,6 +450,12 @@ def test_configuration_rules() -> None:
     with pytest.raises(ConfigError, match="max-viewers"):
         Config(command=["true"], max_viewers=0).validate()
     assert ListenAddress.parse("fd:3") == ListenAddress(fd=3)
+    # a desktop connecting in reverse proves nothing: beyond loopback only with --insecure
+    exposed_desktop = ListenAddress("0.0.0.0", 5500)
+    with pytest.raises(ConfigError, match=r"refusing to accept desktops on 0\.0\.0\.0:5500"):
+        Config(command=["true"], reverse_listen=exposed_desktop, password=b"pw").validate()
+    Config(command=["true"], reverse_listen=exposed_desktop, insecure=True).validate()
+    Config(command=["true"], reverse_listen=ListenAddress("127.0.0.1", 5500)).validate()
 
 
 def test_hash_password_command_makes_a_usable_line(tmp_path: Path) -> None:

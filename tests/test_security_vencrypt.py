@@ -3,8 +3,11 @@ running server against a real TLS peer, libvncclient built with GnuTLS."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 import struct
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from harness import RunningVncterm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from peers import libvnc_tls
+from rawclient import RawClient
 
 from vncterm.errors import ProtocolError
 from vncterm.rfb import auth, events, vencrypt
@@ -140,6 +144,10 @@ def test_x509plain_in_memory_with_read_ahead_and_any_split(
     creds = struct.pack(">II", 5, 10) + b"alice" + b"wonderland"
     wire = client.send(creds + b"\x01" + struct.pack(">BBHHHH", 3, 0, 0, 0, 10, 10))
     evs += split_feed(conn, wire, cuts)
+    assert evs == [events.PlainCredentials("alice", b"wonderland")]  # checked by the owner
+    assert conn.state is State.PLAIN_CHECK and "wonderland" not in repr(evs)
+    evs = [conn.plain_checked(vencrypt.check_plain(users, "alice", b"wonderland"))]
+    evs += conn.receive_data(b"")  # ClientInit and the request, held while checking
     assert evs[:2] == [events.Authenticated(19, view_only=False, subtype=262, user="alice"),
                        events.ClientInit(shared=True)]
     conn.send_server_init(720, 450, "tls")
@@ -167,7 +175,10 @@ def test_plain_view_only_user_and_wrong_password(
         client = TlsViewer(certs.ca)
         assert run_tls(conn, client, struct.pack(">I", 262) + client.hello(), []) == []
         creds = struct.pack(">II", len(user), len(password)) + user + password
-        assert conn.receive_data(client.send(creds)) == [expected]
+        assert conn.receive_data(client.send(creds)) == [
+            events.PlainCredentials(user.decode(), password)]
+        entry = vencrypt.check_plain(users, user.decode(), password)
+        assert conn.plain_checked(entry) == expected
         client.pump(conn.data_to_send())
         if isinstance(expected, events.Authenticated):
             assert conn.view_only and bytes(client.plain) == bytes(4)
@@ -343,3 +354,114 @@ def test_libvncclient_anonymous_tls(tls_server: RunningVncterm) -> None:
     assert r.ok, r.log
     assert r.subauth == (vencrypt.TLS_VNC if password else vencrypt.TLS_NONE)
     assert_same_screen(r, tls_server)
+
+
+# -- Plain over real sockets: checks off the event loop, and blocking ---------------------------
+
+
+def recv_exact(s: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        assert chunk, f"closed after {len(buf)} of {n} bytes"
+        buf += chunk
+    return buf
+
+
+def x509plain_socket(port: int, ca: Path, source: str = "127.0.0.1") -> ssl.SSLSocket:
+    """A VeNCrypt X509Plain connection (section 7.2.19) through its TLS handshake, ready for
+    the Plain credentials."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=60, source_address=(source, 0))
+    assert recv_exact(s, 12) == b"RFB 003.008\n"
+    s.sendall(b"RFB 003.008\n")
+    assert recv_exact(s, 2) == b"\x01\x13"
+    s.sendall(b"\x13")
+    assert recv_exact(s, 2) == b"\x00\x02"
+    s.sendall(b"\x00\x02")
+    assert recv_exact(s, 1) == b"\x00"
+    count = recv_exact(s, 1)[0]
+    assert vencrypt.X509_PLAIN in struct.unpack(f">{count}I", recv_exact(s, 4 * count))
+    s.sendall(struct.pack(">I", vencrypt.X509_PLAIN))
+    assert recv_exact(s, 1) == b"\x01"
+    ctx = ssl.create_default_context(cafile=str(ca))
+    return ctx.wrap_socket(s, server_hostname="localhost")
+
+
+def send_plain(s: socket.socket, user: bytes, password: bytes) -> None:
+    s.sendall(struct.pack(">II", len(user), len(password)) + user + password)
+
+
+def security_result(s: socket.socket) -> tuple[int, str]:
+    (result,) = struct.unpack(">I", recv_exact(s, 4))
+    if result == 0:
+        return 0, ""
+    (n,) = struct.unpack(">I", recv_exact(s, 4))
+    return result, recv_exact(s, n).decode()
+
+
+@pytest.mark.parametrize("tls_server", [{"plain": True}], indirect=True)
+def test_plain_storm_does_not_stop_the_event_loop(tls_server: RunningVncterm,
+                                                  certs: CertFiles) -> None:
+    """60 wrong Plain logins from 60 addresses at once (scrypt each): another viewer's key
+    echo keeps coming back while they are checked, and each counts as a failure."""
+    viewer_sock = x509plain_socket(tls_server.port, certs.ca)
+    send_plain(viewer_sock, b"alice", b"wonderland")
+    assert security_result(viewer_sock) == (0, "")
+    viewer = RawClient.secured(viewer_sock)
+    viewer.update(incremental=False)
+    storm = [x509plain_socket(tls_server.port, certs.ca, source=f"127.0.1.{i + 1}")
+             for i in range(60)]
+    echoes: list[float] = []
+    stop = threading.Event()
+
+    def type_and_watch() -> None:
+        keys = [ord("x"), 0xFF08]  # x, BackSpace: the screen changes and changes back
+        while not stop.is_set():
+            key = keys[len(echoes) % 2]
+            viewer.sock.sendall(struct.pack(">BBxxI", 4, 1, key) + struct.pack(">BBxxI", 4, 0,
+                                                                                 key))
+            viewer.update()  # an update comes once the echo is on the screen
+            echoes.append(time.monotonic())
+
+    typist = threading.Thread(target=type_and_watch, daemon=True)
+    typist.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    for s in storm:
+        send_plain(s, b"alice", b"not-the-password")
+    results = [security_result(s) for s in storm]
+    end = time.monotonic()
+    stop.set()
+    typist.join(timeout=10)
+    for s in storm:
+        s.close()
+    viewer.close()
+    assert results == [(1, "Authentication failed")] * 60
+    during = [t for t in echoes if start <= t <= end]
+    gaps = [b - a for a, b in zip([start, *during], [*during, end], strict=True)]
+    print(f"storm of 60 Plain checks: {end - start:.2f} s; {len(during)} key echoes during it; "
+          f"longest wait for one {max(gaps):.2f} s")
+    assert len(during) >= 5  # the event loop kept serving (inline scrypt allowed ~1)
+    assert tls_server.server is not None
+    assert tls_server.call(lambda: len(tls_server.server.guard.blocker)) >= 60  # all counted
+
+
+@pytest.mark.parametrize("tls_server", [{"plain": True}], indirect=True)
+def test_plain_failures_block_and_refuse_pending_checks(tls_server: RunningVncterm,
+                                                        certs: CertFiles) -> None:
+    """Plain failures count for blocking; checks pending when the block starts are refused
+    with its reason, the right password included (not checked, not counted)."""
+    assert tls_server.server is not None
+    blocker = tls_server.server.guard.blocker
+    blocker.clock = lambda: time.monotonic() + 3 * 86400.0
+    pending = [x509plain_socket(tls_server.port, certs.ca) for _ in range(10)]
+    for i, s in enumerate(pending):
+        send_plain(s, b"alice", b"wonderland" if i == len(pending) - 1 else b"guess")
+    results = [security_result(s) for s in pending]
+    for s in pending:
+        s.close()
+    assert results.count((1, "Authentication failed")) == blocker.threshold, results
+    refused = [why for r, why in results if r == 1 and "too many authentication" in why]
+    assert len(refused) == len(pending) - blocker.threshold
+    assert results[-1][0] == 1  # the right password, but blocked
+    assert 0 < blocker.blocked_for("127.0.0.1") <= blocker.base

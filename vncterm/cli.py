@@ -89,12 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="force-shared (default): a viewer asking for exclusive access never "
                         "drops others")
     p.add_argument("--insecure", action="store_true",
-                   help="allow listening beyond loopback without a password")
+                   help="allow listening beyond loopback without a password (and accepting "
+                        "desktops beyond loopback)")
     d = p.add_argument_group("a guest's own desktop, shown instead of the console while it is up "
                              "(Ctrl-Alt-1 console, Ctrl-Alt-2 desktop)")
     d.add_argument("--reverse-listen", metavar="HOST:PORT",
                    help="accept reverse connections from the guest's VNC server "
-                        "(vncconfig -connect, x11vnc -connect)")
+                        "(vncconfig -connect, x11vnc -connect), one at a time; beyond "
+                        "loopback only with --insecure")
     d.add_argument("--desktop", metavar="HOST:PORT|unix:PATH",
                    help="connect to a VNC server (e.g. QEMU's own VNC display)")
     d.add_argument("--desktop-password-file", metavar="FILE",

@@ -235,6 +235,15 @@ class Config:
             raise ConfigError("--websocket-tls needs a --websocket listener")
         if not 0 < self.websocket_wait <= 1:
             raise ConfigError("--websocket-wait must be between 1 and 1000 ms")
+        if self.reverse_listen is not None and not self.reverse_listen.is_local \
+                and not self.insecure:
+            raise ConfigError(
+                f"refusing to accept desktops on {self.reverse_listen} without --insecure: "
+                "nothing proves that a desktop connecting there is the real one (RFB "
+                "authenticates viewers, not desktops), and whoever connects first is shown to "
+                "viewers and gets their keys; listen on loopback (e.g. through an SSH tunnel), "
+                "use --desktop to connect out, or add --insecure"
+            )
         exposed = [a for a in [*self.listen, *self.websocket] if not a.is_local]
         if exposed and not authenticated and not self.insecure:
             raise ConfigError(

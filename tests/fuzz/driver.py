@@ -153,6 +153,11 @@ def feed(conn: ServerConnection, chunks: Iterable[bytes],
                 out += evs
                 if any(isinstance(e, events.ClientInit) for e in evs):
                     conn.send_server_init(720, 450, "fuzz")
+                for e in evs:
+                    if isinstance(e, events.PlainCredentials):  # the server checks off-loop
+                        users = conn.security.plain_users or {}
+                        out.append(conn.plain_checked(vencrypt.check_plain(users, e.user,
+                                                                           e.password)))
                 evs = conn.receive_data(b"") if conn.has_buffered_input else []
         except ProtocolError:
             assert conn.state is State.CLOSED

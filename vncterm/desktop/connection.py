@@ -307,7 +307,9 @@ class ReverseListener:
     ``async with ReverseListener(host, port, password=...) as listener: conn = await
     listener.accept()``. Each arriving desktop is handshaken in the background; failures are
     logged and dropped. Up to ``backlog`` handshaken desktops wait for :meth:`accept`; more are
-    turned away.
+    turned away. With ``single``, one desktop at a time: while one is being handshaken, waits
+    for :meth:`accept` or is accepted and still open, any other is closed at once, unread.
+    ``on_refused(peer, reason)`` hears of every desktop turned away.
     """
 
     def __init__(
@@ -319,9 +321,15 @@ class ReverseListener:
         timeout: float = HANDSHAKE_TIMEOUT,
         backlog: int = 2,
         max_fps: float | None = None,
+        single: bool = False,
+        on_refused: Callable[[str, str], None] | None = None,
         **options: Any,
     ) -> None:
         self.host, self.requested_port = host, port
+        self.single = single
+        self.on_refused = on_refused
+        self._current: DesktopConnection | None = None  # the last one accepted
+        self._handshaking = 0
         self._password = password
         self._timeout = timeout
         self._max_fps = max_fps
@@ -345,21 +353,46 @@ class ReverseListener:
     async def _arrived(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         addr = writer.get_extra_info("peername")
         peer = f"reverse {addr[0]}:{addr[1]}" if isinstance(addr, tuple) else "reverse desktop"
+        busy = self._busy()
+        if busy is not None:
+            writer.close()
+            self._refused(peer, busy)
+            return
+        self._handshaking += 1
         try:
             conn = await DesktopConnection.handshake(
                 reader, writer, DesktopClient(self._password, **self._options), peer=peer,
                 timeout=self._timeout, max_fps=self._max_fps)
         except Exception as e:
-            log.warning("%s refused: %s", peer, e)
+            self._refused(peer, f"handshake failed: {e}")
             return
+        finally:
+            self._handshaking -= 1
         try:
             self._queue.put_nowait(conn)
         except asyncio.QueueFull:
             await conn.close("closed by vncterm: too many desktops waiting")
+            self._refused(peer, "too many desktops waiting")
+
+    def _busy(self) -> str | None:
+        """With ``single``: why another desktop may not come now, or None."""
+        if not self.single:
+            return None
+        if self._handshaking or not self._queue.empty():
+            return "another desktop is connecting (one desktop at a time)"
+        if self._current is not None and not self._current.closed:
+            return f"{self._current.peer} is attached (one desktop at a time)"
+        return None
+
+    def _refused(self, peer: str, reason: str) -> None:
+        log.warning("%s refused: %s", peer, reason)
+        if self.on_refused is not None:
+            self.on_refused(peer, reason)
 
     async def accept(self) -> DesktopConnection:
         """The next desktop that connected and completed the handshake (not started yet)."""
-        return await self._queue.get()
+        self._current = await self._queue.get()
+        return self._current
 
     async def close(self) -> None:
         """Stop listening and drop desktops nobody accepted."""

@@ -66,6 +66,7 @@ class State(enum.Enum):
     VENCRYPT_SUBTYPE = "waiting for the VeNCrypt sub-type"
     TLS_HANDSHAKE = "in the TLS handshake"
     PLAIN_AUTH = "waiting for the Plain credentials"
+    PLAIN_CHECK = "waiting for the owner to check the Plain credentials"
     CLIENT_INIT = "waiting for ClientInit"
     SERVER_INIT = "waiting for the owner to send ServerInit"
     NORMAL = "normal"
@@ -140,6 +141,11 @@ class ServerConnection:
         self._random_bytes = random_bytes
         #: When set, the viewer is refused with this reason right after ProtocolVersion.
         self.refuse = refuse
+        #: Asked at the moment a viewer's answer would be checked (VNC Authentication response,
+        #: Plain credentials) or let through (security None): a reason returned fails the
+        #: SecurityResult with that reason (section 7.1.3) without checking anything, and the
+        #: event is Refused, not AuthenticationFailed. The owner's blocking lives here.
+        self.auth_gate: Callable[[], str | None] | None = None
         self.max_cut_text = max_cut_text
         self.state = State.VERSION
         #: Negotiated protocol minor version: 3, 7 or 8.
@@ -197,14 +203,28 @@ class ServerConnection:
     def _send(self, data: bytes) -> None:
         self._out.append(data)
 
-    def _fail_security(self, reason: str) -> events.AuthenticationFailed:
+    def _send_failed_result(self, reason: str) -> None:
         """SecurityResult "failed" (section 7.1.3), with a reason from version 3.8 on."""
         self._send(_U32.pack(1))
         if self.minor_version >= 8:
             encoded = reason.encode()
             self._send(_U32.pack(len(encoded)) + encoded)
         self.state = State.CLOSED
+
+    def _fail_security(self, reason: str) -> events.AuthenticationFailed:
+        self._send_failed_result(reason)
         return events.AuthenticationFailed(reason, user=self.user, subtype=self.subtype)
+
+    def _gate(self, result_expected: bool = True) -> events.Refused | None:
+        """The owner's :attr:`auth_gate` verdict: None to go on, or the refusal (a failed
+        SecurityResult where the viewer expects one; else the connection just closes)."""
+        reason = self.auth_gate() if self.auth_gate is not None else None
+        if reason is None:
+            return None
+        if result_expected:
+            self._send_failed_result(reason)
+        self.state = State.CLOSED
+        return events.Refused(reason)
 
     def set_size(self, width: int, height: int) -> None:
         """The framebuffer changed size (announce it with :meth:`desktop_size_rect`)."""
@@ -421,9 +441,10 @@ class ServerConnection:
                 return None
             self.state = State.SERVER_INIT
             return events.ClientInit(shared=raw[0] != 0)
-        if state is State.SERVER_INIT:
+        if state in (State.SERVER_INIT, State.PLAIN_CHECK):
             # A viewer should wait for ServerInit; hold (a little of) what it sent early until
-            # the owner calls send_server_init() and then receive_data(b"").
+            # the owner calls send_server_init() (or plain_checked()) and then
+            # receive_data(b"").
             if len(self._in) > MAX_EARLY_INPUT:
                 raise ProtocolError("viewer sent too much before ServerInit")
             return None
@@ -485,6 +506,9 @@ class ServerConnection:
     def _begin_subauth(self, chosen: int) -> events.Event | None:
         """None or VNC Authentication, directly or inside a VeNCrypt TLS sub-type."""
         if chosen == SecurityType.NONE:
+            refused = self._gate(result_expected=self.minor_version >= 8)
+            if refused is not None:
+                return refused
             if self.minor_version >= 8:
                 self._send(_U32.pack(0))  # SecurityResult OK (section 7.1.3)
             self.state = State.CLIENT_INIT
@@ -503,6 +527,9 @@ class ServerConnection:
         raw = self._take(auth.CHALLENGE_SIZE)
         if raw is None:
             return None
+        refused = self._gate()
+        if refused is not None:
+            return refused
         sec = self.security
         if sec.password is not None and auth.check_response(sec.password, self._challenge, raw):
             view_only = False
@@ -566,21 +593,38 @@ class ServerConnection:
             SecurityType.VNC_AUTH if self.subtype in vencrypt.VNC else SecurityType.NONE)
 
     def _read_plain(self) -> events.Event | None:
-        """Plain credentials (section 7.2.19, Plain), checked against the user list."""
+        """Plain credentials (section 7.2.19, Plain): handed to the owner to check (a slow
+        hash: it belongs off the event loop); :meth:`plain_checked` takes the verdict."""
         parsed = vencrypt.parse_plain(self._in)
         if parsed is None:
             return None
         used, user, password = parsed
         del self._in[:used]
         self.user = user
-        entry = vencrypt.check_plain(self.security.plain_users or {}, user, password)
+        self.state = State.PLAIN_CHECK
+        return events.PlainCredentials(user, password)
+
+    def plain_checked(self, entry: vencrypt.PlainUser | None,
+                      refuse: str | None = None) -> events.Event:
+        """The owner's verdict on :class:`~events.PlainCredentials` (``vencrypt.check_plain``):
+        the user entry, or None for wrong credentials; ``refuse`` refuses without a verdict.
+        :attr:`auth_gate` is asked first. Returns the event (Authenticated, AuthenticationFailed
+        or Refused); then call ``receive_data(b"")`` for what the viewer sent meanwhile."""
+        if self.state is not State.PLAIN_CHECK:
+            raise UsageError(f"no Plain credentials to answer in state {self.state.name}")
+        refused = self._gate()
+        if refused is not None:
+            return refused
+        if refuse is not None:
+            self._send_failed_result(refuse)
+            return events.Refused(refuse)
         if entry is None:
             return self._fail_security("Authentication failed")
         self.view_only = entry.view_only
         self._send(_U32.pack(0))
         self.state = State.CLIENT_INIT
         return events.Authenticated(self.security_type, view_only=entry.view_only,
-                                    subtype=self.subtype, user=user)
+                                    subtype=self.subtype, user=entry.name)
 
     def _read_message(self) -> events.Event | None:
         """One client-to-server message (section 7.5)."""

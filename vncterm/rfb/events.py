@@ -5,7 +5,7 @@ Section numbers refer to the RFB spec (rfbproto).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..geometry import Rect
 from .pixel_format import PixelFormat
@@ -38,9 +38,19 @@ class AuthenticationFailed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class PlainCredentials(Event):
+    """Plain credentials arrived (section 7.2.19): the owner checks them and answers with
+    ``ServerConnection.plain_checked``."""
+
+    user: str
+    password: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Refused(Event):
-    """The connection was refused before authentication (section 7.1.2: an empty security
-    type list and a reason), e.g. a blocked address or too many viewers."""
+    """The connection was refused (section 7.1.2: an empty security type list and a reason),
+    e.g. a blocked address or too many viewers; or its credentials were refused unchecked
+    (a failed SecurityResult with the reason, section 7.1.3), e.g. an address blocked since."""
 
     reason: str
 

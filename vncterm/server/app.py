@@ -129,7 +129,8 @@ class Server:
             if cfg.reverse_listen is not None:
                 reverse = (cfg.reverse_listen.host, cfg.reverse_listen.port)
             self.desktop_link = DesktopLink(self.session.set_desktop, reverse=reverse,
-                                            connect=target, password=cfg.desktop_password)
+                                            connect=target, password=cfg.desktop_password,
+                                            audit=self.audit)
             await self.desktop_link.start()
         self.session.streams.availability_changed(self.config.stream_name)
         for stream_name, spec in self.config.streams:
@@ -156,6 +157,7 @@ class Server:
         self.session.close()
         for viewer in list(self.guard.connections):  # those still in their handshake
             viewer.close("the server is stopping")
+        self.guard.plain.close()
         self.console.close()
         if self.log_file is not None:
             self.log_file.close()

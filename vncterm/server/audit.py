@@ -6,7 +6,9 @@ address label). Events: ``start``, ``stop``, ``connect``, ``refused`` (reason), 
 (address, seconds), ``disconnect`` (reason), ``input`` (``keys`` key presses, ``paste_bytes``,
 ``pointer`` events, ``refused`` for input a view-only viewer sent, counted over at most
 :data:`INPUT_WINDOW` seconds: a paste or a typing burst is one line, not one per key),
-``stream_start`` / ``stream_end``, ``resize``.
+``stream_start`` / ``stream_end``, ``resize``, ``switch`` (a viewer now ``showing`` the
+console or a desktop), ``desktop_attached`` / ``desktop_refused`` / ``desktop_gone`` (``peer``,
+size and name, or ``reason``).
 
 With ``journal`` the same records go to systemd's journal through its native datagram socket
 (``MESSAGE`` holds the JSON, ``VNCTERM_EVENT`` the event name); no library needed.

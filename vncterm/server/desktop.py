@@ -6,6 +6,14 @@ state, so a viewer's streams survive any number of switches. The desktop's CopyR
 viewers as CopyRects. A desktop arrives by a reverse connection (``--reverse-listen``, Xvnc's
 ``vncconfig -connect``) or vncterm connects out (``--desktop``); when it goes away viewers return
 to the console.
+
+One desktop at a time: a reverse connection that arrives while a desktop is attached (or being
+handshaken) is closed at once, so no second desktop waits to take over when the real one drops.
+RFB authenticates only its client, and vncterm is the desktop's client: nothing proves that a
+desktop connecting in reverse is the real one (a desktop password would only be answered to
+whoever asks for it). Hence the ``--listen`` rule for ``--reverse-listen`` (``Config.validate``):
+beyond loopback only with ``--insecure``. Arrivals, refusals and departures go to the audit log
+(``desktop_attached``, ``desktop_refused``, ``desktop_gone``).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from ..desktop.events import (
     Resized,
 )
 from ..geometry import Rect
+from .audit import AuditLog
 from .sources import Damage, FramebufferSource, Snapshot
 
 log = logging.getLogger(__name__)
@@ -118,8 +127,9 @@ class DesktopLink:
     def __init__(self, on_desktop: Callable[[DesktopSource | None], None], *,
                  reverse: tuple[str, int] | None = None,
                  connect: tuple[str, int] | str | None = None,
-                 password: bytes | None = None) -> None:
+                 password: bytes | None = None, audit: AuditLog | None = None) -> None:
         self.on_desktop = on_desktop
+        self.audit = audit
         self.reverse = reverse
         self.connect = connect
         self.password = password
@@ -130,7 +140,8 @@ class DesktopLink:
     async def start(self) -> None:
         if self.reverse is not None:
             self.listener = ReverseListener(self.reverse[0], self.reverse[1],
-                                            password=self.password)
+                                            password=self.password, single=True,
+                                            on_refused=self._refused)
             await self.listener.start()
             self._task = asyncio.ensure_future(self._accept_loop())
         elif self.connect is not None:
@@ -169,10 +180,17 @@ class DesktopLink:
             await self._run(conn)
             await asyncio.sleep(delay)
 
+    def _refused(self, peer: str, reason: str) -> None:
+        if self.audit is not None:
+            self.audit.record("desktop_refused", peer=peer, reason=reason)
+
     async def _run(self, conn: DesktopConnection) -> None:
-        """Show ``conn`` until it closes (a newer reverse desktop replaces an older one)."""
+        """Show ``conn`` until it closes."""
         if self.source is not None:
             await self.source.conn.close("replaced by a newer desktop")
+        if self.audit is not None:
+            self.audit.record("desktop_attached", peer=conn.peer, width=conn.width,
+                              height=conn.height, name=conn.name)
         source = DesktopSource(conn)
         closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
@@ -185,6 +203,8 @@ class DesktopLink:
         self.on_desktop(source)
         reason = await closed
         log.info("desktop %s gone: %s", conn.peer, reason)
+        if self.audit is not None:
+            self.audit.record("desktop_gone", peer=conn.peer, reason=reason)
         if self.source is source:
             self.source = None
             self.on_desktop(None)

@@ -33,7 +33,7 @@ from ..terminal.mouse import MouseState
 from .cursor import DEFAULT_CURSOR, cursor_rect
 from .damage import DamageGrid
 from .desktop import DesktopSource
-from .security import Gatekeeper
+from .security import Gatekeeper, address_key
 from .sources import Damage, FramebufferSource
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class Viewer(asyncio.Protocol):
         self.session = session
         self.conn = ServerConnection(security, random_bytes=os.urandom)
         self.guard = guard or Gatekeeper()
-        #: What blocking counts failures by: the peer's IP address, or the unix socket path.
+        #: What blocking counts failures by: the peer's IP address, or its uid on a unix socket.
         self.address_key = "?"
         self._end_reason: str | None = None
         self._stuck_handle: asyncio.TimerHandle | None = None
@@ -134,8 +134,8 @@ class Viewer(asyncio.Protocol):
                 f"viewer [{peer[0]}]:{peer[1]}"
         else:
             self.label = f"viewer unix:{transport.get_extra_info('sockname')}#{id(self) % 10000}"
-        self.address_key = str(peer[0]) if isinstance(peer, tuple) else \
-            f"unix:{transport.get_extra_info('sockname')}"
+        self.address_key = address_key(transport)
+        self.conn.auth_gate = lambda: self.guard.blocked_reason(self.address_key)
         tr.set_write_buffer_limits(high=HIGH_WATER)
         log.info("%s: connected", self)
         if self.guard.audit is not None:
@@ -157,6 +157,10 @@ class Viewer(asyncio.Protocol):
         except ProtocolError as e:
             self.close(f"protocol error: {e}")
             return
+        self._process(evs)
+
+    def _process(self, evs: list[events.Event]) -> None:
+        """Handle events, then the input they let through; send; close when the core closed."""
         while evs:
             try:
                 for ev in evs:
@@ -214,6 +218,9 @@ class Viewer(asyncio.Protocol):
                 self.guard.audit.record("auth", str(self), ok=False, method=self._method(),
                                         user=ev.user, reason=ev.reason)
             self.guard.auth_failed(self)
+        elif isinstance(ev, events.PlainCredentials):
+            self.guard.plain.submit(self.conn.security.plain_users or {}, ev.user, ev.password,
+                                    self._plain_moot, self._plain_checked)
         elif isinstance(ev, events.Refused):
             log.warning("%s: refused: %s", self, ev.reason)
             self._end_reason = f"refused: {ev.reason}"
@@ -371,8 +378,10 @@ class Viewer(asyncio.Protocol):
         self.source = source
         if not self._attached:
             return
-        log.info("%s: now showing %s", self, "the console" if source is self.session.terminal
-                 else f"desktop {source.name!r}")
+        showing = "console" if source is self.session.terminal else f"desktop {source.name!r}"
+        log.info("%s: now showing the %s", self, showing)
+        if self.guard.audit is not None:
+            self.guard.audit.record("switch", str(self), showing=showing)
         self.on_resize(0)
         self.on_name(source.name)
         self.on_cursor()
@@ -421,6 +430,16 @@ class Viewer(asyncio.Protocol):
         if reason is not None:
             self._end_reason = reason
             self.close(reason)
+
+    def _plain_moot(self) -> bool:
+        """True when checking this viewer's Plain credentials is wasted work (it left, or its
+        address got blocked: the answer is then a refusal whatever they are)."""
+        return self._closed or self.guard.blocked_reason(self.address_key) is not None
+
+    def _plain_checked(self, entry: vencrypt.PlainUser | None, refuse: str | None) -> None:
+        """The verdict on this viewer's Plain credentials, from a worker thread's check."""
+        if not self._closed:
+            self._process([self.conn.plain_checked(entry, refuse)])
 
     def _audit_input(self, **counts: int) -> None:
         if self.guard.audit is not None and any(counts.values()):
