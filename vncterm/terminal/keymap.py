@@ -53,10 +53,14 @@ ISO_LEFT_TAB = 0xFE20
 
 
 def keysym_to_char(keysym: int) -> str | None:
-    """The character a printable keysym stands for (Latin-1 range or Unicode keysyms)."""
+    """The character a printable keysym stands for (Latin-1 range or Unicode keysyms).
+
+    A Unicode keysym of a surrogate (U+D800-U+DFFF) is no character: None, like any keysym
+    that means nothing here (UTF-8 cannot encode a lone surrogate).
+    """
     if 0x20 <= keysym <= 0x7E or 0xA0 <= keysym <= 0xFF:
         return chr(keysym)
-    if 0x01000100 <= keysym <= 0x0110FFFF:
+    if 0x01000100 <= keysym <= 0x0110FFFF and not 0x0100D800 <= keysym <= 0x0100DFFF:
         return chr(keysym - 0x01000000)
     if keysym in _KEYPAD_DIGITS:
         return chr(ord("0") + keysym - 0xFFB0)
