@@ -3,10 +3,11 @@
 Every record has ``ts`` (UTC, ISO 8601), ``event`` and, for viewer events, ``viewer`` (its
 address label). Events: ``start``, ``stop``, ``connect``, ``refused`` (reason), ``auth``
 (``ok``, ``method``, ``subtype``, ``user``, ``view_only``, ``tls``, ``reason``), ``blocked``
-(address, seconds), ``disconnect`` (reason), ``input`` (``keys`` key presses, ``paste_bytes``,
-``pointer`` events, ``refused`` for input a view-only viewer sent, counted over at most
-:data:`INPUT_WINDOW` seconds: a paste or a typing burst is one line, not one per key),
-``stream_start`` / ``stream_end``, ``resize``.
+(address, seconds), ``disconnect`` (reason), ``input`` (``keys`` key presses, ``pointer``
+events, ``refused`` for input a view-only viewer sent, counted over at most
+:data:`INPUT_WINDOW` seconds: a typing burst is one line, not one per key), ``paste`` (one per
+paste: ``bytes`` and ``sha256`` of the pasted text in UTF-8, never the text), ``stream_start`` /
+``stream_end``, ``resize``.
 
 With ``journal`` the same records go to systemd's journal through its native datagram socket
 (``MESSAGE`` holds the JSON, ``VNCTERM_EVENT`` the event name); no library needed.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import json
 import logging
 import socket
@@ -31,7 +33,6 @@ JOURNAL_SOCKET = "/run/systemd/journal/socket"
 @dataclass
 class _Input:
     keys: int = 0
-    paste_bytes: int = 0
     pointer: int = 0
     refused: int = 0
 
@@ -74,11 +75,9 @@ class AuditLog:
 
     # -- input, aggregated -----------------------------------------------------------------------
 
-    def input(self, viewer: str, *, keys: int = 0, paste_bytes: int = 0, pointer: int = 0,
-              refused: int = 0) -> None:
+    def input(self, viewer: str, *, keys: int = 0, pointer: int = 0, refused: int = 0) -> None:
         acc = self._input.setdefault(viewer, _Input())
         acc.keys += keys
-        acc.paste_bytes += paste_bytes
         acc.pointer += pointer
         acc.refused += refused
         if self._flush_handle is None:
@@ -103,6 +102,11 @@ class AuditLog:
             fields = {k: v for k, v in vars(acc).items() if v}
             if fields:
                 self.record("input", name, window_s=INPUT_WINDOW, **fields)
+
+    def paste(self, viewer: str, text: str) -> None:
+        """A paste: its size and SHA-256 (of the UTF-8 text), never the text."""
+        data = text.encode("utf-8", errors="surrogatepass")
+        self.record("paste", viewer, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
 
     def close(self) -> None:
         self.flush_input()
