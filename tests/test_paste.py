@@ -8,6 +8,7 @@ test_viewers_desktop.py and test_interaction.py).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -23,6 +24,7 @@ from conftest import SHELL
 from harness import RunningVncterm
 from rawclient import RawClient
 
+from vncterm.client import StreamClient
 from vncterm.rfb import clipboard
 from vncterm.server import reserved_keys
 from vncterm.server.viewer_clipboard import OFFER_INTERVAL
@@ -245,6 +247,35 @@ def test_selection_flood_reaches_another_viewer_coalesced() -> None:
               f"got {len(other.cut_text)} texts, {received} bytes")
         selector.close()
         other.close()
+
+
+def test_stream_writes_are_audited_per_capture(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    first, second = b"echo $((6*7))\r", b"echo $((7*8))\r"
+    with RunningVncterm(SHELL, audit_log=str(audit)) as server:
+        server.wait_text("$")
+
+        async def go() -> None:
+            client = await StreamClient.connect("127.0.0.1", server.port)
+            capture = await client.open("console")
+            capture.write(first)
+            capture.write(first)
+            await capture.drain()
+            capture.close()  # ended by the viewer
+            server.wait_text("42")
+            again = await client.open("console")
+            again.write(second)
+            await again.drain()
+            server.wait_text("56")
+            await client.close()  # the viewer leaves with the capture open
+
+        asyncio.run(go())
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    ends = [r for r in records if r["event"] == "stream_end"]
+    assert [(r["bytes_in"], r["sha256_in"], r.get("reason")) for r in ends] == [
+        (2 * len(first), hashlib.sha256(first * 2).hexdigest(), None),
+        (len(second), hashlib.sha256(second).hexdigest(), "viewer disconnected")]
+    assert "echo" not in audit.read_text()
 
 
 def test_readme_lists_every_reserved_key() -> None:

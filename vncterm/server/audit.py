@@ -7,7 +7,8 @@ address label). Events: ``start``, ``stop``, ``connect``, ``refused`` (reason), 
 events, ``refused`` for input a view-only viewer sent, counted over at most
 :data:`INPUT_WINDOW` seconds: a typing burst is one line, not one per key), ``paste`` (one per
 paste: ``bytes`` and ``sha256`` of the pasted text in UTF-8, never the text), ``stream_start`` /
-``stream_end``, ``resize``.
+``stream_end`` (with ``bytes_in`` and ``sha256_in``, what the viewer wrote into the stream
+during that capture, and a ``reason`` unless the viewer ended it), ``resize``.
 
 With ``journal`` the same records go to systemd's journal through its native datagram socket
 (``MESSAGE`` holds the JSON, ``VNCTERM_EVENT`` the event name); no library needed.
@@ -21,7 +22,7 @@ import hashlib
 import json
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,14 @@ class _Input:
     keys: int = 0
     pointer: int = 0
     refused: int = 0
+
+
+@dataclass
+class _Tally:
+    """Bytes one capture wrote into its stream."""
+
+    count: int = 0
+    digest: Any = field(default_factory=hashlib.sha256)
 
 
 class AuditLog:
@@ -51,6 +60,8 @@ class AuditLog:
         else:
             self._file = open(target, "a", encoding="utf-8")
         self._input: dict[str, _Input] = {}
+        #: Bytes each open capture wrote into its stream: (viewer, capture id) -> count, hash.
+        self._captures: dict[tuple[str, int], _Tally] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
 
     def record(self, event: str, viewer: str | None = None, **fields: Any) -> None:
@@ -108,8 +119,36 @@ class AuditLog:
         data = text.encode("utf-8", errors="surrogatepass")
         self.record("paste", viewer, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
 
+    # -- what viewers write into streams ---------------------------------------------------------
+
+    def capture_started(self, viewer: str, capture: int) -> None:
+        """An allowed capture: what the viewer writes into it is counted from now on."""
+        self._captures[(viewer, capture)] = _Tally()
+
+    def capture_input(self, viewer: str, capture: int, data: bytes) -> None:
+        """``data`` written by ``viewer`` into its capture ``capture`` (counted and hashed)."""
+        tally = self._captures.setdefault((viewer, capture), _Tally())
+        tally.count += len(data)
+        tally.digest.update(data)
+
+    def capture_ended(self, viewer: str, capture: int, reason: str | None = None) -> None:
+        """A capture ended: ``stream_end`` with what the viewer wrote during it."""
+        tally = self._captures.pop((viewer, capture), None) or _Tally()
+        fields: dict[str, Any] = {"id": capture, "bytes_in": tally.count,
+                                  "sha256_in": tally.digest.hexdigest()}
+        if reason is not None:
+            fields["reason"] = reason
+        self.record("stream_end", viewer, **fields)
+
+    def captures_ended(self, viewer: str | None, reason: str) -> None:
+        """End the open captures of ``viewer`` (of everyone when None), with ``reason``."""
+        for name, capture in list(self._captures):
+            if viewer is None or name == viewer:
+                self.capture_ended(name, capture, reason)
+
     def close(self) -> None:
         self.flush_input()
+        self.captures_ended(None, "vncterm stopped")
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -267,7 +267,7 @@ class Viewer(asyncio.Protocol):
             log.info("%s: ended capture %d", self, ev.stream_id)
             self.session.streams.end(self, ev.stream_id)
             if self.guard.audit is not None:
-                self.guard.audit.record("stream_end", str(self), id=ev.stream_id)
+                self.guard.audit.capture_ended(str(self), ev.stream_id)
         elif isinstance(ev, events.StreamData):
             self._stream_write(ev.stream_id, ev.data)
         elif isinstance(ev, events.FramebufferUpdateRequest):
@@ -402,6 +402,7 @@ class Viewer(asyncio.Protocol):
     def _audit_end(self, reason: str) -> None:
         if self.guard.audit is not None:
             self.guard.audit.flush_input(str(self))
+            self.guard.audit.captures_ended(str(self), "viewer disconnected")
             self.guard.audit.record("disconnect", str(self), reason=reason,
                                     bytes_sent=self.bytes_sent)
 
@@ -486,12 +487,16 @@ class Viewer(asyncio.Protocol):
         if self.guard.audit is not None:
             self.guard.audit.record("stream_start", str(self), stream=name, id=stream_id,
                                     allowed=allowed)
+            if allowed:
+                self.guard.audit.capture_started(str(self), stream_id)
 
     def _stream_write(self, stream_id: int, data: bytes) -> None:
         stream = self.session.streams.route(self, stream_id)
         if stream is None:
             log.debug("%s: data for capture %d that is not open: dropped", self, stream_id)
             return
+        if self.guard.audit is not None:
+            self.guard.audit.capture_input(str(self), stream_id, data)
         stream.backend.write(data)
         if stream.backend.pending_write() > STREAM_INPUT_PAUSE and not self._input_paused:
             # the stream's backend is not keeping up: stop reading this viewer until it is
@@ -515,6 +520,8 @@ class Viewer(asyncio.Protocol):
             self._write()
 
     def stream_ended(self, stream_id: int) -> None:
+        if self.guard.audit is not None:
+            self.guard.audit.capture_ended(str(self), stream_id, "the stream went away")
         if not self._closed:
             self.conn.send_stream_ended(stream_id)
             self._write()
