@@ -121,6 +121,23 @@ def test_cut_text_waits_for_that_viewers_own_paste(tmp_path: Path) -> None:
     assert "SECRET" not in audit.read_text()
 
 
+def test_middle_click_is_the_programs_under_mouse_reporting_shift_middle_pastes() -> None:
+    with RunningVncterm(SHELL) as server:
+        server.wait_text("$")
+        client = RawClient("127.0.0.1", server.port)
+        cut_text(client, SECRET)
+        type_text(client, "printf '\\033[?1000h'\n")  # X10 mouse reports on, for the shell
+        synced(server, client, "ON")
+        middle_click(client)  # a report for the program (typed, then erased with ^U)
+        chord(client, CTRL, ord("u"))
+        assert not shown(synced(server, client, "REPORTED"), "SECRET")
+        key(client, SHIFT, True)
+        middle_click(client)
+        key(client, SHIFT, False)
+        server.wait_text("SECRET-42")
+        client.close()
+
+
 def test_extended_clipboard_provide_is_kept_until_a_paste() -> None:
     text = "echo ÜNÏ-$((6*7)) 中\n"
     with RunningVncterm(SHELL) as server:
