@@ -120,8 +120,8 @@ class ViewerClipboard:
         self._schedule()
 
     def _schedule(self) -> None:
-        if self._outgoing is None or self._timer is not None or self.viewer._closed:
-            return
+        if self._outgoing is None or self._timer is not None:
+            return  # nothing to offer, or already due (the viewer's close cancels it)
         loop = asyncio.get_running_loop()
         wait = self._sent_at + OFFER_INTERVAL - loop.time()
         if wait <= 0 and self.viewer.buffered() < OFFER_BUFFER:
