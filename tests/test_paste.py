@@ -26,7 +26,7 @@ from rawclient import RawClient
 
 from vncterm.client import StreamClient
 from vncterm.rfb import clipboard
-from vncterm.server import reserved_keys
+from vncterm.server import reserved_keys, viewer_clipboard
 from vncterm.server.viewer_clipboard import OFFER_INTERVAL
 
 SHIFT, CTRL, INSERT, RETURN = 0xFFE1, 0xFFE3, 0xFF63, 0xFF0D
@@ -173,6 +173,36 @@ def test_a_paste_before_the_provide_arrives_is_typed_when_it_does() -> None:
         extended(client, struct.pack(">I", clipboard.PROVIDE | clipboard.TEXT)
                  + zlib.compress(struct.pack(">I", len(body)) + body))
         server.wait_text("LATE-6")
+        client.close()
+
+
+def provide(client: RawClient, text: str) -> None:
+    body = text.replace("\n", "\r\n").encode() + b"\0"
+    extended(client, struct.pack(">I", clipboard.PROVIDE | clipboard.TEXT)
+             + zlib.compress(struct.pack(">I", len(body)) + body))
+
+
+def test_a_late_or_superseded_provide_is_kept_not_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    with RunningVncterm(SHELL) as server:
+        server.wait_text("$")
+        client = RawClient("127.0.0.1", server.port)
+        client.sock.sendall(struct.pack(">BxH2i", 2, 2, 0, EXTENDED_CLIPBOARD))
+        # a paste, then a new announcement: the paste was of the older text
+        extended(client, clipboard.notify(clipboard.TEXT))
+        chord(client, SHIFT, INSERT)
+        extended(client, clipboard.notify(clipboard.TEXT))
+        provide(client, "echo NEWER-$((2*3))\n")
+        client.update(incremental=False)
+        # a provide that comes after the paste has stopped waiting for it
+        monkeypatch.setattr(viewer_clipboard, "PASTE_WAIT", -1.0)
+        extended(client, clipboard.notify(clipboard.TEXT))
+        chord(client, SHIFT, INSERT)
+        provide(client, "echo LATER-$((2*4))\n")
+        client.update(incremental=False)
+        lines = synced(server, client, "KEPT")
+        assert not shown(lines, "NEWER-6") and not shown(lines, "LATER-8"), lines
+        chord(client, SHIFT, INSERT)  # kept: the next paste types the newest
+        server.wait_text("LATER-8")
         client.close()
 
 

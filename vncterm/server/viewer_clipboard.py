@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 OFFER_INTERVAL = 0.25
 #: ... and only while less than this waits in its send buffer (its frames come first).
 OFFER_BUFFER = 64 * 1024
+#: A paste made while the viewer's announced text is still on its way types it if it arrives
+#: within this many seconds (a late answer is kept, not typed).
+PASTE_WAIT = 2.0
 
 
 class ViewerClipboard:
@@ -40,7 +43,7 @@ class ViewerClipboard:
         #: What this viewer's paste types: its own clipboard, or the text vncterm last gave it.
         self.text: str | None = None
         self._requested = False  # the viewer announced text and we asked for it
-        self._paste_pending = False  # it pasted while that request was outstanding
+        self._paste_by: float | None = None  # it pasted while that request was outstanding
         self._outgoing: str | None = None  # the newest text to offer, not sent yet
         self._sent: str | None = None  # what we last offered (its Request gets this)
         self._sent_at = float("-inf")
@@ -59,20 +62,19 @@ class ViewerClipboard:
         source = self.viewer.source
         if isinstance(source, DesktopSource):
             source.conn.send_cut_text(text)
-        if self._paste_pending:
-            self._paste_pending = False
+        elif self._paste_by is not None and asyncio.get_running_loop().time() <= self._paste_by:
             self.paste()
+        self._paste_by = None
 
     def announced(self, formats: int) -> None:
         """An Extended Clipboard notify: ask for the text at once, so a paste has it."""
         if not self._may_control():
             return
-        if formats & clipboard.TEXT:
-            self._requested = True
+        self.text = None  # what we had is not its clipboard any more
+        self._paste_by = None  # a paste before this announcement was of older text
+        self._requested = bool(formats & clipboard.TEXT)
+        if self._requested:
             self.viewer.conn.send_extended_clipboard(clipboard.request(clipboard.TEXT))
-        else:
-            self.text = None  # its clipboard holds no text now
-            self._requested = self._paste_pending = False
 
     def asked(self, formats: int) -> None:
         """An Extended Clipboard request: the text we offered it."""
@@ -88,8 +90,8 @@ class ViewerClipboard:
         """This viewer's explicit paste action: type its clipboard into the console."""
         text = self.text
         if text is None:
-            if self._requested:
-                self._paste_pending = True  # typed when the text arrives
+            if self._requested:  # typed when the text arrives, if it comes soon
+                self._paste_by = asyncio.get_running_loop().time() + PASTE_WAIT
             else:
                 log.debug("%s: paste with an empty clipboard", self.viewer)
             return
@@ -139,7 +141,7 @@ class ViewerClipboard:
             return  # its clipboard holds that already
         self._sent = self.text = text
         self._sent_at = now
-        self._requested = self._paste_pending = False
+        self._requested, self._paste_by = False, None
         self.viewer.conn.send_clipboard_text(text)
         self.viewer._write()
 
