@@ -34,6 +34,7 @@ class RawClient:
     def _start_state(self) -> None:
         self.bells = 0
         self.cut_text: list[bytes] = []
+        self.extended_clipboard: list[bytes] = []  # Extended Clipboard messages (flags + body)
         self.updates = 0
         self.fb = np.zeros((0, 0), dtype=np.uint32)
         self.name = b""
@@ -93,6 +94,8 @@ class RawClient:
             (count,) = struct.unpack(">xH", self.recv_exact(3))
             for _ in range(count):
                 x, y, w, h, enc = struct.unpack(">HHHHi", self.recv_exact(12))
+                if enc == -258:  # QEMU Extended Key Event confirmed: no payload
+                    continue
                 assert enc == 0, f"unexpected encoding {enc}"
                 data = self.recv_exact(w * h * 4)
                 self.fb[y:y + h, x:x + w] = np.frombuffer(data, dtype="<u4").reshape(h, w)
@@ -100,8 +103,11 @@ class RawClient:
         elif kind == 2:
             self.bells += 1
         elif kind == 3:
-            (n,) = struct.unpack(">xxxI", self.recv_exact(7))
-            self.cut_text.append(self.recv_exact(n))
+            (n,) = struct.unpack(">xxxi", self.recv_exact(7))
+            if n < 0:  # the Extended Clipboard's signed length (when the client listed it)
+                self.extended_clipboard.append(self.recv_exact(-n))
+            else:
+                self.cut_text.append(self.recv_exact(n))
         else:
             raise AssertionError(f"unexpected server message {kind}")
         return kind

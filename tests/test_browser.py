@@ -3,11 +3,11 @@ nothing downloaded) loads noVNC 1.7's own ``core/rfb.js`` (npm ``@novnc/novnc``)
 a local http.server and connects straight to vncterm, no websockify in between.
 
 Proves: the canvas shows the server's framebuffer pixel for pixel (``getImageData``), keys typed
-into the page reach the shell and its output comes back, noVNC's clipboard paste reaches the
-console; both on the VNC port (sniffed WebSocket) and on a ``--websocket-tls`` listener (wss,
-VNC Authentication inside); the browser's request arrives well within the sniffing wait;
-characters beyond Latin-1 typed into the page (noVNC sends their legacy X11 keysyms) reach the
-shell as UTF-8.
+into the page reach the shell and its output comes back, noVNC's clipboard is typed into the
+console on a paste key pressed in the page (Shift+Insert, Ctrl+Shift+V), not before; both on
+the VNC port (sniffed WebSocket) and on a ``--websocket-tls`` listener (wss, VNC Authentication
+inside); the browser's request arrives well within the sniffing wait; characters beyond
+Latin-1 typed into the page (noVNC sends their legacy X11 keysyms) reach the shell as UTF-8.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from rawclient import RawClient
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 
 from vncterm.config import ListenAddress
 from vncterm.server import sniff
@@ -131,8 +132,25 @@ def drive_shell(driver: webdriver.Chrome, server: RunningVncterm) -> None:
     ActionChains(driver).send_keys("echo typed-$((6*7))\n").perform()
     server.wait_text("typed-42")
     wait_same_pixels(driver, server)
+    # the page's clipboard reaches vncterm but is typed only on a paste key pressed in the page:
+    # Shift+Insert, then Ctrl+Shift+V (neither is taken by the browser)
     driver.execute_script("window.rfb.clipboardPasteFrom(arguments[0])",
                           "echo pasted-$((50+5)) é\n")
+    assert server.server is not None
+    session = server.server.session
+    deadline = time.monotonic() + 10
+    while "echo pasted-$((50+5)) é\n" not in server.call(
+            lambda: [v.clipboard.text for v in session.viewers]):
+        assert time.monotonic() < deadline, "the page's clipboard never reached vncterm"
+        time.sleep(0.05)
+    ActionChains(driver).send_keys("echo marker-$((2*2))\n").perform()
+    assert not any("pasted-55" in line for line in server.wait_text("marker-4"))
+    ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.INSERT).key_up(Keys.SHIFT).perform()
+    server.wait_text("pasted-55 é")
+    ActionChains(driver).send_keys("clear; echo cleared-$((3*3))\n").perform()
+    assert not any("pasted-55" in line for line in server.wait_text("cleared-9"))
+    ActionChains(driver).key_down(Keys.CONTROL).key_down(Keys.SHIFT).send_keys("v") \
+        .key_up(Keys.SHIFT).key_up(Keys.CONTROL).perform()
     server.wait_text("pasted-55 é")
     wait_same_pixels(driver, server)
 

@@ -21,7 +21,18 @@ def test_utf8_paste_through_the_extended_clipboard() -> None:
         server.wait_text("$")
         viewer.connect("127.0.0.1", server.port, quality=None)
         viewer.type("echo ")
-        viewer.paste("naïve €uro 中文")  # Notify, our Request, its Provide: then it is typed
+        viewer.paste("naïve €uro 中文")  # Notify, our Request, its Provide: kept, not typed
+        assert server.server is not None
+        session = server.server.session
+        deadline = time.monotonic() + 10
+        while server.call(lambda: [v.clipboard.text for v in session.viewers]) \
+                != ["naïve €uro 中文"]:
+            assert time.monotonic() < deadline, "vncterm never got the viewer's clipboard"
+            time.sleep(0.02)
+        assert not any("naïve" in line for line in server.text())
+        viewer.key(0xFFE1, True)  # Shift+Insert: this viewer's paste action
+        viewer.key(0xFF63)
+        viewer.key(0xFFE1, False)
         server.wait_text("$ echo naïve €uro 中文", timeout=10)
         viewer.type("\n")
         # printed by echo: on a line of its own as well as in the command line
@@ -50,6 +61,9 @@ def test_bracketed_paste_when_the_program_asks() -> None:
     with RunningVncterm(["/bin/sh", "-c", "printf '\\033[?2004h'; od -c; sleep 10"]) as server:
         client = RawClient("127.0.0.1", server.port)
         client.sock.sendall(struct.pack(">BxxxI", 6, 3) + b"a\nb")
+        for keysym, down in ((0xFFE1, 1), (0xFF63, 1), (0xFF63, 0), (0xFFE1, 0)):
+            client.sock.sendall(struct.pack(">BBxxI", 4, down, keysym))  # Shift+Insert
+        client.update(incremental=False)  # the paste has been typed
         server.write_console(b"\x04")
         lines = server.wait_text("201~", timeout=10)
         # the tty echoes ESC as ^[ and the pasted line break (a CR) ends the first line

@@ -30,6 +30,8 @@ def press(keysym: int, *mods: int, app_cursor: bool = False) -> bytes:
     (0xFFC6, b"\x1b[20~"), (0xFFC7, b"\x1b[21~"), (0xFFC8, b"\x1b[23~"), (0xFFC9, b"\x1b[24~"),
     (0xFFB5, b"5"), (0xFF8D, b"\r"), (0xFE20, b"\x1b[Z"),
     (0xFFE1, b""), (0xFFFFFF, b""),
+    (0x0100D800, b""), (0x0100DBFF, b""), (0x0100DFFF, b""),  # lone surrogates: no character
+    (0x0100D7FF, "\ud7ff".encode()), (0x0100E000, "\ue000".encode()),
 ])
 def test_plain_keys(keysym: int, expected: bytes) -> None:
     assert press(keysym) == expected

@@ -8,9 +8,11 @@ real key handling (gtk-vnc sends QEMU extended key events). Each viewer chooses 
 encodings (TigerVNC: Tight, ContinuousUpdates and Fence; also forced to ZRLE). TigerVNC's window
 is also resized, which it turns into SetDesktopSize. Under a Russian keyboard layout
 (``setxkbmap ru``) TigerVNC sends legacy X11 keysyms for Cyrillic, Greek, Polish and the Euro
-sign, and the shell gets them as UTF-8.
+sign, and the shell gets them as UTF-8. A command selected in an xterm beside TigerVNC's
+window reaches vncterm when the viewer gets focus and is typed only on a paste.
 
-Needs: apt tigervnc-viewer gvncviewer xdotool tigervnc-standalone-server x11-apps (tests/run).
+Needs: apt tigervnc-viewer gvncviewer xdotool tigervnc-standalone-server x11-apps xterm
+(tests/run).
 """
 
 from __future__ import annotations
@@ -165,3 +167,49 @@ def test_tigervnc_under_a_russian_layout_types_characters_beyond_latin1(
                 assert time.monotonic() < deadline, f"the shell got {got!r}, not {want!r}"
                 time.sleep(0.1)
     assert NON_LATIN1_KEYSYMS <= set(keysyms_pressed), " ".join(hex(k) for k in keysyms_pressed)
+
+
+def test_tigervnc_sends_the_selection_on_focus_but_only_a_paste_types_it() -> None:
+    """The reproduction: a command selected in a local terminal, then a click into TigerVNC's
+    window. TigerVNC sends the selection when it gets focus; vncterm keeps it and types it only
+    on that viewer's paste (Shift+Insert, then the middle button)."""
+    port = free_display_port()
+    command = "echo PWNED-$((40+2))"
+    with RunningVncterm(SHELL, listen=[ListenAddress("127.0.0.1", port)],
+                        name="paste test") as vt:
+        vt.wait_text("$")
+        assert vt.server is not None
+        session = vt.server.session
+        with XvncServer(geometry=(1100, 640)) as x:
+            # the local terminal, right of where the viewer's window will be
+            x.spawn("xterm", "-geometry", "30x4+780+20", "-title", "local terminal",
+                    "-e", "sh", "-c", f"echo '{command}'; sleep 600")
+            x.run("xdotool", "search", "--sync", "--name", "local terminal")
+            argv, _ = VIEWERS["tigervnc"]
+            x.spawn(*argv(port))
+            x0, y0 = wait_shown(x, vt, "tigervnc, first screen")
+            # select the command in the local terminal (a triple click takes the line)
+            x.run("xdotool", "search", "--name", "local terminal", "windowfocus", "--sync")
+            x.run("xdotool", "mousemove", "800", "30", "click", "--repeat", "3",
+                  "--delay", "80", "1")
+            # then into the viewer: it sends the selection
+            x.run("xdotool", "search", "--name", "paste test", "windowfocus", "--sync")
+            x.run("xdotool", "mousemove", str(x0 + 200), str(y0 + 200))
+            deadline = time.monotonic() + 15
+            while not any(text is not None and command in text for text in vt.call(
+                    lambda: [v.clipboard.text for v in session.viewers])):
+                assert time.monotonic() < deadline, "TigerVNC never sent the selection"
+                time.sleep(0.1)
+            x.run("xdotool", "type", "--delay", "15", "echo focused-$((1+1))")
+            x.run("xdotool", "key", "Return")
+            wait_line(vt, "focused-2", "tigervnc: typed after the focus")
+            assert not any("PWNED" in line for line in vt.text()), vt.text()
+            # the viewer's own paste types it
+            x.run("xdotool", "key", "shift+Insert")
+            wait_line(vt, "PWNED-42", "tigervnc: Shift+Insert")
+            x.run("xdotool", "type", "--delay", "15", "clear; echo cleared-$((2+2))")
+            x.run("xdotool", "key", "Return")
+            wait_line(vt, "cleared-4", "tigervnc: cleared")
+            assert not any("PWNED" in line for line in vt.text()), vt.text()
+            x.run("xdotool", "click", "2")
+            wait_line(vt, "PWNED-42", "tigervnc: middle click")

@@ -3,12 +3,14 @@
 Every record has ``ts`` (UTC, ISO 8601), ``event`` and, for viewer events, ``viewer`` (its
 address label). Events: ``start``, ``stop``, ``connect``, ``refused`` (reason), ``auth``
 (``ok``, ``method``, ``subtype``, ``user``, ``view_only``, ``tls``, ``reason``), ``blocked``
-(address, seconds), ``disconnect`` (reason), ``input`` (``keys`` key presses, ``paste_bytes``,
-``pointer`` events, ``refused`` for input a view-only viewer sent, counted over at most
-:data:`INPUT_WINDOW` seconds: a paste or a typing burst is one line, not one per key),
-``stream_start`` / ``stream_end``, ``resize``, ``switch`` (a viewer now ``showing`` the
-console or a desktop), ``desktop_attached`` / ``desktop_refused`` / ``desktop_gone`` (``peer``,
-size and name, or ``reason``).
+(address, seconds), ``disconnect`` (reason), ``input`` (``keys`` key presses, ``pointer``
+events, ``refused`` for input a view-only viewer sent, counted over at most
+:data:`INPUT_WINDOW` seconds: a typing burst is one line, not one per key), ``paste`` (one per
+paste: ``bytes`` and ``sha256`` of the pasted text in UTF-8, never the text), ``stream_start`` /
+``stream_end`` (with ``bytes_in`` and ``sha256_in``, what the viewer wrote into the stream
+during that capture, and a ``reason`` unless the viewer ended it), ``resize``, ``switch`` (a
+viewer now ``showing`` the console or a desktop), ``desktop_attached`` / ``desktop_refused`` /
+``desktop_gone`` (``peer``, size and name, or ``reason``).
 
 With ``journal`` the same records go to systemd's journal through its native datagram socket
 (``MESSAGE`` holds the JSON, ``VNCTERM_EVENT`` the event name); no library needed.
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import json
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ..errors import ConfigError
@@ -35,9 +38,16 @@ JOURNAL_SOCKET = "/run/systemd/journal/socket"
 @dataclass
 class _Input:
     keys: int = 0
-    paste_bytes: int = 0
     pointer: int = 0
     refused: int = 0
+
+
+@dataclass
+class _Tally:
+    """Bytes one capture wrote into its stream."""
+
+    count: int = 0
+    digest: Any = field(default_factory=hashlib.sha256)
 
 
 class AuditLog:
@@ -62,6 +72,8 @@ class AuditLog:
                                   "instead") from None
             raise ConfigError(f"--audit-log: cannot open {target}: {e.strerror}") from None
         self._input: dict[str, _Input] = {}
+        #: Bytes each open capture wrote into its stream: (viewer, capture id) -> count, hash.
+        self._captures: dict[tuple[str, int], _Tally] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
 
     def record(self, event: str, viewer: str | None = None, **fields: Any) -> None:
@@ -86,11 +98,9 @@ class AuditLog:
 
     # -- input, aggregated -----------------------------------------------------------------------
 
-    def input(self, viewer: str, *, keys: int = 0, paste_bytes: int = 0, pointer: int = 0,
-              refused: int = 0) -> None:
+    def input(self, viewer: str, *, keys: int = 0, pointer: int = 0, refused: int = 0) -> None:
         acc = self._input.setdefault(viewer, _Input())
         acc.keys += keys
-        acc.paste_bytes += paste_bytes
         acc.pointer += pointer
         acc.refused += refused
         if self._flush_handle is None:
@@ -116,8 +126,41 @@ class AuditLog:
             if fields:
                 self.record("input", name, window_s=INPUT_WINDOW, **fields)
 
+    def paste(self, viewer: str, text: str) -> None:
+        """A paste: its size and SHA-256 (of the UTF-8 text), never the text."""
+        data = text.encode("utf-8", errors="surrogatepass")
+        self.record("paste", viewer, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    # -- what viewers write into streams ---------------------------------------------------------
+
+    def capture_started(self, viewer: str, capture: int) -> None:
+        """An allowed capture: what the viewer writes into it is counted from now on."""
+        self._captures[(viewer, capture)] = _Tally()
+
+    def capture_input(self, viewer: str, capture: int, data: bytes) -> None:
+        """``data`` written by ``viewer`` into its capture ``capture`` (counted and hashed)."""
+        tally = self._captures.setdefault((viewer, capture), _Tally())
+        tally.count += len(data)
+        tally.digest.update(data)
+
+    def capture_ended(self, viewer: str, capture: int, reason: str | None = None) -> None:
+        """A capture ended: ``stream_end`` with what the viewer wrote during it."""
+        tally = self._captures.pop((viewer, capture), None) or _Tally()
+        fields: dict[str, Any] = {"id": capture, "bytes_in": tally.count,
+                                  "sha256_in": tally.digest.hexdigest()}
+        if reason is not None:
+            fields["reason"] = reason
+        self.record("stream_end", viewer, **fields)
+
+    def captures_ended(self, viewer: str | None, reason: str) -> None:
+        """End the open captures of ``viewer`` (of everyone when None), with ``reason``."""
+        for name, capture in list(self._captures):
+            if viewer is None or name == viewer:
+                self.capture_ended(name, capture, reason)
+
     def close(self) -> None:
         self.flush_input()
+        self.captures_ended(None, "vncterm stopped")
         if self._file is not None:
             self._file.close()
             self._file = None

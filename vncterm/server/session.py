@@ -209,9 +209,8 @@ class Session:
             text = view.selected_text()
             if text:
                 self.set_clipboard(text)
-        if pressed & MIDDLE and self.clipboard:
-            view.to_live()
-            self.paste(self.clipboard)
+        if pressed & MIDDLE:
+            viewer.clipboard.paste()  # this viewer's own clipboard, never another's
         if view.changed:
             self._schedule_flush()
 

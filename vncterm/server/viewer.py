@@ -24,7 +24,7 @@ from ..encoders.copyrect import copyrect_payload
 from ..encoders.manager import EncodedRect, EncodeManager
 from ..errors import ProtocolError
 from ..geometry import Move, Rect
-from ..rfb import clipboard, events, vencrypt
+from ..rfb import events, vencrypt
 from ..rfb.connection import RectData, SecurityConfig, ServerConnection, State, UpdateRect
 from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
@@ -33,8 +33,10 @@ from ..terminal.mouse import MouseState
 from .cursor import DEFAULT_CURSOR, cursor_rect
 from .damage import DamageGrid
 from .desktop import DesktopSource
+from .reserved_keys import Action, lookup
 from .security import Gatekeeper, address_key
 from .sources import Damage, FramebufferSource
+from .viewer_clipboard import ViewerClipboard
 
 if TYPE_CHECKING:
     from .session import Session
@@ -45,12 +47,8 @@ log = logging.getLogger(__name__)
 HIGH_WATER = 256 * 1024
 #: A viewer writing to a stream is paused while the stream's backend has this much unwritten.
 STREAM_INPUT_PAUSE = 256 * 1024
-BREAK, PAUSE = 0xFF6B, 0xFF13
 #: Seconds after a Break that could not be sent during which the next key (SysRq's) is dropped.
 BREAK_SWALLOW = 5.0
-PAGE_UP, PAGE_DOWN = 0xFF55, 0xFF56
-CONSOLE_KEYS = {0x31, 0xFFBE}  # '1', F1
-DESKTOP_KEYS = {0x32, 0xFFC4}  # '2', F7
 HELD_MODIFIERS = (0xFFE3, 0xFFE4, 0xFFE9, 0xFFEA, 0xFFE7, 0xFFE8)
 #: More pending moves than this between two updates are sent as repaints instead.
 MAX_COPIES = 64
@@ -87,7 +85,7 @@ class Viewer(asyncio.Protocol):
         self.mouse = MouseState()
         self.clicks: tuple[float, tuple[int, int], int] = (0.0, (-1, -1), 0)
         self.select_anchor: tuple[int, int] | None = None
-        self._offered: str | None = None  # the text last offered to this viewer's clipboard
+        self.clipboard = ViewerClipboard(self)
         #: What this viewer is shown (the terminal, or a proxied desktop).
         self.source: FramebufferSource = session.terminal
         #: Ctrl-Alt-1 chose the console: a desktop that (re)appears does not take this viewer.
@@ -268,34 +266,32 @@ class Viewer(asyncio.Protocol):
         elif isinstance(ev, events.SetDesktopSize):
             self._set_desktop_size(ev)
         elif isinstance(ev, events.ClipboardNotify):
-            if self.may_control() and ev.formats & clipboard.TEXT:
-                self.conn.send_extended_clipboard(clipboard.request(clipboard.TEXT))
+            self.clipboard.announced(ev.formats)
         elif isinstance(ev, events.ClipboardProvide):
-            if self.may_control():
-                self._paste(ev.text)
+            self.clipboard.received(ev.text)
         elif isinstance(ev, events.ClipboardRequest):
-            text = self._offered
-            if text is not None and ev.formats & clipboard.TEXT:
-                self.conn.provide_clipboard_text(text)
+            self.clipboard.asked(ev.formats)
         elif isinstance(ev, events.ClipboardPeek):
-            have = clipboard.TEXT if self.session.clipboard is not None else 0
-            self.conn.send_extended_clipboard(clipboard.notify(have))
+            self.clipboard.peeked()
         elif isinstance(ev, events.StreamStart):
             self._stream_start(ev.name)
         elif isinstance(ev, events.StreamEnd):
             log.info("%s: ended capture %d", self, ev.stream_id)
             self.session.streams.end(self, ev.stream_id)
             if self.guard.audit is not None:
-                self.guard.audit.record("stream_end", str(self), id=ev.stream_id)
+                self.guard.audit.capture_ended(str(self), ev.stream_id)
         elif isinstance(ev, events.StreamData):
             self._stream_write(ev.stream_id, ev.data)
         elif isinstance(ev, events.FramebufferUpdateRequest):
             self._on_request(ev)
         elif isinstance(ev, (events.KeyEvent, events.QemuKeyEvent)):
             self._input_since_frame = True
-            if self._switch_key(ev.keysym, ev.down):
+            on_console = self.source is self.session.terminal
+            reserved = lookup(ev.keysym, self.keys, on_console)
+            if reserved is not None and not reserved.console_only:
+                self._switch_key(reserved.action, ev.down)
                 return
-            if self.source is not self.session.terminal:
+            if not on_console:
                 self.keys.key(ev.keysym, ev.down)  # keep the modifier state
                 if self.may_control() and ev.keysym:
                     self._audit_input(keys=int(ev.down))
@@ -305,17 +301,9 @@ class Viewer(asyncio.Protocol):
                 self._audit_input(refused=int(ev.down))
             elif ev.keysym:
                 self._audit_input(keys=int(ev.down))
-                if ev.down and (ev.keysym == BREAK or (ev.keysym == PAUSE and self.keys.ctrl)):
-                    # Break (Ctrl+Pause on PC keyboards): a serial BREAK, for Magic SysRq
-                    if not self.session.send_break(self):
-                        self._swallow_until = time.monotonic() + BREAK_SWALLOW
-                    return
-                view = self.session.view
-                if ev.keysym in (PAGE_UP, PAGE_DOWN) and self.keys.shift:
-                    if ev.down:  # Shift+PgUp/PgDn: the scrollback, a screen at a time
-                        page = self.session.emulator.rows - 1
-                        view.scroll(page if ev.keysym == PAGE_UP else -page)
-                        self.session.schedule_flush()
+                if reserved is not None:
+                    if ev.down:
+                        self._reserved_key(reserved.action)
                     return
                 emu = self.session.emulator
                 data = self.keys.key(ev.keysym, ev.down, emu.application_cursor_keys,
@@ -327,11 +315,7 @@ class Viewer(asyncio.Protocol):
                         return
                 self.session.write_input(data)
         elif isinstance(ev, events.ClientCutText):
-            if self.may_control() and ev.text:
-                self._audit_input(paste_bytes=len(ev.text))
-                self._paste(ev.text)
-            elif ev.text:
-                self._audit_input(refused=1)
+            self.clipboard.received(ev.text)
         elif isinstance(ev, events.PointerEvent):
             self._input_since_frame = True
             if self.may_control():
@@ -349,23 +333,29 @@ class Viewer(asyncio.Protocol):
         assert isinstance(self.source, DesktopSource)
         return self.source
 
-    def _switch_key(self, keysym: int, down: bool) -> bool:
+    def _switch_key(self, action: Action, down: bool) -> None:
         """Ctrl-Alt-1 / Ctrl-Alt-F1: the console; Ctrl-Alt-2 / Ctrl-Alt-F7: the desktop."""
-        if not (self.keys.ctrl and self.keys.alt):
-            return False
-        if keysym in CONSOLE_KEYS:
-            target: FramebufferSource | None = self.session.terminal
-        elif keysym in DESKTOP_KEYS:
+        target: FramebufferSource | None = self.session.terminal
+        if action is Action.SHOW_DESKTOP:
             target = self.session.desktop
-        else:
-            return False
         if down:
-            self.chose_console = keysym in CONSOLE_KEYS
+            self.chose_console = action is Action.SHOW_CONSOLE
             if target is None:
                 log.info("%s: no desktop to switch to", self)
             else:
                 self.switch(target)
-        return True
+
+    def _reserved_key(self, action: Action) -> None:
+        """A console key of ``reserved_keys`` pressed by a viewer with control."""
+        if action is Action.BREAK:  # a serial BREAK, for Magic SysRq
+            if not self.session.send_break(self):
+                self._swallow_until = time.monotonic() + BREAK_SWALLOW
+        elif action in (Action.SCROLL_UP, Action.SCROLL_DOWN):  # a screen at a time
+            page = self.session.emulator.rows - 1
+            self.session.view.scroll(page if action is Action.SCROLL_UP else -page)
+            self.session.schedule_flush()
+        elif action is Action.PASTE:
+            self.clipboard.paste()
 
     def switch(self, source: FramebufferSource) -> None:
         """Show ``source`` from now on: a size change, its name, a full repaint."""
@@ -396,12 +386,6 @@ class Viewer(asyncio.Protocol):
             image, hotspot = self.source.cursor.image, self.source.cursor.hotspot
         self._pseudo.append(cursor_rect(image, hotspot, self.conn.pixel_format))
         self.maybe_send()
-
-    def _paste(self, text: str) -> None:
-        if isinstance(self.source, DesktopSource):
-            self.source.conn.send_cut_text(text)
-        else:
-            self.session.paste(text)
 
     def may_control(self) -> bool:
         """True when this viewer may change anything: type, paste, scroll, select, use the
@@ -448,10 +432,12 @@ class Viewer(asyncio.Protocol):
     def _audit_end(self, reason: str) -> None:
         if self.guard.audit is not None:
             self.guard.audit.flush_input(str(self))
+            self.guard.audit.captures_ended(str(self), "viewer disconnected")
             self.guard.audit.record("disconnect", str(self), reason=reason,
                                     bytes_sent=self.bytes_sent)
 
     def _cancel_timers(self) -> None:
+        self.clipboard.close()
         for handle in (self._stuck_handle, self._handshake_handle):
             if handle is not None:
                 handle.cancel()
@@ -508,10 +494,8 @@ class Viewer(asyncio.Protocol):
             self.maybe_send()
 
     def offer_clipboard(self, text: str) -> None:
-        self._offered = text
         if self._attached and not self._closed:
-            self.conn.send_clipboard_text(text)
-            self._write()
+            self.clipboard.offer(text)
 
     # -- tunnelled streams ------------------------------------------------------------------------
 
@@ -533,12 +517,16 @@ class Viewer(asyncio.Protocol):
         if self.guard.audit is not None:
             self.guard.audit.record("stream_start", str(self), stream=name, id=stream_id,
                                     allowed=allowed)
+            if allowed:
+                self.guard.audit.capture_started(str(self), stream_id)
 
     def _stream_write(self, stream_id: int, data: bytes) -> None:
         stream = self.session.streams.route(self, stream_id)
         if stream is None:
             log.debug("%s: data for capture %d that is not open: dropped", self, stream_id)
             return
+        if self.guard.audit is not None:
+            self.guard.audit.capture_input(str(self), stream_id, data)
         stream.backend.write(data)
         if stream.backend.pending_write() > STREAM_INPUT_PAUSE and not self._input_paused:
             # the stream's backend is not keeping up: stop reading this viewer until it is
@@ -562,6 +550,8 @@ class Viewer(asyncio.Protocol):
             self._write()
 
     def stream_ended(self, stream_id: int) -> None:
+        if self.guard.audit is not None:
+            self.guard.audit.capture_ended(str(self), stream_id, "the stream went away")
         if not self._closed:
             self.conn.send_stream_ended(stream_id)
             self._write()
