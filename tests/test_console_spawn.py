@@ -167,6 +167,23 @@ def test_the_relay_ends_when_the_server_is_gone() -> None:
         os.close(fd)
 
 
+def test_a_descriptor_that_cannot_be_spliced_is_handed_back_and_the_others_go_on(
+        tmp_path: Path) -> None:
+    relay, control = start_relay()
+    odd = os.open(tmp_path, os.O_RDONLY)  # polls readable, splice refuses it
+    master, slave = raw_pty()
+    p1, p2 = hand(control, 1, odd), hand(control, 2, master)
+    control.settimeout(10)
+    assert ptyrelay.HEADER.unpack(control.recv(64)) == (b"F", 1)
+    assert os.read(p1, 10) == b""  # told before its pipe was let go
+    os.write(slave, b"still here")
+    assert os.read(p2, 100) == b"still here"
+    control.close()
+    assert relay.wait(10) == 0
+    for fd in (odd, master, slave, p1, p2):
+        os.close(fd)
+
+
 # -- consoles ----------------------------------------------------------------------------------
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
@@ -196,6 +213,23 @@ def test_spawned_flood_arrives_whole_and_the_relay_is_reaped(tmp_path: Path) -> 
     assert status == 0
     assert got == data.replace(b"\n", b"\r\n")  # the pty's onlcr, nothing lost or reordered
     assert relay.returncode == 0  # the last console gone, the relay was stopped and reaped
+
+
+def test_a_background_holder_of_the_pty_does_not_keep_the_console_from_ending() -> None:
+    """The command exits while a background process of it keeps the pty open: what was
+    already written is kept, and the exit status comes after a short grace."""
+    async def run() -> tuple[bytes, int]:
+        got = bytearray()
+        console = SpawnConsole(["sh", "-c", "sleep 3 & echo done; exit 3"], 80, 25)
+        await console.start(got.extend, lambda status: None)
+        try:
+            status = await asyncio.wait_for(console.wait_closed(), 2.5)
+        finally:
+            console.close()
+        return bytes(got), status
+
+    got, status = asyncio.run(run())
+    assert (got, status) == (b"done\r\n", 3)
 
 
 def _children(pid: int) -> list[int]:
