@@ -303,6 +303,34 @@ def test_a_killed_relay_is_replaced_and_the_console_goes_on() -> None:
     assert b"after-restart" in asyncio.run(run())
 
 
+def test_a_console_started_as_the_relay_dies_waits_for_the_next_relay() -> None:
+    """The relay is dead but the hub has not noticed yet when a console starts: the console
+    gets a pipe from the next relay, not the slow path."""
+    async def run() -> tuple[bytes, bool, bool]:
+        got = bytearray()
+        first = SpawnConsole(["sleep", "30"], 80, 25)
+        await first.start(lambda data: None, lambda status: None)
+        hub = relayhub.shared_hub()
+        relay = hub.proc
+        assert relay is not None
+        relay.kill()
+        relay.wait()  # dead, and the loop has not run since
+        second = SpawnConsole(["sh", "-c", "read x; echo got-$x"], 80, 25)
+        await second.start(got.extend, lambda status: None)
+        try:
+            await until(lambda: hub.proc not in (None, relay), "no new relay")
+            second.write(b"it\n")
+            assert await asyncio.wait_for(second.wait_closed(), 10) == 0
+        finally:
+            first.close()
+            second.close()
+        return bytes(got), hub.given_up, second._direct
+
+    got, given_up, direct = asyncio.run(run())
+    assert b"got-it" in got
+    assert not given_up and not direct
+
+
 async def flood_with_kills(tmp_path: Path, kills: int, clock: Callable[[], float],
                            before_kill: Callable[[], None] = lambda: None,
                            consoles: int = 1) -> tuple[list[bytes], list[str], bool]:

@@ -181,6 +181,9 @@ class RelayHub:
             pass
         try:
             self._send(b"A", ident, (client.master, w))
+        except (BrokenPipeError, ConnectionResetError):
+            os.close(r)  # the relay has just died: its successor will get this console
+            return
         except OSError as e:
             os.close(r)
             log.warning("cannot hand a pty to the relay (%s)", e)
