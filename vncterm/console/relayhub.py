@@ -107,7 +107,11 @@ class RelayHub:
 
     def _start(self) -> bool:
         """Start a relay; False (and every console reads for itself) when none can be."""
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except OSError as e:
+            self._give_up(f"cannot start the pty relay: {e}")
+            return False
         try:
             # -I: not even the relay's own folder on sys.path (this package has a socket.py)
             self.proc = subprocess.Popen(
