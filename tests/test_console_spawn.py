@@ -16,6 +16,8 @@ import tty
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from vncterm.console import ptyrelay, relayhub
 from vncterm.console.spawn import SpawnConsole
 
@@ -329,6 +331,33 @@ def test_a_console_started_as_the_relay_dies_waits_for_the_next_relay() -> None:
     got, given_up, direct = asyncio.run(run())
     assert b"got-it" in got
     assert not given_up and not direct
+
+
+def test_without_a_relay_the_console_reads_its_pty_itself(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """No relay can be started: said once, and every console still gets all its output."""
+    data = b"".join(b"line %d, read without a relay\n" % i for i in range(40_000))
+    src = tmp_path / "flood.txt"
+    src.write_bytes(data)
+    monkeypatch.setattr(relayhub.sys, "executable", str(tmp_path / "no-python"))
+
+    async def run() -> list[bytes]:
+        got = [bytearray(), bytearray()]
+        consoles = [SpawnConsole(["cat", str(src)], 80, 25) for _ in got]
+        for console, sink in zip(consoles, got, strict=True):
+            await console.start(sink.extend, lambda status: None)
+        try:
+            for console in consoles:
+                assert await asyncio.wait_for(console.wait_closed(), 30) == 0
+        finally:
+            for console in consoles:
+                console.close()
+        return [bytes(g) for g in got]
+
+    for got in asyncio.run(run()):
+        assert got == data.replace(b"\n", b"\r\n")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "cannot start the pty relay" in warnings[0], warnings
 
 
 async def flood_with_kills(tmp_path: Path, kills: int, clock: Callable[[], float],
