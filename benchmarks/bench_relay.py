@@ -17,6 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -61,6 +62,29 @@ async def main(n):
 asyncio.run(main(int(sys.argv[1])))
 """
 
+#: Run with a tree on PYTHONPATH: ``cat`` of the file argv[1] on a pty console whose output is
+#: only counted (no terminal); prints MB/s and the CPU seconds of the reaped children (the relay
+#: and cat).
+READ_ONLY = """\
+import asyncio, os, sys, time
+from vncterm.console.spawn import SpawnConsole
+
+async def main(path):
+    size = os.path.getsize(path)
+    got = [0]
+    console = SpawnConsole(["cat", path], 80, 25)
+    t0 = time.perf_counter()
+    await console.start(lambda data: got.__setitem__(0, got[0] + len(data)), lambda s: None)
+    await console.wait_closed()
+    secs = time.perf_counter() - t0
+    console.close()
+    assert got[0] >= size, got
+    t = os.times()
+    print(size / secs / 1e6, t.children_user + t.children_system)
+
+asyncio.run(main(sys.argv[1]))
+"""
+
 
 def use_tree(tree: str) -> None:
     """Make the next vncterm started come from ``tree`` (``python -m`` puts the working
@@ -77,6 +101,13 @@ def relay_pss(tree: str, consoles: int) -> list[int]:
     out = subprocess.run([sys.executable, "-c", PSS, str(consoles)], env=env, check=True,
                          capture_output=True, text=True, cwd=tree).stdout
     return list(json.loads(out))
+
+
+def read_only(tree: str, path: Path) -> tuple[float, float]:
+    env = dict(os.environ, PYTHONPATH=tree)
+    out = subprocess.run([sys.executable, "-c", READ_ONLY, str(path)], env=env, check=True,
+                         capture_output=True, text=True, cwd=tree).stdout.split()
+    return float(out[0]), float(out[1])
 
 
 def summary(values: list[float]) -> str:
@@ -103,13 +134,24 @@ def main() -> None:
     p.add_argument("--tree", action="append", required=True, help="a vncterm source tree")
     p.add_argument("--runs", type=int, default=5, help="flood runs per tree (default 5)")
     p.add_argument("--mb", type=int, default=20, help="flood size in MB (default 20)")
-    p.add_argument("--no-flood", action="store_true", help="only the PSS figures")
+    p.add_argument("--no-flood", action="store_true", help="no flood through vncterm")
     args = p.parse_args()
     args.tree = [str(Path(tree).resolve()) for tree in args.tree]  # before any chdir
     if not args.no_flood:
         rates = asyncio.run(floods(args.tree, args.runs, args.mb))
         for tree, values in rates.items():
             print(f"flood {args.mb} MB, 1 viewer, {tree}: MB/s {summary(values)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp, "data")
+        src.write_bytes(plain_text(args.mb * 1000 * 1000))
+        reads: dict[str, list[tuple[float, float]]] = {tree: [] for tree in args.tree}
+        for _ in range(args.runs):
+            for tree in args.tree:
+                reads[tree].append(read_only(tree, src))
+        for tree, values in reads.items():
+            print(f"pty read alone, {args.mb} MB, no terminal, {tree}: MB/s"
+                  f" {summary([v[0] for v in values])}; CPU s of relay + cat"
+                  f" {summary([v[1] for v in values])}")
     for tree in args.tree:
         for n in (1, 50):
             pss = relay_pss(tree, n)

@@ -38,10 +38,11 @@ import sys
 
 #: A control message: operation byte, console id.
 HEADER = struct.Struct("!cI")
-#: Splices per console per turn of the loop (each moves at most ~4 KiB): fairness between
-#: consoles that flood at the same time.
+#: Splices per console per turn of the loop: fairness between consoles that flood at once.
 SPLICES_PER_TURN = 32
-SPLICE_MAX = 1 << 16
+#: What one splice asks for. A pty read gives at most its line discipline's buffer (4 KiB, less
+#: one byte), and the kernel allocates a page per 4 KiB asked for before reading: ask for one.
+SPLICE_MAX = 4096
 
 
 class Pty:
