@@ -88,8 +88,6 @@ class Relay:
         """Take one message from the server; False when the server is gone."""
         try:
             data, fds, _, _ = socket.recv_fds(self.control, 64, 4)
-        except InterruptedError:
-            return True
         except OSError:
             return False
         if not data and not fds:
@@ -136,8 +134,6 @@ class Relay:
                 if turn == 0 and woken_by_pty:
                     self.wait_for_pipe(pty)
                 return
-            except InterruptedError:
-                continue
             except OSError as e:
                 if e.errno == errno.EPIPE:
                     self.drop(pty)
