@@ -360,12 +360,21 @@ def test_without_a_relay_the_console_reads_its_pty_itself(
     assert len(warnings) == 1 and "cannot start the pty relay" in warnings[0], warnings
 
 
+def slow_sink(into: bytearray) -> Callable[[bytes], None]:
+    """A terminal that takes 20 MB/s: slower than the generators, so their pipes stay full."""
+    def on_data(data: bytes) -> None:
+        into.extend(data)
+        time.sleep(len(data) / 20e6)
+    return on_data
+
+
 async def flood_with_kills(tmp_path: Path, kills: int, clock: Callable[[], float],
                            before_kill: Callable[[], None] = lambda: None,
-                           consoles: int = 1) -> tuple[list[bytes], list[str], bool]:
+                           consoles: int = 1) -> tuple[list[bytes], list[str], bool, int]:
     """``consoles`` generators flood at once; the shared relay is SIGKILLed ``kills`` times
     while they do (each time 300 KB more have arrived); what each console received, what each
-    generator reports having written, and whether the hub gave up."""
+    generator reports having written, whether the hub gave up, and how many times the first
+    console had an unfinished old pipe when its new one came."""
     script = tmp_path / "gen.py"
     script.write_text(GENERATOR)
     stop = tmp_path / "stop"
@@ -374,7 +383,8 @@ async def flood_with_kills(tmp_path: Path, kills: int, clock: Callable[[], float
     started = [SpawnConsole([sys.executable, str(script), str(stop), str(tmp_path / f"r{i}")],
                             80, 25) for i in range(consoles)]
     for console, sink in zip(started, got, strict=True):
-        await console.start(sink.extend, lambda status: None)
+        await console.start(slow_sink(sink), lambda status: None)
+    overlaps = 0
     try:
         for _ in range(kills):
             mark = len(got[0]) + 300_000
@@ -385,6 +395,7 @@ async def flood_with_kills(tmp_path: Path, kills: int, clock: Callable[[], float
             before_kill()
             relay.send_signal(signal.SIGKILL)
             await until(lambda relay=relay: hub.proc is not relay, "the relay's death noticed")
+            overlaps += len(started[0]._pipes) > 1
         mark = len(got[0]) + 300_000
         await until(lambda: len(got[0]) > mark, "the flood goes on after the kills")
         stop.touch()
@@ -394,7 +405,7 @@ async def flood_with_kills(tmp_path: Path, kills: int, clock: Callable[[], float
         for console in started:
             console.close()
     reports = [(tmp_path / f"r{i}").read_text().strip() for i in range(consoles)]
-    return [bytes(g) for g in got], reports, hub.given_up
+    return [bytes(g) for g in got], reports, hub.given_up, overlaps
 
 
 def _judge(got: bytes, report: str) -> None:
@@ -407,9 +418,10 @@ def test_killing_the_relay_in_a_flood_loses_no_byte(tmp_path: Path) -> None:
     """SIGKILL the shared relay four times while two consoles flood numbered lines: every byte
     arrives once and in order on each (the relay held none; each console reads its old pipe
     to its end before the new one)."""
-    got, reports, given_up = asyncio.run(
+    got, reports, given_up, overlaps = asyncio.run(
         flood_with_kills(tmp_path, 4, lambda: time.monotonic() + DAYS, consoles=2))
     assert not given_up
+    assert overlaps > 0  # an old pipe still held output when the new relay began
     assert len(got[0]) > 1_500_000  # the kills came 300 KB apart, in the flood
     for data, report in zip(got, reports, strict=True):
         _judge(data, report)
@@ -428,7 +440,7 @@ def test_a_relay_that_keeps_dying_is_given_up_and_the_ptys_are_read_directly(
             now[0] += relayhub.RESTART_WINDOW + 1
 
     spread_out_kills = [spread_out]
-    got, reports, given_up = asyncio.run(flood_with_kills(
+    got, reports, given_up, _ = asyncio.run(flood_with_kills(
         tmp_path, spread_out + relayhub.MAX_RELAY_RESTARTS + 2, lambda: now[0], tick))
     assert given_up
     assert spread_out_kills == [0]  # all the spread-out deaths were replaced
