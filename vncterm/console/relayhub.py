@@ -70,6 +70,7 @@ class RelayHub:
         self._relayed: set[int] = set()  # clients the relay serves (not ended, not direct)
         self._next_id = 1
         self._deaths: deque[float] = deque()
+        self._splice_refused = False
 
     def attach(self, client: RelayClient) -> int:
         """Start relaying ``client``'s pty; its id for :meth:`detach`."""
@@ -236,7 +237,10 @@ class RelayHub:
                 self._relayed.discard(ident)
                 self._clients[ident].pty_ended()
             elif op == b"F":
-                log.warning("the pty relay cannot splice a pty: it is read on the event loop")
+                if not self._splice_refused:  # the same for every pty of this kernel: once
+                    self._splice_refused = True
+                    log.warning("the pty relay cannot splice a pty: such ptys are read on the"
+                                " event loop")
                 self._go_direct(ident)
 
 
