@@ -188,6 +188,45 @@ def test_a_descriptor_that_cannot_be_spliced_is_handed_back_and_the_others_go_on
 
 # -- consoles ----------------------------------------------------------------------------------
 
+class FakeClient:
+    """A relay hub client whose "pty" is any descriptor; records what the hub told it."""
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+        self.told: list[str] = []
+        self.pipes: list[int] = []
+
+    def add_pipe(self, fd: int) -> None:
+        self.pipes.append(fd)
+
+    def pty_ended(self) -> None:
+        self.told.append("ended")
+
+    def read_directly(self) -> None:
+        self.told.append("direct")
+
+
+def test_the_hub_sends_ptys_the_relay_cannot_splice_to_the_slow_path_saying_so_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async def run() -> list[FakeClient]:
+        hub = relayhub.shared_hub()
+        clients = [FakeClient(os.open(tmp_path, os.O_RDONLY)) for _ in range(2)]
+        idents = [hub.attach(c) for c in clients]
+        await until(lambda: all(c.told for c in clients), "the relay's answer")
+        for ident in idents:
+            hub.detach(ident)
+        return clients
+
+    clients = asyncio.run(run())
+    for c in clients:
+        assert c.told == ["direct"]
+        assert len(c.pipes) == 1 and os.read(c.pipes[0], 10) == b""  # let go after the word
+        for fd in (c.master, *c.pipes):
+            os.close(fd)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "cannot splice" in warnings[0], warnings
+
+
 async def until(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
