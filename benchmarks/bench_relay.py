@@ -23,7 +23,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import COPYRECT, TIGHT, flood, plain_text  # noqa: E402
+from rfbprobe import COPYRECT, TIGHT  # noqa: E402
+from run import flood, plain_text  # noqa: E402
 
 #: Run with a tree on PYTHONPATH: starts N pty consoles (``sleep``) in one event loop and
 #: prints the PSS in KiB of every relay process it has (children running ptyrelay.py).
@@ -148,10 +149,10 @@ def main() -> None:
         for _ in range(args.runs):
             for tree in args.tree:
                 reads[tree].append(read_only(tree, src))
-        for tree, values in reads.items():
+        for tree, pairs in reads.items():
             print(f"pty read alone, {args.mb} MB, no terminal, {tree}: MB/s"
-                  f" {summary([v[0] for v in values])}; CPU s of relay + cat"
-                  f" {summary([v[1] for v in values])}")
+                  f" {summary([v[0] for v in pairs])}; CPU s of relay + cat"
+                  f" {summary([v[1] for v in pairs])}")
     for tree in args.tree:
         for n in (1, 50):
             pss = relay_pss(tree, n)

@@ -134,7 +134,11 @@ def test_a_full_pipe_holds_back_only_its_own_pty() -> None:
     stuck = threading.Thread(target=write_all, args=(s1, first), daemon=True)
     stuck.start()  # blocks once its pipe (64 KiB) and the pty are full
     second = os.urandom(2_000_000)
-    other = threading.Thread(target=lambda: (write_all(s2, second), os.close(s2)))
+    def write_then_close() -> None:
+        write_all(s2, second)
+        os.close(s2)
+
+    other = threading.Thread(target=write_then_close)
     other.start()
     assert hashlib.sha256(read_all(p2)).digest() == hashlib.sha256(second).digest()
     other.join(10)
@@ -378,7 +382,7 @@ def test_without_a_relay_the_console_reads_its_pty_itself(
     data = b"".join(b"line %d, read without a relay\n" % i for i in range(40_000))
     src = tmp_path / "flood.txt"
     src.write_bytes(data)
-    monkeypatch.setattr(relayhub.sys, "executable", str(tmp_path / "no-python"))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
 
     async def run() -> list[bytes]:
         got = [bytearray(), bytearray()]
@@ -427,13 +431,14 @@ async def flood_with_kills(tmp_path: Path, kills: int, clock: Callable[[], float
     try:
         for _ in range(kills):
             mark = len(got[0]) + 300_000
-            await until(lambda mark=mark: len(got[0]) > mark, "the flood goes on")
+            await until(lambda: len(got[0]) > mark, "the flood goes on")  # noqa: B023
             relay = hub.proc
             if relay is None:
                 break  # given up: the consoles read for themselves
             before_kill()
             relay.send_signal(signal.SIGKILL)
-            await until(lambda relay=relay: hub.proc is not relay, "the relay's death noticed")
+            await until(lambda: hub.proc is not relay,  # noqa: B023 - awaited at once
+                        "the relay's death noticed")
             overlaps += len(started[0]._pipes) > 1
         mark = len(got[0]) + 300_000
         await until(lambda: len(got[0]) > mark, "the flood goes on after the kills")
