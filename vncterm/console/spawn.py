@@ -2,27 +2,29 @@
 
 The child runs in its own session with the pty as controlling terminal, TERM=xterm-256color and
 the window size set; it inherits no descriptor of ours (close_fds). The pty master is read
-continuously by a relay process (``ptyrelay.py``: a pty hands out ~4 KiB per read) into a pipe
-that the event loop drains in large reads, so the program never waits for viewers. Keys and
-pastes are written to the master from the event loop.
+continuously by the process's shared relay (``relayhub.py``, ``ptyrelay.py``: a pty hands out
+~4 KiB per read), which splices it into pipes that the event loop drains in large reads, so
+the program never waits for viewers. Keys and pastes are written to the master from the event
+loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import logging
 import os
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import time
+from collections import deque
 from typing import Any
 
-from . import ptyrelay
 from .base import Console, DataCallback, StatusCallback
+from .relayhub import RelayHub, shared_hub
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +37,8 @@ EOF_GRACE = 0.5
 #: stretches: 31-34 MB/s at 128 KiB, 34-40 at 512 KiB end to end), colour in ~200 KiB.
 READ_TIME = 0.016
 READ_MIN, READ_MAX = 64 * 1024, 1 << 20
-#: A relay that is killed (not ended by the pty) is replaced, this many times at most.
-MAX_RELAY_RESTARTS = 5
-#: The relay's pipe holds this much (F_SETPIPE_SZ; the kernel's default cap is 1 MiB).
-PIPE_SIZE = 1 << 20
+#: Reads of what already arrived, at most, when the command exited but the pty lives on.
+DRAIN_READS = 64
 
 
 def _set_ctty() -> None:  # runs in the child between fork and exec
@@ -77,10 +77,13 @@ class SpawnConsole(Console):
         self._on_data: DataCallback | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._eof: asyncio.Future[None] | None = None
-        self.relay: subprocess.Popen[bytes] | None = None
-        self._pipe = -1  # the read end of the relay's pipe
+        self._hub: RelayHub | None = None
+        self._relay_id = 0
+        self._pipes: deque[int] = deque()  # the relay's pipes (read ends), oldest first
+        self._reading = -1  # the descriptor being read: the oldest pipe, or the master
+        self._ended = False  # the relay saw the pty's end: the last pipe's end is the output's
+        self._direct = False  # no relay: read the master once the pipes are done
         self._read_size = READ_MIN
-        self._relay_restarts = 0
 
     async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
         self._loop = loop = asyncio.get_running_loop()
@@ -94,61 +97,76 @@ class SpawnConsole(Console):
                            preexec_fn=_set_ctty, close_fds=True)
         os.set_blocking(master, False)
         self.master = master
-        try:
-            self._start_relay()
-        except OSError:
-            self.close()
-            raise
+        self._hub = shared_hub()
+        self._relay_id = self._hub.attach(self)
         self._reaper = asyncio.ensure_future(self._reap())
         on_status(f"started {self.argv[0]} (pid {self.proc.pid})")
 
-    def _start_relay(self) -> None:
-        """Start the relay copying the master into a new pipe, and watch the pipe."""
-        assert self._loop is not None
-        r, w = os.pipe()
-        try:
-            fcntl.fcntl(r, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-        except OSError:  # a lower pipe-max-size: the default 64 KiB still works
-            pass
-        self.relay = _start([sys.executable, "-S", ptyrelay.__file__, str(self.master), str(w)],
-                            keep=r, give=w, pass_fds=(self.master, w),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            start_new_session=True)
-        os.set_blocking(r, False)
-        self._pipe = r
-        self._loop.add_reader(r, self._readable)
+    # -- what the relay hub calls (relayhub.RelayClient) ------------------------------------
+
+    def add_pipe(self, fd: int) -> None:
+        self._pipes.append(fd)
+        self._read_next()
+
+    def pty_ended(self) -> None:
+        self._ended = True
+        self._read_next()
+
+    def read_directly(self) -> None:
+        self._direct = True
+        self._read_next()
+
+    # -- reading ---------------------------------------------------------------------------
 
     @staticmethod
     def _set_winsize(fd: int, cols: int, rows: int) -> None:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
+    def _read_next(self) -> None:
+        """Unless something is being read: read the oldest pipe; with none left, the master
+        (no relay) or nothing (the output's end, or waiting for the relay's successor)."""
+        if self._reading >= 0 or self._eof is None or self._eof.done():
+            return
+        assert self._loop is not None
+        if self._pipes:
+            self._reading = self._pipes[0]
+        elif self._direct and not self._ended and self.master >= 0:
+            self._reading = self.master
+        else:
+            if self._ended:
+                self._eof.set_result(None)
+            return
+        self._loop.add_reader(self._reading, self._readable)
+
     def _readable(self) -> None:
-        """Hand what the relay copied to the terminal; at its end of file (the pty's: every
-        slave descriptor closed) stop reading."""
-        if self._drain_once() is not None:
-            return
-        assert self.relay is not None
-        status = self.relay.wait()
-        if status != 0 and self._relay_restarts < MAX_RELAY_RESTARTS:
-            # killed (it ends with 0 at the pty's end): the program is still writing
-            self._relay_restarts += 1
-            log.warning("pty relay ended with status %d; starting another", status)
-            self._stop_relay()
-            self._start_relay()
-            return
-        self._stop_reading()
-        if self._eof is not None and not self._eof.done():
-            self._eof.set_result(None)
+        """Hand what arrived to the terminal; at the end of what is read, go on to the next."""
+        if self._drain_once() is None:
+            self._source_ended()
+
+    def _source_ended(self) -> None:
+        """The pipe or master being read ended. A pipe ends when its relay let it go: the
+        pty's end (told before, so :meth:`RelayHub.poll` sees it), or the relay's death."""
+        assert self._loop is not None
+        fd, self._reading = self._reading, -1
+        self._loop.remove_reader(fd)
+        if fd == self.master:
+            self._ended = True
+        else:
+            os.close(self._pipes.popleft())
+            if not self._pipes and not self._ended and self._hub is not None:
+                self._hub.poll()  # may hand a pipe, tell the pty's end, or give up
+        self._read_next()
 
     def _drain_once(self) -> bool | None:
-        """One read of the relay's pipe: True when it had data, False when it had none yet,
+        """One read of what is being read: True when it had data, False when it had none yet,
         None at its end."""
         try:
-            data = os.read(self._pipe, self._read_size)
+            data = os.read(self._reading, self._read_size)
         except BlockingIOError:
             return False
         except OSError as e:
-            log.warning("pty relay read failed: %s", e)
+            if e.errno != errno.EIO:  # EIO: the master's end (every slave descriptor closed)
+                log.warning("pty read failed: %s", e)
             return None
         if not data:
             return None
@@ -160,21 +178,30 @@ class SpawnConsole(Console):
             self._read_size = min(READ_MAX, max(READ_MIN, int(rate * READ_TIME)))
         return True
 
-    def _stop_relay(self) -> None:
-        assert self._loop is not None
-        if self.relay is not None:
-            if self.relay.poll() is None:
-                self.relay.kill()
-            self.relay.wait()
-        if self._pipe >= 0:
-            self._loop.remove_reader(self._pipe)
-            os.close(self._pipe)
-            self._pipe = -1
+    def _drain_now(self) -> None:
+        """Take what has already arrived, without waiting (a bounded number of reads)."""
+        for _ in range(DRAIN_READS):
+            if self._reading < 0:
+                return
+            got = self._drain_once()
+            if got is None:
+                self._source_ended()
+            elif not got:
+                return
 
     def _stop_reading(self) -> None:
-        """Stop the relay and the pipe, and any pending write."""
+        """Let the relay and the pipes go, and any pending write."""
         assert self._loop is not None
-        self._stop_relay()
+        if self._reading >= 0:
+            self._loop.remove_reader(self._reading)
+            self._reading = -1
+        while self._pipes:
+            os.close(self._pipes.popleft())
+        if self._hub is not None:
+            hub, self._hub = self._hub, None
+            hub.detach(self._relay_id)
+        if self._eof is not None and not self._eof.done():
+            self._eof.set_result(None)
         if self.master >= 0 and self._writing:
             self._loop.remove_writer(self.master)
             self._writing = False
@@ -189,9 +216,8 @@ class SpawnConsole(Console):
         assert self._eof is not None
         try:
             await asyncio.wait_for(asyncio.shield(self._eof), EOF_GRACE)
-        except TimeoutError:  # what the relay already copied is not lost
-            while self._pipe >= 0 and self._drain_once():
-                pass
+        except TimeoutError:  # what the relay already moved is not lost
+            self._drain_now()
         self._stop_reading()
         if not self._closed.done():
             self._closed.set_result(128 - status if status < 0 else status)
