@@ -10,6 +10,10 @@ address label). Events: ``start``, ``stop``, ``connect``, ``refused`` (reason), 
 
 With ``journal`` the same records go to systemd's journal through its native datagram socket
 (``MESSAGE`` holds the JSON, ``VNCTERM_EVENT`` the event name); no library needed.
+
+A FILE is created 0600 and written through ``outfile.AppendFile``: a write error (a full disk)
+is reported once and never stops vncterm; when writing works again, an ``audit_gap`` record
+(``missed_bytes``, ``reason``) marks where records are missing.
 """
 
 from __future__ import annotations
@@ -20,12 +24,21 @@ import json
 import logging
 import socket
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
+
+from .outfile import AppendFile, Notice
 
 log = logging.getLogger(__name__)
 
 INPUT_WINDOW = 1.0
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
+
+
+def _gap_record(missed: int, reason: str) -> bytes:
+    """The record an audit file gets where records are missing."""
+    entry = {"ts": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+             "event": "audit_gap", "missed_bytes": missed, "reason": reason}
+    return (json.dumps(entry) + "\n").encode()
 
 
 @dataclass
@@ -39,16 +52,16 @@ class _Input:
 class AuditLog:
     """Writes audit records; aggregates input per viewer."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, on_notice: Notice | None = None) -> None:
         self.target = target
-        self._file: IO[str] | None = None
+        self._file: AppendFile | None = None
         self._journal: socket.socket | None = None
         if target == "journal":
             self._journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._journal.set_inheritable(False)
             self._journal.connect(JOURNAL_SOCKET)
         else:
-            self._file = open(target, "a", encoding="utf-8")
+            self._file = AppendFile(target, "audit log", marker=_gap_record, on_notice=on_notice)
         self._input: dict[str, _Input] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
 
@@ -63,8 +76,7 @@ class AuditLog:
         line = json.dumps(entry, ensure_ascii=False, default=str)
         try:
             if self._file is not None:
-                self._file.write(line + "\n")
-                self._file.flush()
+                self._file.write((line + "\n").encode())  # reports its own write errors
             elif self._journal is not None:
                 msg = (f"MESSAGE={line}\nSYSLOG_IDENTIFIER=vncterm\n"
                        f"VNCTERM_EVENT={event}\nPRIORITY=5\n")

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from ..console.base import Console
 from ..desktop.events import Bell as DesktopBell
@@ -21,7 +21,9 @@ from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
 from ..terminal.mouse import active_mode
 from .desktop import DesktopSource
+from .outfile import AppendFile
 from .sources import FramebufferSource, TerminalSource
+from .stages import Stages
 from .streams import StreamHub
 
 if TYPE_CHECKING:
@@ -49,12 +51,14 @@ class Session:
 
     def __init__(self, console: Console, emulator: Emulator, renderer: TerminalRenderer,
                  name: str, share_policy: str = "force-shared", stream_name: str = "console",
-                 log_file: BinaryIO | None = None) -> None:
+                 log_file: AppendFile | None = None) -> None:
         self.console = console
         self.stream_name = stream_name
         self.streams = StreamHub()
         self.streams.add(stream_name, console, rendered=True)
         self.log_file = log_file
+        #: The stages console output goes through, each contained.
+        self.stages = Stages()
         self._shown_detached = False
         #: What vncterm offers as its clipboard (the selection, or OSC 52 from the program).
         self.clipboard: str | None = None
@@ -84,12 +88,24 @@ class Session:
 
     def on_console_data(self, data: bytes) -> None:
         """Bytes from the console: log them, hand them to captures, parse them now, and draw
-        when a viewer is ready."""
+        when a viewer is ready. Each stage is contained (``stages.Stages``): a fault in one is
+        logged once, and the other stages still get the bytes."""
+        stages = self.stages
         if self.log_file is not None:
-            self.log_file.write(data)
-            self.log_file.flush()
-        self.streams.publish(self.stream_name, data)
-        self.emulator.feed(data)
+            stages.run("log", self.log_file.write, data)  # it reports its own write errors
+        stages.run("capture", self.streams.publish, self.stream_name, data)
+        stages.run("terminal", self.emulator.feed, data)
+        stages.run("replies", self._after_output)
+        stages.run("render", self._schedule_flush)
+
+    def notice(self, text: str) -> None:
+        """vncterm's own trouble (a log file that cannot be written): a status line between
+        the console's output, which is not disturbed (``Emulator.show_status``)."""
+        self.stages.run("terminal", self.emulator.show_status, text)
+        self.stages.run("render", self._schedule_flush)
+
+    def _after_output(self) -> None:
+        """What the output asked of the terminal: replies, bells, title, clipboard, size."""
         replies = self.emulator.take_replies()
         if replies:
             self.console.write(replies)
@@ -106,7 +122,6 @@ class Session:
         size = self.emulator.take_resize_request()
         if size is not None and self.can_resize and self.size_ok(*size):
             self.resize(*size)
-        self._schedule_flush()
 
     def on_console_status(self, status: str) -> None:
         """A backend attached, detached or is retrying: log it, show it, announce the stream."""
@@ -302,7 +317,11 @@ class Session:
         Drawing counts against the viewers' share of the time, like encoding."""
         t0 = time.perf_counter()
         for source in self.sources:
-            damage = source.refresh()
+            try:
+                damage = source.refresh()
+            except Exception as e:  # a rendering fault must not stop the console
+                self.stages.fault("render", e)
+                continue
             if damage:
                 for viewer in self.viewers:
                     if viewer.source is source:

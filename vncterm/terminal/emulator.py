@@ -1034,6 +1034,17 @@ class Emulator:
         """Parse console output."""
         self.parser.feed(self._decode(data))
 
+    def show_status(self, text: str) -> None:
+        """A status line of vncterm's own (reverse video, on a line of its own) between two
+        reads: the console's partial sequence or character, attributes and character sets are
+        kept for its next bytes."""
+        screen = self.screen
+        kept = (screen.cursor.attrs, screen.g0_charset, screen.g1_charset, screen.charset)
+        screen.g0_charset = screen.g1_charset = None  # type: ignore[assignment]
+        clean = "".join(c for c in text if c.isprintable())[:_MAX_TITLE]
+        self.parser.interject(f"\r\n\x1b[7m[vncterm] {clean}\x1b[0m\r\n")
+        screen.cursor.attrs, screen.g0_charset, screen.g1_charset, screen.charset = kept
+
     def resize(self, cols: int, rows: int) -> None:
         """Change the terminal size (the server resized it, e.g. for SetDesktopSize)."""
         self.screen.resize(rows, cols)

@@ -179,6 +179,14 @@ class Parser:
             return -1
         return prefix.end()  # ESC (+ intermediates) then a control or non-ASCII: drop the ESC
 
+    def interject(self, text: str) -> None:
+        """Parse ``text`` (vncterm's own) between two feeds: a partial sequence or string the
+        console left pending waits, untouched, for the console's next bytes."""
+        pending, skipping = self._pending, self._skipping
+        self.reset()
+        self.feed(text)
+        self._pending, self._skipping = pending, skipping
+
     def reset(self) -> None:
         """Forget any partial sequence."""
         self._pending = ""
