@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, example, given, settings
 
 from vncterm.client import StreamClient
 from vncterm.config import ConsoleSpec
+from vncterm.server.outfile import AppendFile, console_marker
 
 STAGE_LOGGER = "vncterm.server.stages"
 OUTFILE_LOGGER = "vncterm.server.outfile"
@@ -285,3 +286,31 @@ def test_hostile_output_over_a_socket_console(
     wait_for(lambda: marker.encode() in log_path.read_bytes(), "the log")
     assert chardev.still_up()
     assert vt.call(lambda: dict(vt.server.session.stages.faults)) == {}  # type: ignore[union-attr]
+
+
+def test_a_failing_file_counts_what_it_misses_and_retries_once_a_second(
+        small_disk: Path) -> None:
+    """AppendFile on a real full disk, with a clock of days: a partial write counts only what
+    did not fit; while failing, writes are tried once per retry interval; the marker tells the
+    exact count."""
+    now = [time.monotonic() + 3 * 86400.0]
+    notices: list[str] = []
+    path = small_disk / "x.log"
+    out = AppendFile(str(path), "console log", on_notice=notices.append, retry=1.0,
+                     clock=lambda: now[0])
+    assert out.write(b"a" * 100)
+    filler = _fill(small_disk)
+    assert not out.write(b"b" * 5000)  # 3996 bytes fit in the file's page
+    assert out.failing == "No space left on device" and out.missed == 1004
+    assert len(notices) == 1
+    filler.unlink()
+    now[0] += 0.5
+    assert not out.write(b"c" * 5)  # not tried again yet: counted
+    assert out.missed == 1009 and path.stat().st_size == PAGE
+    now[0] += 0.5
+    assert out.write(b"d")
+    assert path.read_bytes() == (b"a" * 100 + b"b" * 3996
+                                 + console_marker(1009, "No space left on device") + b"d")
+    assert out.failing is None and out.missed == 0 and out.missed_total == 1009
+    assert notices[1] == f"console log {path}: writing again; 1009 bytes missed"
+    out.close()

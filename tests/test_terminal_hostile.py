@@ -9,6 +9,11 @@ text reaches the screen. Numeric parameters clamp (``MAX_PARAM``) and their coun
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from hostile import RECOVER, hostile
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -57,3 +62,15 @@ def test_parameters_clamp_and_their_count_is_capped() -> None:
     # OSC 4 asks: a 5000-digit index clamps beyond the palette (no answer); a query still works
     emu.feed(b"\x1b]4;" + b"1" * 5000 + b";?\x07\x1b]4;1;?\x07")
     assert emu.take_replies() == b"\x1b]4;1;rgb:cdcd/0000/0000\x07"
+
+
+def test_atheris_emulator_harness_short_budget() -> None:
+    """CI's short run of the emulator's atheris harness (tests/fuzz/fuzz_emulator.py)."""
+    harness = Path(__file__).resolve().parent / "fuzz" / "fuzz_emulator.py"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(harness.parents[2]), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, str(harness), "-runs=20000", "-max_len=2048",
+                           "-seed=1"], capture_output=True, text=True, timeout=300, env=env,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Done 20000 runs" in done.stderr, done.stderr[-2000:]
