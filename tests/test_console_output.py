@@ -79,13 +79,14 @@ def _break(stage: str, vt: RunningVncterm) -> None:
 
     target: object = {"log": session.log_file, "capture": session.streams,
                       "terminal": session.emulator, "replies": session.console,
-                      "render": session.terminal}[stage]
+                      "terminal events": session, "render": session.terminal}[stage]
     method = {"log": "write", "capture": "publish", "terminal": "feed", "replies": "write",
-              "render": "refresh"}[stage]
+              "terminal events": "set_name", "render": "refresh"}[stage]
     vt.call(lambda: setattr(target, method, boom))
 
 
-@pytest.mark.parametrize("stage", ["log", "capture", "terminal", "replies", "render"])
+@pytest.mark.parametrize("stage", ["log", "capture", "terminal", "replies", "terminal events",
+                                   "render"])
 def test_a_fault_in_one_stage_leaves_the_others_their_bytes(
         tmp_path: Path, stage: str, caplog: pytest.LogCaptureFixture) -> None:
     log_path = tmp_path / "console.log"
@@ -104,7 +105,8 @@ def test_a_fault_in_one_stage_leaves_the_others_their_bytes(
             _break(stage, vt)
             for i in range(3):  # three reads, one logged fault
                 text = f"after-{stage}-{i}"
-                chardev.send(f"{text}\r\n\x1b[c".encode())  # DA: a reply is owed
+                # DA owes a reply; OSC 2 sets the title, which the desktop name follows
+                chardev.send(f"{text}\r\n\x1b[c\x1b]2;{text}\x07".encode())
                 if stage != "log":
                     await asyncio.to_thread(wait_for, lambda t=text: t.encode()
                                             in log_path.read_bytes(), "the log")

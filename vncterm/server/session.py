@@ -95,7 +95,8 @@ class Session:
             stages.run("log", self.log_file.write, data)  # it reports its own write errors
         stages.run("capture", self.streams.publish, self.stream_name, data)
         stages.run("terminal", self.emulator.feed, data)
-        stages.run("replies", self._after_output)
+        stages.run("replies", self._reply)
+        stages.run("terminal events", self._after_output)
         stages.run("render", self._schedule_flush)
 
     def notice(self, text: str) -> None:
@@ -104,11 +105,14 @@ class Session:
         self.stages.run("terminal", self.emulator.show_status, text)
         self.stages.run("render", self._schedule_flush)
 
-    def _after_output(self) -> None:
-        """What the output asked of the terminal: replies, bells, title, clipboard, size."""
+    def _reply(self) -> None:
+        """Answers the terminal owes the program (device attributes, cursor position, ...)."""
         replies = self.emulator.take_replies()
         if replies:
             self.console.write(replies)
+
+    def _after_output(self) -> None:
+        """What else the output asked for: bells, title, clipboard, size."""
         bells = self.emulator.take_bells()
         if bells:
             for viewer in self.viewers:

@@ -1,6 +1,6 @@
 """Fault containment for the stages console output goes through (log, capture, terminal,
-replies, render): a fault in one stage never reaches the console's read callback, nor the
-other stages, which still get every byte.
+replies, terminal events, render): a fault in one stage never reaches the console's read
+callback, nor the other stages, which still get every byte.
 
 Each stage's first fault is logged with its reason and traceback; later ones are counted in
 :attr:`Stages.faults`, not logged (a broken stage would otherwise log once per read).
