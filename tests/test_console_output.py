@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, example, given, settings
 
 from vncterm.client import StreamClient
 from vncterm.config import ConsoleSpec
-from vncterm.server.outfile import AppendFile, console_marker
+from vncterm.server.outfile import QUIET, AppendFile, console_marker
 
 STAGE_LOGGER = "vncterm.server.stages"
 OUTFILE_LOGGER = "vncterm.server.outfile"
@@ -315,4 +315,17 @@ def test_a_failing_file_counts_what_it_misses_and_retries_once_a_second(
                                  + console_marker(1009, "No space left on device") + b"d")
     assert out.failing is None and out.missed == 0 and out.missed_total == 1009
     assert notices[1] == f"console log {path}: writing again; 1009 bytes missed"
+    # failing again within a minute of the report (a disk hovering at full): marked, not reported
+    filler = _fill(small_disk)
+    assert not out.write(b"e" * PAGE)
+    filler.unlink()
+    now[0] += 1.0
+    assert out.write(b"f")
+    assert path.read_bytes().endswith(console_marker(out.missed_total - 1009,
+                                                     "No space left on device") + b"f")
+    assert len(notices) == 2
+    now[0] += QUIET
+    filler = _fill(small_disk)
+    assert not out.write(b"g" * PAGE)
+    assert len(notices) == 3  # a minute later it is news again
     out.close()

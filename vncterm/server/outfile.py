@@ -9,7 +9,8 @@ reason, in vncterm's log and through ``on_notice``; the bytes are counted, not k
 tried again at most every ``retry`` seconds. When one succeeds, the file first gets a marker
 made by ``marker(missed_bytes, reason)`` (a line saying how much is missing and why, so the gap
 in the record is visible where it is), and vncterm's log and ``on_notice`` say how many bytes
-were missed.
+were missed. A failure within ``QUIET`` seconds of the last report is not reported (only
+marked in the file); closing logs the total missed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ Marker = Callable[[int, str], bytes]
 
 #: Seconds between attempts to write while a file is failing.
 RETRY = 1.0
+#: A file failing again within this many seconds of its last report is not reported again
+#: (a disk hovering at full); its markers still count every byte.
+QUIET = 60.0
 
 
 def console_marker(missed: int, reason: str) -> bytes:
@@ -64,6 +68,8 @@ class AppendFile:
         self.missed = 0
         self.missed_total = 0
         self._retry_at = 0.0
+        self._quiet_until = 0.0
+        self._reported = False  # the current failure was reported
 
     def write(self, data: bytes) -> bool:
         """Append ``data``; False when (some of) it could not be written (then counted)."""
@@ -91,10 +97,15 @@ class AppendFile:
         return done, None
 
     def _fail(self, error: OSError) -> None:
-        self._retry_at = self.clock() + self.retry
+        now = self.clock()
+        self._retry_at = now + self.retry
         if self.failing is not None:
             return
         self.failing = error.strerror or str(error)
+        self._reported = now >= self._quiet_until
+        if not self._reported:
+            return
+        self._quiet_until = now + QUIET
         log.error("%s %s: cannot write (%s); vncterm goes on and counts what it misses",
                   self.what, self.path, self.failing)
         self._notify(f"{self.what} {self.path}: cannot write ({self.failing}); "
@@ -113,9 +124,10 @@ class AppendFile:
         if error is not None:
             self._retry_at = self.clock() + self.retry
             return False
-        log.warning("%s %s: writing again; %d bytes were not written (%s)",
-                    self.what, self.path, self.missed, reason)
-        self._notify(f"{self.what} {self.path}: writing again; {self.missed} bytes missed")
+        if self._reported:
+            log.warning("%s %s: writing again; %d bytes were not written (%s)",
+                        self.what, self.path, self.missed, reason)
+            self._notify(f"{self.what} {self.path}: writing again; {self.missed} bytes missed")
         self.failing = None
         self.missed = 0
         return True
@@ -128,6 +140,9 @@ class AppendFile:
                 log.exception("%s %s: showing a notice failed", self.what, self.path)
 
     def close(self) -> None:
+        if self.missed_total:
+            log.warning("%s %s: %d bytes were not written in all%s", self.what, self.path,
+                        self.missed_total, f" ({self.missed} still)" if self.failing else "")
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
