@@ -287,7 +287,9 @@ def test_hostile_output_over_a_socket_console(
     vt.wait_text(marker)
     wait_for(lambda: marker.encode() in log_path.read_bytes(), "the log")
     assert chardev.still_up()
-    assert vt.call(lambda: dict(vt.server.session.stages.faults)) == {}  # type: ignore[union-attr]
+    session = vt.server.session  # type: ignore[union-attr]
+    assert vt.call(lambda: (dict(session.stages.faults), session.emulator.parser.faults)) == (
+        {}, 0)
 
 
 def test_a_failing_file_counts_what_it_misses_and_retries_once_a_second(

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hostile import RECOVER, hostile
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -45,6 +46,23 @@ def test_hostile_bytes_never_raise_and_text_follows(data: bytes, cut: int, fast:
     emu.take_resize_request()
     emu.feed(RECOVER + b"plain-MARKER")
     assert any("plain-MARKER" in line for line in emu.text()), emu.text()
+    assert emu.parser.faults == 0
+
+
+def test_a_faulty_handler_loses_its_sequence_not_the_rest_of_the_read(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    emu = Emulator(80, 25)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug in CSI t")
+
+    monkeypatch.setattr(emu.screen, "window_op", broken)
+    emu.feed(b"\x1b[18tafter\x1b[6n\x1b[18t\x1b]2;title\x07")
+    assert emu.text()[0].startswith("after")
+    assert emu.take_replies() == b"\x1b[1;6R"  # the reply owed after the fault still goes
+    assert emu.title == "title"
+    assert emu.parser.faults == 2
+    assert len([r for r in caplog.records if "a bug in CSI t" in r.getMessage()]) == 1
 
 
 def test_parameters_clamp_and_their_count_is_capped() -> None:

@@ -2,8 +2,8 @@
 
 The first input byte picks the model (fast or reference), the charset and the terminal size;
 the second how the rest is split into ``feed`` calls; the rest is what the console prints.
-Anything raised out of ``Emulator.feed`` is a crash, and so is plain text that does not reach
-the screen after ``hostile.RECOVER`` (cancel, string terminator, RIS).
+Anything raised out of ``Emulator.feed`` or by a sequence's handler is a crash, and so is
+plain text that does not reach the screen after ``hostile.RECOVER`` (cancel, ST, RIS).
 
     pip install atheris
     python tests/fuzz/fuzz_emulator.py -runs=1000000 -max_len=4096 -timeout=10 [corpus_dir]
@@ -45,6 +45,8 @@ def test_one(data: bytes) -> None:
     text = "".join(emu.text())
     if MARKER not in text:
         raise AssertionError(f"plain text lost after recovery: {text!r}")
+    if emu.parser.faults:
+        raise AssertionError("a sequence's handler raised (see the log)")
 
 
 def main() -> None:
