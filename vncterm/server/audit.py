@@ -56,6 +56,7 @@ class AuditLog:
         self.target = target
         self._file: AppendFile | None = None
         self._journal: socket.socket | None = None
+        self._journal_lost = 0  # records the journal refused since it last took one
         if target == "journal":
             self._journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._journal.set_inheritable(False)
@@ -74,15 +75,25 @@ class AuditLog:
             entry["viewer"] = viewer
         entry.update(fields)
         line = json.dumps(entry, ensure_ascii=False, default=str)
-        try:
-            if self._file is not None:
-                self._file.write((line + "\n").encode())  # reports its own write errors
-            elif self._journal is not None:
-                msg = (f"MESSAGE={line}\nSYSLOG_IDENTIFIER=vncterm\n"
-                       f"VNCTERM_EVENT={event}\nPRIORITY=5\n")
+        if self._file is not None:
+            self._file.write((line + "\n").encode())  # reports its own write errors
+        elif self._journal is not None:
+            msg = (f"MESSAGE={line}\nSYSLOG_IDENTIFIER=vncterm\n"
+                   f"VNCTERM_EVENT={event}\nPRIORITY=5\n")
+            try:
+                if self._journal_lost:  # the journal may have restarted: a new connection
+                    self._journal.connect(JOURNAL_SOCKET)
                 self._journal.send(msg.encode())
-        except OSError as e:
-            log.error("audit log %s: %s", self.target, e)
+            except OSError as e:
+                self._journal_lost += 1
+                if self._journal_lost == 1:
+                    log.error("audit log %s: %s; records are counted until it works again",
+                              self.target, e)
+                return
+            if self._journal_lost:
+                log.warning("audit log %s: working again; %d records were lost", self.target,
+                            self._journal_lost)
+                self._journal_lost = 0
 
     # -- input, aggregated -----------------------------------------------------------------------
 
