@@ -270,7 +270,7 @@ def hostile_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
 _count = iter(range(1 << 30))
 
 
-@settings(max_examples=60, deadline=None, database=None,
+@settings(max_examples=150, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
 @given(data=hostile())

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from vncterm.terminal.emulator import MAX_PARAM, MAX_PARAMS, Emulator, number
 
-FUZZ = settings(max_examples=400, deadline=None, database=None,
+FUZZ = settings(max_examples=1000, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
