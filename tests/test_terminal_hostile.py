@@ -92,3 +92,12 @@ def test_atheris_emulator_harness_short_budget() -> None:
                           check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Done 20000 runs" in done.stderr, done.stderr[-2000:]
+
+
+def test_long_sgr_strings_are_not_cached() -> None:
+    """The SGR cache keys on the parameter string: hostile 60 KB ones would hold ~60 MB."""
+    emu = Emulator(80, 25)
+    for i in range(50):
+        emu.feed(b"\x1b[" + str(i).encode() + b";1" * 30000 + b"m")
+    assert len(emu.screen._sgr_cache) == 0
+    assert emu.screen.cursor.attrs.bold

@@ -57,6 +57,8 @@ CURSOR_STYLES: dict[int, tuple[str, bool]] = {
     3: ("underline", True), 4: ("underline", False), 5: ("bar", True), 6: ("bar", False),
 }
 _MAX_TITLE = 1024
+#: The longest SGR parameter string the SGR cache keeps (a hostile one may be 64 KiB).
+_SGR_CACHE_KEY = 64
 _MAX_CLIPBOARD = 1 << 20
 _TITLE_STACK = 10
 _NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
@@ -350,7 +352,8 @@ class TermScreen(pyte.Screen):
 
     def csi(self, raw: str, inter: str, final: str) -> None:
         """``CSI params [intermediates] final``."""
-        if final == "m" and not inter and self.fast and not (raw and raw[0] in "<=>?"):
+        if (final == "m" and not inter and self.fast and len(raw) <= _SGR_CACHE_KEY
+                and not (raw and raw[0] in "<=>?")):
             key = (raw, self.cursor.attrs, mo.DECSCNM in self.mode)
             attrs = self._sgr_cache.get(key)
             if attrs is None:
