@@ -41,6 +41,12 @@ def wait_for(check: Callable[[], object], what: str, timeout: float = 10.0) -> N
         time.sleep(0.02)
 
 
+def shown(vt: RunningVncterm) -> str:
+    """What vncterm shows of its own (``Session.notice``): status lines on the terminal,
+    wrapped over whole lines."""
+    return "".join(vt.text())
+
+
 @contextlib.contextmanager
 def guest_console(tmp_path: Path, **config: Any) -> Iterator[tuple[Chardev, RunningVncterm]]:
     """A chardev stand-in and a vncterm attached to it (``--unix``)."""
@@ -201,7 +207,7 @@ def test_full_disk_never_stops_the_console_and_the_log_resumes(
         # the screen keeps updating, line after line, while the log cannot be written
         send(b"first while full\r\n")
         vt.wait_text("first while full")
-        screen = "".join(vt.text())  # the notice, wrapped over whole lines
+        screen = shown(vt)
         assert f"[vncterm] console log {log_path}: cannot write (No space left on device)" \
             in screen, screen
         assert f"[vncterm] audit log {audit_path}: cannot write" not in screen
@@ -209,7 +215,7 @@ def test_full_disk_never_stops_the_console_and_the_log_resumes(
             send(b"x" * 2000 + f"\r\nwhile-full-{i}\r\n".encode())
             vt.wait_text(f"while-full-{i}")
         _viewer_comes_and_goes(vt.port)  # audit records that cannot be written either
-        wait_for(lambda: f"audit log {audit_path}: cannot write" in "".join(vt.text()),
+        wait_for(lambda: f"audit log {audit_path}: cannot write" in shown(vt),
                  "the audit log's notice")
         assert chardev.still_up()
         # space returns: the log (and the audit log) resume within the retry interval
@@ -221,7 +227,7 @@ def test_full_disk_never_stops_the_console_and_the_log_resumes(
             time.sleep(0.1)
             i += 1
             assert i < 100, "the log never resumed"
-        screen = "".join(vt.text())
+        screen = shown(vt)
         assert f"[vncterm] console log {log_path}: writing again;" in screen, screen
         send(b"the end\r\n")
         wait_for(lambda: b"the end" in log_path.read_bytes(), "the log")

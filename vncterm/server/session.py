@@ -57,8 +57,6 @@ class Session:
         self.streams = StreamHub()
         self.streams.add(stream_name, console, rendered=True)
         self.log_file = log_file
-        #: The stages console output goes through, each contained.
-        self.stages = Stages()
         self._shown_detached = False
         #: What vncterm offers as its clipboard (the selection, or OSC 52 from the program).
         self.clipboard: str | None = None
@@ -83,6 +81,8 @@ class Session:
         self._flush_scheduled = False
         self._budget = ENCODE_BURST  # seconds of encoding the viewers may spend now
         self._budget_at = 0.0
+        #: The stages console output goes through, each contained.
+        self.stages = Stages()
 
     # -- console side ----------------------------------------------------------------------------
 
