@@ -15,6 +15,7 @@ import re
 import socket
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -337,3 +338,23 @@ def test_a_failing_file_counts_what_it_misses_and_retries_once_a_second(
     assert not out.write(b"g" * PAGE)
     assert len(notices) == 3  # a minute later it is news again
     out.close()
+
+
+PTY_PROGRAM = r"""
+import os, sys, time, tty
+tty.setraw(0)
+os.write(1, b"\x1b[" + b"5" * 5000 + b"m\x1b]4;" + b"1" * 5000 + b";?\x07\x1b[6n")
+reply = b""
+while not reply.endswith(b"R"):
+    reply += os.read(0, 1)
+os.write(1, b"\x1b[0m\r\nreply:" + reply[1:] + b" after-hostile\r\n")
+time.sleep(30)
+"""
+
+
+def test_hostile_output_on_a_pty_still_gets_its_replies() -> None:
+    """A program on a pty sends 5000-digit parameters then asks where the cursor is: the rest
+    of that read is parsed and the reply reaches it (it used to hang waiting)."""
+    with RunningVncterm([sys.executable, "-c", PTY_PROGRAM]) as vt:
+        lines = vt.wait_text("after-hostile")
+        assert any("reply:[1;1R after-hostile" in line for line in lines), lines
