@@ -5,6 +5,7 @@ socket activation, and shutdown on SIGTERM/SIGINT."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -336,6 +337,31 @@ def test_audit_log_to_the_journal_socket(tmp_path: Path, monkeypatch: pytest.Mon
     fields = dict(line.split("=", 1) for line in sink.recv(4096).decode().splitlines())
     assert fields["VNCTERM_EVENT"] == "connect" and fields["SYSLOG_IDENTIFIER"] == "vncterm"
     assert json.loads(fields["MESSAGE"])["viewer"] == "viewer 127.0.0.1:1"
+    sink.close()
+
+
+def test_audit_journal_gone_is_reported_once_and_reconnected(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A journal that goes away loses records (counted, one error logged), never raises; when
+    it is back (a restarted journald: a new socket at the path) records flow again."""
+    path = tmp_path / "journal.sock"
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(str(path))
+    monkeypatch.setattr(audit_module, "JOURNAL_SOCKET", str(path))
+    log = audit_module.AuditLog("journal")
+    sink.close()
+    path.unlink()
+    for _ in range(3):
+        log.record("connect", "viewer 127.0.0.1:1")
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and "audit" in r.name]
+    assert len(errors) == 1
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(str(path))
+    log.record("disconnect", "viewer 127.0.0.1:1")
+    fields = dict(line.split("=", 1) for line in sink.recv(4096).decode().splitlines())
+    assert fields["VNCTERM_EVENT"] == "disconnect"
+    assert any("3 records were lost" in r.getMessage() for r in caplog.records)
+    log.close()
     sink.close()
 
 

@@ -20,6 +20,7 @@ from ..terminal.emulator import Emulator
 from .audit import AuditLog
 from .desktop import DesktopLink
 from .hints import connect_hints
+from .outfile import AppendFile
 from .security import Gatekeeper, anonymous_tls_context, tls_context
 from .session import Session
 from .viewer import Viewer
@@ -46,7 +47,8 @@ class Server:
         else:
             what = os.path.basename(config.command[0])
         name = config.name or f"{what} on {socket.gethostname()}"
-        self.log_file = open(config.log_path, "ab") if config.log_path else None
+        self.log_file = (AppendFile(config.log_path, "console log", on_notice=self._notice)
+                         if config.log_path else None)
         self.session = Session(self.console, self.emulator, self.renderer, name,
                                config.share_policy, stream_name=config.stream_name,
                                log_file=self.log_file)
@@ -62,7 +64,8 @@ class Server:
                          if config.tls_cert else None),
             anon_tls_context=anonymous_tls_context() if config.tls_anon else None,
             plain_users=config.plain_users)
-        self.audit = AuditLog(config.audit_log) if config.audit_log else None
+        self.audit = (AuditLog(config.audit_log, on_notice=self._notice)
+                      if config.audit_log else None)
         self.guard = Gatekeeper(max_viewers=config.max_viewers, audit=self.audit,
                                 stuck_timeout=config.stuck_timeout)
         #: The signal that stopped the server (SIGTERM/SIGINT), if any.
@@ -73,6 +76,10 @@ class Server:
         #: WebSocket sniffing on the listeners, WebSocket-only listeners (``.addresses``).
         self.websocket = WebSocketSetup(
             config, self.security, lambda security: Viewer(self.session, security, self.guard))
+
+    def _notice(self, key: str, text: str, ttl: float | None) -> None:
+        """A log file's trouble, shown on the status row."""
+        self.session.notice(key, text, ttl)
 
     async def start(self) -> None:
         """Listen on every address, then start the console."""

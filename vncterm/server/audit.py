@@ -14,6 +14,10 @@ viewer now ``showing`` the console or a desktop), ``desktop_attached`` / ``deskt
 
 With ``journal`` the same records go to systemd's journal through its native datagram socket
 (``MESSAGE`` holds the JSON, ``VNCTERM_EVENT`` the event name); no library needed.
+
+A FILE is created 0600 and written through ``outfile.AppendFile``: a write error (a full disk)
+is reported once and never stops vncterm; when writing works again, an ``audit_gap`` record
+(``missed_bytes``, ``reason``) marks where records are missing.
 """
 
 from __future__ import annotations
@@ -25,14 +29,22 @@ import json
 import logging
 import socket
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from ..errors import ConfigError
+from .outfile import AppendFile, Notice
 
 log = logging.getLogger(__name__)
 
 INPUT_WINDOW = 1.0
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
+
+
+def _gap_record(missed: int, reason: str) -> bytes:
+    """The record an audit file gets where records are missing."""
+    entry = {"ts": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+             "event": "audit_gap", "missed_bytes": missed, "reason": reason}
+    return (json.dumps(entry) + "\n").encode()
 
 
 @dataclass
@@ -53,17 +65,19 @@ class _Tally:
 class AuditLog:
     """Writes audit records; aggregates input per viewer."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, on_notice: Notice | None = None) -> None:
         self.target = target
-        self._file: IO[str] | None = None
+        self._file: AppendFile | None = None
         self._journal: socket.socket | None = None
+        self._journal_lost = 0  # records the journal refused since it last took one
         try:
             if target == "journal":
                 self._journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 self._journal.set_inheritable(False)
                 self._journal.connect(JOURNAL_SOCKET)
             else:
-                self._file = open(target, "a", encoding="utf-8")
+                self._file = AppendFile(target, "audit log", marker=_gap_record,
+                                        on_notice=on_notice)
         except OSError as e:
             if self._journal is not None:
                 self._journal.close()
@@ -85,16 +99,25 @@ class AuditLog:
             entry["viewer"] = viewer
         entry.update(fields)
         line = json.dumps(entry, ensure_ascii=False, default=str)
-        try:
-            if self._file is not None:
-                self._file.write(line + "\n")
-                self._file.flush()
-            elif self._journal is not None:
-                msg = (f"MESSAGE={line}\nSYSLOG_IDENTIFIER=vncterm\n"
-                       f"VNCTERM_EVENT={event}\nPRIORITY=5\n")
+        if self._file is not None:
+            self._file.write((line + "\n").encode())  # reports its own write errors
+        elif self._journal is not None:
+            msg = (f"MESSAGE={line}\nSYSLOG_IDENTIFIER=vncterm\n"
+                   f"VNCTERM_EVENT={event}\nPRIORITY=5\n")
+            try:
+                if self._journal_lost:  # the journal may have restarted: a new connection
+                    self._journal.connect(JOURNAL_SOCKET)
                 self._journal.send(msg.encode())
-        except OSError as e:
-            log.error("audit log %s: %s", self.target, e)
+            except OSError as e:
+                self._journal_lost += 1
+                if self._journal_lost == 1:
+                    log.error("audit log %s: %s; records are counted until it works again",
+                              self.target, e)
+                return
+            if self._journal_lost:
+                log.warning("audit log %s: working again; %d records were lost", self.target,
+                            self._journal_lost)
+                self._journal_lost = 0
 
     # -- input, aggregated -----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from ..console.base import Console
 from ..desktop.events import Bell as DesktopBell
@@ -21,7 +21,9 @@ from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
 from ..terminal.mouse import active_mode
 from .desktop import DesktopSource
+from .outfile import AppendFile
 from .sources import FramebufferSource, TerminalSource
+from .stages import Stages
 from .status import StatusRow
 from .streams import StreamHub
 
@@ -53,7 +55,7 @@ class Session:
 
     def __init__(self, console: Console, emulator: Emulator, renderer: TerminalRenderer,
                  name: str, share_policy: str = "force-shared", stream_name: str = "console",
-                 log_file: BinaryIO | None = None) -> None:
+                 log_file: AppendFile | None = None) -> None:
         self.console = console
         self.stream_name = stream_name
         self.streams = StreamHub()
@@ -84,20 +86,37 @@ class Session:
         self._flush_scheduled = False
         self._budget = ENCODE_BURST  # seconds of encoding the viewers may spend now
         self._budget_at = 0.0
+        #: The stages console output goes through, each contained.
+        self.stages = Stages()
 
     # -- console side ----------------------------------------------------------------------------
 
     def on_console_data(self, data: bytes) -> None:
         """Bytes from the console: log them, hand them to captures, parse them now, and draw
-        when a viewer is ready."""
+        when a viewer is ready. Each stage is contained (``stages.Stages``): a fault in one is
+        logged once, and the other stages still get the bytes."""
+        stages = self.stages
         if self.log_file is not None:
-            self.log_file.write(data)
-            self.log_file.flush()
-        self.streams.publish(self.stream_name, data)
-        self.emulator.feed(data)
+            stages.run("log", self.log_file.write, data)  # it reports its own write errors
+        stages.run("capture", self.streams.publish, self.stream_name, data)
+        stages.run("terminal", self.emulator.feed, data)
+        stages.run("replies", self._reply)
+        stages.run("terminal events", self._after_output)
+        stages.run("render", self._schedule_flush)
+
+    def notice(self, key: str, text: str, ttl: float | None) -> None:
+        """vncterm's own trouble (a log file that cannot be written) on the status row, under
+        ``key``, until replaced or for ``ttl`` seconds; never in the terminal."""
+        self.stages.run("render", self.status.show, key, text, ttl)
+
+    def _reply(self) -> None:
+        """Answers the terminal owes the program (device attributes, cursor position, ...)."""
         replies = self.emulator.take_replies()
         if replies:
             self.console.write(replies)
+
+    def _after_output(self) -> None:
+        """What else the output asked for: bells, title, clipboard, size."""
         bells = self.emulator.take_bells()
         if bells:
             for viewer in self.viewers:
@@ -111,7 +130,6 @@ class Session:
         size = self.emulator.take_resize_request()
         if size is not None and self.can_resize and self.size_ok(*size):
             self.resize(*size)
-        self._schedule_flush()
 
     def on_console_status(self, status: str) -> None:
         """A backend attached, detached or is retrying: log it, show it on the status row
@@ -338,7 +356,11 @@ class Session:
         Drawing counts against the viewers' share of the time, like encoding."""
         t0 = time.perf_counter()
         for source in self.sources:
-            damage = source.refresh()
+            try:
+                damage = source.refresh()
+            except Exception as e:  # a rendering fault must not stop the console
+                self.stages.fault("render", e)
+                continue
             if damage:
                 for viewer in self.viewers:
                     if viewer.source is source:

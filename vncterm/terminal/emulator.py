@@ -57,6 +57,8 @@ CURSOR_STYLES: dict[int, tuple[str, bool]] = {
     3: ("underline", True), 4: ("underline", False), 5: ("bar", True), 6: ("bar", False),
 }
 _MAX_TITLE = 1024
+#: The longest SGR parameter string the SGR cache keeps (a hostile one may be 64 KiB).
+_SGR_CACHE_KEY = 64
 _MAX_CLIPBOARD = 1 << 20
 _TITLE_STACK = 10
 _NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
@@ -76,10 +78,30 @@ _SGR_FLAGS: dict[int, tuple[str, bool]] = {
 }
 
 
+#: The largest numeric parameter (larger ones clamp to it, as xterm clamps to its own limit).
+MAX_PARAM = 9999
+#: Parameters (``;`` groups) read from one CSI, and sub-parameters (``:``) from one group; the
+#: rest are ignored, as xterm ignores those beyond its 30.
+MAX_PARAMS = 30
+MAX_SUBPARAMS = 16
+
+
+def number(text: str, cap: int = MAX_PARAM) -> int | None:
+    """``text`` as a decimal number clamped to ``cap``; None unless it is ASCII digits.
+
+    The digits' count is checked before ``int()``, which refuses strings of more than 4300
+    digits (and a guest may send 5000)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"
+    return min(int(digits), cap) if len(digits) <= len(str(cap)) else cap
+
+
 def _params(raw: str) -> list[list[int | None]]:
-    """``"38:2::1:2:3;1"`` -> ``[[38, 2, None, 1, 2, 3], [1]]`` (values capped at 9999)."""
-    return [[min(int(v), 9999) if v.isdigit() else None for v in group.split(":")]
-            for group in raw.split(";")]
+    """``"38:2::1:2:3;1"`` -> ``[[38, 2, None, 1, 2, 3], [1]]`` (values clamped to MAX_PARAM,
+    at most MAX_PARAMS groups of at most MAX_SUBPARAMS values)."""
+    return [[number(v) for v in group.split(":", MAX_SUBPARAMS)[:MAX_SUBPARAMS]]
+            for group in raw.split(";", MAX_PARAMS)[:MAX_PARAMS]]
 
 
 def _clean_title(text: str) -> str:
@@ -301,11 +323,12 @@ class TermScreen(pyte.Screen):
     def _palette_query(self, text: str, terminator: str) -> None:
         """OSC 4 ``; index ; ? ...``: each queried palette entry, one reply apiece, as
         ``OSC 4 ; index ; rgb:RRRR/GGGG/BBBB``. Setting entries is not supported."""
-        params = text.split(";")
+        params = text.split(";", 2 * len(PALETTE_256))[:2 * len(PALETTE_256)]  # one per entry
         for index, spec in zip(params[::2], params[1::2], strict=False):
-            if spec == "?" and index.isdigit() and int(index) < 256:
-                rgb = _xrgb(PALETTE_256[int(index)])
-                self.write_process_input(f"\x1b]4;{int(index)};{rgb}{terminator}")
+            entry = number(index)
+            if spec == "?" and entry is not None and entry < 256:
+                rgb = _xrgb(PALETTE_256[entry])
+                self.write_process_input(f"\x1b]4;{entry};{rgb}{terminator}")
 
     def _dynamic_colour_query(self, code: int, text: str, terminator: str) -> None:
         """OSC 10/11 ``; ?``: the default foreground / background. Further parameters go to the
@@ -329,7 +352,8 @@ class TermScreen(pyte.Screen):
 
     def csi(self, raw: str, inter: str, final: str) -> None:
         """``CSI params [intermediates] final``."""
-        if final == "m" and not inter and self.fast and not (raw and raw[0] in "<=>?"):
+        if (final == "m" and not inter and self.fast and len(raw) <= _SGR_CACHE_KEY
+                and not (raw and raw[0] in "<=>?")):
             key = (raw, self.cursor.attrs, mo.DECSCNM in self.mode)
             attrs = self._sgr_cache.get(key)
             if attrs is None:

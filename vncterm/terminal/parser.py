@@ -7,11 +7,14 @@ zero-width non-combining character. This parser recognises every sequence by its
 unknown one is dropped whole, and hands complete sequences to the screen.
 
 Sequences split across ``feed`` calls are kept until they complete. Strings (OSC, DCS, SOS,
-PM, APC) longer than ``MAX_STRING`` are discarded up to their terminator.
+PM, APC) longer than ``MAX_STRING`` are discarded up to their terminator. A handler that raises
+on a sequence (a bug: the fuzz tests check :attr:`Parser.faults` stays 0) loses that sequence
+only, not the rest of the console's read; its first fault is logged.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING
 
@@ -19,6 +22,8 @@ from .flood import SIMPLE_ESC, Flood
 
 if TYPE_CHECKING:
     from .emulator import TermScreen
+
+log = logging.getLogger(__name__)
 
 MAX_STRING = 1 << 16
 
@@ -45,6 +50,8 @@ class Parser:
         self._skipping = False  # inside an over-long or cancelled string: drop up to its end
         #: Line feeds a simple stretch needs before the flood skim takes it (0: half the rows).
         self.flood_lines = 0
+        #: Sequences whose handler raised (dropped; the rest of the input is parsed).
+        self.faults = 0
 
     def feed(self, text: str) -> None:
         """Parse ``text``; an incomplete sequence at its end waits for the next call."""
@@ -147,7 +154,10 @@ class Parser:
                         self.screen.control(ch)
                     params = _CONTROLS.sub("", params)
                     inter = _CONTROLS.sub("", inter)
-                self.screen.csi(params, inter, final)
+                try:
+                    self.screen.csi(params, inter, final)
+                except Exception as e:  # a handler's bug drops its sequence, not the read
+                    self._fault(e)
                 return m.end()
             prefix = _CSI_PREFIX.match(s, pos)
             assert prefix is not None
@@ -167,17 +177,32 @@ class Parser:
             if term == "\x1b":  # an ESC that does not start ST cancels the string
                 return end_m.start()
             if kind == "]" and term not in ("\x18", "\x1a"):  # replies end as the query did
-                self.screen.osc(s[pos + 2:end_m.start()], "\x07" if term == "\x07" else "\x1b\\")
+                try:
+                    self.screen.osc(s[pos + 2:end_m.start()],
+                                    "\x07" if term == "\x07" else "\x1b\\")
+                except Exception as e:
+                    self._fault(e)
             return end_m.end()
         m = _ESC.match(s, pos)
         if m is not None:
-            self.screen.esc(m.group(1), m.group(2))
+            try:
+                self.screen.esc(m.group(1), m.group(2))
+            except Exception as e:
+                self._fault(e)
             return m.end()
         prefix = _ESC_PREFIX.match(s, pos)
         assert prefix is not None
         if prefix.end() >= n:
             return -1
         return prefix.end()  # ESC (+ intermediates) then a control or non-ASCII: drop the ESC
+
+    def _fault(self, error: Exception) -> None:
+        """A sequence's handler raised: count it, log the first (the sequence is dropped)."""
+        self.faults += 1
+        if self.faults == 1:
+            log.error("terminal: a sequence's handler failed (%s: %s); such sequences are "
+                      "dropped, further faults counted", type(error).__name__, error,
+                      exc_info=error)
 
     def reset(self) -> None:
         """Forget any partial sequence."""
