@@ -49,8 +49,13 @@ def start_server(**config: Any) -> tuple[Server, asyncio.AbstractEventLoop]:
         asyncio.set_event_loop(loop)
 
         async def main() -> None:
-            server = Server(Config(command=["/bin/sh", "-c", "sleep 600"],
-                                   listen=[ListenAddress("127.0.0.1", 0)], **config))
+            server = Server(
+                Config(
+                    command=["/bin/sh", "-c", "sleep 600"],
+                    listen=[ListenAddress("127.0.0.1", 0)],
+                    **config,
+                )
+            )
             await server.start()
             holder.append(server)
             started.set()
@@ -147,14 +152,20 @@ def main() -> None:
         ("websocket, sniffing VNC port", measure(websocket, sniffing.port, args.n)),
         ("websocket, --websocket listener (baseline)", measure(websocket, ws_port, args.n)),
     ]
-    print(f"connect to ServerInit, median of {args.n}, loopback; sniff wait "
-          f"{sniff.WAIT * 1000:.0f} ms")
+    print(
+        f"connect to ServerInit, median of {args.n}, loopback; sniff wait "
+        f"{sniff.WAIT * 1000:.0f} ms"
+    )
     for name, t in rows:
         print(f"  {name:44s} {t * 1000:8.2f} ms")
-    print(f"plain viewers:     {rows[0][1] / rows[1][1]:7.1f}x the baseline "
-          f"(+{(rows[0][1] - rows[1][1]) * 1000:.1f} ms)")
-    print(f"websocket clients: {rows[2][1] / rows[3][1]:7.2f}x the baseline "
-          f"(+{(rows[2][1] - rows[3][1]) * 1000:.2f} ms)")
+    print(
+        f"plain viewers:     {rows[0][1] / rows[1][1]:7.1f}x the baseline "
+        f"(+{(rows[0][1] - rows[1][1]) * 1000:.1f} ms)"
+    )
+    print(
+        f"websocket clients: {rows[2][1] / rows[3][1]:7.2f}x the baseline "
+        f"(+{(rows[2][1] - rows[3][1]) * 1000:.2f} ms)"
+    )
 
 
 if __name__ == "__main__":

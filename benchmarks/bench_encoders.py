@@ -55,8 +55,14 @@ from vncterm.rfb.pixel_format import PixelFormat  # noqa: E402
 
 #: What noVNC asks for (32 bpp, depth 24, little-endian, red at bit 0): TPIXEL/CPIXEL 3 bytes.
 NOVNC_PF = PixelFormat(32, 24, False, True, 255, 255, 255, 0, 8, 16)
-ENCODINGS = [Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.ZLIB, Encoding.RRE,
-             Encoding.RAW]
+ENCODINGS = [
+    Encoding.TIGHT,
+    Encoding.ZRLE,
+    Encoding.HEXTILE,
+    Encoding.ZLIB,
+    Encoding.RRE,
+    Encoding.RAW,
+]
 LEVELS: list[int | None] = [None, 2]
 
 
@@ -75,10 +81,14 @@ class Case:
 def make_case(path: Path) -> Case:
     cap = captures.load(path)
     rp, full = captures.busiest(cap)
-    line = rp.feed(b"\x1b7\x1b[6;1H\x1b[1;33mbuild\x1b[m: \x1b[32mok\x1b[m  12 files, "
-                   b"0 warnings, 3.2 s\x1b[K\x1b8")
-    scroll = rp.feed(f"\x1b[{cap.rows};1H\r\n".encode() + b"\x1b[34mdrwxr-xr-x\x1b[m 2 root "
-                     b"root 4096 Jan  1 12:00 \x1b[1;34mnew-directory\x1b[m")
+    line = rp.feed(
+        b"\x1b7\x1b[6;1H\x1b[1;33mbuild\x1b[m: \x1b[32mok\x1b[m  12 files, "
+        b"0 warnings, 3.2 s\x1b[K\x1b8"
+    )
+    scroll = rp.feed(
+        f"\x1b[{cap.rows};1H\r\n".encode() + b"\x1b[34mdrwxr-xr-x\x1b[m 2 root "
+        b"root 4096 Jan  1 12:00 \x1b[1;34mnew-directory\x1b[m"
+    )
     assert line is not None and scroll is not None
     return Case(cap.name, cap.cols, cap.rows, full, line, scroll)
 
@@ -117,8 +127,14 @@ class Result:
     nrects: int
 
 
-def measure(enc: int, level: int | None, warm: captures.Frame | None, frame: captures.Frame,
-            rects: list[Rect], repeat: int) -> Result:
+def measure(
+    enc: int,
+    level: int | None,
+    warm: captures.Frame | None,
+    frame: captures.Frame,
+    rects: list[Rect],
+    repeat: int,
+) -> Result:
     """Encode ``rects`` of ``frame`` ``repeat`` times, each on a connection that has sent
     ``warm`` (if given) first."""
     times: list[float] = []
@@ -136,20 +152,34 @@ def measure(enc: int, level: int | None, warm: captures.Frame | None, frame: cap
 
 def bench(cases: list[Case], levels: Sequence[int | None], repeat: int, markdown: bool) -> None:
     load0 = os.getloadavg()
-    header = ("capture", "geometry", "encoding", "level", "full bytes", "ratio", "full ms",
-              "line bytes", "line ms", "scroll bytes", "scroll ms")
+    header = (
+        "capture",
+        "geometry",
+        "encoding",
+        "level",
+        "full bytes",
+        "ratio",
+        "full ms",
+        "line bytes",
+        "line ms",
+        "scroll bytes",
+        "scroll ms",
+    )
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "|".join("---:" if i > 3 else "---" for i in range(len(header))) + "|")
     else:
-        print(f"{'capture':<12} {'geometry':>8} {'encoding':>8} {'lvl':>3} {'full B':>8}"
-              f" {'ratio':>6} {'ms med/min':>12} {'line B':>7} {'ms med/min':>11}"
-              f" {'scroll B':>8} {'ms med/min':>12}")
+        print(
+            f"{'capture':<12} {'geometry':>8} {'encoding':>8} {'lvl':>3} {'full B':>8}"
+            f" {'ratio':>6} {'ms med/min':>12} {'line B':>7} {'ms med/min':>11}"
+            f" {'scroll B':>8} {'ms med/min':>12}"
+        )
     for case in cases:
         raw_full = wire_bytes([]) + 12 + case.full.pixels.size * 4
         for enc in ENCODINGS:
-            for level in levels if enc not in (Encoding.RAW, Encoding.HEXTILE,
-                                               Encoding.RRE) else [None]:
+            for level in (
+                levels if enc not in (Encoding.RAW, Encoding.HEXTILE, Encoding.RRE) else [None]
+            ):
                 f = measure(enc, level, None, case.full, [case.full.full], repeat)
                 ln = measure(enc, level, case.full, case.line, case.line.rects, repeat)
                 sc = measure(enc, level, case.full, case.scroll, case.scroll.rects, repeat)
@@ -160,46 +190,61 @@ def bench(cases: list[Case], levels: Sequence[int | None], repeat: int, markdown
                 name = Encoding(enc).name.lower()
                 ratio = raw_full / f.nbytes
                 if markdown:
-                    print(f"| {case.name} | {geo} | {name} | {lvl} | {f.nbytes} | {ratio:.0f} |"
-                          f" {f.med:.2f} / {f.best:.2f} | {ln.nbytes} | {ln.med:.2f} /"
-                          f" {ln.best:.2f} | {sc.nbytes} | {sc.med:.2f} / {sc.best:.2f} |")
+                    print(
+                        f"| {case.name} | {geo} | {name} | {lvl} | {f.nbytes} | {ratio:.0f} |"
+                        f" {f.med:.2f} / {f.best:.2f} | {ln.nbytes} | {ln.med:.2f} /"
+                        f" {ln.best:.2f} | {sc.nbytes} | {sc.med:.2f} / {sc.best:.2f} |"
+                    )
                 else:
-                    print(f"{case.name:<12} {geo:>8} {name:>8} {lvl:>3} {f.nbytes:8d}"
-                          f" {ratio:6.0f} {f.med:6.2f}/{f.best:<5.2f} {ln.nbytes:7d}"
-                          f" {ln.med:5.2f}/{ln.best:<5.2f} {sc.nbytes:8d}"
-                          f" {sc.med:6.2f}/{sc.best:<5.2f}")
-        print(("" if not markdown else "\n") + f"  {case.name} {case.cols}x{case.rows}: "
-              f"{case.full.pixels.shape[1]}x{case.full.pixels.shape[0]} px, "
-              f"{np.unique(case.full.pixels).size} colours, Raw {raw_full} bytes; line update "
-              f"{len(case.line.rects)} rect(s), scroll {len(case.scroll.rects)} rect(s)"
-              + ("\n" if markdown else ""), flush=True)
+                    print(
+                        f"{case.name:<12} {geo:>8} {name:>8} {lvl:>3} {f.nbytes:8d}"
+                        f" {ratio:6.0f} {f.med:6.2f}/{f.best:<5.2f} {ln.nbytes:7d}"
+                        f" {ln.med:5.2f}/{ln.best:<5.2f} {sc.nbytes:8d}"
+                        f" {sc.med:6.2f}/{sc.best:<5.2f}"
+                    )
+        print(
+            ("" if not markdown else "\n") + f"  {case.name} {case.cols}x{case.rows}: "
+            f"{case.full.pixels.shape[1]}x{case.full.pixels.shape[0]} px, "
+            f"{np.unique(case.full.pixels).size} colours, Raw {raw_full} bytes; line update "
+            f"{len(case.line.rects)} rect(s), scroll {len(case.scroll.rects)} rect(s)"
+            + ("\n" if markdown else ""),
+            flush=True,
+        )
     load1 = os.getloadavg()
-    print(f"load average {load0[0]:.2f} -> {load1[0]:.2f} ({os.cpu_count()} CPUs); "
-          f"repeat {repeat}; ms = median / minimum")
+    print(
+        f"load average {load0[0]:.2f} -> {load1[0]:.2f} ({os.cpu_count()} CPUs); "
+        f"repeat {repeat}; ms = median / minimum"
+    )
 
 
 def bench_zlib(cases: list[Case], repeat: int) -> None:
     """Full frames in Tight, ZRLE and Zlib with stdlib zlib vs zlib-ng at several levels."""
     import zlib_ng.zlib_ng as zng
 
-    print(f"{'capture':<12} {'geometry':>8} {'encoding':>8} {'library':>8} {'level':>5}"
-          f" {'bytes':>7} {'ms med/min':>12}")
+    print(
+        f"{'capture':<12} {'geometry':>8} {'encoding':>8} {'library':>8} {'level':>5}"
+        f" {'bytes':>7} {'ms med/min':>12}"
+    )
     for case in cases:
         for enc in (Encoding.TIGHT, Encoding.ZRLE, Encoding.ZLIB):
             for lib_name, lib in (("stdlib", zlib), ("zlib-ng", zng)):
                 zstream._zlib = lib  # type: ignore[assignment]
                 for level in (1, 2, 3, 6, 9):
                     r = measure(enc, level, None, case.full, [case.full.full], repeat)
-                    print(f"{case.name:<12} {case.cols}x{case.rows:<4} {enc.name.lower():>8}"
-                          f" {lib_name:>8} {level:5d} {r.nbytes:7d} {r.med:6.2f}/{r.best:<5.2f}")
+                    print(
+                        f"{case.name:<12} {case.cols}x{case.rows:<4} {enc.name.lower():>8}"
+                        f" {lib_name:>8} {level:5d} {r.nbytes:7d} {r.med:6.2f}/{r.best:<5.2f}"
+                    )
             zstream._zlib = zng
 
 
 def bench_gil(cases: list[Case], repeat: int) -> None:
     """How long the event loop would stall: a thread ticks every 0.2 ms while another encodes a
     full frame; the longest gap between ticks is the time the encoder held the GIL."""
-    print(f"{'capture':<12} {'geometry':>8} {'encoding':>8} {'encode ms':>9}"
-          f" {'longest GIL hold ms':>19}")
+    print(
+        f"{'capture':<12} {'geometry':>8} {'encoding':>8} {'encode ms':>9}"
+        f" {'longest GIL hold ms':>19}"
+    )
     for case in cases:
         for enc in (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.ZLIB):
             gaps: list[float] = []
@@ -227,8 +272,10 @@ def bench_gil(cases: list[Case], repeat: int) -> None:
                 stop.set()
                 t.join()
                 gaps.append(worst[0] * 1000)
-            print(f"{case.name:<12} {case.cols}x{case.rows:<4} {enc.name.lower():>8}"
-                  f" {statistics.median(spans):9.2f} {statistics.median(gaps):19.2f}")
+            print(
+                f"{case.name:<12} {case.cols}x{case.rows:<4} {enc.name.lower():>8}"
+                f" {statistics.median(spans):9.2f} {statistics.median(gaps):19.2f}"
+            )
 
 
 def main() -> None:
@@ -238,11 +285,17 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--zlib", action="store_true", help="compare zlib libraries and levels")
     ap.add_argument("--gil", action="store_true", help="measure event-loop stalls")
-    ap.add_argument("--levels", default="def,2",
-                    help="compression levels to measure, 'def' = none sent (default: def,2)")
+    ap.add_argument(
+        "--levels",
+        default="def,2",
+        help="compression levels to measure, 'def' = none sent (default: def,2)",
+    )
     ap.add_argument("--repeat", type=int, default=15)
-    ap.add_argument("--no-cells", action="store_true",
-                    help="give the manager only the palette hint, not the cell grid")
+    ap.add_argument(
+        "--no-cells",
+        action="store_true",
+        help="give the manager only the palette hint, not the cell grid",
+    )
     ap.add_argument("--encodings", help="comma-separated subset, e.g. tight,zrle")
     args = ap.parse_args()
     global USE_CELLS
@@ -250,8 +303,7 @@ def main() -> None:
     if args.encodings:
         ENCODINGS[:] = [Encoding[e.upper()] for e in args.encodings.split(",")]
     names = args.capture or ([] if args.all else ["ls-usr-bin"])
-    paths = [p for p in captures.available()
-             if not names or p.name.rsplit("-", 1)[0] in names]
+    paths = [p for p in captures.available() if not names or p.name.rsplit("-", 1)[0] in names]
     if not paths:
         sys.exit("no captures: run benchmarks/captures.py record")
     paths.sort(key=lambda p: (p.name.rsplit("-", 1)[0], "200x60" in p.name))

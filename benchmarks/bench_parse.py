@@ -56,8 +56,9 @@ def feed_emulator(fast: bool, cols: int, rows: int) -> Callable[[bytes], None]:
 
     def feed(data: bytes) -> None:
         for i in range(0, len(data), CHUNK):
-            emu.feed(data[i:i + CHUNK])
+            emu.feed(data[i : i + CHUNK])
             emu.take_replies()
+
     return feed
 
 
@@ -68,23 +69,24 @@ def feed_pyte(cols: int, rows: int) -> Callable[[bytes], None]:
     def feed(data: bytes) -> None:
         for i in range(0, len(data), CHUNK):
             try:
-                streams[0].feed(data[i:i + CHUNK])
+                streams[0].feed(data[i : i + CHUNK])
             except TypeError:  # pyte 0.8.2 crashes on some sequences (vim's CSI > 4;2 m)
                 streams[0] = pyte.ByteStream(screen)
+
     return feed
 
 
 def rate(feed: Callable[[bytes], None], data: bytes, budget: float) -> float:
     """MB/s over ``data`` (a prefix of it for slow parsers: at most ~``budget`` seconds)."""
-    probe = data[:CHUNK * 4]
+    probe = data[: CHUNK * 4]
     t0 = time.perf_counter()
     feed(probe)
     first = time.perf_counter() - t0
     est = first / len(probe) * len(data)
     if est > budget:
-        data = data[len(probe):len(probe) + max(CHUNK, int(len(data) * budget / est))]
+        data = data[len(probe) : len(probe) + max(CHUNK, int(len(data) * budget / est))]
     else:
-        data = data[len(probe):] or probe
+        data = data[len(probe) :] or probe
     t0 = time.perf_counter()
     feed(data)
     return len(data) / (time.perf_counter() - t0) / 1e6
@@ -93,21 +95,27 @@ def rate(feed: Callable[[bytes], None], data: bytes, budget: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=float, default=20, help="MB per synthetic workload")
-    ap.add_argument("--budget", type=float, default=8.0,
-                    help="seconds at most per slow measurement (a prefix is timed)")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=8.0,
+        help="seconds at most per slow measurement (a prefix is timed)",
+    )
     ap.add_argument("--only", help="one workload: plain, colour, cjk, captures")
     ap.add_argument("--profile", action="store_true", help="cProfile the fast path")
     args = ap.parse_args()
     size = int(args.size * 1e6)
     workloads: dict[str, tuple[str, Callable[[], bytes], int, int]] = {
         "plain": (f"plain text ({args.size:g} MB), 80x25", lambda: plain_text(size), 80, 25),
-        "plain200": (f"plain text ({args.size:g} MB), 200x60", lambda: plain_text(size),
-                     200, 60),
-        "colour": ("`ls --color=always -lR /usr/share`, 80x25",
-                   lambda: colour_listing(size), 80, 25),
+        "plain200": (f"plain text ({args.size:g} MB), 200x60", lambda: plain_text(size), 200, 60),
+        "colour": (
+            "`ls --color=always -lR /usr/share`, 80x25",
+            lambda: colour_listing(size),
+            80,
+            25,
+        ),
         "cjk": ("CJK text, 80x25", lambda: cjk_text(size // 4), 80, 25),
-        "captures": ("recorded captures (vim, top, htop, ls, gcc), 80x25", captures_text,
-                     80, 25),
+        "captures": ("recorded captures (vim, top, htop, ls, gcc), 80x25", captures_text, 80, 25),
     }
     if args.only:
         workloads = {args.only: workloads[args.only]}
@@ -120,16 +128,21 @@ def main() -> None:
             print(label)
             pstats.Stats(prof).sort_stats("tottime").print_stats(18)
         return
-    print("| workload | bytes | fast MB/s | slow (fast=False) MB/s | stock pyte MB/s |"
-          " fast/slow | fast/pyte |")
+    print(
+        "| workload | bytes | fast MB/s | slow (fast=False) MB/s | stock pyte MB/s |"
+        " fast/slow | fast/pyte |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for label, make, cols, rows in workloads.values():
         data = make()
         fast = rate(feed_emulator(True, cols, rows), data, args.budget)
         slow = rate(feed_emulator(False, cols, rows), data, args.budget)
         ref = rate(feed_pyte(cols, rows), data, args.budget)
-        print(f"| {label} | {len(data)} | {fast:.2f} | {slow:.2f} | {ref:.2f} | "
-              f"{fast / slow:.1f}x | {fast / ref:.1f}x |", flush=True)
+        print(
+            f"| {label} | {len(data)} | {fast:.2f} | {slow:.2f} | {ref:.2f} | "
+            f"{fast / slow:.1f}x | {fast / ref:.1f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -37,14 +37,21 @@ async def main() -> None:
     rows = []
     with XvncServer((640, 400)) as x:
         progress("frames per second: a desktop redrawing constantly")
-        x.spawn("xterm", "-geometry", "80x24+0+0", "-e", "sh", "-c",
-                "while :; do date +%s.%N; done")
+        x.spawn(
+            "xterm", "-geometry", "80x24+0+0", "-e", "sh", "-c", "while :; do date +%s.%N; done"
+        )
         await asyncio.sleep(1.5)
         async with Vncterm("sleep 600", extra=["--desktop", f"127.0.0.1:{x.port}"]) as vt:
             await asyncio.sleep(1.5)
             direct, proxied = await fps(x.port), await fps(vt.port)
-        rows.append(("frames/s, busy desktop", f"{proxied:.1f}", f"{direct:.1f}",
-                     f"{proxied / direct:.2f}x"))
+        rows.append(
+            (
+                "frames/s, busy desktop",
+                f"{proxied:.1f}",
+                f"{direct:.1f}",
+                f"{proxied / direct:.2f}x",
+            )
+        )
     with XvncServer((640, 400)) as x:
         progress("key-to-pixels latency: typing into an xterm running cat")
         x.spawn("xterm", "-geometry", "80x24+0+0", "-e", "cat")

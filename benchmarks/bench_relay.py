@@ -92,28 +92,46 @@ def use_tree(tree: str) -> None:
     folder first on sys.path, before PYTHONPATH)."""
     os.environ["PYTHONPATH"] = tree
     os.chdir(tree)
-    where = subprocess.run([sys.executable, "-c", "import vncterm; print(vncterm.__file__)"],
-                           check=True, capture_output=True, text=True).stdout
+    where = subprocess.run(
+        [sys.executable, "-c", "import vncterm; print(vncterm.__file__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert where.startswith(tree + "/"), f"vncterm comes from {where}, not {tree}"
 
 
 def relay_pss(tree: str, consoles: int) -> list[int]:
     env = dict(os.environ, PYTHONPATH=tree)
-    out = subprocess.run([sys.executable, "-c", PSS, str(consoles)], env=env, check=True,
-                         capture_output=True, text=True, cwd=tree).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PSS, str(consoles)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tree,
+    ).stdout
     return list(json.loads(out))
 
 
 def read_only(tree: str, path: Path) -> tuple[float, float]:
     env = dict(os.environ, PYTHONPATH=tree)
-    out = subprocess.run([sys.executable, "-c", READ_ONLY, str(path)], env=env, check=True,
-                         capture_output=True, text=True, cwd=tree).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", READ_ONLY, str(path)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tree,
+    ).stdout.split()
     return float(out[0]), float(out[1])
 
 
 def summary(values: list[float]) -> str:
-    return (f"median {statistics.median(values):.2f} (range {min(values):.2f}-{max(values):.2f},"
-            f" runs {', '.join(f'{v:.2f}' for v in values)})")
+    return (
+        f"median {statistics.median(values):.2f} (range {min(values):.2f}-{max(values):.2f},"
+        f" runs {', '.join(f'{v:.2f}' for v in values)})"
+    )
 
 
 async def floods(trees: list[str], runs: int, mb: int) -> dict[str, list[float]]:
@@ -130,8 +148,9 @@ async def floods(trees: list[str], runs: int, mb: int) -> dict[str, list[float]]
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--tree", action="append", required=True, help="a vncterm source tree")
     p.add_argument("--runs", type=int, default=5, help="flood runs per tree (default 5)")
     p.add_argument("--mb", type=int, default=20, help="flood size in MB (default 20)")
@@ -150,15 +169,19 @@ def main() -> None:
             for tree in args.tree:
                 reads[tree].append(read_only(tree, src))
         for tree, pairs in reads.items():
-            print(f"pty read alone, {args.mb} MB, no terminal, {tree}: MB/s"
-                  f" {summary([v[0] for v in pairs])}; CPU s of relay + cat"
-                  f" {summary([v[1] for v in pairs])}")
+            print(
+                f"pty read alone, {args.mb} MB, no terminal, {tree}: MB/s"
+                f" {summary([v[0] for v in pairs])}; CPU s of relay + cat"
+                f" {summary([v[1] for v in pairs])}"
+            )
     for tree in args.tree:
         for n in (1, 50):
             pss = relay_pss(tree, n)
-            print(f"relay PSS, {n} pty consoles, {tree}: {len(pss)} relay process(es),"
-                  f" {sum(pss) / 1024:.1f} MiB in all ({', '.join(map(str, pss[:3]))}"
-                  f"{', ...' if len(pss) > 3 else ''} KiB)")
+            print(
+                f"relay PSS, {n} pty consoles, {tree}: {len(pss)} relay process(es),"
+                f" {sum(pss) / 1024:.1f} MiB in all ({', '.join(map(str, pss[:3]))}"
+                f"{', ...' if len(pss) > 3 else ''} KiB)"
+            )
 
 
 if __name__ == "__main__":

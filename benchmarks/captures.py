@@ -76,20 +76,33 @@ class Scenario:
     files: dict[str, str] = field(default_factory=dict)
 
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("ls-usr-bin", "ls --color=always -l /usr/bin"),
-    Scenario("ls-lR-share", "ls --color=always -lR /usr/share 2>/dev/null | head -n 400"),
-    Scenario("gcc-errors",
-             "for i in 1 2 3; do gcc -Wall -Wextra -fdiagnostics-color=always -c bad.c "
-             "-o /dev/null; done",
-             files={"bad.c": _BAD_C}),
-    Scenario("vim", f"vim -N -u NONE -i NONE -c 'syntax on' -c 'set number' "
-                    f"{ROOT / 'vncterm' / 'terminal' / 'emulator.py'}",
-             keys=((1.5, b"\x06"), (2.0, b"\x06"), (2.5, b"jjjjjjjj"), (3.0, b"ox = 1\x1b"),
-                   (3.5, b":q!\r"))),
-    Scenario("top", "top -d 0.5", keys=((2.6, b"q"),)),
-    Scenario("htop", "htop -d 5", keys=((2.6, b"q"),)),
-)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("ls-usr-bin", "ls --color=always -l /usr/bin"),
+        Scenario("ls-lR-share", "ls --color=always -lR /usr/share 2>/dev/null | head -n 400"),
+        Scenario(
+            "gcc-errors",
+            "for i in 1 2 3; do gcc -Wall -Wextra -fdiagnostics-color=always -c bad.c "
+            "-o /dev/null; done",
+            files={"bad.c": _BAD_C},
+        ),
+        Scenario(
+            "vim",
+            f"vim -N -u NONE -i NONE -c 'syntax on' -c 'set number' "
+            f"{ROOT / 'vncterm' / 'terminal' / 'emulator.py'}",
+            keys=(
+                (1.5, b"\x06"),
+                (2.0, b"\x06"),
+                (2.5, b"jjjjjjjj"),
+                (3.0, b"ox = 1\x1b"),
+                (3.5, b":q!\r"),
+            ),
+        ),
+        Scenario("top", "top -d 0.5", keys=((2.6, b"q"),)),
+        Scenario("htop", "htop -d 5", keys=((2.6, b"q"),)),
+    )
+}
 
 
 def capture_path(name: str, cols: int, rows: int) -> Path:
@@ -104,9 +117,16 @@ def record(sc: Scenario, cols: int, rows: int) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         for fname, text in sc.files.items():
             Path(tmp, fname).write_text(text)
-        env = {"TERM": "xterm-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp,
-               "COLUMNS": str(cols), "LINES": str(rows), "TZ": "UTC"}
+        env = {
+            "TERM": "xterm-256color",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": tmp,
+            "COLUMNS": str(cols),
+            "LINES": str(rows),
+            "TZ": "UTC",
+        }
         pid, fd = pty.fork()
         if pid == 0:  # child: the program on the pty
             os.chdir(tmp)
@@ -137,8 +157,13 @@ def record(sc: Scenario, cols: int, rows: int) -> Path:
                 os.write(fd, b"\x1b[1;1R")
         os.waitpid(pid, 0)
         os.close(fd)
-    header = {"name": sc.name, "command": sc.command, "cols": cols, "rows": rows,
-              "term": "xterm-256color"}
+    header = {
+        "name": sc.name,
+        "command": sc.command,
+        "cols": cols,
+        "rows": rows,
+        "term": "xterm-256color",
+    }
     body = b"".join(_CHUNK.pack(ms, len(d)) + d for ms, d in chunks)
     CAPTURE_DIR.mkdir(exist_ok=True)
     path = capture_path(sc.name, cols, rows)
@@ -172,7 +197,7 @@ def load(path: Path) -> Capture:
     while pos < len(raw):
         ms, n = _CHUNK.unpack_from(raw, pos)
         pos += _CHUNK.size
-        chunks.append((ms, raw[pos:pos + n]))
+        chunks.append((ms, raw[pos : pos + n]))
         pos += n
     return Capture(head["name"], head["cols"], head["rows"], tuple(chunks))
 
@@ -196,8 +221,9 @@ class Frame:
         """Sorted fg/bg colours of the cells under ``rect`` (as the server's Snapshot gives)."""
         c0, c1 = rect.x // self.cell_w, -(-rect.right // self.cell_w)
         r0, r1 = rect.y // self.cell_h, -(-rect.bottom // self.cell_h)
-        both = np.concatenate((self.cell_fg[r0:r1, c0:c1].ravel(),
-                               self.cell_bg[r0:r1, c0:c1].ravel()))
+        both = np.concatenate(
+            (self.cell_fg[r0:r1, c0:c1].ravel(), self.cell_bg[r0:r1, c0:c1].ravel())
+        )
         return np.unique(both)
 
     @property
@@ -241,8 +267,9 @@ class Replayer:
         for s in spans:
             grid.add(ren.span_rect(s))
         rects = grid.take(Rect(0, 0, ren.width, ren.height))
-        return Frame(ren.pixels.copy(), rects, ren.cell_fg.copy(), ren.cell_bg.copy(),
-                     ren.cell_w, ren.cell_h)
+        return Frame(
+            ren.pixels.copy(), rects, ren.cell_fg.copy(), ren.cell_bg.copy(), ren.cell_w, ren.cell_h
+        )
 
 
 def replay(cap: Capture, *, per_chunk: bool = True, font_size: int = 15) -> Iterator[Frame]:

@@ -55,6 +55,7 @@ def free_port() -> int:
 
 # -- workloads ---------------------------------------------------------------------------------
 
+
 def plain_text(size: int) -> bytes:
     """Real text: the system's licence texts and Python's own sources, repeated to ``size``."""
     parts: list[bytes] = []
@@ -83,8 +84,11 @@ def colour_listing(size: int) -> bytes:
     """Real colour output: ``ls --color=always -lR /usr/share`` (first ``size`` bytes)."""
     import subprocess
 
-    out = subprocess.run(["ls", "--color=always", "-lR", "/usr/share"], capture_output=True,
-                         env={**os.environ, "LS_COLORS": ""}).stdout
+    out = subprocess.run(
+        ["ls", "--color=always", "-lR", "/usr/share"],
+        capture_output=True,
+        env={**os.environ, "LS_COLORS": ""},
+    ).stdout
     return (out * (size // max(1, len(out)) + 1))[:size]
 
 
@@ -97,8 +101,8 @@ def capture_bytes(name: str, cols: int, rows: int) -> bytes:
     out = bytearray()
     i = 0
     while i + 8 <= len(data):
-        n = int.from_bytes(data[i + 4:i + 8], "big")
-        out += data[i + 8:i + 8 + n]
+        n = int.from_bytes(data[i + 4 : i + 8], "big")
+        out += data[i + 8 : i + 8 + n]
         i += 8 + n
     return bytes(out)
 
@@ -110,18 +114,32 @@ def cjk_text(size: int) -> bytes:
 
 # -- running vncterm -------------------------------------------------------------------------
 
+
 class Vncterm:
     """``vncterm -- sh -c SCRIPT`` on a free port."""
 
     def __init__(self, script: str, geometry: str = "80x25", extra: list[str] | None = None):
         self.port = free_port()
-        self.args = [sys.executable, "-m", "vncterm", "--listen", f"127.0.0.1:{self.port}",
-                     "--geometry", geometry, *(extra or []), "--", "sh", "-c", script]
+        self.args = [
+            sys.executable,
+            "-m",
+            "vncterm",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--geometry",
+            geometry,
+            *(extra or []),
+            "--",
+            "sh",
+            "-c",
+            script,
+        ]
         self.proc: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> Vncterm:
         self.proc = await asyncio.create_subprocess_exec(
-            *self.args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            *self.args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
         for _ in range(200):
             try:
                 _, w = await asyncio.open_connection("127.0.0.1", self.port)
@@ -179,8 +197,9 @@ async def wait_written(path: Path) -> None:
         await asyncio.sleep(0.02)
 
 
-async def watching(port: int, encodings: list[list[int]]
-                   ) -> tuple[Probe, list[Probe], list[asyncio.Task[None]]]:
+async def watching(
+    port: int, encodings: list[list[int]]
+) -> tuple[Probe, list[Probe], list[asyncio.Task[None]]]:
     """One viewer per entry of ``encodings``, each shown its first frame, and a silent one whose
     Return starts the script (it begins with ``read``); the viewers' running tasks."""
     trigger = await Probe.connect(port, [RAW], request=False)
@@ -191,8 +210,13 @@ async def watching(port: int, encodings: list[list[int]]
     return trigger, probes, tasks
 
 
-async def flood(data: bytes, viewers: int, encodings: list[int], geometry: str = "80x25",
-                extra: list[str] | None = None) -> dict[str, float]:
+async def flood(
+    data: bytes,
+    viewers: int,
+    encodings: list[int],
+    geometry: str = "80x25",
+    extra: list[str] | None = None,
+) -> dict[str, float]:
     """Console throughput while ``viewers`` viewers watch ``data`` being cat'ed."""
     with tempfile.TemporaryDirectory() as tmp:
         src, t0f, t1f = Path(tmp, "data"), Path(tmp, "t0"), Path(tmp, "t1")
@@ -200,8 +224,9 @@ async def flood(data: bytes, viewers: int, encodings: list[int], geometry: str =
         # The end is when vncterm has parsed every byte, not when cat has written the last
         # one (the pty and vncterm's relay pipe hold over 1 MiB): a cursor position query after
         # the text is answered by the terminal only once it has parsed everything before it.
-        script = (f"read x; date +%s.%N > {t0f}; cat {src}; {after_parsed_command(tmp, t1f)}; "
-                  "sleep 0.3")
+        script = (
+            f"read x; date +%s.%N > {t0f}; cat {src}; {after_parsed_command(tmp, t1f)}; sleep 0.3"
+        )
         async with Vncterm(script, geometry, extra) as vt:
             trigger, probes, tasks = await watching(vt.port, [encodings] * viewers)
             bytes_before = [p.bytes for p in probes]
@@ -237,8 +262,11 @@ while pos < len(raw):
 """
 
 #: Viewers that watch each recorded session together: the same frames, three encodings.
-SESSION_VIEWERS = {"Tight + CopyRect": [TIGHT, COPYRECT], "ZRLE + CopyRect": [ZRLE, COPYRECT],
-                   "Raw": [RAW]}
+SESSION_VIEWERS = {
+    "Tight + CopyRect": [TIGHT, COPYRECT],
+    "ZRLE + CopyRect": [ZRLE, COPYRECT],
+    "Raw": [RAW],
+}
 
 
 async def session_bytes(name: str, cols: int, rows: int) -> dict[str, dict[str, int]]:
@@ -249,8 +277,10 @@ async def session_bytes(name: str, cols: int, rows: int) -> dict[str, dict[str, 
     with tempfile.TemporaryDirectory() as tmp:
         replay, done = Path(tmp, "replay.py"), Path(tmp, "done")
         replay.write_text(REPLAY)
-        script = (f"stty -echo; read x; {sys.executable} -I -S {replay} {cap}; "
-                  f"{after_parsed_command(tmp, done)}; sleep 30")
+        script = (
+            f"stty -echo; read x; {sys.executable} -I -S {replay} {cap}; "
+            f"{after_parsed_command(tmp, done)}; sleep 30"
+        )
         async with Vncterm(script, f"{cols}x{rows}") as vt:
             trigger, watchers, tasks = await watching(vt.port, list(SESSION_VIEWERS.values()))
             probes = dict(zip(SESSION_VIEWERS, watchers, strict=True))
@@ -259,22 +289,29 @@ async def session_bytes(name: str, cols: int, rows: int) -> dict[str, dict[str, 
             trigger.key(RETURN)
             await wait_written(done)
             await asyncio.sleep(0.3)  # the last frames
-            result = {label: {"bytes": p.bytes - before[label][0],
-                              "frames": len(p.update_times) - before[label][1],
-                              "copyrects": p.copyrects}
-                      for label, p in probes.items()}
+            result = {
+                label: {
+                    "bytes": p.bytes - before[label][0],
+                    "frames": len(p.update_times) - before[label][1],
+                    "copyrects": p.copyrects,
+                }
+                for label, p in probes.items()
+            }
             for task in tasks:
                 task.cancel()
     return result
 
 
-async def scrolled_lines(lines: int, encodings: list[int], extra: list[str] | None = None
-                         ) -> dict[str, float]:
+async def scrolled_lines(
+    lines: int, encodings: list[int], extra: list[str] | None = None
+) -> dict[str, float]:
     """Bytes on the wire per scrolled line: a log that grows a line at a time (one line every
     20 ms, so each frame carries about one scroll), watched by one viewer."""
-    script = (f"read x; i=0; while [ $i -lt {lines} ]; do i=$((i+1)); "
-              f"echo \"$i: a log line of ordinary length, with some words in it\"; sleep 0.02; "
-              "done; sleep 0.5")
+    script = (
+        f"read x; i=0; while [ $i -lt {lines} ]; do i=$((i+1)); "
+        f'echo "$i: a log line of ordinary length, with some words in it"; sleep 0.02; '
+        "done; sleep 0.5"
+    )
     async with Vncterm(script, extra=extra) as vt:
         probe = await Probe.connect(vt.port, encodings)
         task = asyncio.ensure_future(probe.run())
@@ -287,8 +324,9 @@ async def scrolled_lines(lines: int, encodings: list[int], extra: list[str] | No
     return {"bytes": total, "bytes_per_line": total / lines, "copyrects": probe.copyrects}
 
 
-async def key_latency(port: int, samples: int, encodings: list[int],
-                      pointer: tuple[int, int] | None = None) -> dict[str, float]:
+async def key_latency(
+    port: int, samples: int, encodings: list[int], pointer: tuple[int, int] | None = None
+) -> dict[str, float]:
     """Key-to-pixels on the server at ``port``: a key event to the update that shows its echo.
 
     ``pointer``: first move the pointer there (a proxied X server then keeps its cursor out
@@ -313,8 +351,11 @@ async def key_latency(port: int, samples: int, encodings: list[int],
     await probe.close()
     task.cancel()
     lat.sort()
-    return {"p50_ms": statistics.median(lat), "p99_ms": lat[int(len(lat) * 0.99) - 1],
-            "samples": len(lat)}
+    return {
+        "p50_ms": statistics.median(lat),
+        "p99_ms": lat[int(len(lat) * 0.99) - 1],
+        "samples": len(lat),
+    }
 
 
 async def latency(samples: int, encodings: list[int]) -> dict[str, float]:
@@ -329,7 +370,7 @@ def stock_pyte_rate(data: bytes, cols: int = 80, rows: int = 25) -> float:
     stream = pyte.ByteStream(screen)
     t0 = time.perf_counter()
     for i in range(0, len(data), 65536):
-        stream.feed(data[i:i + 65536])
+        stream.feed(data[i : i + 65536])
     return len(data) / (time.perf_counter() - t0) / 1e6
 
 
@@ -342,7 +383,7 @@ def model_rate(data: bytes, fast: bool) -> float:
     data = as_pty(data)
     t0 = time.perf_counter()
     for i in range(0, len(data), 65536):
-        emu.feed(data[i:i + 65536])
+        emu.feed(data[i : i + 65536])
     return len(data) / (time.perf_counter() - t0) / 1e6
 
 
@@ -394,60 +435,109 @@ def render_ms(name: str, cols: int, rows: int) -> dict[str, float]:
 
 # -- report --------------------------------------------------------------------------------------
 
+
 def write_report(results: dict[str, object]) -> None:
     OUT.mkdir(exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     rows: list[tuple[str, str, str, str]] = []
     r = results
     base = r["baseline_pyte_mb_per_s"]
-    for key, label in (("plain", "plain text `cat`"), ("colour", "colour `ls -lR`"),
-                       ("cjk", "CJK text")):
+    for key, label in (
+        ("plain", "plain text `cat`"),
+        ("colour", "colour `ls -lR`"),
+        ("cjk", "CJK text"),
+    ):
         for v in (0, 1, 20):
             res = r.get(f"flood_{key}_{v}")
             if isinstance(res, dict):
                 spread = res.get("runs_mb_per_s") or [res["mb_per_s"]]
-                rows.append((f"{label}, {v} viewer(s)",
-                             f"{res['mb_per_s']:.2f} MB/s ({min(spread):.1f}-{max(spread):.1f})",
-                             f"stock pyte {r[f'baseline_pyte_{key}']:.2f} MB/s",
-                             f"{res['mb_per_s'] / r[f'baseline_pyte_{key}']:.2f}x"))
+                rows.append(
+                    (
+                        f"{label}, {v} viewer(s)",
+                        f"{res['mb_per_s']:.2f} MB/s ({min(spread):.1f}-{max(spread):.1f})",
+                        f"stock pyte {r[f'baseline_pyte_{key}']:.2f} MB/s",
+                        f"{res['mb_per_s'] / r[f'baseline_pyte_{key}']:.2f}x",
+                    )
+                )
     fast, slow = r.get("model_fast_plain"), r.get("model_slow_plain")
     if isinstance(fast, float) and isinstance(slow, float):
-        rows.append(("terminal model alone, plain text", f"{fast:.2f} MB/s",
-                     f"without fast paths {slow:.2f} MB/s", f"{fast / slow:.0f}x"))
+        rows.append(
+            (
+                "terminal model alone, plain text",
+                f"{fast:.2f} MB/s",
+                f"without fast paths {slow:.2f} MB/s",
+                f"{fast / slow:.0f}x",
+            )
+        )
     f1, f20 = r.get("flood_plain_1"), r.get("flood_plain_20")
     ceiling = r.get("pty_ceiling")
     if isinstance(f1, dict) and isinstance(ceiling, float):
-        rows.append(("plain text `cat`, 1 viewer, against the pty alone",
-                     f"{f1['mb_per_s']:.2f} MB/s", f"bare pty reader {ceiling:.2f} MB/s",
-                     f"{f1['mb_per_s'] / ceiling:.2f}x"))
+        rows.append(
+            (
+                "plain text `cat`, 1 viewer, against the pty alone",
+                f"{f1['mb_per_s']:.2f} MB/s",
+                f"bare pty reader {ceiling:.2f} MB/s",
+                f"{f1['mb_per_s'] / ceiling:.2f}x",
+            )
+        )
     if isinstance(f1, dict) and isinstance(f20, dict):
-        rows.append(("20 viewers vs 1 viewer (plain flood)", f"{f20['mb_per_s']:.2f} MB/s",
-                     f"{f1['mb_per_s']:.2f} MB/s", f"{f20['mb_per_s'] / f1['mb_per_s']:.2f}x"))
+        rows.append(
+            (
+                "20 viewers vs 1 viewer (plain flood)",
+                f"{f20['mb_per_s']:.2f} MB/s",
+                f"{f1['mb_per_s']:.2f} MB/s",
+                f"{f20['mb_per_s'] / f1['mb_per_s']:.2f}x",
+            )
+        )
         rows.append(("frames/s to a viewer during the flood", f"{f1['fps']:.1f}", "", ""))
         rows.append(("peak RSS, 20 viewers, flood", f"{f20['rss_mb']:.0f} MB", "", ""))
     lt, lr = r["latency_tight"], r["latency_raw"]
     assert isinstance(lt, dict) and isinstance(lr, dict)
-    rows.append(("key-to-pixels p50 (Tight)", f"{lt['p50_ms']:.2f} ms",
-                 f"Raw {lr['p50_ms']:.2f} ms", f"{lt['p50_ms'] / lr['p50_ms']:.2f}x"))
-    rows.append(("key-to-pixels p99 (Tight)", f"{lt['p99_ms']:.2f} ms",
-                 f"Raw {lr['p99_ms']:.2f} ms", f"{lt['p99_ms'] / lr['p99_ms']:.2f}x"))
-    for label, key in (("Tight + CopyRect", "scroll_tight_copyrect"), ("Tight", "scroll_tight"),
-                       ("ZRLE + CopyRect", "scroll_zrle_copyrect")):
+    rows.append(
+        (
+            "key-to-pixels p50 (Tight)",
+            f"{lt['p50_ms']:.2f} ms",
+            f"Raw {lr['p50_ms']:.2f} ms",
+            f"{lt['p50_ms'] / lr['p50_ms']:.2f}x",
+        )
+    )
+    rows.append(
+        (
+            "key-to-pixels p99 (Tight)",
+            f"{lt['p99_ms']:.2f} ms",
+            f"Raw {lr['p99_ms']:.2f} ms",
+            f"{lt['p99_ms'] / lr['p99_ms']:.2f}x",
+        )
+    )
+    for label, key in (
+        ("Tight + CopyRect", "scroll_tight_copyrect"),
+        ("Tight", "scroll_tight"),
+        ("ZRLE + CopyRect", "scroll_zrle_copyrect"),
+    ):
         res, raw = r[key], r["scroll_raw"]
         assert isinstance(res, dict) and isinstance(raw, dict)
-        rows.append((f"bytes per scrolled line, {label}", f"{res['bytes_per_line']:.0f} B",
-                     f"Raw {raw['bytes_per_line']:.0f} B",
-                     f"1/{raw['bytes_per_line'] / res['bytes_per_line']:,.0f}"))
+        rows.append(
+            (
+                f"bytes per scrolled line, {label}",
+                f"{res['bytes_per_line']:.0f} B",
+                f"Raw {raw['bytes_per_line']:.0f} B",
+                f"1/{raw['bytes_per_line'] / res['bytes_per_line']:,.0f}",
+            )
+        )
     for name in SESSIONS:
         res = r.get(f"session_{name}")
         if isinstance(res, dict):
             raw = res["Raw"]
             for label in ("Tight + CopyRect", "ZRLE + CopyRect"):
                 mine = res[label]
-                rows.append((f"{name} session (80x25), bytes on the wire, {label}",
-                             f"{mine['bytes'] / 1000:.1f} KB in {mine['frames']} frames",
-                             f"Raw {raw['bytes'] / 1000:.0f} KB in {raw['frames']} frames",
-                             f"1/{raw['bytes'] / max(1, mine['bytes']):,.0f}"))
+                rows.append(
+                    (
+                        f"{name} session (80x25), bytes on the wire, {label}",
+                        f"{mine['bytes'] / 1000:.1f} KB in {mine['frames']} frames",
+                        f"Raw {raw['bytes'] / 1000:.0f} KB in {raw['frames']} frames",
+                        f"1/{raw['bytes'] / max(1, mine['bytes']):,.0f}",
+                    )
+                )
     for geo in ("80x25", "200x60"):
         res = r[f"render_{geo}"]
         assert isinstance(res, dict)
@@ -456,8 +546,10 @@ def write_report(results: dict[str, object]) -> None:
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     meta = r["machine"]
     lines.append("")
-    lines.append(f"Measured {r['date']} on {meta}; plain-text flood {r['plain_mb']} MB. "
-                 f"Baseline pyte: {base:.2f} MB/s.")
+    lines.append(
+        f"Measured {r['date']} on {meta}; plain-text flood {r['plain_mb']} MB. "
+        f"Baseline pyte: {base:.2f} MB/s."
+    )
     (OUT / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot(results)
@@ -485,8 +577,14 @@ def plot(r: dict[str, object]) -> None:
     ceiling = r.get("pty_ceiling")
     if isinstance(ceiling, float) and "plain" in labels:
         at = labels.index("plain")
-        ax.hlines(ceiling, at - 0.45, at + 0.45, colors="black", linestyles="dashed",
-                  label="the pty alone (plain)")
+        ax.hlines(
+            ceiling,
+            at - 0.45,
+            at + 0.45,
+            colors="black",
+            linestyles="dashed",
+            label="the pty alone (plain)",
+        )
     ax.set_xticks(list(xs), labels)
     ax.set_ylabel("MB/s")
     ax.set_title("console throughput")
@@ -501,8 +599,10 @@ def plot(r: dict[str, object]) -> None:
     ax.set_title("bytes on the wire, 80x25")
     ax = axes[2]
     lt, lr = r["latency_tight"], r["latency_raw"]
-    ax.bar(["p50 Tight", "p99 Tight", "p50 Raw", "p99 Raw"],
-           [lt["p50_ms"], lt["p99_ms"], lr["p50_ms"], lr["p99_ms"]])  # type: ignore[index]
+    ax.bar(
+        ["p50 Tight", "p99 Tight", "p50 Raw", "p99 Raw"],
+        [lt["p50_ms"], lt["p99_ms"], lr["p50_ms"], lr["p99_ms"]],
+    )  # type: ignore[index]
     ax.set_ylabel("ms")
     ax.set_title("key-to-pixels latency")
     if sessions:
@@ -527,9 +627,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     colour = colour_listing(6_000_000 if args.full else 2_000_000)
     cjk = cjk_text(2_000_000 if args.full else 1_000_000)
     r: dict[str, object] = {
-        "date": time.strftime("%Y-%m-%d"), "plain_mb": plain_mb,
+        "date": time.strftime("%Y-%m-%d"),
+        "plain_mb": plain_mb,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                   f"{platform.python_version()}",
+        f"{platform.python_version()}",
     }
     progress("stock pyte baseline")
     r["baseline_pyte_plain"] = r["baseline_pyte_mb_per_s"] = stock_pyte_rate(plain[:2_000_000])
@@ -542,9 +643,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     r["pty_ceiling"] = pty_ceiling(plain)
     tight = [TIGHT, COPYRECT]
     for key, data in (("plain", plain), ("colour", colour), ("cjk", cjk)):
-        for viewers in ((0, 1, 20) if key == "plain" else (1,)):
-            progress(f"flood {key} ({len(data) / 1e6:.1f} MB) with {viewers} viewer(s), "
-                     f"{args.repeat} runs")
+        for viewers in (0, 1, 20) if key == "plain" else (1,):
+            progress(
+                f"flood {key} ({len(data) / 1e6:.1f} MB) with {viewers} viewer(s), "
+                f"{args.repeat} runs"
+            )
             runs = [await flood(data, viewers, tight) for _ in range(args.repeat)]
             runs.sort(key=lambda res: res["mb_per_s"])
             median = dict(runs[len(runs) // 2])
@@ -568,11 +671,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--full", action="store_true", help="20 MB flood, 500 latency samples")
-    p.add_argument("--repeat", type=int, default=3, metavar="N",
-                   help="runs of each flood; the table gives the median (default 3)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        metavar="N",
+        help="runs of each flood; the table gives the median (default 3)",
+    )
     args = p.parse_args()
     results = asyncio.run(main_async(args))
     write_report(results)

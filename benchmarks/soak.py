@@ -60,8 +60,9 @@ class ViewerStats:
     error: str | None = None
 
 
-async def handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    small: bool = True) -> tuple[int, int]:
+async def handshake(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, small: bool = True
+) -> tuple[int, int]:
     """None security, shared; 8 bpp Raw when ``small`` (else the server's 32 bpp)."""
     assert await reader.readexactly(12) == b"RFB 003.008\n"
     writer.write(b"RFB 003.008\n")
@@ -145,14 +146,31 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-async def soak(viewers: int, stuck: int, duration: float, stuck_timeout: float,
-               workdir: Path) -> dict[str, Any]:
+async def soak(
+    viewers: int, stuck: int, duration: float, stuck_timeout: float, workdir: Path
+) -> dict[str, Any]:
     flood = workdir / "flood.py"
     flood.write_text(FLOOD)
     log_path, truth = workdir / "console.log", workdir / "flood.sum"
-    cmd = [sys.executable, "-m", "vncterm", "-v", "--listen", "127.0.0.1:0", "--log",
-           str(log_path), "--stuck-timeout", str(stuck_timeout), "--max-viewers",
-           str(viewers + 5), "--", sys.executable, str(flood), str(duration), str(truth)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vncterm",
+        "-v",
+        "--listen",
+        "127.0.0.1:0",
+        "--log",
+        str(log_path),
+        "--stuck-timeout",
+        str(stuck_timeout),
+        "--max-viewers",
+        str(viewers + 5),
+        "--",
+        sys.executable,
+        str(flood),
+        str(duration),
+        str(truth),
+    ]
     stderr_path = workdir / "server.err"
     err = open(stderr_path, "wb")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
@@ -199,26 +217,34 @@ async def soak(viewers: int, stuck: int, duration: float, stuck_timeout: float,
     server_log = stderr_path.read_text(errors="replace")
     warmup = [kib for t, kib in rss if t < min(5.0, duration / 3)] or [0]
     return {
-        "viewers": viewers, "stuck": stuck, "duration_s": duration,
-        "stuck_timeout_s": stuck_timeout, "exit_status": status,
-        "frames_per_reader": {"min": min(len(s.frames) for s in readers),
-                              "max": max(len(s.frames) for s in readers),
-                              "mean": sum(len(s.frames) for s in readers) / len(readers)},
+        "viewers": viewers,
+        "stuck": stuck,
+        "duration_s": duration,
+        "stuck_timeout_s": stuck_timeout,
+        "exit_status": status,
+        "frames_per_reader": {
+            "min": min(len(s.frames) for s in readers),
+            "max": max(len(s.frames) for s in readers),
+            "mean": sum(len(s.frames) for s in readers) / len(readers),
+        },
         "reader_first_frame_s": round(max(firsts), 3),
         "reader_max_gap_s": round(max(gaps)[0], 3),
         "reader_max_gap_at_s": round(max(gaps)[1], 2),
         "reader_gaps_over_1s": sum(g > 1.0 for g, _ in gaps),
         "reader_errors": [s.error for s in readers if s.error],
         "reader_mib": round(sum(s.bytes_read for s in readers) / 2**20, 1),
-        "stuck_dropped_at_s": [None if s.dropped_at is None else round(s.dropped_at, 2)
-                               for s in stuck_stats],
+        "stuck_dropped_at_s": [
+            None if s.dropped_at is None else round(s.dropped_at, 2) for s in stuck_stats
+        ],
         "server_drops_logged": server_log.count("send buffer"),
-        "rss_mib": {"after_warmup": round(max(warmup) / 1024, 1),
-                    "max": round(max(k for _, k in rss) / 1024, 1) if rss else None,
-                    "last": round(rss[-1][1] / 1024, 1) if rss else None},
-        "log_bytes": len(logged), "flood_bytes": int(total),
-        "log_matches": len(logged) == int(total)
-        and hashlib.sha256(logged).hexdigest() == digest,
+        "rss_mib": {
+            "after_warmup": round(max(warmup) / 1024, 1),
+            "max": round(max(k for _, k in rss) / 1024, 1) if rss else None,
+            "last": round(rss[-1][1] / 1024, 1) if rss else None,
+        },
+        "log_bytes": len(logged),
+        "flood_bytes": int(total),
+        "log_matches": len(logged) == int(total) and hashlib.sha256(logged).hexdigest() == digest,
         "flood_mib_per_s": round(int(total) / 2**20 / duration, 2),
     }
 
@@ -231,8 +257,9 @@ def main() -> int:
     p.add_argument("--stuck-timeout", type=float, default=10.0)
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="vncterm-soak-") as d:
-        result = asyncio.run(soak(args.viewers, args.stuck, args.duration, args.stuck_timeout,
-                                  Path(d)))
+        result = asyncio.run(
+            soak(args.viewers, args.stuck, args.duration, args.stuck_timeout, Path(d))
+        )
     print(json.dumps(result, indent=2))
     return 0
 

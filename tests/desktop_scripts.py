@@ -28,8 +28,13 @@ from vncterm.rfb.pixel_format import SERVER_PIXEL_FORMAT as PF
 U32 = struct.Struct(">I")
 
 
-def handshake(version: bytes = b"003.008", security: int = 1, name: bytes = b"guest desktop",
-              size: tuple[int, int] = (96, 64), challenge: bytes = bytes(range(16))) -> bytes:
+def handshake(
+    version: bytes = b"003.008",
+    security: int = 1,
+    name: bytes = b"guest desktop",
+    size: tuple[int, int] = (96, 64),
+    challenge: bytes = bytes(range(16)),
+) -> bytes:
     """ProtocolVersion .. ServerInit as a desktop sends it (sections 7.1 to 7.3)."""
     out = b"RFB " + version + b"\n"
     if version in (b"003.003", b"003.005"):
@@ -76,28 +81,39 @@ def build_session(seed: int = 0, width: int = 96, height: int = 64) -> Session:
     rng = np.random.default_rng(seed)
     fb = np.zeros((height, width), np.uint32)
     state = EncoderState()
-    encoders = {Encoding.RAW: RawEncoder(), Encoding.HEXTILE: HextileEncoder(),
-                Encoding.ZRLE: ZrleEncoder(), Encoding.TIGHT: TightEncoder(gradient=True)}
+    encoders = {
+        Encoding.RAW: RawEncoder(),
+        Encoding.HEXTILE: HextileEncoder(),
+        Encoding.ZRLE: ZrleEncoder(),
+        Encoding.TIGHT: TightEncoder(gradient=True),
+    }
     out = [handshake(size=(width, height))]
 
     def painted(enc: int, r: Rect, ncolours: int, structure: str) -> bytes:
         frame = make_frame(int(rng.integers(1 << 30)), r.w, r.h, ncolours, structure)
-        fb[r.y:r.bottom, r.x:r.right] = frame
+        fb[r.y : r.bottom, r.x : r.right] = frame
         return rect_header(r, enc) + encoders[enc].encode(frame, PF, state)
 
     # full frame in four encodings, one quarter each
     hw, hh = width // 2, height // 2
-    out.append(update(
-        painted(Encoding.RAW, Rect(0, 0, hw, hh), 0, "noise"),
-        painted(Encoding.HEXTILE, Rect(hw, 0, width - hw, hh), 5, "cells"),
-        painted(Encoding.ZRLE, Rect(0, hh, hw, height - hh), 200, "blocks"),
-        painted(Encoding.TIGHT, Rect(hw, hh, width - hw, height - hh), 0, "noise"),
-    ))
+    out.append(
+        update(
+            painted(Encoding.RAW, Rect(0, 0, hw, hh), 0, "noise"),
+            painted(Encoding.HEXTILE, Rect(hw, 0, width - hw, hh), 5, "cells"),
+            painted(Encoding.ZRLE, Rect(0, hh, hw, height - hh), 200, "blocks"),
+            painted(Encoding.TIGHT, Rect(hw, hh, width - hw, height - hh), 0, "noise"),
+        )
+    )
     # cursor, name, bell
     cursor = struct.pack("<4I", 0xFF0000, 0xFF00, 0xFF, 0xFFFFFF) + bytes((0b10000000, 0b01000000))
-    out.append(update(rect_header(Rect(1, 0, 2, 2), Encoding.CURSOR) + cursor,
-                      rect_header(Rect(0, 0, 0, 0), Encoding.DESKTOP_NAME)
-                      + U32.pack(len("Bureau ✓".encode())) + "Bureau ✓".encode()))
+    out.append(
+        update(
+            rect_header(Rect(1, 0, 2, 2), Encoding.CURSOR) + cursor,
+            rect_header(Rect(0, 0, 0, 0), Encoding.DESKTOP_NAME)
+            + U32.pack(len("Bureau ✓".encode()))
+            + "Bureau ✓".encode(),
+        )
+    )
     out.append(b"\x02")
     # a CopyRect, then a raw rect over its source, then a copy from that damage
     src = Rect(4, 4, 20, 10)
@@ -108,21 +124,36 @@ def build_session(seed: int = 0, width: int = 96, height: int = 64) -> Session:
     fb[40:50, 60:70] = fb[6:16, 8:18].copy()
     out.append(update(copy1, raw, copy2))
     # Tight and ZRLE again (streams carry on), LastRect ending an update of unknown length
-    out.append(update(painted(Encoding.TIGHT, Rect(10, 10, 50, 30), 2, "cells"),
-                      painted(Encoding.ZRLE, Rect(0, 0, width, 8), 0, "noise"),
-                      painted(Encoding.TIGHT, Rect(5, 30, 40, 20), 40, "blocks"),
-                      rect_header(Rect(0, 0, 0, 0), Encoding.LAST_RECT), count=0xFFFF))
+    out.append(
+        update(
+            painted(Encoding.TIGHT, Rect(10, 10, 50, 30), 2, "cells"),
+            painted(Encoding.ZRLE, Rect(0, 0, width, 8), 0, "noise"),
+            painted(Encoding.TIGHT, Rect(5, 30, 40, 20), 40, "blocks"),
+            rect_header(Rect(0, 0, 0, 0), Encoding.LAST_RECT),
+            count=0xFFFF,
+        )
+    )
     # clipboard: Latin-1, then extended caps / notify / provide
     out.append(cut_text("café".encode("latin-1")))
-    out.append(cut_text(U32.pack(CLIP_CAPS | CLIP_REQUEST | CLIP_NOTIFY | CLIP_PROVIDE
-                                 | CLIP_TEXT) + U32.pack(1 << 20), extended=True))
+    out.append(
+        cut_text(
+            U32.pack(CLIP_CAPS | CLIP_REQUEST | CLIP_NOTIFY | CLIP_PROVIDE | CLIP_TEXT)
+            + U32.pack(1 << 20),
+            extended=True,
+        )
+    )
     out.append(cut_text(U32.pack(CLIP_NOTIFY | CLIP_TEXT), extended=True))
     out.append(cut_text(provide("ünïcode\nline 2"), extended=True))
     # a resize (ExtendedDesktopSize), then paint the new area
     nw, nh = width + 16, height - 8
     screen = struct.pack(">IHHHHI", 1, 0, 0, nw, nh, 0)
-    out.append(update(rect_header(Rect(0, 0, nw, nh), Encoding.EXTENDED_DESKTOP_SIZE)
-                      + bytes((1, 0, 0, 0)) + screen))
+    out.append(
+        update(
+            rect_header(Rect(0, 0, nw, nh), Encoding.EXTENDED_DESKTOP_SIZE)
+            + bytes((1, 0, 0, 0))
+            + screen
+        )
+    )
     new = np.zeros((nh, nw), np.uint32)
     new[:, :width] = fb[:nh]
     fb = new

@@ -49,13 +49,27 @@ def demo_screen() -> str:
     left = (COLS - len(title)) // 2
     out.append(sgr(1, 97, 44) + " " * left + title + " " * (COLS - left - len(title)) + RESET)
     # 2: prompt and a command
-    out.append(sgr(1, 32) + "user@demo" + RESET + ":" + sgr(1, 34) + "~/project" + RESET
-               + "$ ls --color -F")
+    out.append(
+        sgr(1, 32)
+        + "user@demo"
+        + RESET
+        + ":"
+        + sgr(1, 34)
+        + "~/project"
+        + RESET
+        + "$ ls --color -F"
+    )
     # 3-4: an ls-like listing (fixed names)
     entries = [
-        (sgr(1, 34), "docs/"), (sgr(1, 34), "fonts/"), (sgr(1, 34), "tests/"),
-        (sgr(1, 34), "vncterm/"), ("", "README.md"), ("", "pyproject.toml"),
-        (sgr(1, 32), "run-demo*"), (sgr(1, 31), "release.tar.gz"), (sgr(1, 36), "latest@"),
+        (sgr(1, 34), "docs/"),
+        (sgr(1, 34), "fonts/"),
+        (sgr(1, 34), "tests/"),
+        (sgr(1, 34), "vncterm/"),
+        ("", "README.md"),
+        ("", "pyproject.toml"),
+        (sgr(1, 32), "run-demo*"),
+        (sgr(1, 31), "release.tar.gz"),
+        (sgr(1, 36), "latest@"),
         (sgr(1, 35), "logo.png"),
     ]
     line, used, column = "", 0, 16
@@ -68,8 +82,16 @@ def demo_screen() -> str:
     out.append(line)
     # 5-11: a rounded box with a table drawn with box-drawing characters
     inner = COLS - 4
-    out.append(fg256(39) + "╭─" + sgr(1) + " What a viewer gets " + sgr(22)
-               + "─" * (inner + 1 - 20) + "╮" + RESET)
+    out.append(
+        fg256(39)
+        + "╭─"
+        + sgr(1)
+        + " What a viewer gets "
+        + sgr(22)
+        + "─" * (inner + 1 - 20)
+        + "╮"
+        + RESET
+    )
     rows = [
         ("encodings", "Tight  ZRLE  Hextile  Zlib  RRE  Raw", 82),
         ("pixels", "8, 16, 32 bpp · either byte order · colour maps", 214),
@@ -79,8 +101,9 @@ def demo_screen() -> str:
     for label, text, colour in rows:
         row = f" {sgr(1)}{fg256(colour)}{label:<10}{RESET}{fg256(39)}│{RESET} {text}"
         visible = 1 + 10 + 1 + 1 + len(text)
-        out.append(fg256(39) + "│" + RESET + _pad(row, visible, inner + 2) + fg256(39) + "│"
-                   + RESET)
+        out.append(
+            fg256(39) + "│" + RESET + _pad(row, visible, inner + 2) + fg256(39) + "│" + RESET
+        )
     out.append(fg256(39) + "╰" + "─" * (inner + 2) + "╯" + RESET)
     # 12: the 16 colours as swatches
     line = " 16 colours  "
@@ -88,9 +111,28 @@ def demo_screen() -> str:
         line += sgr(40 + n) + "  " + sgr(100 + n) + "  " + RESET + " "
     out.append(line)
     # 13: attributes
-    out.append(" attributes  " + sgr(1) + "bold" + RESET + "  " + sgr(4) + "underline" + RESET
-               + "  " + sgr(7) + "reverse" + RESET + "  " + sgr(1, 33) + "bold yellow" + RESET
-               + "  " + sgr(30, 43) + " black on yellow " + RESET)
+    out.append(
+        " attributes  "
+        + sgr(1)
+        + "bold"
+        + RESET
+        + "  "
+        + sgr(4)
+        + "underline"
+        + RESET
+        + "  "
+        + sgr(7)
+        + "reverse"
+        + RESET
+        + "  "
+        + sgr(1, 33)
+        + "bold yellow"
+        + RESET
+        + "  "
+        + sgr(30, 43)
+        + " black on yellow "
+        + RESET
+    )
     # 14-15: 256-colour cube and grey ramp
     line = " 256 colours "
     for n in range(16, 232, 4):
@@ -110,18 +152,60 @@ def demo_screen() -> str:
             line += fg_rgb(*top) + bg_rgb(*bottom) + "▀"
         out.append(line + RESET)
     # 18-20: UTF-8
-    out.append(" UTF-8       " + fg256(220) + "Grüße" + RESET + " · " + fg256(117) + "Ελληνικά"
-               + RESET + " · " + fg256(210) + "Русский" + RESET + " · ½ ¾ → ⇒ ∞ ≠ ✓ ✗ ★ ♥")
-    out.append("             " + fg256(156) + "中文 日本語 한국어" + RESET + "  café  naïve  "
-               + "░▒▓█ ◆ ●")
+    out.append(
+        " UTF-8       "
+        + fg256(220)
+        + "Grüße"
+        + RESET
+        + " · "
+        + fg256(117)
+        + "Ελληνικά"
+        + RESET
+        + " · "
+        + fg256(210)
+        + "Русский"
+        + RESET
+        + " · ½ ¾ → ⇒ ∞ ≠ ✓ ✗ ★ ♥"
+    )
+    out.append(
+        "             " + fg256(156) + "中文 日本語 한국어" + RESET + "  café  naïve  " + "░▒▓█ ◆ ●"
+    )
     out.append("")
     # 21-22: a progress bar and a status line
     done = 46
-    out.append(" progress    " + sgr(32) + "█" * done + sgr(90) + "░" * (60 - done) + RESET
-               + sgr(1) + f" {done * 100 // 60:3d}%" + RESET)
-    out.append(" status      " + sgr(1, 32) + "✓ ok" + RESET + "   " + sgr(1, 33) + "⚠ warning"
-               + RESET + "   " + sgr(1, 31) + "✗ error" + RESET + "   " + sgr(2) + "dim"
-               + RESET + "   " + sgr(3) + "italic" + RESET)
+    out.append(
+        " progress    "
+        + sgr(32)
+        + "█" * done
+        + sgr(90)
+        + "░" * (60 - done)
+        + RESET
+        + sgr(1)
+        + f" {done * 100 // 60:3d}%"
+        + RESET
+    )
+    out.append(
+        " status      "
+        + sgr(1, 32)
+        + "✓ ok"
+        + RESET
+        + "   "
+        + sgr(1, 33)
+        + "⚠ warning"
+        + RESET
+        + "   "
+        + sgr(1, 31)
+        + "✗ error"
+        + RESET
+        + "   "
+        + sgr(2)
+        + "dim"
+        + RESET
+        + "   "
+        + sgr(3)
+        + "italic"
+        + RESET
+    )
     # 24: the prompt with the cursor after it
     text = "\r\n".join(out) + "\r\n"
     text += sgr(1, 32) + "user@demo" + RESET + ":" + sgr(1, 34) + "~/project" + RESET + "$ "

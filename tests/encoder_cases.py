@@ -10,8 +10,14 @@ from vncterm.geometry import Rect
 from vncterm.rfb.constants import Encoding
 from vncterm.rfb.pixel_format import PixelFormat
 
-DATA_ENCODINGS = [Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.ZLIB, Encoding.RRE,
-                  Encoding.RAW]
+DATA_ENCODINGS = [
+    Encoding.TIGHT,
+    Encoding.ZRLE,
+    Encoding.HEXTILE,
+    Encoding.ZLIB,
+    Encoding.RRE,
+    Encoding.RAW,
+]
 
 #: Palette sizes covering every class: solid, bitmap, 3-16, 17-256 (incl. 256 exactly), >256.
 PALETTE_SIZES = [1, 2, 3, 4, 5, 16, 17, 127, 128, 255, 256, 257, 1000, 0]  # 0: fully random
@@ -76,7 +82,8 @@ def rects_in(draw: st.DrawFn, width: int, height: int, max_count: int = 6) -> li
 
 
 def encode_updates(
-    manager: EncodeManager, frames_and_rects: list[tuple[np.ndarray, list[Rect]]],
+    manager: EncodeManager,
+    frames_and_rects: list[tuple[np.ndarray, list[Rect]]],
     pf: PixelFormat,
 ) -> list[list[EncodedRect]]:
     """Encode a sequence of (framebuffer, damaged rects) with one manager (one connection)."""
@@ -87,5 +94,5 @@ def paint(fb: np.ndarray, rects: list[Rect], src: np.ndarray) -> np.ndarray:
     """``fb`` with each of ``rects`` replaced by the same area of ``src``."""
     out = fb.copy()
     for r in rects:
-        out[r.y:r.bottom, r.x:r.right] = src[r.y:r.bottom, r.x:r.right]
+        out[r.y : r.bottom, r.x : r.right] = src[r.y : r.bottom, r.x : r.right]
     return out

@@ -16,8 +16,16 @@ from vncterm.rfb import auth
 
 
 class RawClient:
-    def __init__(self, host: str | tuple[str, int], port: int = 0, *, password: bytes | None = None,
-                 shared: bool = True, family: int = socket.AF_INET, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        host: str | tuple[str, int],
+        port: int = 0,
+        *,
+        password: bytes | None = None,
+        shared: bool = True,
+        family: int = socket.AF_INET,
+        timeout: float = 5.0,
+    ) -> None:
         if family == socket.AF_UNIX:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.settimeout(timeout)
@@ -98,7 +106,7 @@ class RawClient:
                     continue
                 assert enc == 0, f"unexpected encoding {enc}"
                 data = self.recv_exact(w * h * 4)
-                self.fb[y:y + h, x:x + w] = np.frombuffer(data, dtype="<u4").reshape(h, w)
+                self.fb[y : y + h, x : x + w] = np.frombuffer(data, dtype="<u4").reshape(h, w)
             self.updates += 1
         elif kind == 2:
             self.bells += 1

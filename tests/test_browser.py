@@ -72,11 +72,20 @@ def browser() -> Iterator[webdriver.Chrome]:
     profile = tempfile.mkdtemp(prefix="vncterm-chromium-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                "--ignore-certificate-errors",  # the wss test's self-made CA
-                "--window-size=1100,900", f"--user-data-dir={profile}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--ignore-certificate-errors",  # the wss test's self-made CA
+        "--window-size=1100,900",
+        f"--user-data-dir={profile}",
+    ):
         opts.add_argument(arg)
     os.environ["SE_OFFLINE"] = "true"  # selenium-manager must never fetch anything
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
@@ -111,8 +120,9 @@ def canvas(driver: webdriver.Chrome) -> np.ndarray:
     return (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2]
 
 
-def wait_same_pixels(driver: webdriver.Chrome, server: RunningVncterm,
-                     timeout: float = 10.0) -> None:
+def wait_same_pixels(
+    driver: webdriver.Chrome, server: RunningVncterm, timeout: float = 10.0
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         want, got = server.framebuffer(), canvas(driver)
@@ -120,8 +130,9 @@ def wait_same_pixels(driver: webdriver.Chrome, server: RunningVncterm,
             return
         if time.monotonic() > deadline:
             diff = "size" if got.shape != want.shape else int((got != want).sum())
-            raise AssertionError(f"canvas {got.shape} differs from the server's {want.shape}: "
-                                 f"{diff} pixels")
+            raise AssertionError(
+                f"canvas {got.shape} differs from the server's {want.shape}: {diff} pixels"
+            )
         time.sleep(0.1)
 
 
@@ -134,13 +145,15 @@ def drive_shell(driver: webdriver.Chrome, server: RunningVncterm) -> None:
     wait_same_pixels(driver, server)
     # the page's clipboard reaches vncterm but is typed only on a paste key pressed in the page:
     # Shift+Insert, then Ctrl+Shift+V (neither is taken by the browser)
-    driver.execute_script("window.rfb.clipboardPasteFrom(arguments[0])",
-                          "echo pasted-$((50+5)) é\n")
+    driver.execute_script(
+        "window.rfb.clipboardPasteFrom(arguments[0])", "echo pasted-$((50+5)) é\n"
+    )
     assert server.server is not None
     session = server.server.session
     deadline = time.monotonic() + 10
     while "echo pasted-$((50+5)) é\n" not in server.call(
-            lambda: [v.clipboard.text for v in session.viewers]):
+        lambda: [v.clipboard.text for v in session.viewers]
+    ):
         assert time.monotonic() < deadline, "the page's clipboard never reached vncterm"
         time.sleep(0.05)
     ActionChains(driver).send_keys("echo marker-$((2*2))\n").perform()
@@ -149,14 +162,16 @@ def drive_shell(driver: webdriver.Chrome, server: RunningVncterm) -> None:
     server.wait_text("pasted-55 é")
     ActionChains(driver).send_keys("clear; echo cleared-$((3*3))\n").perform()
     assert not any("pasted-55" in line for line in server.wait_text("cleared-9"))
-    ActionChains(driver).key_down(Keys.CONTROL).key_down(Keys.SHIFT).send_keys("v") \
-        .key_up(Keys.SHIFT).key_up(Keys.CONTROL).perform()
+    ActionChains(driver).key_down(Keys.CONTROL).key_down(Keys.SHIFT).send_keys("v").key_up(
+        Keys.SHIFT
+    ).key_up(Keys.CONTROL).perform()
     server.wait_text("pasted-55 é")
     wait_same_pixels(driver, server)
 
 
-def test_novnc_in_chromium_on_the_vnc_port(browser: webdriver.Chrome, page_url: str,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_novnc_in_chromium_on_the_vnc_port(
+    browser: webdriver.Chrome, page_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger=sniff.__name__)
     with RunningVncterm(SHELL, name="browser test") as server:
         server.wait_text("$")
@@ -171,19 +186,31 @@ def test_novnc_in_chromium_on_the_vnc_port(browser: webdriver.Chrome, page_url: 
         browser.execute_script("window.rfb.disconnect()")
         assert wait_event(browser, "disconnect")["clean"]
     # the browser's request came well within the wait (the figure the wait is chosen by)
-    sniffed = [float(m.group(1)) for m in
-               (re.search(r"sniffed as websocket after ([\d.]+) ms", r.getMessage())
-                for r in caplog.records) if m]
+    sniffed = [
+        float(m.group(1))
+        for m in (
+            re.search(r"sniffed as websocket after ([\d.]+) ms", r.getMessage())
+            for r in caplog.records
+        )
+        if m
+    ]
     assert sniffed and max(sniffed) < sniff.WAIT * 1000 / 2, sniffed
 
 
-def test_novnc_in_chromium_over_wss(browser: webdriver.Chrome, page_url: str,
-                                    tmp_path: Path) -> None:
+def test_novnc_in_chromium_over_wss(
+    browser: webdriver.Chrome, page_url: str, tmp_path: Path
+) -> None:
     certs = make_certs(tmp_path)
     ws = ListenAddress("127.0.0.1", 0)
-    with RunningVncterm(SHELL, password=b"sekrit", tls_cert=str(certs.server_cert),
-                        tls_key=str(certs.server_key), websocket=[ws], websocket_tls=True,
-                        websocket_sniff=False) as server:
+    with RunningVncterm(
+        SHELL,
+        password=b"sekrit",
+        tls_cert=str(certs.server_cert),
+        tls_key=str(certs.server_key),
+        websocket=[ws],
+        websocket_tls=True,
+        websocket_sniff=False,
+    ) as server:
         server.wait_text("$")
         assert server.server is not None
         port = server.server.websocket.addresses[0][1]
@@ -193,8 +220,9 @@ def test_novnc_in_chromium_over_wss(browser: webdriver.Chrome, page_url: str,
         drive_shell(browser, server)
 
 
-def test_novnc_types_characters_beyond_latin1(browser: webdriver.Chrome, page_url: str,
-                                              tmp_path: Path, keysyms_pressed: list[int]) -> None:
+def test_novnc_types_characters_beyond_latin1(
+    browser: webdriver.Chrome, page_url: str, tmp_path: Path, keysyms_pressed: list[int]
+) -> None:
     out = tmp_path / "typed"
     with RunningVncterm(SHELL, name="browser keys") as server:
         server.wait_text("$")

@@ -44,15 +44,23 @@ def wait_socket(path: Path, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize(("flag", "colour"), [(None, BRIGHT_BLUE), ("--bold-bright", BRIGHT_BLUE),
-                                              ("--no-bold-bright", BLUE)])
-def test_bold_blue_is_bright_blue_by_default(tmp_path: Path, flag: str | None,
-                                             colour: int) -> None:
+@pytest.mark.parametrize(
+    ("flag", "colour"),
+    [(None, BRIGHT_BLUE), ("--bold-bright", BRIGHT_BLUE), ("--no-bold-bright", BLUE)],
+)
+def test_bold_blue_is_bright_blue_by_default(tmp_path: Path, flag: str | None, colour: int) -> None:
     """``ls`` draws directories bold blue: dark blue on black unless bold brightens it."""
     sock = tmp_path / "vnc.sock"
     flags = [flag] if flag else []
-    with vncterm("--listen", f"unix:{sock}", *flags, "--", "sh", "-c",
-                 r"printf '\033[1;34mdirectory\033[0m\n'; exec sleep 60"):
+    with vncterm(
+        "--listen",
+        f"unix:{sock}",
+        *flags,
+        "--",
+        "sh",
+        "-c",
+        r"printf '\033[1;34mdirectory\033[0m\n'; exec sleep 60",
+    ):
         wait_socket(sock)
         client = RawClient(str(sock), family=socket.AF_UNIX)
         client.wait_for(lambda c: BRIGHT_BLUE in c.fb or BLUE in c.fb)
@@ -61,28 +69,40 @@ def test_bold_blue_is_bright_blue_by_default(tmp_path: Path, flag: str | None,
     assert colour in colours and ({BRIGHT_BLUE, BLUE} - {colour}).isdisjoint(colours)
 
 
-@pytest.mark.parametrize(("command", "status", "message"), [
-    ("no-such-command-here", 127, "no-such-command-here: command not found"),
-    ("/no/such/program", 127, "/no/such/program: command not found"),
-    ("TMP/notes.txt", 126, "cannot run TMP/notes.txt: not executable"),
-    ("TMP", 126, "cannot run TMP: a directory"),
-])
-def test_a_command_that_cannot_run_is_said_before_listening(tmp_path: Path, command: str,
-                                                            status: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "status", "message"),
+    [
+        ("no-such-command-here", 127, "no-such-command-here: command not found"),
+        ("/no/such/program", 127, "/no/such/program: command not found"),
+        ("TMP/notes.txt", 126, "cannot run TMP/notes.txt: not executable"),
+        ("TMP", 126, "cannot run TMP: a directory"),
+    ],
+)
+def test_a_command_that_cannot_run_is_said_before_listening(
+    tmp_path: Path, command: str, status: int, message: str
+) -> None:
     (tmp_path / "notes.txt").write_text("not a program\n")
     (tmp_path / "notes.txt").chmod(0o644)
     command, message = (text.replace("TMP", str(tmp_path)) for text in (command, message))
     sock = tmp_path / "vnc.sock"
-    done = subprocess.run([*VNCTERM, "--listen", f"unix:{sock}", "--", command, "arg"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [*VNCTERM, "--listen", f"unix:{sock}", "--", command, "arg"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert (done.returncode, done.stderr) == (status, f"vncterm: {message}\n")
     assert not sock.exists()
 
 
 def test_audit_log_journal_without_journald_is_a_configuration_error(tmp_path: Path) -> None:
     sock = tmp_path / "vnc.sock"
-    done = subprocess.run([*VNCTERM, "--listen", f"unix:{sock}", "--audit-log", "journal",
-                           "--", "true"], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [*VNCTERM, "--listen", f"unix:{sock}", "--audit-log", "journal", "--", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if Path("/run/systemd/journal/socket").exists():  # a machine with journald: it just works
         assert done.returncode == 0, done.stderr
         return
@@ -90,9 +110,20 @@ def test_audit_log_journal_without_journald_is_a_configuration_error(tmp_path: P
     assert "--audit-log journal: systemd's journal is not reachable here" in done.stderr
     assert "Errno" not in done.stderr and "listening" not in done.stderr
     assert not sock.exists()
-    unwritable = subprocess.run([*VNCTERM, "--listen", f"unix:{sock}", "--audit-log",
-                                 str(tmp_path / "no" / "audit.log"), "--", "true"],
-                                capture_output=True, text=True, timeout=30)
+    unwritable = subprocess.run(
+        [
+            *VNCTERM,
+            "--listen",
+            f"unix:{sock}",
+            "--audit-log",
+            str(tmp_path / "no" / "audit.log"),
+            "--",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert unwritable.returncode == 2
     assert "--audit-log: cannot open" in unwritable.stderr and "Errno" not in unwritable.stderr
 
@@ -103,10 +134,15 @@ def test_help_shows_the_defaults() -> None:
     # each option's entry: from its line to the next option's, on one line
     entries = re.split(r"\n  (?=-)", done.stdout)
     lines = {entry.split()[0]: " ".join(entry.split()) for entry in entries[1:]}
-    want = {"--listen": ["fd:N", "default 127.0.0.1:5900"], "--geometry": ["default 80x25"],
-            "--font-size": ["default 15"], "--charset": ["UTF-8 (default)"],
-            "--share-policy": ["force-shared (default)"], "--scrollback": ["default 10000"],
-            "--bold-bright,": ["--no-bold-bright", "default: on"]}
+    want = {
+        "--listen": ["fd:N", "default 127.0.0.1:5900"],
+        "--geometry": ["default 80x25"],
+        "--font-size": ["default 15"],
+        "--charset": ["UTF-8 (default)"],
+        "--share-policy": ["force-shared (default)"],
+        "--scrollback": ["default 10000"],
+        "--bold-bright,": ["--no-bold-bright", "default: on"],
+    }
     for option, parts in want.items():
         for part in parts:
             assert part in lines.get(option, ""), f"{option}: {part!r} not in its help"
@@ -118,24 +154,30 @@ def test_start_up_log_says_how_to_connect_and_each_hint_connects(tmp_path: Path)
     ``vncviewer ARG`` (TCP port, IPv6, unix socket), a WebSocket client each ``ws://`` URL."""
     sock = tmp_path / "vnc.sock"
     lines: list[str] = []
-    with vncterm("--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--listen", f"unix:{sock}",
-                 "--", "sh") as proc:
+    with vncterm(
+        "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--listen", f"unix:{sock}", "--", "sh"
+    ) as proc:
         reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
         reader.start()
         deadline = time.monotonic() + 15
         while not any("console: started" in line for line in lines):
             assert time.monotonic() < deadline and proc.poll() is None, lines
             time.sleep(0.05)
-        hints = [line.split("ready: connect with ", 1)[1].strip()
-                 for line in lines if "ready: connect with " in line]
+        hints = [
+            line.split("ready: connect with ", 1)[1].strip()
+            for line in lines
+            if "ready: connect with " in line
+        ]
         assert len(hints) == 3, lines
-        assert re.fullmatch(r"vncviewer 127\.0\.0\.1::(\d+) or noVNC at ws://127\.0\.0\.1:\1/",
-                            hints[0]), hints
-        assert re.fullmatch(r"vncviewer \[::1\]::(\d+) or noVNC at ws://\[::1\]:\1/",
-                            hints[1]), hints
+        assert re.fullmatch(
+            r"vncviewer 127\.0\.0\.1::(\d+) or noVNC at ws://127\.0\.0\.1:\1/", hints[0]
+        ), hints
+        assert re.fullmatch(r"vncviewer \[::1\]::(\d+) or noVNC at ws://\[::1\]:\1/", hints[1]), (
+            hints
+        )
         assert hints[2] == f"vncviewer {sock}"
         for url in re.findall(r"ws://\S+", " ".join(hints)):
-            host, port = url[len("ws://"):].rstrip("/").rsplit(":", 1)
+            host, port = url[len("ws://") :].rstrip("/").rsplit(":", 1)
             client = WsRawClient(host.strip("[]"), int(port))
             assert client.fb.shape == (450, 720)
             client.close()
@@ -157,4 +199,7 @@ def test_hints_for_wildcard_addresses_and_websocket_only_listeners() -> None:
 
     name = socket.gethostname()
     assert connect_hints([("0.0.0.0", 5900), ("::", 5901)], False, [("::1", 6080)], True) == [
-        f"vncviewer {name}::5900", f"vncviewer {name}::5901", "noVNC at wss://[::1]:6080/"]
+        f"vncviewer {name}::5900",
+        f"vncviewer {name}::5901",
+        "noVNC at wss://[::1]:6080/",
+    ]

@@ -66,8 +66,11 @@ def test_log_files_are_created_owner_only(tmp_path: Path) -> None:
     """--log and --audit-log hold what the console printed and who typed: mode 0600."""
     old = os.umask(0o022)
     try:
-        with guest_console(tmp_path, log_path=str(tmp_path / "console.log"),
-                           audit_log=str(tmp_path / "audit.jsonl")) as (chardev, _):
+        with guest_console(
+            tmp_path,
+            log_path=str(tmp_path / "console.log"),
+            audit_log=str(tmp_path / "audit.jsonl"),
+        ) as (chardev, _):
             chardev.send(b"password: hunter2\r\n")
             wait_for(lambda: b"hunter2" in (tmp_path / "console.log").read_bytes(), "the log")
     finally:
@@ -78,6 +81,7 @@ def test_log_files_are_created_owner_only(tmp_path: Path) -> None:
 
 # -- a fault in one stage -------------------------------------------------------------------------
 
+
 def _break(stage: str, vt: RunningVncterm) -> None:
     """Make one stage raise, on the server's own objects."""
     assert vt.server is not None
@@ -86,18 +90,31 @@ def _break(stage: str, vt: RunningVncterm) -> None:
     def boom(*args: object, **kwargs: object) -> Any:
         raise RuntimeError(f"injected {stage} fault")
 
-    target: object = {"log": session.log_file, "capture": session.streams,
-                      "terminal": session.emulator, "replies": session.console,
-                      "terminal events": session, "render": session.terminal}[stage]
-    method = {"log": "write", "capture": "publish", "terminal": "feed", "replies": "write",
-              "terminal events": "set_name", "render": "refresh"}[stage]
+    target: object = {
+        "log": session.log_file,
+        "capture": session.streams,
+        "terminal": session.emulator,
+        "replies": session.console,
+        "terminal events": session,
+        "render": session.terminal,
+    }[stage]
+    method = {
+        "log": "write",
+        "capture": "publish",
+        "terminal": "feed",
+        "replies": "write",
+        "terminal events": "set_name",
+        "render": "refresh",
+    }[stage]
     vt.call(lambda: setattr(target, method, boom))
 
 
-@pytest.mark.parametrize("stage", ["log", "capture", "terminal", "replies", "terminal events",
-                                   "render"])
+@pytest.mark.parametrize(
+    "stage", ["log", "capture", "terminal", "replies", "terminal events", "render"]
+)
 def test_a_fault_in_one_stage_leaves_the_others_their_bytes(
-        tmp_path: Path, stage: str, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, stage: str, caplog: pytest.LogCaptureFixture
+) -> None:
     log_path = tmp_path / "console.log"
 
     async def main(chardev: Chardev, vt: RunningVncterm) -> None:
@@ -117,8 +134,9 @@ def test_a_fault_in_one_stage_leaves_the_others_their_bytes(
                 # DA owes a reply; OSC 2 sets the title, which the desktop name follows
                 chardev.send(f"{text}\r\n\x1b[c\x1b]2;{text}\x07".encode())
                 if stage != "log":
-                    await asyncio.to_thread(wait_for, lambda t=text: t.encode()
-                                            in log_path.read_bytes(), "the log")
+                    await asyncio.to_thread(
+                        wait_for, lambda t=text: t.encode() in log_path.read_bytes(), "the log"
+                    )
                 if stage != "capture":
                     async with asyncio.timeout(10):
                         while text.encode() not in captured:
@@ -135,13 +153,17 @@ def test_a_fault_in_one_stage_leaves_the_others_their_bytes(
     caplog.set_level(logging.ERROR, STAGE_LOGGER)
     with guest_console(tmp_path, log_path=str(log_path)) as (chardev, vt):
         asyncio.run(main(chardev, vt))
-    reports = [r for r in caplog.records
-               if r.name == STAGE_LOGGER and f"the {stage} stage failed" in r.getMessage()]
+    reports = [
+        r
+        for r in caplog.records
+        if r.name == STAGE_LOGGER and f"the {stage} stage failed" in r.getMessage()
+    ]
     assert len(reports) == 1, [r.getMessage() for r in caplog.records]
     assert f"injected {stage} fault" in reports[0].getMessage()
 
 
 # -- a full disk ----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
@@ -190,12 +212,15 @@ def _viewer_comes_and_goes(port: int) -> None:
 
 
 def test_full_disk_never_stops_the_console_and_the_log_resumes(
-        small_disk: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    small_disk: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     log_path, audit_path = small_disk / "console.log", small_disk / "audit.jsonl"
     caplog.set_level(logging.WARNING, OUTFILE_LOGGER)
     sent = bytearray()
     with guest_console(tmp_path, log_path=str(log_path), audit_log=str(audit_path)) as (
-            chardev, vt):
+        chardev,
+        vt,
+    ):
 
         def send(data: bytes) -> None:
             sent.extend(data)
@@ -211,15 +236,15 @@ def test_full_disk_never_stops_the_console_and_the_log_resumes(
         send(b"first while full\r\n")
         vt.wait_text("first while full")
         screen = shown(vt)
-        assert f"console log {log_path}: cannot write (No space left on device)" \
-            in screen, screen
+        assert f"console log {log_path}: cannot write (No space left on device)" in screen, screen
         assert f"audit log {audit_path}: cannot write" not in screen
         for i in range(40):
             send(b"x" * 2000 + f"\r\nwhile-full-{i}\r\n".encode())
             vt.wait_text(f"while-full-{i}")
         _viewer_comes_and_goes(vt.port)  # audit records that cannot be written either
-        wait_for(lambda: f"audit log {audit_path}: cannot write" in shown(vt),
-                 "the audit log's notice")
+        wait_for(
+            lambda: f"audit log {audit_path}: cannot write" in shown(vt), "the audit log's notice"
+        )
         assert chardev.still_up()
         # space returns: the log (and the audit log) resume within the retry interval
         filler.unlink()
@@ -243,12 +268,15 @@ def test_full_disk_never_stops_the_console_and_the_log_resumes(
         assert chardev.still_up()
 
     logged = log_path.read_bytes()
-    m = re.search(rb"\r\n\[vncterm\] (\d+) bytes of console output not logged "
-                  rb"\(No space left on device\)\r\n", logged)
+    m = re.search(
+        rb"\r\n\[vncterm\] (\d+) bytes of console output not logged "
+        rb"\(No space left on device\)\r\n",
+        logged,
+    )
     assert m is not None, logged[-300:]
     missed = int(m.group(1))
     # the log is what the console sent, less exactly the missed bytes, where the marker is
-    before, after = logged[:m.start()], logged[m.end():]
+    before, after = logged[: m.start()], logged[m.end() :]
     assert len(before) + missed + len(after) == len(sent)
     assert sent.startswith(before) and sent.endswith(after)
     assert missed >= 40 * 2000 + len(b"first while full\r\n")
@@ -267,10 +295,11 @@ def test_full_disk_never_stops_the_console_and_the_log_resumes(
 
 # -- hostile output ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
-def hostile_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Chardev,
-                                                                                RunningVncterm,
-                                                                                Path]]:
+def hostile_console(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Chardev, RunningVncterm, Path]]:
     tmp = tmp_path_factory.mktemp("hostile")
     with guest_console(tmp, log_path=str(tmp / "console.log")) as (chardev, vt):
         yield chardev, vt, tmp / "console.log"
@@ -279,14 +308,22 @@ def hostile_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
 _count = iter(range(1 << 30))
 
 
-@settings(max_examples=150, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 @given(data=hostile())
 @example(data=b"\x1b[" + b"5" * 5000 + b"m")
 @example(data=b"\x1b]4;" + b"1" * 5000 + b";?\x07")
 def test_hostile_output_over_a_socket_console(
-        hostile_console: tuple[Chardev, RunningVncterm, Path], data: bytes) -> None:
+    hostile_console: tuple[Chardev, RunningVncterm, Path], data: bytes
+) -> None:
     """The connection stays up, and the plain text after the hostile bytes reaches the screen
     and the log; the terminal stage never faults."""
     chardev, vt, log_path = hostile_console
@@ -297,20 +334,23 @@ def test_hostile_output_over_a_socket_console(
     wait_for(lambda: marker.encode() in log_path.read_bytes(), "the log")
     assert chardev.still_up()
     session = vt.server.session  # type: ignore[union-attr]
-    assert vt.call(lambda: (dict(session.stages.faults), session.emulator.parser.faults)) == (
-        {}, 0)
+    assert vt.call(lambda: (dict(session.stages.faults), session.emulator.parser.faults)) == ({}, 0)
 
 
-def test_a_failing_file_counts_what_it_misses_and_retries_once_a_second(
-        small_disk: Path) -> None:
+def test_a_failing_file_counts_what_it_misses_and_retries_once_a_second(small_disk: Path) -> None:
     """AppendFile on a real full disk, with a clock of days: a partial write counts only what
     did not fit; while failing, writes are tried once per retry interval; the marker tells the
     exact count."""
     now = [time.monotonic() + 3 * 86400.0]
     notices: list[str] = []
     path = small_disk / "x.log"
-    out = AppendFile(str(path), "console log", retry=1.0, clock=lambda: now[0],
-                     on_notice=lambda key, text, ttl: notices.append(text))
+    out = AppendFile(
+        str(path),
+        "console log",
+        retry=1.0,
+        clock=lambda: now[0],
+        on_notice=lambda key, text, ttl: notices.append(text),
+    )
     assert out.write(b"a" * 100)
     filler = _fill(small_disk)
     assert not out.write(b"b" * 5000)  # 3996 bytes fit in the file's page
@@ -322,8 +362,9 @@ def test_a_failing_file_counts_what_it_misses_and_retries_once_a_second(
     assert out.missed == 1009 and path.stat().st_size == PAGE
     now[0] += 0.5
     assert out.write(b"d")
-    assert path.read_bytes() == (b"a" * 100 + b"b" * 3996
-                                 + console_marker(1009, "No space left on device") + b"d")
+    assert path.read_bytes() == (
+        b"a" * 100 + b"b" * 3996 + console_marker(1009, "No space left on device") + b"d"
+    )
     assert out.failing is None and out.missed == 0 and out.missed_total == 1009
     assert notices[1] == f"console log {path}: writing again; 1009 bytes missed"
     # failing again within a minute of the report (a disk hovering at full): marked, not reported
@@ -332,8 +373,9 @@ def test_a_failing_file_counts_what_it_misses_and_retries_once_a_second(
     filler.unlink()
     now[0] += 1.0
     assert out.write(b"f")
-    assert path.read_bytes().endswith(console_marker(out.missed_total - 1009,
-                                                     "No space left on device") + b"f")
+    assert path.read_bytes().endswith(
+        console_marker(out.missed_total - 1009, "No space left on device") + b"f"
+    )
     assert len(notices) == 2
     now[0] += QUIET
     filler = _fill(small_disk)

@@ -113,9 +113,10 @@ def test_telnet_strips_negotiation_and_sends_break(guest: QemuGuest) -> None:
             console.write(b"printf '\\377\\n' | od -An -tx1 -v; read -r x\n")
             await asyncio.sleep(0.5)
             console.write(b"A\xffB\n")  # the `read` swallows it; a second echo proves arrival
-            console.write(b"echo \"$x\" | od -An -tx1 -v\n")
+            console.write(b'echo "$x" | od -An -tx1 -v\n')
             await col.expect(rb" ff 0a\r\n", 20, start)
             await col.expect(rb" 41 ff 42 0a\r\n", 20, start)
+
             # IAC BREAK becomes a break condition on the guest's UART: Linux counts it per port.
             # (SysRq by BREAK works on the kernel console port only; ttyS2 is not that one.)
             def breaks() -> bytes:
@@ -249,15 +250,19 @@ def _telnet_feed_all(chunks: list[bytes]) -> tuple[bytes, bytes]:
 def test_telnet_filter_any_split() -> None:
     qemu_hello = bytes([IAC, WILL, 1, IAC, WILL, 3, IAC, WILL, 0, IAC, DO, 0])
     stream = (
-        qemu_hello + b"login: \xff\xffok" + bytes([IAC, DO, 24])  # DO TERMINAL-TYPE: refused
+        qemu_hello
+        + b"login: \xff\xffok"
+        + bytes([IAC, DO, 24])  # DO TERMINAL-TYPE: refused
         + bytes([IAC, 250, 24, 1, IAC, 240])  # a subnegotiation: swallowed
-        + bytes([IAC, 241]) + b"\xff\x41"  # NOP, then an unescaped 0xFF from the guest
+        + bytes([IAC, 241])
+        + b"\xff\x41"  # NOP, then an unescaped 0xFF from the guest
         + bytes([IAC, WILL, 1])  # repeated: no second answer
         + bytes([IAC, WONT, 1])  # withdrawn: acknowledged
     )
     want_out = b"login: \xffok\xffA"
-    want_rep = bytes([IAC, DO, 1, IAC, DO, 3, IAC, DO, 0, IAC, WILL, 0, IAC, WONT, 24,
-                      IAC, DONT, 1])
+    want_rep = bytes(
+        [IAC, DO, 1, IAC, DO, 3, IAC, DO, 0, IAC, WILL, 0, IAC, WONT, 24, IAC, DONT, 1]
+    )
     assert _telnet_feed_all([stream]) == (want_out, want_rep)
     rng = random.Random(4)
     for _ in range(300):

@@ -51,10 +51,13 @@ os.rename(report + ".tmp", report)
 
 # -- the relay program on its own ------------------------------------------------------------
 
+
 def start_relay() -> tuple[subprocess.Popen[bytes], socket.socket]:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    relay = subprocess.Popen([sys.executable, "-I", "-S", ptyrelay.__file__,
-                              str(theirs.fileno())], pass_fds=(theirs.fileno(),))
+    relay = subprocess.Popen(
+        [sys.executable, "-I", "-S", ptyrelay.__file__, str(theirs.fileno())],
+        pass_fds=(theirs.fileno(),),
+    )
     theirs.close()
     return relay, ours
 
@@ -77,7 +80,7 @@ def raw_pty() -> tuple[int, int]:
 def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view[:65536]):]
+        view = view[os.write(fd, view[:65536]) :]
 
 
 def read_all(fd: int) -> bytes:
@@ -97,8 +100,10 @@ def test_one_relay_moves_several_ptys_whole_and_tells_each_end_before_its_pipe_c
         write_all(slave, data)
         os.close(slave)
 
-    writers = [threading.Thread(target=write, args=(slave, data))
-               for (_, slave), data in zip(ptys, sent, strict=True)]
+    writers = [
+        threading.Thread(target=write, args=(slave, data))
+        for (_, slave), data in zip(ptys, sent, strict=True)
+    ]
     for t in writers:
         t.start()
     results: dict[int, bytes] = {}
@@ -134,6 +139,7 @@ def test_a_full_pipe_holds_back_only_its_own_pty() -> None:
     stuck = threading.Thread(target=write_all, args=(s1, first), daemon=True)
     stuck.start()  # blocks once its pipe (64 KiB) and the pty are full
     second = os.urandom(2_000_000)
+
     def write_then_close() -> None:
         write_all(s2, second)
         os.close(s2)
@@ -174,7 +180,8 @@ def test_the_relay_ends_when_the_server_is_gone() -> None:
 
 
 def test_a_descriptor_that_cannot_be_spliced_is_handed_back_and_the_others_go_on(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     relay, control = start_relay()
     odd = os.open(tmp_path, os.O_RDONLY)  # polls readable, splice refuses it
     master, slave = raw_pty()
@@ -191,6 +198,7 @@ def test_a_descriptor_that_cannot_be_spliced_is_handed_back_and_the_others_go_on
 
 
 # -- consoles ----------------------------------------------------------------------------------
+
 
 class FakeClient:
     """A relay hub client whose "pty" is any descriptor; records what the hub told it."""
@@ -211,7 +219,8 @@ class FakeClient:
 
 
 def test_the_hub_sends_ptys_the_relay_cannot_splice_to_the_slow_path_saying_so_once(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async def run() -> list[FakeClient]:
         hub = relayhub.shared_hub()
         clients = [FakeClient(os.open(tmp_path, os.O_RDONLY)) for _ in range(2)]
@@ -239,8 +248,7 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = 20) -
 
 
 def test_spawned_flood_arrives_whole_and_the_relay_is_reaped(tmp_path: Path) -> None:
-    data = b"".join(b"line %d of the flood, with some text after it\n" % i
-                    for i in range(120_000))
+    data = b"".join(b"line %d of the flood, with some text after it\n" % i for i in range(120_000))
     src = tmp_path / "flood.txt"
     src.write_bytes(data)
 
@@ -263,6 +271,7 @@ def test_spawned_flood_arrives_whole_and_the_relay_is_reaped(tmp_path: Path) -> 
 def test_a_background_holder_of_the_pty_does_not_keep_the_console_from_ending() -> None:
     """The command exits while a background process of it keeps the pty open: what was
     already written is kept, and the exit status comes after a short grace."""
+
     async def run() -> tuple[bytes, int]:
         got = bytearray()
         console = SpawnConsole(["sh", "-c", "sleep 3 & echo done; exit 3"], 80, 25)
@@ -278,8 +287,9 @@ def test_a_background_holder_of_the_pty_does_not_keep_the_console_from_ending() 
 
 
 def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True
+    ).stdout
     return [int(p) for p in out.split()]
 
 
@@ -306,8 +316,10 @@ def test_a_killed_server_leaves_neither_relay_nor_program_behind(tmp_path: Path)
     """SIGKILL the server: its relay ends (the control socket's other end is gone) and the
     program gets SIGHUP (no descriptor of the pty master is left)."""
     sock = tmp_path / "vt.sock"
-    server = subprocess.Popen([sys.executable, "-m", "vncterm", "--listen", f"unix:{sock}",
-                               "--", "sleep", "300"], stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vncterm", "--listen", f"unix:{sock}", "--", "sleep", "300"],
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         kids: list[int] = []
@@ -351,6 +363,7 @@ def test_a_killed_relay_is_replaced_and_the_console_goes_on() -> None:
 def test_a_console_started_as_the_relay_dies_waits_for_the_next_relay() -> None:
     """The relay is dead but the hub has not noticed yet when a console starts: the console
     gets a pipe from the next relay, not the slow path."""
+
     async def run() -> tuple[bytes, bool, bool]:
         got = bytearray()
         first = SpawnConsole(["sleep", "30"], 80, 25)
@@ -377,7 +390,8 @@ def test_a_console_started_as_the_relay_dies_waits_for_the_next_relay() -> None:
 
 
 def test_without_a_relay_the_console_reads_its_pty_itself(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """No relay can be started: said once, and every console still gets all its output."""
     data = b"".join(b"line %d, read without a relay\n" % i for i in range(40_000))
     src = tmp_path / "flood.txt"
@@ -405,15 +419,21 @@ def test_without_a_relay_the_console_reads_its_pty_itself(
 
 def slow_sink(into: bytearray) -> Callable[[bytes], None]:
     """A terminal that takes 20 MB/s: slower than the generators, so their pipes stay full."""
+
     def on_data(data: bytes) -> None:
         into.extend(data)
         time.sleep(len(data) / 20e6)
+
     return on_data
 
 
-async def flood_with_kills(tmp_path: Path, kills: int, clock: Callable[[], float],
-                           before_kill: Callable[[], None] = lambda: None,
-                           consoles: int = 1) -> tuple[list[bytes], list[str], bool, int]:
+async def flood_with_kills(
+    tmp_path: Path,
+    kills: int,
+    clock: Callable[[], float],
+    before_kill: Callable[[], None] = lambda: None,
+    consoles: int = 1,
+) -> tuple[list[bytes], list[str], bool, int]:
     """``consoles`` generators flood at once; the shared relay is SIGKILLed ``kills`` times
     while they do (each time 300 KB more have arrived); what each console received, what each
     generator reports having written, whether the hub gave up, and how many times the first
@@ -423,8 +443,10 @@ async def flood_with_kills(tmp_path: Path, kills: int, clock: Callable[[], float
     stop = tmp_path / "stop"
     hub = relayhub.shared_hub(clock)
     got = [bytearray() for _ in range(consoles)]
-    started = [SpawnConsole([sys.executable, str(script), str(stop), str(tmp_path / f"r{i}")],
-                            80, 25) for i in range(consoles)]
+    started = [
+        SpawnConsole([sys.executable, str(script), str(stop), str(tmp_path / f"r{i}")], 80, 25)
+        for i in range(consoles)
+    ]
     for console, sink in zip(started, got, strict=True):
         await console.start(slow_sink(sink), lambda status: None)
     overlaps = 0
@@ -437,8 +459,10 @@ async def flood_with_kills(tmp_path: Path, kills: int, clock: Callable[[], float
                 break  # given up: the consoles read for themselves
             before_kill()
             relay.send_signal(signal.SIGKILL)
-            await until(lambda: hub.proc is not relay,  # noqa: B023 - awaited at once
-                        "the relay's death noticed")
+            await until(
+                lambda: hub.proc is not relay,  # noqa: B023 - awaited at once
+                "the relay's death noticed",
+            )
             overlaps += len(started[0]._pipes) > 1
         mark = len(got[0]) + 300_000
         await until(lambda: len(got[0]) > mark, "the flood goes on after the kills")
@@ -463,7 +487,8 @@ def test_killing_the_relay_in_a_flood_loses_no_byte(tmp_path: Path) -> None:
     arrives once and in order on each (the relay held none; each console reads its old pipe
     to its end before the new one)."""
     got, reports, given_up, overlaps = asyncio.run(
-        flood_with_kills(tmp_path, 4, lambda: time.monotonic() + DAYS, consoles=2))
+        flood_with_kills(tmp_path, 4, lambda: time.monotonic() + DAYS, consoles=2)
+    )
     assert not given_up
     assert overlaps > 0  # an old pipe still held output when the new relay began
     assert len(got[0]) > 1_500_000  # the kills came 300 KB apart, in the flood
@@ -472,7 +497,8 @@ def test_killing_the_relay_in_a_flood_loses_no_byte(tmp_path: Path) -> None:
 
 
 def test_a_relay_that_keeps_dying_is_given_up_and_the_ptys_are_read_directly(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Deaths spread beyond the restart window are replaced every time; more than
     MAX_RELAY_RESTARTS within it and the consoles read their ptys themselves: still whole."""
     now = [DAYS]
@@ -484,15 +510,17 @@ def test_a_relay_that_keeps_dying_is_given_up_and_the_ptys_are_read_directly(
             now[0] += relayhub.RESTART_WINDOW + 1
 
     spread_out_kills = [spread_out]
-    got, reports, given_up, _ = asyncio.run(flood_with_kills(
-        tmp_path, spread_out + relayhub.MAX_RELAY_RESTARTS + 2, lambda: now[0], tick))
+    got, reports, given_up, _ = asyncio.run(
+        flood_with_kills(
+            tmp_path, spread_out + relayhub.MAX_RELAY_RESTARTS + 2, lambda: now[0], tick
+        )
+    )
     assert given_up
     assert spread_out_kills == [0]  # all the spread-out deaths were replaced
     _judge(got[0], reports[0])
 
 
-def test_the_relay_holds_only_its_control_socket_and_the_ptys_it_serves(
-        tmp_path: Path) -> None:
+def test_the_relay_holds_only_its_control_socket_and_the_ptys_it_serves(tmp_path: Path) -> None:
     """No descriptor of the server leaks into the relay, nor the relay's socket into a
     program."""
     leak = os.open(tmp_path, os.O_RDONLY)
@@ -535,9 +563,22 @@ def test_a_killed_relay_loses_nothing_of_a_vncterm_log(tmp_path: Path) -> None:
     script.write_text(GENERATOR)
     stop, report, log = tmp_path / "stop", tmp_path / "report", tmp_path / "console.log"
     server = subprocess.Popen(
-        [sys.executable, "-m", "vncterm", "--listen", f"unix:{tmp_path / 'vt.sock'}",
-         "--log", str(log), "--", sys.executable, str(script), str(stop), str(report)],
-        stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "vncterm",
+            "--listen",
+            f"unix:{tmp_path / 'vt.sock'}",
+            "--log",
+            str(log),
+            "--",
+            sys.executable,
+            str(script),
+            str(stop),
+            str(report),
+        ],
+        stderr=subprocess.PIPE,
+    )
     try:
         killed: list[int] = []
         deadline = time.monotonic() + 60

@@ -11,45 +11,66 @@ from vncterm.server.damage import DamageGrid
 
 
 @settings(max_examples=200, deadline=None)
-@given(cells=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 7)), max_size=40),
-       region=st.tuples(st.integers(0, 70), st.integers(0, 40), st.integers(1, 90),
-                        st.integers(1, 90)))
-def test_take_covers_exactly_the_damage_in_the_region(cells: list[tuple[int, int]],
-                                                      region: tuple[int, int, int, int]) -> None:
+@given(
+    cells=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 7)), max_size=40),
+    region=st.tuples(
+        st.integers(0, 70), st.integers(0, 40), st.integers(1, 90), st.integers(1, 90)
+    ),
+)
+def test_take_covers_exactly_the_damage_in_the_region(
+    cells: list[tuple[int, int]], region: tuple[int, int, int, int]
+) -> None:
     grid = DamageGrid(80, 48, 8, 6)  # 10 x 8 tiles
     truth = np.zeros((48, 80), dtype=bool)
     for c, r in cells:
         grid.add(Rect(c * 8, r * 6, 8, 6))
-        truth[r * 6:(r + 1) * 6, c * 8:(c + 1) * 8] = True
+        truth[r * 6 : (r + 1) * 6, c * 8 : (c + 1) * 8] = True
     req = Rect(*region)
     got = np.zeros_like(truth)
     for rect in grid.take(req):
-        assert not got[rect.y:rect.bottom, rect.x:rect.right].any(), "rectangles overlap"
-        got[rect.y:rect.bottom, rect.x:rect.right] = True
+        assert not got[rect.y : rect.bottom, rect.x : rect.right].any(), "rectangles overlap"
+        got[rect.y : rect.bottom, rect.x : rect.right] = True
     inside = np.zeros_like(truth)
-    inside[req.y:req.bottom, req.x:req.right] = True
+    inside[req.y : req.bottom, req.x : req.right] = True
     assert (got == (truth & inside)).all()
     # what was fully inside is now clean; what was outside is still damaged
     rest = grid.take(Rect(0, 0, 80, 48))
     left = np.zeros_like(truth)
     for rect in rest:
-        left[rect.y:rect.bottom, rect.x:rect.right] = True
+        left[rect.y : rect.bottom, rect.x : rect.right] = True
     assert (left | (truth & inside) >= truth).all()
     assert not (left & ~truth).any()
 
 
 def _copy(img: np.ndarray, src: Rect, x: int, y: int) -> None:
-    img[y:y + src.h, x:x + src.w] = img[src.y:src.bottom, src.x:src.right].copy()
+    img[y : y + src.h, x : x + src.w] = img[src.y : src.bottom, src.x : src.right].copy()
 
 
 @settings(max_examples=300, deadline=None)
-@given(ops=st.lists(st.one_of(
-    st.tuples(st.just("paint"), st.integers(0, 79), st.integers(0, 47), st.integers(1, 30),
-              st.integers(1, 20)),
-    st.tuples(st.just("move"), st.integers(0, 79), st.integers(0, 47), st.integers(1, 80),
-              st.integers(1, 48), st.integers(-40, 40), st.integers(-30, 30)),
-    st.tuples(st.just("scroll"), st.integers(1, 7)),
-), max_size=12))
+@given(
+    ops=st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("paint"),
+                st.integers(0, 79),
+                st.integers(0, 47),
+                st.integers(1, 30),
+                st.integers(1, 20),
+            ),
+            st.tuples(
+                st.just("move"),
+                st.integers(0, 79),
+                st.integers(0, 47),
+                st.integers(1, 80),
+                st.integers(1, 48),
+                st.integers(-40, 40),
+                st.integers(-30, 30),
+            ),
+            st.tuples(st.just("scroll"), st.integers(1, 7)),
+        ),
+        max_size=12,
+    )
+)
 def test_moves_and_repaints_rebuild_the_server_image(ops: list[tuple[int | str, ...]]) -> None:
     """A viewer that applies the recorded moves in order, then repaints the damage, shows
     exactly the server's image (what the CopyRect path relies on)."""
@@ -63,7 +84,7 @@ def test_moves_and_repaints_rebuild_the_server_image(ops: list[tuple[int | str, 
         if op[0] == "paint":
             _, x, y, w, h = op
             r = Rect(int(x), int(y), int(w), int(h)).intersect(full)
-            server[r.y:r.bottom, r.x:r.right] = rng.integers(0, 1 << 24)
+            server[r.y : r.bottom, r.x : r.right] = rng.integers(0, 1 << 24)
             grid.add(r)
             continue
         if op[0] == "scroll":  # a terminal scroll: whole tile rows up
@@ -81,15 +102,20 @@ def test_moves_and_repaints_rebuild_the_server_image(ops: list[tuple[int | str, 
     for src, x, y in moves:
         _copy(viewer, src, x, y)
     for r in grid.take(full):
-        viewer[r.y:r.bottom, r.x:r.right] = server[r.y:r.bottom, r.x:r.right]
+        viewer[r.y : r.bottom, r.x : r.right] = server[r.y : r.bottom, r.x : r.right]
     assert (viewer == server).all()
 
 
 @settings(max_examples=100, deadline=None)
-@given(rects=st.lists(st.tuples(st.integers(-20, 90), st.integers(-20, 60), st.integers(0, 50),
-                                st.integers(0, 50)), max_size=30))
-def test_one_refreshs_mask_adds_what_its_rects_add(rects: list[tuple[int, int, int, int]]
-                                                   ) -> None:
+@given(
+    rects=st.lists(
+        st.tuples(
+            st.integers(-20, 90), st.integers(-20, 60), st.integers(0, 50), st.integers(0, 50)
+        ),
+        max_size=30,
+    )
+)
+def test_one_refreshs_mask_adds_what_its_rects_add(rects: list[tuple[int, int, int, int]]) -> None:
     """The tile mask worked out once per refresh (shared by every viewer) marks exactly the
     tiles that adding the rectangles one by one marks, on top of damage already there."""
     from vncterm.server.sources import Damage

@@ -52,8 +52,9 @@ def normalise(events: list[Event]) -> list[object]:
     return out
 
 
-def feed_in_pieces(data: bytes, cuts: list[int], **options: object) -> tuple[DesktopClient,
-                                                                             list[Event], bytes]:
+def feed_in_pieces(
+    data: bytes, cuts: list[int], **options: object
+) -> tuple[DesktopClient, list[Event], bytes]:
     client = DesktopClient(**options)  # type: ignore[arg-type]
     events: list[Event] = []
     sent = b""
@@ -67,24 +68,42 @@ def feed_in_pieces(data: bytes, cuts: list[int], **options: object) -> tuple[Des
 
 # -- handshakes --------------------------------------------------------------------------------
 
+
 def expected_init(shared: bool = True) -> bytes:
     """What the client sends after the security phase: ClientInit, SetPixelFormat, SetEncodings."""
-    codes = [Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.COPYRECT, Encoding.RAW,
-             Encoding.CURSOR, Encoding.EXTENDED_DESKTOP_SIZE, Encoding.DESKTOP_SIZE,
-             Encoding.DESKTOP_NAME, Encoding.LAST_RECT, Encoding.EXTENDED_CLIPBOARD]
-    return (bytes((int(shared),)) + b"\0\0\0\0" + SERVER_PIXEL_FORMAT.to_bytes()
-            + struct.pack(f">BxH{len(codes)}i", 2, len(codes), *codes))
+    codes = [
+        Encoding.TIGHT,
+        Encoding.ZRLE,
+        Encoding.HEXTILE,
+        Encoding.COPYRECT,
+        Encoding.RAW,
+        Encoding.CURSOR,
+        Encoding.EXTENDED_DESKTOP_SIZE,
+        Encoding.DESKTOP_SIZE,
+        Encoding.DESKTOP_NAME,
+        Encoding.LAST_RECT,
+        Encoding.EXTENDED_CLIPBOARD,
+    ]
+    return (
+        bytes((int(shared),))
+        + b"\0\0\0\0"
+        + SERVER_PIXEL_FORMAT.to_bytes()
+        + struct.pack(f">BxH{len(codes)}i", 2, len(codes), *codes)
+    )
 
 
-@pytest.mark.parametrize(("version", "answer", "security", "choice"), [
-    (b"003.008", b"003.008", 1, b"\x01"),
-    (b"003.008", b"003.008", 2, b"\x02"),
-    (b"003.007", b"003.007", 1, b"\x01"),
-    (b"003.007", b"003.007", 2, b"\x02"),
-    (b"003.003", b"003.003", 1, b""),
-    (b"003.003", b"003.003", 2, b""),
-    (b"003.005", b"003.003", 2, b""),   # unknown 3.x below 3.7 speaks 3.3
-])
+@pytest.mark.parametrize(
+    ("version", "answer", "security", "choice"),
+    [
+        (b"003.008", b"003.008", 1, b"\x01"),
+        (b"003.008", b"003.008", 2, b"\x02"),
+        (b"003.007", b"003.007", 1, b"\x01"),
+        (b"003.007", b"003.007", 2, b"\x02"),
+        (b"003.003", b"003.003", 1, b""),
+        (b"003.003", b"003.003", 2, b""),
+        (b"003.005", b"003.003", 2, b""),  # unknown 3.x below 3.7 speaks 3.3
+    ],
+)
 def test_handshakes(version: bytes, answer: bytes, security: int, choice: bytes) -> None:
     client = DesktopClient("pass")
     challenge = bytes(range(100, 116))
@@ -102,22 +121,32 @@ def test_version_3_889_and_4_speak_3_8_and_prefer_none() -> None:
         assert client.data_to_send() == b"RFB 003.008\n\x01"
 
 
-@pytest.mark.parametrize(("data", "error", "message"), [
-    (b"HTTP/1.1 200", ProtocolError, "not an RFB server"),
-    (b"RFB 002.002\n", ProtocolError, "older than 3.3"),
-    (b"RFB 003.008\n\x00" + U32.pack(4) + b"busy", ProtocolError, "refused the connection: busy"),
-    (b"RFB 003.003\n" + U32.pack(0) + U32.pack(3) + b"nah", ProtocolError, "refused.*nah"),
-    (b"RFB 003.008\n\x01\x13", ProtocolError, r"no security type we support among \[19\]"),
-    (b"RFB 003.003\n" + U32.pack(19), ProtocolError, "security type 19"),
-    (b"RFB 003.008\n\x01\x02" + bytes(16) + U32.pack(1) + U32.pack(5) + b"wrong",
-     AuthenticationFailed, "refused authentication: wrong"),
-    (b"RFB 003.007\n\x01\x02" + bytes(16) + U32.pack(1), AuthenticationFailed, "no reason"),
-    (handshake(size=(9000, 10)), ProtocolError, "exceeds the limit"),
-    (handshake() + b"\x01", ProtocolError, "SetColourMapEntries"),
-    (handshake() + b"\x07", ProtocolError, "unknown server message type 7"),
-    (handshake() + update(rect_header(Rect(0, 0, 1, 1), 6)), ProtocolError, "encoding 6"),
-    (handshake() + update(rect_header(Rect(90, 0, 10, 1), 0)), ProtocolError, "outside"),
-])
+@pytest.mark.parametrize(
+    ("data", "error", "message"),
+    [
+        (b"HTTP/1.1 200", ProtocolError, "not an RFB server"),
+        (b"RFB 002.002\n", ProtocolError, "older than 3.3"),
+        (
+            b"RFB 003.008\n\x00" + U32.pack(4) + b"busy",
+            ProtocolError,
+            "refused the connection: busy",
+        ),
+        (b"RFB 003.003\n" + U32.pack(0) + U32.pack(3) + b"nah", ProtocolError, "refused.*nah"),
+        (b"RFB 003.008\n\x01\x13", ProtocolError, r"no security type we support among \[19\]"),
+        (b"RFB 003.003\n" + U32.pack(19), ProtocolError, "security type 19"),
+        (
+            b"RFB 003.008\n\x01\x02" + bytes(16) + U32.pack(1) + U32.pack(5) + b"wrong",
+            AuthenticationFailed,
+            "refused authentication: wrong",
+        ),
+        (b"RFB 003.007\n\x01\x02" + bytes(16) + U32.pack(1), AuthenticationFailed, "no reason"),
+        (handshake(size=(9000, 10)), ProtocolError, "exceeds the limit"),
+        (handshake() + b"\x01", ProtocolError, "SetColourMapEntries"),
+        (handshake() + b"\x07", ProtocolError, "unknown server message type 7"),
+        (handshake() + update(rect_header(Rect(0, 0, 1, 1), 6)), ProtocolError, "encoding 6"),
+        (handshake() + update(rect_header(Rect(90, 0, 10, 1), 0)), ProtocolError, "outside"),
+    ],
+)
 def test_refusals_and_protocol_errors(data: bytes, error: type[Exception], message: str) -> None:
     client = DesktopClient("pw")
     with pytest.raises(error, match=message):
@@ -137,34 +166,65 @@ def test_options_are_checked_and_announced() -> None:
         DesktopClient(encodings=[Encoding.RRE])
     with pytest.raises(UsageError):
         DesktopClient(jpeg_quality=10)
-    client = DesktopClient(encodings=[Encoding.ZRLE], jpeg_quality=7, compress_level=2,
-                           extended_clipboard=False, shared=False)
+    client = DesktopClient(
+        encodings=[Encoding.ZRLE],
+        jpeg_quality=7,
+        compress_level=2,
+        extended_clipboard=False,
+        shared=False,
+    )
     assert client.announced_encodings() == [
-        Encoding.ZRLE, Encoding.CURSOR, Encoding.EXTENDED_DESKTOP_SIZE, Encoding.DESKTOP_SIZE,
-        Encoding.DESKTOP_NAME, Encoding.LAST_RECT, -32 + 7, -256 + 2]
+        Encoding.ZRLE,
+        Encoding.CURSOR,
+        Encoding.EXTENDED_DESKTOP_SIZE,
+        Encoding.DESKTOP_SIZE,
+        Encoding.DESKTOP_NAME,
+        Encoding.LAST_RECT,
+        -32 + 7,
+        -256 + 2,
+    ]
     client.receive_data(handshake(b"003.003"))
     assert client.data_to_send()[12:13] == b"\x00"  # not shared
 
 
 # -- a whole session ---------------------------------------------------------------------------
 
+
 def test_scripted_session_decodes_exactly_and_reports_everything() -> None:
     session = build_session(seed=1)
     client, events, sent = feed_in_pieces(session.data, [])
     np.testing.assert_array_equal(client.framebuffer, session.final)
     kinds = [type(e).__name__ for e in events]
-    assert kinds == ["Connected", "FramebufferUpdated", "CursorChanged", "NameChanged",
-                     "FramebufferUpdated", "Bell", "FramebufferUpdated", "FramebufferUpdated",
-                     "CutText", "CutText", "Resized", "FramebufferUpdated", "FramebufferUpdated",
-                     "Resized", "FramebufferUpdated", "FramebufferUpdated"]
+    assert kinds == [
+        "Connected",
+        "FramebufferUpdated",
+        "CursorChanged",
+        "NameChanged",
+        "FramebufferUpdated",
+        "Bell",
+        "FramebufferUpdated",
+        "FramebufferUpdated",
+        "CutText",
+        "CutText",
+        "Resized",
+        "FramebufferUpdated",
+        "FramebufferUpdated",
+        "Resized",
+        "FramebufferUpdated",
+        "FramebufferUpdated",
+    ]
     assert [e.text for e in events if isinstance(e, CutText)] == session.texts
     assert [e.name for e in events if isinstance(e, NameChanged)] == session.names
     assert [e for e in events if isinstance(e, Resized)] == [Resized(112, 56), Resized(96, 64)]
     cursor = next(e for e in events if isinstance(e, CursorChanged))
     assert cursor.hotspot == (1, 0) and cursor.image[:, :, 3].tolist() == [[255, 0], [0, 255]]
     updates = [e for e in events if isinstance(e, FramebufferUpdated)]
-    assert updates[0].rects == [Rect(0, 0, 48, 32), Rect(48, 0, 48, 32), Rect(0, 32, 48, 32),
-                                Rect(48, 32, 48, 32)]
+    assert updates[0].rects == [
+        Rect(0, 0, 48, 32),
+        Rect(48, 0, 48, 32),
+        Rect(0, 32, 48, 32),
+        Rect(48, 32, 48, 32),
+    ]
     assert updates[1] == FramebufferUpdated([], [])
     # the first copy stays a copy; the second reads pixels the same update repainted -> damage
     assert updates[2].copies == [Move(Rect(4, 4, 20, 10), 30, 20)]
@@ -183,7 +243,8 @@ def test_any_byte_split_gives_the_same_events(seed: int, cuts: list[int]) -> Non
     session = build_session(seed)
     whole, whole_events, whole_sent = feed_in_pieces(session.data, [])
     split, split_events, split_sent = feed_in_pieces(
-        session.data, [c % (len(session.data) + 1) for c in cuts])
+        session.data, [c % (len(session.data) + 1) for c in cuts]
+    )
     assert normalise(split_events) == normalise(whole_events)
     assert split_sent == whole_sent
     np.testing.assert_array_equal(split.framebuffer, whole.framebuffer)
@@ -195,12 +256,13 @@ def test_one_byte_at_a_time_gives_the_same_events() -> None:
     client = DesktopClient()
     events: list[Event] = []
     for i in range(len(session.data)):
-        events += client.receive_data(session.data[i:i + 1])
+        events += client.receive_data(session.data[i : i + 1])
     assert normalise(events) == normalise(whole_events)
     np.testing.assert_array_equal(client.framebuffer, session.final)
 
 
 # -- what the client sends ---------------------------------------------------------------------
+
 
 def connected(**options: object) -> DesktopClient:
     client = DesktopClient(**options)  # type: ignore[arg-type]
@@ -220,9 +282,13 @@ def test_client_messages() -> None:
     client.pointer_event(500, -3, 0x81)
     client.cut_text("naïve ✓\r\nx")
     assert client.data_to_send() == (
-        struct.pack(">BBHHHH", 3, 0, 0, 0, 96, 64) + struct.pack(">BBHHHH", 3, 1, 1, 2, 3, 4)
-        + struct.pack(">BBxxI", 4, 1, 0xFF0D) + struct.pack(">BBHH", 5, 0x81, 95, 0)
-        + struct.pack(">BxxxI", 6, 9) + "naïve ?\nx".encode("latin-1"))
+        struct.pack(">BBHHHH", 3, 0, 0, 0, 96, 64)
+        + struct.pack(">BBHHHH", 3, 1, 1, 2, 3, 4)
+        + struct.pack(">BBxxI", 4, 1, 0xFF0D)
+        + struct.pack(">BBHH", 5, 0x81, 95, 0)
+        + struct.pack(">BxxxI", 6, 9)
+        + "naïve ?\nx".encode("latin-1")
+    )
 
 
 def test_extended_clipboard_from_the_client_side() -> None:
@@ -267,9 +333,16 @@ def test_eof_between_messages_is_clean_and_mid_update_is_not() -> None:
 def test_extended_desktop_size_error_status_and_same_size_change_nothing() -> None:
     client = connected()
     screen = struct.pack(">IHHHHI", 0, 0, 0, 50, 50, 0)
-    ev = client.receive_data(update(
-        rect_header(Rect(1, 3, 50, 50), Encoding.EXTENDED_DESKTOP_SIZE) + b"\x01\0\0\0" + screen,
-        rect_header(Rect(0, 0, 96, 64), Encoding.EXTENDED_DESKTOP_SIZE) + b"\x01\0\0\0" + screen))
+    ev = client.receive_data(
+        update(
+            rect_header(Rect(1, 3, 50, 50), Encoding.EXTENDED_DESKTOP_SIZE)
+            + b"\x01\0\0\0"
+            + screen,
+            rect_header(Rect(0, 0, 96, 64), Encoding.EXTENDED_DESKTOP_SIZE)
+            + b"\x01\0\0\0"
+            + screen,
+        )
+    )
     assert ev == [FramebufferUpdated([], [])] and client.framebuffer.shape == (64, 96)
 
 

@@ -88,14 +88,21 @@ def test_requests_one_at_a_time_over_a_unix_socket(tmp_path: Path) -> None:
         server.close()
         assert reason == "the desktop closed the connection"
         assert events[0] == Connected(96, 64, "guest desktop")
-        assert [type(e) for e in events[1:]] == [FramebufferUpdated] * 3 + [Resized,
-                                                                            FramebufferUpdated]
+        assert [type(e) for e in events[1:]] == [FramebufferUpdated] * 3 + [
+            Resized,
+            FramebufferUpdated,
+        ]
         assert conn.framebuffer.shape == (40, 50)
         assert conn.framebuffer[0, 1] == 0x112233 * 2
+
     asyncio.run(run())
-    assert requests == [(False, Rect(0, 0, 96, 64)), (True, Rect(0, 0, 96, 64)),
-                        (True, Rect(0, 0, 96, 64)), (True, Rect(0, 0, 96, 64)),
-                        (False, Rect(0, 0, 50, 40))]
+    assert requests == [
+        (False, Rect(0, 0, 96, 64)),
+        (True, Rect(0, 0, 96, 64)),
+        (True, Rect(0, 0, 96, 64)),
+        (True, Rect(0, 0, 96, 64)),
+        (False, Rect(0, 0, 50, 40)),
+    ]
 
 
 async def run_script(script: Script) -> tuple[str, list[Event]]:
@@ -149,6 +156,7 @@ def test_refused_password_raises_and_closes() -> None:
         with pytest.raises(AuthenticationFailed, match="bad"):
             await DesktopConnection.connect("127.0.0.1", port, password="x")
         server.close()
+
     asyncio.run(run())
 
 
@@ -180,4 +188,5 @@ def test_reverse_listener_drops_bad_desktops_and_accepts_good_ones() -> None:
             assert conn.closed and conn.close_reason == "closed by vncterm"
             assert await reader.read() == b""
             w1.close()
+
     asyncio.run(run())

@@ -51,8 +51,10 @@ def decoder_for(name: str) -> tuple[Callable[[np.ndarray, EncoderState], bytes],
     if name == "hextile":
         return (lambda px, st_: HextileEncoder().encode(px, PF, st_)), decode_hextile
     if name == "zrle":
-        return ((lambda px, st_: ZrleEncoder().encode(px, PF, st_)),
-                lambda r, fb: decode_zrle(r, fb, zrle))
+        return (
+            (lambda px, st_: ZrleEncoder().encode(px, PF, st_)),
+            lambda r, fb: decode_zrle(r, fb, zrle),
+        )
     gradient = name == "tight-gradient"
     enc = TightEncoder(gradient=gradient)
     return (lambda px, st_: enc.encode(px, PF, st_)), lambda r, fb: decode_tight(r, fb, tight)
@@ -68,16 +70,20 @@ def test_round_trip_through_vncterm_encoders(name: str, data: st.DataObject) -> 
     for _ in range(data.draw(st.integers(1, 4))):  # several rectangles: zlib streams carry over
         w, h = data.draw(st.integers(1, FB_W)), data.draw(st.integers(1, FB_H))
         x, y = data.draw(st.integers(0, FB_W - w)), data.draw(st.integers(0, FB_H - h))
-        frame = make_frame(data.draw(st.integers(0, 1 << 30)), w, h,
-                           data.draw(st.sampled_from(PALETTE_SIZES)),
-                           data.draw(st.sampled_from(STRUCTURES)))
+        frame = make_frame(
+            data.draw(st.integers(0, 1 << 30)),
+            w,
+            h,
+            data.draw(st.sampled_from(PALETTE_SIZES)),
+            data.draw(st.sampled_from(STRUCTURES)),
+        )
         payload = encode(frame, state)
         before = fb.copy()
         _, used = feed(decode(Rect(x, y, w, h), fb), payload)
         assert used == len(payload)
-        np.testing.assert_array_equal(fb[y:y + h, x:x + w], frame)
+        np.testing.assert_array_equal(fb[y : y + h, x : x + w], frame)
         outside = np.ones(fb.shape, bool)
-        outside[y:y + h, x:x + w] = False
+        outside[y : y + h, x : x + w] = False
         np.testing.assert_array_equal(fb[outside], before[outside])
 
 
@@ -113,7 +119,7 @@ def test_hextile_many_overlapping_subrects_paint_in_order() -> None:
             x, y = rng.integers(0, 16, 2)
             w, h = rng.integers(1, 17 - x), rng.integers(1, 17 - y)
             colour = int(rng.integers(0, 1 << 24))
-            expect[y:y + h, x:x + w] = colour
+            expect[y : y + h, x : x + w] = colour
             subs.append(struct.pack("<IBB", colour, x << 4 | y, (w - 1) << 4 | (h - 1)))
         payload = bytes((2 | 8 | 16,)) + struct.pack("<I", 0x010203) + bytes((n,)) + b"".join(subs)
         fb = np.zeros((16, 16), np.uint32)
@@ -123,9 +129,14 @@ def test_hextile_many_overlapping_subrects_paint_in_order() -> None:
 
 def test_hextile_background_and_foreground_carry_over() -> None:
     fb = np.zeros((16, 40), np.uint32)
-    payload = (bytes((2 | 4 | 8,)) + struct.pack("<II", 0x111111, 0x222222) + b"\x01\x00\x00"
-               + bytes((8,)) + b"\x01\x11\x00"  # same bg/fg; subrect 1,1 1x1
-               + bytes((0,)))  # same bg, no subrects
+    payload = (
+        bytes((2 | 4 | 8,))
+        + struct.pack("<II", 0x111111, 0x222222)
+        + b"\x01\x00\x00"
+        + bytes((8,))
+        + b"\x01\x11\x00"  # same bg/fg; subrect 1,1 1x1
+        + bytes((0,))
+    )  # same bg, no subrects
     feed(decode_hextile(Rect(0, 0, 40, 16), fb), payload)
     assert fb[0, 0] == 0x222222 and fb[0, 1] == 0x111111
     assert fb[1, 17] == 0x222222 and fb[0, 16] == 0x111111
@@ -159,9 +170,10 @@ def test_zrle_every_subencoding_by_hand() -> None:
         idx = rng.integers(0, size, (64, 64))
         bits = 1 if size == 2 else 2 if size == 4 else 4
         packed = np.packbits(
-            ((idx[..., None] >> np.arange(bits - 1, -1, -1)) & 1).reshape(64, 64 * bits), axis=1)
+            ((idx[..., None] >> np.arange(bits - 1, -1, -1)) & 1).reshape(64, 64 * bits), axis=1
+        )
         tiles.append(bytes((size,)) + b"".join(cpixel(int(c)) for c in pal) + packed.tobytes())
-        expect[:, 128 + 64 * t:192 + 64 * t] = pal[idx]
+        expect[:, 128 + 64 * t : 192 + 64 * t] = pal[idx]
     # plain RLE: runs of 1, 255, 256, 600 and the rest
     lengths = [1, 255, 256, 600]
     lengths.append(4096 - sum(lengths))
@@ -177,11 +189,15 @@ def test_zrle_every_subencoding_by_hand() -> None:
     seq.append((1, 4096 - sum(n for _, n in seq)))
     enc = bytes((128 + 3,)) + b"".join(cpixel(c) for c in pal3)
     for i, n in seq:
-        enc += bytes((i,)) if n == 1 else (
-            bytes((i | 128,)) + b"\xff" * ((n - 1) // 255) + bytes(((n - 1) % 255,)))
+        enc += (
+            bytes((i,))
+            if n == 1
+            else (bytes((i | 128,)) + b"\xff" * ((n - 1) // 255) + bytes(((n - 1) % 255,)))
+        )
     tiles.append(enc)
-    expect[:, 384:] = np.repeat(np.array([pal3[i] for i, _ in seq], np.uint32),
-                                [n for _, n in seq]).reshape(64, 64)
+    expect[:, 384:] = np.repeat(
+        np.array([pal3[i] for i, _ in seq], np.uint32), [n for _, n in seq]
+    ).reshape(64, 64)
     feed(decode_zrle(Rect(0, 0, 64 * 7, 64), fb, state), zrle_payload(z, b"".join(tiles)))
     np.testing.assert_array_equal(fb, expect)
     # the same stream goes on for the next rectangle
@@ -189,20 +205,24 @@ def test_zrle_every_subencoding_by_hand() -> None:
     assert (fb[5:7, 5:8] == 0x123456).all()
 
 
-@pytest.mark.parametrize(("tiles", "message"), [
-    (b"\x11", "not defined"),                                 # subencoding 17
-    (b"\x81", "not defined"),                                 # subencoding 129
-    (b"\x02" + cpixel(1) + cpixel(2), "ended"),               # packed data missing
-    (b"\x80" + cpixel(1) + b"\x10", "beyond its tile"),      # run of 17 in a 4x4 tile
-    (b"\x83" + cpixel(1) * 3 + b"\x05", "beyond the palette"),
-    (b"\x01" + cpixel(1) + b"\x00", "beyond its tiles"),
-    (b"\x00" + cpixel(1) * 17, "beyond its tiles"),
-])
+@pytest.mark.parametrize(
+    ("tiles", "message"),
+    [
+        (b"\x11", "not defined"),  # subencoding 17
+        (b"\x81", "not defined"),  # subencoding 129
+        (b"\x02" + cpixel(1) + cpixel(2), "ended"),  # packed data missing
+        (b"\x80" + cpixel(1) + b"\x10", "beyond its tile"),  # run of 17 in a 4x4 tile
+        (b"\x83" + cpixel(1) * 3 + b"\x05", "beyond the palette"),
+        (b"\x01" + cpixel(1) + b"\x00", "beyond its tiles"),
+        (b"\x00" + cpixel(1) * 17, "beyond its tiles"),
+    ],
+)
 def test_zrle_malformed_tiles(tiles: bytes, message: str) -> None:
     fb = np.zeros((4, 4), np.uint32)
     with pytest.raises(ProtocolError, match=message):
-        feed(decode_zrle(Rect(0, 0, 4, 4), fb, ZrleState()),
-             zrle_payload(zlib.compressobj(), tiles))
+        feed(
+            decode_zrle(Rect(0, 0, 4, 4), fb, ZrleState()), zrle_payload(zlib.compressobj(), tiles)
+        )
 
 
 def test_zrle_caps_inflated_size_and_length() -> None:
@@ -226,10 +246,13 @@ def test_tight_fill_palette_and_small_uncompressed() -> None:
     feed(decode_tight(Rect(0, 0, 10, 10), fb, state), b"\x80\x12\x34\x56")
     assert (fb == 0x123456).all()
     # two colours, 3x2 pixels: 2 bytes of bits, under 12 -> uncompressed
-    feed(decode_tight(Rect(1, 1, 3, 2), fb, state),
-         b"\x40\x01\x01" + b"\xff\x00\x00" + b"\x00\x00\xff" + bytes((0b10100000, 0b01000000)))
-    np.testing.assert_array_equal(fb[1:3, 1:4],
-                                  [[0xFF, 0xFF0000, 0xFF], [0xFF0000, 0xFF, 0xFF0000]])
+    feed(
+        decode_tight(Rect(1, 1, 3, 2), fb, state),
+        b"\x40\x01\x01" + b"\xff\x00\x00" + b"\x00\x00\xff" + bytes((0b10100000, 0b01000000)),
+    )
+    np.testing.assert_array_equal(
+        fb[1:3, 1:4], [[0xFF, 0xFF0000, 0xFF], [0xFF0000, 0xFF, 0xFF0000]]
+    )
     # one colour through the palette filter (1 bit per pixel like two)
     feed(decode_tight(Rect(0, 0, 2, 2), fb, state), b"\x40\x01\x00" + b"\x01\x02\x03" + b"\0\0")
     assert (fb[:2, :2] == 0x010203).all()
@@ -243,26 +266,37 @@ def test_tight_resets_streams_on_request() -> None:
     for _ in range(2):  # a fresh compressor each time: only works if the reset bit is honoured
         z = zlib.compressobj()
         body = z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
-        payload = tight_rect(0x40 | 0x20 | 0x04, b"\x01\x3f" + palette + compact_length(len(body))
-                             + body)
+        payload = tight_rect(
+            0x40 | 0x20 | 0x04, b"\x01\x3f" + palette + compact_length(len(body)) + body
+        )
         feed(decode_tight(Rect(0, 0, 8, 8), fb, state), payload)
         assert fb[7, 7] == 0x3F3F3F
     z = zlib.compressobj()
     body = z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
     with pytest.raises(ProtocolError):  # no reset bit: stream 2 does not expect a new header
-        feed(decode_tight(Rect(0, 0, 8, 8), fb, state),
-             tight_rect(0x60, b"\x01\x3f" + palette + compact_length(len(body)) + body))
+        feed(
+            decode_tight(Rect(0, 0, 8, 8), fb, state),
+            tight_rect(0x60, b"\x01\x3f" + palette + compact_length(len(body)) + body),
+        )
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    (b"\xa0", "PNG"),
-    (b"\xb0", "undefined"),
-    (b"\x40\x05", "filter 5"),
-    (b"\x40\x01\x02" + b"\x00" * 9 + compact_length(len(zlib.compress(b"\x03" * 16)))
-     + zlib.compress(b"\x03" * 16), "beyond the palette"),
-    (b"\x00" + compact_length(5) + b"hello", "corrupt"),
-    (b"\x00" + compact_length(3_000_000), "compressed bytes"),
-])
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"\xa0", "PNG"),
+        (b"\xb0", "undefined"),
+        (b"\x40\x05", "filter 5"),
+        (
+            b"\x40\x01\x02"
+            + b"\x00" * 9
+            + compact_length(len(zlib.compress(b"\x03" * 16)))
+            + zlib.compress(b"\x03" * 16),
+            "beyond the palette",
+        ),
+        (b"\x00" + compact_length(5) + b"hello", "corrupt"),
+        (b"\x00" + compact_length(3_000_000), "compressed bytes"),
+    ],
+)
 def test_tight_malformed(payload: bytes, message: str) -> None:
     fb = np.zeros((4, 4), np.uint32)
     with pytest.raises(ProtocolError, match=message):
@@ -281,15 +315,19 @@ def test_tight_jpeg_decodes_within_tolerance_and_checks_size() -> None:
     img = (x * 4 << 16) | (y * 5 << 8) | 0x80
     data = jpeg_bytes(img)
     fb = np.zeros((60, 80), np.uint32)
-    feed(decode_tight(Rect(8, 4, 64, 48), fb, TightState()),
-         b"\x90" + compact_length(len(data)) + data)
+    feed(
+        decode_tight(Rect(8, 4, 64, 48), fb, TightState()),
+        b"\x90" + compact_length(len(data)) + data,
+    )
     got = fb[4:52, 8:72]
     for shift in (16, 8, 0):
         diff = np.abs(((got >> shift) & 255).astype(int) - ((img >> shift) & 255).astype(int))
         assert diff.max() <= 12
     with pytest.raises(ProtocolError, match="not 32x48"):
-        feed(decode_tight(Rect(0, 0, 32, 48), fb, TightState()),
-             b"\x90" + compact_length(len(data)) + data)
+        feed(
+            decode_tight(Rect(0, 0, 32, 48), fb, TightState()),
+            b"\x90" + compact_length(len(data)) + data,
+        )
     with pytest.raises(ProtocolError, match="JPEG does not decode"):
         feed(decode_tight(Rect(0, 0, 4, 4), fb, TightState()), b"\x90\x05hello")
 
@@ -309,9 +347,12 @@ def test_copyrect_overlapping_and_bounds() -> None:
 
 def test_rectangles_outside_the_framebuffer_are_refused() -> None:
     fb = np.zeros((10, 10), np.uint32)
-    for make in (lambda r: decode_raw(r, fb), lambda r: decode_hextile(r, fb),
-                 lambda r: decode_zrle(r, fb, ZrleState()),
-                 lambda r: decode_tight(r, fb, TightState())):
+    for make in (
+        lambda r: decode_raw(r, fb),
+        lambda r: decode_hextile(r, fb),
+        lambda r: decode_zrle(r, fb, ZrleState()),
+        lambda r: decode_tight(r, fb, TightState()),
+    ):
         with pytest.raises(ProtocolError, match="outside"):
             feed(make(Rect(5, 5, 6, 1)), b"")
         with pytest.raises(ProtocolError, match="outside"):

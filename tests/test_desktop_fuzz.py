@@ -40,7 +40,7 @@ def run(data: bytes, chunk: int) -> None:
     client = DesktopClient("pw", max_width=LIMIT, max_height=LIMIT, max_cut_text=4096)
     try:
         for i in range(0, len(data), chunk):
-            client.receive_data(data[i:i + chunk])
+            client.receive_data(data[i : i + chunk])
             client.data_to_send()
             assert client.framebuffer.shape[0] <= LIMIT and client.framebuffer.shape[1] <= LIMIT
             assert len(client._buf) <= max(chunk, 8 << 20)
@@ -50,13 +50,23 @@ def run(data: bytes, chunk: int) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(which=st.integers(0, len(SESSIONS) - 1),
-       edits=st.lists(st.tuples(st.integers(0, 1 << 30), st.integers(0, 255),
-                                st.sampled_from(["flip", "set", "insert", "delete"])),
-                      min_size=1, max_size=8),
-       cut=st.integers(0, 1 << 30), chunk=st.sampled_from([1, 7, 4096, 1 << 20]))
+@given(
+    which=st.integers(0, len(SESSIONS) - 1),
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 1 << 30),
+            st.integers(0, 255),
+            st.sampled_from(["flip", "set", "insert", "delete"]),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    cut=st.integers(0, 1 << 30),
+    chunk=st.sampled_from([1, 7, 4096, 1 << 20]),
+)
 def test_mutated_sessions_raise_only_protocol_errors(
-        which: int, edits: list[tuple[int, int, str]], cut: int, chunk: int) -> None:
+    which: int, edits: list[tuple[int, int, str]], cut: int, chunk: int
+) -> None:
     data = bytearray(SESSIONS[which])
     for pos, value, how in edits:
         # most edits land after the handshake, where the decoders are
@@ -97,12 +107,17 @@ def mutate(data: bytes, edits: list[tuple[int, int]]) -> bytes:
 
 
 @settings(max_examples=150, deadline=None)
-@given(seed=st.integers(0, 1 << 20), w=st.integers(1, 80), h=st.integers(1, 80),
-       n=st.sampled_from([1, 2, 3, 5, 16, 17, 100, 0]), kind=st.sampled_from(["noise", "blocks"]),
-       edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1,
-                      max_size=4))
-def test_mutated_tile_data_inside_valid_zlib(seed: int, w: int, h: int, n: int, kind: str,
-                                              edits: list[tuple[int, int]]) -> None:
+@given(
+    seed=st.integers(0, 1 << 20),
+    w=st.integers(1, 80),
+    h=st.integers(1, 80),
+    n=st.sampled_from([1, 2, 3, 5, 16, 17, 100, 0]),
+    kind=st.sampled_from(["noise", "blocks"]),
+    edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1, max_size=4),
+)
+def test_mutated_tile_data_inside_valid_zlib(
+    seed: int, w: int, h: int, n: int, kind: str, edits: list[tuple[int, int]]
+) -> None:
     """ZRLE and Hextile tile structure broken below the compression layer."""
     frame = make_frame(seed, w, h, n, kind)
     fb = np.zeros((80, 80), np.uint32)
@@ -120,10 +135,16 @@ def test_mutated_tile_data_inside_valid_zlib(seed: int, w: int, h: int, n: int, 
 
 
 @settings(max_examples=200, deadline=None)
-@given(head=st.binary(min_size=1, max_size=8), body=st.binary(max_size=2000),
-       w=st.integers(0, 40), h=st.integers(0, 40), compressed=st.booleans())
-def test_random_tight_rectangles(head: bytes, body: bytes, w: int, h: int,
-                                 compressed: bool) -> None:
+@given(
+    head=st.binary(min_size=1, max_size=8),
+    body=st.binary(max_size=2000),
+    w=st.integers(0, 40),
+    h=st.integers(0, 40),
+    compressed=st.booleans(),
+)
+def test_random_tight_rectangles(
+    head: bytes, body: bytes, w: int, h: int, compressed: bool
+) -> None:
     """Random control, filter and palette bytes, with a well-formed zlib body or raw bytes."""
     if compressed:
         z = zlib.compress(body)
@@ -131,7 +152,6 @@ def test_random_tight_rectangles(head: bytes, body: bytes, w: int, h: int,
     else:
         payload = head + body
     try:
-        feed(decode_tight(Rect(0, 0, w, h), np.zeros((40, 40), np.uint32), TightState()),
-             payload)
+        feed(decode_tight(Rect(0, 0, w, h), np.zeros((40, 40), np.uint32), TightState()), payload)
     except ProtocolError:
         pass

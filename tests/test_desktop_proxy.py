@@ -40,15 +40,31 @@ def combo(viewer: NoVncClient, keysym: int) -> None:
 def xvnc() -> Iterator[XvncServer]:
     with XvncServer((400, 240)) as server:
         server.run("xsetroot", "-solid", "#2a6041")
-        server.spawn("xterm", "-geometry", "30x6+20+30", "-fn", "fixed", "-bg", "navy",
-                     "-fg", "white", "-e", "sh", "-c", "echo desktop says hello; sleep 600")
+        server.spawn(
+            "xterm",
+            "-geometry",
+            "30x6+20+30",
+            "-fn",
+            "fixed",
+            "-bg",
+            "navy",
+            "-fg",
+            "white",
+            "-e",
+            "sh",
+            "-c",
+            "echo desktop says hello; sleep 600",
+        )
         time.sleep(1.0)
         yield server
 
 
 def test_reverse_desktop_switching_keeps_two_viewers_exact(xvnc: XvncServer) -> None:
-    with RunningVncterm(SHELL, reverse_listen=ListenAddress("127.0.0.1", 0)) as vt, \
-            NoVncClient() as tight, NoVncClient() as zrle:
+    with (
+        RunningVncterm(SHELL, reverse_listen=ListenAddress("127.0.0.1", 0)) as vt,
+        NoVncClient() as tight,
+        NoVncClient() as zrle,
+    ):
         vt.wait_text("$")
         assert vt.server is not None and vt.server.desktop_link is not None
         listener = vt.server.desktop_link.listener
@@ -61,8 +77,11 @@ def test_reverse_desktop_switching_keeps_two_viewers_exact(xvnc: XvncServer) -> 
             return vt.call(lambda: session.desktop.conn.framebuffer.copy())  # type: ignore[union-attr]
 
         # the guest's X server connects back: every viewer switches to its desktop
-        subprocess.run(["vncconfig", "-display", xvnc.display, "-connect",
-                        f"127.0.0.1:{listener.port}"], check=True, timeout=20)
+        subprocess.run(
+            ["vncconfig", "-display", xvnc.display, "-connect", f"127.0.0.1:{listener.port}"],
+            check=True,
+            timeout=20,
+        )
         for viewer in (tight, zrle):
             viewer.wait_for("resize", 20, predicate=lambda e: e["width"] == 400)
         tight.pointer(200, 120, 0)  # our pointer, so Xvnc keeps its cursor out of the pixels
@@ -113,15 +132,17 @@ def test_connecting_out_to_a_desktop(xvnc: XvncServer) -> None:
 def test_a_returning_desktop_leaves_viewers_that_chose_the_console(xvnc: XvncServer) -> None:
     """Ctrl-Alt-1 is a choice: when the desktop drops and connects again, a viewer that chose
     the console stays there while a viewer that chose nothing follows the desktop."""
-    with RunningVncterm(SHELL, reverse_listen=ListenAddress("127.0.0.1", 0)) as vt, \
-            NoVncClient() as chooser, NoVncClient() as follower:
+    with (
+        RunningVncterm(SHELL, reverse_listen=ListenAddress("127.0.0.1", 0)) as vt,
+        NoVncClient() as chooser,
+        NoVncClient() as follower,
+    ):
         vt.wait_text("$")
         assert vt.server is not None and vt.server.desktop_link is not None
         listener = vt.server.desktop_link.listener
         assert listener is not None
         session = vt.server.session
-        connect = ["vncconfig", "-display", xvnc.display, "-connect",
-                   f"127.0.0.1:{listener.port}"]
+        connect = ["vncconfig", "-display", xvnc.display, "-connect", f"127.0.0.1:{listener.port}"]
         for viewer in (chooser, follower):
             viewer.connect("127.0.0.1", vt.port, quality=None)
         subprocess.run(connect, check=True, timeout=20)
@@ -132,8 +153,9 @@ def test_a_returning_desktop_leaves_viewers_that_chose_the_console(xvnc: XvncSer
         chooser.wait_for("resize", 20, predicate=lambda e: e["width"] == 720, start=mark)
         # the desktop drops: both are on the console
         mark = len(follower.events)
-        subprocess.run(["vncconfig", "-display", xvnc.display, "-disconnect"], check=True,
-                       timeout=20)
+        subprocess.run(
+            ["vncconfig", "-display", xvnc.display, "-disconnect"], check=True, timeout=20
+        )
         follower.wait_for("resize", 20, predicate=lambda e: e["width"] == 720, start=mark)
         deadline = time.monotonic() + 20
         while vt.call(lambda: session.desktop) is not None:
@@ -154,23 +176,29 @@ def test_a_returning_desktop_leaves_viewers_that_chose_the_console(xvnc: XvncSer
         mark = len(chooser.events)
         combo(chooser, TWO)
         chooser.wait_for("resize", 20, predicate=lambda e: e["width"] == 400, start=mark)
-        assert wait_until_equal(chooser, lambda: vt.call(lambda: desktop.conn.framebuffer.copy()),
-                                timeout=10)
+        assert wait_until_equal(
+            chooser, lambda: vt.call(lambda: desktop.conn.framebuffer.copy()), timeout=10
+        )
 
 
 def test_the_status_row_is_drawn_over_the_desktop_too(xvnc: XvncServer) -> None:
     """vncterm's messages reach a viewer that shows the desktop: over its bottom, at the
     desktop's width, and the desktop's own pixels come back when the message goes."""
-    with RunningVncterm(SHELL, reverse_listen=ListenAddress("127.0.0.1", 0)) as vt, \
-            NoVncClient() as viewer:
+    with (
+        RunningVncterm(SHELL, reverse_listen=ListenAddress("127.0.0.1", 0)) as vt,
+        NoVncClient() as viewer,
+    ):
         vt.wait_text("$")
         assert vt.server is not None and vt.server.desktop_link is not None
         listener = vt.server.desktop_link.listener
         assert listener is not None
         session = vt.server.session
         viewer.connect("127.0.0.1", vt.port, quality=None)
-        subprocess.run(["vncconfig", "-display", xvnc.display, "-connect",
-                        f"127.0.0.1:{listener.port}"], check=True, timeout=20)
+        subprocess.run(
+            ["vncconfig", "-display", xvnc.display, "-connect", f"127.0.0.1:{listener.port}"],
+            check=True,
+            timeout=20,
+        )
         viewer.wait_for("resize", 20, predicate=lambda e: e["width"] == 400)
         viewer.pointer(200, 120, 0)
 
@@ -199,8 +227,9 @@ def test_one_reverse_desktop_at_a_time_audited(xvnc: XvncServer, tmp_path: Path)
     once, unread: it cannot wait to take over (and get the operator's keys) when the real one
     drops. Arrivals, the refusal, departures and viewer switches are audited."""
     audit = tmp_path / "audit.jsonl"
-    with RunningVncterm(SHELL, reverse_listen=ListenAddress("127.0.0.1", 0),
-                        audit_log=str(audit)) as vt:
+    with RunningVncterm(
+        SHELL, reverse_listen=ListenAddress("127.0.0.1", 0), audit_log=str(audit)
+    ) as vt:
         vt.wait_text("$")
         assert vt.server is not None and vt.server.desktop_link is not None
         listener = vt.server.desktop_link.listener
@@ -208,8 +237,11 @@ def test_one_reverse_desktop_at_a_time_audited(xvnc: XvncServer, tmp_path: Path)
         session = vt.server.session
         viewer = RawClient("127.0.0.1", vt.port)
         viewer.update(incremental=False)
-        subprocess.run(["vncconfig", "-display", xvnc.display, "-connect",
-                        f"127.0.0.1:{listener.port}"], check=True, timeout=20)
+        subprocess.run(
+            ["vncconfig", "-display", xvnc.display, "-connect", f"127.0.0.1:{listener.port}"],
+            check=True,
+            timeout=20,
+        )
         deadline = time.monotonic() + 20
         while vt.call(lambda: session.desktop) is None:
             assert time.monotonic() < deadline, "the reverse desktop never attached"
@@ -230,8 +262,9 @@ def test_one_reverse_desktop_at_a_time_audited(xvnc: XvncServer, tmp_path: Path)
         assert vt.call(lambda: session.desktop) is None  # nothing queued took over
         viewer.close()
     records = [json.loads(line) for line in audit.read_text().splitlines()]
-    desktop = [(r["event"], r.get("reason", "")) for r in records
-               if r["event"].startswith("desktop_")]
+    desktop = [
+        (r["event"], r.get("reason", "")) for r in records if r["event"].startswith("desktop_")
+    ]
     assert [e for e, _ in desktop] == ["desktop_attached", "desktop_refused", "desktop_gone"]
     assert "one desktop at a time" in desktop[1][1]
     switches = [r["showing"] for r in records if r["event"] == "switch"]

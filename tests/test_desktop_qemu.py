@@ -28,9 +28,23 @@ class Qemu:
         self.monitor = tmp / "monitor.sock"
         self.dump = tmp / "screen.ppm"
         self.proc = subprocess.Popen(
-            ["qemu-system-x86_64", "-nodefaults", "-vga", "std", "-display", "none", "-m", "64",
-             "-vnc", f"unix:{self.vnc}", "-monitor", f"unix:{self.monitor},server,nowait"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "qemu-system-x86_64",
+                "-nodefaults",
+                "-vga",
+                "std",
+                "-display",
+                "none",
+                "-m",
+                "64",
+                "-vnc",
+                f"unix:{self.vnc}",
+                "-monitor",
+                f"unix:{self.monitor},server,nowait",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while not (self.vnc.exists() and self.monitor.exists()):
             if time.monotonic() > deadline or self.proc.poll() is not None:
@@ -76,8 +90,11 @@ def qemu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Qemu]:
         q.stop()
 
 
-@pytest.mark.parametrize("encoding", [Encoding.RAW, Encoding.HEXTILE, Encoding.ZRLE,
-                                      Encoding.TIGHT], ids=["raw", "hextile", "zrle", "tight"])
+@pytest.mark.parametrize(
+    "encoding",
+    [Encoding.RAW, Encoding.HEXTILE, Encoding.ZRLE, Encoding.TIGHT],
+    ids=["raw", "hextile", "zrle", "tight"],
+)
 def test_qemu_display_decodes_exactly(qemu: Qemu, encoding: int) -> None:
     async def run() -> None:
         conn = await DesktopConnection.connect(path=str(qemu.vnc), encodings=[encoding])
@@ -95,4 +112,5 @@ def test_qemu_display_decodes_exactly(qemu: Qemu, encoding: int) -> None:
             assert {e for e in conn.client.rect_counts if e >= 0} == {encoding}
         finally:
             await conn.close()
+
     asyncio.run(run())

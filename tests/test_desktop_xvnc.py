@@ -66,31 +66,47 @@ def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XvncServer]:
     with XvncServer((W, H), password=PASSWORD) as server:
         server.run("xsetroot", "-solid", "#336699")
         server.spawn("xwud", "-in", str(tmp / "img.xwd"))
-        server.spawn("xterm", "-geometry", "24x5+250+200", "-fn", "fixed", "-bg", "black",
-                     "-fg", "yellow", "-e", "sh", "-c", "echo 'Hello, desktop!'; sleep 3600")
+        server.spawn(
+            "xterm",
+            "-geometry",
+            "24x5+250+200",
+            "-fn",
+            "fixed",
+            "-bg",
+            "black",
+            "-fg",
+            "yellow",
+            "-e",
+            "sh",
+            "-c",
+            "echo 'Hello, desktop!'; sleep 3600",
+        )
         settle(server)
         yield server
 
 
-async def open_desktop(server: XvncServer, direction: str, **options: object
-                       ) -> DesktopConnection:
+async def open_desktop(server: XvncServer, direction: str, **options: object) -> DesktopConnection:
     if direction == "forward":
-        return await DesktopConnection.connect(server.host, server.port, password=PASSWORD,
-                                               **options)
+        return await DesktopConnection.connect(
+            server.host, server.port, password=PASSWORD, **options
+        )
     async with ReverseListener("127.0.0.1", 0, password=PASSWORD, **options) as listener:
         proc = await asyncio.create_subprocess_exec(
-            "vncconfig", "-display", server.display, "-connect", f"127.0.0.1:{listener.port}")
+            "vncconfig", "-display", server.display, "-connect", f"127.0.0.1:{listener.port}"
+        )
         assert await proc.wait() == 0
         return await asyncio.wait_for(listener.accept(), 10)
 
 
 def channel_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.stack([np.abs(((a >> s) & 255).astype(int) - ((b >> s) & 255).astype(int))
-                     for s in (16, 8, 0)])
+    return np.stack(
+        [np.abs(((a >> s) & 255).astype(int) - ((b >> s) & 255).astype(int)) for s in (16, 8, 0)]
+    )
 
 
-async def wait_matching(conn: DesktopConnection, server: XvncServer, tolerance: int = 0,
-                        timeout: float = 10.0) -> np.ndarray:
+async def wait_matching(
+    conn: DesktopConnection, server: XvncServer, tolerance: int = 0, timeout: float = 10.0
+) -> np.ndarray:
     """Wait until our framebuffer equals ``xwd -root`` (within ``tolerance`` per channel)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -104,8 +120,9 @@ async def wait_matching(conn: DesktopConnection, server: XvncServer, tolerance: 
         else:
             detail = f"shape {fb.shape} vs {ref.shape}"
         if time.monotonic() > deadline or conn.closed:
-            raise AssertionError(f"framebuffer never matched xwd -root: {detail}; "
-                                 f"closed: {conn.close_reason}")
+            raise AssertionError(
+                f"framebuffer never matched xwd -root: {detail}; closed: {conn.close_reason}"
+            )
         await asyncio.sleep(0.1)
 
 
@@ -120,8 +137,9 @@ CASES = [
 
 @pytest.mark.parametrize("direction", ["forward", "reverse"])
 @pytest.mark.parametrize(("name", "encodings", "jpeg"), CASES, ids=[c[0] for c in CASES])
-def test_decoded_screen_equals_xwd(desktop: XvncServer, direction: str, name: str,
-                                   encodings: list[int], jpeg: int | None) -> None:
+def test_decoded_screen_equals_xwd(
+    desktop: XvncServer, direction: str, name: str, encodings: list[int], jpeg: int | None
+) -> None:
     async def run() -> None:
         conn = await open_desktop(desktop, direction, encodings=encodings, jpeg_quality=jpeg)
         events: list[Event] = []
@@ -142,8 +160,13 @@ def test_decoded_screen_equals_xwd(desktop: XvncServer, direction: str, name: st
             cursors = [e for e in events if isinstance(e, CursorChanged)]
             assert cursors and cursors[-1].image.ndim == 3 and cursors[-1].image.shape[2] == 4
             # later drawing arrives too, exactly
-            colour = {"raw": "#102030", "hextile": "#405060", "zrle": "#708090",
-                      "tight": "#a0b0c0", "tight-jpeg": "#c0d0e0"}[name]
+            colour = {
+                "raw": "#102030",
+                "hextile": "#405060",
+                "zrle": "#708090",
+                "tight": "#a0b0c0",
+                "tight-jpeg": "#c0d0e0",
+            }[name]
             await asyncio.to_thread(desktop.run, "xsetroot", "-solid", colour)
             ref = await wait_matching(conn, desktop, tolerance)
             assert ref[H - 1, 0] == int(colour[1:], 16)
@@ -151,6 +174,7 @@ def test_decoded_screen_equals_xwd(desktop: XvncServer, direction: str, name: st
         finally:
             await conn.close()
         assert isinstance(events[-1], FramebufferUpdated)
+
     asyncio.run(run())
 
 
@@ -161,8 +185,17 @@ def lively(tmp_path: Path) -> Iterator[tuple[XvncServer, Path]]:
     typed = tmp_path / "typed.txt"
     typed.touch()
     with XvncServer((320, 200)) as server:
-        server.spawn("xterm", "-geometry", "53x15+0+0", "-fn", "fixed", "-e", "sh", "-c",
-                     f'while IFS= read -r l; do printf "%s\\n" "$l" >> {typed}; done')
+        server.spawn(
+            "xterm",
+            "-geometry",
+            "53x15+0+0",
+            "-fn",
+            "fixed",
+            "-e",
+            "sh",
+            "-c",
+            f'while IFS= read -r l; do printf "%s\\n" "$l" >> {typed}; done',
+        )
         deadline = time.monotonic() + 10
         while len(np.unique(server.screenshot())) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -174,7 +207,8 @@ def test_copyrect_resize_keys_and_pointer(lively: tuple[XvncServer, Path]) -> No
 
     async def run() -> None:
         conn = await DesktopConnection.connect(
-            server.host, server.port, encodings=[Encoding.ZRLE, Encoding.COPYRECT])
+            server.host, server.port, encodings=[Encoding.ZRLE, Encoding.COPYRECT]
+        )
         events: list[Event] = []
         conn.start(events.append)
         conn.send_pointer(160, 100, 0)  # over the xterm: it has the keyboard focus
@@ -203,4 +237,5 @@ def test_copyrect_resize_keys_and_pointer(lively: tuple[XvncServer, Path]) -> No
             assert Resized(360, 240) in events and conn.framebuffer.shape == (240, 360)
         finally:
             await conn.close()
+
     asyncio.run(run())

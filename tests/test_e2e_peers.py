@@ -43,14 +43,25 @@ PEERS = ["novnc", "vncdotool", "libvnc"]
 
 # Encoding numbers (RFB section 7.7) and what the server may send when a viewer lists only one.
 RAW, RRE, HEXTILE, ZLIB, TIGHT, ZRLE = 0, 2, 5, 6, 7, 16
-NOVNC_ENCODINGS = {"tight": TIGHT, "zrle": ZRLE, "hextile": HEXTILE, "zlib": ZLIB, "rre": RRE,
-                   "raw": RAW}
-ALLOWED = {TIGHT: {TIGHT}, ZRLE: {ZRLE}, HEXTILE: {HEXTILE}, ZLIB: {ZLIB}, RRE: {RRE, RAW},
-           RAW: {RAW}}
+NOVNC_ENCODINGS = {
+    "tight": TIGHT,
+    "zrle": ZRLE,
+    "hextile": HEXTILE,
+    "zlib": ZLIB,
+    "rre": RRE,
+    "raw": RAW,
+}
+ALLOWED = {
+    TIGHT: {TIGHT},
+    ZRLE: {ZRLE},
+    HEXTILE: {HEXTILE},
+    ZLIB: {ZLIB},
+    RRE: {RRE, RAW},
+    RAW: {RAW},
+}
 
 
-def assert_same_screen(peer: Any, server: RunningVncterm, what: str,
-                       timeout: float = 8.0) -> None:
+def assert_same_screen(peer: Any, server: RunningVncterm, what: str, timeout: float = 8.0) -> None:
     """The peer's screen converges to the server's framebuffer (0x00RRGGBB)."""
     diff = wait_until_equal(peer, server.framebuffer, timeout)
     assert diff, f"{what}: {diff.describe()}"
@@ -65,8 +76,11 @@ def client_pixels(rgb: np.ndarray, pf: PixelFormat) -> np.ndarray:
         pf = libvnc.BGR233
     rgb = rgb.astype(np.uint32)
     out = np.zeros(rgb.shape, np.uint32)
-    for shift8, mx, shift in ((16, pf.red_max, pf.red_shift), (8, pf.green_max, pf.green_shift),
-                              (0, pf.blue_max, pf.blue_shift)):
+    for shift8, mx, shift in (
+        (16, pf.red_max, pf.red_shift),
+        (8, pf.green_max, pf.green_shift),
+        (0, pf.blue_max, pf.blue_shift),
+    ):
         out |= ((((rgb >> shift8) & 0xFF) * mx + 127) // 255) << shift
     return out
 
@@ -74,8 +88,7 @@ def client_pixels(rgb: np.ndarray, pf: PixelFormat) -> np.ndarray:
 def wire_bytes(values: np.ndarray, pf: PixelFormat) -> bytes:
     """Pixel values as the bytes of a Raw rectangle in ``pf``'s size and byte order."""
     order = ">" if pf.big_endian else "<"
-    return values.astype({8: "u1", 16: f"{order}u2", 32: f"{order}u4"}[pf.bits_per_pixel]
-                         ).tobytes()
+    return values.astype({8: "u1", 16: f"{order}u2", 32: f"{order}u4"}[pf.bits_per_pixel]).tobytes()
 
 
 def viewer_count(server: RunningVncterm) -> int:
@@ -105,8 +118,13 @@ class Viewer(Protocol):
 class NoVncViewer:
     """The shared noVNC process, connected to one server (disconnects on close)."""
 
-    def __init__(self, client: NoVncClient, port: int, password: str | None,
-                 encodings: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        client: NoVncClient,
+        port: int,
+        password: str | None,
+        encodings: list[str] | None = None,
+    ) -> None:
         self.client = client
         # quality None: no QualityLevel pseudo-encoding, so no lossy JPEG could be asked for
         client.connect(HOST, port, password, encodings=encodings, quality=None)
@@ -139,11 +157,21 @@ class VncDoToolViewer:
 class LibVncViewer:
     """libvncclient: every capture (and every typing) is a session of its own."""
 
-    def __init__(self, port: int, password: str | None,
-                 pixel_format: PixelFormat = libvnc.RGB888_LE,
-                 encodings: tuple[str, ...] = ("tight",)) -> None:
-        self.peer = libvnc.LibVncPeer(HOST, port, password=password, pixel_format=pixel_format,
-                                      encodings=list(encodings), quiet_ms=150)
+    def __init__(
+        self,
+        port: int,
+        password: str | None,
+        pixel_format: PixelFormat = libvnc.RGB888_LE,
+        encodings: tuple[str, ...] = ("tight",),
+    ) -> None:
+        self.peer = libvnc.LibVncPeer(
+            HOST,
+            port,
+            password=password,
+            pixel_format=pixel_format,
+            encodings=list(encodings),
+            quiet_ms=150,
+        )
         self.peer.capture_result()  # connect once now: refusals raise here
 
     def capture(self) -> np.ndarray:
@@ -156,8 +184,9 @@ class LibVncViewer:
         pass
 
 
-def open_viewer(kind: str, server: RunningVncterm, novnc: NoVncClient,
-                password: str | None = None) -> Viewer:
+def open_viewer(
+    kind: str, server: RunningVncterm, novnc: NoVncClient, password: str | None = None
+) -> Viewer:
     if kind == "novnc":
         return NoVncViewer(novnc, server.port, password)
     if kind == "vncdotool":
@@ -197,8 +226,9 @@ class EncodingSpy:
 
     def check(self, preferred: int) -> None:
         used = self.encodings()
-        assert preferred in used and used <= ALLOWED[preferred], \
+        assert preferred in used and used <= ALLOWED[preferred], (
             f"encodings sent {sorted(used)}, viewer listed only {preferred}"
+        )
 
 
 @pytest.fixture
@@ -237,8 +267,9 @@ def assert_typed(server: RunningVncterm, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", PEERS)
-def test_peer_sees_the_shell_and_types_into_it(vncterm_shell: RunningVncterm,
-                                               novnc: NoVncClient, kind: str) -> None:
+def test_peer_sees_the_shell_and_types_into_it(
+    vncterm_shell: RunningVncterm, novnc: NoVncClient, kind: str
+) -> None:
     server = vncterm_shell
     viewer = open_viewer(kind, server, novnc)
     try:
@@ -261,8 +292,11 @@ def secured() -> Iterator[RunningVncterm]:
 @pytest.mark.parametrize("kind", PEERS)
 def test_vnc_authentication(secured: RunningVncterm, novnc: NoVncClient, kind: str) -> None:
     """A wrong password is refused with the spec's reason; the right one gives the screen."""
-    reasons = {"novnc": "securityfailure.*Authentication failed", "vncdotool": "Authentication",
-               "libvnc": "Authentication failed"}
+    reasons = {
+        "novnc": "securityfailure.*Authentication failed",
+        "vncdotool": "Authentication",
+        "libvnc": "Authentication failed",
+    }
     with pytest.raises(PeerConnectError, match=reasons[kind]):
         open_viewer(kind, secured, novnc, password="wrong-pw").close()
     viewer = open_viewer(kind, secured, novnc, password=PASSWORD)
@@ -291,15 +325,21 @@ def test_several_peers_at_once(vncterm_shell: RunningVncterm, novnc: NoVncClient
     novnc_viewer = NoVncViewer(novnc, server.port, None)
     dot1 = VncDoToolViewer(server.port, None)
     dot2 = VncDoToolViewer(server.port, None)
-    attached: list[tuple[str, Viewer]] = [("novnc", novnc_viewer), ("vncdotool 1", dot1),
-                                          ("vncdotool 2", dot2)]
+    attached: list[tuple[str, Viewer]] = [
+        ("novnc", novnc_viewer),
+        ("vncdotool 1", dot1),
+        ("vncdotool 2", dot2),
+    ]
     try:
         assert viewer_count(server) == 3
         for name, viewer in attached:
             assert_same_screen(viewer, server, f"{name}, first screen")
         libvnc_viewer = LibVncViewer(server.port, None, libvnc.RGB565_BE, ("zrle",))
-        typists: list[tuple[str, Viewer]] = [("novnc", novnc_viewer), ("vncdotool", dot1),
-                                             ("libvnc", libvnc_viewer)]
+        typists: list[tuple[str, Viewer]] = [
+            ("novnc", novnc_viewer),
+            ("vncdotool", dot1),
+            ("libvnc", libvnc_viewer),
+        ]
         for kind, typist in typists:
             typist.type(typed_command(kind)[0])
             assert_typed(server, kind)
@@ -356,17 +396,22 @@ FORMAT_CASES: list[tuple[str, PixelFormat, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("pf", "encoding"), [(pf, enc) for _, pf, enc in FORMAT_CASES],
-                         ids=[f"{name}-{enc}" for name, _, enc in FORMAT_CASES])
-def test_libvnc_pixel_formats(demo: RunningVncterm, wire_encodings: EncodingSpy, pf: PixelFormat,
-                              encoding: str) -> None:
+@pytest.mark.parametrize(
+    ("pf", "encoding"),
+    [(pf, enc) for _, pf, enc in FORMAT_CASES],
+    ids=[f"{name}-{enc}" for name, _, enc in FORMAT_CASES],
+)
+def test_libvnc_pixel_formats(
+    demo: RunningVncterm, wire_encodings: EncodingSpy, pf: PixelFormat, encoding: str
+) -> None:
     """Compared in the client's own format: its framebuffer bytes (unused bits cleared) equal
     the server framebuffer converted to that format (client_pixels, in its byte order)."""
     assert libvnc.known_issue(pf, [encoding]) is None
     wait_no_viewers(demo)
     wire_encodings.reset()
-    result = libvnc.capture_result(HOST, demo.port, pixel_format=pf, encodings=[encoding],
-                                   quiet_ms=150)
+    result = libvnc.capture_result(
+        HOST, demo.port, pixel_format=pf, encodings=[encoding], quiet_ms=150
+    )
     fb = demo.framebuffer()
     assert (result.width, result.height) == (fb.shape[1], fb.shape[0])
     want = client_pixels(fb, pf)
@@ -380,15 +425,17 @@ def test_libvnc_pixel_formats(demo: RunningVncterm, wire_encodings: EncodingSpy,
 @pytest.mark.parametrize("encoding", ["hextile", "tight", "zrle", "raw"])
 def test_libvnc_colour_map(demo: RunningVncterm, encoding: str) -> None:
     """An 8 bpp colour-map viewer gets a BGR233 map and indices of that layout."""
-    result = libvnc.capture_result(HOST, demo.port, pixel_format=libvnc.COLOUR_MAP_8,
-                                   encodings=[encoding], quiet_ms=150)
+    result = libvnc.capture_result(
+        HOST, demo.port, pixel_format=libvnc.COLOUR_MAP_8, encodings=[encoding], quiet_ms=150
+    )
     assert not result.failed, result.log
     assert result.colour_map is not None and len(result.colour_map) == 256
     for i, entry in enumerate(result.colour_map):  # index bits: blue 7-6, green 5-3, red 2-0
         ideal = ((i & 7) * 65535 / 7, (i >> 3 & 7) * 65535 / 7, (i >> 6) * 65535 / 3)
         assert all(abs(got - want) < 1 for got, want in zip(entry, ideal, strict=True)), (i, entry)
-    diff = wait_until_equal(result.pixels, client_pixels(demo.framebuffer(), libvnc.COLOUR_MAP_8),
-                            0)
+    diff = wait_until_equal(
+        result.pixels, client_pixels(demo.framebuffer(), libvnc.COLOUR_MAP_8), 0
+    )
     assert diff, diff.describe()
 
 
@@ -453,9 +500,20 @@ class Vim(Program):
     name = "vim"
 
     def command(self) -> list[str]:
-        return ["vim", "-N", "-u", "NONE", "-i", "NONE", "-n", "-c", "syntax on",
-                "-c", "set number ruler laststatus=2 ttimeout ttimeoutlen=20",
-                str(self.files["vim"])]
+        return [
+            "vim",
+            "-N",
+            "-u",
+            "NONE",
+            "-i",
+            "NONE",
+            "-n",
+            "-c",
+            "syntax on",
+            "-c",
+            "set number ruler laststatus=2 ttimeout ttimeoutlen=20",
+            str(self.files["vim"]),
+        ]
 
     def ready(self, server: RunningVncterm) -> None:
         server.wait_text("@dataclass")
@@ -480,6 +538,7 @@ class Top(Program):
     def act(self, server: RunningVncterm, client: NoVncClient, tag: str) -> None:
         # let top redraw a few times (incremental updates), then toggle its load-average line
         client.wait_for_updates(client.updates + 2)
+
         def shown() -> bool:
             return any(line.startswith("top -") for line in server.text())
 
@@ -500,8 +559,9 @@ def program_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module", params=list(PROGRAMS))
-def program(request: pytest.FixtureRequest, program_files: dict[str, Path]
-            ) -> Iterator[tuple[Program, RunningVncterm]]:
+def program(
+    request: pytest.FixtureRequest, program_files: dict[str, Path]
+) -> Iterator[tuple[Program, RunningVncterm]]:
     """One vncterm per program, shared by that program's encodings."""
     prog = PROGRAMS[request.param](program_files)
     with RunningVncterm(prog.command(), name=f"e2e {prog.name}", **prog.config) as server:
@@ -510,8 +570,12 @@ def program(request: pytest.FixtureRequest, program_files: dict[str, Path]
 
 
 @pytest.mark.parametrize("encoding", ENCODING_ORDER)
-def test_program_through_novnc(program: tuple[Program, RunningVncterm], novnc: NoVncClient,
-                               wire_encodings: EncodingSpy, encoding: str) -> None:
+def test_program_through_novnc(
+    program: tuple[Program, RunningVncterm],
+    novnc: NoVncClient,
+    wire_encodings: EncodingSpy,
+    encoding: str,
+) -> None:
     """noVNC listing only ``encoding`` sees the program exactly, on connecting (a full frame)
     and after acting in it (incremental updates, scrolling)."""
     prog, server = program
@@ -529,19 +593,22 @@ def test_program_through_novnc(program: tuple[Program, RunningVncterm], novnc: N
     wire_encodings.check(NOVNC_ENCODINGS[encoding])
 
 
-@pytest.mark.parametrize(("encoding", "pf"), [("tight", libvnc.RGB565_BE),
-                                              ("zrle", libvnc.RGB565_LE)],
-                         ids=["tight-565be", "zrle-565le"])
-def test_program_through_libvnc_16bpp(program: tuple[Program, RunningVncterm],
-                                      wire_encodings: EncodingSpy, encoding: str,
-                                      pf: PixelFormat) -> None:
+@pytest.mark.parametrize(
+    ("encoding", "pf"),
+    [("tight", libvnc.RGB565_BE), ("zrle", libvnc.RGB565_LE)],
+    ids=["tight-565be", "zrle-565le"],
+)
+def test_program_through_libvnc_16bpp(
+    program: tuple[Program, RunningVncterm],
+    wire_encodings: EncodingSpy,
+    encoding: str,
+    pf: PixelFormat,
+) -> None:
     prog, server = program
     wait_no_viewers(server)
     wire_encodings.reset()
-    peer = libvnc.LibVncPeer(HOST, server.port, pixel_format=pf, encodings=[encoding],
-                             quiet_ms=150)
-    diff = wait_until_equal(peer.capture_pixels, lambda: client_pixels(server.framebuffer(), pf),
-                            8)
+    peer = libvnc.LibVncPeer(HOST, server.port, pixel_format=pf, encodings=[encoding], quiet_ms=150)
+    diff = wait_until_equal(peer.capture_pixels, lambda: client_pixels(server.framebuffer(), pf), 8)
     assert diff, f"{prog.name} via libvncclient {encoding} {pf}: {diff.describe()}"
     wire_encodings.check(NOVNC_ENCODINGS[encoding])
 

@@ -35,15 +35,17 @@ sys.path.insert(0, str(BENCH))
 import captures  # noqa: E402
 
 
-def cell_frame(seed: int, cols: int, rows: int, cw: int, ch: int, ncolours: int,
-               ink: float) -> tuple[np.ndarray, CellGrid]:
+def cell_frame(
+    seed: int, cols: int, rows: int, cw: int, ch: int, ncolours: int, ink: float
+) -> tuple[np.ndarray, CellGrid]:
     """Random cells: each a fg/bg pair from a small palette and a random glyph mask."""
     rng = np.random.default_rng(seed)
     palette = rng.choice(1 << 24, size=ncolours, replace=False).astype(np.uint32)
     # Runs of equal colours along rows, as text has.
     fg = palette[np.repeat(rng.integers(0, ncolours, (rows, cols // 4 + 1)), 4, 1)[:, :cols]]
-    bg = np.where(rng.random((rows, cols)) < 0.8, palette[0], palette[rng.integers(
-        0, ncolours, (rows, cols))]).astype(np.uint32)
+    bg = np.where(
+        rng.random((rows, cols)) < 0.8, palette[0], palette[rng.integers(0, ncolours, (rows, cols))]
+    ).astype(np.uint32)
     glyph = rng.random((rows, ch, cols, cw)) < ink
     glyph &= rng.random((rows, 1, cols, 1)) < 0.7  # some cells blank
     px = np.where(glyph, fg[:, None, :, None], bg[:, None, :, None])
@@ -56,22 +58,30 @@ def paint(layers: list[tight_text.Layer], canvas: np.ndarray) -> np.ndarray:
     for layer in layers:
         r = layer.rect
         if layer.fg is None:
-            out[r.y:r.bottom, r.x:r.right] = layer.bg
+            out[r.y : r.bottom, r.x : r.right] = layer.bg
             continue
         stride = (r.w + 7) // 8
         raw = np.frombuffer(layer.bits, np.uint8)
         assert raw.size == stride * r.h, "bitmap size must be rows padded to a byte"
-        bits = np.unpackbits(raw.reshape(r.h, stride), axis=1)[:, :r.w].astype(bool)
-        out[r.y:r.bottom, r.x:r.right] = np.where(bits, layer.fg, layer.bg)
+        bits = np.unpackbits(raw.reshape(r.h, stride), axis=1)[:, : r.w].astype(bool)
+        out[r.y : r.bottom, r.x : r.right] = np.where(bits, layer.fg, layer.bg)
     return out
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), cols=st.integers(1, 40), rows=st.integers(1, 12),
-       cw=st.integers(1, 12), ch=st.integers(1, 20), n=st.integers(1, 6),
-       ink=st.sampled_from([0.0, 0.05, 0.3, 1.0]), sub=st.booleans())
-def test_layers_repaint_the_region_exactly(seed: int, cols: int, rows: int, cw: int, ch: int,
-                                           n: int, ink: float, sub: bool) -> None:
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    cols=st.integers(1, 40),
+    rows=st.integers(1, 12),
+    cw=st.integers(1, 12),
+    ch=st.integers(1, 20),
+    n=st.integers(1, 6),
+    ink=st.sampled_from([0.0, 0.05, 0.3, 1.0]),
+    sub=st.booleans(),
+)
+def test_layers_repaint_the_region_exactly(
+    seed: int, cols: int, rows: int, cw: int, ch: int, n: int, ink: float, sub: bool
+) -> None:
     fb, grid = cell_frame(seed, cols, rows, cw, ch, n, ink)
     region = Rect(0, 0, cols * cw, rows * ch)
     if sub and cols > 2 and rows > 1:
@@ -85,8 +95,9 @@ def test_layers_repaint_the_region_exactly(seed: int, cols: int, rows: int, cw: 
     canvas = np.full_like(fb, 0xABCDEF)  # whatever the viewer showed before
     got = paint(layers, canvas)
     want = canvas.copy()
-    want[region.y:region.bottom, region.x:region.right] = \
-        fb[region.y:region.bottom, region.x:region.right]
+    want[region.y : region.bottom, region.x : region.right] = fb[
+        region.y : region.bottom, region.x : region.right
+    ]
     np.testing.assert_array_equal(got, want)
 
 
@@ -176,8 +187,9 @@ def grid_of(frame: captures.Frame) -> CellGrid:
     return CellGrid(frame.cell_w, frame.cell_h, frame.cell_fg, frame.cell_bg)
 
 
-def session(enc: int, frames: tuple[captures.Frame, ...], pf: PixelFormat,
-            level: int | None = 2) -> list[list[EncodedRect]]:
+def session(
+    enc: int, frames: tuple[captures.Frame, ...], pf: PixelFormat, level: int | None = 2
+) -> list[list[EncodedRect]]:
     m = EncodeManager()
     m.set_encodings([enc] + ([] if level is None else [-256 + level]))
     full = frames[0]
@@ -188,8 +200,9 @@ def session(enc: int, frames: tuple[captures.Frame, ...], pf: PixelFormat,
 
 
 @pytest.mark.skipif(not CAPTURES, reason="no captures in benchmarks/captures")
-@pytest.mark.parametrize("enc", [Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE],
-                         ids=lambda e: e.name.lower())
+@pytest.mark.parametrize(
+    "enc", [Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE], ids=lambda e: e.name.lower()
+)
 def test_recorded_sessions_through_novnc(
     enc: Encoding, cases: dict[str, tuple[captures.Frame, ...]]
 ) -> None:
@@ -214,11 +227,17 @@ def test_ls_screen_meets_the_byte_target(cases: dict[str, tuple[captures.Frame, 
 
 
 @pytest.mark.skipif(not CAPTURES, reason="no captures in benchmarks/captures")
-@pytest.mark.parametrize(("enc", "pf"), [
-    (Encoding.TIGHT, libvnc.RGB565_BE), (Encoding.TIGHT, libvnc.BGR888_LE),
-    (Encoding.TIGHT, libvnc.BGR233), (Encoding.ZRLE, libvnc.RGB888_LE),
-    (Encoding.ZRLE, libvnc.RGB555_LE),
-], ids=["tight-565be", "tight-888", "tight-233", "zrle-888", "zrle-555"])
+@pytest.mark.parametrize(
+    ("enc", "pf"),
+    [
+        (Encoding.TIGHT, libvnc.RGB565_BE),
+        (Encoding.TIGHT, libvnc.BGR888_LE),
+        (Encoding.TIGHT, libvnc.BGR233),
+        (Encoding.ZRLE, libvnc.RGB888_LE),
+        (Encoding.ZRLE, libvnc.RGB555_LE),
+    ],
+    ids=["tight-565be", "tight-888", "tight-233", "zrle-888", "zrle-555"],
+)
 def test_recorded_session_through_libvncclient(
     enc: Encoding, pf: PixelFormat, cases: dict[str, tuple[captures.Frame, ...]]
 ) -> None:
@@ -232,9 +251,15 @@ def test_recorded_session_through_libvncclient(
         return updates
 
     with ScriptedServer(w, h, script) as srv:
-        result = libvnc.capture_result(srv.host, srv.port, pixel_format=pf,
-                                       encodings=[names[enc]], min_updates=len(updates),
-                                       quiet_ms=100, timeout=30)
+        result = libvnc.capture_result(
+            srv.host,
+            srv.port,
+            pixel_format=pf,
+            encodings=[names[enc]],
+            min_updates=len(updates),
+            quiet_ms=100,
+            timeout=30,
+        )
     srv.join()
     assert not result.failed, result.log
     assert result.data == libvnc.normalise(pf.pack(frames[-1].pixels), pf)

@@ -44,9 +44,14 @@ def formats_for(code: int) -> list[PixelFormat]:
     return [pf for pf in FORMATS if libvnc.known_issue(pf, [NAMES[code]]) is None]
 
 
-def run(width: int, height: int, code: int, pf: PixelFormat,
-        script_updates: list[tuple[np.ndarray, list[Rect]]],
-        compress_levels: list[int | None] | None = None) -> tuple[bytes, list[EncodedRect]]:
+def run(
+    width: int,
+    height: int,
+    code: int,
+    pf: PixelFormat,
+    script_updates: list[tuple[np.ndarray, list[Rect]]],
+    compress_levels: list[int | None] | None = None,
+) -> tuple[bytes, list[EncodedRect]]:
     """Serve the updates to libvncclient; return its framebuffer and every rect sent."""
     sent: list[EncodedRect] = []
 
@@ -65,8 +70,13 @@ def run(width: int, height: int, code: int, pf: PixelFormat,
 
     with ScriptedServer(width, height, script) as srv:
         result = libvnc.capture_result(
-            srv.host, srv.port, pixel_format=pf, encodings=[NAMES[code]],
-            min_updates=len(script_updates), quiet_ms=100, timeout=30,
+            srv.host,
+            srv.port,
+            pixel_format=pf,
+            encodings=[NAMES[code]],
+            min_updates=len(script_updates),
+            quiet_ms=100,
+            timeout=30,
         )
     srv.join()
     assert not result.failed, result.log
@@ -92,8 +102,11 @@ def cases(draw: st.DrawFn, code: int) -> tuple[PixelFormat, list[tuple[np.ndarra
 
 
 @pytest.mark.parametrize("code", list(NAMES), ids=lambda c: NAMES[c])
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
 def test_round_trip_through_libvncclient(code: int, data: st.DataObject) -> None:
     pf, updates = data.draw(cases(code))
@@ -104,10 +117,17 @@ def test_round_trip_through_libvncclient(code: int, data: st.DataObject) -> None
     assert got == libvnc.normalise(pf.pack(final), pf)
 
 
-@pytest.mark.parametrize(("code", "pf"), [
-    (7, libvnc.RGB565_BE), (7, libvnc.RGB888_LE), (16, libvnc.BGR233), (16, FORMATS[10]),
-    (6, libvnc.RGB888_BE),
-], ids=["tight-565be", "tight-888", "zrle-233", "zrle-top-bytes", "zlib-888be"])
+@pytest.mark.parametrize(
+    ("code", "pf"),
+    [
+        (7, libvnc.RGB565_BE),
+        (7, libvnc.RGB888_LE),
+        (16, libvnc.BGR233),
+        (16, FORMATS[10]),
+        (6, libvnc.RGB888_BE),
+    ],
+    ids=["tight-565be", "tight-888", "zrle-233", "zrle-top-bytes", "zlib-888be"],
+)
 def test_long_session(code: int, pf: PixelFormat) -> None:
     """150 updates on one connection, the compression level changing every 30: the streams
     continue at the new level (raw deflate continuation), Tight resets each stream only on
@@ -126,8 +146,11 @@ def test_long_session(code: int, pf: PixelFormat) -> None:
     levels: list[int | None] = [(i // 30) % 10 for i in range(len(updates))]
     got, sent = run(w, h, code, pf, updates, levels)
     if code == 7:
-        resets = [e.payload[0] & 0x0F for e in sent
-                  if e.payload[0] & 0x0F and e.payload[0] >> 4 not in (8, 9)]
+        resets = [
+            e.payload[0] & 0x0F
+            for e in sent
+            if e.payload[0] & 0x0F and e.payload[0] >> 4 not in (8, 9)
+        ]
         assert len(resets) == len(set(resets)) <= 4
     assert got == libvnc.normalise(pf.pack(fb), pf)
 
@@ -156,9 +179,14 @@ def _smooth(seed: int, w: int, h: int) -> np.ndarray:
     return out
 
 
-def _serve(w: int, h: int, pf: PixelFormat, quality: int | None, allow_lossy: bool,
-           frames: list[tuple[np.ndarray, list[Rect]]]) -> tuple[libvnc.CaptureResult,
-                                                                 list[EncodedRect]]:
+def _serve(
+    w: int,
+    h: int,
+    pf: PixelFormat,
+    quality: int | None,
+    allow_lossy: bool,
+    frames: list[tuple[np.ndarray, list[Rect]]],
+) -> tuple[libvnc.CaptureResult, list[EncodedRect]]:
     sent: list[EncodedRect] = []
 
     def script(client_pf: PixelFormat, encodings: list[int]) -> list[list[EncodedRect]]:
@@ -170,19 +198,31 @@ def _serve(w: int, h: int, pf: PixelFormat, quality: int | None, allow_lossy: bo
         return out
 
     with ScriptedServer(w, h, script) as srv:
-        result = libvnc.capture_result(srv.host, srv.port, pixel_format=pf, encodings=["tight"],
-                                       quality=quality, min_updates=len(frames), quiet_ms=100,
-                                       timeout=30)
+        result = libvnc.capture_result(
+            srv.host,
+            srv.port,
+            pixel_format=pf,
+            encodings=["tight"],
+            quality=quality,
+            min_updates=len(frames),
+            quiet_ms=100,
+            timeout=30,
+        )
     srv.join()
     assert not result.failed, result.log
     return result, sent
 
 
-@pytest.mark.parametrize(("quality", "pf", "tolerance"), [
-    (9, libvnc.RGB888_LE, 3.0), (5, libvnc.RGB888_LE, 8.0), (1, libvnc.RGB565_LE, 14.0),
-], ids=["q9-888", "q5-888", "q1-565"])
-def test_tight_jpeg_when_lossy_is_allowed(quality: int, pf: PixelFormat,
-                                          tolerance: float) -> None:
+@pytest.mark.parametrize(
+    ("quality", "pf", "tolerance"),
+    [
+        (9, libvnc.RGB888_LE, 3.0),
+        (5, libvnc.RGB888_LE, 8.0),
+        (1, libvnc.RGB565_LE, 14.0),
+    ],
+    ids=["q9-888", "q5-888", "q1-565"],
+)
+def test_tight_jpeg_when_lossy_is_allowed(quality: int, pf: PixelFormat, tolerance: float) -> None:
     """Tight JPEG (lossy, so judged with a tolerance): a photo-like frame is sent as JPEG and
     libvncclient shows it close to the source; a text-like area in the same update is not."""
     w, h = 200, 120
@@ -194,8 +234,10 @@ def test_tight_jpeg_when_lossy_is_allowed(quality: int, pf: PixelFormat,
     got = result.rgb().astype(np.int64)
     want = libvnc.normalise(pf.pack(fb), pf)
     want_rgb = pf.from_wire(want, (h, w)).astype(np.int64)
-    err = np.abs(np.stack([(got >> s) & 255 for s in (16, 8, 0)])
-                 - np.stack([(want_rgb >> s) & 255 for s in (16, 8, 0)]))
+    err = np.abs(
+        np.stack([(got >> s) & 255 for s in (16, 8, 0)])
+        - np.stack([(want_rgb >> s) & 255 for s in (16, 8, 0)])
+    )
     assert err[:, :88].mean() < tolerance, err[:, :88].mean()
     assert not err[:, 90:].any(), "the text-like rows must be exact"
 
@@ -224,8 +266,15 @@ def test_tight_gradient_filter() -> None:
 
     pf = libvnc.BGR888_LE
     with ScriptedServer(w, h, script) as srv:
-        result = libvnc.capture_result(srv.host, srv.port, pixel_format=pf, encodings=["tight"],
-                                       min_updates=1, quiet_ms=100, timeout=30)
+        result = libvnc.capture_result(
+            srv.host,
+            srv.port,
+            pixel_format=pf,
+            encodings=["tight"],
+            min_updates=1,
+            quiet_ms=100,
+            timeout=30,
+        )
     srv.join()
     assert not result.failed, result.log
     assert any(r.payload[0] >> 4 == 0x7 and r.payload[1] == 2 for r in sent)

@@ -20,8 +20,11 @@ from vncterm.encoders.tight import TightEncoder
 from vncterm.geometry import Rect
 from vncterm.rfb.constants import Encoding
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # What the manager may send when the viewer lists only this encoding (RRE falls back to Raw).
 ALLOWED = {e: {int(e)} for e in DATA_ENCODINGS}
@@ -44,8 +47,9 @@ def sessions(draw: st.DrawFn) -> tuple[np.ndarray, list[tuple[np.ndarray, list[R
     return first, steps
 
 
-def run_session(encodings: list[int], first: np.ndarray,
-                steps: list[tuple[np.ndarray, list[Rect]]]) -> list[EncodedRect]:
+def run_session(
+    encodings: list[int], first: np.ndarray, steps: list[tuple[np.ndarray, list[Rect]]]
+) -> list[EncodedRect]:
     m = EncodeManager()
     m.set_encodings(encodings)
     h, w = first.shape
@@ -87,8 +91,13 @@ def test_long_session_mixed_encodings_and_resets() -> None:
             enc.append(-256 + (i // 40) % 10)  # compression level changes
         m.set_encodings(enc)
         n = int(rng.choice([1, 2, 5, 16, 200, 0]))
-        src = make_frame(int(rng.integers(1 << 30)), w, h, n, str(rng.choice(
-            ["noise", "blocks", "cells", "rows"])))
+        src = make_frame(
+            int(rng.integers(1 << 30)),
+            w,
+            h,
+            n,
+            str(rng.choice(["noise", "blocks", "cells", "rows"])),
+        )
         x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
         r = Rect(x, y, int(rng.integers(1, w - x + 1)), int(rng.integers(1, h - y + 1)))
         fb = paint(fb, [r], src)
@@ -97,8 +106,9 @@ def test_long_session_mixed_encodings_and_resets() -> None:
             if e.encoding == 7 and e.payload[0] & 0x0F and e.payload[0] >> 4 not in (8, 9):
                 resets.append(e.payload[0] & 0x0F)
         rects += new
-    assert sorted(resets) == sorted(set(resets)) and all(r in (1, 2, 4, 8) for r in resets), \
+    assert sorted(resets) == sorted(set(resets)) and all(r in (1, 2, 4, 8) for r in resets), (
         "each Tight stream is reset once, on first use"
+    )
     assert len({e.encoding for e in rects}) == 6
     np.testing.assert_array_equal(decode(w, h, rects), fb)
 
@@ -114,7 +124,7 @@ def test_tight_256_and_two_colour_palettes_and_wide_rects() -> None:
     fb[20:23, :] = make_frame(4, w, 3, 0, "noise")
     items = []
     for r in (Rect(0, 0, 256, 8), Rect(0, 8, 13, 12), Rect(5, 8, w - 5, 12), Rect(0, 20, w, h)):
-        px = fb[r.y:r.bottom, r.x:r.right]
+        px = fb[r.y : r.bottom, r.x : r.right]
         items.append(EncodedRect(r, 7, enc.encode(px, NOVNC_PF, st_)))
     assert items[0].payload[:3] == bytes((0x60 | 0x04, 1, 255))  # stream 2, palette, 256 colours
     np.testing.assert_array_equal(decode(w, 40, items), fb)
@@ -166,21 +176,27 @@ def smooth_frame(seed: int, w: int, h: int) -> np.ndarray:
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), w=st.integers(1, 300), h=st.integers(1, 150),
-       kind=st.sampled_from(["smooth", "noise", "cells"]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    w=st.integers(1, 300),
+    h=st.integers(1, 150),
+    kind=st.sampled_from(["smooth", "noise", "cells"]),
+)
 def test_gradient_filter_through_novnc(seed: int, w: int, h: int, kind: str) -> None:
     """The gradient filter (opt-in; noVNC decodes it since 1.5): full-colour rectangles."""
     if kind == "smooth":
         fb = smooth_frame(seed, w, h)
     else:
-        fb = make_frame(seed, w, h, 0 if kind == "noise" else 600, "cells" if kind == "cells"
-                        else "noise")
+        fb = make_frame(
+            seed, w, h, 0 if kind == "noise" else 600, "cells" if kind == "cells" else "noise"
+        )
     m = EncodeManager(gradient=True)
     m.set_encodings([7])
     rects = m.encode(fb, [Rect(0, 0, w, h)], NOVNC_PF)
     if w * h > 300 and kind != "cells":
-        assert any(r.payload[0] & 0xF0 == 0x70 and r.payload[1] == 2 for r in rects), \
+        assert any(r.payload[0] & 0xF0 == 0x70 and r.payload[1] == 2 for r in rects), (
             "expected gradient-filtered rectangles (stream 3, filter id 2)"
+        )
     np.testing.assert_array_equal(decode(w, h, rects), fb)
 
 
@@ -191,8 +207,7 @@ def test_gradient_residuals_are_small_on_smooth_images() -> None:
     for gradient in (False, True):
         m = EncodeManager(gradient=gradient)
         m.set_encodings([7])
-        sizes.append(sum(len(r.payload) for r in m.encode(fb, [Rect(0, 0, 256, 200)],
-                                                           NOVNC_PF)))
+        sizes.append(sum(len(r.payload) for r in m.encode(fb, [Rect(0, 0, 256, 200)], NOVNC_PF)))
     assert sizes[1] < 0.8 * sizes[0], sizes
 
 
@@ -213,6 +228,6 @@ def test_level_change_keeps_the_window(enc: int) -> None:
             m.set_encodings([enc, -256 + 9])
         if i == 3:
             m.set_encodings([enc, -256 + 1])
-        fb[y:y + 32, x:x + 48] = tile
+        fb[y : y + 32, x : x + 48] = tile
         rects += m.encode(fb, [Rect(x, y, 48, 32)], NOVNC_PF)
     np.testing.assert_array_equal(decode(w, h, rects), fb)

@@ -29,8 +29,13 @@ def test_compact_length_boundaries() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(n=st.sampled_from([1, 2, 3, 16, 17, 255, 256, 257, 0]), seed=st.integers(0, 1 << 30),
-       w=st.integers(1, 90), h=st.integers(1, 40), kind=st.sampled_from(["noise", "cells"]))
+@given(
+    n=st.sampled_from([1, 2, 3, 16, 17, 255, 256, 257, 0]),
+    seed=st.integers(0, 1 << 30),
+    w=st.integers(1, 90),
+    h=st.integers(1, 40),
+    kind=st.sampled_from(["noise", "cells"]),
+)
 def test_analysis_matches_numpy_unique(n: int, seed: int, w: int, h: int, kind: str) -> None:
     fb = make_frame(seed, w, h, n, kind)
     uniq = np.unique(fb)
@@ -111,7 +116,7 @@ def test_manager_bounds_and_solid_bands() -> None:
     assert {(r.rect.y, r.rect.h) for r in fills} == {(40, 60)}
     covered = np.zeros(fb.shape, np.int32)
     for r in rects:
-        covered[r.rect.y:r.rect.bottom, r.rect.x:r.rect.right] += 1
+        covered[r.rect.y : r.rect.bottom, r.rect.x : r.rect.right] += 1
     assert covered.min() == 1  # the first rect is tiled exactly, the second clipped inside it
 
 

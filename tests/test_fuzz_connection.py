@@ -18,19 +18,25 @@ from hypothesis import strategies as st
 
 driver.tls_material()  # made once, outside the examples' deadline
 
-COMMON = settings(deadline=2000, suppress_health_check=[HealthCheck.too_slow],
-                  database=None)
+COMMON = settings(deadline=2000, suppress_health_check=[HealthCheck.too_slow], database=None)
 STATES = sorted(driver.STATES)
 
 # realistic continuations for each state, for mutation
 _PF = struct.pack(">BBBBHHHBBB3x", 16, 16, 1, 1, 31, 63, 31, 11, 5, 0)
 MESSAGES = (
-    b"\x00\x00\x00\x00" + _PF + struct.pack(">BxH4i", 2, 4, 7, 16, -223, -260)
-    + struct.pack(">BBHHHH", 3, 0, 0, 0, 640, 400) + struct.pack(">BBxxI", 4, 1, 0x61)
-    + struct.pack(">BBHH", 5, 1, 10, 20) + struct.pack(">BxxxI", 6, 5) + b"h\xe9llo"
+    b"\x00\x00\x00\x00"
+    + _PF
+    + struct.pack(">BxH4i", 2, 4, 7, 16, -223, -260)
+    + struct.pack(">BBHHHH", 3, 0, 0, 0, 640, 400)
+    + struct.pack(">BBxxI", 4, 1, 0x61)
+    + struct.pack(">BBHH", 5, 1, 10, 20)
+    + struct.pack(">BxxxI", 6, 5)
+    + b"h\xe9llo"
     + struct.pack(">BBHII", 255, 0, 1, 0x62, 0x30)
-    + struct.pack(">BBBI", 255, 2, 0, 7) + b"console"
-    + struct.pack(">BxHHBx", 251, 640, 400, 1) + struct.pack(">IHHHHI", 0, 0, 0, 640, 400, 0)
+    + struct.pack(">BBBI", 255, 2, 0, 7)
+    + b"console"
+    + struct.pack(">BxHHBx", 251, 640, 400, 1)
+    + struct.pack(">IHHHHI", 0, 0, 0, 640, 400, 0)
 )
 VALID = {
     "version": b"RFB 003.008\n\x01\x01" + MESSAGES,
@@ -59,40 +65,51 @@ def mutated(draw: st.DrawFn, base: bytes) -> bytes:
         elif kind == "insert":
             data[i:i] = draw(st.binary(min_size=1, max_size=8))
         elif kind == "delete" and data:
-            del data[i:i + draw(st.integers(1, 8))]
+            del data[i : i + draw(st.integers(1, 8))]
         elif kind == "truncate":
             del data[i:]
         elif kind == "dup":
-            data[i:i] = data[i:i + draw(st.integers(1, 16))]
+            data[i:i] = data[i : i + draw(st.integers(1, 16))]
     return bytes(data)
 
 
 @settings(COMMON, max_examples=400)
-@given(state=st.sampled_from(STATES), data=st.binary(max_size=3000),
-       cuts=st.lists(st.integers(1, 3000), max_size=8))
+@given(
+    state=st.sampled_from(STATES),
+    data=st.binary(max_size=3000),
+    cuts=st.lists(st.integers(1, 3000), max_size=8),
+)
 def test_random_bytes_in_every_state(state: str, data: bytes, cuts: list[int]) -> None:
     driver.run_one(state, data, cuts)
 
 
 @settings(COMMON, max_examples=400)
-@given(data=st.data(), state=st.sampled_from(STATES),
-       cuts=st.lists(st.integers(1, 400), max_size=6))
-def test_mutated_valid_streams_in_every_state(data: st.DataObject, state: str,
-                                              cuts: list[int]) -> None:
+@given(
+    data=st.data(), state=st.sampled_from(STATES), cuts=st.lists(st.integers(1, 400), max_size=6)
+)
+def test_mutated_valid_streams_in_every_state(
+    data: st.DataObject, state: str, cuts: list[int]
+) -> None:
     driver.run_one(state, data.draw(mutated(VALID[state])), cuts)
 
 
 @settings(COMMON, max_examples=60)
-@given(state=st.sampled_from(["plain_auth", "tls_normal"]), tamper=st.integers(0, 10**6),
-       cuts=st.lists(st.integers(1, 400), max_size=4))
-def test_tampered_ciphertext_after_the_tls_upgrade(state: str, tamper: int,
-                                                   cuts: list[int]) -> None:
+@given(
+    state=st.sampled_from(["plain_auth", "tls_normal"]),
+    tamper=st.integers(0, 10**6),
+    cuts=st.lists(st.integers(1, 400), max_size=4),
+)
+def test_tampered_ciphertext_after_the_tls_upgrade(
+    state: str, tamper: int, cuts: list[int]
+) -> None:
     driver.run_one(state, VALID[state], cuts, tamper=tamper)
 
 
 @settings(COMMON, max_examples=40)
-@given(state=st.sampled_from(["normal", "tls_normal", "client_init"]),
-       which=st.sampled_from(["cut", "enc", "stream", "size"]))
+@given(
+    state=st.sampled_from(["normal", "tls_normal", "client_init"]),
+    which=st.sampled_from(["cut", "enc", "stream", "size"]),
+)
 def test_lengths_at_the_caps_are_refused_before_buffering(state: str, which: str) -> None:
     header = {
         "cut": struct.pack(">BxxxI", 6, 0xFFFFFFFF),
@@ -107,10 +124,17 @@ def test_lengths_at_the_caps_are_refused_before_buffering(state: str, which: str
 def test_atheris_harness_short_budget() -> None:
     """CI's short run of the atheris harness (the long one is documented in tests/fuzz)."""
     harness = Path(__file__).resolve().parent / "fuzz" / "fuzz_connection.py"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(harness.parents[2]), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, str(harness), "-runs=20000", "-max_len=2048",
-                           "-seed=1"], capture_output=True, text=True, timeout=120, env=env,
-                          check=False)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(harness.parents[2]), os.environ.get("PYTHONPATH", "")]),
+    )
+    done = subprocess.run(
+        [sys.executable, str(harness), "-runs=20000", "-max_len=2048", "-seed=1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Done 20000 runs" in done.stderr, done.stderr[-2000:]

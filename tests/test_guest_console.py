@@ -21,8 +21,12 @@ BOOT = 120.0  # seconds: TCG boots in ~7 s on an idle machine; CI may be busy
 
 def stream(addr: str, name: str, data: bytes) -> bytes:
     """Run vncterm-stream with ``data`` on stdin; its stdout."""
-    done = subprocess.run([sys.executable, "-m", "vncterm.stream_cli", addr, name],
-                          input=data, capture_output=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "vncterm.stream_cli", addr, name],
+        input=data,
+        capture_output=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -41,8 +45,10 @@ def test_guest_console_through_vncterm(tmp_path: Path) -> None:
         assert guest.monitor_path is not None
         spec = ConsoleSpec("unix", str(serial))
         streams = [("monitor", ConsoleSpec("unix", str(guest.monitor_path)))]
-        with RunningVncterm([], console=spec, streams=streams, log_path=str(log)) as vt, \
-                NoVncClient() as viewer:
+        with (
+            RunningVncterm([], console=spec, streams=streams, log_path=str(log)) as vt,
+            NoVncClient() as viewer,
+        ):
             vt.wait_text(MARKER, timeout=BOOT)
             vt.wait_text("guest:", timeout=BOOT)  # the shell's prompt
             viewer.connect("127.0.0.1", vt.port, quality=None)
@@ -64,8 +70,11 @@ def test_guest_console_through_vncterm(tmp_path: Path) -> None:
             guest.kill()
             assert vt.server is not None
             status = vt.server.session.status
-            wait_for(lambda: "reconnecting" in (vt.call(status.text) or ""), 20,
-                     "the status row to say so")
+            wait_for(
+                lambda: "reconnecting" in (vt.call(status.text) or ""),
+                20,
+                "the status row to say so",
+            )
             assert any("typed-42" in line for line in vt.text())
             assert not any("reconnecting" in line for line in vt.text())
             assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
@@ -73,8 +82,11 @@ def test_guest_console_through_vncterm(tmp_path: Path) -> None:
             # QEMU is back: vncterm reattaches by itself and the new boot shows up
             guest.start()
             before = log.read_bytes().count(MARKER.encode())
-            wait_for(lambda: log.read_bytes().count(MARKER.encode()) > before, BOOT,
-                     "the guest to boot again")
+            wait_for(
+                lambda: log.read_bytes().count(MARKER.encode()) > before,
+                BOOT,
+                "the guest to boot again",
+            )
             viewer.type("echo again-$((2*3))\n")
             vt.wait_text("again-6", timeout=30)
             assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
@@ -101,18 +113,27 @@ def test_break_that_cannot_be_sent_says_so_and_types_nothing(tmp_path: Path, kin
     driver drops a break), cannot carry a BREAK: the status row says so, and the SysRq letter
     that follows never reaches the guest's shell."""
     serial = Serial.unix(tmp_path / "ttyS0.sock") if kind == "unix" else Serial.new_pty()
-    with QemuGuest(tmp_path / "vm", [serial], monitor=False) as guest, \
-            RunningVncterm([], console=ConsoleSpec("unix", str(serial.path)) if kind == "unix"
-                           else ConsoleSpec("tty", guest.ptys[0])) as vt, \
-            NoVncClient() as viewer:
+    with (
+        QemuGuest(tmp_path / "vm", [serial], monitor=False) as guest,
+        RunningVncterm(
+            [],
+            console=ConsoleSpec("unix", str(serial.path))
+            if kind == "unix"
+            else ConsoleSpec("tty", guest.ptys[0]),
+        ) as vt,
+        NoVncClient() as viewer,
+    ):
         assert vt.server is not None
         status = vt.server.session.status
         vt.wait_text("guest:", timeout=BOOT)
         viewer.connect("127.0.0.1", vt.port, quality=None)
         viewer.key(0xFF6B)  # Break, then the SysRq command key
         viewer.type("h")
-        wait_for(lambda: "BREAK not sent" in (vt.call(status.text) or ""), 10,
-                 "the status row to say the BREAK was not sent")
+        wait_for(
+            lambda: "BREAK not sent" in (vt.call(status.text) or ""),
+            10,
+            "the status row to say the BREAK was not sent",
+        )
         viewer.type("echo after-$((4+5))\n")
         lines = vt.wait_text("after-9", timeout=30)
         screen = "\n".join(lines)

@@ -25,8 +25,9 @@ def test_utf8_paste_through_the_extended_clipboard() -> None:
         assert server.server is not None
         session = server.server.session
         deadline = time.monotonic() + 10
-        while server.call(lambda: [v.clipboard.text for v in session.viewers]) \
-                != ["naïve €uro 中文"]:
+        while server.call(lambda: [v.clipboard.text for v in session.viewers]) != [
+            "naïve €uro 中文"
+        ]:
             assert time.monotonic() < deadline, "vncterm never got the viewer's clipboard"
             time.sleep(0.02)
         assert not any("naïve" in line for line in server.text())
@@ -77,8 +78,12 @@ def test_set_desktop_size_resizes_the_pty_and_every_viewer() -> None:
         server.wait_text("$")
         a.connect("127.0.0.1", server.port, quality=None)
         b.connect("127.0.0.1", server.port, quality=None)
-        cw, ch = server.call(lambda: (server.server.renderer.cell_w,  # type: ignore[union-attr]
-                                      server.server.renderer.cell_h))  # type: ignore[union-attr]
+        cw, ch = server.call(
+            lambda: (
+                server.server.renderer.cell_w,  # type: ignore[union-attr]
+                server.server.renderer.cell_h,
+            )
+        )  # type: ignore[union-attr]
         a.set_desktop_size(100 * cw + 3, 30 * ch + 5)  # rounded down to whole cells
         a.wait_for("resize", 10, predicate=lambda e: e["width"] == 100 * cw)
         b.wait_for("resize", 10, predicate=lambda e: e["height"] == 30 * ch)
@@ -96,8 +101,9 @@ def test_resize_of_a_serial_console_is_prohibited_unless_allowed() -> None:
     with RunningVncterm([], console=spec) as server:
         client = RawClient("127.0.0.1", server.port)
         client.sock.sendall(struct.pack(">BxH2i", 2, 2, 0, -308))
-        client.sock.sendall(struct.pack(">BxHHBx", 251, 800, 600, 1)
-                            + struct.pack(">IHHHHI", 0, 0, 0, 800, 600, 0))
+        client.sock.sendall(
+            struct.pack(">BxHHBx", 251, 800, 600, 1) + struct.pack(">IHHHHI", 0, 0, 0, 800, 600, 0)
+        )
         client.request()
         kind = client.recv_exact(1)[0]
         assert kind == 0
@@ -136,8 +142,10 @@ def test_extended_clipboard_caps_are_announced() -> None:
 def test_mouse_reports_reach_the_program() -> None:
     # the program turns on button tracking with SGR reports, then shows what it reads
     script = "printf '\\033[?1000h\\033[?1006h'; stty raw -echo; od -An -c -N 18"
-    with RunningVncterm(["/bin/sh", "-c", script + "; sleep 10"]) as server, \
-            NoVncClient() as viewer:
+    with (
+        RunningVncterm(["/bin/sh", "-c", script + "; sleep 10"]) as server,
+        NoVncClient() as viewer,
+    ):
         viewer.connect("127.0.0.1", server.port, quality=None)
         assert server.server is not None
         cw, ch = server.server.renderer.cell_w, server.server.renderer.cell_h
@@ -155,8 +163,12 @@ def _cell_xy(server: RunningVncterm, col: int, row: int) -> tuple[int, int]:
 
 
 def test_drag_double_and_triple_click_select_utf8_text() -> None:
-    with RunningVncterm(["/bin/sh", "-c", "printf 'first line\\nhello wörld 中文 end\\n'; "
-                                          "sleep 30"]) as server, NoVncClient() as viewer:
+    with (
+        RunningVncterm(
+            ["/bin/sh", "-c", "printf 'first line\\nhello wörld 中文 end\\n'; sleep 30"]
+        ) as server,
+        NoVncClient() as viewer,
+    ):
         server.wait_text("end")
         viewer.connect("127.0.0.1", server.port, quality=None)
         x0, y = _cell_xy(server, 0, 1)
@@ -202,8 +214,11 @@ def test_shift_page_up_shows_lines_that_scrolled_away() -> None:
         deadline = time.monotonic() + 10
         while True:
             lines = [line.strip() for line in server.text()]
-            if "100" in lines and lines.index("100") + 1 < len(lines) \
-                    and lines[lines.index("100") + 1] == "$":
+            if (
+                "100" in lines
+                and lines.index("100") + 1 < len(lines)
+                and lines[lines.index("100") + 1] == "$"
+            ):
                 break
             assert time.monotonic() < deadline, f"no prompt after 100: {lines}"
         live = server.framebuffer()
@@ -216,9 +231,14 @@ def test_shift_page_up_shows_lines_that_scrolled_away() -> None:
         deadline = time.monotonic() + 10
         while server.call(lambda: view.offset) != 24:
             assert time.monotonic() < deadline, "the view never moved"
-        shown = server.call(lambda: [
-            "".join(c.data for c in view.line_cells(view.history_len() - view.offset + y)
-                    .values()).strip() for y in range(25)])
+        shown = server.call(
+            lambda: [
+                "".join(
+                    c.data for c in view.line_cells(view.history_len() - view.offset + y).values()
+                ).strip()
+                for y in range(25)
+            ]
+        )
         assert "53" in shown and "76" in shown and "100" not in shown, shown
         back = server.framebuffer()
         assert not (back == live).all()

@@ -14,8 +14,9 @@ SHIFT, CTRL, ALT = 0xFFE1, 0xFFE3, 0xFFE9
 
 
 def terminfo() -> dict[str, bytes]:
-    out = subprocess.run(["infocmp", "-x", "-1", "xterm-256color"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["infocmp", "-x", "-1", "xterm-256color"], capture_output=True, text=True, check=True
+    ).stdout
     caps: dict[str, bytes] = {}
     for line in out.splitlines():
         m = re.match(r"\s+(k\w+)=(.*),$", line)
@@ -29,18 +30,42 @@ CAPS = terminfo()
 F = [0xFFBE + i for i in range(12)]
 # capability -> (keysym, modifiers)
 KEYS: dict[str, tuple[int, tuple[int, ...]]] = {
-    "kcuu1": (0xFF52, ()), "kcud1": (0xFF54, ()), "kcuf1": (0xFF53, ()), "kcub1": (0xFF51, ()),
-    "khome": (0xFF50, ()), "kend": (0xFF57, ()), "kich1": (0xFF63, ()), "kdch1": (0xFFFF, ()),
-    "kpp": (0xFF55, ()), "knp": (0xFF56, ()), "kbs": (0xFF08, ()), "kcbt": (0xFE20, ()),
-    "kent": (0xFF8D, ()), "kbeg": (0xFF9D, ()),
-    "ka1": (0xFFB7, ()), "ka3": (0xFFB9, ()), "kb2": (0xFFB5, ()), "kc1": (0xFFB1, ()),
+    "kcuu1": (0xFF52, ()),
+    "kcud1": (0xFF54, ()),
+    "kcuf1": (0xFF53, ()),
+    "kcub1": (0xFF51, ()),
+    "khome": (0xFF50, ()),
+    "kend": (0xFF57, ()),
+    "kich1": (0xFF63, ()),
+    "kdch1": (0xFFFF, ()),
+    "kpp": (0xFF55, ()),
+    "knp": (0xFF56, ()),
+    "kbs": (0xFF08, ()),
+    "kcbt": (0xFE20, ()),
+    "kent": (0xFF8D, ()),
+    "kbeg": (0xFF9D, ()),
+    "ka1": (0xFFB7, ()),
+    "ka3": (0xFFB9, ()),
+    "kb2": (0xFFB5, ()),
+    "kc1": (0xFFB1, ()),
     "kc3": (0xFFB3, ()),
-    "kLFT": (0xFF51, (SHIFT,)), "kRIT": (0xFF53, (SHIFT,)), "kHOM": (0xFF50, (SHIFT,)),
-    "kEND": (0xFF57, (SHIFT,)), "kIC": (0xFF63, (SHIFT,)), "kDC": (0xFFFF, (SHIFT,)),
-    "kPRV": (0xFF55, (SHIFT,)), "kNXT": (0xFF56, (SHIFT,)),
-    "kUP5": (0xFF52, (CTRL,)), "kDN5": (0xFF54, (CTRL,)), "kLFT5": (0xFF51, (CTRL,)),
-    "kRIT5": (0xFF53, (CTRL,)), "kUP3": (0xFF52, (ALT,)), "kUP6": (0xFF52, (SHIFT, CTRL)),
-    "kUP7": (0xFF52, (ALT, CTRL)), "kHOM5": (0xFF50, (CTRL,)), "kDC5": (0xFFFF, (CTRL,)),
+    "kLFT": (0xFF51, (SHIFT,)),
+    "kRIT": (0xFF53, (SHIFT,)),
+    "kHOM": (0xFF50, (SHIFT,)),
+    "kEND": (0xFF57, (SHIFT,)),
+    "kIC": (0xFF63, (SHIFT,)),
+    "kDC": (0xFFFF, (SHIFT,)),
+    "kPRV": (0xFF55, (SHIFT,)),
+    "kNXT": (0xFF56, (SHIFT,)),
+    "kUP5": (0xFF52, (CTRL,)),
+    "kDN5": (0xFF54, (CTRL,)),
+    "kLFT5": (0xFF51, (CTRL,)),
+    "kRIT5": (0xFF53, (CTRL,)),
+    "kUP3": (0xFF52, (ALT,)),
+    "kUP6": (0xFF52, (SHIFT, CTRL)),
+    "kUP7": (0xFF52, (ALT, CTRL)),
+    "kHOM5": (0xFF50, (CTRL,)),
+    "kDC5": (0xFFFF, (CTRL,)),
 }
 for i in range(12):
     KEYS[f"kf{i + 1}"] = (F[i], ())

@@ -30,8 +30,12 @@ def xkb_keysym_to_utf32() -> ctypes._CFuncPtr:
 
 
 def test_checked_in_table_is_a_fresh_generation_from_keysymdef_h() -> None:
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_keysyms.py"), "--check"],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_keysyms.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
 
 
@@ -56,18 +60,46 @@ def test_every_legacy_keysym_agrees_with_libxkbcommon() -> None:
     assert len(KEYSYM_TO_CODEPOINT) > 700
 
 
-@pytest.mark.parametrize("keysym", [0x01000020, 0x01000041, 0x010000E9, 0x01000100, 0x010020AC,
-                                    0x0100D7FF, 0x0100D800, 0x0100DFFF, 0x0100E000, 0x0101F600,
-                                    0x0110FFFF, 0x01000085, 0x01110000])
+@pytest.mark.parametrize(
+    "keysym",
+    [
+        0x01000020,
+        0x01000041,
+        0x010000E9,
+        0x01000100,
+        0x010020AC,
+        0x0100D7FF,
+        0x0100D800,
+        0x0100DFFF,
+        0x0100E000,
+        0x0101F600,
+        0x0110FFFF,
+        0x01000085,
+        0x01110000,
+    ],
+)
 def test_unicode_keysyms_agree_with_libxkbcommon(keysym: int) -> None:
     ours, want = _agreeing(xkb_keysym_to_utf32(), keysym)
     assert ours == want
 
 
-@pytest.mark.parametrize(("keysym", "text"), [
-    (0x20AC, "€"), (0x06F6, "Ж"), (0x06D5, "у"), (0x06CB, "к"), (0x07E1, "α"), (0x07E2, "β"),
-    (0x01B3, "ł"), (0x01A1, "Ą"), (0x0CE0, "א"), (0x05C7, "ا"), (0x0EFF, "₩"), (0x04B1, "ア"),
-])
+@pytest.mark.parametrize(
+    ("keysym", "text"),
+    [
+        (0x20AC, "€"),
+        (0x06F6, "Ж"),
+        (0x06D5, "у"),
+        (0x06CB, "к"),
+        (0x07E1, "α"),
+        (0x07E2, "β"),
+        (0x01B3, "ł"),
+        (0x01A1, "Ą"),
+        (0x0CE0, "א"),
+        (0x05C7, "ا"),
+        (0x0EFF, "₩"),
+        (0x04B1, "ア"),
+    ],
+)
 def test_legacy_keysyms_type_their_characters(keysym: int, text: str) -> None:
     ks = KeyState()
     assert ks.key(keysym, True) == text.encode()

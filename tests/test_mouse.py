@@ -15,7 +15,7 @@ def test_normal_mode_press_and_release() -> None:
     m = MouseState()
     assert m.report(LEFT, 0, 0, {1000}) == b"\x1b[M !!"
     assert m.report(0, 0, 0, {1000}) == b"\x1b[M#!!"  # release is button 3
-    assert m.report(RIGHT, 9, 4, {1000}) == b"\x1b[M\"*%"
+    assert m.report(RIGHT, 9, 4, {1000}) == b'\x1b[M"*%'
     assert m.report(RIGHT, 10, 4, {1000}) == b""  # no motion reports in 1000
 
 

@@ -105,8 +105,9 @@ def test_cut_text_waits_for_that_viewers_own_paste(tmp_path: Path) -> None:
         a_name = label(server, a)
         chord(a, SHIFT, INSERT)
         server.wait_text("SECRET-42")
-        for n, paste in enumerate((lambda: chord(a, CTRL, SHIFT, ord("v")),
-                                   lambda: middle_click(a))):
+        for n, paste in enumerate(
+            (lambda: chord(a, CTRL, SHIFT, ord("v")), lambda: middle_click(a))
+        ):
             type_text(a, "clear\n")
             assert not shown(synced(server, a, f"CLEARED{n}"), "SECRET-42")
             paste()
@@ -116,8 +117,9 @@ def test_cut_text_waits_for_that_viewers_own_paste(tmp_path: Path) -> None:
     records = [json.loads(line) for line in audit.read_text().splitlines()]
     pastes = [r for r in records if r["event"] == "paste"]
     digest = hashlib.sha256(SECRET.encode()).hexdigest()
-    assert [(r["viewer"], r["bytes"], r["sha256"]) for r in pastes] == \
-        [(a_name, len(SECRET), digest)] * 3
+    assert [(r["viewer"], r["bytes"], r["sha256"]) for r in pastes] == [
+        (a_name, len(SECRET), digest)
+    ] * 3
     assert "SECRET" not in audit.read_text()
 
 
@@ -147,13 +149,18 @@ def test_extended_clipboard_provide_is_kept_until_a_paste() -> None:
         # the viewer announces text; vncterm asks for it at once (to have it for a paste)
         extended(client, clipboard.notify(clipboard.TEXT))
         deadline = time.monotonic() + 10
-        while not any(clipboard.parse(m, 1 << 20).action == clipboard.REQUEST
-                      for m in client.extended_clipboard):
+        while not any(
+            clipboard.parse(m, 1 << 20).action == clipboard.REQUEST
+            for m in client.extended_clipboard
+        ):
             assert time.monotonic() < deadline, client.extended_clipboard
             client.update()
         body = text.replace("\n", "\r\n").encode() + b"\0"
-        extended(client, struct.pack(">I", clipboard.PROVIDE | clipboard.TEXT)
-                 + zlib.compress(struct.pack(">I", len(body)) + body))
+        extended(
+            client,
+            struct.pack(">I", clipboard.PROVIDE | clipboard.TEXT)
+            + zlib.compress(struct.pack(">I", len(body)) + body),
+        )
         client.update(incremental=False)
         assert not shown(synced(server, client, "M"), "ÜNÏ-42")
         chord(client, SHIFT, INSERT)
@@ -170,16 +177,22 @@ def test_a_paste_before_the_provide_arrives_is_typed_when_it_does() -> None:
         chord(client, SHIFT, INSERT)  # before the text came
         synced(server, client, "EARLY")
         body = b"echo LATE-$((2*3))\r\n\0"
-        extended(client, struct.pack(">I", clipboard.PROVIDE | clipboard.TEXT)
-                 + zlib.compress(struct.pack(">I", len(body)) + body))
+        extended(
+            client,
+            struct.pack(">I", clipboard.PROVIDE | clipboard.TEXT)
+            + zlib.compress(struct.pack(">I", len(body)) + body),
+        )
         server.wait_text("LATE-6")
         client.close()
 
 
 def provide(client: RawClient, text: str) -> None:
     body = text.replace("\n", "\r\n").encode() + b"\0"
-    extended(client, struct.pack(">I", clipboard.PROVIDE | clipboard.TEXT)
-             + zlib.compress(struct.pack(">I", len(body)) + body))
+    extended(
+        client,
+        struct.pack(">I", clipboard.PROVIDE | clipboard.TEXT)
+        + zlib.compress(struct.pack(">I", len(body)) + body),
+    )
 
 
 def test_a_late_or_superseded_provide_is_kept_not_typed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,7 +220,8 @@ def test_a_late_or_superseded_provide_is_kept_not_typed(monkeypatch: pytest.Monk
 
 
 def test_view_only_viewer_neither_pastes_nor_receives_the_clipboard(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.WARNING)
     with RunningVncterm(SHELL, password=b"full", view_only_password=b"look") as server:
         server.wait_text("$")
@@ -269,9 +283,11 @@ def test_selection_flood_reaches_another_viewer_coalesced() -> None:
         start = time.monotonic()
         for i in range(flood):  # whole-screen selections, each a little different
             x0 = (i % 2) * r.cell_w
-            selector.sock.sendall(struct.pack(">BBHH", 5, 1, x0, 0)
-                                  + struct.pack(">BBHH", 5, 1, right, bottom)
-                                  + struct.pack(">BBHH", 5, 0, right, bottom))
+            selector.sock.sendall(
+                struct.pack(">BBHH", 5, 1, x0, 0)
+                + struct.pack(">BBHH", 5, 1, right, bottom)
+                + struct.pack(">BBHH", 5, 0, right, bottom)
+            )
         session = server.server.session
         selector.update(incremental=False)  # answered after every selection was made
         last = server.call(lambda: session.clipboard)
@@ -288,10 +304,14 @@ def test_selection_flood_reaches_another_viewer_coalesced() -> None:
         elapsed = time.monotonic() - start
         received = sum(len(t) for t in other.cut_text)
         # at most one text per OFFER_INTERVAL, not one per selection
-        assert len(other.cut_text) <= 2 + elapsed / OFFER_INTERVAL < flood, \
-            (len(other.cut_text), elapsed)
-        print(f"{flood} selections of {len(last)} bytes in {elapsed:.2f} s: the other viewer "
-              f"got {len(other.cut_text)} texts, {received} bytes")
+        assert len(other.cut_text) <= 2 + elapsed / OFFER_INTERVAL < flood, (
+            len(other.cut_text),
+            elapsed,
+        )
+        print(
+            f"{flood} selections of {len(last)} bytes in {elapsed:.2f} s: the other viewer "
+            f"got {len(other.cut_text)} texts, {received} bytes"
+        )
         selector.close()
         other.close()
 
@@ -321,7 +341,8 @@ def test_stream_writes_are_audited_per_capture(tmp_path: Path) -> None:
     ends = [r for r in records if r["event"] == "stream_end"]
     assert [(r["bytes_in"], r["sha256_in"], r.get("reason")) for r in ends] == [
         (2 * len(first), hashlib.sha256(first * 2).hexdigest(), None),
-        (len(second), hashlib.sha256(second).hexdigest(), "viewer disconnected")]
+        (len(second), hashlib.sha256(second).hexdigest(), "viewer disconnected"),
+    ]
     assert "echo" not in audit.read_text()
 
 

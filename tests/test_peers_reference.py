@@ -65,8 +65,21 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[XvncServer
     with XvncServer((W, H), password=PASSWORD) as server:
         server.run("xsetroot", "-solid", "#336699")
         server.spawn("xwud", "-in", str(tmp / "img.xwd"))
-        server.spawn("xterm", "-geometry", "18x4+200+130", "-fn", "fixed", "-bg", "black",
-                     "-fg", "yellow", "-e", "sh", "-c", "echo 'Hello, peers!'; sleep 3600")
+        server.spawn(
+            "xterm",
+            "-geometry",
+            "18x4+200+130",
+            "-fn",
+            "fixed",
+            "-bg",
+            "black",
+            "-fg",
+            "yellow",
+            "-e",
+            "sh",
+            "-c",
+            "echo 'Hello, peers!'; sleep 3600",
+        )
         yield server, settle(server, min_colours=10000)
 
 
@@ -77,8 +90,17 @@ def typing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[XvncServe
     out = tmp_path_factory.mktemp("typing") / "typed.txt"
     out.touch()
     with XvncServer((W, H), password=PASSWORD) as server:
-        server.spawn("xterm", "-geometry", "80x30+0+0", "-fn", "fixed", "-e", "sh", "-c",
-                     f'while IFS= read -r l; do printf "%s\\n" "$l" >> {out}; done')
+        server.spawn(
+            "xterm",
+            "-geometry",
+            "80x30+0+0",
+            "-fn",
+            "fixed",
+            "-e",
+            "sh",
+            "-c",
+            f'while IFS= read -r l; do printf "%s\\n" "$l" >> {out}; done',
+        )
         settle(server, min_colours=2)
         yield server, out
 
@@ -96,8 +118,11 @@ def xvnc_pixels(rgb: np.ndarray, pf: PixelFormat) -> np.ndarray:
     """Pixel values Xvnc sends for ``rgb`` in format ``pf``: each channel ``(v * max + 128)
     // 255`` (TigerVNC's rounding, established against it; identity for 8-bit channels)."""
     out = np.zeros(rgb.shape, dtype=np.uint32)
-    for shift8, mx, shift in ((16, pf.red_max, pf.red_shift), (8, pf.green_max, pf.green_shift),
-                              (0, pf.blue_max, pf.blue_shift)):
+    for shift8, mx, shift in (
+        (16, pf.red_max, pf.red_shift),
+        (8, pf.green_max, pf.green_shift),
+        (0, pf.blue_max, pf.blue_shift),
+    ):
         out |= ((((rgb >> shift8) & 0xFF) * mx + 128) // 255) << shift
     return out
 
@@ -114,24 +139,42 @@ RGB444_BE = PixelFormat(16, 12, True, True, 15, 15, 15, 8, 4, 0)
 RGB565_IN_32 = PixelFormat(32, 16, False, True, 31, 63, 31, 11, 5, 0)
 
 LIBVNC_CASES = [
-    (libvnc.RGB888_LE, "raw"), (libvnc.RGB888_LE, "hextile"), (libvnc.RGB888_LE, "zrle"),
-    (libvnc.RGB888_LE, "tight"), (libvnc.RGB888_LE, "zlib"), (libvnc.RGB888_LE, "rre"),
-    (libvnc.RGB888_BE, "raw"), (libvnc.RGB888_BE, "hextile"), (BGR888_BE_HIGH, "zrle"),
-    (libvnc.BGR888_LE, "tight"), (libvnc.RGB565_LE, "zrle"), (libvnc.RGB565_BE, "tight"),
-    (libvnc.RGB555_LE, "hextile"), (libvnc.BGR233, "zlib"), (RGB444_BE, "zrle"),
+    (libvnc.RGB888_LE, "raw"),
+    (libvnc.RGB888_LE, "hextile"),
+    (libvnc.RGB888_LE, "zrle"),
+    (libvnc.RGB888_LE, "tight"),
+    (libvnc.RGB888_LE, "zlib"),
+    (libvnc.RGB888_LE, "rre"),
+    (libvnc.RGB888_BE, "raw"),
+    (libvnc.RGB888_BE, "hextile"),
+    (BGR888_BE_HIGH, "zrle"),
+    (libvnc.BGR888_LE, "tight"),
+    (libvnc.RGB565_LE, "zrle"),
+    (libvnc.RGB565_BE, "tight"),
+    (libvnc.RGB555_LE, "hextile"),
+    (libvnc.BGR233, "zlib"),
+    (RGB444_BE, "zrle"),
     (RGB565_IN_32, "raw"),
 ]
 
 
-@pytest.mark.parametrize(("pf", "encoding"), LIBVNC_CASES,
-                         ids=[f"{pf.bits_per_pixel}bpp-{'be' if pf.big_endian else 'le'}-"
-                              f"{pf.red_max}.{pf.red_shift}-{enc}" for pf, enc in LIBVNC_CASES])
-def test_libvnc_captures_exactly(scene: tuple[XvncServer, np.ndarray], pf: PixelFormat,
-                                 encoding: str) -> None:
+@pytest.mark.parametrize(
+    ("pf", "encoding"),
+    LIBVNC_CASES,
+    ids=[
+        f"{pf.bits_per_pixel}bpp-{'be' if pf.big_endian else 'le'}-"
+        f"{pf.red_max}.{pf.red_shift}-{enc}"
+        for pf, enc in LIBVNC_CASES
+    ],
+)
+def test_libvnc_captures_exactly(
+    scene: tuple[XvncServer, np.ndarray], pf: PixelFormat, encoding: str
+) -> None:
     server, ref = scene
     assert libvnc.known_issue(pf, [encoding]) is None
-    result = libvnc.capture_result(server.host, server.port, pixel_format=pf,
-                                   encodings=[encoding], password=PASSWORD)
+    result = libvnc.capture_result(
+        server.host, server.port, pixel_format=pf, encodings=[encoding], password=PASSWORD
+    )
     expected = xvnc_pixels(ref, pf)
     assert (result.width, result.height) == (W, H)
     assert diff_screens(result.pixels(), expected).describe() == "screens are equal"
@@ -143,8 +186,13 @@ def test_libvnc_captures_exactly(scene: tuple[XvncServer, np.ndarray], pf: Pixel
 
 def test_libvnc_colour_map(scene: tuple[XvncServer, np.ndarray]) -> None:
     server, ref = scene
-    result = libvnc.capture_result(server.host, server.port, pixel_format=libvnc.COLOUR_MAP_8,
-                                   encodings=["hextile"], password=PASSWORD)
+    result = libvnc.capture_result(
+        server.host,
+        server.port,
+        pixel_format=libvnc.COLOUR_MAP_8,
+        encodings=["hextile"],
+        password=PASSWORD,
+    )
     assert result.colour_map is not None and len(result.colour_map) == 256
     # Xvnc's colour map is BGR233; indices are pixels of that true-colour layout
     assert np.array_equal(result.pixels(), xvnc_pixels(ref, libvnc.BGR233))
@@ -152,16 +200,19 @@ def test_libvnc_colour_map(scene: tuple[XvncServer, np.ndarray]) -> None:
     assert (r, g, b) == ((5 * 255 // 7) * 257, (3 * 255 // 7) * 257, (2 * 255 // 3) * 257)
 
 
-@pytest.mark.parametrize(("pf", "encoding"), [(libvnc.RGB888_BE, "zrle"),
-                                              (libvnc.RGB888_BE, "tight")])
-def test_libvnc_known_issues_are_real(scene: tuple[XvncServer, np.ndarray], pf: PixelFormat,
-                                      encoding: str) -> None:
+@pytest.mark.parametrize(
+    ("pf", "encoding"), [(libvnc.RGB888_BE, "zrle"), (libvnc.RGB888_BE, "tight")]
+)
+def test_libvnc_known_issues_are_real(
+    scene: tuple[XvncServer, np.ndarray], pf: PixelFormat, encoding: str
+) -> None:
     """The combinations ``known_issue`` flags do decode wrongly (if libvncclient gets fixed,
     this fails: update known_issue)."""
     server, ref = scene
     assert libvnc.known_issue(pf, [encoding]) is not None
-    data, _, _ = libvnc.capture_raw(server.host, server.port, pixel_format=pf,
-                                    encodings=[encoding], password=PASSWORD)
+    data, _, _ = libvnc.capture_raw(
+        server.host, server.port, pixel_format=pf, encodings=[encoding], password=PASSWORD
+    )
     assert data != wire(xvnc_pixels(ref, pf), pf)
 
 
@@ -180,17 +231,21 @@ def test_libvnc_types(typing: tuple[XvncServer, Path]) -> None:
 
 # -- noVNC ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def novnc() -> Iterator[NoVncClient]:
     with NoVncClient() as client:
         yield client
 
 
-@pytest.mark.parametrize("encodings", [None, ["zrle"], ["hextile"], ["copyrect", "raw"],
-                                       ["rre"], ["zlib"]],
-                         ids=["novnc-list", "zrle", "hextile", "raw", "rre", "zlib"])
-def test_novnc_captures_exactly(scene: tuple[XvncServer, np.ndarray], novnc: NoVncClient,
-                                encodings: list[str] | None) -> None:
+@pytest.mark.parametrize(
+    "encodings",
+    [None, ["zrle"], ["hextile"], ["copyrect", "raw"], ["rre"], ["zlib"]],
+    ids=["novnc-list", "zrle", "hextile", "raw", "rre", "zlib"],
+)
+def test_novnc_captures_exactly(
+    scene: tuple[XvncServer, np.ndarray], novnc: NoVncClient, encodings: list[str] | None
+) -> None:
     server, ref = scene
     # quality None: no QualityLevel pseudo-encoding, so Xvnc sends no (lossy) JPEG
     novnc.connect(server.host, server.port, PASSWORD, encodings=encodings, quality=None)
@@ -206,8 +261,9 @@ def test_novnc_captures_exactly(scene: tuple[XvncServer, np.ndarray], novnc: NoV
         novnc.disconnect()
 
 
-def test_novnc_default_encodings_and_events(scene: tuple[XvncServer, np.ndarray],
-                                            novnc: NoVncClient) -> None:
+def test_novnc_default_encodings_and_events(
+    scene: tuple[XvncServer, np.ndarray], novnc: NoVncClient
+) -> None:
     server, _ = scene
     novnc.connect(server.host, server.port, PASSWORD)
     try:
@@ -228,8 +284,9 @@ def test_novnc_wrong_password(scene: tuple[XvncServer, np.ndarray], novnc: NoVnc
     novnc.wait_for("disconnected")
 
 
-def test_novnc_asks_for_credentials(scene: tuple[XvncServer, np.ndarray],
-                                    novnc: NoVncClient) -> None:
+def test_novnc_asks_for_credentials(
+    scene: tuple[XvncServer, np.ndarray], novnc: NoVncClient
+) -> None:
     server, _ = scene
     with pytest.raises(PeerConnectError, match="credentialsrequired"):
         novnc.connect(server.host, server.port)
@@ -256,10 +313,13 @@ def test_novnc_types(typing: tuple[XvncServer, Path], novnc: NoVncClient) -> Non
 
 # -- vncdotool -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("encodings", [["raw"], ["hextile"], ["rre"], ["corre"],
-                                       ["copyrect", "raw"]])
-def test_vncdotool_captures_exactly(scene: tuple[XvncServer, np.ndarray],
-                                    encodings: list[str]) -> None:
+
+@pytest.mark.parametrize(
+    "encodings", [["raw"], ["hextile"], ["rre"], ["corre"], ["copyrect", "raw"]]
+)
+def test_vncdotool_captures_exactly(
+    scene: tuple[XvncServer, np.ndarray], encodings: list[str]
+) -> None:
     server, ref = scene
     with VncDoToolPeer() as peer:
         peer.connect(server.host, server.port, PASSWORD, encodings=encodings)
@@ -286,6 +346,7 @@ def test_vncdotool_types(typing: tuple[XvncServer, Path]) -> None:
 
 
 # -- the comparison helpers themselves ----------------------------------------------------------
+
 
 def test_wait_until_equal_reports_the_difference() -> None:
     expected = np.zeros((10, 20), dtype=np.uint32)

@@ -34,13 +34,20 @@ def true_colour_formats(draw: st.DrawFn) -> PixelFormat:
     for i in order:
         shifts[i] = pos
         pos += bits[i]
-    return PixelFormat(bpp, min(24, sum(bits)), draw(st.booleans()), True,
-                       (1 << bits[0]) - 1, (1 << bits[1]) - 1, (1 << bits[2]) - 1, *shifts)
+    return PixelFormat(
+        bpp,
+        min(24, sum(bits)),
+        draw(st.booleans()),
+        True,
+        (1 << bits[0]) - 1,
+        (1 << bits[1]) - 1,
+        (1 << bits[2]) - 1,
+        *shifts,
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(pf=true_colour_formats(), pixels=st.lists(st.integers(0, 0xFFFFFF), min_size=1,
-                                                 max_size=20))
+@given(pf=true_colour_formats(), pixels=st.lists(st.integers(0, 0xFFFFFF), min_size=1, max_size=20))
 def test_conversion_matches_the_obvious_formula(pf: PixelFormat, pixels: list[int]) -> None:
     arr = np.array(pixels, dtype=np.uint32).reshape(1, -1)
     wire = pf.pack(arr)
@@ -69,13 +76,16 @@ def test_colour_map_format_uses_bgr233() -> None:
     assert len(cmap) == 256 and cmap[0x07] == (65535, 0, 0) and cmap[0xC0] == (0, 0, 65535)
 
 
-@pytest.mark.parametrize("fields", [
-    (24, 24, 0, 1, 255, 255, 255, 16, 8, 0),  # 24 bpp is not allowed
-    (32, 0, 0, 1, 255, 255, 255, 16, 8, 0),  # depth 0
-    (32, 24, 0, 1, 0, 255, 255, 16, 8, 0),  # zero max
-    (32, 24, 0, 1, 255, 255, 255, 30, 8, 0),  # red beyond 32 bits
-    (16, 16, 0, 0, 0, 0, 0, 0, 0, 0),  # colour map at 16 bpp
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        (24, 24, 0, 1, 255, 255, 255, 16, 8, 0),  # 24 bpp is not allowed
+        (32, 0, 0, 1, 255, 255, 255, 16, 8, 0),  # depth 0
+        (32, 24, 0, 1, 0, 255, 255, 16, 8, 0),  # zero max
+        (32, 24, 0, 1, 255, 255, 255, 30, 8, 0),  # red beyond 32 bits
+        (16, 16, 0, 0, 0, 0, 0, 0, 0, 0),  # colour map at 16 bpp
+    ],
+)
 def test_formats_the_spec_forbids_are_refused(fields: tuple[int, ...]) -> None:
     with pytest.raises(ProtocolError):
         PixelFormat.from_bytes(struct.pack(">BBBBHHHBBB3x", *fields))

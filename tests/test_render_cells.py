@@ -23,8 +23,9 @@ def font(size: int = 15) -> CellFont:
     return FONTS[size]
 
 
-def draw(text: str, cols: int = 10, rows: int = 2, cursor: bool = False, **kw: bool
-         ) -> tuple[TerminalRenderer, Emulator]:
+def draw(
+    text: str, cols: int = 10, rows: int = 2, cursor: bool = False, **kw: bool
+) -> tuple[TerminalRenderer, Emulator]:
     emu = Emulator(cols, rows)
     emu.feed(text.encode())
     r = TerminalRenderer(font(), cols, rows, **kw)
@@ -33,7 +34,7 @@ def draw(text: str, cols: int = 10, rows: int = 2, cursor: bool = False, **kw: b
 
 
 def cell(r: TerminalRenderer, row: int, col: int, n: int = 1) -> np.ndarray:
-    return r.pixels[row * r.cell_h:(row + 1) * r.cell_h, col * r.cell_w:(col + n) * r.cell_w]
+    return r.pixels[row * r.cell_h : (row + 1) * r.cell_h, col * r.cell_w : (col + n) * r.cell_w]
 
 
 def test_styles_change_the_glyph() -> None:
@@ -155,8 +156,9 @@ def test_screen_resized_by_deccolm_resizes_the_framebuffer() -> None:
     assert r.pixels.shape == (4 * r.cell_h, 132 * r.cell_w)
 
 
-def test_tile_cache_starts_over_without_changing_the_picture(monkeypatch: pytest.MonkeyPatch
-                                                             ) -> None:
+def test_tile_cache_starts_over_without_changing_the_picture(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(renderer_mod, "TILE_CACHE_BYTES", 0)
     emu = Emulator(20, 3)
     r = TerminalRenderer(font(), 20, 3)

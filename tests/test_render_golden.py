@@ -23,9 +23,11 @@ from vncterm.render.font import CellFont  # noqa: E402
 from vncterm.render.renderer import TerminalRenderer  # noqa: E402
 from vncterm.terminal.emulator import Emulator  # noqa: E402
 
-CASES = [(name, checkpoint, offset)
-         for name in sorted(p.stem for p in GOLDEN.glob("*.json") if p.stem not in record.NO_PNG)
-         for checkpoint, offset in record.checkpoints(name)]
+CASES = [
+    (name, checkpoint, offset)
+    for name in sorted(p.stem for p in GOLDEN.glob("*.json") if p.stem not in record.NO_PNG)
+    for checkpoint, offset in record.checkpoints(name)
+]
 
 
 def _load_png(path: Path) -> np.ndarray:
@@ -35,16 +37,26 @@ def _load_png(path: Path) -> np.ndarray:
 
 def test_every_program_has_golden_screens() -> None:
     names = {name for name, _, _ in CASES}
-    assert {"vim", "less", "top", "htop", "mc", "tmux", "dialog", "unicode", "colours256",
-            "truecolor"} <= names
+    assert {
+        "vim",
+        "less",
+        "top",
+        "htop",
+        "mc",
+        "tmux",
+        "dialog",
+        "unicode",
+        "colours256",
+        "truecolor",
+    } <= names
     for name, checkpoint, _ in CASES:
         assert (GOLDEN / f"{name}-{checkpoint}.png").is_file(), f"{name}-{checkpoint}.png"
 
 
-@pytest.mark.parametrize(("name", "checkpoint", "offset"), CASES,
-                         ids=[f"{n}-{c}" for n, c, _ in CASES])
-def test_replay_matches_golden_png(name: str, checkpoint: str, offset: int,
-                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "checkpoint", "offset"), CASES, ids=[f"{n}-{c}" for n, c, _ in CASES]
+)
+def test_replay_matches_golden_png(name: str, checkpoint: str, offset: int, tmp_path: Path) -> None:
     data = (GOLDEN / f"{name}.bin").read_bytes()
     renderer = record.replay(data, offset)
     got = renderer.pixels  # type: ignore[attr-defined]
@@ -54,14 +66,17 @@ def test_replay_matches_golden_png(name: str, checkpoint: str, offset: int,
     if diff.any():
         record.to_png(got, tmp_path / f"{name}-{checkpoint}.png")
         rows = sorted({int(r) // renderer.cell_h for r in np.nonzero(diff)[0]})  # type: ignore
-        pytest.fail(f"{int(diff.sum())} pixels differ in text rows {rows}; actual frame in "
-                    f"{tmp_path}")
+        pytest.fail(
+            f"{int(diff.sum())} pixels differ in text rows {rows}; actual frame in {tmp_path}"
+        )
 
 
-@pytest.mark.parametrize(("name", "checkpoint", "offset"), CASES,
-                         ids=[f"{n}-{c}" for n, c, _ in CASES])
+@pytest.mark.parametrize(
+    ("name", "checkpoint", "offset"), CASES, ids=[f"{n}-{c}" for n, c, _ in CASES]
+)
 def test_incremental_frames_equal_one_full_frame_and_cells_keep_two_colours(
-        name: str, checkpoint: str, offset: int) -> None:
+    name: str, checkpoint: str, offset: int
+) -> None:
     data = (GOLDEN / f"{name}.bin").read_bytes()
     incremental = record.replay(data, offset)
     emu = Emulator(record.COLS, record.ROWS)

@@ -14,9 +14,26 @@ FONT = CellFont(15)
 
 pieces = st.one_of(
     st.text(alphabet="abcdefgh ", min_size=1, max_size=30).map(str.encode),
-    st.sampled_from([b"\r\n", b"\r\n\r\n", b"\x1b[31m", b"\x1b[0m", b"\x1b[44m", b"\x1b[2;8r",
-                     b"\x1b[r", b"\x1bM", b"\x1b[3S", b"\x1b[2T", b"\x1b[H", b"\x1b[5;1H",
-                     b"\x1b[K", b"\x1b[2J", b"\x1b[L", b"\x1b[M"]),
+    st.sampled_from(
+        [
+            b"\r\n",
+            b"\r\n\r\n",
+            b"\x1b[31m",
+            b"\x1b[0m",
+            b"\x1b[44m",
+            b"\x1b[2;8r",
+            b"\x1b[r",
+            b"\x1bM",
+            b"\x1b[3S",
+            b"\x1b[2T",
+            b"\x1b[H",
+            b"\x1b[5;1H",
+            b"\x1b[K",
+            b"\x1b[2J",
+            b"\x1b[L",
+            b"\x1b[M",
+        ]
+    ),
 )
 
 
@@ -32,12 +49,15 @@ def test_moves_plus_repaints_equal_a_full_redraw(chunks: list[bytes]) -> None:
         emu.feed(chunk)
         spans = r.refresh(emu.screen, True)
         for src, x, y in r.take_copies():
-            viewer[y:y + src.h, x:x + src.w] = viewer[src.y:src.bottom, src.x:src.right].copy()
+            viewer[y : y + src.h, x : x + src.w] = viewer[
+                src.y : src.bottom, src.x : src.right
+            ].copy()
             moved += 1
         for span in spans:
             rect = r.span_rect(span)
-            viewer[rect.y:rect.bottom, rect.x:rect.right] = r.pixels[
-                rect.y:rect.bottom, rect.x:rect.right]
+            viewer[rect.y : rect.bottom, rect.x : rect.right] = r.pixels[
+                rect.y : rect.bottom, rect.x : rect.right
+            ]
         fresh = TerminalRenderer(FONT, 20, 10)
         emu.screen.dirty.update(range(10))  # a full redraw from scratch
         fresh.refresh(emu.screen, True)

@@ -34,12 +34,14 @@ def client_messages() -> bytes:
     """A realistic viewer session after ServerInit."""
     pf = struct.pack(">BBBBHHHBBB3x", 16, 16, 1, 1, 31, 63, 31, 11, 5, 0)
     return (
-        b"\x00\x00\x00\x00" + pf
+        b"\x00\x00\x00\x00"
+        + pf
         + struct.pack(">BxH3i", 2, 3, 7, 16, -223)
         + struct.pack(">BBHHHH", 3, 0, 0, 0, 640, 400)
         + struct.pack(">BBxxI", 4, 1, 0x61)
         + struct.pack(">BBHH", 5, 1, 10, 20)
-        + struct.pack(">BxxxI", 6, 5) + b"h\xe9llo"
+        + struct.pack(">BxxxI", 6, 5)
+        + b"h\xe9llo"
         + struct.pack(">BBHII", 255, 0, 1, 0x62, 0x30)
     )
 
@@ -105,8 +107,9 @@ def test_whole_session_every_version(version: bytes, password: bytes | None) -> 
     password=st.sampled_from([None, b"pw"]),
     cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=40),
 )
-def test_byte_splits_give_the_same_events(version: bytes, password: bytes | None,
-                                          cuts: list[int]) -> None:
+def test_byte_splits_give_the_same_events(
+    version: bytes, password: bytes | None, cuts: list[int]
+) -> None:
     data, _ = full_session(version, password)
     first = ServerConnection(SecurityConfig(password), random_bytes=challenge)
     whole = run_session(first, data, [])
@@ -161,7 +164,8 @@ def test_auth_gate_refuses_at_check_time_even_the_right_password() -> None:
     ok.auth_gate = lambda: blocked[0]
     ok.receive_data(b"RFB 003.008\n\x02")
     assert ok.receive_data(auth.vnc_response(b"secret", CHALLENGE)) == [
-        events.Authenticated(2, view_only=False)]
+        events.Authenticated(2, view_only=False)
+    ]
 
 
 def test_view_only_password() -> None:
@@ -204,17 +208,26 @@ def normal_connection() -> ServerConnection:
         (b"\x07", "unknown or unannounced message type 7"),
         (b"\x02\x00\xff\xff", "SetEncodings lists 65535 encodings"),
         (b"\x06\x00\x00\x00\xff\xff\xff\xf0", "cut text of 4294967280 bytes"),
-        (b"\x00\x00\x00\x00" + struct.pack(">BBBBHHHBBB3x", 24, 24, 0, 1, 255, 255, 255, 16, 8, 0),
-         "bits-per-pixel must be 8, 16 or 32"),
-        (b"\x00\x00\x00\x00" + struct.pack(">BBBBHHHBBB3x", 16, 16, 0, 1, 255, 255, 255, 16, 8, 0),
-         "does not fit in 16 bits"),
-        (b"\x00\x00\x00\x00" + struct.pack(">BBBBHHHBBB3x", 32, 24, 0, 0, 0, 0, 0, 0, 0, 0),
-         "colour-map formats are served only at 8 bpp"),
+        (
+            b"\x00\x00\x00\x00"
+            + struct.pack(">BBBBHHHBBB3x", 24, 24, 0, 1, 255, 255, 255, 16, 8, 0),
+            "bits-per-pixel must be 8, 16 or 32",
+        ),
+        (
+            b"\x00\x00\x00\x00"
+            + struct.pack(">BBBBHHHBBB3x", 16, 16, 0, 1, 255, 255, 255, 16, 8, 0),
+            "does not fit in 16 bits",
+        ),
+        (
+            b"\x00\x00\x00\x00" + struct.pack(">BBBBHHHBBB3x", 32, 24, 0, 0, 0, 0, 0, 0, 0, 0),
+            "colour-map formats are served only at 8 bpp",
+        ),
         (b"\xff\x05", "unsupported QEMU client message sub-type 5"),
     ],
 )
 def test_bad_messages_are_refused_without_reading_the_claimed_length(
-        data: bytes, message: str) -> None:
+    data: bytes, message: str
+) -> None:
     conn = normal_connection()
     with pytest.raises(ProtocolError, match=message):
         conn.receive_data(data)
@@ -229,8 +242,9 @@ def test_signed_cut_text_length_capped_by_absolute_value() -> None:
         conn.receive_data(b"\x06\x00\x00\x00\x80\x00\x00\x00")
 
 
-@pytest.mark.parametrize("data", [b"GET / HTTP/1.1\r\n", b"RFB 004.000\n", b"RFB 003.00x\n",
-                                  b"\x00" * 12])
+@pytest.mark.parametrize(
+    "data", [b"GET / HTTP/1.1\r\n", b"RFB 004.000\n", b"RFB 003.00x\n", b"\x00" * 12]
+)
 def test_garbage_version_is_refused(data: bytes) -> None:
     conn = ServerConnection()
     with pytest.raises(ProtocolError):
@@ -261,8 +275,9 @@ def test_api_misuse_is_a_usage_error() -> None:
 
 def test_framebuffer_update_wire_format() -> None:
     conn = normal_connection()
-    conn.send_framebuffer_update([RectData(Rect(1, 2, 3, 4), 0, b"abc"),
-                                 RectData(Rect(0, 0, 1, 1), 1, b"\0\0\0\0")])
+    conn.send_framebuffer_update(
+        [RectData(Rect(1, 2, 3, 4), 0, b"abc"), RectData(Rect(0, 0, 1, 1), 1, b"\0\0\0\0")]
+    )
     out = conn.data_to_send()
     assert out[:4] == b"\x00\x00\x00\x02"
     assert out[4:16] == struct.pack(">HHHHi", 1, 2, 3, 4, 0) and out[16:19] == b"abc"

@@ -14,8 +14,9 @@ def test_scrolling_output_goes_out_as_copyrect() -> None:
     with RunningVncterm(SHELL) as server, NoVncClient() as viewer:
         server.wait_text("$")
         viewer.connect("127.0.0.1", server.port, quality=None)  # noVNC lists CopyRect first
-        viewer.type("i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo scrolled line $i; "
-                    "sleep 0.02; done\n")
+        viewer.type(
+            "i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo scrolled line $i; sleep 0.02; done\n"
+        )
         server.wait_text("scrolled line 60", timeout=30)
         assert wait_until_equal(viewer, server.framebuffer, timeout=10)
         assert server.server is not None

@@ -199,8 +199,9 @@ def test_block_refuses_connections_opened_before_it(tmp_path: Path) -> None:
             results.append(security_result(s))
             s.close()
         assert results[:3] == [(1, "Authentication failed")] * 3
-        assert all(r == 1 and "too many authentication failures" in why
-                   for r, why in results[3:]), results[3:]
+        assert all(
+            r == 1 and "too many authentication failures" in why for r, why in results[3:]
+        ), results[3:]
         # not extended by the refused answers: the block of the third failure (10 s) holds
         assert 0 < blocker.blocked_for("127.0.0.1") <= blocker.base
         ok_elsewhere, challenge = vnc_auth_pending(server.port, source="127.0.0.2")
@@ -248,8 +249,9 @@ def test_unix_socket_viewers_are_counted_by_uid(tmp_path: Path) -> None:
     folder.chmod(0o755)
     path = folder / "vnc.sock"
     try:
-        with RunningVncterm(SHELL, password=b"secret",
-                            listen=[ListenAddress(path=str(path))]) as server:
+        with RunningVncterm(
+            SHELL, password=b"secret", listen=[ListenAddress(path=str(path))]
+        ) as server:
             path.chmod(0o777)
             assert server.server is not None
             server.server.guard.blocker.clock = lambda: time.monotonic() + DAYS
@@ -282,8 +284,9 @@ def test_view_only_viewer_changes_nothing_and_audit_log(tmp_path: Path) -> None:
     """A view-only viewer's keys, pastes, pointer events and resize requests are dropped at the
     one check point (Viewer.may_control); the audit log tells who sent what, aggregated."""
     audit = tmp_path / "audit.jsonl"
-    with RunningVncterm(SHELL, password=b"full", view_only_password=b"look",
-                        audit_log=str(audit)) as server:
+    with RunningVncterm(
+        SHELL, password=b"full", view_only_password=b"look", audit_log=str(audit)
+    ) as server:
         server.wait_text("$")
         watcher = RawClient("127.0.0.1", server.port, password=b"look")
         watcher.update(incremental=False)
@@ -341,7 +344,8 @@ def test_audit_log_to_the_journal_socket(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_audit_journal_gone_is_reported_once_and_reconnected(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """A journal that goes away loses records (counted, one error logged), never raises; when
     it is back (a restarted journald: a new socket at the path) records flow again."""
     path = tmp_path / "journal.sock"
@@ -400,10 +404,12 @@ def test_child_inherits_no_server_descriptor(tmp_path: Path) -> None:
     os.set_inheritable(fd, True)
     port = lsock.getsockname()[1]
     lsock.close()
-    with RunningVncterm(["sleep", "60"], listen=[ListenAddress(fd=fd),
-                                                 ListenAddress("127.0.0.1", 0)],
-                        audit_log=str(tmp_path / "a.jsonl"),
-                        log_path=str(tmp_path / "console.log")) as server:
+    with RunningVncterm(
+        ["sleep", "60"],
+        listen=[ListenAddress(fd=fd), ListenAddress("127.0.0.1", 0)],
+        audit_log=str(tmp_path / "a.jsonl"),
+        log_path=str(tmp_path / "console.log"),
+    ) as server:
         viewer = RawClient("127.0.0.1", port)  # served through the inherited socket
         viewer.update(incremental=False)
         assert server.server is not None
@@ -415,10 +421,16 @@ def test_child_inherits_no_server_descriptor(tmp_path: Path) -> None:
         viewer.close()
 
 
-def run_cli(args: list[str], env: dict[str, str] | None = None,
-            stdin: int | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "vncterm", *args], env=env, stdin=stdin,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, stdin: int | None = None
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vncterm", *args],
+        env=env,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -432,13 +444,17 @@ def test_socket_activation_and_clean_shutdown_on_signal(tmp_path: Path, sig: int
     marker = tmp_path / "hup"
     audit = tmp_path / "audit.jsonl"
     console_log = tmp_path / "console.log"
-    script = (f"trap 'echo hup > {marker}; exit 0' HUP; echo ready-$((6*7)); "
-              "while :; do sleep 0.05; done")
-    shell = ("exec 3<&0 0</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 exec "
-             f"{sys.executable} -m vncterm --audit-log {audit} --log {console_log} "
-             f"-- sh -c \"{script}\"")
-    proc = subprocess.Popen(["sh", "-c", shell], stdin=lsock.fileno(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    script = (
+        f"trap 'echo hup > {marker}; exit 0' HUP; echo ready-$((6*7)); while :; do sleep 0.05; done"
+    )
+    shell = (
+        "exec 3<&0 0</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 exec "
+        f"{sys.executable} -m vncterm --audit-log {audit} --log {console_log} "
+        f'-- sh -c "{script}"'
+    )
+    proc = subprocess.Popen(
+        ["sh", "-c", shell], stdin=lsock.fileno(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     lsock.close()
     try:
         deadline = time.monotonic() + 20
@@ -485,8 +501,12 @@ def test_configuration_rules() -> None:
 
 
 def test_hash_password_command_makes_a_usable_line(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "vncterm", "--hash-password", "carol",
-                           "--view-only"], input=b"s3cret\n", capture_output=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "vncterm", "--hash-password", "carol", "--view-only"],
+        input=b"s3cret\n",
+        capture_output=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
     line = done.stdout.decode().strip()
     from vncterm.rfb import vencrypt

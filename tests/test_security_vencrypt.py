@@ -40,8 +40,10 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
 
 @pytest.fixture(scope="module")
 def users() -> dict[str, vencrypt.PlainUser]:
-    lines = [f"alice:{vencrypt.hash_password(b'wonderland', b'salt-alice-01234')}",
-             f"bob:{vencrypt.hash_password(b'builder', b'salt-bob-0123456')}:view-only"]
+    lines = [
+        f"alice:{vencrypt.hash_password(b'wonderland', b'salt-alice-01234')}",
+        f"bob:{vencrypt.hash_password(b'builder', b'salt-bob-0123456')}:view-only",
+    ]
     return vencrypt.parse_users("# users\n" + "\n".join(lines) + "\n")
 
 
@@ -51,8 +53,13 @@ def users() -> dict[str, vencrypt.PlainUser]:
 class TlsViewer:
     """The viewer side of a VeNCrypt session, over memory buffers, for driving ServerConnection."""
 
-    def __init__(self, ca: Path | None, cert: Path | None = None, key: Path | None = None,
-                 anonymous: bool = False) -> None:
+    def __init__(
+        self,
+        ca: Path | None,
+        cert: Path | None = None,
+        key: Path | None = None,
+        anonymous: bool = False,
+    ) -> None:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         if anonymous:
             ctx.check_hostname = False
@@ -111,8 +118,9 @@ def split_feed(conn: ServerConnection, data: bytes, cuts: list[int]) -> list[eve
     return out
 
 
-def run_tls(conn: ServerConnection, client: TlsViewer, first: bytes,
-            cuts: list[int]) -> list[events.Event]:
+def run_tls(
+    conn: ServerConnection, client: TlsViewer, first: bytes, cuts: list[int]
+) -> list[events.Event]:
     """Drive the TLS handshake to the end, the server's bytes fed in pieces at ``cuts``."""
     evs = split_feed(conn, first, cuts)
     out = conn.data_to_send()
@@ -131,11 +139,14 @@ def run_tls(conn: ServerConnection, client: TlsViewer, first: bytes,
 @settings(max_examples=15, deadline=None)
 @given(cuts=st.lists(st.integers(1, 600), max_size=6))
 def test_x509plain_in_memory_with_read_ahead_and_any_split(
-        certs: CertFiles, users: dict[str, vencrypt.PlainUser], cuts: list[int]) -> None:
+    certs: CertFiles, users: dict[str, vencrypt.PlainUser], cuts: list[int]
+) -> None:
     """The viewer's sub-type choice and ClientHello arrive in one piece (read ahead of the TLS
     upgrade) and then split anywhere: the same Authenticated event, and messages after it."""
-    sec = SecurityConfig(tls_context=tls_context(str(certs.server_cert), str(certs.server_key),
-                                                 None), plain_users=users)
+    sec = SecurityConfig(
+        tls_context=tls_context(str(certs.server_cert), str(certs.server_key), None),
+        plain_users=users,
+    )
     conn = ServerConnection(sec)
     vencrypt_until_tls(conn, vencrypt.X509_PLAIN)
     client = TlsViewer(certs.ca)
@@ -148,8 +159,10 @@ def test_x509plain_in_memory_with_read_ahead_and_any_split(
     assert conn.state is State.PLAIN_CHECK and "wonderland" not in repr(evs)
     evs = [conn.plain_checked(vencrypt.check_plain(users, "alice", b"wonderland"))]
     evs += conn.receive_data(b"")  # ClientInit and the request, held while checking
-    assert evs[:2] == [events.Authenticated(19, view_only=False, subtype=262, user="alice"),
-                       events.ClientInit(shared=True)]
+    assert evs[:2] == [
+        events.Authenticated(19, view_only=False, subtype=262, user="alice"),
+        events.ClientInit(shared=True),
+    ]
     conn.send_server_init(720, 450, "tls")
     evs = conn.receive_data(b"")
     assert isinstance(evs[0], events.FramebufferUpdateRequest)
@@ -160,15 +173,24 @@ def test_x509plain_in_memory_with_read_ahead_and_any_split(
 
 
 def test_plain_view_only_user_and_wrong_password(
-        certs: CertFiles, users: dict[str, vencrypt.PlainUser]) -> None:
-    sec = SecurityConfig(tls_context=tls_context(str(certs.server_cert), str(certs.server_key),
-                                                 None), plain_users=users)
+    certs: CertFiles, users: dict[str, vencrypt.PlainUser]
+) -> None:
+    sec = SecurityConfig(
+        tls_context=tls_context(str(certs.server_cert), str(certs.server_key), None),
+        plain_users=users,
+    )
     for user, password, expected in (
         (b"bob", b"builder", events.Authenticated(19, view_only=True, subtype=262, user="bob")),
-        (b"alice", b"wrong", events.AuthenticationFailed("Authentication failed", user="alice",
-                                                         subtype=262)),
-        (b"nobody", b"x", events.AuthenticationFailed("Authentication failed", user="nobody",
-                                                      subtype=262)),
+        (
+            b"alice",
+            b"wrong",
+            events.AuthenticationFailed("Authentication failed", user="alice", subtype=262),
+        ),
+        (
+            b"nobody",
+            b"x",
+            events.AuthenticationFailed("Authentication failed", user="nobody", subtype=262),
+        ),
     ):
         conn = ServerConnection(sec)
         vencrypt_until_tls(conn, vencrypt.X509_PLAIN)
@@ -176,7 +198,8 @@ def test_plain_view_only_user_and_wrong_password(
         assert run_tls(conn, client, struct.pack(">I", 262) + client.hello(), []) == []
         creds = struct.pack(">II", len(user), len(password)) + user + password
         assert conn.receive_data(client.send(creds)) == [
-            events.PlainCredentials(user.decode(), password)]
+            events.PlainCredentials(user.decode(), password)
+        ]
         entry = vencrypt.check_plain(users, user.decode(), password)
         assert conn.plain_checked(entry) == expected
         client.pump(conn.data_to_send())
@@ -191,11 +214,15 @@ def test_plain_view_only_user_and_wrong_password(
 def test_client_certificate_required(certs: CertFiles) -> None:
     """With a CA, X509None needs a client certificate from it: without one, or with one from
     another CA, the handshake fails and that is an authentication failure."""
-    sec = SecurityConfig(tls_context=tls_context(str(certs.server_cert), str(certs.server_key),
-                                                 str(certs.ca)))
+    sec = SecurityConfig(
+        tls_context=tls_context(str(certs.server_cert), str(certs.server_key), str(certs.ca))
+    )
     assert sec.vencrypt_subtypes == (vencrypt.X509_NONE,)
-    for cert, key, ok in ((certs.client_cert, certs.client_key, True),
-                          (certs.rogue_cert, certs.rogue_key, False), (None, None, False)):
+    for cert, key, ok in (
+        (certs.client_cert, certs.client_key, True),
+        (certs.rogue_cert, certs.rogue_key, False),
+        (None, None, False),
+    ):
         conn = ServerConnection(sec)
         vencrypt_until_tls(conn, vencrypt.X509_NONE)
         client = TlsViewer(certs.ca, cert, key)
@@ -223,8 +250,9 @@ def test_anonymous_tls_vnc_auth_in_memory() -> None:
 
 
 def test_vencrypt_negotiation_errors_and_rfb33_refusal(certs: CertFiles) -> None:
-    sec = SecurityConfig(password=b"pw", tls_context=tls_context(
-        str(certs.server_cert), str(certs.server_key), None))
+    sec = SecurityConfig(
+        password=b"pw", tls_context=tls_context(str(certs.server_cert), str(certs.server_key), None)
+    )
     conn = ServerConnection(sec, random_bytes=challenge)
     conn.receive_data(b"RFB 003.008\n\x13")
     conn.data_to_send()
@@ -246,8 +274,9 @@ def test_vencrypt_negotiation_errors_and_rfb33_refusal(certs: CertFiles) -> None
 
 
 def test_not_tls_after_the_upgrade_is_an_authentication_failure(certs: CertFiles) -> None:
-    sec = SecurityConfig(tls_context=tls_context(str(certs.server_cert), str(certs.server_key),
-                                                 str(certs.ca)))
+    sec = SecurityConfig(
+        tls_context=tls_context(str(certs.server_cert), str(certs.server_key), str(certs.ca))
+    )
     conn = ServerConnection(sec)
     vencrypt_until_tls(conn, vencrypt.X509_NONE)
     evs = conn.receive_data(struct.pack(">I", 260) + b"GET / HTTP/1.1\r\n\r\n")
@@ -271,8 +300,9 @@ def test_users_file_format_and_hash() -> None:
 
 
 @pytest.fixture
-def tls_server(request: pytest.FixtureRequest, certs: CertFiles,
-               users: dict[str, vencrypt.PlainUser]) -> Iterator[RunningVncterm]:
+def tls_server(
+    request: pytest.FixtureRequest, certs: CertFiles, users: dict[str, vencrypt.PlainUser]
+) -> Iterator[RunningVncterm]:
     options = dict(request.param)
     if options.pop("x509", True):
         options.update(tls_cert=str(certs.server_cert), tls_key=str(certs.server_key))
@@ -299,8 +329,13 @@ def assert_same_screen(result: libvnc_tls.TlsResult, server: RunningVncterm) -> 
 
 @pytest.mark.parametrize("tls_server", [{"password": b"secret"}], indirect=True)
 def test_libvncclient_x509vnc(tls_server: RunningVncterm, certs: CertFiles) -> None:
-    r = libvnc_tls.connect(tls_server.port, ca=certs.ca, password="secret",
-                           keys=keysyms("echo x509-$((6*7))\r"), min_updates=2)
+    r = libvnc_tls.connect(
+        tls_server.port,
+        ca=certs.ca,
+        password="secret",
+        keys=keysyms("echo x509-$((6*7))\r"),
+        min_updates=2,
+    )
     assert r.ok and r.subauth == vencrypt.X509_VNC, r.log
     tls_server.wait_text("x509-42")
     bad = libvnc_tls.connect(tls_server.port, ca=certs.ca, password="wrong")
@@ -313,18 +348,36 @@ def test_libvncclient_x509vnc(tls_server: RunningVncterm, certs: CertFiles) -> N
 
 
 @pytest.mark.parametrize("tls_server", [{"plain": True}], indirect=True)
-def test_libvncclient_x509plain_and_view_only_user(tls_server: RunningVncterm,
-                                                   certs: CertFiles) -> None:
-    r = libvnc_tls.connect(tls_server.port, ca=certs.ca, user="alice", password="wonderland",
-                           keys=keysyms("echo plain-$((2*21))\r"), min_updates=2)
+def test_libvncclient_x509plain_and_view_only_user(
+    tls_server: RunningVncterm, certs: CertFiles
+) -> None:
+    r = libvnc_tls.connect(
+        tls_server.port,
+        ca=certs.ca,
+        user="alice",
+        password="wonderland",
+        keys=keysyms("echo plain-$((2*21))\r"),
+        min_updates=2,
+    )
     assert r.ok and r.subauth == vencrypt.X509_PLAIN, r.log
     tls_server.wait_text("plain-42")
-    watcher = libvnc_tls.connect(tls_server.port, ca=certs.ca, user="bob", password="builder",
-                                 keys=keysyms("echo typed-by-bob\r"), quiet_ms=500)
+    watcher = libvnc_tls.connect(
+        tls_server.port,
+        ca=certs.ca,
+        user="bob",
+        password="builder",
+        keys=keysyms("echo typed-by-bob\r"),
+        quiet_ms=500,
+    )
     assert watcher.ok, watcher.log
     assert_same_screen(watcher, tls_server)  # bob sees the screen...
-    after = libvnc_tls.connect(tls_server.port, ca=certs.ca, user="alice",
-                               password="wonderland", keys=keysyms("echo after-bob\r"))
+    after = libvnc_tls.connect(
+        tls_server.port,
+        ca=certs.ca,
+        user="alice",
+        password="wonderland",
+        keys=keysyms("echo after-bob\r"),
+    )
     assert after.ok, after.log
     lines = tls_server.wait_text("after-bob")
     assert not any("typed-by-bob" in line for line in lines)  # ...but cannot type
@@ -333,10 +386,12 @@ def test_libvncclient_x509plain_and_view_only_user(tls_server: RunningVncterm,
 
 
 @pytest.mark.parametrize("tls_server", [{"ca": True}], indirect=True)
-def test_libvncclient_x509none_with_client_certificates(tls_server: RunningVncterm,
-                                                        certs: CertFiles) -> None:
-    r = libvnc_tls.connect(tls_server.port, ca=certs.ca, cert=certs.client_cert,
-                           key=certs.client_key, quiet_ms=500)
+def test_libvncclient_x509none_with_client_certificates(
+    tls_server: RunningVncterm, certs: CertFiles
+) -> None:
+    r = libvnc_tls.connect(
+        tls_server.port, ca=certs.ca, cert=certs.client_cert, key=certs.client_key, quiet_ms=500
+    )
     assert r.ok and r.subauth == vencrypt.X509_NONE, r.log
     assert_same_screen(r, tls_server)
     for cert, key in ((None, None), (certs.rogue_cert, certs.rogue_key)):
@@ -344,8 +399,11 @@ def test_libvncclient_x509none_with_client_certificates(tls_server: RunningVncte
         assert not refused.ok, refused.log
 
 
-@pytest.mark.parametrize("tls_server", [{"x509": False, "tls_anon": True, "password": b"pw"},
-                                        {"x509": False, "tls_anon": True}], indirect=True)
+@pytest.mark.parametrize(
+    "tls_server",
+    [{"x509": False, "tls_anon": True, "password": b"pw"}, {"x509": False, "tls_anon": True}],
+    indirect=True,
+)
 def test_libvncclient_anonymous_tls(tls_server: RunningVncterm) -> None:
     """TLSVnc / TLSNone: OpenSSL 3 still offers anonymous ECDH suites at security level 0
     (TLS 1.2 only); GnuTLS asks for them with +ANON-ECDH."""
@@ -400,8 +458,9 @@ def security_result(s: socket.socket) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("tls_server", [{"plain": True}], indirect=True)
-def test_plain_storm_does_not_stop_the_event_loop(tls_server: RunningVncterm,
-                                                  certs: CertFiles) -> None:
+def test_plain_storm_does_not_stop_the_event_loop(
+    tls_server: RunningVncterm, certs: CertFiles
+) -> None:
     """60 wrong Plain logins from 60 addresses at once (scrypt each): another viewer's key
     echo keeps coming back while they are checked, and each counts as a failure."""
     viewer_sock = x509plain_socket(tls_server.port, certs.ca)
@@ -409,8 +468,9 @@ def test_plain_storm_does_not_stop_the_event_loop(tls_server: RunningVncterm,
     assert security_result(viewer_sock) == (0, "")
     viewer = RawClient.secured(viewer_sock)
     viewer.update(incremental=False)
-    storm = [x509plain_socket(tls_server.port, certs.ca, source=f"127.0.1.{i + 1}")
-             for i in range(60)]
+    storm = [
+        x509plain_socket(tls_server.port, certs.ca, source=f"127.0.1.{i + 1}") for i in range(60)
+    ]
     echoes: list[float] = []
     stop = threading.Event()
 
@@ -418,8 +478,7 @@ def test_plain_storm_does_not_stop_the_event_loop(tls_server: RunningVncterm,
         keys = [ord("x"), 0xFF08]  # x, BackSpace: the screen changes and changes back
         while not stop.is_set():
             key = keys[len(echoes) % 2]
-            viewer.sock.sendall(struct.pack(">BBxxI", 4, 1, key) + struct.pack(">BBxxI", 4, 0,
-                                                                                 key))
+            viewer.sock.sendall(struct.pack(">BBxxI", 4, 1, key) + struct.pack(">BBxxI", 4, 0, key))
             viewer.update()  # an update comes once the echo is on the screen
             echoes.append(time.monotonic())
 
@@ -439,16 +498,19 @@ def test_plain_storm_does_not_stop_the_event_loop(tls_server: RunningVncterm,
     assert results == [(1, "Authentication failed")] * 60
     during = [t for t in echoes if start <= t <= end]
     gaps = [b - a for a, b in zip([start, *during], [*during, end], strict=True)]
-    print(f"storm of 60 Plain checks: {end - start:.2f} s; {len(during)} key echoes during it; "
-          f"longest wait for one {max(gaps):.2f} s")
+    print(
+        f"storm of 60 Plain checks: {end - start:.2f} s; {len(during)} key echoes during it; "
+        f"longest wait for one {max(gaps):.2f} s"
+    )
     assert len(during) >= 5  # the event loop kept serving (inline scrypt allowed ~1)
     assert tls_server.server is not None
     assert tls_server.call(lambda: len(tls_server.server.guard.blocker)) >= 60  # all counted
 
 
 @pytest.mark.parametrize("tls_server", [{"plain": True}], indirect=True)
-def test_plain_failures_block_and_refuse_pending_checks(tls_server: RunningVncterm,
-                                                        certs: CertFiles) -> None:
+def test_plain_failures_block_and_refuse_pending_checks(
+    tls_server: RunningVncterm, certs: CertFiles
+) -> None:
     """Plain failures count for blocking; checks pending when the block starts are refused
     with its reason, the right password included (not checked, not counted)."""
     assert tls_server.server is not None

@@ -20,7 +20,8 @@ from vncterm.config import ListenAddress
 
 
 def test_garbage_viewer_is_dropped_with_a_reason_and_others_carry_on(
-        vncterm_shell: RunningVncterm, caplog: pytest.LogCaptureFixture) -> None:
+    vncterm_shell: RunningVncterm, caplog: pytest.LogCaptureFixture
+) -> None:
     good = RawClient("127.0.0.1", vncterm_shell.port)
     good.update(incremental=False)
     bad_cases = [
@@ -47,8 +48,9 @@ def test_garbage_viewer_is_dropped_with_a_reason_and_others_carry_on(
         vncterm_shell.write_console(b"echo still-alive\r")
         vncterm_shell.wait_text("still-alive")
         good.wait_for(lambda c: (c.fb == vncterm_shell.framebuffer()).all())
-    reasons = [r.getMessage() for r in caplog.records if "disconnected: protocol error" in
-               r.getMessage()]
+    reasons = [
+        r.getMessage() for r in caplog.records if "disconnected: protocol error" in r.getMessage()
+    ]
     assert any("unsupported protocol version b'GET / HTTP" in r for r in reasons), reasons
     assert any("unknown or unannounced message type 9" in r for r in reasons), reasons
     assert any("SetEncodings lists 60000 encodings" in r for r in reasons), reasons
@@ -79,14 +81,16 @@ def test_bell_and_terminal_replies(vncterm_shell: RunningVncterm) -> None:
     got = bytes.fromhex(next(ln for ln in lines if ln.startswith("GOT=")).split("=")[1].strip())
     os.unlink(probe.name)
     assert got.startswith(b"\x1b[?6c")  # DA: a VT102
-    row, col = got[len(b"\x1b[?6c\x1b["):-1].split(b";")
+    row, col = got[len(b"\x1b[?6c\x1b[") : -1].split(b";")
     assert int(col) == 1 and 1 <= int(row) <= 25  # CPR: raw mode put the cursor at column 1
     client.close()
 
 
 def test_wrong_password_gets_the_reason_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    with RunningVncterm(["/bin/sh"], password=b"s3cret") as server, \
-            caplog.at_level(logging.INFO, logger="vncterm"):
+    with (
+        RunningVncterm(["/bin/sh"], password=b"s3cret") as server,
+        caplog.at_level(logging.INFO, logger="vncterm"),
+    ):
         with pytest.raises(PermissionError, match="Authentication failed"):
             RawClient("127.0.0.1", server.port, password=b"wrong")
         ok = RawClient("127.0.0.1", server.port, password=b"s3cret")
@@ -107,8 +111,9 @@ def test_ipv6_and_unix_listeners() -> None:
             c.close()
 
 
-@pytest.mark.parametrize(("policy", "dropped"),
-                         [("force-shared", False), ("allow-exclusive", True)])
+@pytest.mark.parametrize(
+    ("policy", "dropped"), [("force-shared", False), ("allow-exclusive", True)]
+)
 def test_share_policy(policy: str, dropped: bool) -> None:
     with RunningVncterm(["/bin/sh"], share_policy=policy) as server:
         first = RawClient("127.0.0.1", server.port)
@@ -145,16 +150,25 @@ def test_cli_exit_status_and_refusals(tmp_path: object) -> None:
     env = dict(os.environ)
     base = [sys.executable, "-m", "vncterm", "--listen", "127.0.0.1:0"]
     t0 = time.monotonic()
-    done = subprocess.run(base + ["--", "sh", "-c", "exit 7"], env=env, capture_output=True,
-                          timeout=30)
+    done = subprocess.run(
+        base + ["--", "sh", "-c", "exit 7"], env=env, capture_output=True, timeout=30
+    )
     assert done.returncode == 7, done.stderr
     assert time.monotonic() - t0 < 20
-    refused = subprocess.run([sys.executable, "-m", "vncterm", "--listen", "0.0.0.0:0", "--",
-                              "true"], capture_output=True, text=True, timeout=30)
+    refused = subprocess.run(
+        [sys.executable, "-m", "vncterm", "--listen", "0.0.0.0:0", "--", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert refused.returncode == 2
     assert "without --password-file" in refused.stderr
-    bad = subprocess.run([sys.executable, "-m", "vncterm", "--geometry", "80by25"],
-                         capture_output=True, text=True, timeout=30)
+    bad = subprocess.run(
+        [sys.executable, "-m", "vncterm", "--geometry", "80by25"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert bad.returncode == 2 and "COLSxROWS" in bad.stderr
 
 
@@ -176,6 +190,7 @@ def test_many_viewers_get_the_same_pixels(vncterm_shell: RunningVncterm) -> None
 
 
 def test_cp437_console() -> None:
-    with RunningVncterm(["/bin/sh", "-c", "printf '\\311\\315\\273 \\202t\\202'; sleep 10"],
-                        charset="cp437") as server:
+    with RunningVncterm(
+        ["/bin/sh", "-c", "printf '\\311\\315\\273 \\202t\\202'; sleep 10"], charset="cp437"
+    ) as server:
         server.wait_text("╔═╗ été")

@@ -88,16 +88,16 @@ def test_overlay_replaces_the_bottom_row_and_goes_away_exactly() -> None:
     renderer.set_overlay("reconnecting \u4e2d\u6587 " + "x" * 40)
     spans = renderer.refresh(emu.screen, True)
     assert spans and {s.row for s in spans} == {3}
-    assert (renderer.pixels[:3 * ch] == plain[:3 * ch]).all()
-    bottom = renderer.pixels[3 * ch:]
-    assert (bottom != plain[3 * ch:]).any() and (bottom == OVERLAY_BG).mean() > 0.5
+    assert (renderer.pixels[: 3 * ch] == plain[: 3 * ch]).all()
+    bottom = renderer.pixels[3 * ch :]
+    assert (bottom != plain[3 * ch :]).any() and (bottom == OVERLAY_BG).mean() > 0.5
     assert "reconnecting" not in "".join(emu.text()) and emu.text()[3] == "last words" + " " * 10
     renderer.set_overlay("reconnecting \u4e2d\u6587 " + "x" * 40)  # the same: nothing to send
     assert renderer.refresh(emu.screen, True) == []
     # output scrolls under the overlay: rows above move, the overlay stays
     emu.feed(b"\r\nmore\r\nand more")
     renderer.refresh(emu.screen, True)
-    assert (renderer.pixels[3 * ch:] == bottom).all()
+    assert (renderer.pixels[3 * ch :] == bottom).all()
     renderer.set_overlay(None)
     spans = renderer.refresh(emu.screen, True)
     assert {s.row for s in spans} == {3}
@@ -162,19 +162,23 @@ def own_rendering(vt: RunningVncterm) -> np.ndarray:
 
 
 def test_a_console_down_for_many_rounds_keeps_its_last_words(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture, fast_reconnected: None) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, fast_reconnected: None
+) -> None:
     path = tmp_path / "ttyS0.sock"
     boot = b"".join(b"boot line %d\r\n" % i for i in range(40))
     OneShotSerial(path, boot + b"Kernel panic - not syncing: the last words\r\n")
     caplog.set_level(logging.INFO, logger="vncterm")
     log = tmp_path / "console.log"
-    with RunningVncterm([], console=ConsoleSpec("unix", str(path)), log_path=str(log)) as vt, \
-            NoVncClient() as viewer:
+    with (
+        RunningVncterm([], console=ConsoleSpec("unix", str(path)), log_path=str(log)) as vt,
+        NoVncClient() as viewer,
+    ):
         assert vt.server is not None
         console, session = vt.server.console, vt.server.session
 
         def faster() -> None:
             console.min_backoff = console.max_backoff = 0.02  # type: ignore[attr-defined]
+
         vt.call(faster)
         vt.wait_text("the last words")
         viewer.connect("127.0.0.1", vt.port, quality=None)
@@ -185,10 +189,12 @@ def test_a_console_down_for_many_rounds_keeps_its_last_words(
             time.sleep(0.1)
         status = vt.call(session.status.text)
         assert status is not None and "reconnecting in" in status
+
         # the terminal holds only what the console sent
         def history() -> list[str]:
             rows = [row.string() for row in session.emulator.scrollback]
             return rows + session.emulator.text()
+
         lines = vt.call(history)
         assert not any("reconnecting" in line or "vncterm" in line for line in lines), lines
         assert any("the last words" in line for line in lines)
@@ -211,8 +217,10 @@ def test_a_console_down_for_many_rounds_keeps_its_last_words(
             assert wait_until_equal(viewer, lambda: own_rendering(vt), timeout=10)
             assert any("the last words" in line for line in vt.call(history))
             # --log holds what the console sent, nothing of vncterm's
-            assert log.read_bytes() == boot + b"Kernel panic - not syncing: the last words\r\n" \
-                + b"back again\r\n"
+            assert (
+                log.read_bytes()
+                == boot + b"Kernel panic - not syncing: the last words\r\n" + b"back again\r\n"
+            )
         finally:
             back.close()
 

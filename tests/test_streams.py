@@ -89,6 +89,7 @@ def test_viewer_listing_tight_and_minus_260_never_joins_the_streams() -> None:
 
 def test_view_only_viewer_cannot_capture() -> None:
     with RunningVncterm(SHELL, password=b"full", view_only_password=b"look") as server:
+
         async def go() -> None:
             client = await StreamClient.connect("127.0.0.1", server.port, password=b"look")
             assert await client.list_streams() == ["console"]
@@ -99,6 +100,7 @@ def test_view_only_viewer_cannot_capture() -> None:
             capture = await full.open("console")
             capture.close()
             await full.close()
+
         run(go())
 
 
@@ -151,6 +153,7 @@ def test_unrendered_stream_carries_100_mb_each_way_intact(tmp_path: Path) -> Non
     log = tmp_path / "console.log"
     streams = [("bulk", ConsoleSpec("unix", peer.path))]
     with RunningVncterm(SHELL, streams=streams, log_path=str(log)) as server:
+
         async def go() -> tuple[str, str]:
             client = await StreamClient.connect("127.0.0.1", server.port)
             await client.wait_for_stream("bulk")
@@ -205,6 +208,7 @@ def test_stream_hot_plug_is_announced(tmp_path: Path) -> None:
     path = str(tmp_path / "plug.sock")
     streams = [("plug", ConsoleSpec("unix", path))]
     with RunningVncterm(SHELL, streams=streams) as server:
+
         async def go() -> None:
             client = await StreamClient.connect("127.0.0.1", server.port)
             assert await client.list_streams() == ["console"]
@@ -222,6 +226,7 @@ def test_stream_hot_plug_is_announced(tmp_path: Path) -> None:
                 await asyncio.sleep(0.05)
             assert "plug" not in client.streams
             await client.close()
+
         run(go())
 
 
@@ -229,15 +234,33 @@ def test_vncterm_stream_command_lists_and_bridges() -> None:
     with RunningVncterm(SHELL) as server:
         server.wait_text("$")
         addr = f"127.0.0.1:{server.port}"
-        listed = subprocess.run([sys.executable, "-m", "vncterm.stream_cli", addr],
-                                capture_output=True, text=True, timeout=30)
+        listed = subprocess.run(
+            [sys.executable, "-m", "vncterm.stream_cli", addr],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert listed.stdout.split() == ["console"], listed.stderr
-        bridged = subprocess.run([sys.executable, "-m", "vncterm.stream_cli", addr, "console"],
-                                 input=b"echo $((6*7))\r", capture_output=True, timeout=30)
+        bridged = subprocess.run(
+            [sys.executable, "-m", "vncterm.stream_cli", addr, "console"],
+            input=b"echo $((6*7))\r",
+            capture_output=True,
+            timeout=30,
+        )
         assert b"42\r\n" in bridged.stdout, bridged
         sock_path = os.path.join(tempfile.mkdtemp(), "bridge.sock")
-        proc = subprocess.Popen([sys.executable, "-m", "vncterm.stream_cli", addr, "console",
-                                 "--listen", f"unix:{sock_path}"], stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vncterm.stream_cli",
+                addr,
+                "console",
+                "--listen",
+                f"unix:{sock_path}",
+            ],
+            stderr=subprocess.PIPE,
+        )
         try:
             assert proc.stderr is not None
             assert b"serving stream console" in proc.stderr.readline()
@@ -261,8 +284,10 @@ def test_novnc_keeps_working_while_streams_come_and_go(tmp_path: Path) -> None:
     from peers.novnc_client import NoVncClient
 
     path = str(tmp_path / "late.sock")
-    with RunningVncterm(SHELL, streams=[("late", ConsoleSpec("unix", path))]) as server, \
-            NoVncClient() as viewer:
+    with (
+        RunningVncterm(SHELL, streams=[("late", ConsoleSpec("unix", path))]) as server,
+        NoVncClient() as viewer,
+    ):
         viewer.connect("127.0.0.1", server.port)  # noVNC's own encoding list
         assert -260 in viewer.sent_encodings() and 7 in viewer.sent_encodings()
         listener = socket.socket(socket.AF_UNIX)

@@ -71,9 +71,12 @@ def test_sgr_hidden_faint_and_their_resets() -> None:
 
 
 def test_colours_16_256_truecolor_and_colon_forms() -> None:
-    emu = feed(Emulator(10, 1), "\x1b[31;42ma\x1b[91;102mb\x1b[38;5;196;48;5;21mc"
-                                 "\x1b[38;2;1;2;3;48;2;250;251;252md\x1b[38:2::9:8:7me"
-                                 "\x1b[38:5:46mf\x1b[39;49mg")
+    emu = feed(
+        Emulator(10, 1),
+        "\x1b[31;42ma\x1b[91;102mb\x1b[38;5;196;48;5;21mc"
+        "\x1b[38;2;1;2;3;48;2;250;251;252md\x1b[38:2::9:8:7me"
+        "\x1b[38:5:46mf\x1b[39;49mg",
+    )
     cells = [emu.screen.buffer[0][x] for x in range(7)]
     assert (cells[0].fg, cells[0].bg) == ("red", "green")
     assert (cells[1].fg, cells[1].bg) == ("brightred", "brightgreen")
@@ -107,9 +110,14 @@ def test_wide_characters_take_two_cells_and_wrap_whole() -> None:
 def test_decscusr_cursor_shapes() -> None:
     emu = Emulator(10, 2)
     assert (emu.cursor_shape, emu.cursor_blink) == ("block", True)
-    for param, expected in ((2, ("block", False)), (3, ("underline", True)),
-                            (4, ("underline", False)), (5, ("bar", True)),
-                            (6, ("bar", False)), (0, ("block", True))):
+    for param, expected in (
+        (2, ("block", False)),
+        (3, ("underline", True)),
+        (4, ("underline", False)),
+        (5, ("bar", True)),
+        (6, ("bar", False)),
+        (0, ("block", True)),
+    ):
         feed(emu, f"\x1b[{param} q")
         assert (emu.cursor_shape, emu.cursor_blink) == expected
     feed(emu, "x\x1b[4q")  # without the space it is DECLL, not DECSCUSR
@@ -196,9 +204,11 @@ def test_resize_keeps_the_cursor_line() -> None:
     assert rows(emu) == ["3", "4", "5"] and emu.screen.cursor.y == 2
 
 
-SAMPLE = ("plain \x1b[1;31mred\x1b[0m \u4e2d\u6587 e\u0301 \x1b]2;t\x07\x1b[?1049h\x1b[2J"
-          "\x1b[3;3Halt\x1b(0lqk\x1b(B\x1b[38;2;1;2;3mx\x1b[?1049l\x1b[2 q\x1bP1$r\x1b\\"
-          "\x1b[10;1H\x1b[S\u00e9\u00e8\U0001f600").encode()
+SAMPLE = (
+    "plain \x1b[1;31mred\x1b[0m \u4e2d\u6587 e\u0301 \x1b]2;t\x07\x1b[?1049h\x1b[2J"
+    "\x1b[3;3Halt\x1b(0lqk\x1b(B\x1b[38;2;1;2;3mx\x1b[?1049l\x1b[2 q\x1bP1$r\x1b\\"
+    "\x1b[10;1H\x1b[S\u00e9\u00e8\U0001f600"
+).encode()
 
 
 @settings(max_examples=150, deadline=None)
@@ -212,7 +222,8 @@ def test_any_split_of_the_input_gives_the_same_screen(cuts: list[int]) -> None:
         split.feed(SAMPLE[a:b])
     assert split.text() == whole.text()
     assert [[split.screen.buffer[y][x] for x in range(30)] for y in range(12)] == [
-        [whole.screen.buffer[y][x] for x in range(30)] for y in range(12)]
+        [whole.screen.buffer[y][x] for x in range(30)] for y in range(12)
+    ]
     assert (split.title, split.cursor_shape) == (whole.title, whole.cursor_shape) == ("t", "block")
 
 
@@ -223,12 +234,15 @@ def test_osc_colour_queries_are_answered_as_xterm_does() -> None:
     emu.feed(b"\x1b]11;?\x07")
     assert emu.take_replies() == b"\x1b]11;rgb:0000/0000/0000\x07"
     emu.feed(b"\x1b]10;?;?\x1b\\")  # the second "?" asks for the next colour, 11
-    assert emu.take_replies() == (b"\x1b]10;rgb:e5e5/e5e5/e5e5\x1b\\"
-                                  b"\x1b]11;rgb:0000/0000/0000\x1b\\")
+    assert emu.take_replies() == (
+        b"\x1b]10;rgb:e5e5/e5e5/e5e5\x1b\\\x1b]11;rgb:0000/0000/0000\x1b\\"
+    )
     emu.feed(b"\x1b]4;1;?;196;?;244;?\x07")
-    assert emu.take_replies() == (b"\x1b]4;1;rgb:cdcd/0000/0000\x07"
-                                  b"\x1b]4;196;rgb:ffff/0000/0000\x07"
-                                  b"\x1b]4;244;rgb:8080/8080/8080\x07")
+    assert emu.take_replies() == (
+        b"\x1b]4;1;rgb:cdcd/0000/0000\x07"
+        b"\x1b]4;196;rgb:ffff/0000/0000\x07"
+        b"\x1b]4;244;rgb:8080/8080/8080\x07"
+    )
     emu.feed(b"\x1b]4;300;?\x07\x1b]4;1;#123456\x07\x1b]11;#ffffff\x07")  # out of range; sets
     assert emu.take_replies() == b""
 

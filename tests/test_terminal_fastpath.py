@@ -24,16 +24,26 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def _lines(buf: Any, cols: int, rows: int) -> list[Any]:
-    return [(tuple(buf[y][x] for x in range(cols)), buf[y].default, buf[y].wrapped)
-            for y in range(rows)]
+    return [
+        (tuple(buf[y][x] for x in range(cols)), buf[y].default, buf[y].wrapped) for y in range(rows)
+    ]
 
 
 def _savepoint(point: Any) -> Any:
     if point is None:
         return None
     c = point.cursor
-    return (c.x, c.y, c.attrs, c.hidden, point.g0_charset, point.g1_charset, point.charset,
-            point.origin, point.wrap)
+    return (
+        c.x,
+        c.y,
+        c.attrs,
+        c.hidden,
+        point.g0_charset,
+        point.g1_charset,
+        point.charset,
+        point.origin,
+        point.wrap,
+    )
 
 
 def state(emu: Emulator) -> dict[str, Any]:
@@ -45,14 +55,22 @@ def state(emu: Emulator) -> dict[str, Any]:
         "screen": _lines(s.buffer, s.columns, s.lines),
         "other": _lines(other, s.columns, s.lines) if other is not None else None,
         "cursor": (s.cursor.x, s.cursor.y, s.cursor.attrs, s.cursor.hidden),
-        "mode": sorted(s.mode), "margins": s.margins, "alternate": s.alternate,
+        "mode": sorted(s.mode),
+        "margins": s.margins,
+        "alternate": s.alternate,
         "charset": (s.charset, s.g0_charset, s.g1_charset),
-        "tabstops": sorted(s.tabstops), "last": s._last_char,
+        "tabstops": sorted(s.tabstops),
+        "last": s._last_char,
         "title": (s.title, s.icon_name),
-        "saved": (_savepoint(s._saved[False]), _savepoint(s._saved[True]),
-                  _savepoint(s._saved_1049)),
-        "replies": emu.take_replies(), "bells": emu.take_bells(),
-        "scrollback": list(emu.scrollback), "appended": emu.scrollback_appended,
+        "saved": (
+            _savepoint(s._saved[False]),
+            _savepoint(s._saved[True]),
+            _savepoint(s._saved_1049),
+        ),
+        "replies": emu.take_replies(),
+        "bells": emu.take_bells(),
+        "scrollback": list(emu.scrollback),
+        "appended": emu.scrollback_appended,
         "generation": emu.scrollback_generation,
     }
 
@@ -71,31 +89,138 @@ def assert_same(fast: Emulator, ref: Emulator, where: str = "") -> None:
             assert a[key] == b[key], f"{where}: {key}"
 
 
-WORDS = ["a", "hello", "world ", "  ", "x" * 13, "yy" * 9, "é", "日本", "語", "e\u0301",
-         "\u0301", "\u200d", "😀", "ＡＢ", "\u00ad", "z\ufe0f", "#", "q" * 40]
-CONTROLS = ["\r\n", "\r\n", "\r\n", "\n", "\r", "\t", "\x08", "\x07", "\x0b", "\x00", "\x7f",
-            "\x0e", "\x0f", "\x85", "\x9b"]
+WORDS = [
+    "a",
+    "hello",
+    "world ",
+    "  ",
+    "x" * 13,
+    "yy" * 9,
+    "é",
+    "日本",
+    "語",
+    "e\u0301",
+    "\u0301",
+    "\u200d",
+    "😀",
+    "ＡＢ",
+    "\u00ad",
+    "z\ufe0f",
+    "#",
+    "q" * 40,
+]
+CONTROLS = [
+    "\r\n",
+    "\r\n",
+    "\r\n",
+    "\n",
+    "\r",
+    "\t",
+    "\x08",
+    "\x07",
+    "\x0b",
+    "\x00",
+    "\x7f",
+    "\x0e",
+    "\x0f",
+    "\x85",
+    "\x9b",
+]
 SEQUENCES = [
-    "\x1b[31m", "\x1b[0m", "\x1b[m", "\x1b[1;44m", "\x1b[38;5;196m", "\x1b[48:2::1:2:3m",
-    "\x1b[7m", "\x1b[27m", "\x1b(B", "\x1b(0", "\x1b)0", "\x1b[H", "\x1b[3;5H", "\x1b[A",
-    "\x1b[2C", "\x1b[5D", "\x1b[K", "\x1b[1K", "\x1b[2K", "\x1b[J", "\x1b[2J", "\x1b[1J",
-    "\x1b[3J", "\x1b[2;4r", "\x1b[1;3r", "\x1b[r", "\x1bM", "\x1bD", "\x1bE", "\x1b[S",
-    "\x1b[2T", "\x1b[L", "\x1b[M", "\x1b[2P", "\x1b[3@", "\x1b[2X", "\x1b[?1049h",
-    "\x1b[?1049l", "\x1b[?47h", "\x1b[?47l", "\x1b[4h", "\x1b[4l", "\x1b[?7l", "\x1b[?7h",
-    "\x1b[20h", "\x1b[20l", "\x1b[?5h", "\x1b[?5l", "\x1b[?6h", "\x1b[?6l", "\x1b[6n",
-    "\x1b[5n", "\x1b[c", "\x1b[>c", "\x1b]0;title\x07", "\x1b]2;other\x1b\\", "\x1b[3b",
-    "\x1bH", "\x1b[3g", "\x1b[g", "\x1b7", "\x1b8", "\x1b#8", "\x1bc", "\x1b[!p",
-    "\x1b[18t", "\x1b[?25l", "\x1b[?25h", "\x1b[2 q",
+    "\x1b[31m",
+    "\x1b[0m",
+    "\x1b[m",
+    "\x1b[1;44m",
+    "\x1b[38;5;196m",
+    "\x1b[48:2::1:2:3m",
+    "\x1b[7m",
+    "\x1b[27m",
+    "\x1b(B",
+    "\x1b(0",
+    "\x1b)0",
+    "\x1b[H",
+    "\x1b[3;5H",
+    "\x1b[A",
+    "\x1b[2C",
+    "\x1b[5D",
+    "\x1b[K",
+    "\x1b[1K",
+    "\x1b[2K",
+    "\x1b[J",
+    "\x1b[2J",
+    "\x1b[1J",
+    "\x1b[3J",
+    "\x1b[2;4r",
+    "\x1b[1;3r",
+    "\x1b[r",
+    "\x1bM",
+    "\x1bD",
+    "\x1bE",
+    "\x1b[S",
+    "\x1b[2T",
+    "\x1b[L",
+    "\x1b[M",
+    "\x1b[2P",
+    "\x1b[3@",
+    "\x1b[2X",
+    "\x1b[?1049h",
+    "\x1b[?1049l",
+    "\x1b[?47h",
+    "\x1b[?47l",
+    "\x1b[4h",
+    "\x1b[4l",
+    "\x1b[?7l",
+    "\x1b[?7h",
+    "\x1b[20h",
+    "\x1b[20l",
+    "\x1b[?5h",
+    "\x1b[?5l",
+    "\x1b[?6h",
+    "\x1b[?6l",
+    "\x1b[6n",
+    "\x1b[5n",
+    "\x1b[c",
+    "\x1b[>c",
+    "\x1b]0;title\x07",
+    "\x1b]2;other\x1b\\",
+    "\x1b[3b",
+    "\x1bH",
+    "\x1b[3g",
+    "\x1b[g",
+    "\x1b7",
+    "\x1b8",
+    "\x1b#8",
+    "\x1bc",
+    "\x1b[!p",
+    "\x1b[18t",
+    "\x1b[?25l",
+    "\x1b[?25h",
+    "\x1b[2 q",
 ]
 
 piece = st.one_of(
-    st.sampled_from(WORDS), st.sampled_from(WORDS), st.sampled_from(CONTROLS),
-    st.sampled_from(CONTROLS), st.sampled_from(SEQUENCES),
+    st.sampled_from(WORDS),
+    st.sampled_from(WORDS),
+    st.sampled_from(CONTROLS),
+    st.sampled_from(CONTROLS),
+    st.sampled_from(SEQUENCES),
     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x3000), max_size=6),
 )
 #: What the skim takes: text, line ends, TAB, BEL, SGR, ESC ( B.
-SIMPLE = ["\r\n"] * 6 + ["\n", "\r", "\t", "\x07", "\x0b", "\x0c", "\x1b[31m", "\x1b[0m",
-                        "\x1b[44m",                        "\x1b(B\x1b[m", "\x1b[1;7m", "\x1b[m"]
+SIMPLE = ["\r\n"] * 6 + [
+    "\n",
+    "\r",
+    "\t",
+    "\x07",
+    "\x0b",
+    "\x0c",
+    "\x1b[31m",
+    "\x1b[0m",
+    "\x1b[44m",
+    "\x1b(B\x1b[m",
+    "\x1b[1;7m",
+    "\x1b[m",
+]
 #: Mostly simple input, so that stretches are long enough to be skimmed.
 simple = st.sampled_from(WORDS + SIMPLE + SIMPLE)
 floody = st.one_of(*[simple] * 12, piece)
@@ -111,8 +236,15 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
     return out
 
 
-def run_both(data: bytes, cuts: list[int], cols: int, rows: int, scrollback: int,
-             flood_lines: int = 0, resize: tuple[int, int] | None = None) -> Emulator:
+def run_both(
+    data: bytes,
+    cuts: list[int],
+    cols: int,
+    rows: int,
+    scrollback: int,
+    flood_lines: int = 0,
+    resize: tuple[int, int] | None = None,
+) -> Emulator:
     fast = Emulator(cols, rows, scrollback=scrollback)
     fast.parser.flood_lines = flood_lines
     ref = Emulator(cols, rows, scrollback=scrollback, fast=False)
@@ -128,22 +260,34 @@ def run_both(data: bytes, cuts: list[int], cols: int, rows: int, scrollback: int
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(parts=st.sampled_from([simple, floody, st.one_of(floody, piece)]).flatmap(
-           lambda s: st.lists(s, min_size=30, max_size=300)),
-       cuts=st.lists(st.integers(0, 10**6), max_size=6),
-       cols=st.integers(2, 12), rows=st.integers(2, 6), scrollback=st.sampled_from([0, 3, 50]),
-       flood_lines=st.sampled_from([0, 1, 2]))
-def test_fast_equals_reference(parts: list[str], cuts: list[int], cols: int, rows: int,
-                               scrollback: int, flood_lines: int) -> None:
+@given(
+    parts=st.sampled_from([simple, floody, st.one_of(floody, piece)]).flatmap(
+        lambda s: st.lists(s, min_size=30, max_size=300)
+    ),
+    cuts=st.lists(st.integers(0, 10**6), max_size=6),
+    cols=st.integers(2, 12),
+    rows=st.integers(2, 6),
+    scrollback=st.sampled_from([0, 3, 50]),
+    flood_lines=st.sampled_from([0, 1, 2]),
+)
+def test_fast_equals_reference(
+    parts: list[str], cuts: list[int], cols: int, rows: int, scrollback: int, flood_lines: int
+) -> None:
     run_both("".join(parts).encode(), cuts, cols, rows, scrollback, flood_lines)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(block=st.lists(floody, min_size=1, max_size=40), times=st.integers(1, 40),
-       cuts=st.lists(st.integers(0, 10**6), max_size=3), cols=st.integers(2, 10),
-       rows=st.integers(2, 5), resize=st.tuples(st.integers(2, 12), st.integers(2, 6)))
-def test_many_screenfuls_in_one_chunk(block: list[str], times: int, cuts: list[int], cols: int,
-                                      rows: int, resize: tuple[int, int]) -> None:
+@given(
+    block=st.lists(floody, min_size=1, max_size=40),
+    times=st.integers(1, 40),
+    cuts=st.lists(st.integers(0, 10**6), max_size=3),
+    cols=st.integers(2, 10),
+    rows=st.integers(2, 5),
+    resize=st.tuples(st.integers(2, 12), st.integers(2, 6)),
+)
+def test_many_screenfuls_in_one_chunk(
+    block: list[str], times: int, cuts: list[int], cols: int, rows: int, resize: tuple[int, int]
+) -> None:
     """Repeated blocks: one chunk holds many screenfuls, so the skim takes most of them."""
     data = ("".join(block) + "\r\n") * times
     run_both(data.encode(), cuts, cols, rows, 20, resize=resize)
@@ -152,8 +296,10 @@ def test_many_screenfuls_in_one_chunk(block: list[str], times: int, cuts: list[i
 def test_the_skim_runs_and_matches_on_a_plain_flood() -> None:
     text = b"".join(b"line %d " % i + b"word " * (i % 23) + b"\r\n" for i in range(3000))
     fast = run_both(text, [70000, 140000], 80, 25, 10000)
-    assert fast.scrollback_appended == 3000 + 1 + sum(
-        (len(b"line %d " % i) + 5 * (i % 23) - 1) // 80 for i in range(3000)) - 25
+    assert (
+        fast.scrollback_appended
+        == 3000 + 1 + sum((len(b"line %d " % i) + 5 * (i % 23) - 1) // 80 for i in range(3000)) - 25
+    )
     assert fast.text()[-2].startswith("line 2999")
     assert fast.screen.rows_clean, "the skim took the flood"
 
@@ -224,14 +370,17 @@ def test_resize_smaller_pushes_the_top_rows() -> None:
     assert emu.text() == ["3    ", "4    "]
 
 
-@pytest.mark.parametrize("cells", [
-    [Char("a"), Char(" "), Char(" ")],
-    [Char("a", fg="red"), Char(" ", fg="red"), Char(" ")],
-    [Char(" ", bg="blue")] * 3,
-    [Char("日"), Char(""), Char("x", bold=True)],
-    [Char("E")] * 3,
-    [Char("e\u0301"), Char(" "), Char(" ", bg="red")],
-])
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [Char("a"), Char(" "), Char(" ")],
+        [Char("a", fg="red"), Char(" ", fg="red"), Char(" ")],
+        [Char(" ", bg="blue")] * 3,
+        [Char("日"), Char(""), Char("x", bold=True)],
+        [Char("E")] * 3,
+        [Char("e\u0301"), Char(" "), Char(" ", bg="red")],
+    ],
+)
 def test_rows_round_trip_and_are_canonical(cells: list[Char]) -> None:
     line = Line(Char(" "))
     line.update(enumerate(cells))
@@ -286,8 +435,10 @@ def test_wide_text_flood_rows_are_kept_as_text_and_read_back_equal() -> None:
     """Lines of CJK (some too long for a row, some with combining marks or TABs) in a flood:
     the ones that fit are kept as bare text; every row reads back as the reference's."""
     words = ["漢字", "かな", "한국어", "ＡＢ", "e\u0301", "\t", "x", "😀", "—"]
-    lines = ["".join(words[(i * 7 + k) % len(words)] for k in range(i % 40)) + f" {i}"
-             for i in range(3000)]
+    lines = [
+        "".join(words[(i * 7 + k) % len(words)] for k in range(i % 40)) + f" {i}"
+        for i in range(3000)
+    ]
     text = ("\r\n".join(lines) + "\r\n").encode()
     fast = run_both(text, [40000, 90000], 80, 25, 10000)
     wide = sum(1 for ctx in fast.scrollback._ctx if ctx is not None and ctx[4])

@@ -21,24 +21,40 @@ from hypothesis import strategies as st
 
 from vncterm.terminal.emulator import MAX_PARAM, MAX_PARAMS, Emulator, number
 
-FUZZ = settings(max_examples=1000, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=1000,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @settings(FUZZ)
-@given(data=hostile(), cut=st.integers(0, 1 << 16), fast=st.booleans(),
-       charset=st.sampled_from(["utf-8", "latin-1"]), cols=st.sampled_from([20, 80]),
-       rows=st.sampled_from([1, 3, 25]))
+@given(
+    data=hostile(),
+    cut=st.integers(0, 1 << 16),
+    fast=st.booleans(),
+    charset=st.sampled_from(["utf-8", "latin-1"]),
+    cols=st.sampled_from([20, 80]),
+    rows=st.sampled_from([1, 3, 25]),
+)
 @example(data=b"\x1b[" + b"5" * 5000 + b"m", cut=0, fast=True, charset="utf-8", cols=80, rows=25)
-@example(data=b"\x1b]4;" + b"1" * 5000 + b";?\x07", cut=3, fast=False, charset="utf-8",
-         cols=80, rows=25)
+@example(
+    data=b"\x1b]4;" + b"1" * 5000 + b";?\x07", cut=3, fast=False, charset="utf-8", cols=80, rows=25
+)
 @example(data="\x1b]4;²;?\x07".encode(), cut=0, fast=True, charset="utf-8", cols=80, rows=25)
-@example(data=b"x\n" * 40 + b"\x1b[1;" + b"2" * 5000 + b"m", cut=0, fast=True,
-         charset="utf-8", cols=80, rows=25)
-def test_hostile_bytes_never_raise_and_text_follows(data: bytes, cut: int, fast: bool,
-                                                    charset: str, cols: int, rows: int) -> None:
-    emu = Emulator(cols, rows, charset=charset, fast=fast, allow_column_mode=True,
-                   scrollback=50)
+@example(
+    data=b"x\n" * 40 + b"\x1b[1;" + b"2" * 5000 + b"m",
+    cut=0,
+    fast=True,
+    charset="utf-8",
+    cols=80,
+    rows=25,
+)
+def test_hostile_bytes_never_raise_and_text_follows(
+    data: bytes, cut: int, fast: bool, charset: str, cols: int, rows: int
+) -> None:
+    emu = Emulator(cols, rows, charset=charset, fast=fast, allow_column_mode=True, scrollback=50)
     cut %= len(data) + 1
     emu.feed(data[:cut])
     emu.feed(data[cut:])
@@ -50,7 +66,8 @@ def test_hostile_bytes_never_raise_and_text_follows(data: bytes, cut: int, fast:
 
 
 def test_a_faulty_handler_loses_its_sequence_not_the_rest_of_the_read(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     emu = Emulator(80, 25)
 
     def broken(*args: object) -> None:
@@ -85,11 +102,18 @@ def test_parameters_clamp_and_their_count_is_capped() -> None:
 def test_atheris_emulator_harness_short_budget() -> None:
     """CI's short run of the emulator's atheris harness (tests/fuzz/fuzz_emulator.py)."""
     harness = Path(__file__).resolve().parent / "fuzz" / "fuzz_emulator.py"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(harness.parents[2]), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, str(harness), "-runs=20000", "-max_len=2048",
-                           "-seed=1"], capture_output=True, text=True, timeout=300, env=env,
-                          check=False)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(harness.parents[2]), os.environ.get("PYTHONPATH", "")]),
+    )
+    done = subprocess.run(
+        [sys.executable, str(harness), "-runs=20000", "-max_len=2048", "-seed=1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Done 20000 runs" in done.stderr, done.stderr[-2000:]
 

@@ -35,17 +35,29 @@ TIGHT, ZRLE = 7, 16
 #: How to start each viewer on vncterm's ``port`` (gvncviewer takes a display number), and the
 #: encoding it should ask for first.
 VIEWERS: dict[str, tuple[Callable[[int], list[str]], int]] = {
-    "tigervnc": (lambda port: ["xtigervncviewer", "-SecurityTypes", "None",
-                               f"127.0.0.1::{port}"], TIGHT),
-    "tigervnc-zrle": (lambda port: ["xtigervncviewer", "-SecurityTypes", "None",
-                                    "-AutoSelect=0", "-PreferredEncoding=ZRLE",
-                                    f"127.0.0.1::{port}"], ZRLE),
+    "tigervnc": (
+        lambda port: ["xtigervncviewer", "-SecurityTypes", "None", f"127.0.0.1::{port}"],
+        TIGHT,
+    ),
+    "tigervnc-zrle": (
+        lambda port: [
+            "xtigervncviewer",
+            "-SecurityTypes",
+            "None",
+            "-AutoSelect=0",
+            "-PreferredEncoding=ZRLE",
+            f"127.0.0.1::{port}",
+        ],
+        ZRLE,
+    ),
     "gtk-vnc": (lambda port: ["gvncviewer", f"127.0.0.1:{port - 5900}"], TIGHT),
 }
 
-CONTENT = (b"printf '\\033[1;31mbold red\\033[0m \\033[30;42m on green \\033[0m "
-           b"\\342\\224\\214\\342\\224\\200\\342\\224\\220 \\346\\274\\242\\345\\255\\227 "
-           b"\\033[4munderlined\\033[0m\\n'; ls -l /usr | head -8\n")
+CONTENT = (
+    b"printf '\\033[1;31mbold red\\033[0m \\033[30;42m on green \\033[0m "
+    b"\\342\\224\\214\\342\\224\\200\\342\\224\\220 \\346\\274\\242\\345\\255\\227 "
+    b"\\033[4munderlined\\033[0m\\n'; ls -l /usr | head -8\n"
+)
 
 
 def free_display_port() -> int:
@@ -60,19 +72,23 @@ def free_display_port() -> int:
     raise RuntimeError("no free port in 5910..6899")
 
 
-def locate(shot: np.ndarray, fb: np.ndarray, max_x: int = 64, max_y: int = 128
-           ) -> tuple[int, int] | None:
+def locate(
+    shot: np.ndarray, fb: np.ndarray, max_x: int = 64, max_y: int = 128
+) -> tuple[int, int] | None:
     """Where ``fb`` sits, exactly, in the screenshot (searching the top-left corner)."""
     h, w = fb.shape
     for y0 in range(min(max_y, shot.shape[0] - h) + 1):
         for x0 in range(min(max_x, shot.shape[1] - w) + 1):
-            if (shot[y0, x0:x0 + w] == fb[0]).all() and (shot[y0:y0 + h, x0:x0 + w] == fb).all():
+            if (shot[y0, x0 : x0 + w] == fb[0]).all() and (
+                shot[y0 : y0 + h, x0 : x0 + w] == fb
+            ).all():
                 return x0, y0
     return None
 
 
-def wait_shown(x: XvncServer, vt: RunningVncterm, what: str, timeout: float = 20.0
-               ) -> tuple[int, int]:
+def wait_shown(
+    x: XvncServer, vt: RunningVncterm, what: str, timeout: float = 20.0
+) -> tuple[int, int]:
     """Wait until the viewer shows vncterm's framebuffer exactly; where it is."""
     deadline = time.monotonic() + timeout
     while True:
@@ -83,9 +99,11 @@ def wait_shown(x: XvncServer, vt: RunningVncterm, what: str, timeout: float = 20
             return at
         if time.monotonic() > deadline:
             h, w = fb.shape
-            best = min(int((shot[:h, :w] != fb).sum()), int((shot[25:25 + h, :w] != fb).sum()))
-            raise AssertionError(f"{what}: the viewer never showed vncterm's {w}x{h} screen "
-                                 f"exactly ({best} pixels differ at the likeliest place)")
+            best = min(int((shot[:h, :w] != fb).sum()), int((shot[25 : 25 + h, :w] != fb).sum()))
+            raise AssertionError(
+                f"{what}: the viewer never showed vncterm's {w}x{h} screen "
+                f"exactly ({best} pixels differ at the likeliest place)"
+            )
         time.sleep(0.2)
 
 
@@ -100,8 +118,7 @@ def wait_line(vt: RunningVncterm, line: str, what: str, timeout: float = 15.0) -
 @pytest.mark.parametrize("viewer", list(VIEWERS))
 def test_desktop_viewer_shows_the_terminal_exactly_and_types_into_it(viewer: str) -> None:
     port = free_display_port()
-    with RunningVncterm(SHELL, listen=[ListenAddress("127.0.0.1", port)],
-                        name="viewer test") as vt:
+    with RunningVncterm(SHELL, listen=[ListenAddress("127.0.0.1", port)], name="viewer test") as vt:
         vt.write_console(CONTENT)
         vt.wait_text("underlined")
         with XvncServer(geometry=(1024, 640)) as x:
@@ -126,8 +143,16 @@ def test_desktop_viewer_shows_the_terminal_exactly_and_types_into_it(viewer: str
             if viewer.startswith("tigervnc"):
                 # its window resized: it asks for that size (SetDesktopSize), the terminal
                 # follows in whole cells, and the program is told
-                x.run("xdotool", "search", "--name", "viewer test", "windowsize", "--sync",
-                      "900", "540")
+                x.run(
+                    "xdotool",
+                    "search",
+                    "--name",
+                    "viewer test",
+                    "windowsize",
+                    "--sync",
+                    "900",
+                    "540",
+                )
                 deadline = time.monotonic() + 15
                 while vt.framebuffer().shape != (540, 900):
                     assert time.monotonic() < deadline, f"{viewer}: no resize to 900x540"
@@ -139,11 +164,11 @@ def test_desktop_viewer_shows_the_terminal_exactly_and_types_into_it(viewer: str
 
 
 def test_tigervnc_under_a_russian_layout_types_characters_beyond_latin1(
-        tmp_path: Path, keysyms_pressed: list[int]) -> None:
+    tmp_path: Path, keysyms_pressed: list[int]
+) -> None:
     port = free_display_port()
     out = tmp_path / "typed"
-    with RunningVncterm(SHELL, listen=[ListenAddress("127.0.0.1", port)],
-                        name="viewer test") as vt:
+    with RunningVncterm(SHELL, listen=[ListenAddress("127.0.0.1", port)], name="viewer test") as vt:
         vt.wait_text("$")
         with XvncServer(geometry=(1024, 640)) as x:
             x.spawn(*VIEWERS["tigervnc"][0](port))
@@ -158,8 +183,18 @@ def test_tigervnc_under_a_russian_layout_types_characters_beyond_latin1(
             x.run("setxkbmap", "-layout", "ru")
             x.run("xdotool", "key", "--delay", "15", "EuroSign", "space")
             x.run("xdotool", "type", "--delay", "15", "Жук")
-            x.run("xdotool", "key", "--delay", "15", "space", "Greek_alpha", "Greek_beta",
-                  "space", "lstroke", "Return")
+            x.run(
+                "xdotool",
+                "key",
+                "--delay",
+                "15",
+                "space",
+                "Greek_alpha",
+                "Greek_beta",
+                "space",
+                "lstroke",
+                "Return",
+            )
             want = (NON_LATIN1 + "\n").encode()
             deadline = time.monotonic() + 15
             while not out.exists() or out.read_bytes() != want:
@@ -175,29 +210,40 @@ def test_tigervnc_sends_the_selection_on_focus_but_only_a_paste_types_it() -> No
     on that viewer's paste (Shift+Insert, then the middle button)."""
     port = free_display_port()
     command = "echo PWNED-$((40+2))"
-    with RunningVncterm(SHELL, listen=[ListenAddress("127.0.0.1", port)],
-                        name="paste test") as vt:
+    with RunningVncterm(SHELL, listen=[ListenAddress("127.0.0.1", port)], name="paste test") as vt:
         vt.wait_text("$")
         assert vt.server is not None
         session = vt.server.session
         with XvncServer(geometry=(1100, 640)) as x:
             # the local terminal, right of where the viewer's window will be
-            x.spawn("xterm", "-geometry", "30x4+780+20", "-title", "local terminal",
-                    "-e", "sh", "-c", f"echo '{command}'; sleep 600")
+            x.spawn(
+                "xterm",
+                "-geometry",
+                "30x4+780+20",
+                "-title",
+                "local terminal",
+                "-e",
+                "sh",
+                "-c",
+                f"echo '{command}'; sleep 600",
+            )
             x.run("xdotool", "search", "--sync", "--name", "local terminal")
             argv, _ = VIEWERS["tigervnc"]
             x.spawn(*argv(port))
             x0, y0 = wait_shown(x, vt, "tigervnc, first screen")
             # select the command in the local terminal (a triple click takes the line)
             x.run("xdotool", "search", "--name", "local terminal", "windowfocus", "--sync")
-            x.run("xdotool", "mousemove", "800", "30", "click", "--repeat", "3",
-                  "--delay", "80", "1")
+            x.run(
+                "xdotool", "mousemove", "800", "30", "click", "--repeat", "3", "--delay", "80", "1"
+            )
             # then into the viewer: it sends the selection
             x.run("xdotool", "search", "--name", "paste test", "windowfocus", "--sync")
             x.run("xdotool", "mousemove", str(x0 + 200), str(y0 + 200))
             deadline = time.monotonic() + 15
-            while not any(text is not None and command in text for text in vt.call(
-                    lambda: [v.clipboard.text for v in session.viewers])):
+            while not any(
+                text is not None and command in text
+                for text in vt.call(lambda: [v.clipboard.text for v in session.viewers])
+            ):
                 assert time.monotonic() < deadline, "TigerVNC never sent the selection"
                 time.sleep(0.1)
             x.run("xdotool", "type", "--delay", "15", "echo focused-$((1+1))")

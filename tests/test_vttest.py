@@ -45,14 +45,29 @@ def _tmux_grid(data: bytes, cols: int, rows: int, tmp: Path) -> list[str]:
     tmux = ["tmux", "-L", sock, "-f", str(conf)]
     env = {**os.environ, "TERM": "xterm-256color"}
     env.pop("TMUX", None)
-    subprocess.run(tmux + ["new-session", "-d", "-x", str(cols), "-y", str(rows),
-                           f"stty -echo; cat {path}; exec sleep 60"], check=True, env=env)
+    subprocess.run(
+        tmux
+        + [
+            "new-session",
+            "-d",
+            "-x",
+            str(cols),
+            "-y",
+            str(rows),
+            f"stty -echo; cat {path}; exec sleep 60",
+        ],
+        check=True,
+        env=env,
+    )
     try:
         previous: list[str] | None = None
         for _ in range(50):  # until two captures agree
             time.sleep(0.1)
-            out = subprocess.run(tmux + ["capture-pane", "-p"], capture_output=True,
-                                 check=True).stdout.decode().split("\n")[:rows]
+            out = (
+                subprocess.run(tmux + ["capture-pane", "-p"], capture_output=True, check=True)
+                .stdout.decode()
+                .split("\n")[:rows]
+            )
             if out == previous:
                 break
             previous = out
@@ -65,7 +80,7 @@ def _tmux_grid(data: bytes, cols: int, rows: int, tmp: Path) -> list[str]:
 def _our_grid(data: bytes, cols: int, rows: int) -> list[str]:
     emu = Emulator(cols, rows)
     for i in range(0, len(data), 97):  # split sequences across feeds too
-        emu.feed(data[i:i + 97])
+        emu.feed(data[i : i + 97])
     return [line.rstrip() for line in emu.text()]
 
 

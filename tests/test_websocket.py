@@ -23,8 +23,9 @@ from vncterm.server.websocket import OriginPolicy, WebSocketProtocol, is_loopbac
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def frame(opcode: int, payload: bytes, fin: bool = True, masked: bool = True,
-          declared: int | None = None) -> bytes:
+def frame(
+    opcode: int, payload: bytes, fin: bool = True, masked: bool = True, declared: int | None = None
+) -> bytes:
     """One RFC 6455 frame (section 5.2), masked as a client must."""
     n = len(payload) if declared is None else declared
     head = bytes([(0x80 if fin else 0) | opcode])
@@ -57,16 +58,19 @@ def parse_frames(data: bytes) -> list[tuple[int, bytes]]:
         elif n == 127:
             (n,) = struct.unpack(">Q", data[2:10])
             pos = 10
-        out.append((opcode, data[pos:pos + n]))
-        data = data[pos + n:]
+        out.append((opcode, data[pos : pos + n]))
+        data = data[pos + n :]
     return out
 
 
 def upgrade_request(origin: str | None = None, subprotocols: tuple[str, ...] = ()) -> bytes:
     ws = WSConnection(ConnectionType.CLIENT)
     headers = [(b"origin", origin.encode())] if origin else []
-    return ws.send(Request(host="127.0.0.1", target="/", subprotocols=list(subprotocols),
-                           extra_headers=headers))
+    return ws.send(
+        Request(
+            host="127.0.0.1", target="/", subprotocols=list(subprotocols), extra_headers=headers
+        )
+    )
 
 
 class FakeTransport(asyncio.Transport):
@@ -206,10 +210,14 @@ def test_no_subprotocol_when_none_offered() -> None:
 def test_fragmented_message_with_ping_between() -> None:
     async def main() -> None:
         proto, raw, inner = await opened()
-        data = (frame(BIN, b"abc", fin=False) + frame(PING, b"are you there")
-                + frame(CONT, b"def", fin=False) + frame(CONT, b"ghi", fin=True))
+        data = (
+            frame(BIN, b"abc", fin=False)
+            + frame(PING, b"are you there")
+            + frame(CONT, b"def", fin=False)
+            + frame(CONT, b"ghi", fin=True)
+        )
         for i in range(0, len(data), 5):  # byte-split across reads too
-            proto.data_received(data[i:i + 5])
+            proto.data_received(data[i : i + 5])
         assert bytes(inner.data) == b"abcdefghi"
         assert parse_frames(raw.take()) == [(PONG, b"are you there")]
         assert not raw.closed
@@ -221,7 +229,7 @@ def test_close_from_viewer_is_answered() -> None:
     async def main() -> None:
         proto, raw, inner = await opened()
         proto.data_received(frame(CLOSE, struct.pack(">H", 1001) + b"bye"))
-        (opcode, payload), = parse_frames(raw.take())
+        ((opcode, payload),) = parse_frames(raw.take())
         assert opcode == CLOSE and struct.unpack(">H", payload[:2])[0] == 1001
         assert raw.closed
         await asyncio.sleep(0)
@@ -237,7 +245,7 @@ def test_close_from_server_waits_for_the_answer(monkeypatch: pytest.MonkeyPatch)
         inner.transport.close()
         assert inner.transport.is_closing()
         inner.transport.write(b"dropped after close")
-        (opcode, payload), = parse_frames(raw.take())
+        ((opcode, payload),) = parse_frames(raw.take())
         assert opcode == CLOSE and struct.unpack(">H", payload[:2])[0] == 1000
         assert not raw.closed  # waiting for the viewer's Close
         proto.data_received(frame(CLOSE, payload))
@@ -255,12 +263,13 @@ def test_close_from_server_waits_for_the_answer(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_oversized_message_is_refused_with_a_logged_reason(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def main() -> None:
         proto, raw, inner = await opened(max_message=1024)
         proto.data_received(frame(BIN, b"x" * 1000, fin=False))
         proto.data_received(frame(CONT, b"y" * 100))  # 1100 bytes in one message
-        (opcode, payload), = parse_frames(raw.take())
+        ((opcode, payload),) = parse_frames(raw.take())
         assert opcode == CLOSE and struct.unpack(">H", payload[:2])[0] == 1009
         assert bytes(inner.data) == b"x" * 1000  # nothing past the cap was passed on
         assert "over 1024" in (proto.close_reason or "")
@@ -268,7 +277,7 @@ def test_oversized_message_is_refused_with_a_logged_reason(
         # a single frame declaring more than the cap: refused from its first bytes
         proto, raw, inner = await opened(max_message=1024)
         proto.data_received(frame(BIN, b"z" * 2000, declared=1 << 40)[:2100])
-        (opcode, payload), = parse_frames(raw.take())
+        ((opcode, payload),) = parse_frames(raw.take())
         assert struct.unpack(">H", payload[:2])[0] == 1009
         assert not inner.data
 
@@ -282,13 +291,13 @@ def test_unmasked_and_text_frames_are_refused(caplog: pytest.LogCaptureFixture) 
     async def main() -> None:
         proto, raw, inner = await opened()
         proto.data_received(frame(BIN, b"abc", masked=False))
-        (opcode, payload), = parse_frames(raw.take())
+        ((opcode, payload),) = parse_frames(raw.take())
         assert opcode == CLOSE and struct.unpack(">H", payload[:2])[0] == 1002
         assert not inner.data
 
         proto, raw, inner = await opened()
         proto.data_received(frame(TEXT, b"RFB 003.008\n"))
-        (opcode, payload), = parse_frames(raw.take())
+        ((opcode, payload),) = parse_frames(raw.take())
         assert opcode == CLOSE and struct.unpack(">H", payload[:2])[0] == 1003
 
     with caplog.at_level(logging.WARNING, logger=websocket.__name__):
@@ -344,11 +353,21 @@ def test_plain_http_and_bad_origin_get_http_errors(caplog: pytest.LogCaptureFixt
 def test_origin_policy() -> None:
     default = OriginPolicy()
     assert default.refusal(None) is None  # not a browser
-    for ok in ("http://localhost:8080", "https://127.0.0.1", "http://127.1.2.3:1",
-               "http://[::1]:6080", "http://app.localhost"):
+    for ok in (
+        "http://localhost:8080",
+        "https://127.0.0.1",
+        "http://127.1.2.3:1",
+        "http://[::1]:6080",
+        "http://app.localhost",
+    ):
         assert default.refusal(ok) is None, ok
-    for bad in ("https://evil.example", "null", "file://", "http://10.0.0.1",
-                "http://localhost.evil.example"):
+    for bad in (
+        "https://evil.example",
+        "null",
+        "file://",
+        "http://10.0.0.1",
+        "http://localhost.evil.example",
+    ):
         assert default.refusal(bad) is not None, bad
     assert OriginPolicy(authenticated=True).refusal("https://evil.example") is None
     listed = OriginPolicy(("https://console.example.com",), authenticated=True)
@@ -384,8 +403,9 @@ class Banner(Inner):
         transport.write(b"RFB 003.008\n")  # type: ignore[attr-defined]
 
 
-async def sniffed(client: Callable[[socket.socket], None], wait: float = 0.05,
-                  settle: float = 0.2) -> tuple[str, Inner, float]:
+async def sniffed(
+    client: Callable[[socket.socket], None], wait: float = 0.05, settle: float = 0.2
+) -> tuple[str, Inner, float]:
     """Run one connection through a sniffing listener; ``client`` acts on the socket."""
     chosen: list[tuple[str, Inner]] = []
 
@@ -394,11 +414,13 @@ async def sniffed(client: Callable[[socket.socket], None], wait: float = 0.05,
             proto = Banner() if kind == "rfb" else Inner()
             chosen.append((kind, proto))
             return proto
+
         return factory
 
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(sniffing_factory(make("rfb"), make("ws"), wait),
-                                      "127.0.0.1", 0)
+    server = await loop.create_server(
+        sniffing_factory(make("rfb"), make("ws"), wait), "127.0.0.1", 0
+    )
     port = server.sockets[0].getsockname()[1]
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setblocking(False)
@@ -452,8 +474,11 @@ def test_request_already_waiting_when_the_timer_fires_is_not_given_a_banner() ->
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         chosen: list[str] = []
-        proto = SniffingProtocol(lambda: (chosen.append("rfb"), Banner())[1],
-                                 lambda: (chosen.append("ws"), Inner())[1], wait=10)
+        proto = SniffingProtocol(
+            lambda: (chosen.append("rfb"), Banner())[1],
+            lambda: (chosen.append("ws"), Inner())[1],
+            wait=10,
+        )
         transport, _ = await loop.connect_accepted_socket(lambda: proto, ours)
         theirs.send(b"GET / HTTP/1.1\r\n")
         time.sleep(0.01)  # the loop is busy: the bytes wait in our socket's buffer

@@ -51,8 +51,7 @@ def test_vnc_port_serves_plain_and_websocket_viewers(vncterm_shell: RunningVncte
     raw.close()
 
 
-def test_novnc_node_peer_over_raw_tcp_on_the_sniffing_port(
-        vncterm_shell: RunningVncterm) -> None:
+def test_novnc_node_peer_over_raw_tcp_on_the_sniffing_port(vncterm_shell: RunningVncterm) -> None:
     with NoVncClient() as peer:
         peer.connect("127.0.0.1", vncterm_shell.port)
         peer.type("echo novnc-$((3*3))\n")
@@ -83,8 +82,9 @@ def test_websocket_ping_and_close_on_a_live_session(vncterm_shell: RunningVncter
 
 
 def test_separate_websocket_listener_and_no_wait_on_the_vnc_port() -> None:
-    with RunningVncterm(SHELL, websocket=[ListenAddress("127.0.0.1", 0)],
-                        websocket_sniff=False) as server:
+    with RunningVncterm(
+        SHELL, websocket=[ListenAddress("127.0.0.1", 0)], websocket_sniff=False
+    ) as server:
         server.wait_text("$")
         assert server.server is not None
         ws_port = server.server.websocket.addresses[0][1]
@@ -106,8 +106,7 @@ def test_origin_policy_on_a_server() -> None:
             WebSocketSocket("127.0.0.1", server.port, origin="https://evil.example")
         assert refused.value.status == 403
     with RunningVncterm(SHELL, password=b"pw") as server:  # a password: any origin
-        WsRawClient("127.0.0.1", server.port, password=b"pw",
-                    origin="https://evil.example").close()
+        WsRawClient("127.0.0.1", server.port, password=b"pw", origin="https://evil.example").close()
     with RunningVncterm(SHELL, websocket_origins=("https://console.example",)) as server:
         WebSocketSocket("127.0.0.1", server.port, origin="https://console.example").close()
         with pytest.raises(HandshakeRefused):
@@ -116,9 +115,15 @@ def test_origin_policy_on_a_server() -> None:
 
 def test_wss_listener_with_vnc_auth_inside(tmp_path: Path) -> None:
     certs = make_certs(tmp_path)
-    with RunningVncterm(SHELL, password=b"sekrit", tls_cert=str(certs.server_cert),
-                        tls_key=str(certs.server_key), websocket=[ListenAddress("127.0.0.1", 0)],
-                        websocket_tls=True, websocket_sniff=False) as server:
+    with RunningVncterm(
+        SHELL,
+        password=b"sekrit",
+        tls_cert=str(certs.server_cert),
+        tls_key=str(certs.server_key),
+        websocket=[ListenAddress("127.0.0.1", 0)],
+        websocket_tls=True,
+        websocket_sniff=False,
+    ) as server:
         server.wait_text("$")
         assert server.server is not None
         port = server.server.websocket.addresses[0][1]
@@ -140,8 +145,18 @@ def test_wss_listener_with_vnc_auth_inside(tmp_path: Path) -> None:
 
 
 def test_command_line() -> None:
-    config, _ = config_from_args(["--websocket", "127.0.0.1:6080", "--websocket-origin",
-                                  "https://a.example", "--websocket-wait", "20", "--", "sh"])
+    config, _ = config_from_args(
+        [
+            "--websocket",
+            "127.0.0.1:6080",
+            "--websocket-origin",
+            "https://a.example",
+            "--websocket-wait",
+            "20",
+            "--",
+            "sh",
+        ]
+    )
     assert config.websocket == [ListenAddress("127.0.0.1", 6080)]
     assert not config.websocket_sniff and config.websocket_origins == ("https://a.example",)
     assert config.websocket_wait == pytest.approx(0.02)
@@ -149,11 +164,13 @@ def test_command_line() -> None:
     assert config.websocket_sniff and not config.websocket
     config, _ = config_from_args(["--websocket", "off", "--", "sh"])
     assert not config.websocket_sniff and not config.websocket
-    for bad in (["--websocket-tls", "--websocket", ":6080"],  # no certificate
-                ["--websocket", "0.0.0.0:6080"],  # exposed without a password
-                ["--websocket", "unix:/tmp/x"],
-                ["--websocket", "off", "--websocket", ":1"],
-                ["--websocket-wait", "0"]):
+    for bad in (
+        ["--websocket-tls", "--websocket", ":6080"],  # no certificate
+        ["--websocket", "0.0.0.0:6080"],  # exposed without a password
+        ["--websocket", "unix:/tmp/x"],
+        ["--websocket", "off", "--websocket", ":1"],
+        ["--websocket-wait", "0"],
+    ):
         with pytest.raises(ConfigError):
             config_from_args([*bad, "--", "sh"])
 
@@ -161,8 +178,9 @@ def test_command_line() -> None:
 def test_oversized_frame_on_a_live_session(vncterm_shell: RunningVncterm) -> None:
     sock = WebSocketSocket("127.0.0.1", vncterm_shell.port)
     # a frame header announcing 1 TiB: refused with 1009 as its first bytes arrive
-    sock.send_raw(bytes([0x82, 0x80 | 127]) + struct.pack(">Q", 1 << 40) + b"\0" * 4
-                  + b"\0" * 70000)
+    sock.send_raw(
+        bytes([0x82, 0x80 | 127]) + struct.pack(">Q", 1 << 40) + b"\0" * 4 + b"\0" * 70000
+    )
     sock.settimeout(5)
     while sock.recv(65536):
         pass
@@ -175,7 +193,14 @@ def test_novnc_cannot_use_the_x509_subtypes(tmp_path: Path) -> None:
     from peers.common import PeerConnectError
 
     certs = make_certs(tmp_path)
-    with RunningVncterm(SHELL, password=b"sekrit", tls_cert=str(certs.server_cert),
-                        tls_key=str(certs.server_key)) as server, NoVncClient() as peer:
+    with (
+        RunningVncterm(
+            SHELL,
+            password=b"sekrit",
+            tls_cert=str(certs.server_cert),
+            tls_key=str(certs.server_key),
+        ) as server,
+        NoVncClient() as peer,
+    ):
         with pytest.raises(PeerConnectError, match="disconnected"):
             peer.connect("127.0.0.1", server.port, password="sekrit", timeout=5)

@@ -34,17 +34,33 @@ class HandshakeRefused(Exception):
 class WebSocketSocket:
     """One client connection: the opening handshake in the constructor, then binary frames."""
 
-    def __init__(self, host: str, port: int, *, origin: str | None = None,
-                 subprotocols: tuple[str, ...] = (), path: str = "/", timeout: float = 5.0,
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        origin: str | None = None,
+        subprotocols: tuple[str, ...] = (),
+        path: str = "/",
+        timeout: float = 5.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         raw = socket.create_connection((host, port), timeout=timeout)
-        self.sock: socket.socket = (tls.wrap_socket(raw, server_hostname=host)
-                                    if tls is not None else raw)
+        self.sock: socket.socket = (
+            tls.wrap_socket(raw, server_hostname=host) if tls is not None else raw
+        )
         self.ws = WSConnection(ConnectionType.CLIENT)
         headers = [(b"origin", origin.encode())] if origin else []
-        self.sock.sendall(self.ws.send(Request(host=f"{host}:{port}", target=path,
-                                               subprotocols=list(subprotocols),
-                                               extra_headers=headers)))
+        self.sock.sendall(
+            self.ws.send(
+                Request(
+                    host=f"{host}:{port}",
+                    target=path,
+                    subprotocols=list(subprotocols),
+                    extra_headers=headers,
+                )
+            )
+        )
         self.buffer = bytearray()
         self.pongs: list[bytes] = []
         self.close_code: int | None = None
@@ -119,7 +135,14 @@ class WebSocketSocket:
 class WsRawClient(RawClient):
     """The protocol-test RFB client over a WebSocket."""
 
-    def __init__(self, host: str, port: int, *, password: bytes | None = None,
-                 shared: bool = True, **ws: object) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        password: bytes | None = None,
+        shared: bool = True,
+        **ws: object,
+    ) -> None:
         self.sock = WebSocketSocket(host, port, **ws)  # type: ignore[assignment,arg-type]
         self._start(password, shared)

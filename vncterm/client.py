@@ -42,7 +42,7 @@ class Capture:
 
     def write(self, data: bytes) -> None:
         for i in range(0, len(data), streams.MAX_DATA):
-            self.client._send(streams.data_message(self.stream_id, data[i:i + streams.MAX_DATA]))
+            self.client._send(streams.data_message(self.stream_id, data[i : i + streams.MAX_DATA]))
 
     async def drain(self) -> None:
         await self.client._writer.drain()
@@ -74,8 +74,14 @@ class StreamClient:
         self.error: Exception | None = None
 
     @classmethod
-    async def connect(cls, host: str | None = None, port: int = 5900, *, path: str | None = None,
-                      password: bytes | None = None) -> StreamClient:
+    async def connect(
+        cls,
+        host: str | None = None,
+        port: int = 5900,
+        *,
+        path: str | None = None,
+        password: bytes | None = None,
+    ) -> StreamClient:
         """Connect over TCP (``host``, ``port``) or a unix socket (``path``) and handshake."""
         if path is not None:
             reader, writer = await asyncio.open_unix_connection(path, limit=_READ_LIMIT)
@@ -217,12 +223,14 @@ class StreamClient:
 
     async def wait_for_stream(self, name: str, timeout: float = 10.0) -> None:
         """Wait until the server announces ``name``."""
+
         async def present() -> None:
             while name not in self.streams:
                 if self.closed.is_set():
                     raise ConnectionError("connection closed")
                 self._changed.clear()
                 await self._changed.wait()
+
         await asyncio.wait_for(present(), timeout)
 
     async def open(self, name: str, timeout: float = 10.0) -> Capture:

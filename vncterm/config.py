@@ -104,8 +104,9 @@ class ConsoleSpec:
         """``NAME=unix:PATH``, ``NAME=tcp:HOST:PORT`` or ``NAME=exec:CMD`` (``--stream``)."""
         name, sep, spec = text.partition("=")
         if not sep or not name:
-            raise ConfigError(f"bad --stream {text!r}: use NAME=unix:PATH, NAME=tcp:HOST:PORT "
-                              "or NAME=exec:CMD")
+            raise ConfigError(
+                f"bad --stream {text!r}: use NAME=unix:PATH, NAME=tcp:HOST:PORT or NAME=exec:CMD"
+            )
         kind, sep, rest = spec.partition(":")
         if not sep or not rest:
             raise ConfigError(f"bad --stream {text!r}: missing target after {kind!r}")
@@ -226,17 +227,23 @@ class Config:
             raise ConfigError("--max-viewers must be at least 1")
         if self.stuck_timeout <= 0:
             raise ConfigError("--stuck-timeout must be positive")
-        authenticated = (self.password is not None or self.view_only_password is not None
-                         or self.plain_users is not None
-                         or (self.tls_cert is not None and self.tls_ca is not None))
+        authenticated = (
+            self.password is not None
+            or self.view_only_password is not None
+            or self.plain_users is not None
+            or (self.tls_cert is not None and self.tls_ca is not None)
+        )
         if self.websocket_tls and self.tls_cert is None:
             raise ConfigError("--websocket-tls needs --tls-cert")
         if self.websocket_tls and not self.websocket:
             raise ConfigError("--websocket-tls needs a --websocket listener")
         if not 0 < self.websocket_wait <= 1:
             raise ConfigError("--websocket-wait must be between 1 and 1000 ms")
-        if self.reverse_listen is not None and not self.reverse_listen.is_local \
-                and not self.insecure:
+        if (
+            self.reverse_listen is not None
+            and not self.reverse_listen.is_local
+            and not self.insecure
+        ):
             raise ConfigError(
                 f"refusing to accept desktops on {self.reverse_listen} without --insecure: "
                 "nothing proves that a desktop connecting there is the real one (RFB "

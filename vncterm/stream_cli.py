@@ -1,10 +1,10 @@
 """``vncterm-stream``: list a vncterm's tunnelled streams, or bridge one to stdio or a socket.
 
-    vncterm-stream HOST:PORT                  list the streams
-    vncterm-stream HOST:PORT NAME             bridge NAME to stdin/stdout (raw mode on a tty;
-                                              Ctrl-] quits, like telnet and virsh console)
-    vncterm-stream HOST:PORT NAME --listen unix:PATH
-                                              serve NAME to every local client of PATH
+vncterm-stream HOST:PORT                  list the streams
+vncterm-stream HOST:PORT NAME             bridge NAME to stdin/stdout (raw mode on a tty;
+                                          Ctrl-] quits, like telnet and virsh console)
+vncterm-stream HOST:PORT NAME --listen unix:PATH
+                                          serve NAME to every local client of PATH
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ async def _connect(server: str, password: bytes | None) -> StreamClient:
     return await StreamClient.connect(addr.host, addr.port, password=password)
 
 
-async def _pump_out(capture: Capture, write: asyncio.StreamWriter | int,
-                    idle: float | None = None) -> None:
+async def _pump_out(
+    capture: Capture, write: asyncio.StreamWriter | int, idle: float | None = None
+) -> None:
     """Copy the capture out; with ``idle``, stop once no byte came for that many seconds."""
     while True:
         if idle is None:
@@ -78,7 +79,7 @@ async def bridge_stdio(client: StreamClient, name: str) -> int:
         except BlockingIOError:
             return
         if interactive and ESCAPE in data:
-            data = data[:data.index(ESCAPE)]
+            data = data[: data.index(ESCAPE)]
             capture.write(data)
             done.set()
             return
@@ -148,14 +149,21 @@ async def amain(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="vncterm-stream", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="vncterm-stream",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("server", help="HOST:PORT, [IPV6]:PORT or unix:PATH of the vncterm")
     p.add_argument("stream", nargs="?", help="the stream to bridge (omit to list them)")
     p.add_argument("--listen", metavar="unix:PATH", help="serve the stream on a local socket")
     p.add_argument("--password-file", metavar="FILE", help="VNC Authentication password")
-    p.add_argument("--timeout", type=float, default=10.0,
-                   help="seconds to wait for the stream to appear (default 10)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the stream to appear (default 10)",
+    )
     args = p.parse_args(argv)
     try:
         return asyncio.run(amain(args))

@@ -30,8 +30,16 @@ from vncterm.rfb.connection import (
 
 CHALLENGE = bytes(range(16))
 #: The most a connection may hold between calls, whatever the viewer sends.
-BUFFER_BOUND = max(MAX_CUT_TEXT + 8, streams.MAX_DATA + 11, MAX_EARLY_INPUT,
-                   4 + 4 * MAX_ENCODINGS, 8 + 16 * 255) + 64
+BUFFER_BOUND = (
+    max(
+        MAX_CUT_TEXT + 8,
+        streams.MAX_DATA + 11,
+        MAX_EARLY_INPUT,
+        4 + 4 * MAX_ENCODINGS,
+        8 + 16 * 255,
+    )
+    + 64
+)
 TLS_BOUND = vencrypt.MAX_TLS_PENDING
 
 
@@ -59,8 +67,9 @@ def tls_material() -> tuple[ssl.SSLContext, ssl.SSLContext]:
 def tls_security() -> SecurityConfig:
     # cheap scrypt parameters: the fuzzers reach the Plain check thousands of times
     line = "u:" + vencrypt.hash_password(b"p", b"fuzz-salt-012345", n=2, r=1, p=1)
-    return SecurityConfig(password=b"pw", tls_context=tls_material()[0],
-                          plain_users=vencrypt.parse_users(line))
+    return SecurityConfig(
+        password=b"pw", tls_context=tls_material()[0], plain_users=vencrypt.parse_users(line)
+    )
 
 
 class TlsPeer:
@@ -68,8 +77,9 @@ class TlsPeer:
 
     def __init__(self) -> None:
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.obj = tls_material()[1].wrap_bio(self.incoming, self.outgoing,
-                                             server_hostname="localhost")
+        self.obj = tls_material()[1].wrap_bio(
+            self.incoming, self.outgoing, server_hostname="localhost"
+        )
 
     def pump(self, data: bytes) -> bytes:
         self.incoming.write(data)
@@ -129,8 +139,7 @@ STATES: dict[str, Callable[[], Fuzzable]] = {
     "version": lambda: _plain(None, b""),
     "security_choice": lambda: _plain(_VNC, b"RFB 003.008\n"),
     "vnc_auth_response": lambda: _plain(_VNC, b"RFB 003.007\n\x02"),
-    "client_init": lambda: _plain(_VNC, b"RFB 003.008\n\x02" + auth.vnc_response(b"pw",
-                                                                                 CHALLENGE)),
+    "client_init": lambda: _plain(_VNC, b"RFB 003.008\n\x02" + auth.vnc_response(b"pw", CHALLENGE)),
     "normal": lambda: _plain(None, b"RFB 003.008\n\x01\x01"),
     "normal_rfb33": lambda: _plain(None, b"RFB 003.003\n\x00"),
     "vencrypt_version": lambda: _plain(tls_security(), b"RFB 003.008\n\x13"),
@@ -141,8 +150,9 @@ STATES: dict[str, Callable[[], Fuzzable]] = {
 }
 
 
-def feed(conn: ServerConnection, chunks: Iterable[bytes],
-         sent: list[bytes] | None = None) -> list[events.Event]:
+def feed(
+    conn: ServerConnection, chunks: Iterable[bytes], sent: list[bytes] | None = None
+) -> list[events.Event]:
     """Feed ``chunks`` like the server's viewer does; check the contract after each. What the
     connection answers is appended to ``sent``."""
     out: list[events.Event] = []
@@ -156,8 +166,9 @@ def feed(conn: ServerConnection, chunks: Iterable[bytes],
                 for e in evs:
                     if isinstance(e, events.PlainCredentials):  # the server checks off-loop
                         users = conn.security.plain_users or {}
-                        out.append(conn.plain_checked(vencrypt.check_plain(users, e.user,
-                                                                           e.password)))
+                        out.append(
+                            conn.plain_checked(vencrypt.check_plain(users, e.user, e.password))
+                        )
                 evs = conn.receive_data(b"") if conn.has_buffered_input else []
         except ProtocolError:
             assert conn.state is State.CLOSED
@@ -181,7 +192,7 @@ def run_one(state: str, data: bytes, cuts: list[int], tamper: int | None = None)
     wire = target.wrap(data)
     if tamper is not None and wire:
         i = tamper % len(wire)
-        wire = wire[:i] + bytes([wire[i] ^ 0x5A]) + wire[i + 1:]
+        wire = wire[:i] + bytes([wire[i] ^ 0x5A]) + wire[i + 1 :]
     pieces, prev = [], 0
     for cut in sorted({c for c in cuts if 0 < c < len(wire)}) + [len(wire)]:
         pieces.append(wire[prev:cut])

@@ -33,12 +33,18 @@ def test_one(data: bytes) -> None:
     if len(data) < 2:
         return
     cols, rows = SIZES[data[0] & 3]
-    emu = Emulator(cols, rows, charset="latin-1" if data[0] & 4 else "utf-8",
-                   fast=not data[0] & 8, allow_column_mode=bool(data[0] & 16), scrollback=20)
+    emu = Emulator(
+        cols,
+        rows,
+        charset="latin-1" if data[0] & 4 else "utf-8",
+        fast=not data[0] & 8,
+        allow_column_mode=bool(data[0] & 16),
+        scrollback=20,
+    )
     step = 1 + data[1] % 64
     body = data[2:]
     for at in range(0, len(body), step):
-        emu.feed(body[at:at + step])
+        emu.feed(body[at : at + step])
         emu.take_replies()
     emu.take_resize_request()
     emu.feed(RECOVER + MARKER.encode())

@@ -66,10 +66,10 @@ Combining: e\u0301 a\u0308 n\u0303 o\u0302 u\u0306 (decomposed)   Braille: ⠁�
 ├────────┼────────┤  ╠════════╬════════╣  ┣━━━━━━━━╋━━━━━━━━┫  ╰────────╯
 └────────┴────────┘  ╚════════╩════════╝  ┗━━━━━━━━┻━━━━━━━━┛
 Blocks: ▁▂▃▄▅▆▇█ ▏▎▍▌▋▊▉ ░▒▓ ▖▗▘▙▚▛▜▝▞▟ ▀▐  Dashes: ┄┅┆┇┈┉┊┋╌╍╎╏ Diag: ╱╲╳
-Missing glyph: [\U000F0000] private use, [\u0378] unassigned
+Missing glyph: [\U000f0000] private use, [\u0378] unassigned
 """
 
-CHART_256 = r'''
+CHART_256 = r"""
 import sys
 w = sys.stdout.write
 w("256-colour chart (SGR 38;5 / 48;5)\r\n")
@@ -91,9 +91,9 @@ w("\x1b[0m\r\n")
 w("\x1b[1mbold\x1b[0m \x1b[2mfaint\x1b[0m \x1b[3mitalic\x1b[0m \x1b[4munderline\x1b[0m "
   "\x1b[7mreverse\x1b[0m \x1b[8mhidden\x1b[0m \x1b[9mstrike\x1b[0m "
   "\x1b[1;3;4mall three\x1b[0m \x1b[1;31mbold red\x1b[0m\r\n")
-'''
+"""
 
-CHART_TRUECOLOR = r'''
+CHART_TRUECOLOR = r"""
 import colorsys, sys
 w = sys.stdout.write
 w("truecolor chart (SGR 38;2 / 48;2, and the colon form 48:2::r:g:b)\r\n")
@@ -112,7 +112,7 @@ for col in range(80):
 w("\x1b[0m\r\n")
 w("\x1b[38;2;255;128;0;48;2;0;0;96m orange on navy \x1b[0m "
   "\x1b[4:3m\x1b[58:2::255:0:0mcurly red underline\x1b[59m\x1b[0m\r\n")
-'''
+"""
 
 
 @dataclass
@@ -136,11 +136,17 @@ def _sh(script: str) -> list[str]:
 SCENARIOS: dict[str, Scenario] = {
     "vim": Scenario(
         _sh(SHELL_PRELUDE + "vim -N -u vimrc -i NONE sample.py; printf 'after vim\\n'"),
-        [(1.5, b"5G", None), (0.5, b"A  # edited\x1b", None), (0.5, b":q!\r", "running"),
-         (0.8, b"", "after")],
-        files={"sample.py": SAMPLE_PY,
-               "vimrc": "syntax on\nset number\nset laststatus=2\nset ruler\n"
-                        "set cursorline\nset t_Co=256\ncolorscheme default\n"},
+        [
+            (1.5, b"5G", None),
+            (0.5, b"A  # edited\x1b", None),
+            (0.5, b":q!\r", "running"),
+            (0.8, b"", "after"),
+        ],
+        files={
+            "sample.py": SAMPLE_PY,
+            "vimrc": "syntax on\nset number\nset laststatus=2\nset ruler\n"
+            "set cursorline\nset t_Co=256\ncolorscheme default\n",
+        },
     ),
     "less": Scenario(
         _sh(SHELL_PRELUDE + "less -R unicode.txt; printf 'after less\\n'"),
@@ -162,29 +168,39 @@ SCENARIOS: dict[str, Scenario] = {
         env={"HOME": "{tmp}"},
     ),
     "dialog": Scenario(
-        _sh(SHELL_PRELUDE + "dialog --title 'vncterm' --checklist 'Pick some:' 12 50 4 "
+        _sh(
+            SHELL_PRELUDE + "dialog --title 'vncterm' --checklist 'Pick some:' 12 50 4 "
             "a 'Alternate screen' on b 'Box drawing' off c 'Colours' on d 'Unicode ✓' off; "
-            "printf '\\nafter dialog\\n'"),
+            "printf '\\nafter dialog\\n'"
+        ),
         [(1.5, b" ", None), (0.5, b"", "running"), (0.2, b"\r", None), (0.8, b"", "after")],
     ),
     "tmux": Scenario(
-        _sh("tmux -L vncterm-golden -f /dev/null new-session -s g "
-            "\"sh -c 'PS1=\\\"$ \\\" exec sh -i'\" \\; split-window -h "
-            "\"sh -c 'PS1=\\\"> \\\" exec sh -i'\"; printf 'after tmux\\n'"),
-        [(1.5, b"echo right pane; printf '\\033[1;32mgreen\\033[0m\\n'\r", None),
-         (0.5, b"\x02o", None),
-         (0.5, b"echo left pane; printf '\\302\\265 \\346\\227\\245\\346\\234\\254\\n'\r", None),
-         (0.8, b"", "running"), (0.1, b"exit\r", None), (0.8, b"exit\r", None),
-         (1.0, b"", "after")],
+        _sh(
+            "tmux -L vncterm-golden -f /dev/null new-session -s g "
+            '"sh -c \'PS1=\\"$ \\" exec sh -i\'" \\; split-window -h '
+            "\"sh -c 'PS1=\\\"> \\\" exec sh -i'\"; printf 'after tmux\\n'"
+        ),
+        [
+            (1.5, b"echo right pane; printf '\\033[1;32mgreen\\033[0m\\n'\r", None),
+            (0.5, b"\x02o", None),
+            (0.5, b"echo left pane; printf '\\302\\265 \\346\\227\\245\\346\\234\\254\\n'\r", None),
+            (0.8, b"", "running"),
+            (0.1, b"exit\r", None),
+            (0.8, b"exit\r", None),
+            (1.0, b"", "after"),
+        ],
     ),
     "vttest": Scenario(
         ["vttest"],
-        [(1.0, b"1\r", None)] + [(1.0, b"\r", f"screen{i}") for i in range(1, 7)]
+        [(1.0, b"1\r", None)]
+        + [(1.0, b"\r", f"screen{i}") for i in range(1, 7)]
         + [(1.0, b"0\r", "menu")],
         answer=True,
     ),
-    "unicode": Scenario(_sh("cat unicode.txt"), [(0.8, b"", "final")],
-                        files={"unicode.txt": UNICODE_TXT}),
+    "unicode": Scenario(
+        _sh("cat unicode.txt"), [(0.8, b"", "final")], files={"unicode.txt": UNICODE_TXT}
+    ),
     "colours256": Scenario(["python3", "-c", CHART_256], [(0.8, b"", "final")]),
     "truecolor": Scenario(["python3", "-c", CHART_TRUECOLOR], [(0.8, b"", "final")]),
 }
@@ -195,15 +211,29 @@ def record(name: str, scenario: Scenario) -> tuple[bytes, list[tuple[str, int]]]
     with tempfile.TemporaryDirectory(prefix="vncterm-golden-") as tmp:
         for fname, content in scenario.files.items():
             Path(tmp, fname).write_text(content)
-        env = {"TERM": "xterm-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": tmp, "COLUMNS": str(COLS),
-               "LINES": str(ROWS), "TZ": "UTC"}
+        env = {
+            "TERM": "xterm-256color",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": tmp,
+            "COLUMNS": str(COLS),
+            "LINES": str(ROWS),
+            "TZ": "UTC",
+        }
         env.update({k: v.replace("{tmp}", tmp) for k, v in scenario.env.items()})
         master, slave = pty.openpty()
         ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-        proc = subprocess.Popen(scenario.command, stdin=slave, stdout=slave, stderr=slave,
-                                cwd=tmp, env=env, start_new_session=True,
-                                preexec_fn=lambda: ioctl(0, termios.TIOCSCTTY, 0))
+        proc = subprocess.Popen(
+            scenario.command,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=tmp,
+            env=env,
+            start_new_session=True,
+            preexec_fn=lambda: ioctl(0, termios.TIOCSCTTY, 0),
+        )
         os.close(slave)
         out = bytearray()
         checkpoints: list[tuple[str, int]] = []
@@ -253,10 +283,10 @@ def _chunks(keys: bytes) -> Iterator[bytes]:
             j = i + 2
             while j < len(keys) and not 0x40 <= keys[j] <= 0x7E:
                 j += 1
-            yield keys[i:j + 1]
+            yield keys[i : j + 1]
             i = j + 1
         else:
-            yield keys[i:i + 1]
+            yield keys[i : i + 1]
             i += 1
 
 
@@ -276,7 +306,7 @@ def replay(data: bytes, upto: int, cols: int = COLS, rows: int = ROWS) -> object
     renderer = TerminalRenderer(CellFont(FONT_SIZE), cols, rows)
     pos, step = 0, 1
     while pos < upto:  # odd chunk sizes split sequences and UTF-8 like a real pty would
-        emu.feed(data[pos:min(upto, pos + step)])
+        emu.feed(data[pos : min(upto, pos + step)])
         pos += step
         step = step * 3 % 4093 + 1
         if step % 5 == 0:
@@ -308,17 +338,19 @@ def bench(names: list[str]) -> None:
             t0 = time.perf_counter()
             emu = Emulator(COLS, ROWS)
             for i in range(0, len(data), 512):
-                emu.feed(data[i:i + 512])
+                emu.feed(data[i : i + 512])
             t1 = time.perf_counter()
             emu = Emulator(COLS, ROWS)
             renderer = TerminalRenderer(font, COLS, ROWS)
             for i in range(0, len(data), 512):
-                emu.feed(data[i:i + 512])
+                emu.feed(data[i : i + 512])
                 renderer.refresh(emu.screen, emu.cursor_visible)
             t2 = time.perf_counter()
             parse, total = min(parse, t1 - t0), min(total, t2 - t1)
-        print(f"{name:12s} {len(data):7d} bytes  parse {parse * 1e3:7.2f} ms  "
-              f"parse+render {total * 1e3:7.2f} ms")
+        print(
+            f"{name:12s} {len(data):7d} bytes  parse {parse * 1e3:7.2f} ms  "
+            f"parse+render {total * 1e3:7.2f} ms"
+        )
 
 
 def main(argv: list[str]) -> int:
@@ -333,8 +365,9 @@ def main(argv: list[str]) -> int:
         if argv[0] == "capture":
             data, marks = record(name, SCENARIOS[name])
             (HERE / f"{name}.bin").write_bytes(data)
-            (HERE / f"{name}.json").write_text(json.dumps(
-                {"size": [COLS, ROWS], "checkpoints": marks}, indent=1) + "\n")
+            (HERE / f"{name}.json").write_text(
+                json.dumps({"size": [COLS, ROWS], "checkpoints": marks}, indent=1) + "\n"
+            )
             print(f"{name}: {len(data)} bytes, checkpoints {marks}")
         elif name not in NO_PNG:
             data = (HERE / f"{name}.bin").read_bytes()

@@ -77,8 +77,19 @@ class _Cpio:
     def add(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)) -> None:
         encoded = name.encode() + b"\0"
         fields = (
-            self.ino, mode, 0, 0, 2 if stat.S_ISDIR(mode) else 1, 0, len(data),
-            0, 0, rdev[0], rdev[1], len(encoded), 0,
+            self.ino,
+            mode,
+            0,
+            0,
+            2 if stat.S_ISDIR(mode) else 1,
+            0,
+            len(data),
+            0,
+            0,
+            rdev[0],
+            rdev[1],
+            len(encoded),
+            0,
         )
         self.ino += 1
         self.out += b"070701" + b"".join(b"%08X" % f for f in fields) + encoded
@@ -107,8 +118,19 @@ def build(busybox: Path = BUSYBOX, work: Path = WORK) -> Path:
     if target.exists():
         return target
     cpio = _Cpio()
-    for d in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "root",
-              "etc"):
+    for d in (
+        "bin",
+        "sbin",
+        "usr",
+        "usr/bin",
+        "usr/sbin",
+        "dev",
+        "proc",
+        "sys",
+        "tmp",
+        "root",
+        "etc",
+    ):
         cpio.add(d, stat.S_IFDIR | 0o755)
     cpio.add("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1))
     cpio.add("bin/busybox", stat.S_IFREG | 0o755, bb)

@@ -92,9 +92,7 @@ class ScreenDiff:
         assert self.bbox is not None
         x0, y0, x1, y1 = self.bbox
         total = int(np.prod(self.expected_shape))
-        first = ", ".join(
-            f"({x},{y}) got {a:06x} want {e:06x}" for x, y, a, e in self.samples
-        )
+        first = ", ".join(f"({x},{y}) got {a:06x} want {e:06x}" for x, y, a, e in self.samples)
         return (
             f"{self.count} of {total} pixels differ, within x {x0}..{x1 - 1}, y {y0}..{y1 - 1}"
             f" ({x1 - x0}x{y1 - y0}); first: {first}"

@@ -49,8 +49,20 @@ SOURCE = Path(__file__).resolve().parent / "libvnc" / "capture.c"
 # Encoding names libvncclient's SetFormatAndEncodings understands (it matches token prefixes, so
 # an abbreviation or typo would silently pick another encoding or none: we check them here).
 ENCODINGS = frozenset(
-    {"raw", "copyrect", "tight", "hextile", "zlib", "zlibhex", "zrle", "zywrle", "ultra",
-     "ultrazip", "corre", "rre"}
+    {
+        "raw",
+        "copyrect",
+        "tight",
+        "hextile",
+        "zlib",
+        "zlibhex",
+        "zrle",
+        "zywrle",
+        "ultra",
+        "ultrazip",
+        "corre",
+        "rre",
+    }
 )
 
 # Pixel formats tests commonly want. All are valid per the RFB spec.
@@ -85,9 +97,11 @@ class CaptureResult:
 
     def pixels(self) -> np.ndarray:
         """Client pixel values as an (h, w) uint32 array (colour-map indices for a colour map)."""
-        return np.frombuffer(self.data, dtype=_dtype(self.pixel_format)).astype(
-            np.uint32
-        ).reshape(self.height, self.width)
+        return (
+            np.frombuffer(self.data, dtype=_dtype(self.pixel_format))
+            .astype(np.uint32)
+            .reshape(self.height, self.width)
+        )
 
     def rgb(self) -> np.ndarray:
         """The screen as 0x00RRGGBB."""
@@ -98,7 +112,8 @@ class CaptureResult:
             raise PeerError("colour-map format but the server sent no SetColourMapEntries")
         table = np.array(
             [
-                (((r * 255 + 32767) // 65535) << 16) | (((g * 255 + 32767) // 65535) << 8)
+                (((r * 255 + 32767) // 65535) << 16)
+                | (((g * 255 + 32767) // 65535) << 8)
                 | ((b * 255 + 32767) // 65535)
                 for r, g, b in self.colour_map
             ],
@@ -118,7 +133,8 @@ def colour_bits(pf: PixelFormat) -> int:
     if not pf.true_colour:
         return (1 << pf.bits_per_pixel) - 1
     return (
-        (pf.red_max << pf.red_shift) | (pf.green_max << pf.green_shift)
+        (pf.red_max << pf.red_shift)
+        | (pf.green_max << pf.green_shift)
         | (pf.blue_max << pf.blue_shift)
     )
 
@@ -143,8 +159,10 @@ def known_issue(pf: PixelFormat, encodings: list[str] | tuple[str, ...]) -> str 
     if not (pf.true_colour and pf.bits_per_pixel == 32 and pf.big_endian):
         return None
     if first == "zrle" and colour_bits(pf) >> 24 == 0:
-        return ("libvncclient misreads 3-byte ZRLE CPIXELs of big-endian formats whose colour "
-                "sits in the low bytes")
+        return (
+            "libvncclient misreads 3-byte ZRLE CPIXELs of big-endian formats whose colour "
+            "sits in the low bytes"
+        )
     if first == "tight" and pf.tight_tpixel():
         return "libvncclient stores Tight 24-bit TPIXELs in host byte order, not big-endian"
     return None
@@ -154,8 +172,16 @@ def _format_arg(pf: PixelFormat) -> str:
     return ",".join(
         str(v)
         for v in (
-            pf.bits_per_pixel, pf.depth, int(pf.big_endian), int(pf.true_colour),
-            pf.red_max, pf.green_max, pf.blue_max, pf.red_shift, pf.green_shift, pf.blue_shift,
+            pf.bits_per_pixel,
+            pf.depth,
+            int(pf.big_endian),
+            int(pf.true_colour),
+            pf.red_max,
+            pf.green_max,
+            pf.blue_max,
+            pf.red_shift,
+            pf.green_shift,
+            pf.blue_shift,
         )
     )
 
@@ -176,15 +202,20 @@ def build() -> Path:
             raise PeerError("building the libvncclient peer needs gcc and pkg-config")
         flags = subprocess.run(
             ["pkg-config", "--cflags", "--libs", "libvncclient"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if flags.returncode != 0:
-            raise PeerError(f"pkg-config libvncclient failed (install libvncserver-dev): "
-                            f"{flags.stderr.strip()}")
+            raise PeerError(
+                f"pkg-config libvncclient failed (install libvncserver-dev): {flags.stderr.strip()}"
+            )
         tmp = exe.with_suffix(".tmp")
         cc = subprocess.run(
             ["gcc", "-O2", "-Wall", "-o", str(tmp), str(SOURCE), *flags.stdout.split()],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if cc.returncode != 0:
             raise PeerError(f"compiling {SOURCE.name} failed:\n{cc.stderr}")
@@ -233,10 +264,25 @@ def capture_result(
     os.close(fd)
     out = Path(out_name)
     args = [
-        str(exe), "--host", host, "--port", str(port), "--out", str(out),
-        "--format", _format_arg(pixel_format), "--encodings", " ".join(encodings),
-        "--min-updates", str(min_updates), "--quiet-ms", str(quiet_ms),
-        "--timeout-ms", str(int(timeout * 1000)), "--shared", str(int(shared)),
+        str(exe),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--out",
+        str(out),
+        "--format",
+        _format_arg(pixel_format),
+        "--encodings",
+        " ".join(encodings),
+        "--min-updates",
+        str(min_updates),
+        "--quiet-ms",
+        str(quiet_ms),
+        "--timeout-ms",
+        str(int(timeout * 1000)),
+        "--shared",
+        str(int(shared)),
     ]
     if keys:
         args += ["--keys", ",".join(f"{k:x}" for k in keys)]
@@ -250,8 +296,9 @@ def capture_result(
         env["VNCTERM_PEER_PASSWORD"] = password
     try:
         try:
-            proc = subprocess.run(args, capture_output=True, env=env, timeout=timeout + 10,
-                                  check=False)
+            proc = subprocess.run(
+                args, capture_output=True, env=env, timeout=timeout + 10, check=False
+            )
         except subprocess.TimeoutExpired as exc:
             raise PeerError(f"libvncclient capture hung past {timeout + 10} s") from exc
         log = proc.stderr.decode("utf-8", "replace")
@@ -294,8 +341,13 @@ def capture_result(
     if len(data) != expected:
         raise PeerError(f"framebuffer file has {len(data)} bytes, expected {expected}")
     if check and result.updates < min_updates:
-        why = ("timed out" if result.timed_out else "server closed the connection"
-               if result.closed else "libvncclient failed")
+        why = (
+            "timed out"
+            if result.timed_out
+            else "server closed the connection"
+            if result.closed
+            else "libvncclient failed"
+        )
         raise PeerError(
             f"libvncclient saw {result.updates} of {min_updates} updates: {why} "
             f"(last log: {info.get('last_log')!r})\n{log}"
@@ -318,8 +370,15 @@ def capture(
 ) -> np.ndarray:
     """The client's screen as an (h, w) uint32 array of 0x00RRGGBB."""
     return capture_result(
-        host, port, pixel_format=pixel_format, encodings=encodings, password=password,
-        min_updates=min_updates, quiet_ms=quiet_ms, timeout=timeout, type_text=type_text,
+        host,
+        port,
+        pixel_format=pixel_format,
+        encodings=encodings,
+        password=password,
+        min_updates=min_updates,
+        quiet_ms=quiet_ms,
+        timeout=timeout,
+        type_text=type_text,
         **options,
     ).rgb()
 
@@ -342,8 +401,15 @@ def capture_raw(
     Compare against ``pixel_format.pack(server_framebuffer)``.
     """
     r = capture_result(
-        host, port, pixel_format=pixel_format, encodings=encodings, password=password,
-        min_updates=min_updates, quiet_ms=quiet_ms, timeout=timeout, type_text=type_text,
+        host,
+        port,
+        pixel_format=pixel_format,
+        encodings=encodings,
+        password=password,
+        min_updates=min_updates,
+        quiet_ms=quiet_ms,
+        timeout=timeout,
+        type_text=type_text,
         **options,
     )
     return r.data, r.width, r.height

@@ -47,29 +47,59 @@ def build() -> Path:
     if exe.exists():
         return exe
     _build_capture()  # fails with a clear message when gcc/pkg-config/libvncclient are missing
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libvncclient"],
-                           capture_output=True, text=True, check=True).stdout.split()
+    flags = subprocess.run(
+        ["pkg-config", "--cflags", "--libs", "libvncclient"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     tmp = exe.with_suffix(f".tmp{os.getpid()}")
-    cc = subprocess.run([shutil.which("gcc") or "gcc", "-O2", "-Wall", "-o", str(tmp),
-                         str(SOURCE), *flags], capture_output=True, text=True, check=False)
+    cc = subprocess.run(
+        [shutil.which("gcc") or "gcc", "-O2", "-Wall", "-o", str(tmp), str(SOURCE), *flags],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if cc.returncode != 0:
         raise PeerError(f"compiling {SOURCE.name} failed:\n{cc.stderr}")
     os.replace(tmp, exe)
     return exe
 
 
-def connect(port: int, *, host: str = "127.0.0.1", ca: Path | None = None,
-            cert: Path | None = None, key: Path | None = None, user: str | None = None,
-            password: str | None = None, keys: list[int] | None = None, min_updates: int = 1,
-            quiet_ms: int = 300, timeout: float = 10.0) -> TlsResult:
+def connect(
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    ca: Path | None = None,
+    cert: Path | None = None,
+    key: Path | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    keys: list[int] | None = None,
+    min_updates: int = 1,
+    quiet_ms: int = 300,
+    timeout: float = 10.0,
+) -> TlsResult:
     """One libvncclient session; never raises for a refused connection (see ``ok``)."""
     exe = build()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     fd, out = tempfile.mkstemp(prefix="libvnc-tls-fb-", dir=WORK_DIR)
     os.close(fd)
-    args = [str(exe), "--host", host, "--port", str(port), "--out", out,
-            "--min-updates", str(min_updates), "--quiet-ms", str(quiet_ms),
-            "--timeout-ms", str(int(timeout * 1000))]
+    args = [
+        str(exe),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--out",
+        out,
+        "--min-updates",
+        str(min_updates),
+        "--quiet-ms",
+        str(quiet_ms),
+        "--timeout-ms",
+        str(int(timeout * 1000)),
+    ]
     for flag, value in (("--ca", ca), ("--cert", cert), ("--key", key), ("--user", user)):
         if value is not None:
             args += [flag, str(value)]
@@ -79,8 +109,7 @@ def connect(port: int, *, host: str = "127.0.0.1", ca: Path | None = None,
     if password is not None:
         env["VNCTERM_PEER_PASSWORD"] = password
     try:
-        proc = subprocess.run(args, capture_output=True, env=env, timeout=timeout + 15,
-                              check=False)
+        proc = subprocess.run(args, capture_output=True, env=env, timeout=timeout + 15, check=False)
         lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
         info: dict[str, Any] = json.loads(lines[-1]) if lines else {}
         data = Path(out).read_bytes()
@@ -90,7 +119,14 @@ def connect(port: int, *, host: str = "127.0.0.1", ca: Path | None = None,
     fb = None
     if info.get("ok") and len(data) == w * h * 4:
         fb = np.frombuffer(data, dtype="<u4").reshape(h, w) & 0xFFFFFF
-    return TlsResult(ok=bool(info.get("ok")), subauth=int(info.get("subauth", 0)), width=w,
-                     height=h, updates=int(info.get("updates", 0)),
-                     error=str(info.get("error", "")), exit_status=proc.returncode,
-                     log=proc.stderr.decode("utf-8", "replace"), framebuffer=fb)
+    return TlsResult(
+        ok=bool(info.get("ok")),
+        subauth=int(info.get("subauth", 0)),
+        width=w,
+        height=h,
+        updates=int(info.get("updates", 0)),
+        error=str(info.get("error", "")),
+        exit_status=proc.returncode,
+        log=proc.stderr.decode("utf-8", "replace"),
+        framebuffer=fb,
+    )

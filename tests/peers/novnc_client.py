@@ -127,12 +127,15 @@ class NoVncClient:
                     if ev.get("event") in names and (predicate is None or predicate(ev)):
                         return ev
                 if any(ev.get("event") == "exit" for ev in self.events[start:]):
-                    raise PeerError(f"noVNC process exited while waiting for {names}:\n"
-                                    f"{self.stderr()}")
+                    raise PeerError(
+                        f"noVNC process exited while waiting for {names}:\n{self.stderr()}"
+                    )
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise PeerError(f"no {names} event from noVNC within {timeout} s; events: "
-                                    f"{self.events[-10:]}\n{self.stderr()}")
+                    raise PeerError(
+                        f"no {names} event from noVNC within {timeout} s; events: "
+                        f"{self.events[-10:]}\n{self.stderr()}"
+                    )
                 self._cond.wait(left)
 
     def command(self, cmd: str, timeout: float = 10.0, **args: Any) -> Event:
@@ -155,7 +158,7 @@ class NoVncClient:
         """``fatal`` events (e.g. an image rectangle this harness cannot decode) since the last
         connect."""
         with self._cond:
-            return [ev for ev in self.events[self._session_start:] if ev.get("event") == "fatal"]
+            return [ev for ev in self.events[self._session_start :] if ev.get("event") == "fatal"]
 
     # -- the viewer ------------------------------------------------------------------------------
 
@@ -199,7 +202,8 @@ class NoVncClient:
         if not wait:
             return {}
         ev = self.wait_for(
-            ("connected", "disconnected", "securityfailure", "credentialsrequired"), timeout,
+            ("connected", "disconnected", "securityfailure", "credentialsrequired"),
+            timeout,
             start=start,
         )
         if ev["event"] != "connected":
@@ -211,8 +215,9 @@ class NoVncClient:
                 pass
             with self._cond:
                 tail = [e for e in self.events[start:] if e.get("event") not in ("update",)]
-            raise PeerConnectError(f"noVNC could not connect to {host}:{port}: {ev}; "
-                                   f"events: {tail}")
+            raise PeerConnectError(
+                f"noVNC could not connect to {host}:{port}: {ev}; events: {tail}"
+            )
         self.wait_for("update", timeout, start=start)
         return ev
 

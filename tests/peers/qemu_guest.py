@@ -148,9 +148,24 @@ class QemuGuest:
 
     def command(self) -> list[str]:
         cmd = [
-            QEMU, "-accel", "tcg", "-m", str(self.memory_mb), "-nodefaults", "-no-user-config",
-            "-display", "none", "-nic", "none", "-no-reboot",
-            "-kernel", str(self.kernel), "-initrd", str(self.initrd), "-append", self.append,
+            QEMU,
+            "-accel",
+            "tcg",
+            "-m",
+            str(self.memory_mb),
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-nic",
+            "none",
+            "-no-reboot",
+            "-kernel",
+            str(self.kernel),
+            "-initrd",
+            str(self.initrd),
+            "-append",
+            self.append,
         ]
         for serial in self.serials:
             cmd += ["-serial", serial.qemu_arg()]
@@ -170,16 +185,22 @@ class QemuGuest:
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         self.starts += 1
         deadline = time.monotonic() + timeout
         want_ptys = sum(s.pty for s in self.serials)
         self.ptys = []
-        while not all(s.listening() for s in self.serials) or (
-            self.monitor_path is not None and not self.monitor_path.exists()
-        ) or len(self.ptys) < want_ptys:
+        while (
+            not all(s.listening() for s in self.serials)
+            or (self.monitor_path is not None and not self.monitor_path.exists())
+            or len(self.ptys) < want_ptys
+        ):
             self.ptys = self._ptys(log_start)
             if self.proc.poll() is not None:
                 raise RuntimeError(f"QEMU exited with {self.proc.returncode}: {self.log()}")

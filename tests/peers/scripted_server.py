@@ -44,8 +44,15 @@ def update_message(rects: Sequence[Any]) -> bytes:
 class ScriptedServer:
     """Serve one viewer on 127.0.0.1 in a thread; use as a context manager."""
 
-    def __init__(self, width: int, height: int, script: Script, *, name: str = "scripted",
-                 timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        script: Script,
+        *,
+        name: str = "scripted",
+        timeout: float = 20.0,
+    ) -> None:
         self.width, self.height, self.script, self.name = width, height, script, name
         self.timeout = timeout
         self.pixel_format: PixelFormat = SERVER_PIXEL_FORMAT
@@ -61,8 +68,9 @@ class ScriptedServer:
         self._thread.start()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._thread.join(self.timeout + 5)
         self._listener.close()
 
@@ -108,8 +116,12 @@ class ScriptedServer:
         conn.sendall(struct.pack(">I", 0))  # SecurityResult OK
         read(conn, 1)  # ClientInit (shared flag)
         name = self.name.encode()
-        conn.sendall(struct.pack(">HH", self.width, self.height) + SERVER_PIXEL_FORMAT.to_bytes()
-                     + struct.pack(">I", len(name)) + name)
+        conn.sendall(
+            struct.pack(">HH", self.width, self.height)
+            + SERVER_PIXEL_FORMAT.to_bytes()
+            + struct.pack(">I", len(name))
+            + name
+        )
         updates: list[bytes] | None = None
         while True:
             kind = read(conn, 1)[0]

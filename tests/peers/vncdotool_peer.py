@@ -152,8 +152,9 @@ def _in_reactor(fn: Any, *args: Any, timeout: float) -> Any:
     try:
         result = results.get(timeout=timeout)
     except queue.Empty:
-        raise PeerError(f"vncdotool call {getattr(fn, '__name__', fn)} timed out "
-                        f"after {timeout} s") from None
+        raise PeerError(
+            f"vncdotool call {getattr(fn, '__name__', fn)} timed out after {timeout} s"
+        ) from None
     if isinstance(result, Failure):
         result.raiseException()
     return result
@@ -181,13 +182,15 @@ class VncDoToolPeer:
         if unknown:
             raise ValueError(f"vncdotool cannot decode {unknown}")
         factory_class = type(
-            "Factory", (PresizedFactory,),
+            "Factory",
+            (PresizedFactory,),
             {"encoding_names": tuple(encodings), "shared": shared},
         )
         server = f"[{host}]::{port}" if ":" in host else f"{host}::{port}"
         # api.connect starts the reactor thread (once per process) and the connection attempt.
-        factory = api.connect(server, password=password, factory_class=factory_class,
-                              timeout=self.timeout).factory
+        factory = api.connect(
+            server, password=password, factory_class=factory_class, timeout=self.timeout
+        ).factory
 
         def when_connected() -> Deferred[PresizedClient]:
             done: Deferred[PresizedClient] = Deferred()
@@ -207,8 +210,9 @@ class VncDoToolPeer:
         except PeerError:
             raise
         except Exception as exc:  # vncdotool's AuthenticationError, ConnectionRefusedError...
-            raise PeerConnectError(f"vncdotool could not connect to {host}:{port}: "
-                                   f"{type(exc).__name__}: {exc}") from exc
+            raise PeerConnectError(
+                f"vncdotool could not connect to {host}:{port}: {type(exc).__name__}: {exc}"
+            ) from exc
         self.wait_for_updates(1)
 
     def _call(self, method: str, *args: Any) -> Any:

@@ -30,9 +30,28 @@ def parse_xwd(data: bytes) -> np.ndarray:
     """An XWD dump (ZPixmap TrueColor, 24 or 32 bits per pixel) as an (h, w) uint32 array of
     0x00RRGGBB."""
     hdr = struct.unpack(">25I", data[:100])
-    (header_size, version, pixmap_format, _depth, width, height, _xoff, byte_order, _unit,
-     _bit_order, _pad, bpp, bytes_per_line, _visual, red_mask, green_mask, blue_mask,
-     _bits_rgb, _cmap_entries, ncolors) = hdr[:20]
+    (
+        header_size,
+        version,
+        pixmap_format,
+        _depth,
+        width,
+        height,
+        _xoff,
+        byte_order,
+        _unit,
+        _bit_order,
+        _pad,
+        bpp,
+        bytes_per_line,
+        _visual,
+        red_mask,
+        green_mask,
+        blue_mask,
+        _bits_rgb,
+        _cmap_entries,
+        ncolors,
+    ) = hdr[:20]
     if version != 7 or pixmap_format != 2 or bpp not in (24, 32):
         raise PeerError(f"unsupported XWD: version {version} format {pixmap_format} bpp {bpp}")
     offset = header_size + 12 * ncolors
@@ -57,10 +76,36 @@ def write_xwd(path: Path, rgb: np.ndarray) -> None:
     """Write an (h, w) 0x00RRGGBB array as a 24-bit TrueColor XWD file (for ``xwud``)."""
     h, w = rgb.shape
     name = b"image\0"
-    fields = [100 + len(name), 7, 2, 24, w, h, 0, 0, 32, 0, 32, 32, w * 4, 4,
-              0xFF0000, 0xFF00, 0xFF, 8, 0, 0, w, h, 0, 0, 0]
-    path.write_bytes(struct.pack(">25I", *fields) + name
-                     + np.ascontiguousarray(rgb, dtype="<u4").tobytes())
+    fields = [
+        100 + len(name),
+        7,
+        2,
+        24,
+        w,
+        h,
+        0,
+        0,
+        32,
+        0,
+        32,
+        32,
+        w * 4,
+        4,
+        0xFF0000,
+        0xFF00,
+        0xFF,
+        8,
+        0,
+        0,
+        w,
+        h,
+        0,
+        0,
+        0,
+    ]
+    path.write_bytes(
+        struct.pack(">25I", *fields) + name + np.ascontiguousarray(rgb, dtype="<u4").tobytes()
+    )
 
 
 class XvncServer:
@@ -98,12 +143,26 @@ class XvncServer:
         self._log = open(Path(self._tmp.name) / "xvnc.log", "wb")
         self.proc = subprocess.Popen(
             [
-                "Xvnc", "-displayfd", str(write_fd), "-rfbport", str(self.port),
-                "-interface", "127.0.0.1", "-geometry", f"{self.width}x{self.height}",
-                "-depth", str(self.depth), "-AlwaysShared", "-nolisten", "tcp",
-                *security, *self.extra_args,
+                "Xvnc",
+                "-displayfd",
+                str(write_fd),
+                "-rfbport",
+                str(self.port),
+                "-interface",
+                "127.0.0.1",
+                "-geometry",
+                f"{self.width}x{self.height}",
+                "-depth",
+                str(self.depth),
+                "-AlwaysShared",
+                "-nolisten",
+                "tcp",
+                *security,
+                *self.extra_args,
             ],
-            pass_fds=(write_fd,), stdout=self._log, stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         os.close(write_fd)
         try:
@@ -141,8 +200,9 @@ class XvncServer:
 
     def spawn(self, *cmd: str) -> subprocess.Popen[bytes]:
         """Start a long-running X client on this display; killed by :meth:`stop`."""
-        p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            cmd, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self._children.append(p)
         return p
 
@@ -150,7 +210,9 @@ class XvncServer:
         """The server's own screen, 0x00RRGGBB, via ``xwd -root``."""
         out = subprocess.run(
             ["xwd", "-root", "-silent", "-display", self.display],
-            capture_output=True, check=True, timeout=20,
+            capture_output=True,
+            check=True,
+            timeout=20,
         )
         return parse_xwd(out.stdout)
 

@@ -47,8 +47,17 @@ def baud_constant(baud: int) -> int:
 def make_raw(attrs: list[Any], speed: int | None) -> list[Any]:
     """A copy of tcgetattr() ``attrs`` set like cfmakeraw(3), plus CLOCAL/CREAD and ``speed``."""
     iflag, oflag, cflag, lflag, ispeed, ospeed, cc = attrs
-    iflag &= ~(termios.IGNBRK | termios.BRKINT | termios.PARMRK | termios.ISTRIP
-               | termios.INLCR | termios.IGNCR | termios.ICRNL | termios.IXON | termios.IXOFF)
+    iflag &= ~(
+        termios.IGNBRK
+        | termios.BRKINT
+        | termios.PARMRK
+        | termios.ISTRIP
+        | termios.INLCR
+        | termios.IGNCR
+        | termios.ICRNL
+        | termios.IXON
+        | termios.IXOFF
+    )
     oflag &= ~termios.OPOST
     lflag &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
     cflag &= ~(termios.CSIZE | termios.PARENB | termios.CRTSCTS)
@@ -77,8 +86,12 @@ class DeviceConsole(ReattachingConsole):
         max_pending_write: int = MAX_PENDING_WRITE,
     ) -> None:
         self.path = os.fspath(path)
-        super().__init__(self.path, min_backoff=min_backoff, max_backoff=max_backoff,
-                         max_pending_write=max_pending_write)
+        super().__init__(
+            self.path,
+            min_backoff=min_backoff,
+            max_backoff=max_backoff,
+            max_pending_write=max_pending_write,
+        )
         self.speed = baud_constant(baud) if baud is not None else None
         self.raw = raw
         self.fd = -1

@@ -34,8 +34,13 @@ class ProcessConsole(Console):
         loop = asyncio.get_running_loop()
         self._closed = loop.create_future()
         self._proc = await asyncio.create_subprocess_exec(
-            "/bin/sh", "-c", self.command, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, start_new_session=True)
+            "/bin/sh",
+            "-c",
+            self.command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
         self.connected = True
         on_status(f"started {shlex.split(self.command)[0]} (pid {self._proc.pid})")
         self._reader = asyncio.ensure_future(self._read(on_data, on_status))

@@ -29,8 +29,14 @@ class ReattachingConsole(Console):
     #: The status shown before each attempt after a loss, e.g. "connecting to".
     attaching = "attaching to"
 
-    def __init__(self, description: str, *, min_backoff: float = 0.25,
-                 max_backoff: float = 5.0, max_pending_write: int = MAX_PENDING_WRITE) -> None:
+    def __init__(
+        self,
+        description: str,
+        *,
+        min_backoff: float = 0.25,
+        max_backoff: float = 5.0,
+        max_pending_write: int = MAX_PENDING_WRITE,
+    ) -> None:
         self.description = description
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
@@ -126,8 +132,12 @@ class ReattachingConsole(Console):
         if queued + len(data) > self.max_pending_write:
             self.dropped_writes += len(data)
             if not self._warned:
-                log.warning("%s: console not reading, dropping %d bytes (more than %d queued)",
-                            self.description, len(data), self.max_pending_write)
+                log.warning(
+                    "%s: console not reading, dropping %d bytes (more than %d queued)",
+                    self.description,
+                    len(data),
+                    self.max_pending_write,
+                )
                 self._warned = True
             return False
         self._warned = False

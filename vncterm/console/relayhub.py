@@ -59,8 +59,9 @@ class RelayClient(Protocol):
 class RelayHub:
     """The relay process and the consoles it serves, for one event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.loop = loop
         self.clock = clock
         self.proc: subprocess.Popen[bytes] | None = None
@@ -117,8 +118,11 @@ class RelayHub:
             # -I: not even the relay's own folder on sys.path (this package has a socket.py)
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", ptyrelay.__file__, str(child.fileno())],
-                pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, start_new_session=True)
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         except OSError as e:
             parent.close()
             self._give_up(f"cannot start the pty relay: {e}")
@@ -154,8 +158,10 @@ class RelayHub:
             self._deaths.popleft()
         self._deaths.append(now)
         if len(self._deaths) > MAX_RELAY_RESTARTS:
-            self._give_up(f"the pty relay ended {len(self._deaths)} times within"
-                          f" {RESTART_WINDOW:.0f} s (last status {status})")
+            self._give_up(
+                f"the pty relay ended {len(self._deaths)} times within"
+                f" {RESTART_WINDOW:.0f} s (last status {status})"
+            )
             return
         log.warning("pty relay ended with status %s; starting another", status)
         if self._start():
@@ -239,8 +245,9 @@ class RelayHub:
             elif op == b"F":
                 if not self._splice_refused:  # the same for every pty of this kernel: once
                     self._splice_refused = True
-                    log.warning("the pty relay cannot splice a pty: such ptys are read on the"
-                                " event loop")
+                    log.warning(
+                        "the pty relay cannot splice a pty: such ptys are read on the event loop"
+                    )
                 self._go_direct(ident)
 
 

@@ -180,8 +180,12 @@ class SocketConsole(ReattachingConsole):
         else:
             self.address = os.fspath(address)
             description = self.address
-        super().__init__(description, min_backoff=min_backoff, max_backoff=max_backoff,
-                         max_pending_write=max_pending_write)
+        super().__init__(
+            description,
+            min_backoff=min_backoff,
+            max_backoff=max_backoff,
+            max_pending_write=max_pending_write,
+        )
         self.telnet = telnet
         self._transport: asyncio.Transport | None = None
         self._filter = TelnetFilter()

@@ -92,9 +92,18 @@ class SpawnConsole(Console):
         self._eof = loop.create_future()
         master, slave = os.openpty()
         self._set_winsize(master, self.cols, self.rows)
-        self.proc = _start(self.argv, keep=master, give=slave, stdin=slave, stdout=slave,
-                           stderr=slave, env=self.env, start_new_session=True,
-                           preexec_fn=_set_ctty, close_fds=True)
+        self.proc = _start(
+            self.argv,
+            keep=master,
+            give=slave,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=_set_ctty,
+            close_fds=True,
+        )
         os.set_blocking(master, False)
         self.master = master
         self._hub = shared_hub()

@@ -60,15 +60,23 @@ from .events import (
 log = logging.getLogger(__name__)
 
 #: The encodings this client decodes, and the default preference order.
-DECODABLE = frozenset({Encoding.RAW, Encoding.COPYRECT, Encoding.HEXTILE, Encoding.ZRLE,
-                       Encoding.TIGHT})
+DECODABLE = frozenset(
+    {Encoding.RAW, Encoding.COPYRECT, Encoding.HEXTILE, Encoding.ZRLE, Encoding.TIGHT}
+)
 DEFAULT_ENCODINGS: tuple[int, ...] = (
-    Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.COPYRECT, Encoding.RAW,
+    Encoding.TIGHT,
+    Encoding.ZRLE,
+    Encoding.HEXTILE,
+    Encoding.COPYRECT,
+    Encoding.RAW,
 )
 #: Pseudo-encodings always announced (sections 7.8.2 to 7.8.5, LastRect).
 PSEUDO_ENCODINGS: tuple[int, ...] = (
-    Encoding.CURSOR, Encoding.EXTENDED_DESKTOP_SIZE, Encoding.DESKTOP_SIZE,
-    Encoding.DESKTOP_NAME, Encoding.LAST_RECT,
+    Encoding.CURSOR,
+    Encoding.EXTENDED_DESKTOP_SIZE,
+    Encoding.DESKTOP_SIZE,
+    Encoding.DESKTOP_NAME,
+    Encoding.LAST_RECT,
 )
 
 MAX_REASON = 64 * 1024
@@ -177,14 +185,14 @@ class DesktopClient:
                 start = self._pos
                 self._pos += self._need
                 with memoryview(self._buf) as view:
-                    chunk = bytes(view[start:self._pos])
+                    chunk = bytes(view[start : self._pos])
                 self._need = self._parser.send(chunk)
         except ProtocolError:
             self.state = State.CLOSED
             raise
         finally:
             if self._pos:
-                del self._buf[:self._pos]
+                del self._buf[: self._pos]
                 self._pos = 0
         return self.pending_events()
 
@@ -226,14 +234,22 @@ class DesktopClient:
         """FramebufferUpdateRequest (section 7.5.3), by default for the whole framebuffer."""
         self._check_normal()
         r = rect or Rect(0, 0, self.width, self.height)
-        self._out.append(struct.pack(">BBHHHH", ClientMsg.FRAMEBUFFER_UPDATE_REQUEST,
-                                     int(incremental), r.x, r.y, r.w, r.h))
+        self._out.append(
+            struct.pack(
+                ">BBHHHH",
+                ClientMsg.FRAMEBUFFER_UPDATE_REQUEST,
+                int(incremental),
+                r.x,
+                r.y,
+                r.w,
+                r.h,
+            )
+        )
 
     def key_event(self, keysym: int, down: bool) -> None:
         """KeyEvent (section 7.5.4)."""
         self._check_normal()
-        self._out.append(struct.pack(">BBxxI", ClientMsg.KEY_EVENT, int(down),
-                                     keysym & 0xFFFFFFFF))
+        self._out.append(struct.pack(">BBxxI", ClientMsg.KEY_EVENT, int(down), keysym & 0xFFFFFFFF))
 
     def pointer_event(self, x: int, y: int, buttons: int) -> None:
         """PointerEvent (section 7.5.5); coordinates are clamped to the framebuffer."""
@@ -267,8 +283,7 @@ class DesktopClient:
             raise UsageError(f"cannot send messages to the desktop in state {self.state.value}")
 
     def _send_clip(self, payload: bytes) -> None:
-        self._out.append(struct.pack(">Bxxxi", ClientMsg.CLIENT_CUT_TEXT, -len(payload))
-                         + payload)
+        self._out.append(struct.pack(">Bxxxi", ClientMsg.CLIENT_CUT_TEXT, -len(payload)) + payload)
 
     def _provide(self) -> bytes:
         text = (self._clip_text or "").replace("\n", "\r\n").encode() + b"\0"
@@ -304,8 +319,9 @@ class DesktopClient:
         if (major, minor) < (3, 3):
             raise ProtocolError(f"RFB {major}.{minor} is older than 3.3")
         # Unknown 3.x versions below 3.7 speak 3.3 (section 7.1.1); 3.889 (Apple) and 4.x, 3.8.
-        version = (3, 3) if (major, minor) < (3, 7) else (3, 7) if (major, minor) == (3, 7) \
-            else (3, 8)
+        version = (
+            (3, 3) if (major, minor) < (3, 7) else (3, 7) if (major, minor) == (3, 7) else (3, 8)
+        )
         self.version = version
         self._out.append(b"RFB 003.%03d\n" % version[1])
 
@@ -351,11 +367,13 @@ class DesktopClient:
         self.name = yield from decode_name()
         self.width, self.height = width, height
         self.framebuffer = np.zeros((height, width), np.uint32)
-        self._out.append(struct.pack(">Bxxx", ClientMsg.SET_PIXEL_FORMAT)
-                         + SERVER_PIXEL_FORMAT.to_bytes())
+        self._out.append(
+            struct.pack(">Bxxx", ClientMsg.SET_PIXEL_FORMAT) + SERVER_PIXEL_FORMAT.to_bytes()
+        )
         codes = self.announced_encodings()
-        self._out.append(struct.pack(f">BxH{len(codes)}i", ClientMsg.SET_ENCODINGS, len(codes),
-                                     *codes))
+        self._out.append(
+            struct.pack(f">BxH{len(codes)}i", ClientMsg.SET_ENCODINGS, len(codes), *codes)
+        )
         self.state = State.NORMAL
         self._events.append(Connected(width, height, self.name))
 
@@ -372,8 +390,10 @@ class DesktopClient:
 
     def _check_size(self, width: int, height: int) -> None:
         if width > self.max_width or height > self.max_height:
-            raise ProtocolError(f"desktop of {width}x{height} exceeds the limit of "
-                                f"{self.max_width}x{self.max_height}")
+            raise ProtocolError(
+                f"desktop of {width}x{height} exceeds the limit of "
+                f"{self.max_width}x{self.max_height}"
+            )
 
     def _resize(self, width: int, height: int) -> None:
         self._check_size(width, height)
@@ -465,8 +485,9 @@ class DesktopClient:
             return
         size = length & 0xFFFFFFFF
         if size > self.max_cut_text:
-            log.warning("skipping %d bytes of desktop clipboard text (limit %d)",
-                        size, self.max_cut_text)
+            log.warning(
+                "skipping %d bytes of desktop clipboard text (limit %d)", size, self.max_cut_text
+            )
             yield from _skip(size)
             return
         text = (yield size).decode("latin-1")  # the event list is swapped while we wait

@@ -93,8 +93,14 @@ class DesktopConnection:
                 raise TypeError("connect needs host and port, or path")
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
             peer = f"{host}:{port}"
-        return await cls.handshake(reader, writer, DesktopClient(password, **options),
-                                   peer=peer, timeout=timeout, max_fps=max_fps)
+        return await cls.handshake(
+            reader,
+            writer,
+            DesktopClient(password, **options),
+            peer=peer,
+            timeout=timeout,
+            max_fps=max_fps,
+        )
 
     @classmethod
     async def handshake(
@@ -114,8 +120,14 @@ class DesktopConnection:
         except BaseException as e:
             conn._abort(f"handshake failed: {e or repr(e)}")
             raise
-        log.info("desktop %s connected: %dx%d %r (RFB %d.%d)", peer, client.width,
-                 client.height, client.name, *(client.version or (0, 0)))
+        log.info(
+            "desktop %s connected: %dx%d %r (RFB %d.%d)",
+            peer,
+            client.width,
+            client.height,
+            client.name,
+            *(client.version or (0, 0)),
+        )
         return conn
 
     async def _handshake(self) -> None:
@@ -129,8 +141,9 @@ class DesktopConnection:
 
     # -- running --------------------------------------------------------------------------------
 
-    def start(self, on_event: EventCallback | None = None,
-              on_close: CloseCallback | None = None) -> None:
+    def start(
+        self, on_event: EventCallback | None = None, on_close: CloseCallback | None = None
+    ) -> None:
         """Deliver events from now on (first the Connected event) and keep updates coming."""
         if self._task is not None:
             raise RuntimeError("the desktop connection is already started")
@@ -361,8 +374,13 @@ class ReverseListener:
         self._handshaking += 1
         try:
             conn = await DesktopConnection.handshake(
-                reader, writer, DesktopClient(self._password, **self._options), peer=peer,
-                timeout=self._timeout, max_fps=self._max_fps)
+                reader,
+                writer,
+                DesktopClient(self._password, **self._options),
+                peer=peer,
+                timeout=self._timeout,
+                max_fps=self._max_fps,
+            )
         except Exception as e:
             self._refused(peer, f"handshake failed: {e}")
             return
@@ -406,14 +424,19 @@ class ReverseListener:
     async def __aenter__(self) -> ReverseListener:
         return await self.start()
 
-    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.close()
 
 
 async def accept_reverse(
-    host: str, port: int, *, password: str | bytes | None = None,
-    ready: Callable[[int], None] | None = None, **options: Any,
+    host: str,
+    port: int,
+    *,
+    password: str | bytes | None = None,
+    ready: Callable[[int], None] | None = None,
+    **options: Any,
 ) -> DesktopConnection:
     """Listen on ``host:port`` until one desktop connects in reverse; return it unstarted.
 

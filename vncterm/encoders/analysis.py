@@ -195,7 +195,7 @@ def tile_layout(width: int, height: int, tile: int) -> TileLayout:
     th: list[int] = []
     for y in range(0, height, tile):
         for x in range(0, width, tile):
-            block = grid[y:y + tile, x:x + tile]
+            block = grid[y : y + tile, x : x + tile]
             parts.append(block.reshape(-1))
             tx.append(x)
             ty.append(y)
@@ -212,8 +212,18 @@ def tile_layout(width: int, height: int, tile: int) -> TileLayout:
     tid32 = tid.astype(np.int32)
     for a in (perm, tid, start, size, tw_a, th_a, row_start, tid32):
         a.setflags(write=False)
-    return TileLayout(perm, tid, start, size, np.array(tx, np.intp), np.array(ty, np.intp),
-                      tw_a, th_a, row_start, tid32)
+    return TileLayout(
+        perm,
+        tid,
+        start,
+        size,
+        np.array(tx, np.intp),
+        np.array(ty, np.intp),
+        tw_a,
+        th_a,
+        row_start,
+        tid32,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,8 +275,7 @@ def tile_colours(pixels: U32, layout: TileLayout, analysis: Analysis | None) -> 
         local = inverse.reshape(-1).astype(np.intp) - starts[layout.tid]
         key = vals
     pal_start = np.concatenate(([0], np.cumsum(ncol)[:-1])).astype(np.intp)
-    return TileColours(table, counts.astype(np.intp), ncol.astype(np.intp), pal_start,
-                       local, key)
+    return TileColours(table, counts.astype(np.intp), ncol.astype(np.intp), pal_start, local, key)
 
 
 def run_starts(key: npt.NDArray[np.uint32] | U8, breaks: npt.NDArray[np.bool_]) -> IntArr:

@@ -47,8 +47,12 @@ class CellGrid:
     def fits(self, shape: tuple[int, ...]) -> bool:
         """True when a framebuffer of ``shape`` (h, w) is exactly this grid of cells."""
         rows, cols = self.fg.shape
-        return (self.bg.shape == self.fg.shape and self.cell_w > 0 and self.cell_h > 0
-                and shape == (rows * self.cell_h, cols * self.cell_w))
+        return (
+            self.bg.shape == self.fg.shape
+            and self.cell_w > 0
+            and self.cell_h > 0
+            and shape == (rows * self.cell_h, cols * self.cell_w)
+        )
 
     def align(self, rect: Rect) -> Rect:
         """``rect`` grown to whole cells (inside the grid)."""
@@ -91,9 +95,9 @@ def cell_planes(framebuffer: U32, grid: CellGrid, region: Rect) -> CellPlanes | 
     cw, ch = grid.cell_w, grid.cell_h
     r0, c0 = region.y // ch, region.x // cw
     rows, cols = region.h // ch, region.w // cw
-    fg = grid.fg[r0:r0 + rows, c0:c0 + cols]
-    bg = grid.bg[r0:r0 + rows, c0:c0 + cols]
-    px = framebuffer[region.y:region.bottom, region.x:region.right].reshape(rows, ch, region.w)
+    fg = grid.fg[r0 : r0 + rows, c0 : c0 + cols]
+    bg = grid.bg[r0 : r0 + rows, c0 : c0 + cols]
+    px = framebuffer[region.y : region.bottom, region.x : region.right].reshape(rows, ch, region.w)
     fg_w = np.repeat(fg, cw, axis=1)[:, None, :]
     bg_w = np.repeat(bg, cw, axis=1)[:, None, :]
     is_bg = px == bg_w
@@ -119,6 +123,7 @@ def planes_analysis(planes: CellPlanes) -> Analysis:
     fg_i = np.minimum(np.searchsorted(colours, fg), colours.size - 1).astype(np.uint8)
     bg_i = np.searchsorted(colours, bg).astype(np.uint8)
     cw = planes.cell_w
-    idx = np.where(planes.ink, np.repeat(fg_i, cw, axis=1)[:, None, :],
-                   np.repeat(bg_i, cw, axis=1)[:, None, :])
+    idx = np.where(
+        planes.ink, np.repeat(fg_i, cw, axis=1)[:, None, :], np.repeat(bg_i, cw, axis=1)[:, None, :]
+    )
     return Analysis(colours, idx.reshape(rows * ch, width))

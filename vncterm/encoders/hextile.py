@@ -58,7 +58,10 @@ class HextileEncoder:
         run_local = tc.local[starts]
         keep = run_local != bg_local[run_tile]
         starts, lengths, run_tile, run_local = (
-            starts[keep], lengths[keep], run_tile[keep], run_local[keep]
+            starts[keep],
+            lengths[keep],
+            run_tile[keep],
+            run_local[keep],
         )
         nsub = np.bincount(run_tile, minlength=t)
         sub_off = np.concatenate(([0], np.cumsum(nsub))).astype(np.intp)
@@ -90,14 +93,21 @@ class HextileEncoder:
         prev_evt = np.concatenate(([-1], event[:-1]))
         known = (prev_evt >= 0) & mono[np.maximum(prev_evt, 0)]
         send_fg = mono & ~(known & (fg_val[np.maximum(prev_evt, 0)] == fg_val))
-        mask = (np.where(send_bg, _BG, 0) | np.where(mono | colr, _ANY, 0)
-                | np.where(send_fg, _FG, 0) | np.where(colr, _COLOURED, 0))
+        mask = (
+            np.where(send_bg, _BG, 0)
+            | np.where(mono | colr, _ANY, 0)
+            | np.where(send_fg, _FG, 0)
+            | np.where(colr, _COLOURED, 0)
+        )
         mask_u8: npt.NDArray[np.uint8] = np.where(raw, _RAW, mask).astype(np.uint8)
 
         # Assemble every tile's segments from one pool with a single gather.
         pool_parts: list[npt.NDArray[np.uint8]] = [
-            mask_u8, table_wire.reshape(-1), np.minimum(nsub, 255).astype(np.uint8),
-            geo.reshape(-1), coloured.reshape(-1),
+            mask_u8,
+            table_wire.reshape(-1),
+            np.minimum(nsub, 255).astype(np.uint8),
+            geo.reshape(-1),
+            coloured.reshape(-1),
         ]
         base = np.cumsum([0] + [a.size for a in pool_parts]).tolist()
         m_base, tab_base, n_base, mono_base, col_base, raw_base = base
@@ -109,27 +119,34 @@ class HextileEncoder:
         else:
             raw_off = np.zeros(t, np.intp)
         pool = np.concatenate(pool_parts)
-        seg_start = np.stack([
-            m_base + np.arange(t),
-            tab_base + bg_entry * bpp,
-            tab_base + fg_entry * bpp,
-            n_base + np.arange(t),
-            np.where(mono, mono_base + 2 * sub_off[:-1], col_base + (bpp + 2) * sub_off[:-1]),
-            raw_base + raw_off,
-        ], axis=1)
-        seg_len = np.stack([
-            np.ones(t, np.intp),
-            send_bg * bpp,
-            send_fg * bpp,
-            (mono | colr).astype(np.intp),
-            np.where(mono, 2 * nsub, np.where(colr, (bpp + 2) * nsub, 0)),
-            np.where(raw, raw_size, 0),
-        ], axis=1)
+        seg_start = np.stack(
+            [
+                m_base + np.arange(t),
+                tab_base + bg_entry * bpp,
+                tab_base + fg_entry * bpp,
+                n_base + np.arange(t),
+                np.where(mono, mono_base + 2 * sub_off[:-1], col_base + (bpp + 2) * sub_off[:-1]),
+                raw_base + raw_off,
+            ],
+            axis=1,
+        )
+        seg_len = np.stack(
+            [
+                np.ones(t, np.intp),
+                send_bg * bpp,
+                send_fg * bpp,
+                (mono | colr).astype(np.intp),
+                np.where(mono, 2 * nsub, np.where(colr, (bpp + 2) * nsub, 0)),
+                np.where(raw, raw_size, 0),
+            ],
+            axis=1,
+        )
         return gather_segments(pool, seg_start.reshape(-1), seg_len.reshape(-1)).tobytes()
 
 
-def gather_segments(pool: npt.NDArray[np.uint8], starts: npt.NDArray[np.intp],
-                    lengths: npt.NDArray[np.intp]) -> npt.NDArray[np.uint8]:
+def gather_segments(
+    pool: npt.NDArray[np.uint8], starts: npt.NDArray[np.intp], lengths: npt.NDArray[np.intp]
+) -> npt.NDArray[np.uint8]:
     """``pool[starts[0]:starts[0]+lengths[0]] + pool[starts[1]:...] + ...`` in one gather."""
     keep = lengths > 0
     starts, lengths = starts[keep], lengths[keep]

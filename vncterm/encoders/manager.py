@@ -100,8 +100,9 @@ def _merge(boxes: list[tuple[Rect, int]], waste: float, slack: int) -> list[tupl
     return out
 
 
-def coalesce(rects: Sequence[Rect], waste: float = MERGE_WASTE,
-             slack: int = MERGE_SLACK) -> list[Rect]:
+def coalesce(
+    rects: Sequence[Rect], waste: float = MERGE_WASTE, slack: int = MERGE_SLACK
+) -> list[Rect]:
     """Merge rectangles into bounding boxes that waste little: first the runs of one row of
     cells (equal y and height), then the rows, top to bottom.
 
@@ -115,8 +116,9 @@ def coalesce(rects: Sequence[Rect], waste: float = MERGE_WASTE,
         rows.setdefault((r.y, r.h), []).append(r)
     boxes: list[tuple[Rect, int]] = []
     for key in sorted(rows):
-        boxes.extend(_merge([(r, r.area) for r in sorted(rows[key], key=lambda r: r.x)],
-                            waste, slack))
+        boxes.extend(
+            _merge([(r, r.area) for r in sorted(rows[key], key=lambda r: r.x)], waste, slack)
+        )
     return [box for box, _ in _merge(boxes, waste, slack)]
 
 
@@ -191,8 +193,9 @@ class EncodeManager:
         if self.choose(ContentClass.BITMAP) in (Encoding.TIGHT, Encoding.ZRLE):
             regions = coalesce([r for r in clipped if not r.empty])
         else:
-            regions = coalesce([r for r in clipped if not r.empty], MERGE_WASTE_RAW,
-                               MERGE_SLACK_RAW)
+            regions = coalesce(
+                [r for r in clipped if not r.empty], MERGE_WASTE_RAW, MERGE_SLACK_RAW
+            )
         out: list[EncodedRect] = []
         for rect in regions:
             if cells is not None:
@@ -217,7 +220,7 @@ class EncodeManager:
                 continue
             for piece in self._split(band):
                 hint = hint_fn(piece) if hint_fn is not None else None
-                pixels = framebuffer[piece.y:piece.bottom, piece.x:piece.right]
+                pixels = framebuffer[piece.y : piece.bottom, piece.x : piece.right]
                 an = analyse(pixels, hint=hint)
                 out.extend(self._encode_piece(framebuffer, piece, pf, an))
         return out
@@ -234,8 +237,14 @@ class EncodeManager:
             part = Rect(x, region.y, min(step, region.right - x), region.h)
             planes = cell_planes(framebuffer, cells, part)
             if planes is None:
-                return None if not out else out + self._encode_generic(
-                    framebuffer, Rect(x, region.y, region.right - x, region.h), pf, cells)
+                return (
+                    None
+                    if not out
+                    else out
+                    + self._encode_generic(
+                        framebuffer, Rect(x, region.y, region.right - x, region.h), pf, cells
+                    )
+                )
             enc = self.choose(ContentClass.BITMAP)
             if enc == Encoding.TIGHT:
                 for layer in tight_text.plan(planes, part):
@@ -258,12 +267,15 @@ class EncodeManager:
     def _encode_piece(
         self, framebuffer: np.ndarray, piece: Rect, pf: PixelFormat, an: Analysis
     ) -> list[EncodedRect]:
-        pixels: U32 = framebuffer[piece.y:piece.bottom, piece.x:piece.right]
+        pixels: U32 = framebuffer[piece.y : piece.bottom, piece.x : piece.right]
         enc = self.choose(an.content_class)
         state = self.state
         if enc == Encoding.TIGHT:
-            if (an.content_class is ContentClass.FULL and state.allow_lossy
-                    and state.quality_level is not None):
+            if (
+                an.content_class is ContentClass.FULL
+                and state.allow_lossy
+                and state.quality_level is not None
+            ):
                 return self._tight_lossy(pixels, piece, pf)
             if an.content_class is ContentClass.INDEXED:
                 n = an.ncolours
@@ -291,8 +303,11 @@ class EncodeManager:
         if pf.effective().bits_per_pixel < 16:
             photo[:] = False
         edges = np.flatnonzero(np.diff(np.concatenate(([0], photo.view(np.int8), [0]))))
-        runs = [(a, b) for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
-                if b - a >= JPEG_MIN_ROWS]
+        runs = [
+            (a, b)
+            for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+            if b - a >= JPEG_MIN_ROWS
+        ]
         out: list[EncodedRect] = []
         y = 0
         for a, b in [*runs, (piece.h, piece.h)]:
@@ -354,7 +369,7 @@ class EncodeManager:
     @staticmethod
     def _bands(framebuffer: np.ndarray, rect: Rect) -> list[tuple[Rect, int | None]]:
         """Cut ``rect`` into horizontal bands, solid ones (with their colour) and the rest."""
-        px = framebuffer[rect.y:rect.bottom, rect.x:rect.right]
+        px = framebuffer[rect.y : rect.bottom, rect.x : rect.right]
         first = px[:, 0]
         solid_row = (px == first[:, None]).all(axis=1)
         if rect.h < SOLID_BAND_MIN_ROWS or not solid_row.any():

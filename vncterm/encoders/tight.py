@@ -91,8 +91,9 @@ def jpeg_bytes(pixels: U32, quality_level: int) -> bytes:
     rgb[..., 2] = pixels
     level = max(0, min(9, quality_level))
     out = BytesIO()
-    Image.fromarray(rgb, "RGB").save(out, "JPEG", quality=JPEG_QUALITY[level],
-                                     subsampling=JPEG_SUBSAMPLING[level])
+    Image.fromarray(rgb, "RGB").save(
+        out, "JPEG", quality=JPEG_QUALITY[level], subsampling=JPEG_SUBSAMPLING[level]
+    )
     return out.getvalue()
 
 
@@ -172,8 +173,13 @@ class TightEncoder:
         return s
 
     def encode(
-        self, pixels: U32, pf: PixelFormat, state: EncoderState, analysis: Analysis | None = None,
-        *, lossy: bool = True,
+        self,
+        pixels: U32,
+        pf: PixelFormat,
+        state: EncoderState,
+        analysis: Analysis | None = None,
+        *,
+        lossy: bool = True,
     ) -> bytes:
         """Payload of one Tight rectangle (at most 2048 pixels wide); ``lossy=False`` rules out
         JPEG whatever the state allows."""
@@ -211,12 +217,17 @@ class TightEncoder:
     def jpeg_allowed(pixels: U32, pf: PixelFormat, state: EncoderState) -> bool:
         """JPEG only if lossy is allowed, the viewer asked for a quality, and the (full colour)
         rectangle is big and photo-like."""
-        return (state.allow_lossy and state.quality_level is not None
-                and pf.effective().bits_per_pixel >= 16 and pixels.size >= JPEG_MIN_AREA
-                and photo_like(pixels))
+        return (
+            state.allow_lossy
+            and state.quality_level is not None
+            and pf.effective().bits_per_pixel >= 16
+            and pixels.size >= JPEG_MIN_AREA
+            and photo_like(pixels)
+        )
 
-    def encode_layer(self, layer: Layer, pf: PixelFormat, state: EncoderState,
-                     sid: int = STREAM_MONO) -> bytes:
+    def encode_layer(
+        self, layer: Layer, pf: PixelFormat, state: EncoderState, sid: int = STREAM_MONO
+    ) -> bytes:
         """Payload of a planned text layer (``tight_text``): a fill, or two colours (index 0
         the background, 1 the foreground) whose 1 bpp rows are already packed."""
         if layer.fg is None:

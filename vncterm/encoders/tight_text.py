@@ -140,8 +140,13 @@ def plan(planes: CellPlanes, origin: Rect) -> list[Layer]:
     s_row, s_c0, s_c1, s_bg, s_fg = (a[order] for a in (s_row, s_c0, s_c1, s_bg, s_fg))
     n = s_row.size
     first = np.ones(n, np.bool_)
-    first[1:] = ((s_c0[1:] != s_c0[:-1]) | (s_c1[1:] != s_c1[:-1]) | (s_bg[1:] != s_bg[:-1])
-                 | (s_fg[1:] != s_fg[:-1]) | (s_row[1:] != s_row[:-1] + 1))
+    first[1:] = (
+        (s_c0[1:] != s_c0[:-1])
+        | (s_c1[1:] != s_c1[:-1])
+        | (s_bg[1:] != s_bg[:-1])
+        | (s_fg[1:] != s_fg[:-1])
+        | (s_row[1:] != s_row[:-1] + 1)
+    )
     g0 = np.flatnonzero(first)
     g1 = np.append(g0[1:], n)
     ink = planes.ink
@@ -153,6 +158,6 @@ def plan(planes: CellPlanes, origin: Rect) -> list[Layer]:
         if colour == _WILD:
             layers.append(Layer(rect, int(s_bg[i]), None, b""))
         else:
-            bits = np.packbits(ink[ra:rb, :, c0 * cw:c1 * cw], axis=2).tobytes()
+            bits = np.packbits(ink[ra:rb, :, c0 * cw : c1 * cw], axis=2).tobytes()
             layers.append(Layer(rect, int(s_bg[i]), colour, bits))
     return layers

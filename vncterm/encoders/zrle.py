@@ -123,13 +123,15 @@ class ZrleEncoder:
         packed = ncol * cp + lay.th * ((lay.tw * bits + 7) // 8)
         raw = lay.size * cp
         big = np.iinfo(np.int64).max
-        sizes = np.stack([
-            raw.astype(np.int64),
-            np.where(ncol == 1, cp, big),
-            np.where((ncol >= 2) & (ncol <= 16), packed, big),
-            plain.astype(np.int64),
-            np.where((ncol >= 2) & (ncol <= 127), prle.astype(np.int64), big),
-        ])
+        sizes = np.stack(
+            [
+                raw.astype(np.int64),
+                np.where(ncol == 1, cp, big),
+                np.where((ncol >= 2) & (ncol <= 16), packed, big),
+                plain.astype(np.int64),
+                np.where((ncol >= 2) & (ncol <= 127), prle.astype(np.int64), big),
+            ]
+        )
         choice = np.argmin(sizes, axis=0)
 
         table_wire = cpixels(pf, tc.table)
@@ -180,18 +182,18 @@ class ZrleEncoder:
                 parts.append(b"\x01" + table_wire[ps[k]].tobytes())
             elif c == _PACKED:
                 n = nc[k]
-                parts.append(bytes((n,)) + table_wire[ps[k]:ps[k] + n].tobytes())
-                parts.append(_pack(tc.local[st[k]:st[k] + sz[k]], ths[k], tws[k], bit_list[k]))
+                parts.append(bytes((n,)) + table_wire[ps[k] : ps[k] + n].tobytes())
+                parts.append(_pack(tc.local[st[k] : st[k] + sz[k]], ths[k], tws[k], bit_list[k]))
             elif c == _PALETTE_RLE:
                 n = nc[k]
-                parts.append(bytes((128 + n,)) + table_wire[ps[k]:ps[k] + n].tobytes())
-                parts.append(prle_bytes[po[ro[k]]:po[ro[k + 1]]])
+                parts.append(bytes((128 + n,)) + table_wire[ps[k] : ps[k] + n].tobytes())
+                parts.append(prle_bytes[po[ro[k]] : po[ro[k + 1]]])
             elif c == _PLAIN_RLE:
                 parts.append(b"\x80")
-                parts.append(plain_bytes[lo[ro[k]]:lo[ro[k + 1]]])
+                parts.append(plain_bytes[lo[ro[k]] : lo[ro[k + 1]]])
             else:
                 assert raw_wire is not None
-                parts.append(b"\x00" + raw_wire[st[k]:st[k] + sz[k]].tobytes())
+                parts.append(b"\x00" + raw_wire[st[k] : st[k] + sz[k]].tobytes())
         return b"".join(parts)
 
 
@@ -228,8 +230,8 @@ def packed_tiles(indices: npt.NDArray[np.uint8], table_wire: npt.NDArray[np.uint
     below = (bit - one).reshape(th_n, TILE, tw_n, TILE)  # colours below each pixel's own
     np.bitwise_and(below, tile_mask[:, None, :, None], out=below)
     local = np.bitwise_count(below).astype(np.uint8)
-    local[:, :, -1, w - (tw_n - 1) * TILE:] = 0
-    local[-1, h - (th_n - 1) * TILE:] = 0
+    local[:, :, -1, w - (tw_n - 1) * TILE :] = 0
+    local[-1, h - (th_n - 1) * TILE :] = 0
     tiles = np.ascontiguousarray(local.transpose(0, 2, 1, 3)).reshape(-1, TILE, TILE)
     ncol_f = ncol.reshape(-1)
     t = ncol_f.size
@@ -254,7 +256,7 @@ def packed_tiles(indices: npt.NDArray[np.uint8], table_wire: npt.NDArray[np.uint
         flat = packed.tobytes()
         size = TILE * row_bytes
         for j, k in enumerate(sel.tolist()):
-            body[k] = flat[j * size:(j + 1) * size]
+            body[k] = flat[j * size : (j + 1) * size]
     # Edge tiles: fewer rows, and rows of tw * b bits rounded up to bytes.
     last_w = w - (tw_n - 1) * TILE
     last_h = h - (th_n - 1) * TILE
@@ -280,7 +282,7 @@ def packed_tiles(indices: npt.NDArray[np.uint8], table_wire: npt.NDArray[np.uint
     parts: list[bytes] = []
     for k in range(t):
         parts.append(_SUBENC_BYTE[nc[k]])
-        parts.append(pal[starts[k]:ends[k]])
+        parts.append(pal[starts[k] : ends[k]])
         parts.append(body[k])
     return b"".join(parts)
 

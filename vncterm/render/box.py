@@ -27,15 +27,31 @@ assert len(_ARMS) == 128
 
 # Dashed lines: code point -> (horizontal, heavy, dashes).
 _DASHES = {
-    0x2504: (True, False, 3), 0x2505: (True, True, 3), 0x2506: (False, False, 3),
-    0x2507: (False, True, 3), 0x2508: (True, False, 4), 0x2509: (True, True, 4),
-    0x250A: (False, False, 4), 0x250B: (False, True, 4), 0x254C: (True, False, 2),
-    0x254D: (True, True, 2), 0x254E: (False, False, 2), 0x254F: (False, True, 2),
+    0x2504: (True, False, 3),
+    0x2505: (True, True, 3),
+    0x2506: (False, False, 3),
+    0x2507: (False, True, 3),
+    0x2508: (True, False, 4),
+    0x2509: (True, True, 4),
+    0x250A: (False, False, 4),
+    0x250B: (False, True, 4),
+    0x254C: (True, False, 2),
+    0x254D: (True, True, 2),
+    0x254E: (False, False, 2),
+    0x254F: (False, True, 2),
 }
 # Quadrants of U+2596..U+259F: (upper left, upper right, lower left, lower right).
 _QUADRANTS = {
-    0x2596: "0010", 0x2597: "0001", 0x2598: "1000", 0x2599: "1011", 0x259A: "1001",
-    0x259B: "1110", 0x259C: "1101", 0x259D: "0100", 0x259E: "0110", 0x259F: "0111",
+    0x2596: "0010",
+    0x2597: "0001",
+    0x2598: "1000",
+    0x2599: "1011",
+    0x259A: "1001",
+    0x259B: "1110",
+    0x259C: "1101",
+    0x259D: "0100",
+    0x259E: "0110",
+    0x259F: "0111",
 }
 SHADES = frozenset("\u2591\u2592\u2593")
 
@@ -65,7 +81,7 @@ def draw(ch: str, w: int, h: int, phase: int = 0) -> np.ndarray:
     if 0x23BA <= cp <= 0x23BD:  # scan lines 1, 3, 7, 9 of a nine-line cell
         light, _ = thickness(w, h)
         row = round((h - light) * (0, 2, 6, 8)[cp - 0x23BA] / 8)
-        out[row:row + light, :] = 255
+        out[row : row + light, :] = 255
         return out
     if cp >= 0x2580:
         return _block(cp, w, h, phase)
@@ -102,8 +118,10 @@ def _arms(out: np.ndarray, up: int, right: int, down: int, left: int) -> None:
     """
     h, w = out.shape
     light, heavy = thickness(*(w, h) if w <= h else (h, w))
-    perp = {1: _bands(w, up, light, heavy) if up else [],
-            -1: _bands(w, down, light, heavy) if down else []}
+    perp = {
+        1: _bands(w, up, light, heavy) if up else [],
+        -1: _bands(w, down, light, heavy) if down else [],
+    }
     centre = _bands(w, 1, light, heavy)[0]
     union = perp[1] + perp[-1]
     lo = min((b[0] for b in union), default=centre[0])
@@ -151,7 +169,7 @@ def _plot(out: np.ndarray, points: list[tuple[float, float]], t: int) -> None:
     for x, y in points:
         c0 = min(max(math.floor(x - t / 2 + 0.5), 0), w - t)
         r0 = min(max(math.floor(y - t / 2 + 0.5), 0), h - t)
-        out[r0:r0 + t, c0:c0 + t] = 255
+        out[r0 : r0 + t, c0 : c0 + t] = 255
 
 
 def _arc(out: np.ndarray, cp: int) -> None:
@@ -165,18 +183,20 @@ def _arc(out: np.ndarray, cp: int) -> None:
     r = min(w - cx if sx > 0 else cx, h - cy if sy > 0 else cy, w / 2)
     ox, oy = cx + sx * r, cy + sy * r  # circle centre
     steps = max(8, int(4 * r))
-    pts = [(ox - sx * r * math.cos(a), oy - sy * r * math.sin(a))
-           for a in (i * math.pi / 2 / steps for i in range(steps + 1))]
+    pts = [
+        (ox - sx * r * math.cos(a), oy - sy * r * math.sin(a))
+        for a in (i * math.pi / 2 / steps for i in range(steps + 1))
+    ]
     _plot(out, pts, light)
     # straight runs from the arc's ends to the cell edges
     if sx > 0:
-        out[cy0:cy1, int(ox):] = 255
+        out[cy0:cy1, int(ox) :] = 255
     else:
-        out[cy0:cy1, :math.ceil(ox)] = 255
+        out[cy0:cy1, : math.ceil(ox)] = 255
     if sy > 0:
-        out[int(oy):, cx0:cx1] = 255
+        out[int(oy) :, cx0:cx1] = 255
     else:
-        out[:math.ceil(oy), cx0:cx1] = 255
+        out[: math.ceil(oy), cx0:cx1] = 255
 
 
 def _diagonals(out: np.ndarray, cp: int) -> None:
@@ -192,13 +212,13 @@ def _diagonals(out: np.ndarray, cp: int) -> None:
 def _block(cp: int, w: int, h: int, phase: int) -> np.ndarray:
     out = np.zeros((h, w), dtype=np.uint8)
     if cp == 0x2580:  # upper half: the complement of the lower half
-        out[:h - (h * 4 + 4) // 8] = 255
+        out[: h - (h * 4 + 4) // 8] = 255
     elif 0x2581 <= cp <= 0x2588:  # lower n/8
-        out[h - (h * (cp - 0x2580) + 4) // 8:] = 255
+        out[h - (h * (cp - 0x2580) + 4) // 8 :] = 255
     elif 0x2589 <= cp <= 0x258F:  # left n/8, 7 down to 1
-        out[:, :(w * (0x2590 - cp) + 4) // 8] = 255
+        out[:, : (w * (0x2590 - cp) + 4) // 8] = 255
     elif cp == 0x2590:  # right half: the complement of the left half
-        out[:, (w * 4 + 4) // 8:] = 255
+        out[:, (w * 4 + 4) // 8 :] = 255
     elif cp in (0x2591, 0x2592, 0x2593):
         yy, xx = np.mgrid[0:h, 0:w]
         yy, xx = yy + (phase >> 1 & 1), xx + (phase & 1)  # parity of the cell's pixel origin
@@ -211,14 +231,20 @@ def _block(cp: int, w: int, h: int, phase: int) -> np.ndarray:
             pattern = odd | (yy % 2 == 0)  # 3 pixels in 4
         out[pattern] = 255
     elif cp == 0x2594:
-        out[:max(1, round(h / 8))] = 255
+        out[: max(1, round(h / 8))] = 255
     elif cp == 0x2595:
-        out[:, w - max(1, round(w / 8)):] = 255
+        out[:, w - max(1, round(w / 8)) :] = 255
     else:
         quads = _QUADRANTS[cp]
         mx, my = w // 2, h // 2
-        for i, (ys, xs) in enumerate(((slice(0, my), slice(0, mx)), (slice(0, my), slice(mx, w)),
-                                      (slice(my, h), slice(0, mx)), (slice(my, h), slice(mx, w)))):
+        for i, (ys, xs) in enumerate(
+            (
+                (slice(0, my), slice(0, mx)),
+                (slice(0, my), slice(mx, w)),
+                (slice(my, h), slice(0, mx)),
+                (slice(my, h), slice(mx, w)),
+            )
+        ):
             if quads[i] == "1":
                 out[ys, xs] = 255
     return out

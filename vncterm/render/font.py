@@ -33,7 +33,9 @@ ITALIC = "DejaVuSansMono-Oblique.ttf"
 BOLD_ITALIC = "DejaVuSansMono-BoldOblique.ttf"
 #: Fallback fonts in the order they are tried: (file, face index in a collection).
 FALLBACKS: tuple[tuple[str, int], ...] = (
-    ("WenQuanYiMicroHei.ttc", 0), ("Unifont.otf", 0), ("UnifontUpper.otf", 0),
+    ("WenQuanYiMicroHei.ttc", 0),
+    ("Unifont.otf", 0),
+    ("UnifontUpper.otf", 0),
 )
 
 
@@ -52,8 +54,12 @@ class CellFont:
         self.size = size
         self.antialias = antialias
         self._styles: dict[tuple[bool, bool], freetype.Face] = {}
-        for key, name in (((False, False), REGULAR), ((True, False), BOLD),
-                          ((False, True), ITALIC), ((True, True), BOLD_ITALIC)):
+        for key, name in (
+            ((False, False), REGULAR),
+            ((True, False), BOLD),
+            ((False, True), ITALIC),
+            ((True, True), BOLD_ITALIC),
+        ):
             face = freetype.Face(str(find_font(name)))
             face.set_pixel_sizes(0, size)
             self._styles[key] = face
@@ -103,8 +109,9 @@ class CellFont:
         """True if some font of the chain (or the box drawing code) can show ``ch``."""
         return box.handles(ch[0]) or self.face_for(ch[0], bold) is not None
 
-    def mask(self, ch: str, bold: bool = False, cells: int = 1, italic: bool = False,
-             phase: int = 0) -> np.ndarray:
+    def mask(
+        self, ch: str, bold: bool = False, cells: int = 1, italic: bool = False, phase: int = 0
+    ) -> np.ndarray:
         """The glyph of ``ch`` as an alpha mask of ``cell_h`` x ``cells * cell_w`` pixels.
 
         ``ch`` is a base character followed by any combining marks. ``phase`` (the parity of
@@ -122,9 +129,9 @@ class CellFont:
             return np.zeros((h, w), dtype=np.uint8)
         if box.handles(ch):
             out = np.zeros((h, w), dtype=np.uint8)
-            out[:, :self.cell_w] = box.draw(ch, self.cell_w, h, phase)
+            out[:, : self.cell_w] = box.draw(ch, self.cell_w, h, phase)
             if cells == 2:
-                out[:, self.cell_w:] = box.draw(ch, self.cell_w, h, phase ^ (self.cell_w & 1))
+                out[:, self.cell_w :] = box.draw(ch, self.cell_w, h, phase ^ (self.cell_w & 1))
             return out
         out = np.zeros((h, w), dtype=np.uint8)
         base = ch[0]
@@ -140,8 +147,15 @@ class CellFont:
                 self._draw_glyph(out, mface, mark, pen, cells, mark=True)
         return out
 
-    def _draw_glyph(self, out: np.ndarray, face: freetype.Face, ch: str, pen: int, cells: int,
-                    mark: bool = False) -> int:
+    def _draw_glyph(
+        self,
+        out: np.ndarray,
+        face: freetype.Face,
+        ch: str,
+        pen: int,
+        cells: int,
+        mark: bool = False,
+    ) -> int:
         """Blit ``ch`` from ``face`` into ``out``; returns the pen position after it."""
         h, w = out.shape
         primary = any(face is f for f in self._styles.values())
@@ -195,7 +209,7 @@ class CellFont:
         y1, x1 = min(h, top + gh), min(w, left + gw)
         if y1 > y0 and x1 > x0:
             region = out[y0:y1, x0:x1]
-            np.maximum(region, glyph[y0 - top:y1 - top, x0 - left:x1 - left], out=region)
+            np.maximum(region, glyph[y0 - top : y1 - top, x0 - left : x1 - left], out=region)
 
     @staticmethod
     def _replacement_box(h: int, w: int) -> np.ndarray:
@@ -203,6 +217,6 @@ class CellFont:
         out = np.zeros((h, w), dtype=np.uint8)
         y0, y1, x0, x1 = 2, h - 3, 1, w - 2
         if y1 > y0 and x1 > x0:
-            out[y0, x0:x1 + 1] = out[y1, x0:x1 + 1] = 255
-            out[y0:y1 + 1, x0] = out[y0:y1 + 1, x1] = 255
+            out[y0, x0 : x1 + 1] = out[y1, x0 : x1 + 1] = 255
+            out[y0 : y1 + 1, x0] = out[y0 : y1 + 1, x1] = 255
         return out

@@ -129,7 +129,7 @@ class TerminalRenderer:
         phase = (flags >> PHASE_SHIFT) & 3
         if half:
             mask = font.mask(text, bold, 2, italic, phase)
-            mask = mask[:, :font.cell_w] if half == 1 else mask[:, font.cell_w:]
+            mask = mask[:, : font.cell_w] if half == 1 else mask[:, font.cell_w :]
         else:
             mask = font.mask(text, bold, 1, italic, phase)
         if font.antialias:
@@ -142,14 +142,14 @@ class TerminalRenderer:
             tile = np.where(mask > 0, np.uint32(fg), np.uint32(bg)).astype(np.uint32)
         line_h = font.underline_h
         if flags & UNDERLINE:
-            tile[font.underline_row:font.underline_row + line_h, :] = fg
+            tile[font.underline_row : font.underline_row + line_h, :] = fg
         if flags & STRIKE:
             mid = font.ascender * 2 // 3
-            tile[mid:mid + line_h, :] = fg
+            tile[mid : mid + line_h, :] = fg
         if flags & CURSOR_UNDERLINE:
-            tile[self.cell_h - max(2, self.cell_h // 9):, :] = fg
+            tile[self.cell_h - max(2, self.cell_h // 9) :, :] = fg
         if flags & CURSOR_BAR and half != 2:
-            tile[:, :max(2, self.cell_w // 5)] = fg
+            tile[:, : max(2, self.cell_w // 5)] = fg
         tid = len(self._tile_ids)
         if tid >= self._atlas.shape[0]:
             grown = np.zeros((tid * 2,) + self._atlas.shape[1:], dtype=np.uint32)
@@ -179,8 +179,9 @@ class TerminalRenderer:
 
     # -- frames ----------------------------------------------------------------------------------
 
-    def refresh(self, screen: pyte.Screen, cursor_visible: bool,
-                cursor_shape: str | None = None) -> list[Span]:
+    def refresh(
+        self, screen: pyte.Screen, cursor_visible: bool, cursor_shape: str | None = None
+    ) -> list[Span]:
         """Redraw what changed on ``screen`` since the last call; the changed cell spans.
 
         The cursor is drawn as ``cursor_shape`` ("block", "underline" or "bar"), by default
@@ -191,7 +192,8 @@ class TerminalRenderer:
             self.resize(screen.columns, screen.lines)
             screen.dirty.update(range(screen.lines))
         if len(self._tile_ids) * self.cell_w * self.cell_h * 4 > max(
-                TILE_CACHE_BYTES, 8 * self.cols * self.rows * self.cell_w * self.cell_h):
+            TILE_CACHE_BYTES, 8 * self.cols * self.rows * self.cell_w * self.cell_h
+        ):
             self._reset_tiles()
             self._ids[:] = -1
             screen.dirty.update(range(self.rows))
@@ -239,7 +241,7 @@ class TerminalRenderer:
         tiles = self._atlas[ids]  # (cols, cell_h, cell_w)
         row = tiles.transpose(1, 0, 2).reshape(self.cell_h, -1)
         out = np.zeros((self.cell_h, max(0, width)), dtype=np.uint32)
-        out[:, :min(width, row.shape[1])] = row[:, :width]
+        out[:, : min(width, row.shape[1])] = row[:, :width]
         return out
 
     def _overlay_ids(self, text: str, cols: int) -> tuple[np.ndarray, list[int], list[int]]:
@@ -254,7 +256,7 @@ class TerminalRenderer:
                 continue
             if len(ids) + width > cols:
                 break
-            for half in ((1, 2) if width == 2 else (0,)):
+            for half in (1, 2) if width == 2 else (0,):
                 flags = self._phase(len(ids), y) if ch in SHADES else 0
                 ids.append(self._tile((ch, fg, bg, flags, half)))
         blank = self._tile((" ", fg, bg, 0, 0))
@@ -296,10 +298,10 @@ class TerminalRenderer:
         if b - a < SCROLL_MIN_ROWS:
             return
         ch = self.cell_h
-        self.pixels[a * ch:b * ch] = self.pixels[(a + k) * ch:(b + k) * ch].copy()
-        self._ids[a:b] = old[a + k:b + k].copy()
-        self.cell_fg[a:b] = self.cell_fg[a + k:b + k].copy()
-        self.cell_bg[a:b] = self.cell_bg[a + k:b + k].copy()
+        self.pixels[a * ch : b * ch] = self.pixels[(a + k) * ch : (b + k) * ch].copy()
+        self._ids[a:b] = old[a + k : b + k].copy()
+        self.cell_fg[a:b] = self.cell_fg[a + k : b + k].copy()
+        self.cell_bg[a:b] = self.cell_bg[a + k : b + k].copy()
         self._copies.append(Move(Rect(0, (a + k) * ch, self.width, (b - a) * ch), 0, a * ch))
 
     def _line_ids(
@@ -346,7 +348,9 @@ class TerminalRenderer:
         y0 = y * ch_
         for c0, c1 in zip(edges[::2], edges[1::2], strict=True):
             tiles = self._atlas[new[c0:c1]]  # (n, ch, cw)
-            self.pixels[y0:y0 + ch_, c0 * cw:c1 * cw] = tiles.transpose(1, 0, 2).reshape(ch_, -1)
+            self.pixels[y0 : y0 + ch_, c0 * cw : c1 * cw] = tiles.transpose(1, 0, 2).reshape(
+                ch_, -1
+            )
             spans.append(Span(y, int(c0), int(c1)))
         return spans
 
@@ -358,8 +362,17 @@ class TerminalRenderer:
         text, fg, bg, flags = self._style(ch)
         return self._tile((text, fg, bg, flags, 0)), fg, bg
 
-    def _cell(self, screen: pyte.Screen, line: Any, default: Any, x: int, y: int, ch: Any,
-              cursor: tuple[int, int, str] | None, cursor_x: int) -> tuple[int, int, int]:
+    def _cell(
+        self,
+        screen: pyte.Screen,
+        line: Any,
+        default: Any,
+        x: int,
+        y: int,
+        ch: Any,
+        cursor: tuple[int, int, str] | None,
+        cursor_x: int,
+    ) -> tuple[int, int, int]:
         """The tile of cell (y, x) the slow way: wide halves, shades, the cursor."""
         text, fg, bg, flags = self._style(ch)
         half = 0
@@ -390,8 +403,12 @@ class TerminalRenderer:
 
     def span_rect(self, span: Span) -> Rect:
         """The pixels of a cell span."""
-        return Rect(span.col0 * self.cell_w, span.row * self.cell_h,
-                    (span.col1 - span.col0) * self.cell_w, self.cell_h)
+        return Rect(
+            span.col0 * self.cell_w,
+            span.row * self.cell_h,
+            (span.col1 - span.col0) * self.cell_w,
+            self.cell_h,
+        )
 
     def palette_hint(self, rect: Rect) -> np.ndarray | None:
         """A superset of the colours inside ``rect`` (sorted), known from cell colours.

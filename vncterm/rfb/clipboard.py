@@ -75,8 +75,7 @@ def parse(payload: bytes, max_text: int) -> ClipboardMessage:
     return ClipboardMessage(PROVIDE, formats, text=provided_text(formats, payload[4:], max_text))
 
 
-def provided_text(formats: int, body: bytes, max_text: int,
-                  oversize: str = "error") -> str | None:
+def provided_text(formats: int, body: bytes, max_text: int, oversize: str = "error") -> str | None:
     """The text in a provide message's zlib ``body`` (None if it holds no text).
 
     Inflated data is capped at ``max_text`` bytes: beyond it, ``oversize="error"`` raises
@@ -101,7 +100,7 @@ def provided_text(formats: int, body: bytes, max_text: int,
             if oversize == "skip":
                 return None
             raise ProtocolError(f"clipboard data of {size} bytes (limit {max_text})")
-        chunk = data[offset + 4:offset + 4 + size]
+        chunk = data[offset + 4 : offset + 4 + size]
         if len(chunk) < size:
             raise ProtocolError("extended clipboard provide data is truncated")
         offset += 4 + size

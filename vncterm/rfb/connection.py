@@ -35,6 +35,7 @@ _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _RECT_HEADER = struct.Struct(">HHHHi")
 
+
 class UpdateRect(Protocol):
     """What a FramebufferUpdate rectangle needs: where, the encoding number, the payload."""
 
@@ -135,7 +136,8 @@ class ServerConnection:
     ) -> None:
         self.security = security or SecurityConfig()
         needs_challenge = SecurityType.VNC_AUTH in self.security.types or any(
-            t in vencrypt.VNC for t in self.security.vencrypt_subtypes)
+            t in vencrypt.VNC for t in self.security.vencrypt_subtypes
+        )
         if random_bytes is None and needs_challenge:
             raise UsageError("VNC authentication needs a random_bytes source")
         self._random_bytes = random_bytes
@@ -237,8 +239,10 @@ class ServerConnection:
         self.width, self.height = width, height
         encoded = name.encode()
         self._send(
-            struct.pack(">HH", width, height) + SERVER_PIXEL_FORMAT.to_bytes()
-            + _U32.pack(len(encoded)) + encoded
+            struct.pack(">HH", width, height)
+            + SERVER_PIXEL_FORMAT.to_bytes()
+            + _U32.pack(len(encoded))
+            + encoded
         )
         self.state = State.NORMAL
 
@@ -309,8 +313,11 @@ class ServerConnection:
         """
         if Encoding.EXTENDED_DESKTOP_SIZE in self.encodings:
             screen = struct.pack(">IHHHHI", 0, 0, 0, self.width, self.height, 0)
-            return RectData(Rect(reason, status, self.width, self.height),
-                            Encoding.EXTENDED_DESKTOP_SIZE, b"\x01\0\0\0" + screen)
+            return RectData(
+                Rect(reason, status, self.width, self.height),
+                Encoding.EXTENDED_DESKTOP_SIZE,
+                b"\x01\0\0\0" + screen,
+            )
         if Encoding.DESKTOP_SIZE in self.encodings and status == 0:
             return RectData(Rect(0, 0, self.width, self.height), Encoding.DESKTOP_SIZE, b"")
         return None
@@ -346,7 +353,7 @@ class ServerConnection:
     def send_stream_data(self, stream_id: int, data: bytes) -> None:
         self._require_normal()
         for i in range(0, len(data), streams.MAX_DATA):
-            self._send(streams.data_message(stream_id, data[i:i + streams.MAX_DATA]))
+            self._send(streams.data_message(stream_id, data[i : i + streams.MAX_DATA]))
 
     def stream_announcements(self, changes: Iterable[tuple[str, bool]]) -> list[RectData]:
         """Rectangles announcing stream additions/removals, for the next FramebufferUpdate."""
@@ -406,8 +413,9 @@ class ServerConnection:
             self.state = State.CLOSED
             self._in.clear()
             if not self._tls.handshake_done:
-                return events.AuthenticationFailed(f"TLS handshake failed: {e.reason or e}",
-                                                   user=None, subtype=self.subtype)
+                return events.AuthenticationFailed(
+                    f"TLS handshake failed: {e.reason or e}", user=None, subtype=self.subtype
+                )
             raise ProtocolError(f"TLS failed: {e.reason or e}") from None
         return None
 
@@ -490,8 +498,9 @@ class ServerConnection:
         """Refuse the connection the spec's way (section 7.1.2): zero security types (a U32 0
         in version 3.3), then the reason string; the connection is then closed."""
         encoded = reason.encode()
-        self._send((_U32.pack(0) if self.minor_version == 3 else b"\0")
-                   + _U32.pack(len(encoded)) + encoded)
+        self._send(
+            (_U32.pack(0) if self.minor_version == 3 else b"\0") + _U32.pack(len(encoded)) + encoded
+        )
         self.state = State.CLOSED
         return events.Refused(reason)
 
@@ -512,8 +521,7 @@ class ServerConnection:
             if self.minor_version >= 8:
                 self._send(_U32.pack(0))  # SecurityResult OK (section 7.1.3)
             self.state = State.CLIENT_INIT
-            return events.Authenticated(self.security_type, view_only=False,
-                                        subtype=self.subtype)
+            return events.Authenticated(self.security_type, view_only=False, subtype=self.subtype)
         assert self._random_bytes is not None
         self._challenge = self._random_bytes(auth.CHALLENGE_SIZE)
         if len(self._challenge) != auth.CHALLENGE_SIZE:
@@ -569,8 +577,11 @@ class ServerConnection:
             raise ProtocolError(f"VeNCrypt sub-type {chosen} was not offered")
         self.subtype = chosen
         self._send(b"\x01")
-        ctx = (self.security.anon_tls_context if chosen in vencrypt.ANONYMOUS
-               else self.security.tls_context)
+        ctx = (
+            self.security.anon_tls_context
+            if chosen in vencrypt.ANONYMOUS
+            else self.security.tls_context
+        )
         assert ctx is not None
         # What was queued so far goes out in the clear; what the viewer sent behind its choice
         # (its ClientHello) is the start of the TLS stream.
@@ -590,7 +601,8 @@ class ServerConnection:
             self.state = State.PLAIN_AUTH
             return None
         return self._begin_subauth(
-            SecurityType.VNC_AUTH if self.subtype in vencrypt.VNC else SecurityType.NONE)
+            SecurityType.VNC_AUTH if self.subtype in vencrypt.VNC else SecurityType.NONE
+        )
 
     def _read_plain(self) -> events.Event | None:
         """Plain credentials (section 7.2.19, Plain): handed to the owner to check (a slow
@@ -604,8 +616,9 @@ class ServerConnection:
         self.state = State.PLAIN_CHECK
         return events.PlainCredentials(user, password)
 
-    def plain_checked(self, entry: vencrypt.PlainUser | None,
-                      refuse: str | None = None) -> events.Event:
+    def plain_checked(
+        self, entry: vencrypt.PlainUser | None, refuse: str | None = None
+    ) -> events.Event:
         """The owner's verdict on :class:`~events.PlainCredentials` (``vencrypt.check_plain``):
         the user entry, or None for wrong credentials; ``refuse`` refuses without a verdict.
         :attr:`auth_gate` is asked first. Returns the event (Authenticated, AuthenticationFailed
@@ -623,8 +636,9 @@ class ServerConnection:
         self.view_only = entry.view_only
         self._send(_U32.pack(0))
         self.state = State.CLIENT_INIT
-        return events.Authenticated(self.security_type, view_only=entry.view_only,
-                                    subtype=self.subtype, user=entry.name)
+        return events.Authenticated(
+            self.security_type, view_only=entry.view_only, subtype=self.subtype, user=entry.name
+        )
 
     def _read_message(self) -> events.Event | None:
         """One client-to-server message (section 7.5)."""

@@ -48,9 +48,16 @@ class PixelFormat:
 
     def to_bytes(self) -> bytes:
         return _PF.pack(
-            self.bits_per_pixel, self.depth, int(self.big_endian), int(self.true_colour),
-            self.red_max, self.green_max, self.blue_max,
-            self.red_shift, self.green_shift, self.blue_shift,
+            self.bits_per_pixel,
+            self.depth,
+            int(self.big_endian),
+            int(self.true_colour),
+            self.red_max,
+            self.green_max,
+            self.blue_max,
+            self.red_shift,
+            self.green_shift,
+            self.blue_shift,
         )
 
     def validate(self) -> None:
@@ -104,7 +111,9 @@ class PixelFormat:
     def is_native(self) -> bool:
         """True when pixels are our own 0x00RRGGBB little-endian words (no conversion needed)."""
         return (
-            self.true_colour and self.bits_per_pixel == 32 and not self.big_endian
+            self.true_colour
+            and self.bits_per_pixel == 32
+            and not self.big_endian
             and (self.red_max, self.green_max, self.blue_max) == (255, 255, 255)
             and (self.red_shift, self.green_shift, self.blue_shift) == (16, 8, 0)
         )
@@ -122,7 +131,8 @@ class PixelFormat:
         if not (self.true_colour and self.bits_per_pixel == 32 and self.depth <= 24):
             return None
         colour = (
-            (self.red_max << self.red_shift) | (self.green_max << self.green_shift)
+            (self.red_max << self.red_shift)
+            | (self.green_max << self.green_shift)
             | (self.blue_max << self.blue_shift)
         )
         low3 = colour < 1 << 24
@@ -137,7 +147,9 @@ class PixelFormat:
         """Section 7.7.6: Tight's TPIXEL is 3 bytes, R, G, B in that order whatever the shifts,
         for a true-colour 32 bpp format of depth 24 with 8-bit channels; else the PIXEL."""
         return (
-            self.true_colour and self.bits_per_pixel == 32 and self.depth == 24
+            self.true_colour
+            and self.bits_per_pixel == 32
+            and self.depth == 24
             and (self.red_max, self.green_max, self.blue_max) == (255, 255, 255)
         )
 

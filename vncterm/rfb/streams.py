@@ -94,7 +94,7 @@ def parse_client_message(buf: bytes | bytearray) -> tuple[int, tuple[object, ...
         if len(buf) < 7 + n:
             return None
         try:
-            name = bytes(buf[7:7 + n]).decode()
+            name = bytes(buf[7 : 7 + n]).decode()
         except UnicodeDecodeError:
             raise ProtocolError("stream name is not UTF-8") from None
         return 7 + n, (OP_START, name)
@@ -110,5 +110,5 @@ def parse_client_message(buf: bytes | bytearray) -> tuple[int, tuple[object, ...
             raise ProtocolError(f"stream data message of {n} bytes (limit {MAX_DATA})")
         if len(buf) < 11 + n:
             return None
-        return 11 + n, (OP_DATA, stream_id, bytes(buf[11:11 + n]))
+        return 11 + n, (OP_DATA, stream_id, bytes(buf[11 : 11 + n]))
     raise ProtocolError(f"unknown stream operation {op}")

@@ -47,8 +47,12 @@ X509_VNC = 261
 X509_PLAIN = 262
 
 NAMES = {
-    TLS_NONE: "TLSNone", TLS_VNC: "TLSVnc", TLS_PLAIN: "TLSPlain",
-    X509_NONE: "X509None", X509_VNC: "X509Vnc", X509_PLAIN: "X509Plain",
+    TLS_NONE: "TLSNone",
+    TLS_VNC: "TLSVnc",
+    TLS_PLAIN: "TLSPlain",
+    X509_NONE: "X509None",
+    X509_VNC: "X509Vnc",
+    X509_PLAIN: "X509Plain",
 }
 ANONYMOUS = frozenset({TLS_NONE, TLS_VNC, TLS_PLAIN})
 PLAIN = frozenset({TLS_PLAIN, X509_PLAIN})
@@ -75,13 +79,14 @@ def parse_plain(buf: bytes | bytearray) -> tuple[int, str, bytes] | None:
         return None
     ulen, plen = _PLAIN_HEADER.unpack_from(buf)
     if ulen > MAX_USER or plen > MAX_PASSWORD:
-        raise ProtocolError(f"Plain credentials too long ({ulen}/{plen} bytes; limits "
-                            f"{MAX_USER}/{MAX_PASSWORD})")
+        raise ProtocolError(
+            f"Plain credentials too long ({ulen}/{plen} bytes; limits {MAX_USER}/{MAX_PASSWORD})"
+        )
     end = 8 + ulen + plen
     if len(buf) < end:
         return None
-    user = bytes(buf[8:8 + ulen]).decode("utf-8", "replace")
-    return end, user, bytes(buf[8 + ulen:end])
+    user = bytes(buf[8 : 8 + ulen]).decode("utf-8", "replace")
+    return end, user, bytes(buf[8 + ulen : end])
 
 
 class TLSLayer:
@@ -166,12 +171,14 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def hash_password(password: bytes, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R,
-                  p: int = SCRYPT_P) -> str:
+def hash_password(
+    password: bytes, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P
+) -> str:
     """``scrypt$N$r$p$SALT$HASH`` (hashlib.scrypt, 32-byte key). The caller supplies the salt
     (16 random bytes) so that this module stays free of I/O."""
-    key = hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, maxmem=256 * n * r + (1 << 20),
-                         dklen=32)
+    key = hashlib.scrypt(
+        password, salt=salt, n=n, r=r, p=p, maxmem=256 * n * r + (1 << 20), dklen=32
+    )
     return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(key)}"
 
 
@@ -220,8 +227,9 @@ def parse_users(text: str) -> dict[str, PlainUser]:
         if len(fields) not in (2, 3) or not fields[0]:
             raise ValueError(f"line {number}: expected NAME:HASH or NAME:HASH:view-only")
         name, hashed = fields[0], fields[1]
-        flags = {f.strip() for f in fields[2].split(",") if f.strip()} if len(fields) == 3 \
-            else set()
+        flags = (
+            {f.strip() for f in fields[2].split(",") if f.strip()} if len(fields) == 3 else set()
+        )
         unknown = flags - {"view-only"}
         if unknown:
             raise ValueError(f"line {number}: unknown flag(s) {', '.join(sorted(unknown))}")

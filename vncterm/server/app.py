@@ -35,23 +35,35 @@ class Server:
     def __init__(self, config: Config, console: Console | None = None) -> None:
         config.validate()
         self.config = config
-        self.console = console or make_console(config.console, config.command, config.cols,
-                                               config.rows)
+        self.console = console or make_console(
+            config.console, config.command, config.cols, config.rows
+        )
         font = CellFont(config.font_size, config.antialias)
-        self.emulator = Emulator(config.cols, config.rows, charset=config.charset,
-                                 scrollback=config.scrollback)
-        self.renderer = TerminalRenderer(font, config.cols, config.rows,
-                                         bold_is_bright=config.bold_is_bright)
+        self.emulator = Emulator(
+            config.cols, config.rows, charset=config.charset, scrollback=config.scrollback
+        )
+        self.renderer = TerminalRenderer(
+            font, config.cols, config.rows, bold_is_bright=config.bold_is_bright
+        )
         if config.console is not None:
             what = config.console.describe()
         else:
             what = os.path.basename(config.command[0])
         name = config.name or f"{what} on {socket.gethostname()}"
-        self.log_file = (AppendFile(config.log_path, "console log", on_notice=self._notice)
-                         if config.log_path else None)
-        self.session = Session(self.console, self.emulator, self.renderer, name,
-                               config.share_policy, stream_name=config.stream_name,
-                               log_file=self.log_file)
+        self.log_file = (
+            AppendFile(config.log_path, "console log", on_notice=self._notice)
+            if config.log_path
+            else None
+        )
+        self.session = Session(
+            self.console,
+            self.emulator,
+            self.renderer,
+            name,
+            config.share_policy,
+            stream_name=config.stream_name,
+            log_file=self.log_file,
+        )
         self.session.follow_title = not config.name
         self.session.allow_resize = config.allow_resize
         self.session.allow_lossy = config.allow_lossy
@@ -59,15 +71,22 @@ class Server:
         # DECCOLM (80/132 columns) resizes only where the program can be told
         self.emulator.allow_column_mode = self.session.can_resize
         self.security = SecurityConfig(
-            password=config.password, view_only_password=config.view_only_password,
-            tls_context=(tls_context(config.tls_cert, config.tls_key, config.tls_ca)
-                         if config.tls_cert else None),
+            password=config.password,
+            view_only_password=config.view_only_password,
+            tls_context=(
+                tls_context(config.tls_cert, config.tls_key, config.tls_ca)
+                if config.tls_cert
+                else None
+            ),
             anon_tls_context=anonymous_tls_context() if config.tls_anon else None,
-            plain_users=config.plain_users)
-        self.audit = (AuditLog(config.audit_log, on_notice=self._notice)
-                      if config.audit_log else None)
-        self.guard = Gatekeeper(max_viewers=config.max_viewers, audit=self.audit,
-                                stuck_timeout=config.stuck_timeout)
+            plain_users=config.plain_users,
+        )
+        self.audit = (
+            AuditLog(config.audit_log, on_notice=self._notice) if config.audit_log else None
+        )
+        self.guard = Gatekeeper(
+            max_viewers=config.max_viewers, audit=self.audit, stuck_timeout=config.stuck_timeout
+        )
         #: The signal that stopped the server (SIGTERM/SIGINT), if any.
         self.stop_signal: int | None = None
         self.servers: list[asyncio.AbstractServer] = []
@@ -75,7 +94,8 @@ class Server:
         self.addresses: list[tuple[str, int] | str] = []
         #: WebSocket sniffing on the listeners, WebSocket-only listeners (``.addresses``).
         self.websocket = WebSocketSetup(
-            config, self.security, lambda security: Viewer(self.session, security, self.guard))
+            config, self.security, lambda security: Viewer(self.session, security, self.guard)
+        )
 
     def _notice(self, key: str, text: str, ttl: float | None) -> None:
         """A log file's trouble, shown on the status row."""
@@ -88,12 +108,19 @@ class Server:
         factory = self.websocket.vnc_factory()  # Viewers, after a sniff for WebSocket
 
         if self.security.types[0] == 19:
-            log.info("security: VeNCrypt sub-types %s", ", ".join(
-                vencrypt.NAMES[t] for t in self.security.vencrypt_subtypes))
+            log.info(
+                "security: VeNCrypt sub-types %s",
+                ", ".join(vencrypt.NAMES[t] for t in self.security.vencrypt_subtypes),
+            )
         if self.audit is not None:
-            self.audit.record("start", listen=[str(a) for a in self.config.listen],
-                              security=[vencrypt.NAMES.get(t, str(t)) for t in
-                                        self.security.vencrypt_subtypes or self.security.types])
+            self.audit.record(
+                "start",
+                listen=[str(a) for a in self.config.listen],
+                security=[
+                    vencrypt.NAMES.get(t, str(t))
+                    for t in self.security.vencrypt_subtypes or self.security.types
+                ],
+            )
         for addr in self.config.listen:
             if addr.fd is not None:
                 # an inherited listening socket (systemd): never pass it on to the console
@@ -113,19 +140,30 @@ class Server:
                 server = await loop.create_unix_server(factory, addr.path)
                 self.addresses.append(addr.path)
             else:
-                server = await loop.create_server(factory, addr.host, addr.port,
-                                                  reuse_address=True)
+                server = await loop.create_server(factory, addr.host, addr.port, reuse_address=True)
                 for sock in server.sockets:
                     self.addresses.append(sock.getsockname()[:2])
             self.servers.append(server)
             log.info("listening on %s", addr if addr.port or addr.path else self.addresses[-1])
         self.servers += await self.websocket.start()
-        for hint in connect_hints(self.addresses, self.config.websocket_sniff,
-                                  self.websocket.addresses, self.websocket.tls is not None):
+        for hint in connect_hints(
+            self.addresses,
+            self.config.websocket_sniff,
+            self.websocket.addresses,
+            self.websocket.tls is not None,
+        ):
             log.info("ready: connect with %s", hint)
         r = self.renderer
-        log.info("screen %dx%d cells, %dx%d pixels (font %d px, cell %dx%d)",
-                 r.cols, r.rows, r.width, r.height, self.config.font_size, r.cell_w, r.cell_h)
+        log.info(
+            "screen %dx%d cells, %dx%d pixels (font %d px, cell %dx%d)",
+            r.cols,
+            r.rows,
+            r.width,
+            r.height,
+            self.config.font_size,
+            r.cell_w,
+            r.cell_h,
+        )
         await self.console.start(self.session.on_console_data, self.session.on_console_status)
         cfg = self.config
         if cfg.reverse_listen is not None or cfg.desktop is not None:
@@ -135,9 +173,13 @@ class Server:
             reverse = None
             if cfg.reverse_listen is not None:
                 reverse = (cfg.reverse_listen.host, cfg.reverse_listen.port)
-            self.desktop_link = DesktopLink(self.session.set_desktop, reverse=reverse,
-                                            connect=target, password=cfg.desktop_password,
-                                            audit=self.audit)
+            self.desktop_link = DesktopLink(
+                self.session.set_desktop,
+                reverse=reverse,
+                connect=target,
+                password=cfg.desktop_password,
+                audit=self.audit,
+            )
             await self.desktop_link.start()
         self.session.streams.availability_changed(self.config.stream_name)
         for stream_name, spec in self.config.streams:

@@ -42,8 +42,12 @@ JOURNAL_SOCKET = "/run/systemd/journal/socket"
 
 def _gap_record(missed: int, reason: str) -> bytes:
     """The record an audit file gets where records are missing."""
-    entry = {"ts": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
-             "event": "audit_gap", "missed_bytes": missed, "reason": reason}
+    entry = {
+        "ts": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+        "event": "audit_gap",
+        "missed_bytes": missed,
+        "reason": reason,
+    }
     return (json.dumps(entry) + "\n").encode()
 
 
@@ -76,14 +80,17 @@ class AuditLog:
                 self._journal.set_inheritable(False)
                 self._journal.connect(JOURNAL_SOCKET)
             else:
-                self._file = AppendFile(target, "audit log", marker=_gap_record,
-                                        on_notice=on_notice)
+                self._file = AppendFile(
+                    target, "audit log", marker=_gap_record, on_notice=on_notice
+                )
         except OSError as e:
             if self._journal is not None:
                 self._journal.close()
-                raise ConfigError(f"--audit-log journal: systemd's journal is not reachable "
-                                  f"here ({JOURNAL_SOCKET}: {e.strerror}); give a FILE "
-                                  "instead") from None
+                raise ConfigError(
+                    f"--audit-log journal: systemd's journal is not reachable "
+                    f"here ({JOURNAL_SOCKET}: {e.strerror}); give a FILE "
+                    "instead"
+                ) from None
             raise ConfigError(f"--audit-log: cannot open {target}: {e.strerror}") from None
         self._input: dict[str, _Input] = {}
         #: Bytes each open capture wrote into its stream: (viewer, capture id) -> count, hash.
@@ -102,8 +109,7 @@ class AuditLog:
         if self._file is not None:
             self._file.write((line + "\n").encode())  # reports its own write errors
         elif self._journal is not None:
-            msg = (f"MESSAGE={line}\nSYSLOG_IDENTIFIER=vncterm\n"
-                   f"VNCTERM_EVENT={event}\nPRIORITY=5\n")
+            msg = f"MESSAGE={line}\nSYSLOG_IDENTIFIER=vncterm\nVNCTERM_EVENT={event}\nPRIORITY=5\n"
             try:
                 if self._journal_lost:  # the journal may have restarted: a new connection
                     self._journal.connect(JOURNAL_SOCKET)
@@ -111,12 +117,16 @@ class AuditLog:
             except OSError as e:
                 self._journal_lost += 1
                 if self._journal_lost == 1:
-                    log.error("audit log %s: %s; records are counted until it works again",
-                              self.target, e)
+                    log.error(
+                        "audit log %s: %s; records are counted until it works again", self.target, e
+                    )
                 return
             if self._journal_lost:
-                log.warning("audit log %s: working again; %d records were lost", self.target,
-                            self._journal_lost)
+                log.warning(
+                    "audit log %s: working again; %d records were lost",
+                    self.target,
+                    self._journal_lost,
+                )
                 self._journal_lost = 0
 
     # -- input, aggregated -----------------------------------------------------------------------
@@ -169,8 +179,11 @@ class AuditLog:
     def capture_ended(self, viewer: str, capture: int, reason: str | None = None) -> None:
         """A capture ended: ``stream_end`` with what the viewer wrote during it."""
         tally = self._captures.pop((viewer, capture), None) or _Tally()
-        fields: dict[str, Any] = {"id": capture, "bytes_in": tally.count,
-                                  "sha256_in": tally.digest.hexdigest()}
+        fields: dict[str, Any] = {
+            "id": capture,
+            "bytes_in": tally.count,
+            "sha256_in": tally.digest.hexdigest(),
+        }
         if reason is not None:
             fields["reason"] = reason
         self.record("stream_end", viewer, **fields)

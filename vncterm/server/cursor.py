@@ -17,8 +17,11 @@ from ..rfb.pixel_format import PixelFormat
 def cursor_rect(image: np.ndarray, hotspot: tuple[int, int], pf: PixelFormat) -> RectData:
     """A Cursor rectangle from an (h, w, 4) RGBA image (an empty image hides the pointer)."""
     h, w = image.shape[:2]
-    rgb = ((image[..., 0].astype(np.uint32) << 16) | (image[..., 1].astype(np.uint32) << 8)
-           | image[..., 2].astype(np.uint32))
+    rgb = (
+        (image[..., 0].astype(np.uint32) << 16)
+        | (image[..., 1].astype(np.uint32) << 8)
+        | image[..., 2].astype(np.uint32)
+    )
     mask = np.packbits(image[..., 3] > 127, axis=1) if w and h else np.zeros((0,), np.uint8)
     x, y = hotspot if w and h else (0, 0)
     return RectData(Rect(x, y, w, h), Encoding.CURSOR, pf.pack(rgb) + mask.tobytes())
@@ -27,9 +30,22 @@ def cursor_rect(image: np.ndarray, hotspot: tuple[int, int], pf: PixelFormat) ->
 def _arrow() -> tuple[np.ndarray, tuple[int, int]]:
     """A small black-edged white arrow, drawn in code."""
     rows = [
-        "X.........", "XX........", "XOX.......", "XOOX......", "XOOOX.....", "XOOOOX....",
-        "XOOOOOX...", "XOOOOOOX..", "XOOOOOOOX.", "XOOOOXXXXX", "XOOXOX....", "XOX.XOX...",
-        "XX..XOX...", "X....XOX..", ".....XOX..", "......X...",
+        "X.........",
+        "XX........",
+        "XOX.......",
+        "XOOX......",
+        "XOOOX.....",
+        "XOOOOX....",
+        "XOOOOOX...",
+        "XOOOOOOX..",
+        "XOOOOOOOX.",
+        "XOOOOXXXXX",
+        "XOOXOX....",
+        "XOX.XOX...",
+        "XX..XOX...",
+        "X....XOX..",
+        ".....XOX..",
+        "......X...",
     ]
     img = np.zeros((len(rows), len(rows[0]), 4), dtype=np.uint8)
     for y, row in enumerate(rows):

@@ -24,8 +24,12 @@ class DamageGrid:
         r = rect.intersect(Rect(0, 0, self.width, self.height))
         if r.empty:
             return 0, 0, 0, 0
-        return (r.y // self.tile_h, -(-r.bottom // self.tile_h),
-                r.x // self.tile_w, -(-r.right // self.tile_w))
+        return (
+            r.y // self.tile_h,
+            -(-r.bottom // self.tile_h),
+            r.x // self.tile_w,
+            -(-r.right // self.tile_w),
+        )
 
     def add(self, rect: Rect) -> None:
         r0, r1, c0, c1 = self._tiles(rect)
@@ -56,9 +60,12 @@ class DamageGrid:
 
     def _aligned(self, r: Rect) -> bool:
         tw, th = self.tile_w, self.tile_h
-        return (r.x % tw == 0 and r.y % th == 0
-                and (r.right % tw == 0 or r.right == self.width)
-                and (r.bottom % th == 0 or r.bottom == self.height))
+        return (
+            r.x % tw == 0
+            and r.y % th == 0
+            and (r.right % tw == 0 or r.right == self.width)
+            and (r.bottom % th == 0 or r.bottom == self.height)
+        )
 
     def move(self, src: Rect, x: int, y: int) -> None:
         """The pixels of ``src`` were copied to (``x``, ``y``): their damage moves with them.
@@ -110,8 +117,14 @@ class DamageGrid:
             for run in list(open_runs):
                 if run not in runs:  # the run ended above this row: emit it
                     start_row = open_runs.pop(run)
-                    rects.append(Rect((c0 + run[0]) * tw, (r0 + start_row) * th,
-                                      (run[1] - run[0]) * tw, (row - start_row) * th))
+                    rects.append(
+                        Rect(
+                            (c0 + run[0]) * tw,
+                            (r0 + start_row) * th,
+                            (run[1] - run[0]) * tw,
+                            (row - start_row) * th,
+                        )
+                    )
             for run in runs:
                 open_runs.setdefault(run, row)
         # clear tiles wholly inside the region; partly covered ones stay damaged

@@ -111,12 +111,15 @@ class DesktopSource(FramebufferSource):
         return damage
 
     def snapshot(self) -> Snapshot:
-        if self._snapshot is None or self._snapshot.generation != self.generation \
-                or self._snapshot.pixels.shape != (self.height, self.width):
+        if (
+            self._snapshot is None
+            or self._snapshot.generation != self.generation
+            or self._snapshot.pixels.shape != (self.height, self.width)
+        ):
             pixels = self.conn.framebuffer.copy()
             if self._overlay is not None and pixels.size:
-                strip = self._overlay(pixels.shape[1])[-pixels.shape[0]:]
-                pixels[pixels.shape[0] - strip.shape[0]:] = strip
+                strip = self._overlay(pixels.shape[1])[-pixels.shape[0] :]
+                pixels[pixels.shape[0] - strip.shape[0] :] = strip
             self._snapshot = Snapshot(pixels, self.generation)
         return self._snapshot
 
@@ -124,10 +127,15 @@ class DesktopSource(FramebufferSource):
 class DesktopLink:
     """Keeps at most one desktop attached: by reverse connection or by connecting out."""
 
-    def __init__(self, on_desktop: Callable[[DesktopSource | None], None], *,
-                 reverse: tuple[str, int] | None = None,
-                 connect: tuple[str, int] | str | None = None,
-                 password: bytes | None = None, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        on_desktop: Callable[[DesktopSource | None], None],
+        *,
+        reverse: tuple[str, int] | None = None,
+        connect: tuple[str, int] | str | None = None,
+        password: bytes | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.on_desktop = on_desktop
         self.audit = audit
         self.reverse = reverse
@@ -139,9 +147,13 @@ class DesktopLink:
 
     async def start(self) -> None:
         if self.reverse is not None:
-            self.listener = ReverseListener(self.reverse[0], self.reverse[1],
-                                            password=self.password, single=True,
-                                            on_refused=self._refused)
+            self.listener = ReverseListener(
+                self.reverse[0],
+                self.reverse[1],
+                password=self.password,
+                single=True,
+                on_refused=self._refused,
+            )
             await self.listener.start()
             self._task = asyncio.ensure_future(self._accept_loop())
         elif self.connect is not None:
@@ -151,8 +163,9 @@ class DesktopLink:
         assert self.listener is not None
         while True:
             conn = await self.listener.accept()
-            log.info("desktop %s arrived (%dx%d, %r)", conn.peer, conn.width, conn.height,
-                     conn.name)
+            log.info(
+                "desktop %s arrived (%dx%d, %r)", conn.peer, conn.width, conn.height, conn.name
+            )
             await self._run(conn)
 
     async def _connect_loop(self) -> None:
@@ -160,8 +173,9 @@ class DesktopLink:
         while True:
             try:
                 if isinstance(self.connect, str):
-                    conn = await DesktopConnection.connect(path=self.connect,
-                                                           password=self.password)
+                    conn = await DesktopConnection.connect(
+                        path=self.connect, password=self.password
+                    )
                 else:
                     assert self.connect is not None
                     conn = await DesktopConnection.connect(*self.connect, password=self.password)
@@ -175,8 +189,9 @@ class DesktopLink:
                 await asyncio.sleep(10.0)
                 continue
             delay = 0.5
-            log.info("desktop %s attached (%dx%d, %r)", conn.peer, conn.width, conn.height,
-                     conn.name)
+            log.info(
+                "desktop %s attached (%dx%d, %r)", conn.peer, conn.width, conn.height, conn.name
+            )
             await self._run(conn)
             await asyncio.sleep(delay)
 
@@ -189,8 +204,13 @@ class DesktopLink:
         if self.source is not None:
             await self.source.conn.close("replaced by a newer desktop")
         if self.audit is not None:
-            self.audit.record("desktop_attached", peer=conn.peer, width=conn.width,
-                              height=conn.height, name=conn.name)
+            self.audit.record(
+                "desktop_attached",
+                peer=conn.peer,
+                width=conn.width,
+                height=conn.height,
+                name=conn.name,
+            )
         source = DesktopSource(conn)
         closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 

@@ -16,8 +16,12 @@ def viewer_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def connect_hints(vnc: Sequence[tuple[str, int] | str], sniff: bool,
-                  websocket: Sequence[tuple[str, int]], wss: bool) -> list[str]:
+def connect_hints(
+    vnc: Sequence[tuple[str, int] | str],
+    sniff: bool,
+    websocket: Sequence[tuple[str, int]],
+    wss: bool,
+) -> list[str]:
     """One hint per listening socket: ``vncviewer HOST::PORT`` (TigerVNC's form for a port;
     ``HOST:N`` would be display N, port 5900+N) or ``vncviewer PATH`` for a unix socket
     (TigerVNC 1.11+), with the ``ws://`` URL noVNC takes when the VNC port also speaks

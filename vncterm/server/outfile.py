@@ -48,17 +48,26 @@ def open_private(path: str) -> int:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     mode = os.fstat(fd).st_mode
     if stat.S_ISREG(mode) and mode & (stat.S_IRGRP | stat.S_IROTH):
-        log.warning("%s is readable by others (mode %04o); vncterm creates its files 0600",
-                    path, stat.S_IMODE(mode))
+        log.warning(
+            "%s is readable by others (mode %04o); vncterm creates its files 0600",
+            path,
+            stat.S_IMODE(mode),
+        )
     return fd
 
 
 class AppendFile:
     """An append-only record file that survives write errors (see the module docstring)."""
 
-    def __init__(self, path: str, what: str, marker: Marker = console_marker,
-                 on_notice: Notice | None = None, retry: float = RETRY,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        path: str,
+        what: str,
+        marker: Marker = console_marker,
+        on_notice: Notice | None = None,
+        retry: float = RETRY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = path
         self.what = what
         self.marker = marker
@@ -110,10 +119,13 @@ class AppendFile:
         if not self._reported:
             return
         self._quiet_until = now + QUIET
-        log.error("%s %s: cannot write (%s); vncterm goes on and counts what it misses",
-                  self.what, self.path, self.failing)
-        self._notify(f"{self.what} {self.path}: cannot write ({self.failing}); "
-                     "the console goes on")
+        log.error(
+            "%s %s: cannot write (%s); vncterm goes on and counts what it misses",
+            self.what,
+            self.path,
+            self.failing,
+        )
+        self._notify(f"{self.what} {self.path}: cannot write ({self.failing}); the console goes on")
 
     def _lose(self, n: int) -> None:
         self.missed += n
@@ -129,10 +141,17 @@ class AppendFile:
             self._retry_at = self.clock() + self.retry
             return False
         if self._reported:
-            log.warning("%s %s: writing again; %d bytes were not written (%s)",
-                        self.what, self.path, self.missed, reason)
-            self._notify(f"{self.what} {self.path}: writing again; {self.missed} bytes missed",
-                         RESUMED_NOTICE)
+            log.warning(
+                "%s %s: writing again; %d bytes were not written (%s)",
+                self.what,
+                self.path,
+                self.missed,
+                reason,
+            )
+            self._notify(
+                f"{self.what} {self.path}: writing again; {self.missed} bytes missed",
+                RESUMED_NOTICE,
+            )
         self.failing = None
         self.missed = 0
         return True
@@ -147,8 +166,13 @@ class AppendFile:
 
     def close(self) -> None:
         if self.missed_total:
-            log.warning("%s %s: %d bytes were not written in all%s", self.what, self.path,
-                        self.missed_total, f" ({self.missed} still)" if self.failing else "")
+            log.warning(
+                "%s %s: %d bytes were not written in all%s",
+                self.what,
+                self.path,
+                self.missed_total,
+                f" ({self.missed} still)" if self.failing else "",
+            )
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

@@ -43,8 +43,12 @@ class ReservedKey:
     console_only: bool = True  # on a proxied desktop the key goes to the desktop
 
     def matches(self, keysym: int, keys: KeyState) -> bool:
-        return keysym in self.keysyms and (not self.ctrl or keys.ctrl) \
-            and (not self.alt or keys.alt) and (not self.shift or keys.shift)
+        return (
+            keysym in self.keysyms
+            and (not self.ctrl or keys.ctrl)
+            and (not self.alt or keys.alt)
+            and (not self.shift or keys.shift)
+        )
 
 
 def _keys(*keysyms: int) -> frozenset[int]:
@@ -58,14 +62,18 @@ PAGE_UP, PAGE_DOWN, INSERT, KP_INSERT = 0xFF55, 0xFF56, 0xFF63, 0xFF9E
 
 #: Every reserved key, in the order the README lists them.
 RESERVED: tuple[ReservedKey, ...] = (
-    ReservedKey("Ctrl-Alt-1", _keys(KEY_1), Action.SHOW_CONSOLE, ctrl=True, alt=True,
-                console_only=False),
-    ReservedKey("Ctrl-Alt-F1", _keys(F1), Action.SHOW_CONSOLE, ctrl=True, alt=True,
-                console_only=False),
-    ReservedKey("Ctrl-Alt-2", _keys(KEY_2), Action.SHOW_DESKTOP, ctrl=True, alt=True,
-                console_only=False),
-    ReservedKey("Ctrl-Alt-F7", _keys(F7), Action.SHOW_DESKTOP, ctrl=True, alt=True,
-                console_only=False),
+    ReservedKey(
+        "Ctrl-Alt-1", _keys(KEY_1), Action.SHOW_CONSOLE, ctrl=True, alt=True, console_only=False
+    ),
+    ReservedKey(
+        "Ctrl-Alt-F1", _keys(F1), Action.SHOW_CONSOLE, ctrl=True, alt=True, console_only=False
+    ),
+    ReservedKey(
+        "Ctrl-Alt-2", _keys(KEY_2), Action.SHOW_DESKTOP, ctrl=True, alt=True, console_only=False
+    ),
+    ReservedKey(
+        "Ctrl-Alt-F7", _keys(F7), Action.SHOW_DESKTOP, ctrl=True, alt=True, console_only=False
+    ),
     ReservedKey("Break", _keys(BREAK), Action.BREAK),
     ReservedKey("Ctrl+Pause", _keys(PAUSE), Action.BREAK, ctrl=True),
     ReservedKey("Shift+PgUp", _keys(PAGE_UP), Action.SCROLL_UP, shift=True),

@@ -68,8 +68,10 @@ def anonymous_tls_context() -> ssl.SSLContext:
     """The anonymous-TLS context, or ConfigError when this OpenSSL has no anonymous suites."""
     ctx = vencrypt.anonymous_context()
     if ctx is None:
-        raise ConfigError(f"{ssl.OPENSSL_VERSION} offers no anonymous TLS cipher suites "
-                          "(TLSNone/TLSVnc): use --tls-cert")
+        raise ConfigError(
+            f"{ssl.OPENSSL_VERSION} offers no anonymous TLS cipher suites "
+            "(TLSNone/TLSVnc): use --tls-cert"
+        )
     return ctx
 
 
@@ -109,9 +111,14 @@ class AuthBlocker:
     has no record of instead of forgetting a block.
     """
 
-    def __init__(self, threshold: int = BLOCK_THRESHOLD, base: float = BLOCK_BASE,
-                 cap: float = BLOCK_CAP, clock: Callable[[], float] = time.monotonic,
-                 max_records: int = MAX_RECORDS) -> None:
+    def __init__(
+        self,
+        threshold: int = BLOCK_THRESHOLD,
+        base: float = BLOCK_BASE,
+        cap: float = BLOCK_CAP,
+        clock: Callable[[], float] = time.monotonic,
+        max_records: int = MAX_RECORDS,
+    ) -> None:
         self.threshold = threshold
         self.base = base
         self.cap = cap
@@ -156,8 +163,12 @@ class AuthBlocker:
         rec = self._get(key)
         if rec is None:
             if not self._make_room():
-                log.warning("%s: authentication failure not recorded: %d blocked addresses "
-                            "already remembered", key, len(self._blocked))
+                log.warning(
+                    "%s: authentication failure not recorded: %d blocked addresses "
+                    "already remembered",
+                    key,
+                    len(self._blocked),
+                )
                 return 0.0
             rec = self._fresh[key] = _Record()
         rec.failures += 1
@@ -211,15 +222,22 @@ class PlainChecks:
         """Checks running or waiting."""
         return len(self._tasks)
 
-    def submit(self, users: Mapping[str, vencrypt.PlainUser], user: str, password: bytes,
-               skip: Callable[[], bool], done: Callable[[vencrypt.PlainUser | None, str | None],
-                                                       None]) -> None:
+    def submit(
+        self,
+        users: Mapping[str, vencrypt.PlainUser],
+        user: str,
+        password: bytes,
+        skip: Callable[[], bool],
+        done: Callable[[vencrypt.PlainUser | None, str | None], None],
+    ) -> None:
         """Check ``user``/``password``; ``done(entry, refusal)`` gets the user entry (None when
         wrong) or a refusal reason. ``skip()`` is asked when the check's turn comes: true (the
         address got blocked meanwhile) answers None without hashing."""
         if len(self._tasks) >= self.workers + self.queue:
-            reason = (f"too many logins being checked (at most {self.workers + self.queue}): "
-                      "try again later")
+            reason = (
+                f"too many logins being checked (at most {self.workers + self.queue}): "
+                "try again later"
+            )
             asyncio.get_running_loop().call_soon(done, None, reason)  # never from inside submit
             return
         if self._executor is None:
@@ -229,17 +247,23 @@ class PlainChecks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _check(self, users: Mapping[str, vencrypt.PlainUser], user: str, password: bytes,
-                     skip: Callable[[], bool],
-                     done: Callable[[vencrypt.PlainUser | None, str | None], None]) -> None:
+    async def _check(
+        self,
+        users: Mapping[str, vencrypt.PlainUser],
+        user: str,
+        password: bytes,
+        skip: Callable[[], bool],
+        done: Callable[[vencrypt.PlainUser | None, str | None], None],
+    ) -> None:
         assert self._slots is not None and self._executor is not None
         entry: vencrypt.PlainUser | None = None
         async with self._slots:
             if not skip():
                 loop = asyncio.get_running_loop()
                 try:
-                    entry = await loop.run_in_executor(self._executor, vencrypt.check_plain,
-                                                       users, user, password)
+                    entry = await loop.run_in_executor(
+                        self._executor, vencrypt.check_plain, users, user, password
+                    )
                 except Exception as e:  # a hash that passed the file check but still fails
                     log.error("Plain check of user %r failed: %s", user, e)
         done(entry, None)
@@ -256,8 +280,13 @@ class Gatekeeper:
     """Admission for one server: blocked addresses, the viewer limit, the audit log, and the
     set of open connections (handshaking ones included)."""
 
-    def __init__(self, blocker: AuthBlocker | None = None, max_viewers: int | None = None,
-                 audit: AuditLog | None = None, stuck_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        blocker: AuthBlocker | None = None,
+        max_viewers: int | None = None,
+        audit: AuditLog | None = None,
+        stuck_timeout: float = 20.0,
+    ) -> None:
         self.blocker = blocker or AuthBlocker()
         self.max_viewers = max_viewers
         self.audit = audit
@@ -272,8 +301,10 @@ class Gatekeeper:
         if reason is not None:
             return reason
         if not self.blocker.known(viewer.address_key) and self.blocker.saturated():
-            return ("too many addresses blocked after authentication failures: new addresses "
-                    "are refused for now")
+            return (
+                "too many addresses blocked after authentication failures: new addresses "
+                "are refused for now"
+            )
         if self.max_viewers is not None and len(self.connections) > self.max_viewers:
             return f"too many viewers (at most {self.max_viewers})"
         return None
@@ -284,8 +315,10 @@ class Gatekeeper:
         also stops connections opened before it."""
         wait = self.blocker.blocked_for(key)
         if wait > 0:
-            return (f"too many authentication failures from this address: "
-                    f"try again in {int(wait) + 1} s")
+            return (
+                f"too many authentication failures from this address: "
+                f"try again in {int(wait) + 1} s"
+            )
         return None
 
     def release(self, viewer: Viewer) -> None:
@@ -294,11 +327,15 @@ class Gatekeeper:
     def auth_failed(self, viewer: Viewer) -> float:
         duration = self.blocker.failed(viewer.address_key)
         if duration:
-            log.warning("%s: address blocked for %.0f s after repeated authentication "
-                        "failures", viewer, duration)
+            log.warning(
+                "%s: address blocked for %.0f s after repeated authentication failures",
+                viewer,
+                duration,
+            )
             if self.audit is not None:
-                self.audit.record("blocked", str(viewer), address=viewer.address_key,
-                                  seconds=duration)
+                self.audit.record(
+                    "blocked", str(viewer), address=viewer.address_key, seconds=duration
+                )
         return duration
 
     def auth_succeeded(self, viewer: Viewer) -> str | None:

@@ -53,9 +53,16 @@ BRACKETED_PASTE = 2004 << 5
 class Session:
     """Feeds one console to any number of viewers."""
 
-    def __init__(self, console: Console, emulator: Emulator, renderer: TerminalRenderer,
-                 name: str, share_policy: str = "force-shared", stream_name: str = "console",
-                 log_file: AppendFile | None = None) -> None:
+    def __init__(
+        self,
+        console: Console,
+        emulator: Emulator,
+        renderer: TerminalRenderer,
+        name: str,
+        share_policy: str = "force-shared",
+        stream_name: str = "console",
+        log_file: AppendFile | None = None,
+    ) -> None:
         self.console = console
         self.stream_name = stream_name
         self.streams = StreamHub()
@@ -153,8 +160,9 @@ class Session:
         """The status row over the proxied desktop too (drawn at its width)."""
         text = self.status.text()
         if self.desktop is not None:
-            draw = None if text is None else (
-                lambda width: self.renderer.overlay_pixels(text, width))
+            draw = (
+                None if text is None else (lambda width: self.renderer.overlay_pixels(text, width))
+            )
             self.desktop.set_overlay(draw, self.renderer.cell_h)
 
     def send_break(self, viewer: Viewer) -> bool:
@@ -164,11 +172,15 @@ class Session:
         if self.console.send_break():
             log.info("%s: BREAK sent", viewer)
             return True
-        why = ("this console cannot carry a BREAK" if self.console.connected
-               else "the console is disconnected")
+        why = (
+            "this console cannot carry a BREAK"
+            if self.console.connected
+            else "the console is disconnected"
+        )
         log.info("%s: BREAK not sent: %s", viewer, why)
-        self.status.show("break", f"BREAK not sent: {why}; the next key is not typed",
-                         ttl=BREAK_TTL)
+        self.status.show(
+            "break", f"BREAK not sent: {why}; the next key is not typed", ttl=BREAK_TTL
+        )
         return False
 
     async def add_stream(self, name: str, backend: Console) -> None:
@@ -194,8 +206,9 @@ class Session:
         keys = viewer.keys
         modes = self.private_modes()
         if active_mode(modes) is not None and not keys.shift and not self.view.offset:
-            self.write_input(viewer.mouse.report(mask, col, row, modes, keys.shift, keys.alt,
-                                                 keys.ctrl))
+            self.write_input(
+                viewer.mouse.report(mask, col, row, modes, keys.shift, keys.alt, keys.ctrl)
+            )
             return
         # the pointer is vncterm's own: wheel scrolls back, left button selects, middle pastes
         prev, viewer.mouse.mask = viewer.mouse.mask, mask

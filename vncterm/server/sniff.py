@@ -40,8 +40,12 @@ class SniffingProtocol(asyncio.Protocol):
     """The protocol a dual listener's connections start with; it hands the transport over to
     ``make_rfb()`` or ``make_websocket()`` (``transport.set_protocol``) once it knows which."""
 
-    def __init__(self, make_rfb: Callable[[], asyncio.Protocol],
-                 make_websocket: Callable[[], asyncio.Protocol], wait: float = WAIT) -> None:
+    def __init__(
+        self,
+        make_rfb: Callable[[], asyncio.Protocol],
+        make_websocket: Callable[[], asyncio.Protocol],
+        wait: float = WAIT,
+    ) -> None:
         self.make_rfb = make_rfb
         self.make_websocket = make_websocket
         self.wait = wait
@@ -62,7 +66,7 @@ class SniffingProtocol(asyncio.Protocol):
         if self.decided is not None:  # pragma: no cover - set_protocol moved the transport on
             return
         self._buffer += data
-        head = self._buffer[:len(HTTP_GET)]
+        head = self._buffer[: len(HTTP_GET)]
         if head == HTTP_GET:
             self._hand_over("websocket")
         elif HTTP_GET.startswith(head):
@@ -113,8 +117,9 @@ class SniffingProtocol(asyncio.Protocol):
         log.debug("connection sniffed as %s after %.1f ms", kind, elapsed * 1000)
         protocol = self.make_websocket() if kind == "websocket" else self.make_rfb()
         if kind == "rfb" and self._buffer[:1] == b"\x16":
-            log.info("a TLS ClientHello on the VNC port: wss needs --websocket with "
-                     "--websocket-tls")
+            log.info(
+                "a TLS ClientHello on the VNC port: wss needs --websocket with --websocket-tls"
+            )
         self.transport.set_protocol(protocol)
         protocol.connection_made(self.transport)
         data, self._buffer = self._buffer, b""
@@ -127,9 +132,11 @@ class SniffingProtocol(asyncio.Protocol):
             self._timer = None
 
 
-def sniffing_factory(make_rfb: Callable[[], asyncio.Protocol],
-                     make_websocket: Callable[[], asyncio.Protocol],
-                     wait: float = WAIT) -> Callable[[], asyncio.Protocol]:
+def sniffing_factory(
+    make_rfb: Callable[[], asyncio.Protocol],
+    make_websocket: Callable[[], asyncio.Protocol],
+    wait: float = WAIT,
+) -> Callable[[], asyncio.Protocol]:
     """A protocol factory for ``loop.create_server`` that sniffs each connection."""
 
     def factory() -> asyncio.Protocol:

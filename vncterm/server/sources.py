@@ -27,7 +27,8 @@ class Damage:
     copies: list[Move] = field(default_factory=list)
     rects: list[Rect] = field(default_factory=list)
     _masks: dict[tuple[int, int, int, int], np.ndarray] = field(
-        default_factory=dict, repr=False, compare=False)
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __bool__(self) -> bool:
         return bool(self.copies or self.rects)
@@ -44,8 +45,7 @@ class Damage:
 class Snapshot:
     """An immutable copy of a frame that encoders may read off the event loop."""
 
-    def __init__(self, pixels: np.ndarray, generation: int, cells: CellGrid | None = None
-                 ) -> None:
+    def __init__(self, pixels: np.ndarray, generation: int, cells: CellGrid | None = None) -> None:
         self.generation = generation
         self.pixels = pixels
         #: The terminal's cell grid, which the encoders use both as a palette hint and to

@@ -39,6 +39,13 @@ class Stages:
         count = self.faults.get(stage, 0) + 1
         self.faults[stage] = count
         if count == 1:
-            log.error("%s: the %s stage failed (%s: %s); the other stages go on, and further "
-                      "%s faults are counted, not logged", self.what, stage,
-                      type(error).__name__, error, stage, exc_info=error)
+            log.error(
+                "%s: the %s stage failed (%s: %s); the other stages go on, and further "
+                "%s faults are counted, not logged",
+                self.what,
+                stage,
+                type(error).__name__,
+                error,
+                stage,
+                exc_info=error,
+            )

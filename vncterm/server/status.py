@@ -33,8 +33,11 @@ def _clean(text: str) -> str:
 class StatusRow:
     """The messages shown now; ``on_change`` is called whenever the row's text changes."""
 
-    def __init__(self, on_change: Callable[[], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        on_change: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.on_change = on_change
         self.clock = clock
         self._messages: dict[str, tuple[str, float | None]] = {}  # key -> (text, expires at)

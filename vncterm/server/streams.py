@@ -93,8 +93,9 @@ class StreamHub:
 
     def end(self, client: CaptureClient, stream_id: int) -> None:
         for stream in self.streams.values():
-            stream.captures = [(c, i) for c, i in stream.captures
-                               if not (c is client and i == stream_id)]
+            stream.captures = [
+                (c, i) for c, i in stream.captures if not (c is client and i == stream_id)
+            ]
         self.check_pushback()
 
     def route(self, client: CaptureClient, stream_id: int) -> Stream | None:
@@ -115,8 +116,10 @@ class StreamHub:
             waiting = client.buffered()
             if stream.rendered:
                 if waiting > CAPTURE_LIMIT:
-                    client.close(f"capture of stream {name!r} fell more than "
-                                 f"{CAPTURE_LIMIT >> 20} MiB behind")
+                    client.close(
+                        f"capture of stream {name!r} fell more than "
+                        f"{CAPTURE_LIMIT >> 20} MiB behind"
+                    )
             elif waiting > PUSHBACK_AT and not stream.paused:
                 stream.paused = True
                 stream.backend.pause_reading()

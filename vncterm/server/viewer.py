@@ -69,8 +69,9 @@ HANDSHAKE_TIMEOUT = 30.0
 class Viewer(asyncio.Protocol):
     """The server side of one viewer connection."""
 
-    def __init__(self, session: Session, security: SecurityConfig,
-                 guard: Gatekeeper | None = None) -> None:
+    def __init__(
+        self, session: Session, security: SecurityConfig, guard: Gatekeeper | None = None
+    ) -> None:
         self.session = session
         self.conn = ServerConnection(security, random_bytes=os.urandom)
         self.guard = guard or Gatekeeper()
@@ -79,8 +80,9 @@ class Viewer(asyncio.Protocol):
         self._end_reason: str | None = None
         self._stuck_handle: asyncio.TimerHandle | None = None
         self._handshake_handle: asyncio.TimerHandle | None = None
-        self.manager = EncodeManager(EncoderState(allow_lossy=session.allow_lossy),
-                                     gradient=session.tight_gradient)
+        self.manager = EncodeManager(
+            EncoderState(allow_lossy=session.allow_lossy), gradient=session.tight_gradient
+        )
         self.keys = KeyState()
         self.mouse = MouseState()
         self.clicks: tuple[float, tuple[int, int], int] = (0.0, (-1, -1), 0)
@@ -128,8 +130,11 @@ class Viewer(asyncio.Protocol):
         self.transport = tr = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
-            self.label = f"viewer {peer[0]}:{peer[1]}" if ":" not in peer[0] else \
-                f"viewer [{peer[0]}]:{peer[1]}"
+            self.label = (
+                f"viewer {peer[0]}:{peer[1]}"
+                if ":" not in peer[0]
+                else f"viewer [{peer[0]}]:{peer[1]}"
+            )
         else:
             self.label = f"viewer unix:{transport.get_extra_info('sockname')}#{id(self) % 10000}"
         self.address_key = address_key(transport)
@@ -140,7 +145,8 @@ class Viewer(asyncio.Protocol):
             self.guard.audit.record("connect", str(self))
         self.conn.refuse = self.guard.admit(self)
         self._handshake_handle = asyncio.get_running_loop().call_later(
-            HANDSHAKE_TIMEOUT, self._handshake_timeout)
+            HANDSHAKE_TIMEOUT, self._handshake_timeout
+        )
         self._write()
 
     def _handshake_timeout(self) -> None:
@@ -186,13 +192,17 @@ class Viewer(asyncio.Protocol):
         self._paused = True
         if self._stuck_handle is None:
             self._stuck_handle = asyncio.get_running_loop().call_later(
-                self.guard.stuck_timeout, self._stuck)
+                self.guard.stuck_timeout, self._stuck
+            )
 
     def _stuck(self) -> None:
         self._stuck_handle = None
         if self._paused:
-            self.close(f"send buffer full ({self.buffered()} bytes) and not draining for "
-                       f"{self.guard.stuck_timeout:g} s", abort=True)
+            self.close(
+                f"send buffer full ({self.buffered()} bytes) and not draining for "
+                f"{self.guard.stuck_timeout:g} s",
+                abort=True,
+            )
 
     def resume_writing(self) -> None:
         self._paused = False
@@ -213,12 +223,23 @@ class Viewer(asyncio.Protocol):
             log.warning("%s: authentication failed: %s", self, ev.reason)
             self._end_reason = f"authentication failed: {ev.reason}"
             if self.guard.audit is not None:
-                self.guard.audit.record("auth", str(self), ok=False, method=self._method(),
-                                        user=ev.user, reason=ev.reason)
+                self.guard.audit.record(
+                    "auth",
+                    str(self),
+                    ok=False,
+                    method=self._method(),
+                    user=ev.user,
+                    reason=ev.reason,
+                )
             self.guard.auth_failed(self)
         elif isinstance(ev, events.PlainCredentials):
-            self.guard.plain.submit(self.conn.security.plain_users or {}, ev.user, ev.password,
-                                    self._plain_moot, self._plain_checked)
+            self.guard.plain.submit(
+                self.conn.security.plain_users or {},
+                ev.user,
+                ev.password,
+                self._plain_moot,
+                self._plain_checked,
+            )
         elif isinstance(ev, events.Refused):
             log.warning("%s: refused: %s", self, ev.reason)
             self._end_reason = f"refused: {ev.reason}"
@@ -236,9 +257,14 @@ class Viewer(asyncio.Protocol):
             self.damage.add_all()
         elif isinstance(ev, events.SetPixelFormat):
             pf = ev.pixel_format
-            log.info("%s: pixel format %d bpp depth %d %s%s", self, pf.bits_per_pixel, pf.depth,
-                     "big-endian" if pf.big_endian else "little-endian",
-                     "" if pf.true_colour else ", colour map")
+            log.info(
+                "%s: pixel format %d bpp depth %d %s%s",
+                self,
+                pf.bits_per_pixel,
+                pf.depth,
+                "big-endian" if pf.big_endian else "little-endian",
+                "" if pf.true_colour else ", colour map",
+            )
             if pf.is_colour_map:
                 self.conn.send_colour_map(0, pf.colour_map())
             self.damage.add_all()
@@ -249,8 +275,10 @@ class Viewer(asyncio.Protocol):
                 self.session.streams.join(self)
             else:
                 self.session.streams.leave(self)
-            if Encoding.CONTINUOUS_UPDATES in ev.encodings \
-                    and not self.conn.continuous_updates_announced:
+            if (
+                Encoding.CONTINUOUS_UPDATES in ev.encodings
+                and not self.conn.continuous_updates_announced
+            ):
                 self.conn.send_end_of_continuous_updates()  # "we support them"
             if Encoding.FENCE in ev.encodings and not self.conn.fence_announced:
                 self.conn.send_fence(FENCE_REQUEST)  # "we support fences"
@@ -258,7 +286,8 @@ class Viewer(asyncio.Protocol):
                 # the viewer may use QEMU key events once it sees this empty rectangle
                 self._qemu_keys_confirmed = True
                 self._pseudo.append(
-                    RectData(Rect(0, 0, 0, 0), Encoding.QEMU_EXTENDED_KEY_EVENT, b""))
+                    RectData(Rect(0, 0, 0, 0), Encoding.QEMU_EXTENDED_KEY_EVENT, b"")
+                )
         elif isinstance(ev, events.EnableContinuousUpdates):
             self._on_continuous(ev)
         elif isinstance(ev, events.ClientFence):
@@ -306,8 +335,9 @@ class Viewer(asyncio.Protocol):
                         self._reserved_key(reserved.action)
                     return
                 emu = self.session.emulator
-                data = self.keys.key(ev.keysym, ev.down, emu.application_cursor_keys,
-                                     emu.application_keypad)
+                data = self.keys.key(
+                    ev.keysym, ev.down, emu.application_cursor_keys, emu.application_keypad
+                )
                 if data and self._swallow_until:  # the SysRq key of a Break not sent
                     swallow, self._swallow_until = time.monotonic() < self._swallow_until, 0.0
                     if swallow:
@@ -399,17 +429,30 @@ class Viewer(asyncio.Protocol):
         conn = self.conn
         if conn.subtype:
             return f"VeNCrypt/{vencrypt.NAMES.get(conn.subtype, str(conn.subtype))}"
-        return {1: "None", 2: "VncAuth", 19: "VeNCrypt"}.get(conn.security_type,
-                                                            str(conn.security_type))
+        return {1: "None", 2: "VncAuth", 19: "VeNCrypt"}.get(
+            conn.security_type, str(conn.security_type)
+        )
 
     def _on_authenticated(self, ev: events.Authenticated) -> None:
         tls = self.conn.tls_info
-        log.info("%s: authenticated (%s%s%s%s)", self, self._method(),
-                 f", user {ev.user}" if ev.user else "", ", view-only" if ev.view_only else "",
-                 f", {tls}" if tls else "")
+        log.info(
+            "%s: authenticated (%s%s%s%s)",
+            self,
+            self._method(),
+            f", user {ev.user}" if ev.user else "",
+            ", view-only" if ev.view_only else "",
+            f", {tls}" if tls else "",
+        )
         if self.guard.audit is not None:
-            self.guard.audit.record("auth", str(self), ok=True, method=self._method(),
-                                    user=ev.user, view_only=ev.view_only, tls=tls)
+            self.guard.audit.record(
+                "auth",
+                str(self),
+                ok=True,
+                method=self._method(),
+                user=ev.user,
+                view_only=ev.view_only,
+                tls=tls,
+            )
         reason = self.guard.auth_succeeded(self)
         if reason is not None:
             self._end_reason = reason
@@ -433,8 +476,9 @@ class Viewer(asyncio.Protocol):
         if self.guard.audit is not None:
             self.guard.audit.flush_input(str(self))
             self.guard.audit.captures_ended(str(self), "viewer disconnected")
-            self.guard.audit.record("disconnect", str(self), reason=reason,
-                                    bytes_sent=self.bytes_sent)
+            self.guard.audit.record(
+                "disconnect", str(self), reason=reason, bytes_sent=self.bytes_sent
+            )
 
     def _cancel_timers(self) -> None:
         self.clipboard.close()
@@ -461,8 +505,9 @@ class Viewer(asyncio.Protocol):
             return
         log.info("%s: resize to %dx%d refused (status %d)", self, ev.width, ev.height, status)
         if self.guard.audit is not None:
-            self.guard.audit.record("resize", str(self), cols=cols, rows=rows, ok=False,
-                                    status=status)
+            self.guard.audit.record(
+                "resize", str(self), cols=cols, rows=rows, ok=False, status=status
+            )
         rect = self.conn.desktop_size_rect(reason=1, status=status)
         if rect is not None:
             self._size_rects.append(rect)
@@ -476,9 +521,15 @@ class Viewer(asyncio.Protocol):
         self.conn.set_size(w, h)
         rect = self.conn.desktop_size_rect(reason=reason, status=0)
         if rect is None:
-            log.warning("%s: knows neither DesktopSize nor ExtendedDesktopSize: it keeps "
-                        "showing the first %dx%d pixels of the new %dx%d screen", self,
-                        self._viewer_w, self._viewer_h, w, h)
+            log.warning(
+                "%s: knows neither DesktopSize nor ExtendedDesktopSize: it keeps "
+                "showing the first %dx%d pixels of the new %dx%d screen",
+                self,
+                self._viewer_w,
+                self._viewer_h,
+                w,
+                h,
+            )
         else:
             self._viewer_w, self._viewer_h = w, h
             self._size_rects.append(rect)
@@ -515,8 +566,9 @@ class Viewer(asyncio.Protocol):
             log.info("%s: capturing stream %r as %d", self, name, stream_id)
             allowed = True
         if self.guard.audit is not None:
-            self.guard.audit.record("stream_start", str(self), stream=name, id=stream_id,
-                                    allowed=allowed)
+            self.guard.audit.record(
+                "stream_start", str(self), stream=name, id=stream_id, allowed=allowed
+            )
             if allowed:
                 self.guard.audit.capture_started(str(self), stream_id)
 
@@ -568,8 +620,9 @@ class Viewer(asyncio.Protocol):
         return self.transport.get_write_buffer_size()
 
     def _on_request(self, ev: events.FramebufferUpdateRequest) -> None:
-        shown = Rect(0, 0, min(self._viewer_w, self.source.width),
-                     min(self._viewer_h, self.source.height))
+        shown = Rect(
+            0, 0, min(self._viewer_w, self.source.width), min(self._viewer_h, self.source.height)
+        )
         region = ev.rect.intersect(shown)
         self.request = region
         if not ev.incremental:
@@ -600,15 +653,22 @@ class Viewer(asyncio.Protocol):
     def has_unsent(self) -> bool:
         """True while this viewer has changes it has not been sent yet (or one is being
         encoded)."""
-        return self._attached and not self._closed and (
-            self._encoding or bool(self._copies) or bool(self.damage.mask.any()))
+        return (
+            self._attached
+            and not self._closed
+            and (self._encoding or bool(self._copies) or bool(self.damage.mask.any()))
+        )
 
     async def drain(self, timeout: float) -> None:
         """Wait (at most ``timeout``) until the transport has written everything."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while (self.transport is not None and not self.transport.is_closing()
-               and self.transport.get_write_buffer_size() and loop.time() < deadline):
+        while (
+            self.transport is not None
+            and not self.transport.is_closing()
+            and self.transport.get_write_buffer_size()
+            and loop.time() < deadline
+        ):
             await asyncio.sleep(0.01)
 
     def maybe_send(self) -> None:
@@ -638,16 +698,26 @@ class Viewer(asyncio.Protocol):
         self.session.refresh()
         region = self.request if self.request is not None else self._continuous
         assert region is not None
-        if (not self._force and not self._stream_changes and not self._pseudo and not self._copies
-                and not self._size_rects and not self.damage.any_in(region)):
+        if (
+            not self._force
+            and not self._stream_changes
+            and not self._pseudo
+            and not self._copies
+            and not self._size_rects
+            and not self.damage.any_in(region)
+        ):
             return
         if self._size_rects:
             # a size change goes in an update with no other rectangles (section 7.8.2)
             self.conn.send_framebuffer_update(self._size_rects)
             self._size_rects = []
             self._write()
-            if not self._force and not self._pseudo and not self._stream_changes \
-                    and not self.damage.any_in(region):
+            if (
+                not self._force
+                and not self._pseudo
+                and not self._stream_changes
+                and not self.damage.any_in(region)
+            ):
                 self.request = None
                 return
         rects = self.damage.take(region)
@@ -665,13 +735,13 @@ class Viewer(asyncio.Protocol):
             self._send_update(encoded)
             return
         self._encoding = True
-        fut = self.session.executor.submit(
-            self._timed_encode, snap.pixels, rects, pf, snap.hint)
+        fut = self.session.executor.submit(self._timed_encode, snap.pixels, rects, pf, snap.hint)
         loop = asyncio.get_running_loop()
         fut.add_done_callback(lambda f: loop.call_soon_threadsafe(self._encoded, f))
 
-    def _timed_encode(self, pixels: np.ndarray, rects: list[Rect], pf: PixelFormat,
-                      hint: CellGrid | None) -> tuple[list[EncodedRect], float]:
+    def _timed_encode(
+        self, pixels: np.ndarray, rects: list[Rect], pf: PixelFormat, hint: CellGrid | None
+    ) -> tuple[list[EncodedRect], float]:
         t0 = time.thread_time()  # this thread's CPU time: not the time spent waiting for the GIL
         encoded = self.manager.encode(pixels, rects, pf, hint)
         return encoded, time.thread_time() - t0
@@ -720,7 +790,8 @@ class Viewer(asyncio.Protocol):
         self._pseudo = []
         moves: list[UpdateRect] = [
             RectData(c.dst, Encoding.COPYRECT, copyrect_payload(c.src.x, c.src.y))
-            for c in self._pending_copies]
+            for c in self._pending_copies
+        ]
         self._pending_copies = []
         self.copyrects_sent += len(moves)
         # CopyRects first, in order: the viewer applies them to what it shows before the
@@ -748,8 +819,7 @@ class Viewer(asyncio.Protocol):
         """EnableContinuousUpdates (section 7.5.10)."""
         log.info("%s: continuous updates %s", self, f"on for {ev.rect}" if ev.enable else "off")
         if ev.enable:
-            self._continuous = ev.rect.intersect(Rect(0, 0, self.source.width,
-                                                      self.source.height))
+            self._continuous = ev.rect.intersect(Rect(0, 0, self.source.width, self.source.height))
             self.maybe_send()
         else:
             self._continuous = None

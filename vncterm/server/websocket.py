@@ -80,8 +80,10 @@ SUBPROTOCOLS = ("binary",)
 #: Close codes (RFC 6455 section 7.4.1).
 NORMAL, GOING_AWAY, UNSUPPORTED_DATA, MESSAGE_TOO_BIG = 1000, 1001, 1003, 1009
 
-_NOT_WEBSOCKET = (b"This is vncterm, a VNC server. Connect with a VNC viewer, or with noVNC "
-                  b"(WebSocket) to this address.\n")
+_NOT_WEBSOCKET = (
+    b"This is vncterm, a VNC server. Connect with a VNC viewer, or with noVNC "
+    b"(WebSocket) to this address.\n"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +108,10 @@ class OriginPolicy:
             return f"origin {origin} is not one of --websocket-origin {' '.join(self.allowed)}"
         if self.authenticated or is_loopback_origin(origin):
             return None
-        return (f"origin {origin} is not a loopback origin and the server asks for no "
-                "password (allow it with --websocket-origin)")
+        return (
+            f"origin {origin} is not a loopback origin and the server asks for no "
+            "password (allow it with --websocket-origin)"
+        )
 
 
 def is_loopback_origin(origin: str) -> bool:
@@ -150,7 +154,7 @@ class FrameSizeGuard:
                 continue
             start = pos - len(self._header)
             take = min(self._header_size() - len(self._header), len(data) - pos)
-            self._header += data[pos:pos + take]
+            self._header += data[pos : pos + take]
             pos += take
             if len(self._header) < self._header_size():
                 continue
@@ -250,8 +254,12 @@ class WebSocketProtocol(asyncio.Protocol):
     :meth:`connection_made` (the sniffer does).
     """
 
-    def __init__(self, make_inner: Callable[[], asyncio.Protocol],
-                 policy: OriginPolicy | None = None, max_message: int = MAX_MESSAGE) -> None:
+    def __init__(
+        self,
+        make_inner: Callable[[], asyncio.Protocol],
+        policy: OriginPolicy | None = None,
+        max_message: int = MAX_MESSAGE,
+    ) -> None:
         self.make_inner = make_inner
         self.policy = policy or OriginPolicy()
         self.max_message = max_message
@@ -280,8 +288,9 @@ class WebSocketProtocol(asyncio.Protocol):
         if isinstance(peer, tuple):
             host = f"[{peer[0]}]" if ":" in str(peer[0]) else str(peer[0])
             self.label = f"websocket {host}:{peer[1]}"
-        self._timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT,
-                                                            self._handshake_timeout)
+        self._timer = asyncio.get_running_loop().call_later(
+            HANDSHAKE_TIMEOUT, self._handshake_timeout
+        )
 
     def data_received(self, data: bytes) -> None:
         if self._lost or self.ws.state is ConnectionState.CLOSED:
@@ -295,7 +304,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 if len(self._request) > MAX_REQUEST:
                     self._reject(None, f"request header over {MAX_REQUEST} bytes")
                 return
-            head, data = bytes(self._request[:end + 4]), bytes(self._request[end + 4:])
+            head, data = bytes(self._request[: end + 4]), bytes(self._request[end + 4 :])
             self._request = None
             self._receive(head)
             if not data or self.inner is None:
@@ -375,13 +384,21 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         subprotocol = next((p for p in SUBPROTOCOLS if p in request.subprotocols), None)
         if request.subprotocols and subprotocol is None:
-            log.info("%s: no common subprotocol in %s: going on without one", self.label,
-                     ", ".join(request.subprotocols))
+            log.info(
+                "%s: no common subprotocol in %s: going on without one",
+                self.label,
+                ", ".join(request.subprotocols),
+            )
         self._send(AcceptConnection(subprotocol=subprotocol))
         self._cancel_timer()
         self.info = {"path": request.target, "origin": origin, "subprotocol": subprotocol}
-        log.info("%s: WebSocket open (path %s, origin %s, subprotocol %s)", self.label,
-                 request.target, origin or "none", subprotocol or "none")
+        log.info(
+            "%s: WebSocket open (path %s, origin %s, subprotocol %s)",
+            self.label,
+            request.target,
+            origin or "none",
+            subprotocol or "none",
+        )
         assert self.raw is not None
         self.adapter = WebSocketTransport(self, self.raw)
         self.inner = self.make_inner()
@@ -390,8 +407,12 @@ class WebSocketProtocol(asyncio.Protocol):
     def _on_close(self, event: CloseConnection) -> None:
         if self.ws.state is ConnectionState.REMOTE_CLOSING:
             # the viewer started the closing handshake: answer, then close the socket
-            log.info("%s: closed by the viewer (code %s%s)", self.label, event.code,
-                     f", {event.reason}" if event.reason else "")
+            log.info(
+                "%s: closed by the viewer (code %s%s)",
+                self.label,
+                event.code,
+                f", {event.reason}" if event.reason else "",
+            )
             self._send(event.response())
             self.closing = True
             self._close_raw()
@@ -427,16 +448,25 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _reject(self, hint: Event | None, reason: str) -> None:
         """Refuse the opening handshake with an HTTP error (RFC 6455 section 4.2.2)."""
-        log.warning("%s: WebSocket handshake %s", self.label,
-                    reason if reason.startswith("refused") else f"failed: {reason}")
+        log.warning(
+            "%s: WebSocket handshake %s",
+            self.label,
+            reason if reason.startswith("refused") else f"failed: {reason}",
+        )
         self.close_reason = reason
         status = hint.status_code if isinstance(hint, RejectConnection) else 400
         try:
-            self._send(RejectConnection(
-                status_code=status, has_body=True,
-                headers=[(b"content-type", b"text/plain; charset=utf-8"),
-                         (b"content-length", str(len(_NOT_WEBSOCKET)).encode())]
-                + (hint.headers if isinstance(hint, RejectConnection) else [])))
+            self._send(
+                RejectConnection(
+                    status_code=status,
+                    has_body=True,
+                    headers=[
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"content-length", str(len(_NOT_WEBSOCKET)).encode()),
+                    ]
+                    + (hint.headers if isinstance(hint, RejectConnection) else []),
+                )
+            )
             self._send(RejectData(data=_NOT_WEBSOCKET))
         except LocalProtocolError:
             pass  # the request was too broken for an HTTP answer
@@ -460,8 +490,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def _handshake_timeout(self) -> None:
         self._timer = None
         if self.inner is None and not self._lost:
-            log.warning("%s: no WebSocket handshake within %.0f s", self.label,
-                        HANDSHAKE_TIMEOUT)
+            log.warning("%s: no WebSocket handshake within %.0f s", self.label, HANDSHAKE_TIMEOUT)
             self._drop("handshake timeout")
 
     def _cancel_timer(self) -> None:
@@ -481,14 +510,23 @@ class WebSocketSetup:
     ``make_viewer(security)`` builds the RFB protocol for one connection.
     """
 
-    def __init__(self, config: Config, security: SecurityConfig,
-                 make_viewer: Callable[[SecurityConfig], asyncio.Protocol]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        security: SecurityConfig,
+        make_viewer: Callable[[SecurityConfig], asyncio.Protocol],
+    ) -> None:
         self.config = config
         self.security = security
         self.make_viewer = make_viewer
-        authenticated = (security.has_password or security.plain_users is not None
-                         or (security.tls_context is not None
-                             and security.tls_context.verify_mode == ssl.CERT_REQUIRED))
+        authenticated = (
+            security.has_password
+            or security.plain_users is not None
+            or (
+                security.tls_context is not None
+                and security.tls_context.verify_mode == ssl.CERT_REQUIRED
+            )
+        )
         self.policy = OriginPolicy(tuple(config.websocket_origins), authenticated)
         self.tls: ssl.SSLContext | None = None
         self.inner_security = security
@@ -529,12 +567,16 @@ class WebSocketSetup:
         loop = asyncio.get_running_loop()
         servers: list[asyncio.AbstractServer] = []
         for addr in self.config.websocket:
-            server = await loop.create_server(self.websocket_factory(), addr.host, addr.port,
-                                              reuse_address=True, ssl=self.tls)
+            server = await loop.create_server(
+                self.websocket_factory(), addr.host, addr.port, reuse_address=True, ssl=self.tls
+            )
             self.addresses += [s.getsockname()[:2] for s in server.sockets]
             servers.append(server)
-            log.info("WebSocket%s only on %s", " (TLS: wss)" if self.tls else "",
-                     addr if addr.port else self.addresses[-1])
+            log.info(
+                "WebSocket%s only on %s",
+                " (TLS: wss)" if self.tls else "",
+                addr if addr.port else self.addresses[-1],
+            )
         return servers
 
 
@@ -547,5 +589,6 @@ def wss_security(security: SecurityConfig) -> SecurityConfig:
     it, but no one gets in unchecked)."""
     if security.plain_users is not None and not security.has_password:
         return security
-    return SecurityConfig(password=security.password,
-                          view_only_password=security.view_only_password)
+    return SecurityConfig(
+        password=security.password, view_only_password=security.view_only_password
+    )

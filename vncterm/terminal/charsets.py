@@ -7,9 +7,15 @@ from collections.abc import Callable
 
 #: Names accepted for ``Emulator(charset=...)`` (and the CLI), mapped to the canonical name.
 CHARSETS: dict[str, str] = {
-    "utf-8": "utf-8", "utf8": "utf-8",
-    "cp437": "cp437", "ibm437": "cp437", "437": "cp437",
-    "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1", "iso8859-1": "latin-1",
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "cp437": "cp437",
+    "ibm437": "cp437",
+    "437": "cp437",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "iso8859-1": "latin-1",
 }
 
 #: 8-bit C1 controls as their 7-bit ESC equivalents (Latin-1 consoles may send CSI as 0x9b).
@@ -45,13 +51,15 @@ def make_decoder(name: str) -> Callable[[bytes], str]:
 
 
 # DEC Special Graphics (ESC ( 0): the line-drawing set, 0x5f..0x7e.
-_DEC_GRAPHICS = dict(zip(
-    range(0x5F, 0x7F),
-    "\u00a0\u25c6\u2592\u2409\u240c\u240d\u240a\u00b0\u00b1\u2424\u240b\u2518\u2510\u250c"
-    "\u2514\u253c\u23ba\u23bb\u2500\u23bc\u23bd\u251c\u2524\u2534\u252c\u2502\u2264\u2265"
-    "\u03c0\u2260\u00a3\u00b7",
-    strict=True,
-))
+_DEC_GRAPHICS = dict(
+    zip(
+        range(0x5F, 0x7F),
+        "\u00a0\u25c6\u2592\u2409\u240c\u240d\u240a\u00b0\u00b1\u2424\u240b\u2518\u2510\u250c"
+        "\u2514\u253c\u23ba\u23bb\u2500\u23bc\u23bd\u251c\u2524\u2534\u252c\u2502\u2264\u2265"
+        "\u03c0\u2260\u00a3\u00b7",
+        strict=True,
+    )
+)
 
 #: Designation final byte -> str.translate table (None: identity, US ASCII and the rest).
 CHARSET_MAPS: dict[str, dict[int, str] | None] = {

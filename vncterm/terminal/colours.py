@@ -4,8 +4,22 @@ from __future__ import annotations
 
 # xterm's default 16-colour palette.
 ANSI_16 = (
-    0x000000, 0xCD0000, 0x00CD00, 0xCDCD00, 0x0000EE, 0xCD00CD, 0x00CDCD, 0xE5E5E5,
-    0x7F7F7F, 0xFF0000, 0x00FF00, 0xFFFF00, 0x5C5CFF, 0xFF00FF, 0x00FFFF, 0xFFFFFF,
+    0x000000,
+    0xCD0000,
+    0x00CD00,
+    0xCDCD00,
+    0x0000EE,
+    0xCD00CD,
+    0x00CDCD,
+    0xE5E5E5,
+    0x7F7F7F,
+    0xFF0000,
+    0x00FF00,
+    0xFFFF00,
+    0x5C5CFF,
+    0xFF00FF,
+    0x00FFFF,
+    0xFFFFFF,
 )
 _NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
 # pyte names colours after SGR 30-37 ("brown" is yellow) and 90-97 ("bright" + name).
@@ -21,8 +35,12 @@ DEFAULT_BG = 0x000000
 def palette_256() -> list[int]:
     """The xterm 256-colour palette: 16 ANSI, a 6x6x6 cube, 24 greys."""
     levels = (0, 95, 135, 175, 215, 255)
-    cube = [(levels[r] << 16) | (levels[g] << 8) | levels[b]
-            for r in range(6) for g in range(6) for b in range(6)]
+    cube = [
+        (levels[r] << 16) | (levels[g] << 8) | levels[b]
+        for r in range(6)
+        for g in range(6)
+        for b in range(6)
+    ]
     greys = [((8 + 10 * i) * 0x010101) for i in range(24)]
     return list(ANSI_16) + cube + greys
 

@@ -53,8 +53,13 @@ _SAVE_CURSOR_MODE = 1048 << 5
 
 #: DECSCUSR parameter -> (shape, blinking).
 CURSOR_STYLES: dict[int, tuple[str, bool]] = {
-    0: ("block", True), 1: ("block", True), 2: ("block", False),
-    3: ("underline", True), 4: ("underline", False), 5: ("bar", True), 6: ("bar", False),
+    0: ("block", True),
+    1: ("block", True),
+    2: ("block", False),
+    3: ("underline", True),
+    4: ("underline", False),
+    5: ("bar", True),
+    6: ("bar", False),
 }
 _MAX_TITLE = 1024
 #: The longest SGR parameter string the SGR cache keeps (a hostile one may be 64 KiB).
@@ -70,11 +75,22 @@ __all__ = ["Char", "Emulator", "Line", "ScrollRow", "TermScreen"]
 #: The xterm 256-colour palette as pyte spells colours (six hex digits).
 _PALETTE: list[str] = list(pyte.graphics.FG_BG_256)
 _SGR_FLAGS: dict[int, tuple[str, bool]] = {
-    1: ("bold", True), 2: ("dim", True), 3: ("italics", True), 4: ("underscore", True),
-    5: ("blink", True), 6: ("blink", True), 7: ("reverse", True), 8: ("hidden", True),
-    9: ("strikethrough", True), 21: ("underscore", True), 23: ("italics", False),
-    24: ("underscore", False), 25: ("blink", False), 27: ("reverse", False),
-    28: ("hidden", False), 29: ("strikethrough", False),
+    1: ("bold", True),
+    2: ("dim", True),
+    3: ("italics", True),
+    4: ("underscore", True),
+    5: ("blink", True),
+    6: ("blink", True),
+    7: ("reverse", True),
+    8: ("hidden", True),
+    9: ("strikethrough", True),
+    21: ("underscore", True),
+    23: ("italics", False),
+    24: ("underscore", False),
+    25: ("blink", False),
+    27: ("reverse", False),
+    28: ("hidden", False),
+    29: ("strikethrough", False),
 }
 
 
@@ -100,8 +116,10 @@ def number(text: str, cap: int = MAX_PARAM) -> int | None:
 def _params(raw: str) -> list[list[int | None]]:
     """``"38:2::1:2:3;1"`` -> ``[[38, 2, None, 1, 2, 3], [1]]`` (values clamped to MAX_PARAM,
     at most MAX_PARAMS groups of at most MAX_SUBPARAMS values)."""
-    return [[number(v) for v in group.split(":", MAX_SUBPARAMS)[:MAX_SUBPARAMS]]
-            for group in raw.split(";", MAX_PARAMS)[:MAX_PARAMS]]
+    return [
+        [number(v) for v in group.split(":", MAX_SUBPARAMS)[:MAX_SUBPARAMS]]
+        for group in raw.split(";", MAX_PARAMS)[:MAX_PARAMS]
+    ]
 
 
 def _clean_title(text: str) -> str:
@@ -116,8 +134,14 @@ class TermScreen(pyte.Screen):
     buffer: dict[int, Line]  # type: ignore[assignment]
     cursor: Any
 
-    def __init__(self, columns: int, lines: int, allow_column_mode: bool = False,
-                 scrollback: int = 10000, fast: bool = True) -> None:
+    def __init__(
+        self,
+        columns: int,
+        lines: int,
+        allow_column_mode: bool = False,
+        scrollback: int = 10000,
+        fast: bool = True,
+    ) -> None:
         #: Lines that scrolled off the top of the main screen, oldest first (see push_rows).
         self.scrollback = Scrollback(scrollback)
         #: Rows ever appended to the scrollback (it only grows; rows beyond the cap drop out).
@@ -261,7 +285,8 @@ class TermScreen(pyte.Screen):
         self.lines, self.columns = lines, columns
         self.margins = None
         self.tabstops = {t for t in self.tabstops if t < columns} | set(
-            range(max(8, (self.columns // 8) * 8), columns, 8))
+            range(max(8, (self.columns // 8) * 8), columns, 8)
+        )
         self.cursor.x = min(self.cursor.x, columns - 1)
         self.cursor.y = min(max(self.cursor.y, 0), lines - 1)
         self.dirty.update(range(lines))
@@ -289,8 +314,12 @@ class TermScreen(pyte.Screen):
         """``ESC [intermediates] final``."""
         if not inter:
             handler = {
-                "7": self.save_cursor, "8": self.restore_cursor, "D": self.index,
-                "E": self._next_line, "M": self.reverse_index, "H": self.set_tab_stop,
+                "7": self.save_cursor,
+                "8": self.restore_cursor,
+                "D": self.index,
+                "E": self._next_line,
+                "M": self.reverse_index,
+                "H": self.set_tab_stop,
                 "c": self.reset,
             }.get(final)
             if handler is not None:
@@ -323,7 +352,7 @@ class TermScreen(pyte.Screen):
     def _palette_query(self, text: str, terminator: str) -> None:
         """OSC 4 ``; index ; ? ...``: each queried palette entry, one reply apiece, as
         ``OSC 4 ; index ; rgb:RRRR/GGGG/BBBB``. Setting entries is not supported."""
-        params = text.split(";", 2 * len(PALETTE_256))[:2 * len(PALETTE_256)]  # one per entry
+        params = text.split(";", 2 * len(PALETTE_256))[: 2 * len(PALETTE_256)]  # one per entry
         for index, spec in zip(params[::2], params[1::2], strict=False):
             entry = number(index)
             if spec == "?" and entry is not None and entry < 256:
@@ -352,8 +381,13 @@ class TermScreen(pyte.Screen):
 
     def csi(self, raw: str, inter: str, final: str) -> None:
         """``CSI params [intermediates] final``."""
-        if (final == "m" and not inter and self.fast and len(raw) <= _SGR_CACHE_KEY
-                and not (raw and raw[0] in "<=>?")):
+        if (
+            final == "m"
+            and not inter
+            and self.fast
+            and len(raw) <= _SGR_CACHE_KEY
+            and not (raw and raw[0] in "<=>?")
+        ):
             key = (raw, self.cursor.attrs, mo.DECSCNM in self.mode)
             attrs = self._sgr_cache.get(key)
             if attrs is None:
@@ -373,7 +407,8 @@ class TermScreen(pyte.Screen):
         if inter:
             if inter == " " and final == "q" and not prefix:
                 self.cursor_shape, self.cursor_blink = CURSOR_STYLES.get(
-                    first, (self.cursor_shape, self.cursor_blink))
+                    first, (self.cursor_shape, self.cursor_blink)
+                )
             elif inter == "!" and final == "p":
                 self.soft_reset()
             return
@@ -532,7 +567,7 @@ class TermScreen(pyte.Screen):
             x = cursor.x
             take = min(n - pos, columns - x)
             self._unsplit(line, x, take)
-            line.update(zip(range(x, x + take), map(get, data[pos:pos + take]), strict=True))
+            line.update(zip(range(x, x + take), map(get, data[pos : pos + take]), strict=True))
             pos += take
             cursor.x = x + take
         self._last_char = data[-1]
@@ -586,7 +621,7 @@ class TermScreen(pyte.Screen):
         line = self.buffer[y]
         if how == 0:
             line.wrapped = False
-        for i in (range(x, self.columns) if how == 0 else range(x + 1) if how == 1 else ()):
+        for i in range(x, self.columns) if how == 0 else range(x + 1) if how == 1 else ():
             line[i] = blank
 
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
@@ -777,8 +812,14 @@ class TermScreen(pyte.Screen):
     def _savepoint(self) -> pyte.screens.Savepoint:
         cursor = pyte.screens.Cursor(self.cursor.x, self.cursor.y, self.cursor.attrs)
         cursor.hidden = self.cursor.hidden
-        return pyte.screens.Savepoint(cursor, self.g0_charset, self.g1_charset, self.charset,
-                                      mo.DECOM in self.mode, mo.DECAWM in self.mode)
+        return pyte.screens.Savepoint(
+            cursor,
+            self.g0_charset,
+            self.g1_charset,
+            self.charset,
+            mo.DECOM in self.mode,
+            mo.DECAWM in self.mode,
+        )
 
     def _restore(self, point: pyte.screens.Savepoint | None) -> None:
         if point is None:
@@ -918,9 +959,9 @@ def _extended_colour_semicolon(params: list[list[int | None]], i: int) -> tuple[
         return None, 0
     kind = params[i][0]
     if kind == 5:
-        return _extended_colour([g[0] for g in params[i:i + 2]], colon=False), 2
+        return _extended_colour([g[0] for g in params[i : i + 2]], colon=False), 2
     if kind == 2:
-        return _extended_colour([g[0] for g in params[i:i + 4]], colon=False), 4
+        return _extended_colour([g[0] for g in params[i : i + 4]], colon=False), 4
     return None, 1
 
 
@@ -995,12 +1036,17 @@ class Emulator:
     the reference model the differential tests compare against.
     """
 
-    def __init__(self, cols: int, rows: int, charset: str = "utf-8",
-                 allow_column_mode: bool = False, scrollback: int = 10000,
-                 fast: bool = True) -> None:
+    def __init__(
+        self,
+        cols: int,
+        rows: int,
+        charset: str = "utf-8",
+        allow_column_mode: bool = False,
+        scrollback: int = 10000,
+        fast: bool = True,
+    ) -> None:
         self.charset = canonical(charset)
-        self.screen = TermScreen(cols, rows, allow_column_mode, scrollback=scrollback,
-                                 fast=fast)
+        self.screen = TermScreen(cols, rows, allow_column_mode, scrollback=scrollback, fast=fast)
         self.parser = Parser(self.screen)
         self._decode = make_decoder(self.charset)
 
@@ -1088,7 +1134,7 @@ class Emulator:
 
     @property
     def cursor_shape(self) -> str:
-        """"block", "underline" or "bar" (DECSCUSR)."""
+        """ "block", "underline" or "bar" (DECSCUSR)."""
         return self.screen.cursor_shape
 
     @property

@@ -66,7 +66,8 @@ _VT_FF = re.compile("[\x0b\x0c]")
 #: What a line of a CR LF stretch may hold besides text (then it is not a plain line).
 _LINE_CONTROLS = "\t\x0b\x0c\x1b\x07"
 _TOKEN = re.compile(
-    r"([^\x00-\x1f\x7f-\x9f]+)|(\r\n)|\x1b\[([0-9;:]*)m|([\n\x0b\x0c])|(\r)|(\t)|(\x07)|(\x1b\(B)")
+    r"([^\x00-\x1f\x7f-\x9f]+)|(\r\n)|\x1b\[([0-9;:]*)m|([\n\x0b\x0c])|(\r)|(\t)|(\x07)|(\x1b\(B)"
+)
 
 
 def can_skim(screen: TermScreen) -> bool:
@@ -75,11 +76,17 @@ def can_skim(screen: TermScreen) -> bool:
     margins = screen.margins
     mode = screen.mode
     table = screen.g1_charset if screen.charset else screen.g0_charset
-    return (screen.cursor.y == lines - 1 and lines >= 2 and screen.columns >= 2
-            and not screen.alternate
-            and (margins is None or (margins.top == 0 and margins.bottom == lines - 1))
-            and mo.DECAWM in mode and mo.IRM not in mode and mo.LNM not in mode
-            and (table is None or isinstance(table, str)))
+    return (
+        screen.cursor.y == lines - 1
+        and lines >= 2
+        and screen.columns >= 2
+        and not screen.alternate
+        and (margins is None or (margins.top == 0 and margins.bottom == lines - 1))
+        and mo.DECAWM in mode
+        and mo.IRM not in mode
+        and mo.LNM not in mode
+        and (table is None or isinstance(table, str))
+    )
 
 
 class Flood:
@@ -125,8 +132,7 @@ class Flood:
         s = self.s
         end = self._simple_end(pos)
         window = min(end, pos + 256 * self.min_lines)  # enough line feeds are usually near
-        if (s.count("\n", pos, window) < self.min_lines
-                and s.count("\n", pos, end) < self.min_lines):
+        if s.count("\n", pos, window) < self.min_lines and s.count("\n", pos, end) < self.min_lines:
             return pos, end
         skim = Skim(screen)
         stop = skim.run(s, pos, end)
@@ -379,7 +385,7 @@ class Skim:
                 line = lines[j]
                 last = (len(line) - 1) // cols * cols
                 for i in range(0, last, cols):
-                    texts.append(line[i:i + cols])
+                    texts.append(line[i : i + cols])
                     ctxs.append(wrap)
                 texts.append(line[last:])
                 ctxs.append(ctx)
@@ -413,7 +419,7 @@ class Skim:
             if x > self.end:
                 self._gap(x)
             take = min(n - pos, cols - x)
-            pieces.append((t[pos:pos + take] if pos or take < n else t, style))
+            pieces.append((t[pos : pos + take] if pos or take < n else t, style))
             x += take
             self.end = x
             pos += take

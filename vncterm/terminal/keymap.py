@@ -18,24 +18,54 @@ ESC = "\x1b"
 
 # Cursor keys: final byte; ESC [ x normally, ESC O x in application cursor mode (DECCKM).
 _CURSOR = {
-    0xFF51: "D", 0xFF52: "A", 0xFF53: "C", 0xFF54: "B",  # Left Up Right Down
-    0xFF50: "H", 0xFF57: "F",  # Home End
-    0xFF96: "D", 0xFF97: "A", 0xFF98: "C", 0xFF99: "B",  # KP_Left.. KP_Down
-    0xFF95: "H", 0xFF9C: "F",  # KP_Home KP_End
+    0xFF51: "D",
+    0xFF52: "A",
+    0xFF53: "C",
+    0xFF54: "B",  # Left Up Right Down
+    0xFF50: "H",
+    0xFF57: "F",  # Home End
+    0xFF96: "D",
+    0xFF97: "A",
+    0xFF98: "C",
+    0xFF99: "B",  # KP_Left.. KP_Down
+    0xFF95: "H",
+    0xFF9C: "F",  # KP_Home KP_End
     0xFF9D: "E",  # KP_Begin (the keypad's 5 without NumLock)
 }
 # F13-F20 (keyboards that have them): xterm's PC-style keys treat them as Shift+F1..F8.
 _SHIFTED_F = {0xFFCA + i: 0xFFBE + i for i in range(8)}
 # Keypad keys in application keypad mode (DECKPAM): ESC O x.
 _APP_KEYPAD = {0xFFB0 + i: "pqrstuvwxy"[i] for i in range(10)}
-_APP_KEYPAD.update({0xFF8D: "M", 0xFFAA: "j", 0xFFAB: "k", 0xFFAC: "l", 0xFFAD: "m",
-                    0xFFAE: "n", 0xFFAF: "o", 0xFFBD: "X"})
+_APP_KEYPAD.update(
+    {
+        0xFF8D: "M",
+        0xFFAA: "j",
+        0xFFAB: "k",
+        0xFFAC: "l",
+        0xFFAD: "m",
+        0xFFAE: "n",
+        0xFFAF: "o",
+        0xFFBD: "X",
+    }
+)
 # Editing keys sent as ESC [ n ~.
 _TILDE = {
-    0xFF63: 2, 0xFFFF: 3, 0xFF55: 5, 0xFF56: 6,  # Insert Delete Prior Next
-    0xFF9E: 2, 0xFF9F: 3, 0xFF9A: 5, 0xFF9B: 6,  # keypad versions
-    0xFFC2: 15, 0xFFC3: 17, 0xFFC4: 18, 0xFFC5: 19, 0xFFC6: 20, 0xFFC7: 21,  # F5-F10
-    0xFFC8: 23, 0xFFC9: 24,  # F11 F12
+    0xFF63: 2,
+    0xFFFF: 3,
+    0xFF55: 5,
+    0xFF56: 6,  # Insert Delete Prior Next
+    0xFF9E: 2,
+    0xFF9F: 3,
+    0xFF9A: 5,
+    0xFF9B: 6,  # keypad versions
+    0xFFC2: 15,
+    0xFFC3: 17,
+    0xFFC4: 18,
+    0xFFC5: 19,
+    0xFFC6: 20,
+    0xFFC7: 21,  # F5-F10
+    0xFFC8: 23,
+    0xFFC9: 24,  # F11 F12
 }
 # F1-F4: ESC O P..S (SS3).
 _SS3 = {0xFFBE: "P", 0xFFBF: "Q", 0xFFC0: "R", 0xFFC1: "S"}
@@ -47,7 +77,12 @@ _PLAIN = {
     0xFF1B: ESC,  # Escape
     0xFF80: " ",  # KP_Space
     0xFF89: "\t",  # KP_Tab
-    0xFFAA: "*", 0xFFAB: "+", 0xFFAC: ",", 0xFFAD: "-", 0xFFAE: ".", 0xFFAF: "/",
+    0xFFAA: "*",
+    0xFFAB: "+",
+    0xFFAC: ",",
+    0xFFAD: "-",
+    0xFFAE: ".",
+    0xFFAF: "/",
     0xFFBD: "=",
 }
 _KEYPAD_DIGITS = range(0xFFB0, 0xFFBA)
@@ -86,8 +121,9 @@ class KeyState:
         """xterm's modifier parameter: 1 + Shift + 2*Alt + 4*Ctrl."""
         return 1 + int(self.shift) + 2 * int(self.alt) + 4 * int(self.ctrl)
 
-    def key(self, keysym: int, down: bool, app_cursor: bool = False,
-            app_keypad: bool = False) -> bytes:
+    def key(
+        self, keysym: int, down: bool, app_cursor: bool = False, app_keypad: bool = False
+    ) -> bytes:
         """Process one KeyEvent; the bytes to write to the console (often none)."""
         if keysym in SHIFT:
             self.shift = down
@@ -141,6 +177,15 @@ class KeyState:
             return chr(ord(ch) - 0x60)
         if "@" <= ch <= "_":
             return chr(ord(ch) - 0x40)
-        special = {"3": "\x1b", "4": "\x1c", "5": "\x1d", "6": "\x1e", "7": "\x1f", "/": "\x1f",
-                   "8": "\x7f", "?": "\x7f", "-": "\x1f"}
+        special = {
+            "3": "\x1b",
+            "4": "\x1c",
+            "5": "\x1d",
+            "6": "\x1e",
+            "7": "\x1f",
+            "/": "\x1f",
+            "8": "\x7f",
+            "?": "\x7f",
+            "-": "\x1f",
+        }
         return special.get(ch, ch)

@@ -35,8 +35,16 @@ class MouseState:
     mask: int = 0
     cell: tuple[int, int] = (-1, -1)
 
-    def report(self, mask: int, col: int, row: int, modes: set[int],
-               shift: bool = False, alt: bool = False, ctrl: bool = False) -> bytes:
+    def report(
+        self,
+        mask: int,
+        col: int,
+        row: int,
+        modes: set[int],
+        shift: bool = False,
+        alt: bool = False,
+        ctrl: bool = False,
+    ) -> bytes:
         """Reports for a pointer event at cell (``col``, ``row``), zero-based; may be empty."""
         mode = active_mode(modes)
         prev, self.mask = self.mask, mask

@@ -178,8 +178,9 @@ class Parser:
                 return end_m.start()
             if kind == "]" and term not in ("\x18", "\x1a"):  # replies end as the query did
                 try:
-                    self.screen.osc(s[pos + 2:end_m.start()],
-                                    "\x07" if term == "\x07" else "\x1b\\")
+                    self.screen.osc(
+                        s[pos + 2 : end_m.start()], "\x07" if term == "\x07" else "\x1b\\"
+                    )
                 except Exception as e:
                     self._fault(e)
             return end_m.end()
@@ -200,9 +201,13 @@ class Parser:
         """A sequence's handler raised: count it, log the first (the sequence is dropped)."""
         self.faults += 1
         if self.faults == 1:
-            log.error("terminal: a sequence's handler failed (%s: %s); such sequences are "
-                      "dropped, further faults counted", type(error).__name__, error,
-                      exc_info=error)
+            log.error(
+                "terminal: a sequence's handler failed (%s: %s); such sequences are "
+                "dropped, further faults counted",
+                type(error).__name__,
+                error,
+                exc_info=error,
+            )
 
     def reset(self) -> None:
         """Forget any partial sequence."""

@@ -43,6 +43,7 @@ class Char(NamedTuple):
     hidden: bool = False
     dim: bool = False
 
+
 #: A cell's attributes without its text: ``tuple(char)[1:]``.
 Style = tuple[Any, ...]
 
@@ -236,8 +237,9 @@ class Scrollback:
         self._rows.extend(rows)
         self._ctx.extend(repeat(None, len(rows)))
 
-    def extend_mixed(self, rows: Iterable[ScrollRow | str],
-                     contexts: Iterable[RowContext | None]) -> None:
+    def extend_mixed(
+        self, rows: Iterable[ScrollRow | str], contexts: Iterable[RowContext | None]
+    ) -> None:
         """Rows and bare texts; ``contexts`` has each text's context, None for a built row."""
         self._rows.extend(rows)
         self._ctx.extend(contexts)
@@ -255,8 +257,7 @@ def plain_row(text: str, style: Style, fill: Any, width: int, wrapped: bool) -> 
             return make_row([(text, style)], width, fill, wrapped)
         if style == _STYLE(fill):
             text = text.rstrip(" ")
-        return ScrollRow(text, _one_run(style) if text else (), _intern_fill(fill), width,
-                         wrapped)
+        return ScrollRow(text, _one_run(style) if text else (), _intern_fill(fill), width, wrapped)
     if text[-1] != " ":
         return ScrollRow(text, _one_run(style), None, width, wrapped)
     return make_row([(text, style)], width, fill, wrapped)
@@ -328,8 +329,7 @@ def make_row(pieces: list[Piece], width: int, fill: Any, wrapped: bool) -> Scrol
         return ScrollRow("".join(parts), tuple(runs), row_fill, width, wrapped)  # type: ignore
     flat = [cell for part in parts for cell in part]
     joined = "".join(flat)
-    text = (
-        joined if len(joined) == len(flat) and "" not in flat else tuple(flat))
+    text = joined if len(joined) == len(flat) and "" not in flat else tuple(flat)
     return ScrollRow(text, tuple(runs), row_fill, width, wrapped)
 
 
@@ -356,7 +356,10 @@ def fill_line(line: Any, row: ScrollRow) -> None:
     text, runs = row.text, row.runs
     for i, (start, style) in enumerate(runs):
         stop = runs[i + 1][0] if i + 1 < len(runs) else len(text)
-        line.update(zip(range(start, stop), map(cells_for(style).__getitem__,
-                                                text[start:stop]), strict=True))
+        line.update(
+            zip(
+                range(start, stop), map(cells_for(style).__getitem__, text[start:stop]), strict=True
+            )
+        )
     if row.fill is not None and row.fill != line.default:
         line.update(zip(range(len(text), row.width), repeat(row.fill)))

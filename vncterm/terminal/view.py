@@ -168,8 +168,13 @@ class TerminalView:
         screen = emu.screen
         cursor = (screen.cursor.x, screen.cursor.y)
         last = self._last
-        if (last is not None and not self.changed and grown <= 0 and not screen.dirty
-                and cursor == self._last_cursor):
+        if (
+            last is not None
+            and not self.changed
+            and grown <= 0
+            and not screen.dirty
+            and cursor == self._last_cursor
+        ):
             last.dirty.clear()  # nothing moved: the renderer has nothing to look at
             return last
         self.changed = False
@@ -215,8 +220,11 @@ class TerminalView:
         def is_word(x: int) -> bool:
             ch = cells.get(x)
             data = ch.data if ch is not None else " "
-            return bool(data) and (data[0].isalnum() or data[0] in WORD_CHARS
-                                   or unicodedata.east_asian_width(data[0]) in "WF")
+            return bool(data) and (
+                data[0].isalnum()
+                or data[0] in WORD_CHARS
+                or unicodedata.east_asian_width(data[0]) in "WF"
+            )
 
         if not is_word(col):
             self.select(pos, pos)
@@ -257,4 +265,3 @@ class TerminalView:
             else:
                 parts.append(text.rstrip(" ") + ("\n" if line < l1 else ""))
         return "".join(parts)
-

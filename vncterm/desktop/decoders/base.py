@@ -74,7 +74,7 @@ def feed(reader: Reader[T], data: bytes) -> tuple[T, int]:
         while True:
             if pos + need > len(data):
                 raise ProtocolError(f"data ended: needed {need} bytes at offset {pos}")
-            chunk = data[pos:pos + need]
+            chunk = data[pos : pos + need]
             pos += need
             need = reader.send(chunk)
     except StopIteration as stop:

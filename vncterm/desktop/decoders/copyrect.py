@@ -20,5 +20,7 @@ def decode_copyrect(rect: Rect, fb: U32) -> Reader[Rect]:
     if sx + rect.w > w or sy + rect.h > h:
         raise ProtocolError(f"CopyRect source {src} lies outside the {w}x{h} framebuffer")
     if rect.w and rect.h:
-        fb[rect.y:rect.bottom, rect.x:rect.right] = fb[sy:sy + rect.h, sx:sx + rect.w].copy()
+        fb[rect.y : rect.bottom, rect.x : rect.right] = fb[
+            sy : sy + rect.h, sx : sx + rect.w
+        ].copy()
     return src

@@ -42,7 +42,6 @@ def decode_extended_desktop_size(rect: Rect) -> Reader[ExtendedSize]:
     count = (yield 4)[0]
     data = yield count * _SCREEN.size
     screens = tuple(
-        Screen(sid, Rect(x, y, w, h), flags)
-        for sid, x, y, w, h, flags in _SCREEN.iter_unpack(data)
+        Screen(sid, Rect(x, y, w, h), flags) for sid, x, y, w, h, flags in _SCREEN.iter_unpack(data)
     )
     return ExtendedSize(rect.x, rect.y, rect.w, rect.h, screens)

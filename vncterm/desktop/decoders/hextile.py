@@ -45,7 +45,7 @@ def decode_hextile(rect: Rect, fb: U32) -> Reader[None]:
                 raise ProtocolError(f"Hextile subencoding {sub:#x} has unknown bits")
             if sub & RAW:
                 data = yield tw * th * BPP
-                fb[ty:ty + th, tx:tx + tw] = pixels32(data, (th, tw))
+                fb[ty : ty + th, tx : tx + tw] = pixels32(data, (th, tw))
                 continue
             if sub & BACKGROUND:
                 bg = _PIXEL.unpack((yield BPP))[0] & 0xFFFFFF
@@ -53,7 +53,7 @@ def decode_hextile(rect: Rect, fb: U32) -> Reader[None]:
                 fg = _PIXEL.unpack((yield BPP))[0] & 0xFFFFFF
             if bg is None:
                 raise ProtocolError("Hextile: the first non-raw tile has no background")
-            tile = fb[ty:ty + th, tx:tx + tw]
+            tile = fb[ty : ty + th, tx : tx + tw]
             tile[:] = bg
             if not sub & ANY_SUBRECTS:
                 continue
@@ -81,7 +81,7 @@ def _paint_subrects(tile: U32, xy: np.ndarray, wh: np.ndarray, colours: U32) -> 
     n = len(xy)
     if n <= _LOOP_MAX:
         for i in range(n):
-            tile[sy[i]:ey[i], sx[i]:ex[i]] = colours[i]
+            tile[sy[i] : ey[i], sx[i] : ex[i]] = colours[i]
         return
     # pixel (y, x) takes the last subrectangle covering it: number them from 1 (0 = none),
     # cover = rows x columns, and keep the highest number per pixel

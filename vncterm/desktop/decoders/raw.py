@@ -19,4 +19,4 @@ def decode_raw(rect: Rect, fb: U32) -> Reader[None]:
     for y in range(rect.y, rect.bottom, band):
         rows = min(band, rect.bottom - y)
         data = yield rows * row
-        fb[y:y + rows, rect.x:rect.right] = pixels32(data, (rows, rect.w))
+        fb[y : y + rows, rect.x : rect.right] = pixels32(data, (rows, rect.w))

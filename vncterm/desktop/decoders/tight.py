@@ -65,7 +65,7 @@ def decode_tight(rect: Rect, fb: U32, state: TightState) -> Reader[None]:
         if ctl >> i & 1:
             state.reset(i)
     mode = ctl >> 4
-    area = fb[rect.y:rect.bottom, rect.x:rect.right]
+    area = fb[rect.y : rect.bottom, rect.x : rect.right]
     w, h = rect.w, rect.h
     if mode == FILL:
         state.counts["fill"] += 1
@@ -165,9 +165,9 @@ def ungradient(residual: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         start = stride + 1 + k + y0 * w
         stop = start + (y1 - y0) * w + 1
         here = slice(start, stop, w)
-        left = padded[start - 1:stop - 1:w]
-        up = padded[start - stride:stop - stride:w]
-        upleft = padded[start - stride - 1:stop - stride - 1:w]
+        left = padded[start - 1 : stop - 1 : w]
+        up = padded[start - stride : stop - stride : w]
+        upleft = padded[start - stride - 1 : stop - stride - 1 : w]
         pred = np.clip(left + up - upleft, 0, 255)
         padded[here] = (res[here] + pred) & 0xFF
     out: npt.NDArray[np.uint8] = padded.reshape(h + 1, stride, c)[1:, 1:].astype(np.uint8)

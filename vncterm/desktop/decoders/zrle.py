@@ -70,13 +70,13 @@ def paint_tiles(rect: Rect, fb: U32, data: bytes) -> int:
                 raise ProtocolError("ZRLE data ended before its tiles")
             sub = data[pos]
             pos += 1
-            tile = fb[ty:ty + th, tx:tx + tw]
+            tile = fb[ty : ty + th, tx : tx + tw]
             if sub == 0:
                 pos = _take(data, pos, tw * th * CPIXEL)
-                tile[:] = pixels24(data[pos - tw * th * CPIXEL:pos], (th, tw), rgb_order=False)
+                tile[:] = pixels24(data[pos - tw * th * CPIXEL : pos], (th, tw), rgb_order=False)
             elif sub == 1:
                 pos = _take(data, pos, CPIXEL)
-                tile[:] = pixels24(data[pos - CPIXEL:pos], (1,), rgb_order=False)[0]
+                tile[:] = pixels24(data[pos - CPIXEL : pos], (1,), rgb_order=False)[0]
             elif 2 <= sub <= 16:
                 pos = _packed(data, pos, sub, tile)
             elif sub == 128:
