@@ -138,6 +138,22 @@ class TLSLayer:
         return f"{self.obj.version()} {cipher[0] if cipher else '?'}"
 
 
+def without_session_tickets(ctx: ssl.SSLContext) -> ssl.SSLContext:
+    """Make a VeNCrypt server context send no TLS 1.3 session tickets; returns ``ctx``.
+
+    In TLS 1.3 the tickets (NewSessionTicket) come after the handshake, in the same flight as
+    the first bytes of VNC (the SecurityResult, or the VNC Authentication challenge). GnuTLS
+    answers ``gnutls_record_recv()`` with GNUTLS_E_AGAIN after handling such a message, even
+    when the next record is already in its buffer, and TigerVNC before 1.13 (Debian 12 ships
+    1.12) took that for "the socket is empty": it waited on the socket for bytes that had
+    already arrived, and the handshake stalled until the server's timeout. No VNC viewer
+    resumes TLS sessions, so the tickets are of no use here anyway. TLS 1.2 tickets are sent
+    inside the handshake and are not affected.
+    """
+    ctx.num_tickets = 0
+    return ctx
+
+
 def anonymous_context() -> ssl.SSLContext | None:
     """A server context for anonymous TLS (TLSNone/TLSVnc), or None when this OpenSSL build
     refuses ``aNULL`` suites (checked by listing the ciphers the context would offer)."""

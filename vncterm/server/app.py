@@ -57,8 +57,9 @@ class Server:
         self.emulator.allow_column_mode = self.session.can_resize
         self.security = SecurityConfig(
             password=config.password, view_only_password=config.view_only_password,
-            tls_context=(tls_context(config.tls_cert, config.tls_key, config.tls_ca)
-                         if config.tls_cert else None),
+            tls_context=(vencrypt.without_session_tickets(
+                tls_context(config.tls_cert, config.tls_key, config.tls_ca))
+                if config.tls_cert else None),
             anon_tls_context=anonymous_tls_context() if config.tls_anon else None,
             plain_users=config.plain_users)
         self.audit = AuditLog(config.audit_log) if config.audit_log else None
