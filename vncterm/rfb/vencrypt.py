@@ -97,6 +97,8 @@ class TLSLayer:
         self._outgoing = ssl.MemoryBIO()
         self.obj = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
         self.handshake_done = False
+        #: Set once the peer sent its close_notify (the TLS session is over).
+        self.peer_closed = False
 
     def feed(self, data: bytes) -> bytes:
         if data:
@@ -112,9 +114,12 @@ class TLSLayer:
         while True:
             try:
                 chunk = self.obj.read(65536)
-            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+            except ssl.SSLWantReadError:
                 break
-            if not chunk:
+            except ssl.SSLZeroReturnError:
+                chunk = b""
+            if not chunk:  # the peer's close_notify (read() gives b"" after it)
+                self.peer_closed = True
                 break
             chunks.append(chunk)
         self._check_pending()
@@ -124,6 +129,13 @@ class TLSLayer:
         # whatever is left is less than one record; more means the peer is not speaking TLS
         if self._incoming.pending > MAX_TLS_PENDING:
             raise ProtocolError("viewer sent too much unparsable TLS data")
+
+    def close(self) -> None:
+        """Queue our close_notify (the answer to the peer's, RFC 8446 section 6.1)."""
+        try:
+            self.obj.unwrap()
+        except ssl.SSLError:
+            pass  # the alert is queued; not waiting for the peer's is fine
 
     def encrypt(self, data: bytes) -> None:
         if data:
