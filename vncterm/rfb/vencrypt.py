@@ -84,6 +84,31 @@ def parse_plain(buf: bytes | bytearray) -> tuple[int, str, bytes] | None:
     return end, user, bytes(buf[8 + ulen:end])
 
 
+def plain_credentials(user: str, password: bytes) -> bytes:
+    """What a client sends for Plain: U32 user length, U32 password length, user, password.
+    Raises ValueError past the lengths a server reads (:data:`MAX_USER`, :data:`MAX_PASSWORD`).
+    """
+    name = user.encode()
+    if len(name) > MAX_USER or len(password) > MAX_PASSWORD:
+        raise ValueError(f"Plain user name or password too long (limits {MAX_USER}/"
+                         f"{MAX_PASSWORD} bytes)")
+    return _PLAIN_HEADER.pack(len(name), len(password)) + name + password
+
+
+def client_choice(offered: tuple[int, ...], have_user: bool) -> int:
+    """The X509 sub-type a client picks from the server's list (strongest first): Plain when
+    it has a user name, VNC Authentication, or None. Anonymous TLS is never picked: it does not
+    prove who the server is. Raises ValueError saying what is missing."""
+    for subtype in offered:
+        if (subtype == X509_PLAIN and have_user) or subtype in (X509_VNC, X509_NONE):
+            return subtype
+    names = ", ".join(NAMES.get(t, str(t)) for t in offered) or "nothing"
+    if X509_PLAIN in offered:
+        raise ValueError(f"the server offers {names}: X509Plain needs a user name")
+    raise ValueError(f"the server offers {names}: only anonymous TLS, which does not prove who "
+                     "the server is (the X509 sub-types do)")
+
+
 class TLSLayer:
     """A server-side TLS session fed and drained through memory buffers.
 
