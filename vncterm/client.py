@@ -86,8 +86,9 @@ def _refused_certificate(e: ssl.SSLCertVerificationError, tls: TlsOptions, name:
     """Why the server's certificate was refused, and what to do about it."""
     why = e.verify_message or str(e)
     if "mismatch" in why.lower():
-        hint = f"it is not for {name!r}: name the one it is for with --tls-server-name"
-    elif tls.ca_file is None:
+        return (f"TLS: the server's certificate is not for {name!r}: name the one it is for "
+                "with --tls-server-name")
+    if tls.ca_file is None:
         hint = "no CA of the system's store signed it: give its CA with --tls-ca FILE"
     else:
         hint = f"the CA in {tls.ca_file} did not sign it"

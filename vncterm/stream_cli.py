@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import getpass
 import os
+import ssl
 import sys
 import termios
 import tty
@@ -53,7 +54,12 @@ def _tls_options(args: argparse.Namespace) -> TlsOptions | None:
         return None
     if args.tls_key is not None and args.tls_cert is None:
         raise ConfigError("--tls-key needs --tls-cert")
-    return TlsOptions(args.tls_ca, args.tls_server_name, args.tls_cert, args.tls_key)
+    options = TlsOptions(args.tls_ca, args.tls_server_name, args.tls_cert, args.tls_key)
+    try:
+        options.context()  # the files load: say so now, not mid-handshake
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"cannot load the TLS CA/certificate/key: {e}") from None
+    return options
 
 
 async def _connect(args: argparse.Namespace) -> StreamClient:
