@@ -106,3 +106,14 @@ def test_help_is_plain_text_and_version_is_the_package_version() -> None:
     assert b"``" not in shown.stdout
     version = stream("--version")
     assert version.stdout.decode().split() == ["vncterm-stream", __version__]
+
+
+def test_the_client_picks_an_x509_subtype_it_can_complete() -> None:
+    choice = vencrypt.client_choice
+    assert choice((vencrypt.X509_PLAIN, vencrypt.X509_VNC), have_user=True) == vencrypt.X509_PLAIN
+    assert choice((vencrypt.X509_PLAIN, vencrypt.X509_VNC), have_user=False) == vencrypt.X509_VNC
+    assert choice((vencrypt.TLS_NONE, vencrypt.X509_NONE), have_user=False) == vencrypt.X509_NONE
+    with pytest.raises(ValueError, match="X509Plain needs a user name"):
+        choice((vencrypt.X509_PLAIN, vencrypt.TLS_PLAIN), have_user=False)
+    with pytest.raises(ValueError, match="only anonymous TLS"):
+        choice((vencrypt.TLS_VNC, vencrypt.TLS_NONE), have_user=True)
