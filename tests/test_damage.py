@@ -129,3 +129,62 @@ def test_one_refreshs_mask_adds_what_its_rects_add(rects: list[tuple[int, int, i
     shared.add_mask(damage.tile_mask(shared))
     assert (one_by_one.mask == shared.mask).all()
     assert damage.tile_mask(DamageGrid(80, 48, 8, 6)) is damage.tile_mask(shared), "not shared"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("paint"),
+                st.integers(0, 79),
+                st.integers(0, 47),
+                st.integers(1, 20),
+                st.integers(1, 12),
+            ),
+            st.tuples(
+                st.just("take"),
+                st.integers(0, 79),
+                st.integers(0, 47),
+                st.integers(1, 30),
+                st.integers(1, 30),
+            ),
+        ),
+        max_size=16,
+    )
+)
+def test_partial_regions_are_owed_once(ops: list[tuple[int | str, ...]]) -> None:
+    """Regions that cover tiles only in part (the stream client asks for one pixel): every
+    damaged pixel of a region is sent, and once sent the same region has nothing new until
+    more damage comes, so an incremental request for it is held, not answered in a loop."""
+    grid = DamageGrid(80, 48, 8, 6)
+    grid.take(Rect(0, 0, 80, 48))
+    owed = np.zeros((48, 80), dtype=bool)  # what the viewer has not been sent since it changed
+    for op in ops:
+        _, x, y, w, h = op
+        r = Rect(int(x), int(y), int(w), int(h)).intersect(Rect(0, 0, 80, 48))
+        if op[0] == "paint":
+            grid.add(r)
+            owed[r.y // 6 * 6 : -(-r.bottom // 6) * 6, r.x // 8 * 8 : -(-r.right // 8) * 8] = True
+            continue
+        inside = np.zeros_like(owed)
+        inside[r.y : r.bottom, r.x : r.right] = True
+        assert grid.any_in(r) or not (owed & inside).any()
+        got = np.zeros_like(owed)
+        for rect in grid.take(r):
+            got[rect.y : rect.bottom, rect.x : rect.right] = True
+        assert not (got & ~inside).any() and not (owed & inside & ~got).any()
+        owed &= ~got
+        assert not grid.any_in(r) and grid.take(r) == []
+
+
+def test_a_one_pixel_region_is_sent_once_per_change() -> None:
+    grid = DamageGrid(80, 48, 8, 6)
+    grid.add_all()
+    assert grid.take(Rect(0, 0, 1, 1)) == [Rect(0, 0, 1, 1)]
+    assert not grid.any_in(Rect(0, 0, 1, 1)) and grid.take(Rect(0, 0, 1, 1)) == []
+    assert grid.any_in(Rect(0, 0, 80, 48))  # the rest of the tile is still owed
+    grid.add(Rect(5, 5, 1, 1))  # the tile changed: the pixel is owed again
+    assert grid.take(Rect(0, 0, 1, 1)) == [Rect(0, 0, 1, 1)]
+    grid.move(Rect(0, 0, 80, 42), 0, 6)
+    assert grid.any_in(Rect(0, 0, 1, 1))  # after a move, sent again (conservatively)

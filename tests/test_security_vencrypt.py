@@ -236,6 +236,29 @@ def test_client_certificate_required(certs: CertFiles) -> None:
             assert conn.state is State.CLOSED
 
 
+def test_close_notify_is_answered_and_ends_the_connection(certs: CertFiles) -> None:
+    """A viewer that ends its TLS session cleanly gets our close_notify back (its TLS library
+    may wait for it), after the messages it sent before; the connection is then over."""
+    sec = SecurityConfig(
+        tls_context=vencrypt.without_session_tickets(
+            tls_context(str(certs.server_cert), str(certs.server_key), None)
+        )
+    )
+    conn = ServerConnection(sec)
+    vencrypt_until_tls(conn, vencrypt.X509_NONE)
+    client = TlsViewer(certs.ca)
+    run_tls(conn, client, struct.pack(">I", 260) + client.hello(), [])
+    init = client.send(b"\x01")
+    with pytest.raises(ssl.SSLWantReadError):
+        client.obj.unwrap()  # our close_notify goes out; the server's is awaited
+    evs = conn.receive_data(init + client.outgoing.read())
+    assert evs == [events.ClientInit(shared=True), events.TLSClosed()]
+    assert conn.state is State.CLOSED
+    client.incoming.write(conn.data_to_send())
+    client.obj.unwrap()  # the server's close_notify arrived: no SSLWantReadError
+    assert conn.receive_data(b"more") == []
+
+
 def test_anonymous_tls_vnc_auth_in_memory() -> None:
     sec = SecurityConfig(password=b"secret", anon_tls_context=anonymous_tls_context())
     assert sec.types == (19,) and sec.vencrypt_subtypes == (vencrypt.TLS_VNC,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -303,3 +304,75 @@ def test_novnc_keeps_working_while_streams_come_and_go(tmp_path: Path) -> None:
         server.wait_text("after-unplug")
         assert wait_until_equal(viewer, server.framebuffer, timeout=10)
         assert not viewer.fatal_events()
+
+
+def _cpu_seconds(stat_path: str) -> float:
+    """User + system CPU time from a /proc/.../stat file."""
+    with open(stat_path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_an_idle_vncterm_stream_costs_nothing_and_still_hears_hot_plug(tmp_path: Path) -> None:
+    """vncterm-stream keeps an incremental request for one pixel outstanding: with nothing new
+    the server holds it (it used to answer each at once with the same pixel, in a loop), and a
+    stream plugged in later is still announced in answer to it."""
+    path = str(tmp_path / "plug.sock")
+    with RunningVncterm(SHELL, streams=[("plug", ConsoleSpec("unix", path))]) as server:
+        server.wait_text("$")
+        assert server.server is not None
+        session = server.server.session
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vncterm.stream_cli",
+                f"127.0.0.1:{server.port}",
+                "plug",
+                "--timeout",
+                "60",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            for _ in range(200):  # attached and past its first update
+                if server.call(lambda: [v.updates_sent for v in session.viewers]) == [1]:
+                    break
+                threading.Event().wait(0.05)
+            sent = server.call(lambda: [v.bytes_sent for v in session.viewers])
+            assert len(sent) == 1, "vncterm-stream never attached"
+            cpu = (
+                _cpu_seconds(f"/proc/{proc.pid}/stat"),
+                _cpu_seconds(f"/proc/self/task/{server._thread.native_id}/stat"),
+            )
+            threading.Event().wait(3.0)
+            idle_bytes = server.call(lambda: [v.bytes_sent for v in session.viewers])[0] - sent[0]
+            idle_cpu = (
+                _cpu_seconds(f"/proc/{proc.pid}/stat") - cpu[0],
+                _cpu_seconds(f"/proc/self/task/{server._thread.native_id}/stat") - cpu[1],
+            )
+            assert idle_bytes < 2048, f"{idle_bytes} bytes sent to an idle stream client in 3 s"
+            assert max(idle_cpu) < 0.3, f"CPU seconds while idle (client, server): {idle_cpu}"
+            # hot-plug: the held request is answered with the announcement, and the client,
+            # waiting for "plug", opens it
+            listener = socket.socket(socket.AF_UNIX)
+            listener.bind(path)
+            listener.listen(1)
+            listener.settimeout(20)
+            conn, _ = listener.accept()
+            assert proc.stdout is not None
+            got = b""
+            for _ in range(100):  # what the plug says before the capture starts is not kept
+                conn.sendall(b"plugged-in\n")
+                if select.select([proc.stdout], [], [], 0.2)[0]:
+                    got += os.read(proc.stdout.fileno(), 4096)
+                if b"plugged-in" in got:
+                    break
+            assert b"plugged-in" in got, proc.stderr.read1() if proc.stderr else b""
+            conn.close()
+            listener.close()
+        finally:
+            proc.kill()
+            proc.wait(10)

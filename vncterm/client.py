@@ -1,6 +1,7 @@
 """An asyncio RFB client for the tunnelled-stream extension (see ``rfb.streams``).
 
-It authenticates (None or VNC Authentication), announces the stream pseudo-encoding, and keeps
+It authenticates (None, VNC Authentication, or VeNCrypt's X509None, X509Vnc and X509Plain
+with the server's certificate checked), announces the stream pseudo-encoding, and keeps
 one incremental FramebufferUpdateRequest for a single pixel outstanding, so the server can send
 stream announcements without sending the screen. ::
 
@@ -15,13 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import struct
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from .errors import ProtocolError
-from .rfb import auth, streams
-from .rfb.constants import Encoding
+from .rfb import auth, streams, vencrypt
+from .rfb.constants import Encoding, SecurityType
 
 _READ_LIMIT = 1 << 20
+#: Seconds :meth:`StreamClient.close` waits for the server to end the connection.
+CLOSE_WAIT = 2.0
 
 
 class Capture:
@@ -57,6 +63,60 @@ class Capture:
         self._queue.put_nowait(b"")
 
 
+@dataclass(frozen=True)
+class TlsOptions:
+    """How a VeNCrypt server is checked: its certificate against ``ca_file`` (None: the
+    system's store) for ``server_name`` (None: the host connected to, "localhost" over a unix
+    socket); ``cert_file``/``key_file``: a client certificate, for servers that ask for one."""
+
+    ca_file: str | None = None
+    server_name: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.cert_file is not None:
+            ctx.load_cert_chain(self.cert_file, self.key_file)
+        return ctx
+
+
+def _refused_certificate(e: ssl.SSLCertVerificationError, tls: TlsOptions, name: str) -> str:
+    """Why the server's certificate was refused, and what to do about it."""
+    why = e.verify_message or str(e)
+    if "mismatch" in why.lower():
+        return (
+            f"TLS: the server's certificate is not for {name!r}: name the one it is for "
+            "with --tls-server-name"
+        )
+    if tls.ca_file is None:
+        hint = "no CA of the system's store signed it: give its CA with --tls-ca FILE"
+    else:
+        hint = f"the CA in {tls.ca_file} did not sign it"
+    return f"TLS: the server's certificate was refused ({why}); {hint}"
+
+
+class _Credentials:
+    """The password (given, or asked for once when first needed) and the Plain user name."""
+
+    def __init__(
+        self, password: bytes | None, user: str | None, ask: Callable[[str], bytes | None] | None
+    ) -> None:
+        self.password = password
+        self.user = user
+        self._ask = ask
+
+    async def get_password(self) -> bytes:
+        if self.password is None and self._ask is not None:
+            prompt = f"Password for {self.user}: " if self.user else "VNC password: "
+            loop = asyncio.get_running_loop()
+            self.password = await loop.run_in_executor(None, self._ask, prompt)
+        if self.password is None:
+            raise PermissionError("the server needs a password (--password-file)")
+        return self.password
+
+
 class StreamClient:
     """A connection to a vncterm (or any server speaking the stream extension)."""
 
@@ -81,22 +141,33 @@ class StreamClient:
         *,
         path: str | None = None,
         password: bytes | None = None,
+        user: str | None = None,
+        tls: TlsOptions | None = None,
+        ask_password: Callable[[str], bytes | None] | None = None,
     ) -> StreamClient:
-        """Connect over TCP (``host``, ``port``) or a unix socket (``path``) and handshake."""
+        """Connect over TCP (``host``, ``port``) or a unix socket (``path``) and handshake.
+
+        VeNCrypt is used whenever the server offers it (with ``tls``, or else the system's CA
+        store and the host's name); ``tls`` given and no VeNCrypt offered is an error.
+        ``ask_password(prompt)`` is called when a password is needed and ``password`` is None.
+        """
         if path is not None:
             reader, writer = await asyncio.open_unix_connection(path, limit=_READ_LIMIT)
         else:
             reader, writer = await asyncio.open_connection(host, port, limit=_READ_LIMIT)
         client = cls(reader, writer)
+        credentials = _Credentials(password, user, ask_password)
         try:
-            await client._handshake(password)
+            await client._handshake(credentials, tls, host or "localhost")
         except BaseException:
             writer.close()
             raise
         client._task = asyncio.ensure_future(client._run())
         return client
 
-    async def _handshake(self, password: bytes | None) -> None:
+    async def _handshake(
+        self, credentials: _Credentials, tls: TlsOptions | None, host: str
+    ) -> None:
         """RFB 3.8 (spec sections 7.1 to 7.3), then SetEncodings and a first request."""
         r = self._reader
         version = await r.readexactly(12)
@@ -108,18 +179,23 @@ class StreamClient:
             (n,) = struct.unpack(">I", await r.readexactly(4))
             raise ProtocolError((await r.readexactly(n)).decode(errors="replace"))
         types = await r.readexactly(count)
-        if password is not None and 2 in types:
-            self._writer.write(b"\x02")
-            challenge = await r.readexactly(16)
-            self._writer.write(auth.vnc_response(password, challenge))
-        elif 1 in types:
-            self._writer.write(b"\x01")
+        if SecurityType.VENCRYPT in types:
+            self._writer.write(bytes([SecurityType.VENCRYPT]))
+            await self._vencrypt(credentials, tls or TlsOptions(), host)
+        elif tls is not None:
+            raise ProtocolError(
+                "the server does not offer TLS (VeNCrypt): not connecting in the clear"
+            )
+        elif SecurityType.VNC_AUTH in types and (
+            SecurityType.NONE not in types or credentials.password is not None
+        ):
+            self._writer.write(bytes([SecurityType.VNC_AUTH]))
+            await self._vnc_auth(await credentials.get_password())
+        elif SecurityType.NONE in types:
+            self._writer.write(bytes([SecurityType.NONE]))
         else:
-            raise ProtocolError("the server needs a password (--password-file)")
-        (result,) = struct.unpack(">I", await r.readexactly(4))
-        if result != 0:
-            (n,) = struct.unpack(">I", await r.readexactly(4))
-            raise PermissionError((await r.readexactly(n)).decode(errors="replace"))
+            raise ProtocolError(f"no security type this client speaks (offered {list(types)})")
+        await self._security_result()
         self._writer.write(b"\x01")  # shared
         header = await r.readexactly(24)
         (n,) = struct.unpack(">I", header[20:24])
@@ -127,6 +203,56 @@ class StreamClient:
         encodings = (Encoding.RAW, streams.STREAM_ENCODING)
         self._send(struct.pack(f">BxH{len(encodings)}i", 2, len(encodings), *encodings))
         self._request()
+
+    async def _vnc_auth(self, password: bytes) -> None:
+        """VNC Authentication (section 7.2.2): the answer to a 16-byte challenge."""
+        challenge = await self._reader.readexactly(auth.CHALLENGE_SIZE)
+        self._writer.write(auth.vnc_response(password, challenge))
+
+    async def _security_result(self) -> None:
+        """SecurityResult (section 7.1.3), with the reason of a failure."""
+        r = self._reader
+        (result,) = struct.unpack(">I", await r.readexactly(4))
+        if result != 0:
+            (n,) = struct.unpack(">I", await r.readexactly(4))
+            raise PermissionError((await r.readexactly(min(n, 4096))).decode(errors="replace"))
+
+    async def _vencrypt(self, credentials: _Credentials, tls: TlsOptions, host: str) -> None:
+        """VeNCrypt 0.2 (section 7.2.19): pick an X509 sub-type, upgrade to TLS checking the
+        server's certificate, then None, VNC Authentication or Plain inside it."""
+        r, w = self._reader, self._writer
+        major, minor = await r.readexactly(2)
+        if (major, minor) < vencrypt.VERSION:
+            raise ProtocolError(f"VeNCrypt {major}.{minor} is not supported (0.2 is)")
+        w.write(bytes(vencrypt.VERSION))
+        if (await r.readexactly(1))[0] != 0:
+            raise ProtocolError("the server refused VeNCrypt 0.2")
+        count = (await r.readexactly(1))[0]
+        offered = struct.unpack(f">{count}I", await r.readexactly(4 * count))
+        try:
+            subtype = vencrypt.client_choice(offered, credentials.user is not None)
+        except ValueError as e:
+            raise ProtocolError(str(e)) from None
+        w.write(struct.pack(">I", subtype))
+        if (await r.readexactly(1))[0] != 1:
+            raise ProtocolError(f"the server refused VeNCrypt {vencrypt.NAMES[subtype]}")
+        name = tls.server_name or host
+        try:
+            await w.start_tls(tls.context(), server_hostname=name)
+        except ssl.SSLCertVerificationError as e:
+            raise PermissionError(_refused_certificate(e, tls, name)) from None
+        except ssl.SSLError as e:
+            raise ProtocolError(f"TLS handshake failed: {e.reason or e}") from None
+        if subtype == vencrypt.X509_VNC:
+            await self._vnc_auth(await credentials.get_password())
+        elif subtype == vencrypt.X509_PLAIN:
+            assert credentials.user is not None
+            try:
+                w.write(
+                    vencrypt.plain_credentials(credentials.user, await credentials.get_password())
+                )
+            except ValueError as e:
+                raise ProtocolError(str(e)) from None
 
     def _send(self, data: bytes) -> None:
         if not self._writer.is_closing():
@@ -246,8 +372,10 @@ class StreamClient:
 
     async def close(self) -> None:
         self._writer.close()
+        # over TLS this waits for the server's close_notify: not for ever
         with contextlib.suppress(Exception):
-            await self._writer.wait_closed()
+            await asyncio.wait_for(self._writer.wait_closed(), CLOSE_WAIT)
+        self._writer.transport.abort()
         if self._task is not None:
             with contextlib.suppress(BaseException):
                 await self._task

@@ -12,13 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import os
+import ssl
 import sys
 import termios
 import tty
 from collections.abc import Sequence
 
-from .client import Capture, StreamClient
+from . import __version__
+from .client import Capture, StreamClient, TlsOptions
 from .config import ListenAddress
 from .errors import ConfigError, ProtocolError
 
@@ -34,11 +37,42 @@ def _password(path: str | None) -> bytes | None:
         return f.readline().rstrip(b"\r\n")
 
 
-async def _connect(server: str, password: bytes | None) -> StreamClient:
-    addr = ListenAddress.parse(server)
-    if addr.path is not None:
-        return await StreamClient.connect(path=addr.path, password=password)
-    return await StreamClient.connect(addr.host, addr.port, password=password)
+def _ask_password(prompt: str) -> bytes | None:
+    """A password typed on the controlling terminal; None without one (stdin may be the
+    stream's data, never a password)."""
+    try:
+        with open("/dev/tty", "rb"):
+            pass
+    except OSError:
+        return None
+    return getpass.getpass(prompt).encode()
+
+
+def _tls_options(args: argparse.Namespace) -> TlsOptions | None:
+    """TLS options, if any was given (then the server must offer VeNCrypt)."""
+    if args.tls_ca is None and args.tls_server_name is None and args.tls_cert is None:
+        return None
+    if args.tls_key is not None and args.tls_cert is None:
+        raise ConfigError("--tls-key needs --tls-cert")
+    options = TlsOptions(args.tls_ca, args.tls_server_name, args.tls_cert, args.tls_key)
+    try:
+        options.context()  # the files load: say so now, not mid-handshake
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"cannot load the TLS CA/certificate/key: {e}") from None
+    return options
+
+
+async def _connect(args: argparse.Namespace) -> StreamClient:
+    addr = ListenAddress.parse(args.server)
+    return await StreamClient.connect(
+        addr.host if addr.path is None else None,
+        addr.port,
+        path=addr.path,
+        password=_password(args.password_file),
+        user=args.user,
+        tls=_tls_options(args),
+        ask_password=_ask_password,
+    )
 
 
 async def _pump_out(
@@ -131,7 +165,7 @@ async def serve_unix(client: StreamClient, name: str, path: str) -> int:
 
 
 async def amain(args: argparse.Namespace) -> int:
-    client = await _connect(args.server, _password(args.password_file))
+    client = await _connect(args)
     try:
         if args.stream is None:
             for name in await client.list_streams():
@@ -148,22 +182,59 @@ async def amain(args: argparse.Namespace) -> int:
         await client.close()
 
 
+DESCRIPTION = """\
+List a vncterm's tunnelled streams, or bridge one to stdin/stdout or a local socket.
+
+  vncterm-stream HOST:PORT                  list the streams
+  vncterm-stream HOST:PORT NAME             bridge NAME to stdin/stdout (raw mode on a
+                                            terminal; Ctrl-] quits)
+  vncterm-stream HOST:PORT NAME --listen unix:PATH
+                                            serve NAME to every local client of PATH
+
+TLS (VeNCrypt) is used whenever the server offers it: its certificate is checked
+against the system's CA store (or --tls-ca) for the host name connected to (or
+--tls-server-name). A password, when the server wants one and no --password-file
+is given, is asked for on the terminal."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="vncterm-stream",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("server", help="HOST:PORT, [IPV6]:PORT or unix:PATH of the vncterm")
     p.add_argument("stream", nargs="?", help="the stream to bridge (omit to list them)")
     p.add_argument("--listen", metavar="unix:PATH", help="serve the stream on a local socket")
-    p.add_argument("--password-file", metavar="FILE", help="VNC Authentication password")
+    p.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="the password (VNC Authentication, or Plain with --user), first line",
+    )
+    p.add_argument("--user", metavar="NAME", help="user name for VeNCrypt X509Plain")
+    p.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        help="CA certificate(s) the server's certificate must be signed by "
+        "(default: the system's store)",
+    )
+    p.add_argument(
+        "--tls-server-name",
+        metavar="NAME",
+        help="the name the server's certificate must be for (default: the host "
+        "connected to; localhost for unix:PATH)",
+    )
+    p.add_argument(
+        "--tls-cert", metavar="PEM", help="client certificate, for servers that require one"
+    )
+    p.add_argument("--tls-key", metavar="PEM", help="its key, if not in --tls-cert")
     p.add_argument(
         "--timeout",
         type=float,
         default=10.0,
         help="seconds to wait for the stream to appear (default 10)",
     )
+    p.add_argument("--version", action="version", version=f"vncterm-stream {__version__}")
     args = p.parse_args(argv)
     try:
         return asyncio.run(amain(args))

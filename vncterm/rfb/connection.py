@@ -378,7 +378,6 @@ class ServerConnection:
         """
         if self.state is State.CLOSED:
             return []
-        out: list[events.Event] = []
         try:
             if self._tls is None:
                 self._in += data
@@ -386,17 +385,27 @@ class ServerConnection:
                 failed = self._feed_tls(data)
                 if failed is not None:
                     return [failed]
-            while self._active():
-                before, state_before = len(self._in), self.state
-                event = self._step()
-                if event is not None:
-                    out.append(event)
-                elif len(self._in) == before and self.state is state_before:
-                    break  # need more bytes
+            out = self._parse()  # what came before a close_notify still counts
+            if self._tls is not None and self._tls.peer_closed and self._active():
+                self._tls.close()
+                self.state = State.CLOSED
+                out.append(events.TLSClosed())
         except ProtocolError:
             self.state = State.CLOSED
             self._in.clear()
             raise
+        return out
+
+    def _parse(self) -> list[events.Event]:
+        """The events the buffered input completes."""
+        out: list[events.Event] = []
+        while self._active():
+            before, state_before = len(self._in), self.state
+            event = self._step()
+            if event is not None:
+                out.append(event)
+            elif len(self._in) == before and self.state is state_before:
+                break  # need more bytes
         return out
 
     def _active(self) -> bool:

@@ -56,6 +56,12 @@ class Refused(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class TLSClosed(Event):
+    """The viewer ended its TLS session (a close_notify alert): our own close_notify is
+    queued and the connection is over."""
+
+
+@dataclass(frozen=True, slots=True)
 class ClientInit(Event):
     """ClientInit (section 7.3.1): the owner must answer with ``send_server_init``."""
 

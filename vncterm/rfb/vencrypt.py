@@ -89,6 +89,34 @@ def parse_plain(buf: bytes | bytearray) -> tuple[int, str, bytes] | None:
     return end, user, bytes(buf[8 + ulen : end])
 
 
+def plain_credentials(user: str, password: bytes) -> bytes:
+    """What a client sends for Plain: U32 user length, U32 password length, user, password.
+    Raises ValueError past the lengths a server reads (:data:`MAX_USER`, :data:`MAX_PASSWORD`).
+    """
+    name = user.encode()
+    if len(name) > MAX_USER or len(password) > MAX_PASSWORD:
+        raise ValueError(
+            f"Plain user name or password too long (limits {MAX_USER}/{MAX_PASSWORD} bytes)"
+        )
+    return _PLAIN_HEADER.pack(len(name), len(password)) + name + password
+
+
+def client_choice(offered: tuple[int, ...], have_user: bool) -> int:
+    """The X509 sub-type a client picks from the server's list (strongest first): Plain when
+    it has a user name, VNC Authentication, or None. Anonymous TLS is never picked: it does not
+    prove who the server is. Raises ValueError saying what is missing."""
+    for subtype in offered:
+        if (subtype == X509_PLAIN and have_user) or subtype in (X509_VNC, X509_NONE):
+            return subtype
+    names = ", ".join(NAMES.get(t, str(t)) for t in offered) or "nothing"
+    if X509_PLAIN in offered:
+        raise ValueError(f"the server offers {names}: X509Plain needs a user name")
+    raise ValueError(
+        f"the server offers {names}: only anonymous TLS, which does not prove who "
+        "the server is (the X509 sub-types do)"
+    )
+
+
 class TLSLayer:
     """A server-side TLS session fed and drained through memory buffers.
 
@@ -102,6 +130,8 @@ class TLSLayer:
         self._outgoing = ssl.MemoryBIO()
         self.obj = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
         self.handshake_done = False
+        #: Set once the peer sent its close_notify (the TLS session is over).
+        self.peer_closed = False
 
     def feed(self, data: bytes) -> bytes:
         if data:
@@ -117,9 +147,12 @@ class TLSLayer:
         while True:
             try:
                 chunk = self.obj.read(65536)
-            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+            except ssl.SSLWantReadError:
                 break
-            if not chunk:
+            except ssl.SSLZeroReturnError:
+                chunk = b""
+            if not chunk:  # the peer's close_notify (read() gives b"" after it)
+                self.peer_closed = True
                 break
             chunks.append(chunk)
         self._check_pending()
@@ -129,6 +162,13 @@ class TLSLayer:
         # whatever is left is less than one record; more means the peer is not speaking TLS
         if self._incoming.pending > MAX_TLS_PENDING:
             raise ProtocolError("viewer sent too much unparsable TLS data")
+
+    def close(self) -> None:
+        """Queue our close_notify (the answer to the peer's, RFC 8446 section 6.1)."""
+        try:
+            self.obj.unwrap()
+        except ssl.SSLError:
+            pass  # the alert is queued; not waiting for the peer's is fine
 
     def encrypt(self, data: bytes) -> None:
         if data:
@@ -141,6 +181,22 @@ class TLSLayer:
         """Protocol and cipher, for logs."""
         cipher = self.obj.cipher()
         return f"{self.obj.version()} {cipher[0] if cipher else '?'}"
+
+
+def without_session_tickets(ctx: ssl.SSLContext) -> ssl.SSLContext:
+    """Make a VeNCrypt server context send no TLS 1.3 session tickets; returns ``ctx``.
+
+    In TLS 1.3 the tickets (NewSessionTicket) come after the handshake, in the same flight as
+    the first bytes of VNC (the SecurityResult, or the VNC Authentication challenge). GnuTLS
+    answers ``gnutls_record_recv()`` with GNUTLS_E_AGAIN after handling such a message, even
+    when the next record is already in its buffer, and TigerVNC before 1.13 (Debian 12 ships
+    1.12) took that for "the socket is empty": it waited on the socket for bytes that had
+    already arrived, and the handshake stalled until the server's timeout. No VNC viewer
+    resumes TLS sessions, so the tickets are of no use here anyway. TLS 1.2 tickets are sent
+    inside the handshake and are not affected.
+    """
+    ctx.num_tickets = 0
+    return ctx
 
 
 def anonymous_context() -> ssl.SSLContext | None:

@@ -74,7 +74,9 @@ class Server:
             password=config.password,
             view_only_password=config.view_only_password,
             tls_context=(
-                tls_context(config.tls_cert, config.tls_key, config.tls_ca)
+                vencrypt.without_session_tickets(
+                    tls_context(config.tls_cert, config.tls_key, config.tls_ca)
+                )
                 if config.tls_cert
                 else None
             ),

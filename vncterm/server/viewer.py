@@ -64,6 +64,8 @@ INLINE_AREA = 64 * 1024
 MAX_BUFFER = 16 * 1024 * 1024
 #: A connection that has not finished its handshake by then is dropped.
 HANDSHAKE_TIMEOUT = 30.0
+#: Why a viewer that ended its TLS session (close_notify) is disconnected: not a fault.
+TLS_CLOSED = "closed by viewer (TLS close_notify)"
 
 
 class Viewer(asyncio.Protocol):
@@ -240,6 +242,8 @@ class Viewer(asyncio.Protocol):
                 self._plain_moot,
                 self._plain_checked,
             )
+        elif isinstance(ev, events.TLSClosed):
+            self._end_reason = TLS_CLOSED
         elif isinstance(ev, events.Refused):
             log.warning("%s: refused: %s", self, ev.reason)
             self._end_reason = f"refused: {ev.reason}"
@@ -831,7 +835,7 @@ class Viewer(asyncio.Protocol):
         if self._closed:
             return
         self._closed = True
-        level = logging.INFO if reason in ("the console has ended",) else logging.WARNING
+        level = logging.INFO if reason in ("the console has ended", TLS_CLOSED) else logging.WARNING
         log.log(level, "%s: disconnected: %s", self, reason)
         self._audit_end(reason)
         self._cancel_timers()
