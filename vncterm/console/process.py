@@ -12,6 +12,7 @@ import logging
 import shlex
 
 from .base import Console, DataCallback, StatusCallback
+from .childsetup import reset_signals
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,8 @@ class ProcessConsole(Console):
         self._closed = loop.create_future()
         self._proc = await asyncio.create_subprocess_exec(
             "/bin/sh", "-c", self.command, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, start_new_session=True)
+            stdout=asyncio.subprocess.PIPE, start_new_session=True,
+            preexec_fn=reset_signals)
         self.connected = True
         on_status(f"started {shlex.split(self.command)[0]} (pid {self._proc.pid})")
         self._reader = asyncio.ensure_future(self._read(on_data, on_status))

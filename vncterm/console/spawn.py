@@ -23,6 +23,7 @@ from typing import Any
 
 from . import ptyrelay
 from .base import Console, DataCallback, StatusCallback
+from .childsetup import reset_signals
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ PIPE_SIZE = 1 << 20
 
 
 def _set_ctty() -> None:  # runs in the child between fork and exec
+    reset_signals()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
