@@ -131,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse connections beyond N at once (handshaking ones included)")
     s.add_argument("--stuck-timeout", type=float, default=20.0, metavar="S",
                    help="drop a viewer whose send buffer stays full for S seconds (default 20)")
+    lim = p.add_argument_group("limits on what viewers can make vncterm hold")
+    lim.add_argument("--max-captures", type=int, default=16, metavar="N",
+                     help="stream captures one viewer may hold at once (default 16)")
+    lim.add_argument("--max-framebuffer", default="4096x2304", metavar="WxH",
+                     help="the largest screen a viewer may resize to, in pixels "
+                          "(default 4096x2304, at most 8192x8192)")
+    lim.add_argument("--scrollback-memory", type=float, default=64, metavar="MIB",
+                     help="memory the scrollback may take, in MiB (default 64); the oldest "
+                          "lines go first")
     w = p.add_argument_group("browsers (WebSocket, RFC 6455: noVNC without websockify)")
     w.add_argument("--websocket", action="append", metavar="HOST:PORT|off",
                    help="a WebSocket-only listener (repeatable); the --listen addresses then "
@@ -195,7 +204,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[Config, int]:
                     desktop=ListenAddress.parse(args.desktop) if args.desktop else None,
                     desktop_password=(read_password_file(args.desktop_password_file)
                                       if args.desktop_password_file else None))
-    config = dataclasses.replace(config, **security_options(args), **websocket_options(args))
+    config = dataclasses.replace(config, **security_options(args), **websocket_options(args),
+                                 **limit_options(args))
     config.validate()
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)
     return config, level
@@ -226,6 +236,13 @@ def security_options(args: argparse.Namespace) -> dict[str, Any]:
         audit_log=args.audit_log, max_viewers=args.max_viewers,
         stuck_timeout=args.stuck_timeout,
     )
+
+
+def limit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Config fields of the limits option group."""
+    width, height = parse_geometry(args.max_framebuffer)
+    return dict(max_captures=args.max_captures, max_framebuffer=(width, height),
+                scrollback_memory=int(args.scrollback_memory * (1 << 20)))
 
 
 def websocket_options(args: argparse.Namespace) -> dict[str, Any]:

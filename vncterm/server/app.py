@@ -53,6 +53,7 @@ class Server:
         self.session.allow_resize = config.allow_resize
         self.session.allow_lossy = config.allow_lossy
         self.session.tight_gradient = config.tight_gradient
+        self.session.max_captures = config.max_captures
         # DECCOLM (80/132 columns) resizes only where the program can be told
         self.emulator.allow_column_mode = self.session.can_resize
         self.security = SecurityConfig(

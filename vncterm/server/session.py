@@ -65,6 +65,8 @@ class Session:
         self.allow_lossy = False
         self.tight_gradient = False
         self.max_cols, self.max_rows = 1000, 500
+        #: Stream captures one viewer may hold at once (``--max-captures``).
+        self.max_captures = 16
         self.emulator = emulator
         self.renderer = renderer
         self.terminal = TerminalSource(emulator, renderer, name)

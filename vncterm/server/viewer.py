@@ -105,6 +105,7 @@ class Viewer(asyncio.Protocol):
         self.updates_sent = 0
         self._stream_changes: list[tuple[str, bool]] = []
         self._next_stream_id = 1
+        self._captures_refused = 0  # refusals for holding too many captures (logged once)
         self._input_paused = False
         self._pseudo: list[RectData] = []  # pseudo-rectangles for the next update
         self._size_rects: list[RectData] = []  # size changes: sent in an update of their own
@@ -489,8 +490,17 @@ class Viewer(asyncio.Protocol):
         stream_id = self._next_stream_id
         self._next_stream_id += 1
         self.conn.send_stream_started(stream_id, name)
+        quiet = False
         if not self.may_control():
             log.warning("%s: capture of %r refused: view-only viewer", self, name)
+            self.conn.send_stream_ended(stream_id)
+            allowed = False
+        elif self.session.streams.held_by(self) >= self.session.max_captures:
+            quiet = self._captures_refused > 0  # a client asking in a loop is logged once
+            if not quiet:
+                log.warning("%s: capture of %r refused: it holds %d, the most a viewer may",
+                            self, name, self.session.max_captures)
+            self._captures_refused += 1
             self.conn.send_stream_ended(stream_id)
             allowed = False
         elif not self.session.streams.start(self, name, stream_id):
@@ -500,7 +510,7 @@ class Viewer(asyncio.Protocol):
         else:
             log.info("%s: capturing stream %r as %d", self, name, stream_id)
             allowed = True
-        if self.guard.audit is not None:
+        if self.guard.audit is not None and not quiet:
             self.guard.audit.record("stream_start", str(self), stream=name, id=stream_id,
                                     allowed=allowed)
 
