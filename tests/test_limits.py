@@ -4,10 +4,15 @@ scrollback's memory."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import threading
+import time
 
 import pytest
 from harness import RunningVncterm
+from rawclient import RawClient
+from wsclient import WebSocketSocket
 
 from vncterm.client import StreamClient
 
@@ -42,3 +47,78 @@ def test_captures_per_viewer_are_capped_and_refusals_logged_once(
         assert asyncio.run(go()) == (4, 20, True)
     lines = [r for r in caplog.records if "the most a viewer may" in r.getMessage()]
     assert len(lines) == 1, [r.getMessage() for r in lines]
+
+
+COUNTER = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i; sleep 0.02; done"]
+
+
+def _masked(opcode: int, payload: bytes = b"") -> bytes:
+    """One masked client frame (RFC 6455 section 5.2), FIN set, payload under 126 bytes."""
+    mask = b"\x11\x22\x33\x44"
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + body
+
+
+def _flood(ws: WebSocketSocket, data: bytes) -> None:
+    """Send ``data`` (never reading); stop quietly when the server drops the connection."""
+    try:
+        for i in range(0, len(data), 1 << 16):
+            ws.send_raw(data[i:i + (1 << 16)])
+    except OSError:
+        pass
+
+
+def _drain(ws: WebSocketSocket) -> None:
+    """Read what the server sent (pongs, its Close) until it closes the connection."""
+    ws.settimeout(10)
+    try:
+        while ws.recv(1 << 16):
+            pass
+    except OSError:
+        pass
+
+
+def _watch_while(thread: threading.Thread, viewer: RawClient) -> list[float]:
+    """Incremental updates of ``viewer`` while ``thread`` runs: their arrival times."""
+    times = [time.monotonic()]
+    while thread.is_alive():
+        viewer.update()
+        times.append(time.monotonic())
+    return times
+
+
+def test_websocket_ping_flood_is_answered_in_bulk_and_other_viewers_keep_updating() -> None:
+    """200,000 Pings (an empty data frame every 1,000, so no single run is long) from a
+    client that never reads: Pongs are coalesced (section 5.5.3), and a plain viewer keeps
+    getting the counter's updates while the flood is parsed a slice per turn."""
+    chunk = _masked(0x9, b"p") * 1000 + _masked(0x2)
+    with RunningVncterm(COUNTER) as server:
+        server.wait_text("3")
+        viewer = RawClient("127.0.0.1", server.port)
+        viewer.update(incremental=False)
+        flooder = WebSocketSocket("127.0.0.1", server.port)
+
+        def flood_then_close() -> None:
+            # the Close (1000) is read after every Ping: the server answers it, then ends
+            _flood(flooder, chunk * 200 + _masked(0x8, b"\x03\xe8"))
+            _drain(flooder)
+
+        thread = threading.Thread(target=flood_then_close)
+        thread.start()
+        times = _watch_while(thread, viewer)
+        thread.join()
+        viewer.close()
+    gaps = sorted(b - a for a, b in itertools.pairwise(times))
+    print(f"updates during the flood: {len(times) - 1}, longest gap {gaps[-1]:.3f} s")
+    assert len(times) > 3, "the other viewer got no updates during the flood"
+    assert 0 < len(flooder.pongs) < 200_000 // 50, len(flooder.pongs)
+
+
+def test_websocket_control_frames_without_data_drop_the_connection() -> None:
+    """A run of Pings with no data frame is a flood: closed with 1008 long before 200,000."""
+    with RunningVncterm(COUNTER) as server:
+        flooder = WebSocketSocket("127.0.0.1", server.port)
+        _flood(flooder, _masked(0x9) * 200_000)
+        _drain(flooder)
+    assert flooder.close_code == 1008, (flooder.close_code, flooder.close_reason)
+    assert len(flooder.pongs) < 200, len(flooder.pongs)
