@@ -6,12 +6,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from harness import RunningVncterm
 from rawclient import RawClient
+from sizeclient import SizingClient
 from wsclient import WebSocketSocket
 
 from vncterm.client import StreamClient
@@ -122,3 +128,48 @@ def test_websocket_control_frames_without_data_drop_the_connection() -> None:
         _drain(flooder)
     assert flooder.close_code == 1008, (flooder.close_code, flooder.close_reason)
     assert len(flooder.pongs) < 200, len(flooder.pongs)
+
+
+def _rss_mib(pid: int) -> float:
+    """VmRSS of a process (/proc/PID/status), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_framebuffer_cap_is_refused_and_memory_returns_after_a_shrink(tmp_path: Path) -> None:
+    """A real vncterm process: SetDesktopSize above --max-framebuffer gets status 3 (invalid
+    screen layout) and no size change; at the cap the frame is exactly that size; back at a
+    small size, the process's RSS falls back to near where it started."""
+    sock = tmp_path / "vt.sock"
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vncterm", "--listen", f"unix:{sock}", "--max-framebuffer",
+         "4096x4096", "--", "sh", "-c", "ls -l --color=always /usr/bin; sleep 60"],
+        stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        viewer = SizingClient(str(sock), family=socket.AF_UNIX, timeout=60)
+        viewer.update(incremental=False)
+        viewer.update(incremental=False)
+        start = _rss_mib(server.pid)
+        assert viewer.resize(8999, 8999) == 3
+        assert viewer.resize(4097, 100) == 3
+        assert viewer.fb.shape == (450, 720)
+        assert viewer.resize(4096, 4096) == 0
+        assert viewer.fb.shape == (4096, 4096)
+        peak = _rss_mib(server.pid)
+        assert viewer.resize(724, 457) == 0
+        assert viewer.fb.shape == (457, 724)
+        time.sleep(0.3)
+        after = _rss_mib(server.pid)
+        print(f"RSS: start {start:.0f} MiB, at 4096x4096 {peak:.0f}, back at 724x457 {after:.0f}")
+        assert peak - start > 64, (start, peak)  # the big frame was really there
+        assert after - start < 16, (start, peak, after)
+        viewer.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

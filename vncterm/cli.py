@@ -134,9 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     lim = p.add_argument_group("limits on what viewers can make vncterm hold")
     lim.add_argument("--max-captures", type=int, default=16, metavar="N",
                      help="stream captures one viewer may hold at once (default 16)")
-    lim.add_argument("--max-framebuffer", default="4096x2304", metavar="WxH",
+    lim.add_argument("--max-framebuffer", default="4096x4096", metavar="WxH",
                      help="the largest screen a viewer may resize to, in pixels "
-                          "(default 4096x2304, at most 8192x8192)")
+                          "(default 4096x4096, at most 8192x8192)")
     lim.add_argument("--scrollback-memory", type=float, default=64, metavar="MIB",
                      help="memory the scrollback may take, in MiB (default 64); the oldest "
                           "lines go first")

@@ -17,6 +17,7 @@ from ..render.renderer import TerminalRenderer
 from ..rfb import vencrypt
 from ..rfb.connection import SecurityConfig
 from ..terminal.emulator import Emulator
+from . import memory
 from .audit import AuditLog
 from .desktop import DesktopLink
 from .security import Gatekeeper, anonymous_tls_context, tls_context
@@ -54,6 +55,7 @@ class Server:
         self.session.allow_lossy = config.allow_lossy
         self.session.tight_gradient = config.tight_gradient
         self.session.max_captures = config.max_captures
+        self.session.max_width, self.session.max_height = config.max_framebuffer
         # DECCOLM (80/132 columns) resizes only where the program can be told
         self.emulator.allow_column_mode = self.session.can_resize
         self.security = SecurityConfig(
@@ -190,6 +192,7 @@ async def serve(config: Config) -> int:
 
 def run(config: Config) -> int:
     """Blocking entry point: uvloop when installed, asyncio otherwise."""
+    memory.fix_mmap_threshold()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency but optional at run time

@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, BinaryIO
 
+from ..config import MAX_FRAMEBUFFER
 from ..console.base import Console
 from ..desktop.events import Bell as DesktopBell
 from ..desktop.events import CursorChanged, CutText, NameChanged, Resized
@@ -20,6 +21,7 @@ from ..desktop.events import Event as DesktopEvent
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
 from ..terminal.mouse import active_mode
+from . import memory
 from .desktop import DesktopSource
 from .sources import FramebufferSource, TerminalSource
 from .streams import StreamHub
@@ -65,6 +67,8 @@ class Session:
         self.allow_lossy = False
         self.tight_gradient = False
         self.max_cols, self.max_rows = 1000, 500
+        #: The largest framebuffer viewers may ask for (``--max-framebuffer``).
+        self.max_width, self.max_height = MAX_FRAMEBUFFER
         #: Stream captures one viewer may hold at once (``--max-captures``).
         self.max_captures = 16
         self.emulator = emulator
@@ -210,17 +214,39 @@ class Session:
         return self.console.can_resize or self.allow_resize
 
     def size_ok(self, cols: int, rows: int) -> bool:
-        return 2 <= cols <= self.max_cols and 1 <= rows <= self.max_rows
+        return (2 <= cols <= self.max_cols and 1 <= rows <= self.max_rows
+                and self.framebuffer_ok(cols * self.renderer.cell_w, rows * self.renderer.cell_h))
+
+    def framebuffer_ok(self, width: int, height: int) -> bool:
+        """A framebuffer size within the cap, holding at least 2 x 1 cells."""
+        cols, rows = width // self.renderer.cell_w, height // self.renderer.cell_h
+        return (width <= self.max_width and height <= self.max_height
+                and 2 <= cols <= self.max_cols and 1 <= rows <= self.max_rows)
 
     def resize(self, cols: int, rows: int, requester: Viewer | None = None) -> None:
-        """Resize the terminal: the program (via the pty), the renderer and every viewer."""
+        """Resize the terminal to whole cells (the program's own request)."""
+        self.resize_framebuffer(cols * self.renderer.cell_w, rows * self.renderer.cell_h,
+                                requester)
+
+    def resize_framebuffer(self, width: int, height: int, requester: Viewer | None = None
+                           ) -> None:
+        """Make the framebuffer exactly ``width`` x ``height`` (one per console: the last
+        request wins): the terminal takes the whole cells that fit, the program is told (via
+        the pty) when they change, and every viewer gets the new size."""
+        r = self.renderer
+        cols, rows = width // r.cell_w, height // r.cell_h
         if (cols, rows) != (self.emulator.cols, self.emulator.rows):
             log.info("terminal resized to %dx%d", cols, rows)
             self.emulator.screen.resize(rows, cols)
-            self.renderer.resize(cols, rows)
             self.console.resize(cols, rows)
+        if (cols, rows, width, height) != (r.cols, r.rows, r.width, r.height):
+            shrunk = width * height < r.width * r.height
+            r.resize(cols, rows, width, height)
+            self.terminal.drop_snapshot()
             self.emulator.screen.dirty.update(range(rows))
             self.terminal.generation += 1
+            if shrunk:
+                memory.trim()
         for viewer in list(self.viewers):
             if viewer.source is self.terminal:
                 viewer.on_resize(1 if viewer is requester else 2 if requester is not None else 0)

@@ -431,23 +431,23 @@ class Viewer(asyncio.Protocol):
     # -- size, name, clipboard --------------------------------------------------------------------
 
     def _set_desktop_size(self, ev: events.SetDesktopSize) -> None:
-        """SetDesktopSize (section 7.5.9): resize the terminal, rounded to whole cells."""
-        cw, ch = self.session.renderer.cell_w, self.session.renderer.cell_h
-        cols, rows = ev.width // cw, ev.height // ch
+        """SetDesktopSize (section 7.5.9): the framebuffer becomes exactly the size asked for
+        (the terminal takes the whole cells in it); above the cap: invalid screen layout."""
         if not self.may_control() or not self.session.can_resize:
             status = 1  # prohibited
-        elif not ev.screens or not self.session.size_ok(cols, rows):
+        elif not ev.screens or not self.session.framebuffer_ok(ev.width, ev.height):
             status = 3  # invalid screen layout
         else:
-            log.info("%s: resize to %dx%d cells requested", self, cols, rows)
+            log.info("%s: resize to %dx%d requested", self, ev.width, ev.height)
             if self.guard.audit is not None:
-                self.guard.audit.record("resize", str(self), cols=cols, rows=rows, ok=True)
-            self.session.resize(cols, rows, requester=self)
+                self.guard.audit.record("resize", str(self), width=ev.width, height=ev.height,
+                                        ok=True)
+            self.session.resize_framebuffer(ev.width, ev.height, requester=self)
             return
         log.info("%s: resize to %dx%d refused (status %d)", self, ev.width, ev.height, status)
         if self.guard.audit is not None:
-            self.guard.audit.record("resize", str(self), cols=cols, rows=rows, ok=False,
-                                    status=status)
+            self.guard.audit.record("resize", str(self), width=ev.width, height=ev.height,
+                                    ok=False, status=status)
         rect = self.conn.desktop_size_rect(reason=1, status=status)
         if rect is not None:
             self._size_rects.append(rect)
@@ -579,7 +579,10 @@ class Viewer(asyncio.Protocol):
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
             self.bytes_sent += len(data)
-            if self.transport.get_write_buffer_size() > MAX_BUFFER and not self._closed:
+            # what waited before this write: one Raw update of a large screen is more than
+            # MAX_BUFFER on its own (4096x2304 at 32 bpp: 37.7 MB)
+            if (self.transport.get_write_buffer_size() - len(data) > MAX_BUFFER
+                    and not self._closed):
                 self.close(f"send buffer over {MAX_BUFFER} bytes", abort=True)
 
     def bell(self) -> None:
