@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -42,6 +43,11 @@ ENCODE_BURST = 0.05
 #: The deepest the budget may go into debt (so frames come at least every 0.25 s).
 ENCODE_DEBT = 0.05
 
+#: A viewer that asks for its size back this soon after another viewer's request replaced it is
+#: refused (prohibited): two noVNC viewers of different sizes would otherwise take turns for
+#: ever (each asks again when the other's size gives it scrollbars).
+RESIZE_SETTLE = 1.0
+
 #: pyte keeps private modes shifted left by 5 bits: DEC mode 2004, bracketed paste.
 BRACKETED_PASTE = 2004 << 5
 
@@ -69,6 +75,8 @@ class Session:
         self.max_cols, self.max_rows = 1000, 500
         #: The largest framebuffer viewers may ask for (``--max-framebuffer``).
         self.max_width, self.max_height = MAX_FRAMEBUFFER
+        self._last_resize: tuple[Viewer, float] | None = None  # who resized last, and when
+        self._resizers: weakref.WeakSet[Viewer] = weakref.WeakSet()  # every viewer that did
         #: Stream captures one viewer may hold at once (``--max-captures``).
         self.max_captures = 16
         self.emulator = emulator
@@ -223,6 +231,17 @@ class Session:
         return (width <= self.max_width and height <= self.max_height
                 and 2 <= cols <= self.max_cols and 1 <= rows <= self.max_rows)
 
+    def resize_contested(self, viewer: Viewer, width: int, height: int) -> bool:
+        """True when ``viewer``, whose own size another viewer (still here) replaced less than
+        RESIZE_SETTLE ago, asks for a size again: refused, so two viewers never take turns.
+        The last request wins otherwise."""
+        if ((width, height) == (self.width, self.height) or self._last_resize is None
+                or viewer not in self._resizers):
+            return False
+        other, when = self._last_resize
+        now = asyncio.get_running_loop().time()
+        return other is not viewer and other in self.viewers and now - when < RESIZE_SETTLE
+
     def resize(self, cols: int, rows: int, requester: Viewer | None = None) -> None:
         """Resize the terminal to whole cells (the program's own request)."""
         self.resize_framebuffer(cols * self.renderer.cell_w, rows * self.renderer.cell_h,
@@ -235,6 +254,9 @@ class Session:
         the pty) when they change, and every viewer gets the new size."""
         r = self.renderer
         cols, rows = width // r.cell_w, height // r.cell_h
+        if requester is not None:
+            self._last_resize = (requester, asyncio.get_running_loop().time())
+            self._resizers.add(requester)
         if (cols, rows) != (self.emulator.cols, self.emulator.rows):
             log.info("terminal resized to %dx%d", cols, rows)
             self.emulator.screen.resize(rows, cols)

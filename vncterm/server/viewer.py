@@ -433,7 +433,8 @@ class Viewer(asyncio.Protocol):
     def _set_desktop_size(self, ev: events.SetDesktopSize) -> None:
         """SetDesktopSize (section 7.5.9): the framebuffer becomes exactly the size asked for
         (the terminal takes the whole cells in it); above the cap: invalid screen layout."""
-        if not self.may_control() or not self.session.can_resize:
+        if (not self.may_control() or not self.session.can_resize
+                or self.session.resize_contested(self, ev.width, ev.height)):
             status = 1  # prohibited
         elif not ev.screens or not self.session.framebuffer_ok(ev.width, ev.height):
             status = 3  # invalid screen layout
