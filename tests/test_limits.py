@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from sizeclient import SizingClient
 from wsclient import WebSocketSocket
 
 from vncterm.client import StreamClient
+from vncterm.terminal.emulator import Emulator
+from vncterm.terminal.scrollback import row_bytes
 
 SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
 
@@ -173,3 +176,45 @@ def test_framebuffer_cap_is_refused_and_memory_returns_after_a_shrink(tmp_path: 
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _truecolour_line(n: int, cols: int) -> str:
+    """A line of ``cols`` cells, each in its own 24-bit colour (nothing shared between rows)."""
+    return "".join(f"\x1b[38;2;{(n * 7 + i) % 256};{i % 256};{n % 256}m{chr(65 + i % 26)}"
+                   for i in range(cols)) + "\x1b[m\r\n"
+
+
+def test_styled_scrollback_is_held_to_its_memory_bound() -> None:
+    """600 rows of 200 truecolour cells (~48 KB each, ~29 MB in all) into a scrollback of
+    10,000 lines and 2 MiB: the oldest rows go, the newest stay, and the memory tracemalloc
+    counts for the whole emulator stays near the bound."""
+    emulator = Emulator(200, 10, scrollback=10000, scrollback_memory=2 << 20)
+    tracemalloc.start()
+    try:
+        for start in range(0, 600, 100):
+            emulator.feed("".join(_truecolour_line(n, 200) for n in range(start, start + 100))
+                          .encode())
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    sb = emulator.screen.scrollback
+    assert sb.bytes <= 2 << 20
+    assert 20 < len(sb) < 60, len(sb)
+    assert held < 4 << 20, held
+    # the newest row that left the screen is the last one kept
+    assert sb[len(sb) - 1].text.startswith("ABCDEF")
+
+
+def test_flooded_plain_scrollback_obeys_both_bounds() -> None:
+    """A flood of plain lines (kept as bare strings) is held to the bytes bound too, and to
+    the line count when that comes first."""
+    line = "y" * 199 + "\r\n"
+    small = Emulator(200, 10, scrollback=100_000, scrollback_memory=1 << 20)
+    small.feed((line * 20_000).encode())
+    sb = small.screen.scrollback
+    assert sb.bytes <= 1 << 20 and 1000 < len(sb) < 5000, (sb.bytes, len(sb))
+    counted = Emulator(200, 10, scrollback=500, scrollback_memory=64 << 20)
+    counted.feed((line * 20_000).encode())
+    assert len(counted.screen.scrollback) == 500
+    # what the deque's line cap pushed out left the count too (kept as bare strings)
+    assert counted.screen.scrollback.bytes == 500 * row_bytes("y" * 199)

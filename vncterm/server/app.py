@@ -38,7 +38,8 @@ class Server:
                                                config.rows)
         font = CellFont(config.font_size, config.antialias)
         self.emulator = Emulator(config.cols, config.rows, charset=config.charset,
-                                 scrollback=config.scrollback)
+                                 scrollback=config.scrollback,
+                                 scrollback_memory=config.scrollback_memory)
         self.renderer = TerminalRenderer(font, config.cols, config.rows,
                                          bold_is_bright=config.bold_is_bright)
         if config.console is not None:
