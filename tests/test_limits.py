@@ -21,7 +21,9 @@ from rawclient import RawClient
 from sizeclient import SizingClient
 from wsclient import WebSocketSocket
 
+from vncterm.cli import config_from_args
 from vncterm.client import StreamClient
+from vncterm.errors import ConfigError
 from vncterm.terminal.emulator import Emulator
 from vncterm.terminal.scrollback import row_bytes
 
@@ -218,3 +220,18 @@ def test_flooded_plain_scrollback_obeys_both_bounds() -> None:
     assert len(counted.screen.scrollback) == 500
     # what the deque's line cap pushed out left the count too (kept as bare strings)
     assert counted.screen.scrollback.bytes == 500 * row_bytes("y" * 199)
+
+
+def test_limit_options_parse_and_are_checked() -> None:
+    config, _ = config_from_args(["--max-captures", "3", "--max-framebuffer", "5000x3000",
+                                  "--scrollback-memory", "8", "--", "sh"])
+    assert config.max_captures == 3
+    assert config.max_framebuffer == (5000, 3000)
+    assert config.scrollback_memory == 8 << 20
+    default, _ = config_from_args(["--", "sh"])
+    assert (default.max_captures, default.max_framebuffer) == (16, (4096, 4096))
+    assert default.scrollback_memory == 64 << 20
+    for bad in (["--max-framebuffer", "9000x100"], ["--max-captures", "0"],
+                ["--scrollback-memory", "0.5"]):
+        with pytest.raises(ConfigError):
+            config_from_args([*bad, "--", "sh"])
