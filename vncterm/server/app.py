@@ -17,7 +17,6 @@ from ..render.renderer import TerminalRenderer
 from ..rfb import vencrypt
 from ..rfb.connection import SecurityConfig
 from ..terminal.emulator import Emulator
-from . import memory
 from .audit import AuditLog
 from .desktop import DesktopLink
 from .security import Gatekeeper, anonymous_tls_context, tls_context
@@ -193,7 +192,6 @@ async def serve(config: Config) -> int:
 
 def run(config: Config) -> int:
     """Blocking entry point: uvloop when installed, asyncio otherwise."""
-    memory.fix_mmap_threshold()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency but optional at run time

@@ -77,6 +77,7 @@ class Session:
         self.max_width, self.max_height = MAX_FRAMEBUFFER
         self._last_resize: tuple[Viewer, float] | None = None  # who resized last, and when
         self._resizers: weakref.WeakSet[Viewer] = weakref.WeakSet()  # every viewer that did
+        self._memory = memory.ScreenMemory()
         #: Stream captures one viewer may hold at once (``--max-captures``).
         self.max_captures = 16
         self.emulator = emulator
@@ -262,13 +263,12 @@ class Session:
             self.emulator.screen.resize(rows, cols)
             self.console.resize(cols, rows)
         if (cols, rows, width, height) != (r.cols, r.rows, r.width, r.height):
-            shrunk = width * height < r.width * r.height
+            self._memory.screen_size(width, height)  # before the new frame is allocated
             r.resize(cols, rows, width, height)
             self.terminal.drop_snapshot()
             self.emulator.screen.dirty.update(range(rows))
             self.terminal.generation += 1
-            if shrunk:
-                memory.trim()
+            self._memory.trim_if_small()  # after the large frame is freed
         for viewer in list(self.viewers):
             if viewer.source is self.terminal:
                 viewer.on_resize(1 if viewer is requester else 2 if requester is not None else 0)
