@@ -227,3 +227,28 @@ def test_limit_options_parse_and_are_checked() -> None:
                 ["--scrollback-memory", "0.5"]):
         with pytest.raises(ConfigError):
             config_from_args([*bad, "--", "sh"])
+
+
+def test_last_resize_wins_others_hear_another_client_and_no_ping_pong() -> None:
+    """Two viewers with ExtendedDesktopSize: each request is answered with reason 1 (this
+    client) and the other viewer hears reason 2 (another client) with the new size. A viewer
+    asking for its own size back right after the other replaced it is refused (status 1), so
+    the two never take turns; once the change has settled (1 s), it may again."""
+    with RunningVncterm(SHELL) as server:
+        server.wait_text("$")
+        a = SizingClient("127.0.0.1", server.port)
+        b = SizingClient("127.0.0.1", server.port)
+        for viewer in (a, b):
+            viewer.update(incremental=False)
+        assert a.resize(803, 605) == 0
+        b.wait_for(lambda c: (2, 0, 803, 605) in c.sizes)
+        assert b.fb.shape == (605, 803)
+        assert b.resize(700, 501) == 0  # b never resized before: the last request wins
+        a.wait_for(lambda c: (2, 0, 700, 501) in c.sizes)
+        assert a.resize(803, 605) == 1  # a takes it back at once: refused
+        assert server.framebuffer().shape == (501, 700)
+        time.sleep(1.2)
+        assert a.resize(803, 605) == 0
+        assert server.framebuffer().shape == (605, 803)
+        a.close()
+        b.close()
