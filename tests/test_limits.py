@@ -23,6 +23,10 @@ from wsclient import WebSocketSocket
 from vncterm.cli import config_from_args
 from vncterm.client import StreamClient
 from vncterm.errors import ConfigError
+from vncterm.geometry import Rect
+from vncterm.render.font import CellFont
+from vncterm.render.renderer import TerminalRenderer
+from vncterm.terminal.colours import DEFAULT_BG
 from vncterm.terminal.emulator import Emulator
 from vncterm.terminal.scrollback import row_bytes
 
@@ -252,3 +256,18 @@ def test_last_resize_wins_others_hear_another_client_and_no_ping_pong() -> None:
         assert server.framebuffer().shape == (605, 803)
         a.close()
         b.close()
+
+
+def test_renderer_margin_is_default_background_and_hinted() -> None:
+    """A framebuffer that is not whole cells: the cells at the top left, the rest in the
+    default background, which the palette hint of a rectangle reaching into it includes."""
+    r = TerminalRenderer(CellFont(15), 10, 2)
+    r.resize(10, 2, 10 * r.cell_w + 5, 2 * r.cell_h + 7)
+    screen = Emulator(10, 2)
+    screen.feed(b"\x1b[41mred")
+    r.refresh(screen.screen, cursor_visible=True)
+    assert (r.width, r.height) == (10 * r.cell_w + 5, 2 * r.cell_h + 7)
+    assert (r.pixels[:, 10 * r.cell_w:] == DEFAULT_BG).all()
+    assert (r.pixels[2 * r.cell_h:, :] == DEFAULT_BG).all()
+    hint = r.palette_hint(Rect(0, 0, r.width, r.height))
+    assert hint is not None and DEFAULT_BG in hint

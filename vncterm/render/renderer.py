@@ -353,4 +353,6 @@ class TerminalRenderer:
         r0, r1 = rect.y // self.cell_h, -(-rect.bottom // self.cell_h)
         fg, bg = self.cell_fg[r0:r1, c0:c1], self.cell_bg[r0:r1, c0:c1]
         both = np.concatenate((fg.ravel(), bg.ravel()))
+        if rect.right > self.cols * self.cell_w or rect.bottom > self.rows * self.cell_h:
+            both = np.append(both, np.uint32(DEFAULT_BG))  # the margin
         return np.unique(both)
