@@ -125,7 +125,7 @@ def test_break_runs_tcsendbreak_off_the_loop(
 
     monkeypatch.setattr(termios, "tcsendbreak", spy)
     # no serial port here: the pty plays one (a pty itself refuses, see the next test)
-    monkeypatch.setattr(device, "is_pty", lambda fd: False)
+    monkeypatch.setattr(device, "is_pty_slave", lambda rdev: False)
 
     async def main() -> None:
         col = Collector()

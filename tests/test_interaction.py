@@ -12,6 +12,7 @@ from peers.novnc_client import NoVncClient
 from rawclient import RawClient
 
 from vncterm.rfb import clipboard
+from vncterm.terminal.colours import DEFAULT_BG
 
 SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
 
@@ -84,14 +85,17 @@ def test_set_desktop_size_resizes_the_pty_and_every_viewer() -> None:
                 server.server.renderer.cell_h,
             )
         )  # type: ignore[union-attr]
-        a.set_desktop_size(100 * cw + 3, 30 * ch + 5)  # rounded down to whole cells
-        a.wait_for("resize", 10, predicate=lambda e: e["width"] == 100 * cw)
-        b.wait_for("resize", 10, predicate=lambda e: e["height"] == 30 * ch)
+        width, height = 100 * cw + 3, 30 * ch + 5  # not whole cells: exactly this size
+        a.set_desktop_size(width, height)
+        a.wait_for("resize", 10, predicate=lambda e: e["width"] == width)
+        b.wait_for("resize", 10, predicate=lambda e: e["height"] == height)
         a.type("stty size\n")
-        server.wait_text("30 100")
+        server.wait_text("30 100")  # the whole cells that fit
         for viewer in (a, b):
             assert wait_until_equal(viewer, server.framebuffer, timeout=10)
-            assert viewer.capture().shape == (30 * ch, 100 * cw)
+            assert viewer.capture().shape == (height, width)
+        fb = server.framebuffer()  # the margin: the terminal's default background
+        assert (fb[:, 100 * cw :] == DEFAULT_BG).all() and (fb[30 * ch :, :] == DEFAULT_BG).all()
 
 
 def test_resize_of_a_serial_console_is_prohibited_unless_allowed() -> None:

@@ -234,6 +234,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="drop a viewer whose send buffer stays full for S seconds (default 20)",
     )
+    lim = p.add_argument_group("limits on what viewers can make vncterm hold")
+    lim.add_argument(
+        "--max-captures",
+        type=int,
+        default=16,
+        metavar="N",
+        help="stream captures one viewer may hold at once (default 16)",
+    )
+    lim.add_argument(
+        "--max-framebuffer",
+        default="4096x4096",
+        metavar="WxH",
+        help="the largest screen a viewer may resize to, in pixels "
+        "(default 4096x4096, at most 8192x8192)",
+    )
+    lim.add_argument(
+        "--scrollback-memory",
+        type=float,
+        default=64,
+        metavar="MIB",
+        help="memory the scrollback may take, in MiB (default 64); the oldest lines go first",
+    )
     w = p.add_argument_group("browsers (WebSocket, RFC 6455: noVNC without websockify)")
     w.add_argument(
         "--websocket",
@@ -330,7 +352,9 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[Config, int]:
             read_password_file(args.desktop_password_file) if args.desktop_password_file else None
         ),
     )
-    config = dataclasses.replace(config, **security_options(args), **websocket_options(args))
+    config = dataclasses.replace(
+        config, **security_options(args), **websocket_options(args), **limit_options(args)
+    )
     config.validate()
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)
     return config, level
@@ -364,6 +388,16 @@ def security_options(args: argparse.Namespace) -> dict[str, Any]:
         audit_log=args.audit_log,
         max_viewers=args.max_viewers,
         stuck_timeout=args.stuck_timeout,
+    )
+
+
+def limit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Config fields of the limits option group."""
+    width, height = parse_geometry(args.max_framebuffer)
+    return dict(
+        max_captures=args.max_captures,
+        max_framebuffer=(width, height),
+        scrollback_memory=int(args.scrollback_memory * (1 << 20)),
     )
 
 

@@ -5,6 +5,15 @@ no echo, no signals, no CR/LF translation, no flow control) at an optional baud 
 without blocking from the event loop. When it goes away (EIO/EOF: the pty's other end closed, a
 USB adapter unplugged) the status says so and the path is reopened with capped exponential
 backoff until :meth:`DeviceConsole.close`; its original settings are restored on detach.
+
+Pseudo-terminals are different: the number of a pty whose other side closed goes to the next
+program that asks for a pty (a user's ssh login, say), so ``/dev/pts/N`` given as the path is
+never reopened: the console stops and says why. A symlink that the guest's manager keeps
+pointing at the current pty is followed instead: it is resolved again on every attempt, and
+attached only when it points at a new pty (the link was replaced, or points elsewhere) rather
+than at the one that closed. A tty that is some process's controlling terminal (a login's
+shell, found by ``tty_nr`` in ``/proc/PID/stat``: ``TIOCGSID`` answers only for the caller's
+own terminal) is refused, so vncterm never reads another session's keystrokes.
 :meth:`send_break` runs ``tcsendbreak`` (which sleeps 0.25 to 0.5 s) in a worker thread on a
 real serial tty. On a pty (QEMU's ``-serial pty``) Linux accepts tcsendbreak and does nothing
 (the pty driver has no break control), so a pty reports that it cannot carry a BREAK.
@@ -16,6 +25,7 @@ import asyncio
 import errno
 import logging
 import os
+import stat
 import termios
 from typing import Any, Final
 
@@ -24,16 +34,36 @@ from .reattach import MAX_PENDING_WRITE, ReattachingConsole
 log = logging.getLogger(__name__)
 
 _GONE: Final = frozenset({errno.EIO, errno.ENXIO, errno.ENODEV, errno.EBADF})
-#: Linux device majors of pseudo-terminals: BSD-style slaves (3) and Unix98 slaves (136-143).
-PTY_MAJORS: Final = frozenset({3, *range(136, 144)})
+#: Linux device majors of pseudo-terminal slaves: BSD-style (3) and Unix98 (136-143).
+PTY_SLAVE_MAJORS: Final = frozenset({3, *range(136, 144)})
 
 
-def is_pty(fd: int) -> bool:
-    """Whether ``fd`` is the terminal end of a pseudo-terminal (not a serial line)."""
-    try:
-        return os.major(os.fstat(fd).st_rdev) in PTY_MAJORS
-    except OSError:
-        return False
+def is_pty_slave(rdev: int) -> bool:
+    """Whether device ``rdev`` is the terminal end of a pseudo-terminal (not a serial line)."""
+    return os.major(rdev) in PTY_SLAVE_MAJORS
+
+
+def controlling_process(rdev: int) -> int | None:
+    """The pid of a process whose controlling terminal is device ``rdev`` (field ``tty_nr`` of
+    ``/proc/PID/stat``), or None."""
+    major, minor = os.major(rdev), os.minor(rdev)
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    line = f.read()
+                tty_nr = int(line[line.rindex(b")") + 2 :].split()[4])
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile, or unreadable
+            if (
+                tty_nr
+                and ((tty_nr >> 8) & 0xFFF) == major
+                and ((tty_nr & 0xFF) | ((tty_nr >> 12) & 0xFFF00)) == minor
+            ):
+                return int(entry.name)
+    return None
 
 
 def baud_constant(baud: int) -> int:
@@ -96,15 +126,56 @@ class DeviceConsole(ReattachingConsole):
         self.raw = raw
         self.fd = -1
         self._saved: list[Any] | None = None
-        self._pty = False
         self._pending = bytearray()
         self._writer = False
         self._lost: asyncio.Future[str] | None = None
         self._paused = False
+        #: The pty attached now: (its path, the link's identity or None for a plain path).
+        self._pty: tuple[str, tuple[int, int] | None] | None = None
+        #: The pty that closed (never attached again through the same link).
+        self._closed_pty: tuple[str, tuple[int, int] | None] | None = None
+
+    def _resolve(self) -> tuple[str, tuple[int, int] | None]:
+        """The device the path names now, and the link's identity (inode, change time) when
+        the path is a symlink (None otherwise)."""
+        st = os.lstat(self.path)
+        if not stat.S_ISLNK(st.st_mode):
+            return self.path, None
+        return os.path.realpath(self.path), (st.st_ino, st.st_ctime_ns)
+
+    def _give_up(self, reason: str) -> str | None:
+        """A pty given by its own path is never reopened (its number is reused)."""
+        pty, self._pty = self._pty, None
+        if pty is not None:
+            self._closed_pty = pty
+        plain_pty = pty is not None and pty[1] is None
+        if plain_pty or (
+            pty is None
+            and self.connections == 0
+            and os.path.realpath(self.path).startswith("/dev/pts/")
+            and not os.path.islink(self.path)
+        ):
+            return (
+                f"stopped: {self.path} {'closed' if plain_pty else f'failed ({reason})'}; "
+                "a pty is never reopened (its number goes to the next program that asks "
+                "for one): give a symlink the guest's manager keeps current"
+            )
+        return None
 
     def _open(self) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+        path, link = self._resolve()
+        if link is not None and (path, link) == self._closed_pty:
+            raise OSError(errno.EAGAIN, f"{self.path} still points at {path}, which closed")
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
+            rdev = os.fstat(fd).st_rdev
+            owner = controlling_process(rdev) if os.isatty(fd) else None
+            if owner is not None:
+                raise OSError(
+                    errno.EBUSY,
+                    f"{path} is the controlling terminal of process "
+                    f"{owner} (another session): refused",
+                )
             if os.isatty(fd):
                 saved = termios.tcgetattr(fd)
                 if self.raw or self.speed is not None:
@@ -113,13 +184,13 @@ class DeviceConsole(ReattachingConsole):
                         attrs[4] = attrs[5] = self.speed
                     termios.tcsetattr(fd, termios.TCSANOW, attrs)
                 self._saved = saved
-                self._pty = is_pty(fd)
             else:
                 log.warning("%s is not a terminal: no raw mode, baud or break", self.path)
                 self._saved = None
         except BaseException:
             os.close(fd)
             raise
+        self._pty = (path, link) if is_pty_slave(rdev) else None
         return fd
 
     async def _attach(self) -> asyncio.Future[str]:

@@ -12,6 +12,7 @@ import logging
 import shlex
 
 from .base import Console, DataCallback, StatusCallback
+from .childsetup import reset_signals
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class ProcessConsole(Console):
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=reset_signals,
         )
         self.connected = True
         on_status(f"started {shlex.split(self.command)[0]} (pid {self._proc.pid})")

@@ -62,6 +62,11 @@ class ReattachingConsole(Console):
     def _detach(self) -> None:
         """Let go of the attachment (any state; called more than once)."""
 
+    def _give_up(self, reason: str) -> str | None:
+        """After a loss or a failed attempt (``reason``): None to try again, or the final
+        status when this console must never be attached again."""
+        return None
+
     # -- the loop ------------------------------------------------------------------------------
 
     async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
@@ -112,6 +117,10 @@ class ReattachingConsole(Console):
                     announce = True
                 if not first.done():
                     first.set_result(None)
+                final = self._give_up(reason)
+                if final is not None:
+                    self._status(final)
+                    return
                 self._status(f"disconnected: reconnecting in {delay:g} s ({reason})")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)

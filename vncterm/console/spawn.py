@@ -24,6 +24,7 @@ from collections import deque
 from typing import Any
 
 from .base import Console, DataCallback, StatusCallback
+from .childsetup import reset_signals
 from .relayhub import RelayHub, shared_hub
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ DRAIN_READS = 64
 
 
 def _set_ctty() -> None:  # runs in the child between fork and exec
+    reset_signals()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 

@@ -99,23 +99,29 @@ class TerminalRenderer:
         self._looks: dict[Any, tuple[int, int, int]] = {}
         self._atlas = np.zeros((64, self.cell_h, self.cell_w), dtype=np.uint32)
 
-    def resize(self, cols: int, rows: int) -> None:
-        """Start over at a new size (everything becomes damaged on the next refresh)."""
+    def resize(self, cols: int, rows: int, width: int = 0, height: int = 0) -> None:
+        """Start over at a new size (everything becomes damaged on the next refresh).
+
+        The framebuffer is ``width`` x ``height`` pixels (at least the cells'), the cells at its
+        top left and the margin right of and below them in the default background, as xterm
+        fills what is left of its window. Every array is allocated anew, so memory taken by a
+        larger size is returned; so is the tile cache when it outgrew the new size's cap.
+        """
         self.cols, self.rows = cols, rows
-        self.pixels = np.zeros((rows * self.cell_h, cols * self.cell_w), dtype=np.uint32)
+        self.width = max(width, cols * self.cell_w)
+        self.height = max(height, rows * self.cell_h)
+        self.pixels = np.full((self.height, self.width), DEFAULT_BG, dtype=np.uint32)
         self._ids = np.full((rows, cols), -1, dtype=np.int32)
         self.cell_fg = np.full((rows, cols), DEFAULT_FG, dtype=np.uint32)
         self.cell_bg = np.full((rows, cols), DEFAULT_BG, dtype=np.uint32)
         self._cursor = None
         self._copies = []
+        if self._atlas.nbytes > 2 * self._tile_cache_cap():  # the atlas grows by doubling
+            self._reset_tiles()
 
-    @property
-    def width(self) -> int:
-        return self.cols * self.cell_w
-
-    @property
-    def height(self) -> int:
-        return self.rows * self.cell_h
+    def _tile_cache_cap(self) -> int:
+        """Bytes of tiles kept before the cache starts over (grows with the screen)."""
+        return max(TILE_CACHE_BYTES, 8 * self.cols * self.rows * self.cell_w * self.cell_h)
 
     # -- tiles -----------------------------------------------------------------------------------
 
@@ -191,9 +197,7 @@ class TerminalRenderer:
         if (screen.columns, screen.lines) != (self.cols, self.rows):
             self.resize(screen.columns, screen.lines)
             screen.dirty.update(range(screen.lines))
-        if len(self._tile_ids) * self.cell_w * self.cell_h * 4 > max(
-            TILE_CACHE_BYTES, 8 * self.cols * self.rows * self.cell_w * self.cell_h
-        ):
+        if len(self._tile_ids) * self.cell_w * self.cell_h * 4 > self._tile_cache_cap():
             self._reset_tiles()
             self._ids[:] = -1
             screen.dirty.update(range(self.rows))
@@ -302,7 +306,8 @@ class TerminalRenderer:
         self._ids[a:b] = old[a + k : b + k].copy()
         self.cell_fg[a:b] = self.cell_fg[a + k : b + k].copy()
         self.cell_bg[a:b] = self.cell_bg[a + k : b + k].copy()
-        self._copies.append(Move(Rect(0, (a + k) * ch, self.width, (b - a) * ch), 0, a * ch))
+        cells_w = self.cols * self.cell_w
+        self._copies.append(Move(Rect(0, (a + k) * ch, cells_w, (b - a) * ch), 0, a * ch))
 
     def _line_ids(
         self, screen: pyte.Screen, y: int, cursor: tuple[int, int, str] | None
@@ -422,4 +427,6 @@ class TerminalRenderer:
         r0, r1 = rect.y // self.cell_h, -(-rect.bottom // self.cell_h)
         fg, bg = self.cell_fg[r0:r1, c0:c1], self.cell_bg[r0:r1, c0:c1]
         both = np.concatenate((fg.ravel(), bg.ravel()))
+        if rect.right > self.cols * self.cell_w or rect.bottom > self.rows * self.cell_h:
+            both = np.append(both, np.uint32(DEFAULT_BG))  # the margin
         return np.unique(both)

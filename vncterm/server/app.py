@@ -40,7 +40,11 @@ class Server:
         )
         font = CellFont(config.font_size, config.antialias)
         self.emulator = Emulator(
-            config.cols, config.rows, charset=config.charset, scrollback=config.scrollback
+            config.cols,
+            config.rows,
+            charset=config.charset,
+            scrollback=config.scrollback,
+            scrollback_memory=config.scrollback_memory,
         )
         self.renderer = TerminalRenderer(
             font, config.cols, config.rows, bold_is_bright=config.bold_is_bright
@@ -68,6 +72,8 @@ class Server:
         self.session.allow_resize = config.allow_resize
         self.session.allow_lossy = config.allow_lossy
         self.session.tight_gradient = config.tight_gradient
+        self.session.max_captures = config.max_captures
+        self.session.max_width, self.session.max_height = config.max_framebuffer
         # DECCOLM (80/132 columns) resizes only where the program can be told
         self.emulator.allow_column_mode = self.session.can_resize
         self.security = SecurityConfig(

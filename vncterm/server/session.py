@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from ..config import MAX_FRAMEBUFFER
 from ..console.base import Console
 from ..desktop.events import Bell as DesktopBell
 from ..desktop.events import CursorChanged, CutText, NameChanged, Resized
@@ -20,6 +22,7 @@ from ..desktop.events import Event as DesktopEvent
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
 from ..terminal.mouse import active_mode
+from . import memory
 from .desktop import DesktopSource
 from .outfile import AppendFile
 from .sources import FramebufferSource, TerminalSource
@@ -46,6 +49,11 @@ ENCODE_DEBT = 0.05
 #: Seconds the status row says "connected" after a reattachment, or that a BREAK was not sent.
 RECONNECTED_TTL = 5.0
 BREAK_TTL = 5.0
+
+#: A viewer that asks for its size back this soon after another viewer's request replaced it is
+#: refused (prohibited): two noVNC viewers of different sizes would otherwise take turns for
+#: ever (each asks again when the other's size gives it scrollbars).
+RESIZE_SETTLE = 1.0
 #: pyte keeps private modes shifted left by 5 bits: DEC mode 2004, bracketed paste.
 BRACKETED_PASTE = 2004 << 5
 
@@ -77,6 +85,13 @@ class Session:
         self.allow_lossy = False
         self.tight_gradient = False
         self.max_cols, self.max_rows = 1000, 500
+        #: The largest framebuffer viewers may ask for (``--max-framebuffer``).
+        self.max_width, self.max_height = MAX_FRAMEBUFFER
+        self._last_resize: tuple[Viewer, float] | None = None  # who resized last, and when
+        self._resizers: weakref.WeakSet[Viewer] = weakref.WeakSet()  # every viewer that did
+        self._memory = memory.ScreenMemory()
+        #: Stream captures one viewer may hold at once (``--max-captures``).
+        self.max_captures = 16
         self.emulator = emulator
         self.renderer = renderer
         self.terminal = TerminalSource(emulator, renderer, name)
@@ -272,17 +287,60 @@ class Session:
         return self.console.can_resize or self.allow_resize
 
     def size_ok(self, cols: int, rows: int) -> bool:
-        return 2 <= cols <= self.max_cols and 1 <= rows <= self.max_rows
+        return (
+            2 <= cols <= self.max_cols
+            and 1 <= rows <= self.max_rows
+            and self.framebuffer_ok(cols * self.renderer.cell_w, rows * self.renderer.cell_h)
+        )
+
+    def framebuffer_ok(self, width: int, height: int) -> bool:
+        """A framebuffer size within the cap, holding at least 2 x 1 cells."""
+        cols, rows = width // self.renderer.cell_w, height // self.renderer.cell_h
+        return (
+            width <= self.max_width
+            and height <= self.max_height
+            and 2 <= cols <= self.max_cols
+            and 1 <= rows <= self.max_rows
+        )
+
+    def resize_contested(self, viewer: Viewer, width: int, height: int) -> bool:
+        """True when ``viewer``, whose own size another viewer (still here) replaced less than
+        RESIZE_SETTLE ago, asks for a size again: refused, so two viewers never take turns.
+        The last request wins otherwise."""
+        if (
+            (width, height) == (self.width, self.height)
+            or self._last_resize is None
+            or viewer not in self._resizers
+        ):
+            return False
+        other, when = self._last_resize
+        now = asyncio.get_running_loop().time()
+        return other is not viewer and other in self.viewers and now - when < RESIZE_SETTLE
 
     def resize(self, cols: int, rows: int, requester: Viewer | None = None) -> None:
-        """Resize the terminal: the program (via the pty), the renderer and every viewer."""
+        """Resize the terminal to whole cells (the program's own request)."""
+        self.resize_framebuffer(cols * self.renderer.cell_w, rows * self.renderer.cell_h, requester)
+
+    def resize_framebuffer(self, width: int, height: int, requester: Viewer | None = None) -> None:
+        """Make the framebuffer exactly ``width`` x ``height`` (one per console: the last
+        request wins): the terminal takes the whole cells that fit, the program is told (via
+        the pty) when they change, and every viewer gets the new size."""
+        r = self.renderer
+        cols, rows = width // r.cell_w, height // r.cell_h
+        if requester is not None:
+            self._last_resize = (requester, asyncio.get_running_loop().time())
+            self._resizers.add(requester)
         if (cols, rows) != (self.emulator.cols, self.emulator.rows):
             log.info("terminal resized to %dx%d", cols, rows)
             self.emulator.screen.resize(rows, cols)
-            self.renderer.resize(cols, rows)
             self.console.resize(cols, rows)
+        if (cols, rows, width, height) != (r.cols, r.rows, r.width, r.height):
+            self._memory.screen_size(width, height)  # before the new frame is allocated
+            r.resize(cols, rows, width, height)
+            self.terminal.drop_snapshot()
             self.emulator.screen.dirty.update(range(rows))
             self.terminal.generation += 1
+            self._memory.trim_if_small()  # after the large frame is freed
         for viewer in list(self.viewers):
             if viewer.source is self.terminal:
                 viewer.on_resize(1 if viewer is requester else 2 if requester is not None else 0)

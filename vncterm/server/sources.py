@@ -119,6 +119,10 @@ class TerminalSource(FramebufferSource):
         self.generation += 1
         return Damage(copies, [r.span_rect(s) for s in spans])
 
+    def drop_snapshot(self) -> None:
+        """Forget the last frame copy (the screen changed size: it is of no more use)."""
+        self._snapshot = None
+
     def snapshot(self) -> Snapshot:
         if self._snapshot is None or self._snapshot.generation != self.generation:
             r = self.renderer

@@ -91,6 +91,10 @@ class StreamHub:
         stream.captures.append((client, stream_id))
         return True
 
+    def held_by(self, client: CaptureClient) -> int:
+        """How many captures ``client`` holds now (of every stream)."""
+        return sum(c is client for stream in self.streams.values() for c, _ in stream.captures)
+
     def end(self, client: CaptureClient, stream_id: int) -> None:
         for stream in self.streams.values():
             stream.captures = [

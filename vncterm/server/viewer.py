@@ -112,6 +112,7 @@ class Viewer(asyncio.Protocol):
         self.updates_sent = 0
         self._stream_changes: list[tuple[str, bool]] = []
         self._next_stream_id = 1
+        self._captures_refused = 0  # refusals for holding too many captures (logged once)
         self._input_paused = False
         self._pseudo: list[RectData] = []  # pseudo-rectangles for the next update
         self._size_rects: list[RectData] = []  # size changes: sent in an update of their own
@@ -494,23 +495,28 @@ class Viewer(asyncio.Protocol):
     # -- size, name, clipboard --------------------------------------------------------------------
 
     def _set_desktop_size(self, ev: events.SetDesktopSize) -> None:
-        """SetDesktopSize (section 7.5.9): resize the terminal, rounded to whole cells."""
-        cw, ch = self.session.renderer.cell_w, self.session.renderer.cell_h
-        cols, rows = ev.width // cw, ev.height // ch
-        if not self.may_control() or not self.session.can_resize:
+        """SetDesktopSize (section 7.5.9): the framebuffer becomes exactly the size asked for
+        (the terminal takes the whole cells in it); above the cap: invalid screen layout."""
+        if (
+            not self.may_control()
+            or not self.session.can_resize
+            or self.session.resize_contested(self, ev.width, ev.height)
+        ):
             status = 1  # prohibited
-        elif not ev.screens or not self.session.size_ok(cols, rows):
+        elif not ev.screens or not self.session.framebuffer_ok(ev.width, ev.height):
             status = 3  # invalid screen layout
         else:
-            log.info("%s: resize to %dx%d cells requested", self, cols, rows)
+            log.info("%s: resize to %dx%d requested", self, ev.width, ev.height)
             if self.guard.audit is not None:
-                self.guard.audit.record("resize", str(self), cols=cols, rows=rows, ok=True)
-            self.session.resize(cols, rows, requester=self)
+                self.guard.audit.record(
+                    "resize", str(self), width=ev.width, height=ev.height, ok=True
+                )
+            self.session.resize_framebuffer(ev.width, ev.height, requester=self)
             return
         log.info("%s: resize to %dx%d refused (status %d)", self, ev.width, ev.height, status)
         if self.guard.audit is not None:
             self.guard.audit.record(
-                "resize", str(self), cols=cols, rows=rows, ok=False, status=status
+                "resize", str(self), width=ev.width, height=ev.height, ok=False, status=status
             )
         rect = self.conn.desktop_size_rect(reason=1, status=status)
         if rect is not None:
@@ -558,8 +564,21 @@ class Viewer(asyncio.Protocol):
         stream_id = self._next_stream_id
         self._next_stream_id += 1
         self.conn.send_stream_started(stream_id, name)
+        quiet = False
         if not self.may_control():
             log.warning("%s: capture of %r refused: view-only viewer", self, name)
+            self.conn.send_stream_ended(stream_id)
+            allowed = False
+        elif self.session.streams.held_by(self) >= self.session.max_captures:
+            quiet = self._captures_refused > 0  # a client asking in a loop is logged once
+            if not quiet:
+                log.warning(
+                    "%s: capture of %r refused: it holds %d, the most a viewer may",
+                    self,
+                    name,
+                    self.session.max_captures,
+                )
+            self._captures_refused += 1
             self.conn.send_stream_ended(stream_id)
             allowed = False
         elif not self.session.streams.start(self, name, stream_id):
@@ -569,7 +588,7 @@ class Viewer(asyncio.Protocol):
         else:
             log.info("%s: capturing stream %r as %d", self, name, stream_id)
             allowed = True
-        if self.guard.audit is not None:
+        if self.guard.audit is not None and not quiet:
             self.guard.audit.record(
                 "stream_start", str(self), stream=name, id=stream_id, allowed=allowed
             )
@@ -646,7 +665,9 @@ class Viewer(asyncio.Protocol):
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
             self.bytes_sent += len(data)
-            if self.transport.get_write_buffer_size() > MAX_BUFFER and not self._closed:
+            # what waited before this write: one Raw update of a large screen is more than
+            # MAX_BUFFER on its own (4096x2304 at 32 bpp: 37.7 MB)
+            if self.transport.get_write_buffer_size() - len(data) > MAX_BUFFER and not self._closed:
                 self.close(f"send buffer over {MAX_BUFFER} bytes", abort=True)
 
     def bell(self) -> None:

@@ -8,7 +8,13 @@ opening handshake (RFC 6455 section 4.2, parsed by the sans-I/O ``wsproto``), ch
 - every ``write()`` goes out as one unmasked binary message (section 5.6; a server never
   masks, section 5.1); binary messages received, fragmented or not (section 5.4), are passed on
   as a byte stream as their payload arrives, since RFB does not care about message boundaries;
-- a Ping is answered with a Pong carrying its payload (section 5.5.2); Pongs are ignored;
+- a Ping is answered with a Pong carrying its payload (section 5.5.2), but only the latest of
+  the Pings read in one turn is answered (section 5.5.3 allows it), and not while the socket's
+  write buffer is above :data:`PONG_ROOM`; Pongs are ignored. A peer that sends
+  :data:`MAX_CONTROL_RUN` control frames in a row without a data frame, or leaves that many
+  Pings unanswered because it does not read, is dropped with 1008. At most
+  :data:`FRAMES_PER_TURN` frames are handled per turn of the event loop (reading pauses until
+  the rest is done), so one connection's flood leaves turns for the other viewers;
 - unmasked client frames, bad opcodes, oversized control frames and bad close codes are refused
   by ``wsproto`` with the close code it names (1002, 1007); a text message gets 1003, and a
   frame or message declared over :data:`MAX_MESSAGE` bytes gets 1009 (section 7.4.1) before any
@@ -52,6 +58,7 @@ from wsproto.events import (
     CloseConnection,
     Event,
     Ping,
+    Pong,
     RejectConnection,
     RejectData,
     Request,
@@ -78,7 +85,19 @@ CLOSE_TIMEOUT = 1.0
 #: Subprotocols accepted when offered, preferred first.
 SUBPROTOCOLS = ("binary",)
 #: Close codes (RFC 6455 section 7.4.1).
-NORMAL, GOING_AWAY, UNSUPPORTED_DATA, MESSAGE_TOO_BIG = 1000, 1001, 1003, 1009
+NORMAL, GOING_AWAY, UNSUPPORTED_DATA, POLICY_VIOLATION, MESSAGE_TOO_BIG = (
+    1000,
+    1001,
+    1003,
+    1008,
+    1009,
+)
+#: Frames handled per turn of the event loop; the rest waits (reading paused) for the next turn.
+FRAMES_PER_TURN = 256
+#: A Pong waits (only the latest Ping's is kept) while this much is unsent on the socket.
+PONG_ROOM = 64 * 1024
+#: Control frames in a row without a data frame, or Pings left unanswered, before a drop.
+MAX_CONTROL_RUN = 4096
 
 _NOT_WEBSOCKET = (
     b"This is vncterm, a VNC server. Connect with a VNC viewer, or with noVNC "
@@ -226,10 +245,10 @@ class WebSocketTransport(asyncio.Transport):
         self._raw.set_write_buffer_limits(high, low)
 
     def pause_reading(self) -> None:
-        self._raw.pause_reading()
+        self._owner.set_reading(False)
 
     def resume_reading(self) -> None:
-        self._raw.resume_reading()
+        self._owner.set_reading(True)
 
     def is_reading(self) -> bool:
         return self._raw.is_reading()
@@ -279,6 +298,11 @@ class WebSocketProtocol(asyncio.Protocol):
         self._request: bytearray | None = bytearray()  # until the request header is complete
         self._timer: asyncio.TimerHandle | None = None
         self._lost = False
+        self._pong: bytes | None = None  # the payload of the latest Ping not answered yet
+        self._unanswered = 0  # Pings since the last Pong went out
+        self._control_run = 0  # control frames since the last data frame
+        self._backlog = False  # frames left for the next turn (reading paused meanwhile)
+        self._inner_paused = False  # the RFB side asked to stop reading
 
     # -- asyncio callbacks -------------------------------------------------------------------------
 
@@ -320,19 +344,83 @@ class WebSocketProtocol(asyncio.Protocol):
             data = data[:ok]
         try:
             self.ws.receive_data(data)
+        except RemoteProtocolError as e:  # a broken opening handshake
+            self._reject(e.event_hint, str(e))
+            return
+        if self._process() and reason is not None and not self.closing:
+            self.fail(MESSAGE_TOO_BIG, reason)
+
+    def _process(self) -> bool:
+        """Handle the frames received, at most FRAMES_PER_TURN now and the rest on the next
+        turns with reading paused; then answer the latest Ping. False if the peer failed."""
+        if self._lost or self.ws.state is ConnectionState.CLOSED:
+            return False
+        handled = 0
+        try:
             for event in self.ws.events():
                 self._handle(event)
                 if self._lost or (self.closing and self.inner is None):
                     break
+                handled += 1
+                if handled >= FRAMES_PER_TURN:
+                    self._set_backlog(True)
+                    asyncio.get_running_loop().call_soon(self._process)
+                    break
+            else:
+                self._set_backlog(False)
         except RemoteProtocolError as e:
             self._reject(e.event_hint, str(e))
-            return
+            return False
         except LocalProtocolError as e:  # pragma: no cover - a bug on our side
             log.exception("%s: %s", self.label, e)
             self._drop("internal error")
+            return False
+        self._answer_ping()
+        return True
+
+    def _set_backlog(self, backlog: bool) -> None:
+        if backlog != self._backlog and self.raw is not None and not self.raw.is_closing():
+            if backlog:
+                self.raw.pause_reading()
+            elif not self._inner_paused:
+                self.raw.resume_reading()
+        self._backlog = backlog
+
+    def set_reading(self, reading: bool) -> None:
+        """The RFB side pauses or resumes reading (the adapter's pause/resume_reading)."""
+        self._inner_paused = not reading
+        if self.raw is not None and not self.raw.is_closing() and not self._backlog:
+            if reading:
+                self.raw.resume_reading()
+            else:
+                self.raw.pause_reading()
+
+    def _on_ping(self, payload: bytes) -> None:
+        """Keep only the latest Ping's payload to answer (RFC 6455 section 5.5.3)."""
+        self._pong = payload
+        self._unanswered += 1
+        self._control_run += 1
+        if self._unanswered > MAX_CONTROL_RUN:
+            self.fail(
+                POLICY_VIOLATION,
+                f"{self._unanswered} Pings left unanswered: the peer does not read its Pongs",
+            )
+        elif self._control_run > MAX_CONTROL_RUN:
+            self.fail(POLICY_VIOLATION, f"{self._control_run} control frames in a row")
+
+    def _answer_ping(self) -> None:
+        """Send the owed Pong if the socket has room for it."""
+        if (
+            self._pong is None
+            or self.closing
+            or self.raw is None
+            or self.ws.state is not ConnectionState.OPEN
+            or self.raw.get_write_buffer_size() > PONG_ROOM
+        ):
             return
-        if reason is not None and not self.closing:
-            self.fail(MESSAGE_TOO_BIG, reason)
+        self._send(Pong(payload=self._pong))
+        self._pong = None
+        self._unanswered = 0
 
     def eof_received(self) -> bool | None:
         return None  # close the socket; connection_lost follows
@@ -349,6 +437,7 @@ class WebSocketProtocol(asyncio.Protocol):
             self.inner.pause_writing()
 
     def resume_writing(self) -> None:
+        self._answer_ping()
         if self.inner is not None:
             self.inner.resume_writing()
 
@@ -358,6 +447,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if isinstance(event, Request):
             self._on_request(event)
         elif isinstance(event, BytesMessage):
+            self._control_run = 0
             self._message_bytes += len(event.data)
             if self._message_bytes > self.max_message:
                 self.fail(MESSAGE_TOO_BIG, f"message over {self.max_message} bytes")
@@ -369,10 +459,13 @@ class WebSocketProtocol(asyncio.Protocol):
         elif isinstance(event, TextMessage):
             self.fail(UNSUPPORTED_DATA, "text message (RFB needs binary frames)")
         elif isinstance(event, Ping):
-            self._send(event.response())
+            self._on_ping(bytes(event.payload))
         elif isinstance(event, CloseConnection):
             self._on_close(event)
-        # Pong: nothing to do (we send no pings)
+        elif not self.closing:  # Pong: nothing to answer (we send no Pings), but it counts
+            self._control_run += 1
+            if self._control_run > MAX_CONTROL_RUN:
+                self.fail(POLICY_VIOLATION, f"{self._control_run} control frames in a row")
 
     def _on_request(self, request: Request) -> None:
         headers = {name.lower(): value for name, value in request.extra_headers}
