@@ -66,6 +66,23 @@ def test_guest_console_through_vncterm(tmp_path: Path) -> None:
             monitor = stream(addr, "monitor", b"info status\n")
             assert b"VM status: running" in monitor, monitor
 
+            # the guest prints CSI and OSC sequences with 5000-digit numbers (past Python's
+            # int() limit): the chardev connection stays up, every line after them reaches the
+            # screen and --log, and no stage of the console's output faulted
+            assert vt.server is not None
+            console = vt.server.session.console
+            attached = vt.call(lambda: console.connections)
+            big = "$(printf %05000d 9)"
+            viewer.type(
+                f'for i in 1 2 3 4 5 6 7 8; do printf "\\033[{big}m\\033]{big};x\\007"; '
+                "echo hostile-$i; done; echo done-$((3*5))\n"
+            )
+            vt.wait_text("done-15", timeout=60)
+            logged = log.read_bytes()
+            assert all(f"hostile-{i}\r\n".encode() in logged for i in range(1, 9)), logged[-400:]
+            assert vt.call(lambda: console.connections) == attached
+            assert vt.call(lambda: vt.server.session.stages.faults) == {}  # type: ignore[union-attr]
+
             # QEMU dies: the old screen stays, the status row says why, vncterm keeps trying
             guest.kill()
             assert vt.server is not None
