@@ -44,14 +44,22 @@ class CellGrid:
         out: U32 = np.unique(both).astype(np.uint32, copy=False)
         return out
 
-    def fits(self, shape: tuple[int, ...]) -> bool:
-        """True when a framebuffer of ``shape`` (h, w) is exactly this grid of cells."""
+    def area(self) -> Rect:
+        """The pixels the cells cover (the top left of the framebuffer)."""
         rows, cols = self.fg.shape
+        return Rect(0, 0, cols * self.cell_w, rows * self.cell_h)
+
+    def within(self, shape: tuple[int, ...]) -> bool:
+        """True when the cells fit in a framebuffer of ``shape`` (h, w): exactly, or with a
+        margin right of and below them (a screen that is not a whole number of cells)."""
+        area = self.area()
         return (
             self.bg.shape == self.fg.shape
             and self.cell_w > 0
             and self.cell_h > 0
-            and shape == (rows * self.cell_h, cols * self.cell_w)
+            and len(shape) == 2
+            and area.h <= shape[0]
+            and area.w <= shape[1]
         )
 
     def align(self, rect: Rect) -> Rect:

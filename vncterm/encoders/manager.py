@@ -186,7 +186,7 @@ class EncodeManager:
         bounds = Rect(0, 0, fb_w, fb_h)
         if cells is None and isinstance(palette_hint, CellGrid):
             cells = palette_hint
-        if cells is not None and not cells.fits(framebuffer.shape):
+        if cells is not None and not cells.within(framebuffer.shape):
             cells = None
         hint_fn: PaletteHint | None = cells if cells is not None else palette_hint
         clipped = [r.intersect(bounds) for r in rects]
@@ -199,11 +199,34 @@ class EncodeManager:
         out: list[EncodedRect] = []
         for rect in regions:
             if cells is not None:
-                done = self._encode_cells(framebuffer, cells.align(rect), pf, cells)
-                if done is not None:
-                    out.extend(done)
-                    continue
+                out.extend(self._encode_terminal(framebuffer, rect, pf, cells))
+                continue
             out.extend(self._encode_generic(framebuffer, rect, pf, hint_fn))
+        return out
+
+    def _encode_terminal(
+        self, framebuffer: np.ndarray, rect: Rect, pf: PixelFormat, cells: CellGrid
+    ) -> list[EncodedRect]:
+        """A rectangle of a terminal frame: its cells by cells where they hold, the margin
+        outside the cells (a screen that is not a whole number of cells) as any pixels."""
+        grid = cells.area()
+        out: list[EncodedRect] = []
+        inside = rect.intersect(grid)
+        if not inside.empty:
+            done = self._encode_cells(framebuffer, cells.align(inside), pf, cells)
+            out.extend(
+                done if done is not None else self._encode_generic(framebuffer, inside, pf, cells)
+            )
+        margins = (
+            Rect(grid.right, rect.y, rect.right - grid.right, rect.h),
+            Rect(
+                rect.x, grid.bottom, min(rect.right, grid.right) - rect.x, rect.bottom - grid.bottom
+            ),
+        )
+        for margin in margins:
+            margin = margin.intersect(rect)
+            if not margin.empty:
+                out.extend(self._encode_generic(framebuffer, margin, pf, None))
         return out
 
     def _encode_generic(
