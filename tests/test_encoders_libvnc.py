@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from peers import libvnc
 from peers.scripted_server import ScriptedServer
 
-from vncterm.encoders.manager import EncodedRect, EncodeManager
+from vncterm.encoders.manager import EncodeManager
 from vncterm.geometry import Rect
+from vncterm.rfb.connection import EncodedRect
 from vncterm.rfb.pixel_format import PixelFormat
 
 FORMATS = [

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from peers.novnc_decode import NOVNC_PF, NovncError, decode
 
 from vncterm.encoders.base import EncoderState
-from vncterm.encoders.manager import EncodedRect, EncodeManager
+from vncterm.encoders.manager import EncodeManager
 from vncterm.encoders.tight import TightEncoder
 from vncterm.geometry import Rect
+from vncterm.rfb.connection import EncodedRect
 from vncterm.rfb.constants import Encoding
 
 SETTINGS = settings(

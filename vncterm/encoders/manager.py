@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..geometry import Rect
+from ..rfb.connection import EncodedRect
 from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
 from . import tight_text
@@ -63,15 +63,6 @@ _GENERAL = (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.ZLIB)
 IMPLEMENTED = frozenset(
     {Encoding.RAW, Encoding.RRE, Encoding.HEXTILE, Encoding.ZLIB, Encoding.TIGHT, Encoding.ZRLE}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class EncodedRect:
-    """One rectangle ready for the wire: header fields plus payload."""
-
-    rect: Rect
-    encoding: int
-    payload: bytes
 
 
 #: Damage rectangles are merged into their bounding box while it holds at most this share of
