@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from vncterm.encoders.base import EncoderState
+from vncterm.encoders.base import EncoderOptions
 from vncterm.encoders.cells import CellGrid
 from vncterm.encoders.manager import EncodeManager, PaletteHint
 from vncterm.geometry import Rect
@@ -141,7 +141,7 @@ CASES: dict[str, tuple[list[int], bool, bool]] = {
 def wire(name: str, pf: PixelFormat) -> bytes:
     """Every rectangle header and payload of the script, for one connection."""
     encodings, lossy, gradient = CASES[name]
-    m = EncodeManager(EncoderState(allow_lossy=lossy), gradient=gradient)
+    m = EncodeManager(EncoderOptions(allow_lossy=lossy, tight_gradient=gradient))
     m.set_encodings(encodings)
     parts: list[bytes] = []
     for fb, rects, hint in script():

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from ..console.base import Console
-from ..encoders.base import EncoderState
+from ..encoders.base import EncoderOptions
 from ..encoders.cells import CellGrid
 from ..encoders.copyrect import copyrect_payload
 from ..encoders.manager import EncodeManager
@@ -81,7 +81,7 @@ class Viewer(asyncio.Protocol):
         self._stuck_handle: asyncio.TimerHandle | None = None
         self._handshake_handle: asyncio.TimerHandle | None = None
         self.manager = EncodeManager(
-            EncoderState(allow_lossy=session.allow_lossy), gradient=session.tight_gradient
+            EncoderOptions(allow_lossy=session.allow_lossy, tight_gradient=session.tight_gradient)
         )
         self.keys = KeyState()
         self.mouse = MouseState()
