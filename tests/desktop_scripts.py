@@ -11,12 +11,13 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from encoder_cases import make_frame
 
 from vncterm.desktop.client import CLIP_CAPS, CLIP_NOTIFY, CLIP_PROVIDE, CLIP_REQUEST, CLIP_TEXT
-from vncterm.encoders.base import EncoderState
+from vncterm.encoders.base import Encoder, EncoderOptions
 from vncterm.encoders.hextile import HextileEncoder
 from vncterm.encoders.raw import RawEncoder
 from vncterm.encoders.tight import TightEncoder
@@ -80,19 +81,16 @@ def build_session(seed: int = 0, width: int = 96, height: int = 64) -> Session:
     """A whole connection: handshake and a dozen messages covering every decoder."""
     rng = np.random.default_rng(seed)
     fb = np.zeros((height, width), np.uint32)
-    state = EncoderState()
-    encoders = {
-        Encoding.RAW: RawEncoder(),
-        Encoding.HEXTILE: HextileEncoder(),
-        Encoding.ZRLE: ZrleEncoder(),
-        Encoding.TIGHT: TightEncoder(gradient=True),
-    }
+    options = EncoderOptions(tight_gradient=True)
+    encoders: list[Encoder[Any]] = [RawEncoder(), HextileEncoder(), ZrleEncoder(), TightEncoder()]
+    states = {e.encoding: (e, e.new_state()) for e in encoders}
     out = [handshake(size=(width, height))]
 
     def painted(enc: int, r: Rect, ncolours: int, structure: str) -> bytes:
         frame = make_frame(int(rng.integers(1 << 30)), r.w, r.h, ncolours, structure)
         fb[r.y : r.bottom, r.x : r.right] = frame
-        return rect_header(r, enc) + encoders[enc].encode(frame, PF, state)
+        encoder, state = states[Encoding(enc)]
+        return rect_header(r, enc) + encoder.encode(frame, PF, options, state)
 
     # full frame in four encodings, one quarter each
     hw, hh = width // 2, height // 2

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from vncterm.encoders.manager import EncodedRect, EncodeManager
+from vncterm.encoders.manager import EncodeManager
 from vncterm.geometry import Rect
+from vncterm.rfb.connection import EncodedRect
 from vncterm.rfb.constants import Encoding
 from vncterm.rfb.pixel_format import PixelFormat
 

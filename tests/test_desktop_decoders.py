@@ -9,6 +9,7 @@ import io
 import struct
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ from vncterm.desktop.decoders import (
 )
 from vncterm.desktop.decoders.base import Reader
 from vncterm.desktop.decoders.tight import ungradient
-from vncterm.encoders.base import EncoderState
+from vncterm.encoders.base import Encoder, EncoderOptions
 from vncterm.encoders.hextile import HextileEncoder
 from vncterm.encoders.raw import RawEncoder
 from vncterm.encoders.tight import TightEncoder, compact_length
@@ -43,21 +44,23 @@ FB_W, FB_H = 200, 150
 Decode = Callable[[Rect, np.ndarray], Reader[None]]
 
 
-def decoder_for(name: str) -> tuple[Callable[[np.ndarray, EncoderState], bytes], Decode]:
+def connection(enc: Encoder[Any], options: EncoderOptions) -> Callable[[np.ndarray], bytes]:
+    """``enc`` on one connection: its state made once and kept from rectangle to rectangle."""
+    state = enc.new_state()
+    return lambda px: enc.encode(px, PF, options, state)
+
+
+def decoder_for(name: str) -> tuple[Callable[[np.ndarray], bytes], Decode]:
     """An (encode, decode) pair sharing per-connection state on both sides."""
     zrle, tight = ZrleState(), TightState()
+    options = EncoderOptions(tight_gradient=name == "tight-gradient")
     if name == "raw":
-        return (lambda px, st_: RawEncoder().encode(px, PF, st_)), decode_raw
+        return connection(RawEncoder(), options), decode_raw
     if name == "hextile":
-        return (lambda px, st_: HextileEncoder().encode(px, PF, st_)), decode_hextile
+        return connection(HextileEncoder(), options), decode_hextile
     if name == "zrle":
-        return (
-            (lambda px, st_: ZrleEncoder().encode(px, PF, st_)),
-            lambda r, fb: decode_zrle(r, fb, zrle),
-        )
-    gradient = name == "tight-gradient"
-    enc = TightEncoder(gradient=gradient)
-    return (lambda px, st_: enc.encode(px, PF, st_)), lambda r, fb: decode_tight(r, fb, tight)
+        return connection(ZrleEncoder(), options), lambda r, fb: decode_zrle(r, fb, zrle)
+    return connection(TightEncoder(), options), lambda r, fb: decode_tight(r, fb, tight)
 
 
 @pytest.mark.parametrize("name", ["raw", "hextile", "zrle", "tight", "tight-gradient"])
@@ -65,7 +68,6 @@ def decoder_for(name: str) -> tuple[Callable[[np.ndarray, EncoderState], bytes],
 @given(data=st.data())
 def test_round_trip_through_vncterm_encoders(name: str, data: st.DataObject) -> None:
     encode, decode = decoder_for(name)
-    state = EncoderState()
     fb = np.zeros((FB_H, FB_W), np.uint32)
     for _ in range(data.draw(st.integers(1, 4))):  # several rectangles: zlib streams carry over
         w, h = data.draw(st.integers(1, FB_W)), data.draw(st.integers(1, FB_H))
@@ -77,7 +79,7 @@ def test_round_trip_through_vncterm_encoders(name: str, data: st.DataObject) -> 
             data.draw(st.sampled_from(PALETTE_SIZES)),
             data.draw(st.sampled_from(STRUCTURES)),
         )
-        payload = encode(frame, state)
+        payload = encode(frame)
         before = fb.copy()
         _, used = feed(decode(Rect(x, y, w, h), fb), payload)
         assert used == len(payload)

@@ -22,7 +22,7 @@ from vncterm.desktop.decoders import (
     decode_zrle,
     feed,
 )
-from vncterm.encoders.base import EncoderState
+from vncterm.encoders.base import EncoderOptions
 from vncterm.encoders.hextile import HextileEncoder
 from vncterm.encoders.tight import compact_length
 from vncterm.encoders.zrle import ZrleEncoder
@@ -127,7 +127,7 @@ def test_mutated_tile_data_inside_valid_zlib(
         feed(decode_zrle(Rect(0, 0, w, h), fb, ZrleState()), struct.pack(">I", len(body)) + body)
     except ProtocolError:
         pass
-    hextile = mutate(HextileEncoder().encode(frame, PF, EncoderState()), edits)
+    hextile = mutate(HextileEncoder().encode(frame, PF, EncoderOptions(), None), edits)
     try:
         feed(decode_hextile(Rect(0, 0, w, h), fb), hextile)
     except ProtocolError:

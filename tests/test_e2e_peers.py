@@ -29,7 +29,8 @@ from peers.novnc_client import NoVncClient
 from peers.vncdotool_peer import VncDoToolPeer
 from PIL import Image
 
-from vncterm.encoders.manager import EncodedRect, EncodeManager
+from vncterm.encoders.manager import EncodeManager
+from vncterm.rfb.connection import EncodedRect
 from vncterm.rfb.pixel_format import PixelFormat
 
 # vncdotool's VNC-auth DES goes through a deprecated cryptography alias: not ours to fix

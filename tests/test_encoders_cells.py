@@ -25,8 +25,9 @@ from peers.scripted_server import ScriptedServer
 
 from vncterm.encoders import tight_text
 from vncterm.encoders.cells import CellGrid, cell_planes, planes_analysis
-from vncterm.encoders.manager import EncodedRect, EncodeManager, coalesce
+from vncterm.encoders.manager import EncodeManager, coalesce
 from vncterm.geometry import Rect
+from vncterm.rfb.connection import EncodedRect
 from vncterm.rfb.constants import Encoding
 from vncterm.rfb.pixel_format import PixelFormat
 

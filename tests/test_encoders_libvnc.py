@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from peers import libvnc
 from peers.scripted_server import ScriptedServer
 
-from vncterm.encoders.manager import EncodedRect, EncodeManager
+from vncterm.encoders.base import EncoderOptions
+from vncterm.encoders.manager import EncodeManager
 from vncterm.geometry import Rect
+from vncterm.rfb.connection import EncodedRect
 from vncterm.rfb.pixel_format import PixelFormat
 
 FORMATS = [
@@ -62,7 +64,7 @@ def run(
         updates = []
         for i, (fb, rects) in enumerate(script_updates):
             if compress_levels is not None:
-                m.state.compress_level = compress_levels[i]
+                m.options.compress_level = compress_levels[i]
             u = m.encode(fb, rects, client_pf)
             sent.extend(u)
             updates.append(u)
@@ -191,7 +193,7 @@ def _serve(
 
     def script(client_pf: PixelFormat, encodings: list[int]) -> list[list[EncodedRect]]:
         m = EncodeManager()
-        m.state.allow_lossy = allow_lossy
+        m.options.allow_lossy = allow_lossy
         m.set_encodings(encodings)
         out = [m.encode(fb, rects, client_pf) for fb, rects in frames]
         sent.extend(r for u in out for r in u)
@@ -258,7 +260,7 @@ def test_tight_gradient_filter() -> None:
     sent: list[EncodedRect] = []
 
     def script(client_pf: PixelFormat, encodings: list[int]) -> list[list[EncodedRect]]:
-        m = EncodeManager(gradient=True)
+        m = EncodeManager(EncoderOptions(tight_gradient=True))
         m.set_encodings(encodings)
         out = [m.encode(fb, [Rect(0, 0, w, h)], client_pf)]
         sent.extend(out[0])

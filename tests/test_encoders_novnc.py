@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from peers.novnc_decode import NOVNC_PF, NovncError, decode
 
-from vncterm.encoders.base import EncoderState
-from vncterm.encoders.manager import EncodedRect, EncodeManager
+from vncterm.encoders.base import EncoderOptions
+from vncterm.encoders.manager import EncodeManager
 from vncterm.encoders.tight import TightEncoder
 from vncterm.geometry import Rect
+from vncterm.rfb.connection import EncodedRect
 from vncterm.rfb.constants import Encoding
 
 SETTINGS = settings(
@@ -115,8 +116,8 @@ def test_long_session_mixed_encodings_and_resets() -> None:
 
 def test_tight_256_and_two_colour_palettes_and_wide_rects() -> None:
     """Palette size byte 255 for 256 colours, 1 bpp rows of odd widths, a 2048-wide rect."""
-    st_ = EncoderState()
     enc = TightEncoder()
+    opts, st_ = EncoderOptions(), enc.new_state()
     w, h = 2048, 3
     fb = np.zeros((40, w), np.uint32)
     fb[:8, :256] = np.arange(256, dtype=np.uint32)[None, :] * 0x010101
@@ -125,7 +126,7 @@ def test_tight_256_and_two_colour_palettes_and_wide_rects() -> None:
     items = []
     for r in (Rect(0, 0, 256, 8), Rect(0, 8, 13, 12), Rect(5, 8, w - 5, 12), Rect(0, 20, w, h)):
         px = fb[r.y : r.bottom, r.x : r.right]
-        items.append(EncodedRect(r, 7, enc.encode(px, NOVNC_PF, st_)))
+        items.append(EncodedRect(r, 7, enc.encode(px, NOVNC_PF, opts, st_)))
     assert items[0].payload[:3] == bytes((0x60 | 0x04, 1, 255))  # stream 2, palette, 256 colours
     np.testing.assert_array_equal(decode(w, 40, items), fb)
 
@@ -190,7 +191,7 @@ def test_gradient_filter_through_novnc(seed: int, w: int, h: int, kind: str) -> 
         fb = make_frame(
             seed, w, h, 0 if kind == "noise" else 600, "cells" if kind == "cells" else "noise"
         )
-    m = EncodeManager(gradient=True)
+    m = EncodeManager(EncoderOptions(tight_gradient=True))
     m.set_encodings([7])
     rects = m.encode(fb, [Rect(0, 0, w, h)], NOVNC_PF)
     if w * h > 300 and kind != "cells":
@@ -205,7 +206,7 @@ def test_gradient_residuals_are_small_on_smooth_images() -> None:
     fb = smooth_frame(1, 256, 200)
     sizes = []
     for gradient in (False, True):
-        m = EncodeManager(gradient=gradient)
+        m = EncodeManager(EncoderOptions(tight_gradient=gradient))
         m.set_encodings([7])
         sizes.append(sum(len(r.payload) for r in m.encode(fb, [Rect(0, 0, 256, 200)], NOVNC_PF)))
     assert sizes[1] < 0.8 * sizes[0], sizes

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from encoder_cases import make_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from peers.novnc_decode import NOVNC_PF
 
-from vncterm.encoders.analysis import ContentClass, analyse
-from vncterm.encoders.base import EncoderState
-from vncterm.encoders.manager import SUB_RECT_MAX_AREA, EncodeManager
+from vncterm.encoders.analysis import Analysis, ContentClass, analyse
+from vncterm.encoders.base import Encoder, EncoderOptions
+from vncterm.encoders.manager import ENCODERS, SUB_RECT_MAX_AREA, EncodeManager
 from vncterm.encoders.tight import TightEncoder, compact_length
 from vncterm.encoders.zrle import ZrleEncoder, cpixel_slice
 from vncterm.encoders.zstream import ZStream, zlib_level
@@ -52,22 +53,25 @@ def test_analysis_matches_numpy_unique(n: int, seed: int, w: int, h: int, kind: 
 
 
 def test_tight_small_data_uncompressed_and_resets() -> None:
-    enc, state = TightEncoder(), EncoderState()
+    enc, options = TightEncoder(), EncoderOptions()
+    state = enc.new_state()
     two = np.array([[1, 2, 1]], np.uint32)  # 1 byte of 1 bpp data: sent as is
-    assert enc.encode(two, NOVNC_PF, state) == bytes((0x50, 1, 1, 0, 0, 1, 0, 0, 2, 0b01000000))
+    assert enc.encode(two, NOVNC_PF, options, state) == bytes(
+        (0x50, 1, 1, 0, 0, 1, 0, 0, 2, 0b01000000)
+    )
     big = make_frame(1, 64, 8, 2, "noise")
-    first = enc.encode(big, NOVNC_PF, state)
+    first = enc.encode(big, NOVNC_PF, options, state)
     assert first[0] == 0x50 | 0x02  # stream 1, reset bit 1 on first use
-    assert enc.encode(big, NOVNC_PF, state)[0] == 0x50
-    state.compress_level = 1
+    assert enc.encode(big, NOVNC_PF, options, state)[0] == 0x50
+    options.compress_level = 1
     # a new level continues the stream (no reset: noVNC cannot survive one, see ZStream)
-    assert enc.encode(big, NOVNC_PF, state)[0] == 0x50
-    streams = state.streams["tight"]
-    assert streams.streams[1].level == zlib_level(1, palette=True)  # type: ignore[attr-defined]
+    assert enc.encode(big, NOVNC_PF, options, state)[0] == 0x50
+    stream = state.streams[1]
+    assert stream is not None and stream.level == zlib_level(1, palette=True)
     solid = np.full((5, 7), 0x123456, np.uint32)
-    assert enc.encode(solid, NOVNC_PF, state) == b"\x80\x12\x34\x56"
+    assert enc.encode(solid, NOVNC_PF, options, state) == b"\x80\x12\x34\x56"
     pf565 = PixelFormat(16, 16, True, True, 31, 63, 31, 11, 5, 0)
-    assert len(enc.encode(solid, pf565, state)) == 3  # PIXEL, not TPIXEL
+    assert len(enc.encode(solid, pf565, options, state)) == 3  # PIXEL, not TPIXEL
 
 
 def test_cpixel_rules() -> None:
@@ -93,14 +97,54 @@ def test_zrle_tile_subencodings() -> None:
 def test_manager_pseudo_encodings_and_choice() -> None:
     m = EncodeManager()
     m.set_encodings([16, 7, -224, -250, -27, 5, 1])
-    assert m.state.compress_level == 6 and m.state.quality_level == 5 and m.last_rect
+    assert m.options.compress_level == 6 and m.options.quality_level == 5
     assert m.choose(ContentClass.BITMAP) == Encoding.ZRLE
     m.set_encodings([6, 2])
     assert m.choose(ContentClass.SOLID) == Encoding.RRE
     assert m.choose(ContentClass.INDEXED) == Encoding.ZLIB
-    assert m.state.compress_level is None and not m.last_rect
+    assert m.options.compress_level is None
     m.set_encodings([])
     assert m.choose(ContentClass.FULL) == Encoding.RAW
+
+
+class _Counting(Encoder[list[int]]):
+    """A stand-in for a new encoding: its payload counts the rectangles of its connection."""
+
+    encoding = Encoding.ZLIB
+    suits = frozenset({ContentClass.BITMAP})
+
+    def new_state(self) -> list[int]:
+        return []
+
+    def encode(
+        self,
+        pixels: np.ndarray,
+        pf: PixelFormat,
+        options: EncoderOptions,
+        state: list[int],
+        analysis: Analysis | None = None,
+    ) -> bytes:
+        state.append(pixels.size)
+        return len(state).to_bytes(4, "big")
+
+
+def test_a_new_encoding_is_one_table_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manager takes every encoding from ENCODERS: listed by the viewer, chosen for the
+    classes it suits, with one state per connection kept between rectangles."""
+    monkeypatch.setitem(ENCODERS, Encoding.ZLIB, _Counting())
+    fb = make_frame(5, 40, 30, 2, "noise")
+    one, other = EncodeManager(), EncodeManager()
+    for m in (one, other):
+        m.set_encodings([Encoding.HEXTILE, Encoding.ZLIB])
+    assert one.choose(ContentClass.BITMAP) == Encoding.HEXTILE
+    one.set_encodings([Encoding.RAW, Encoding.ZLIB])
+    assert one.choose(ContentClass.BITMAP) == Encoding.ZLIB
+    sent = [one.encode(fb, [Rect(0, 0, 40, 30)], NOVNC_PF) for _ in range(3)]
+    assert [(r.encoding, r.payload) for u in sent for r in u] == [
+        (Encoding.ZLIB, n.to_bytes(4, "big")) for n in (1, 2, 3)
+    ]
+    other.set_encodings([Encoding.ZLIB])
+    assert other.encode(fb, [Rect(0, 0, 40, 30)], NOVNC_PF)[0].payload == b"\0\0\0\1"
 
 
 def test_manager_bounds_and_solid_bands() -> None:

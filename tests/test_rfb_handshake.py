@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from vncterm.errors import ProtocolError, UsageError
 from vncterm.geometry import Rect
 from vncterm.rfb import auth, events
-from vncterm.rfb.connection import RectData, SecurityConfig, ServerConnection, State
+from vncterm.rfb.connection import EncodedRect, SecurityConfig, ServerConnection, State
 
 CHALLENGE = bytes(range(16))
 
@@ -276,7 +276,7 @@ def test_api_misuse_is_a_usage_error() -> None:
 def test_framebuffer_update_wire_format() -> None:
     conn = normal_connection()
     conn.send_framebuffer_update(
-        [RectData(Rect(1, 2, 3, 4), 0, b"abc"), RectData(Rect(0, 0, 1, 1), 1, b"\0\0\0\0")]
+        [EncodedRect(Rect(1, 2, 3, 4), 0, b"abc"), EncodedRect(Rect(0, 0, 1, 1), 1, b"\0\0\0\0")]
     )
     out = conn.data_to_send()
     assert out[:4] == b"\x00\x00\x00\x02"

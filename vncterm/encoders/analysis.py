@@ -41,6 +41,10 @@ class ContentClass(enum.Enum):
     FULL = "full"
 
 
+#: Every class: what an encoding that suits any content declares.
+ALL_CLASSES = frozenset(ContentClass)
+
+
 @dataclass(frozen=True, slots=True)
 class Analysis:
     """Colours of a rectangle: the sorted palette and each pixel's index, or None if too many."""

@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
-from .analysis import U32, Analysis, analyse, run_starts, tile_colours, tile_layout
-from .base import EncoderState
+from .analysis import ALL_CLASSES, U32, Analysis, analyse, run_starts, tile_colours, tile_layout
+from .base import Encoder, EncoderOptions
 
-HEXTILE = 5
 TILE = 16
 
 _RAW = 1
@@ -26,14 +26,22 @@ _ANY = 8
 _COLOURED = 16
 
 
-class HextileEncoder:
+class HextileEncoder(Encoder[None]):
     """Hextile with solid, monochrome-subrect, coloured-subrect and raw tiles."""
 
-    code = HEXTILE
-    name = "hextile"
+    encoding = Encoding.HEXTILE
+    suits = ALL_CLASSES
+
+    def new_state(self) -> None:
+        return None
 
     def encode(
-        self, pixels: U32, pf: PixelFormat, state: EncoderState, analysis: Analysis | None = None
+        self,
+        pixels: U32,
+        pf: PixelFormat,
+        options: EncoderOptions,
+        state: None,
+        analysis: Analysis | None = None,
     ) -> bytes:
         """Payload of one Hextile rectangle."""
         h, w = pixels.shape

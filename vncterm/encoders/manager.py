@@ -15,36 +15,54 @@ regions (``coalesce``: a scrolled screen's per-row spans become one region). The
   3. classifies each piece by colour count (solid, bitmap, indexed, full colour; see
      ``analysis``), using the palette hint when given, and
   4. encodes it with the viewer's most preferred encoding (SetEncodings order, section 7.5.2)
-     that suits the class: any of Tight/ZRLE/Hextile/RRE for solid areas, Tight/ZRLE/Hextile/
-     Zlib otherwise, RRE only when it beats Raw, Raw (always allowed) as the last resort.
-     Tight JPEG only with ``EncoderState.allow_lossy``, for photo-like rows (``_tight_lossy``).
+     that suits the class (each encoder's ``suits``: Tight/ZRLE/Hextile anything, RRE solid
+     areas, Zlib the rest), else with any other encoding the viewer listed, Raw (always
+     allowed) as the last resort. An encoder may cut its piece further or give way to Raw
+     (``Encoder.rects``: Tight's JPEG and two-colour cuts, RRE only when it beats Raw).
 
-Pseudo-encodings -256..-247 set the compression level and -32..-23 the JPEG quality
-(section 7.8). The manager is not thread-safe but may run in a worker thread: the server calls
-``encode`` for one viewer at a time, and all state lives in this object.
+The encoders are the table :data:`ENCODERS`; each viewer's manager holds one state per encoder
+(its zlib streams), made when the viewer connects. Pseudo-encodings -256..-247 set the
+compression level and -32..-23 the JPEG quality (section 7.8). The manager is not thread-safe
+but may run in a worker thread: the server calls ``encode`` for one viewer at a time, and all
+state lives in this object.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Generic
 
 import numpy as np
 
 from ..geometry import Rect
+from ..rfb.connection import EncodedRect
 from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
-from . import tight_text
-from .analysis import MANY, U32, Analysis, ContentClass, analyse
-from .base import EncoderState
+from .analysis import MANY, Analysis, ContentClass, analyse
+from .base import MERGE_WIDE, Encoder, EncoderOptions, S
 from .cells import CellGrid, cell_planes, planes_analysis
 from .hextile import HextileEncoder
 from .raw import RawEncoder
 from .rre import RreEncoder
-from .tight import MAX_WIDTH, TightEncoder, photo_rows
+from .tight import MAX_WIDTH, TightEncoder
 from .zlib_enc import ZlibEncoder
 from .zrle import ZrleEncoder
+
+#: Every encoding the manager sends, by number. A new encoding: its module and one line here.
+ENCODERS: dict[Encoding, Encoder[Any]] = {
+    e.encoding: e
+    for e in (
+        RawEncoder(),
+        RreEncoder(),
+        HextileEncoder(),
+        ZlibEncoder(),
+        TightEncoder(),
+        ZrleEncoder(),
+    )
+}
+#: Sent when the viewer listed nothing else (every viewer decodes it).
+LAST_RESORT = Encoding.RAW
 
 #: Returns a superset of the colours (sorted uint32 array) inside a rectangle, or None.
 PaletteHint = Callable[[Rect], "np.ndarray | None"]
@@ -53,36 +71,14 @@ SUB_RECT_MAX_AREA = 65536
 SUB_RECT_MAX_WIDTH = MAX_WIDTH
 #: Solid bands shorter than this many rows stay inside their neighbours' rectangles.
 SOLID_BAND_MIN_ROWS = 8
-#: Height of the bands a few-colour Tight piece is cut into (no cell grid known).
-TIGHT_BAND = 16
-#: JPEG (when allowed) only for runs of at least this many photo-like rows.
-JPEG_MIN_ROWS = 16
-
-_SOLID_CAPABLE = (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.RRE)
-_GENERAL = (Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE, Encoding.ZLIB)
-IMPLEMENTED = frozenset(
-    {Encoding.RAW, Encoding.RRE, Encoding.HEXTILE, Encoding.ZLIB, Encoding.TIGHT, Encoding.ZRLE}
-)
 
 
 @dataclass(frozen=True, slots=True)
-class EncodedRect:
-    """One rectangle ready for the wire: header fields plus payload."""
+class Slot(Generic[S]):
+    """An encoder with one connection's state for it."""
 
-    rect: Rect
-    encoding: int
-    payload: bytes
-
-
-#: Damage rectangles are merged into their bounding box while it holds at most this share of
-#: pixels nobody asked for (or ``MERGE_SLACK`` pixels): fewer, larger rectangles cost fewer
-#: headers, palettes and zlib flushes, and far less Python per rectangle. Tight and ZRLE send
-#: unchanged text at ~2 bytes a cell, so they merge generously; encodings whose size grows
-#: with the pixel count (Hextile, Zlib, RRE, Raw) merge only nearby pieces.
-MERGE_WASTE = 4.0
-MERGE_SLACK = 65536
-MERGE_WASTE_RAW = 0.5
-MERGE_SLACK_RAW = 4096
+    encoder: Encoder[S]
+    state: S
 
 
 def _merge(boxes: list[tuple[Rect, int]], waste: float, slack: int) -> list[tuple[Rect, int]]:
@@ -101,13 +97,15 @@ def _merge(boxes: list[tuple[Rect, int]], waste: float, slack: int) -> list[tupl
 
 
 def coalesce(
-    rects: Sequence[Rect], waste: float = MERGE_WASTE, slack: int = MERGE_SLACK
+    rects: Sequence[Rect], waste: float = MERGE_WIDE.waste, slack: int = MERGE_WIDE.slack
 ) -> list[Rect]:
     """Merge rectangles into bounding boxes that waste little: first the runs of one row of
     cells (equal y and height), then the rows, top to bottom.
 
     The damage of a scrolled screen arrives as one rectangle per changed run of cells in each
-    row; sending their bounding box instead is smaller on the wire and much cheaper to encode.
+    row; sending their bounding box instead is smaller on the wire and much cheaper to encode
+    (fewer headers, palettes and zlib flushes, far less Python per rectangle). How much unasked
+    area a box may hold is the encoding's ``merge``.
     """
     if len(rects) <= 1:
         return list(rects)
@@ -123,48 +121,42 @@ def coalesce(
 
 
 class EncodeManager:
-    """Chooses and runs encoders for one viewer; holds that viewer's encoder state."""
+    """Chooses and runs encoders for one viewer; holds that viewer's encoder states."""
 
-    def __init__(self, state: EncoderState | None = None, *, gradient: bool = False) -> None:
-        self.state = state or EncoderState()
-        self.raw = RawEncoder()
-        self.rre = RreEncoder()
-        self.hextile = HextileEncoder()
-        self.zlib = ZlibEncoder()
-        self.tight = TightEncoder(gradient=gradient)
-        self.zrle = ZrleEncoder()
-        self.preferred: list[int] = [Encoding.RAW]
-        #: The viewer announced LastRect (-224). The manager always knows its rectangle count
-        #: up front, so it never needs it; kept for the server's information.
-        self.last_rect = False
+    def __init__(self, options: EncoderOptions | None = None) -> None:
+        self.options = options or EncoderOptions()
+        self._slots: dict[Encoding, Slot[Any]] = {
+            number: Slot(enc, enc.new_state()) for number, enc in ENCODERS.items()
+        }
+        self.preferred: list[Encoding] = [LAST_RESORT]
 
     def set_encodings(self, encodings: Sequence[int]) -> None:
         """Record the viewer's SetEncodings list (section 7.5.2), in its order of preference."""
         self.preferred = []
         for e in encodings:
-            if e in IMPLEMENTED and e not in self.preferred:
-                self.preferred.append(e)
-        self.state.compress_level = None
-        self.state.quality_level = None
-        self.last_rect = False
+            if e in ENCODERS and e not in self.preferred:
+                self.preferred.append(Encoding(e))
+        self.options.compress_level = None
+        self.options.quality_level = None
         for e in encodings:
             if Encoding.COMPRESS_LEVEL_LOW <= e <= Encoding.COMPRESS_LEVEL_HIGH:
-                self.state.compress_level = e - Encoding.COMPRESS_LEVEL_LOW
+                self.options.compress_level = e - Encoding.COMPRESS_LEVEL_LOW
             elif Encoding.JPEG_QUALITY_LOW <= e <= Encoding.JPEG_QUALITY_HIGH:
-                self.state.quality_level = e - Encoding.JPEG_QUALITY_LOW
-            elif e == Encoding.LAST_RECT:
-                self.last_rect = True
+                self.options.quality_level = e - Encoding.JPEG_QUALITY_LOW
 
-    def choose(self, content: ContentClass) -> int:
-        """The encoding for a rectangle of this class (RRE may still lose to Raw later)."""
-        suitable = _SOLID_CAPABLE if content is ContentClass.SOLID else _GENERAL
+    def choose(self, content: ContentClass) -> Encoding:
+        """The encoding for a rectangle of this class: the viewer's first that suits it, else
+        its first other than the last resort (the encoder may still give way to Raw)."""
         for e in self.preferred:
-            if e in suitable:
+            if content in ENCODERS[e].suits:
                 return e
         for e in self.preferred:
-            if e == Encoding.ZLIB or e == Encoding.RRE:
+            if e != LAST_RESORT:
                 return e
-        return Encoding.RAW
+        return LAST_RESORT
+
+    def _slot(self, content: ContentClass) -> Slot[Any]:
+        return self._slots[self.choose(content)]
 
     def encode(
         self,
@@ -190,12 +182,8 @@ class EncodeManager:
             cells = None
         hint_fn: PaletteHint | None = cells if cells is not None else palette_hint
         clipped = [r.intersect(bounds) for r in rects]
-        if self.choose(ContentClass.BITMAP) in (Encoding.TIGHT, Encoding.ZRLE):
-            regions = coalesce([r for r in clipped if not r.empty])
-        else:
-            regions = coalesce(
-                [r for r in clipped if not r.empty], MERGE_WASTE_RAW, MERGE_SLACK_RAW
-            )
+        merge = self._slot(ContentClass.BITMAP).encoder.merge
+        regions = coalesce([r for r in clipped if not r.empty], merge.waste, merge.slack)
         out: list[EncodedRect] = []
         for rect in regions:
             if cells is not None:
@@ -268,21 +256,17 @@ class EncodeManager:
                         framebuffer, Rect(x, region.y, region.right - x, region.h), pf, cells
                     )
                 )
-            enc = self.choose(ContentClass.BITMAP)
-            if enc == Encoding.TIGHT:
-                for layer in tight_text.plan(planes, part):
-                    payload = self.tight.encode_layer(layer, pf, self.state)
-                    out.append(EncodedRect(layer.rect, int(Encoding.TIGHT), payload))
+            slot = self._slot(ContentClass.BITMAP)
+            own = slot.encoder.cells(planes, part, pf, self.options, slot.state)
+            if own is not None:
+                out.extend(own)
                 continue
             an = planes_analysis(planes)
-            if an.content_class is ContentClass.SOLID:
+            if an.content_class is ContentClass.SOLID or slot.encoder.uses_palette:
                 out.extend(self._encode_piece(framebuffer, part, pf, an))
-            elif enc in (Encoding.ZRLE, Encoding.HEXTILE, Encoding.RRE):
-                out.extend(self._encode_piece(framebuffer, part, pf, an))
-            else:  # Zlib, Raw: bounded pieces
-                for piece in self._split(part):
-                    sub = Analysis(None, None)
-                    out.extend(self._encode_piece(framebuffer, piece, pf, sub))
+                continue
+            for piece in self._split(part):  # pixels as they are: bounded pieces
+                out.extend(self._encode_piece(framebuffer, piece, pf, MANY))
         return out
 
     # -- internals -------------------------------------------------------------------------------
@@ -290,95 +274,9 @@ class EncodeManager:
     def _encode_piece(
         self, framebuffer: np.ndarray, piece: Rect, pf: PixelFormat, an: Analysis
     ) -> list[EncodedRect]:
-        pixels: U32 = framebuffer[piece.y : piece.bottom, piece.x : piece.right]
-        enc = self.choose(an.content_class)
-        state = self.state
-        if enc == Encoding.TIGHT:
-            if (
-                an.content_class is ContentClass.FULL
-                and state.allow_lossy
-                and state.quality_level is not None
-            ):
-                return self._tight_lossy(pixels, piece, pf)
-            if an.content_class is ContentClass.INDEXED:
-                n = an.ncolours
-                if n is not None and n <= 64:
-                    return self._tight_two_colour(pixels, piece, pf, an)
-            payload = self.tight.encode(pixels, pf, state, an)
-        elif enc == Encoding.ZRLE:
-            payload = self.zrle.encode(pixels, pf, state, an)
-        elif enc == Encoding.HEXTILE:
-            payload = self.hextile.encode(pixels, pf, state, an)
-        elif enc == Encoding.ZLIB:
-            payload = self.zlib.encode(pixels, pf, state, an)
-        elif enc == Encoding.RRE:
-            payload = self.rre.encode(pixels, pf, state, an)
-            if len(payload) >= piece.area * pf.effective().bytes_per_pixel:
-                enc, payload = Encoding.RAW, self.raw.encode(pixels, pf, state)
-        else:
-            payload = self.raw.encode(pixels, pf, state)
-        return [EncodedRect(piece, int(enc), payload)]
-
-    def _tight_lossy(self, pixels: U32, piece: Rect, pf: PixelFormat) -> list[EncodedRect]:
-        """A full-colour piece when JPEG is allowed: runs of at least ``JPEG_MIN_ROWS``
-        photo-like rows go as JPEG (section 7.7.6), everything else losslessly."""
-        photo = photo_rows(pixels)
-        if pf.effective().bits_per_pixel < 16:
-            photo[:] = False
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], photo.view(np.int8), [0]))))
-        runs = [
-            (a, b)
-            for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
-            if b - a >= JPEG_MIN_ROWS
-        ]
-        out: list[EncodedRect] = []
-        y = 0
-        for a, b in [*runs, (piece.h, piece.h)]:
-            if a > y:  # rows that are not photo-like: analysed and sent losslessly
-                rest = pixels[y:a]
-                sub = Rect(piece.x, piece.y + y, piece.w, a - y)
-                payload = self.tight.encode(rest, pf, self.state, analyse(rest), lossy=False)
-                out.append(EncodedRect(sub, int(Encoding.TIGHT), payload))
-            if b > a:
-                sub = Rect(piece.x, piece.y + a, piece.w, b - a)
-                payload = self.tight.encode(pixels[a:b], pf, self.state, MANY)
-                out.append(EncodedRect(sub, int(Encoding.TIGHT), payload))
-            y = b
-        return out
-
-    def _tight_two_colour(
-        self, pixels: U32, piece: Rect, pf: PixelFormat, an: Analysis
-    ) -> list[EncodedRect]:
-        """Tight for a few-colour piece: cut each 16-row band into runs of columns holding at
-        most two colours, so most of a text screen goes at 1 bit per pixel (section 7.7.6)."""
-        assert an.colours is not None and an.indices is not None
-        colours, indices = an.colours, an.indices
-        h, w = indices.shape
-        out: list[EncodedRect] = []
-        bits = np.left_shift(np.uint64(1), indices.astype(np.uint64))
-        bg_bit = np.uint64(1) << np.uint64(int(np.argmax(np.bincount(indices.reshape(-1)))))
-        for y0 in range(0, h, TIGHT_BAND):
-            y1 = min(h, y0 + TIGHT_BAND)
-            # Colours other than the background in each column; cut where that set changes
-            # (but keep neighbouring columns of 2+ such colours together).
-            masks = np.bitwise_or.reduce(bits[y0:y1], axis=0) & ~bg_bit
-            nz = np.flatnonzero(masks)
-            vals = masks[nz]
-            change = np.flatnonzero(vals[1:] != vals[:-1]) + 1
-            heavy = np.bitwise_count(vals) > 1
-            change = change[~(heavy[change] & heavy[change - 1])]
-            cuts = [0, *nz[change].tolist(), w]
-            segments = list(itertools.pairwise(cuts))
-            for x0, x1 in segments:
-                sub = indices[y0:y1, x0:x1]
-                used = np.bincount(sub.reshape(-1), minlength=colours.size) > 0
-                sub_colours = colours[used]
-                lut = (np.cumsum(used) - 1).astype(np.uint8)
-                sub_an = Analysis(sub_colours, lut[sub])
-                rect = Rect(piece.x + x0, piece.y + y0, x1 - x0, y1 - y0)
-                payload = self.tight.encode(pixels[y0:y1, x0:x1], pf, self.state, sub_an)
-                out.append(EncodedRect(rect, int(Encoding.TIGHT), payload))
-        return out
+        pixels = framebuffer[piece.y : piece.bottom, piece.x : piece.right]
+        slot = self._slot(an.content_class)
+        return slot.encoder.rects(piece, pixels, pf, self.options, slot.state, an)
 
     @staticmethod
     def _split(rect: Rect) -> list[Rect]:

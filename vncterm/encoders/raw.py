@@ -1,16 +1,29 @@
-"""Raw encoding (RFB spec section 7.7.1): pixels row by row in the viewer's format."""
+"""Raw encoding (RFB spec section 7.7.1): pixels row by row in the viewer's format.
+
+Every viewer decodes it; the manager falls back to it when the viewer listed nothing else.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-
+from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
-from .base import EncoderState
+from .analysis import U32, Analysis
+from .base import Encoder, EncoderOptions
 
 
-class RawEncoder:
-    code = 0
-    name = "raw"
+class RawEncoder(Encoder[None]):
+    encoding = Encoding.RAW
+    uses_palette = False
 
-    def encode(self, pixels: np.ndarray, pf: PixelFormat, state: EncoderState) -> bytes:
+    def new_state(self) -> None:
+        return None
+
+    def encode(
+        self,
+        pixels: U32,
+        pf: PixelFormat,
+        options: EncoderOptions,
+        state: None,
+        analysis: Analysis | None = None,
+    ) -> bytes:
         return pf.pack(pixels)

@@ -2,26 +2,51 @@
 
 U32 number of subrectangles, background PIXEL, then per subrectangle PIXEL + U16 x, y, w, h.
 The background is the most frequent colour; the subrectangles are the horizontal runs of other
-colours in each row. Cheap for solid and nearly solid areas, poor for text.
+colours in each row. Cheap for solid and nearly solid areas, poor for text; the manager sends
+Raw instead when RRE would not be smaller.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..geometry import Rect
+from ..rfb.connection import EncodedRect
+from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
-from .analysis import U32, Analysis, analyse
-from .base import EncoderState
-
-RRE = 2
+from .analysis import U32, Analysis, ContentClass, analyse
+from .base import Encoder, EncoderOptions
 
 
-class RreEncoder:
-    code = RRE
-    name = "rre"
+class RreEncoder(Encoder[None]):
+    encoding = Encoding.RRE
+    suits = frozenset({ContentClass.SOLID})
+
+    def new_state(self) -> None:
+        return None
+
+    def rects(
+        self,
+        piece: Rect,
+        pixels: U32,
+        pf: PixelFormat,
+        options: EncoderOptions,
+        state: None,
+        analysis: Analysis,
+    ) -> list[EncodedRect]:
+        """One RRE rectangle, or Raw when that is not larger."""
+        payload = self.encode(pixels, pf, options, state, analysis)
+        if len(payload) >= piece.area * pf.effective().bytes_per_pixel:
+            return [EncodedRect(piece, int(Encoding.RAW), pf.pack(pixels))]
+        return [EncodedRect(piece, int(Encoding.RRE), payload)]
 
     def encode(
-        self, pixels: U32, pf: PixelFormat, state: EncoderState, analysis: Analysis | None = None
+        self,
+        pixels: U32,
+        pf: PixelFormat,
+        options: EncoderOptions,
+        state: None,
+        analysis: Analysis | None = None,
     ) -> bytes:
         """Payload of one RRE rectangle."""
         _h, w = pixels.shape

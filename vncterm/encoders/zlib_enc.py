@@ -5,27 +5,29 @@ Raw pixels deflated by one stream kept for the connection's life: U32 length + z
 
 from __future__ import annotations
 
+from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
-from .analysis import U32, Analysis
-from .base import EncoderState
-from .zstream import ZStream, zlib_level
-
-ZLIB = 6
+from .analysis import U32, Analysis, ContentClass
+from .base import Encoder, EncoderOptions
+from .zstream import OneStream, zlib_level
 
 
-class ZlibEncoder:
-    code = ZLIB
-    name = "zlib"
+class ZlibEncoder(Encoder[OneStream]):
+    encoding = Encoding.ZLIB
+    suits = frozenset({ContentClass.BITMAP, ContentClass.INDEXED, ContentClass.FULL})
+    uses_palette = False
+
+    def new_state(self) -> OneStream:
+        return OneStream()
 
     def encode(
-        self, pixels: U32, pf: PixelFormat, state: EncoderState, analysis: Analysis | None = None
+        self,
+        pixels: U32,
+        pf: PixelFormat,
+        options: EncoderOptions,
+        state: OneStream,
+        analysis: Analysis | None = None,
     ) -> bytes:
         """Payload of one Zlib rectangle."""
-        level = zlib_level(state.compress_level)
-        stream = state.streams.get("zlib")
-        if not isinstance(stream, ZStream):
-            stream = ZStream(level)
-            state.streams["zlib"] = stream
-        stream.relevel(level)  # one stream for the connection's life; a new level continues it
-        body = stream.compress(pf.pack(pixels))
+        body = state.at(zlib_level(options.compress_level)).compress(pf.pack(pixels))
         return len(body).to_bytes(4, "big") + body

@@ -16,8 +16,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
 from .analysis import (
+    ALL_CLASSES,
     U32,
     Analysis,
     IntArr,
@@ -27,10 +29,9 @@ from .analysis import (
     tile_layout,
     tile_start_mask,
 )
-from .base import EncoderState
-from .zstream import ZStream, zlib_level
+from .base import MERGE_WIDE, Encoder, EncoderOptions
+from .zstream import OneStream, zlib_level
 
-ZRLE = 16
 TILE = 64
 
 _RAW, _SOLID, _PACKED, _PLAIN_RLE, _PALETTE_RLE = 0, 1, 2, 3, 4
@@ -70,24 +71,27 @@ def _pack(local: IntArr, th: int, tw: int, bits: int) -> bytes:
     return packed.astype(np.uint8).tobytes()
 
 
-class ZrleEncoder:
+class ZrleEncoder(Encoder[OneStream]):
     """ZRLE with a per-tile choice of raw, solid, packed palette, plain RLE and palette RLE."""
 
-    code = ZRLE
-    name = "zrle"
+    encoding = Encoding.ZRLE
+    suits = ALL_CLASSES
+    merge = MERGE_WIDE
+
+    def new_state(self) -> OneStream:
+        return OneStream()
 
     def encode(
-        self, pixels: U32, pf: PixelFormat, state: EncoderState, analysis: Analysis | None = None
+        self,
+        pixels: U32,
+        pf: PixelFormat,
+        options: EncoderOptions,
+        state: OneStream,
+        analysis: Analysis | None = None,
     ) -> bytes:
         """Payload of one ZRLE rectangle: U32 length + zlib data."""
         data = self.tiles(pixels, pf, analysis)
-        level = zlib_level(state.compress_level, palette=True)
-        stream = state.streams.get("zrle")
-        if not isinstance(stream, ZStream):
-            stream = ZStream(level)
-            state.streams["zrle"] = stream
-        stream.relevel(level)  # one stream for the connection's life; a new level continues it
-        body = stream.compress(data)
+        body = state.at(zlib_level(options.compress_level, palette=True)).compress(data)
         return len(body).to_bytes(4, "big") + body
 
     def tiles(self, pixels: U32, pf: PixelFormat, analysis: Analysis | None = None) -> bytes:

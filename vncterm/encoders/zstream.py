@@ -11,6 +11,8 @@ The library is zlib-ng (PyPI ``zlib-ng``), which produces standard zlib streams 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from zlib_ng import zlib_ng as _zlib
 
 #: The zlib level used when the viewer sent no compression-level pseudo-encoding.
@@ -49,6 +51,20 @@ class ZStream:
         if level != self.level:
             self.level = level
             self._obj = _zlib.compressobj(level, _zlib.DEFLATED, -15)
+
+
+@dataclass
+class OneStream:
+    """The state of an encoding with one stream for the connection's life (Zlib, ZRLE)."""
+
+    stream: ZStream | None = None
+
+    def at(self, level: int) -> ZStream:
+        """The stream (made on first use) at ``level``; a new level continues it."""
+        if self.stream is None:
+            self.stream = ZStream(level)
+        self.stream.relevel(level)
+        return self.stream
 
 
 #: zlib level for each RFB compression level (0..9, pseudo-encodings -256..-247, section 7.8)

@@ -16,7 +16,6 @@ import ssl
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
 
 from ..errors import ProtocolError, UsageError
 from ..geometry import Rect
@@ -36,21 +35,10 @@ _U32 = struct.Struct(">I")
 _RECT_HEADER = struct.Struct(">HHHHi")
 
 
-class UpdateRect(Protocol):
-    """What a FramebufferUpdate rectangle needs: where, the encoding number, the payload."""
-
-    @property
-    def rect(self) -> Rect: ...
-
-    @property
-    def encoding(self) -> int: ...
-
-    @property
-    def payload(self) -> bytes: ...
-
-
-class RectData(NamedTuple):
-    """A plain UpdateRect (pseudo-encodings and tests)."""
+@dataclass(frozen=True, slots=True)
+class EncodedRect:
+    """One FramebufferUpdate rectangle (section 7.6.1): where, the encoding number (a pixel
+    encoding or a pseudo-encoding), the payload that follows the header."""
 
     rect: Rect
     encoding: int
@@ -246,7 +234,7 @@ class ServerConnection:
         )
         self.state = State.NORMAL
 
-    def send_framebuffer_update(self, rects: Iterable[UpdateRect]) -> int:
+    def send_framebuffer_update(self, rects: Iterable[EncodedRect]) -> int:
         """FramebufferUpdate (section 7.6.1); returns the number of bytes queued."""
         self._require_normal()
         parts: list[bytes] = []
@@ -306,28 +294,28 @@ class ServerConnection:
     def provide_clipboard_text(self, text: str) -> None:
         self.send_extended_clipboard(clipboard.provide_text(text))
 
-    def desktop_size_rect(self, reason: int = 0, status: int = 0) -> RectData | None:
+    def desktop_size_rect(self, reason: int = 0, status: int = 0) -> EncodedRect | None:
         """The size pseudo-rectangle this viewer understands (section 7.8.2 DesktopSize, 7.8.5
         ExtendedDesktopSize: ``reason`` 0 server, 1 this client, 2 another client; ``status``
         0 ok, 1 prohibited, 2 out of resources, 3 invalid layout), or None if it knows neither.
         """
         if Encoding.EXTENDED_DESKTOP_SIZE in self.encodings:
             screen = struct.pack(">IHHHHI", 0, 0, 0, self.width, self.height, 0)
-            return RectData(
+            return EncodedRect(
                 Rect(reason, status, self.width, self.height),
                 Encoding.EXTENDED_DESKTOP_SIZE,
                 b"\x01\0\0\0" + screen,
             )
         if Encoding.DESKTOP_SIZE in self.encodings and status == 0:
-            return RectData(Rect(0, 0, self.width, self.height), Encoding.DESKTOP_SIZE, b"")
+            return EncodedRect(Rect(0, 0, self.width, self.height), Encoding.DESKTOP_SIZE, b"")
         return None
 
-    def desktop_name_rect(self, name: str) -> RectData | None:
+    def desktop_name_rect(self, name: str) -> EncodedRect | None:
         """DesktopName (section 7.8.4), if the viewer listed it."""
         if Encoding.DESKTOP_NAME not in self.encodings:
             return None
         data = name.encode()
-        return RectData(Rect(0, 0, 0, 0), Encoding.DESKTOP_NAME, _U32.pack(len(data)) + data)
+        return EncodedRect(Rect(0, 0, 0, 0), Encoding.DESKTOP_NAME, _U32.pack(len(data)) + data)
 
     def send_end_of_continuous_updates(self) -> None:
         """EndOfContinuousUpdates (section 7.6.5): announces support, or confirms a stop."""
@@ -355,14 +343,14 @@ class ServerConnection:
         for i in range(0, len(data), streams.MAX_DATA):
             self._send(streams.data_message(stream_id, data[i : i + streams.MAX_DATA]))
 
-    def stream_announcements(self, changes: Iterable[tuple[str, bool]]) -> list[RectData]:
+    def stream_announcements(self, changes: Iterable[tuple[str, bool]]) -> list[EncodedRect]:
         """Rectangles announcing stream additions/removals, for the next FramebufferUpdate."""
         if self.stream_encoding is None:
             return []
         out = []
         for name, added in changes:
             rect, payload = streams.announcement(name, added)
-            out.append(RectData(rect, self.stream_encoding, payload))
+            out.append(EncodedRect(rect, self.stream_encoding, payload))
         return out
 
     def _require_normal(self) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..geometry import Rect
-from ..rfb.connection import RectData
+from ..rfb.connection import EncodedRect
 from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
 
 
-def cursor_rect(image: np.ndarray, hotspot: tuple[int, int], pf: PixelFormat) -> RectData:
+def cursor_rect(image: np.ndarray, hotspot: tuple[int, int], pf: PixelFormat) -> EncodedRect:
     """A Cursor rectangle from an (h, w, 4) RGBA image (an empty image hides the pointer)."""
     h, w = image.shape[:2]
     rgb = (
@@ -24,7 +24,7 @@ def cursor_rect(image: np.ndarray, hotspot: tuple[int, int], pf: PixelFormat) ->
     )
     mask = np.packbits(image[..., 3] > 127, axis=1) if w and h else np.zeros((0,), np.uint8)
     x, y = hotspot if w and h else (0, 0)
-    return RectData(Rect(x, y, w, h), Encoding.CURSOR, pf.pack(rgb) + mask.tobytes())
+    return EncodedRect(Rect(x, y, w, h), Encoding.CURSOR, pf.pack(rgb) + mask.tobytes())
 
 
 def _arrow() -> tuple[np.ndarray, tuple[int, int]]:

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from ..console.base import Console
-from ..encoders.base import EncoderState
+from ..encoders.base import EncoderOptions
 from ..encoders.cells import CellGrid
 from ..encoders.copyrect import copyrect_payload
-from ..encoders.manager import EncodedRect, EncodeManager
+from ..encoders.manager import EncodeManager
 from ..errors import ProtocolError
 from ..geometry import Move, Rect
 from ..rfb import events, vencrypt
-from ..rfb.connection import RectData, SecurityConfig, ServerConnection, State, UpdateRect
+from ..rfb.connection import EncodedRect, SecurityConfig, ServerConnection, State
 from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
 from ..terminal.keymap import KeyState
@@ -83,7 +83,7 @@ class Viewer(asyncio.Protocol):
         self._stuck_handle: asyncio.TimerHandle | None = None
         self._handshake_handle: asyncio.TimerHandle | None = None
         self.manager = EncodeManager(
-            EncoderState(allow_lossy=session.allow_lossy), gradient=session.tight_gradient
+            EncoderOptions(allow_lossy=session.allow_lossy, tight_gradient=session.tight_gradient)
         )
         self.keys = KeyState()
         self.mouse = MouseState()
@@ -114,8 +114,8 @@ class Viewer(asyncio.Protocol):
         self._next_stream_id = 1
         self._captures_refused = 0  # refusals for holding too many captures (logged once)
         self._input_paused = False
-        self._pseudo: list[RectData] = []  # pseudo-rectangles for the next update
-        self._size_rects: list[RectData] = []  # size changes: sent in an update of their own
+        self._pseudo: list[EncodedRect] = []  # pseudo-rectangles for the next update
+        self._size_rects: list[EncodedRect] = []  # size changes: sent in an update of their own
         self._qemu_keys_confirmed = False
         self._continuous: Rect | None = None  # region under continuous updates
         self._fences: list[tuple[int, bytes]] = []  # fence answers owed after the update
@@ -291,7 +291,7 @@ class Viewer(asyncio.Protocol):
                 # the viewer may use QEMU key events once it sees this empty rectangle
                 self._qemu_keys_confirmed = True
                 self._pseudo.append(
-                    RectData(Rect(0, 0, 0, 0), Encoding.QEMU_EXTENDED_KEY_EVENT, b"")
+                    EncodedRect(Rect(0, 0, 0, 0), Encoding.QEMU_EXTENDED_KEY_EVENT, b"")
                 )
         elif isinstance(ev, events.EnableContinuousUpdates):
             self._on_continuous(ev)
@@ -811,10 +811,10 @@ class Viewer(asyncio.Protocol):
         self.maybe_send()
 
     def _send_update(self, encoded: list[EncodedRect]) -> None:
-        pseudo: list[UpdateRect] = list(self._pseudo)
+        pseudo: list[EncodedRect] = list(self._pseudo)
         self._pseudo = []
-        moves: list[UpdateRect] = [
-            RectData(c.dst, Encoding.COPYRECT, copyrect_payload(c.src.x, c.src.y))
+        moves: list[EncodedRect] = [
+            EncodedRect(c.dst, Encoding.COPYRECT, copyrect_payload(c.src.x, c.src.y))
             for c in self._pending_copies
         ]
         self._pending_copies = []
