@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
-from .. import vencrypt
 from ..constants import SecurityType, VeNCryptSubtype
+from ..vencrypt import PlainUser
 from .base import SecurityHandler, Session
 from .none import NoneSecurity
 from .plain import PlainSecurity
@@ -49,7 +49,7 @@ class SecurityConfig:
     tls_context: ssl.SSLContext | None = None
     anon_tls_context: ssl.SSLContext | None = None
     #: X509Plain/TLSPlain users (``vencrypt.parse_users``); None: Plain is not offered.
-    plain_users: Mapping[str, vencrypt.PlainUser] | None = None
+    plain_users: Mapping[str, PlainUser] | None = None
 
     @property
     def has_password(self) -> bool:
