@@ -229,7 +229,7 @@ class StreamClient:
         if (major, minor) < vencrypt.VERSION:
             raise ProtocolError(f"VeNCrypt {major}.{minor} is not supported (0.2 is)")
         w.write(bytes(vencrypt.VERSION))
-        if (await r.readexactly(1))[0] != 0:
+        if (await r.readexactly(1))[0] != vencrypt.VERSION_OK:
             raise ProtocolError("the server refused VeNCrypt 0.2")
         count = (await r.readexactly(1))[0]
         offered = struct.unpack(f">{count}I", await r.readexactly(4 * count))
@@ -238,7 +238,7 @@ class StreamClient:
         except ValueError as e:
             raise ProtocolError(str(e)) from None
         w.write(struct.pack(">I", subtype))
-        if (await r.readexactly(1))[0] != 1:
+        if (await r.readexactly(1))[0] != vencrypt.SUBTYPE_OK:
             raise ProtocolError(f"the server refused VeNCrypt {vencrypt.NAMES[subtype]}")
         name = tls.server_name or host
         try:

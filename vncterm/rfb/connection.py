@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from ..errors import ProtocolError, UsageError
 from . import clipboard, events, messages, streams, vencrypt
 from . import server_messages as sm
-from .constants import Encoding, FenceFlag, SecurityType
+from .constants import DesktopSizeReason, DesktopSizeStatus, Encoding, FenceFlag, SecurityType
 from .messages import MAX_CUT_TEXT, MAX_ENCODINGS, MAX_FENCE
 from .pixel_format import SERVER_PIXEL_FORMAT, PixelFormat
 from .security import SecurityConfig, SecurityHandler, base, describe, handler_for
@@ -196,7 +196,9 @@ class ServerConnection:
     def provide_clipboard_text(self, text: str) -> None:
         self.send_extended_clipboard(clipboard.provide_text(text))
 
-    def desktop_size_rect(self, reason: int = 0, status: int = 0) -> RectData | None:
+    def desktop_size_rect(
+        self, reason: int = DesktopSizeReason.SERVER, status: int = DesktopSizeStatus.OK
+    ) -> RectData | None:
         """The size pseudo-rectangle this viewer understands (``constants.DesktopSizeReason``,
         ``DesktopSizeStatus``; section 7.8.2 and 7.8.5), or None if it knows neither."""
         return sm.desktop_size_rect(self.encodings, self.width, self.height, reason, status)

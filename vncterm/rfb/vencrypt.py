@@ -39,6 +39,9 @@ from ..errors import ProtocolError
 from .constants import VeNCryptSubtype
 
 VERSION = (0, 2)
+#: The server's U8 answers to the viewer's version and to its sub-type choice.
+VERSION_OK, VERSION_REFUSED = 0, 0xFF
+SUBTYPE_OK, SUBTYPE_REFUSED = 1, 0
 
 TLS_NONE = VeNCryptSubtype.TLS_NONE
 TLS_VNC = VeNCryptSubtype.TLS_VNC

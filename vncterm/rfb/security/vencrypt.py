@@ -41,19 +41,19 @@ class VeNCryptSecurity(SecurityHandler):
             if raw is None:
                 return None
             if tuple(raw) != vencrypt.VERSION:
-                session.send(b"\xff")
+                session.send(bytes([vencrypt.VERSION_REFUSED]))
                 raise ProtocolError(f"VeNCrypt version {raw[0]}.{raw[1]} is not supported (0.2 is)")
-            session.send(b"\0" + vencrypt.subtype_list(tuple(self.subtypes)))
+            session.send(bytes([vencrypt.VERSION_OK]) + vencrypt.subtype_list(tuple(self.subtypes)))
             self._state = State.VENCRYPT_SUBTYPE
         raw = take(buf, 4)
         if raw is None:
             return None
         (chosen,) = struct.unpack(">I", raw)
         if chosen not in self.subtypes:
-            session.send(b"\0")
+            session.send(bytes([vencrypt.SUBTYPE_REFUSED]))
             raise ProtocolError(f"VeNCrypt sub-type {chosen} was not offered")
         session.subtype = chosen
-        session.send(b"\x01")
+        session.send(bytes([vencrypt.SUBTYPE_OK]))
         self.inner = self.subtypes[chosen]()
         started = self.inner.start(session)
         if started is not None:
