@@ -31,17 +31,8 @@ from .security import SecurityConfig, SecurityHandler, base, describe, handler_f
 from .server_messages import RectData, UpdateRect
 from .state import State
 
-__all__ = [
-    "MAX_CUT_TEXT",
-    "MAX_EARLY_INPUT",
-    "MAX_ENCODINGS",
-    "MAX_FENCE",
-    "RectData",
-    "SecurityConfig",
-    "ServerConnection",
-    "State",
-    "UpdateRect",
-]
+__all__ = ["MAX_CUT_TEXT", "MAX_EARLY_INPUT", "MAX_ENCODINGS", "MAX_FENCE", "RectData"]
+__all__ += ["SecurityConfig", "ServerConnection", "State", "UpdateRect"]  # re-exported
 
 #: What a viewer may send ahead of ServerInit (or of the owner's Plain verdict), at most.
 MAX_EARLY_INPUT = 64 * 1024
