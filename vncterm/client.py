@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from .errors import ProtocolError
 from .rfb import auth, streams, vencrypt
-from .rfb.constants import Encoding, SecurityType
+from .rfb.constants import ClientMsg, Encoding, SecurityResult, SecurityType, ServerMsg
 
 _READ_LIMIT = 1 << 20
 #: Seconds :meth:`StreamClient.close` waits for the server to end the connection.
@@ -201,7 +201,11 @@ class StreamClient:
         (n,) = struct.unpack(">I", header[20:24])
         self.name = (await r.readexactly(n)).decode(errors="replace")
         encodings = (Encoding.RAW, streams.STREAM_ENCODING)
-        self._send(struct.pack(f">BxH{len(encodings)}i", 2, len(encodings), *encodings))
+        self._send(
+            struct.pack(
+                f">BxH{len(encodings)}i", ClientMsg.SET_ENCODINGS, len(encodings), *encodings
+            )
+        )
         self._request()
 
     async def _vnc_auth(self, password: bytes) -> None:
@@ -213,7 +217,7 @@ class StreamClient:
         """SecurityResult (section 7.1.3), with the reason of a failure."""
         r = self._reader
         (result,) = struct.unpack(">I", await r.readexactly(4))
-        if result != 0:
+        if result != SecurityResult.OK:
             (n,) = struct.unpack(">I", await r.readexactly(4))
             raise PermissionError((await r.readexactly(min(n, 4096))).decode(errors="replace"))
 
@@ -225,7 +229,7 @@ class StreamClient:
         if (major, minor) < vencrypt.VERSION:
             raise ProtocolError(f"VeNCrypt {major}.{minor} is not supported (0.2 is)")
         w.write(bytes(vencrypt.VERSION))
-        if (await r.readexactly(1))[0] != 0:
+        if (await r.readexactly(1))[0] != vencrypt.VERSION_OK:
             raise ProtocolError("the server refused VeNCrypt 0.2")
         count = (await r.readexactly(1))[0]
         offered = struct.unpack(f">{count}I", await r.readexactly(4 * count))
@@ -234,7 +238,7 @@ class StreamClient:
         except ValueError as e:
             raise ProtocolError(str(e)) from None
         w.write(struct.pack(">I", subtype))
-        if (await r.readexactly(1))[0] != 1:
+        if (await r.readexactly(1))[0] != vencrypt.SUBTYPE_OK:
             raise ProtocolError(f"the server refused VeNCrypt {vencrypt.NAMES[subtype]}")
         name = tls.server_name or host
         try:
@@ -259,7 +263,7 @@ class StreamClient:
             self._writer.write(data)
 
     def _request(self) -> None:
-        self._send(struct.pack(">BBHHHH", 3, 1, 0, 0, 1, 1))
+        self._send(struct.pack(">BBHHHH", ClientMsg.FRAMEBUFFER_UPDATE_REQUEST, 1, 0, 0, 1, 1))
 
     async def _run(self) -> None:
         try:
@@ -281,7 +285,7 @@ class StreamClient:
     async def _message(self) -> None:
         r = self._reader
         kind = (await r.readexactly(1))[0]
-        if kind == 0:  # FramebufferUpdate
+        if kind == ServerMsg.FRAMEBUFFER_UPDATE:
             (count,) = struct.unpack(">xH", await r.readexactly(3))
             for _ in range(count):
                 x, _y, w, h, enc = struct.unpack(">HHHHi", await r.readexactly(12))
@@ -299,12 +303,12 @@ class StreamClient:
                     raise ProtocolError(f"unexpected encoding {enc}")
             self._first_update.set()
             self._request()
-        elif kind == 1:  # SetColourMapEntries
+        elif kind == ServerMsg.SET_COLOUR_MAP_ENTRIES:
             (n,) = struct.unpack(">xxH", await r.readexactly(5))
             await r.readexactly(6 * n)
-        elif kind == 2:  # Bell
+        elif kind == ServerMsg.BELL:
             pass
-        elif kind == 3:  # ServerCutText
+        elif kind == ServerMsg.SERVER_CUT_TEXT:
             (n,) = struct.unpack(">xxxI", await r.readexactly(7))
             await r.readexactly(n)
         elif kind == streams.QEMU_MSG:

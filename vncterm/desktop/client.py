@@ -28,9 +28,17 @@ import numpy as np
 
 from ..errors import AuthenticationFailed, ProtocolError, UsageError
 from ..geometry import Move, Rect
-from ..rfb.auth import vnc_response
+from ..rfb import clipboard
+from ..rfb.auth import CHALLENGE_SIZE, vnc_response
 from ..rfb.clipboard import provided_text
-from ..rfb.constants import ClientMsg, Encoding, SecurityType, ServerMsg
+from ..rfb.constants import (
+    ClientMsg,
+    DesktopSizeStatus,
+    Encoding,
+    SecurityResult,
+    SecurityType,
+    ServerMsg,
+)
 from ..rfb.pixel_format import PIXEL_FORMAT_SIZE, SERVER_PIXEL_FORMAT
 from .decoders import (
     Reader,
@@ -89,10 +97,11 @@ _U32 = struct.Struct(">I")
 _S32 = struct.Struct(">i")
 _RECT = struct.Struct(">HHHHi")
 
-# Extended Clipboard flags (pseudo-encoding 0xc0a1e5ce): formats in bits 0-15, actions 24-31.
-CLIP_TEXT = 1 << 0
-CLIP_CAPS, CLIP_REQUEST, CLIP_PEEK, CLIP_NOTIFY, CLIP_PROVIDE = (1 << b for b in range(24, 29))
-_CLIP_ACTIONS = CLIP_CAPS | CLIP_REQUEST | CLIP_PEEK | CLIP_NOTIFY | CLIP_PROVIDE
+# Extended Clipboard flags (``rfb.clipboard``): formats in bits 0-15, actions 24-31.
+CLIP_TEXT = clipboard.TEXT
+CLIP_CAPS, CLIP_REQUEST, CLIP_PEEK = clipboard.CAPS, clipboard.REQUEST, clipboard.PEEK
+CLIP_NOTIFY, CLIP_PROVIDE = clipboard.NOTIFY, clipboard.PROVIDE
+_CLIP_ACTIONS = clipboard.ACTIONS
 
 
 class State(enum.Enum):
@@ -349,11 +358,11 @@ class DesktopClient:
         if stype == SecurityType.VNC_AUTH:
             if self._password is None:
                 raise AuthenticationFailed("the desktop wants a password and none was given")
-            challenge = yield 16
+            challenge = yield CHALLENGE_SIZE
             self._out.append(vnc_response(self._password, challenge))
         if stype == SecurityType.VNC_AUTH or version == (3, 8):
             (result,) = _U32.unpack((yield 4))
-            if result != 0:
+            if result != SecurityResult.OK:
                 reason = (yield from decode_name(MAX_REASON)) if version == (3, 8) else ""
                 raise AuthenticationFailed(
                     f"the desktop refused authentication: {reason or 'no reason given'}"
@@ -452,7 +461,7 @@ class DesktopClient:
             return True
         if enc == Encoding.EXTENDED_DESKTOP_SIZE:
             ext = yield from decode_extended_desktop_size(rect)
-            if ext.status != 0:
+            if ext.status != DesktopSizeStatus.OK:
                 log.info("desktop refused a layout change: status %d", ext.status)
                 return False
             if (ext.width, ext.height) == (self.width, self.height):

@@ -6,114 +6,43 @@ touches a socket, a clock or the OS: the challenge source is injected. Bytes may
 any point; the same events come out. A viewer that breaks the protocol raises
 :class:`~vncterm.errors.ProtocolError`; every length it sends is capped before anything is
 allocated for it.
+
+The machine: ProtocolVersion, the security type, that type's handler (``security``: the table
+maps the type to its handler, which runs until it authenticates or fails), ClientInit, the owner's
+ServerInit, then client messages (``messages``). Replies owed to the viewer at the message level
+are sent here: the Extended Clipboard caps, EndOfContinuousUpdates and a ServerFence when
+SetEncodings first lists those pseudo-encodings.
 """
 
 from __future__ import annotations
 
-import enum
 import re
 import ssl
 import struct
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 
 from ..errors import ProtocolError, UsageError
-from ..geometry import Rect
-from . import auth, clipboard, events, streams, vencrypt
-from .constants import ClientMsg, Encoding, SecurityType, ServerMsg
-from .pixel_format import PIXEL_FORMAT_SIZE, SERVER_PIXEL_FORMAT, PixelFormat
+from . import clipboard, events, messages, streams, vencrypt
+from . import server_messages as sm
+from .constants import DesktopSizeReason, DesktopSizeStatus, Encoding, FenceFlag, SecurityType
+from .messages import MAX_CUT_TEXT, MAX_ENCODINGS, MAX_FENCE
+from .pixel_format import SERVER_PIXEL_FORMAT, PixelFormat
+from .security import SecurityConfig, SecurityHandler, base, describe, handler_for
+from .server_messages import EncodedRect
+from .state import State
 
-#: Upper bounds on what a viewer may make us read or keep.
-MAX_ENCODINGS = 1024
-MAX_CUT_TEXT = 1 << 20
+__all__ = ["MAX_CUT_TEXT", "MAX_EARLY_INPUT", "MAX_ENCODINGS", "MAX_FENCE", "EncodedRect"]
+__all__ += ["SecurityConfig", "ServerConnection", "State"]  # re-exported
+
+#: What a viewer may send ahead of ServerInit (or of the owner's Plain verdict), at most.
 MAX_EARLY_INPUT = 64 * 1024
-MAX_FENCE = 64
 
 _VERSION_RE = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
-_U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
-_RECT_HEADER = struct.Struct(">HHHHi")
-
-
-@dataclass(frozen=True, slots=True)
-class EncodedRect:
-    """One FramebufferUpdate rectangle (section 7.6.1): where, the encoding number (a pixel
-    encoding or a pseudo-encoding), the payload that follows the header."""
-
-    rect: Rect
-    encoding: int
-    payload: bytes
-
-
-class State(enum.Enum):
-    """Where the handshake is (section 7.1 to 7.3), then NORMAL, then CLOSED."""
-
-    VERSION = "waiting for ProtocolVersion"
-    SECURITY_CHOICE = "waiting for the security type"
-    VNC_AUTH_RESPONSE = "waiting for the VNC authentication response"
-    VENCRYPT_VERSION = "waiting for the VeNCrypt version"
-    VENCRYPT_SUBTYPE = "waiting for the VeNCrypt sub-type"
-    TLS_HANDSHAKE = "in the TLS handshake"
-    PLAIN_AUTH = "waiting for the Plain credentials"
-    PLAIN_CHECK = "waiting for the owner to check the Plain credentials"
-    CLIENT_INIT = "waiting for ClientInit"
-    SERVER_INIT = "waiting for the owner to send ServerInit"
-    NORMAL = "normal"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class SecurityConfig:
-    """How viewers must authenticate (section 7.2).
-
-    Without TLS: security None when there is no password, else VNC Authentication. With a TLS
-    context (``tls_context`` for the X509 sub-types, ``anon_tls_context`` for the anonymous
-    ones), VeNCrypt (19) is the only type offered; see :attr:`vencrypt_subtypes`.
-    """
-
-    password: bytes | None = None
-    view_only_password: bytes | None = None
-    tls_context: ssl.SSLContext | None = None
-    anon_tls_context: ssl.SSLContext | None = None
-    #: X509Plain/TLSPlain users (``vencrypt.parse_users``); None: Plain is not offered.
-    plain_users: Mapping[str, vencrypt.PlainUser] | None = None
-
-    @property
-    def has_password(self) -> bool:
-        return self.password is not None or self.view_only_password is not None
-
-    @property
-    def vencrypt_subtypes(self) -> tuple[int, ...]:
-        """VeNCrypt sub-types, strongest first: Plain and VNC with a user list or password;
-        the None sub-types only when neither is configured (a client certificate required
-        by the TLS context, or a loopback listener, is then the only check)."""
-        out: list[int] = []
-        unauthenticated = not self.has_password and self.plain_users is None
-        for ctx, plain, vnc, none in (
-            (self.tls_context, vencrypt.X509_PLAIN, vencrypt.X509_VNC, vencrypt.X509_NONE),
-            (self.anon_tls_context, vencrypt.TLS_PLAIN, vencrypt.TLS_VNC, vencrypt.TLS_NONE),
-        ):
-            if ctx is None:
-                continue
-            if self.plain_users is not None:
-                out.append(plain)
-            if self.has_password:
-                out.append(vnc)
-            if unauthenticated:
-                out.append(none)
-        return tuple(out)
-
-    @property
-    def types(self) -> tuple[int, ...]:
-        if self.tls_context is not None or self.anon_tls_context is not None:
-            return (SecurityType.VENCRYPT,)
-        if not self.has_password:
-            return (SecurityType.NONE,)
-        return (SecurityType.VNC_AUTH,)
 
 
 class ServerConnection:
-    """One viewer's RFB session, server side, without I/O."""
+    """One viewer's RFB session, server side, without I/O. It is the handlers' ``Session``."""
 
     def __init__(
         self,
@@ -123,10 +52,7 @@ class ServerConnection:
         refuse: str | None = None,
     ) -> None:
         self.security = security or SecurityConfig()
-        needs_challenge = SecurityType.VNC_AUTH in self.security.types or any(
-            t in vencrypt.VNC for t in self.security.vencrypt_subtypes
-        )
-        if random_bytes is None and needs_challenge:
+        if random_bytes is None and self.security.needs_random:
             raise UsageError("VNC authentication needs a random_bytes source")
         self._random_bytes = random_bytes
         #: When set, the viewer is refused with this reason right after ProtocolVersion.
@@ -137,7 +63,7 @@ class ServerConnection:
         #: event is Refused, not AuthenticationFailed. The owner's blocking lives here.
         self.auth_gate: Callable[[], str | None] | None = None
         self.max_cut_text = max_cut_text
-        self.state = State.VERSION
+        self._state = State.VERSION
         #: Negotiated protocol minor version: 3, 7 or 8.
         self.minor_version = 0
         self.pixel_format: PixelFormat = SERVER_PIXEL_FORMAT
@@ -154,15 +80,27 @@ class ServerConnection:
         self.height = 0
         self._in = bytearray()
         self._out: list[bytes] = [b"RFB 003.008\n"]
-        self._challenge = b""
         #: Security type and VeNCrypt sub-type in use (0 until chosen); Plain user name.
         self.security_type = 0
         self.subtype = 0
         self.user: str | None = None
+        self._security: SecurityHandler | None = None
         #: The TLS session once a VeNCrypt TLS sub-type started; ``_wire`` holds bytes queued
         #: in the clear before it (the sub-type acknowledgement).
         self._tls: vencrypt.TLSLayer | None = None
         self._wire: list[bytes] = []
+
+    @property
+    def state(self) -> State:
+        """Where the connection is; during security, where its handler is."""
+        if self._state is State.SECURITY and self._security is not None:
+            return self._security.state
+        return self._state
+
+    @property
+    def security_name(self) -> str:
+        """The security type (and VeNCrypt sub-type) in use, for logs."""
+        return describe(self.security_type, self.subtype)
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -178,7 +116,7 @@ class ServerConnection:
             try:
                 self._tls.encrypt(plain)
             except ssl.SSLError:
-                self.state = State.CLOSED  # the session broke: nothing more can be sent
+                self._state = State.CLOSED  # the session broke: nothing more can be sent
         data = b"".join(self._wire) + self._tls.take_output()
         self._wire.clear()
         return data
@@ -190,31 +128,14 @@ class ServerConnection:
             return None
         return self._tls.describe()
 
-    def _send(self, data: bytes) -> None:
+    @property
+    def has_buffered_input(self) -> bool:
+        """True when bytes wait to be parsed (after ServerInit, call ``receive_data(b"")``)."""
+        return bool(self._in)
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` for the viewer (the security handlers' way out)."""
         self._out.append(data)
-
-    def _send_failed_result(self, reason: str) -> None:
-        """SecurityResult "failed" (section 7.1.3), with a reason from version 3.8 on."""
-        self._send(_U32.pack(1))
-        if self.minor_version >= 8:
-            encoded = reason.encode()
-            self._send(_U32.pack(len(encoded)) + encoded)
-        self.state = State.CLOSED
-
-    def _fail_security(self, reason: str) -> events.AuthenticationFailed:
-        self._send_failed_result(reason)
-        return events.AuthenticationFailed(reason, user=self.user, subtype=self.subtype)
-
-    def _gate(self, result_expected: bool = True) -> events.Refused | None:
-        """The owner's :attr:`auth_gate` verdict: None to go on, or the refusal (a failed
-        SecurityResult where the viewer expects one; else the connection just closes)."""
-        reason = self.auth_gate() if self.auth_gate is not None else None
-        if reason is None:
-            return None
-        if result_expected:
-            self._send_failed_result(reason)
-        self.state = State.CLOSED
-        return events.Refused(reason)
 
     def set_size(self, width: int, height: int) -> None:
         """The framebuffer changed size (announce it with :meth:`desktop_size_rect`)."""
@@ -222,66 +143,38 @@ class ServerConnection:
 
     def send_server_init(self, width: int, height: int, name: str) -> None:
         """ServerInit (section 7.3.2) in answer to ClientInit."""
-        if self.state is not State.SERVER_INIT:
+        if self._state is not State.SERVER_INIT:
             raise UsageError(f"ServerInit cannot be sent in state {self.state.name}")
         self.width, self.height = width, height
-        encoded = name.encode()
-        self._send(
-            struct.pack(">HH", width, height)
-            + SERVER_PIXEL_FORMAT.to_bytes()
-            + _U32.pack(len(encoded))
-            + encoded
-        )
-        self.state = State.NORMAL
+        self.send(sm.server_init(width, height, SERVER_PIXEL_FORMAT.to_bytes(), name))
+        self._state = State.NORMAL
 
     def send_framebuffer_update(self, rects: Iterable[EncodedRect]) -> int:
         """FramebufferUpdate (section 7.6.1); returns the number of bytes queued."""
         self._require_normal()
-        parts: list[bytes] = []
-        count = 0
-        size = 0
-        for item in rects:
-            rect, encoding, payload = item.rect, item.encoding, item.payload
-            parts.append(_RECT_HEADER.pack(rect.x, rect.y, rect.w, rect.h, encoding))
-            parts.append(payload)
-            size += 12 + len(payload)
-            count += 1
-            if count == 0xFFFF:  # the count is a U16: continue in another message
-                self._send(struct.pack(">BxH", ServerMsg.FRAMEBUFFER_UPDATE, count))
-                self._out.extend(parts)
-                parts, count = [], 0
-        if count or not size:
-            self._send(struct.pack(">BxH", ServerMsg.FRAMEBUFFER_UPDATE, count))
-            self._out.extend(parts)
+        parts, size = sm.framebuffer_update(rects)
+        self._out += parts
         return size + 4
 
     def send_colour_map(self, first: int, colours: list[tuple[int, int, int]]) -> None:
         """SetColourMapEntries (section 7.6.2), colours as U16 (r, g, b)."""
         self._require_normal()
-        body = b"".join(struct.pack(">HHH", *c) for c in colours)
-        header = struct.pack(">BxHH", ServerMsg.SET_COLOUR_MAP_ENTRIES, first, len(colours))
-        self._send(header + body)
+        self.send(sm.colour_map(first, colours))
 
     def send_bell(self) -> None:
         """Bell (section 7.6.3)."""
         self._require_normal()
-        self._send(bytes([ServerMsg.BELL]))
+        self.send(sm.bell())
 
     def send_cut_text(self, text: str) -> None:
         """ServerCutText (section 7.6.4) in Latin-1; characters outside it become '?'."""
         self._require_normal()
-        data = text.encode("latin-1", errors="replace")
-        self._send(struct.pack(">Bxxx", ServerMsg.SERVER_CUT_TEXT) + _U32.pack(len(data)) + data)
-
-    @property
-    def has_buffered_input(self) -> bool:
-        """True when bytes wait to be parsed (after ServerInit, call ``receive_data(b"")``)."""
-        return bool(self._in)
+        self.send(sm.cut_text(text.encode("latin-1", errors="replace")))
 
     def send_extended_clipboard(self, payload: bytes) -> None:
         """An Extended Clipboard message as ServerCutText with a negative length."""
         self._require_normal()
-        self._send(struct.pack(">Bxxxi", ServerMsg.SERVER_CUT_TEXT, -len(payload)) + payload)
+        self.send(sm.extended_clipboard(payload))
 
     def send_clipboard_text(self, text: str) -> None:
         """Offer ``text`` to the viewer: a Notify when it speaks the Extended Clipboard (it then
@@ -294,54 +187,42 @@ class ServerConnection:
     def provide_clipboard_text(self, text: str) -> None:
         self.send_extended_clipboard(clipboard.provide_text(text))
 
-    def desktop_size_rect(self, reason: int = 0, status: int = 0) -> EncodedRect | None:
-        """The size pseudo-rectangle this viewer understands (section 7.8.2 DesktopSize, 7.8.5
-        ExtendedDesktopSize: ``reason`` 0 server, 1 this client, 2 another client; ``status``
-        0 ok, 1 prohibited, 2 out of resources, 3 invalid layout), or None if it knows neither.
-        """
-        if Encoding.EXTENDED_DESKTOP_SIZE in self.encodings:
-            screen = struct.pack(">IHHHHI", 0, 0, 0, self.width, self.height, 0)
-            return EncodedRect(
-                Rect(reason, status, self.width, self.height),
-                Encoding.EXTENDED_DESKTOP_SIZE,
-                b"\x01\0\0\0" + screen,
-            )
-        if Encoding.DESKTOP_SIZE in self.encodings and status == 0:
-            return EncodedRect(Rect(0, 0, self.width, self.height), Encoding.DESKTOP_SIZE, b"")
-        return None
+    def desktop_size_rect(
+        self, reason: int = DesktopSizeReason.SERVER, status: int = DesktopSizeStatus.OK
+    ) -> EncodedRect | None:
+        """The size pseudo-rectangle this viewer understands (``constants.DesktopSizeReason``,
+        ``DesktopSizeStatus``; section 7.8.2 and 7.8.5), or None if it knows neither."""
+        return sm.desktop_size_rect(self.encodings, self.width, self.height, reason, status)
 
     def desktop_name_rect(self, name: str) -> EncodedRect | None:
         """DesktopName (section 7.8.4), if the viewer listed it."""
-        if Encoding.DESKTOP_NAME not in self.encodings:
-            return None
-        data = name.encode()
-        return EncodedRect(Rect(0, 0, 0, 0), Encoding.DESKTOP_NAME, _U32.pack(len(data)) + data)
+        return sm.desktop_name_rect(name) if Encoding.DESKTOP_NAME in self.encodings else None
 
     def send_end_of_continuous_updates(self) -> None:
         """EndOfContinuousUpdates (section 7.6.5): announces support, or confirms a stop."""
         self._require_normal()
         self.continuous_updates_announced = True
-        self._send(bytes([ServerMsg.END_OF_CONTINUOUS_UPDATES]))
+        self.send(sm.end_of_continuous_updates())
 
     def send_fence(self, flags: int, payload: bytes = b"") -> None:
         """ServerFence (section 7.6.6)."""
         self._require_normal()
         self.fence_announced = True
-        self._send(struct.pack(">BxxxIB", ServerMsg.SERVER_FENCE, flags, len(payload)) + payload)
+        self.send(sm.fence(flags, payload))
 
     def send_stream_started(self, stream_id: int, name: str) -> None:
         """Stream extension: the answer to a start-capture request."""
         self._require_normal()
-        self._send(streams.started(stream_id, name))
+        self.send(streams.started(stream_id, name))
 
     def send_stream_ended(self, stream_id: int) -> None:
         self._require_normal()
-        self._send(streams.ended(stream_id))
+        self.send(streams.ended(stream_id))
 
     def send_stream_data(self, stream_id: int, data: bytes) -> None:
         self._require_normal()
         for i in range(0, len(data), streams.MAX_DATA):
-            self._send(streams.data_message(stream_id, data[i : i + streams.MAX_DATA]))
+            self.send(streams.data_message(stream_id, data[i : i + streams.MAX_DATA]))
 
     def stream_announcements(self, changes: Iterable[tuple[str, bool]]) -> list[EncodedRect]:
         """Rectangles announcing stream additions/removals, for the next FramebufferUpdate."""
@@ -354,7 +235,7 @@ class ServerConnection:
         return out
 
     def _require_normal(self) -> None:
-        if self.state is not State.NORMAL:
+        if self._state is not State.NORMAL:
             raise UsageError(f"cannot send messages in state {self.state.name}")
 
     # -- input -----------------------------------------------------------------------------------
@@ -364,7 +245,7 @@ class ServerConnection:
 
         Raises ProtocolError when the viewer broke the protocol; the connection is then CLOSED.
         """
-        if self.state is State.CLOSED:
+        if self._state is State.CLOSED:
             return []
         try:
             if self._tls is None:
@@ -376,10 +257,10 @@ class ServerConnection:
             out = self._parse()  # what came before a close_notify still counts
             if self._tls is not None and self._tls.peer_closed and self._active():
                 self._tls.close()
-                self.state = State.CLOSED
+                self._state = State.CLOSED
                 out.append(events.TLSClosed())
         except ProtocolError:
-            self.state = State.CLOSED
+            self._state = State.CLOSED
             self._in.clear()
             raise
         return out
@@ -397,63 +278,31 @@ class ServerConnection:
         return out
 
     def _active(self) -> bool:
-        return self.state is not State.CLOSED
-
-    def _feed_tls(self, data: bytes) -> events.AuthenticationFailed | None:
-        """Ciphertext in, plaintext appended to the input buffer. A failed handshake (a bad or
-        missing client certificate, or not TLS at all) is an authentication failure; a broken
-        session after it is a protocol error."""
-        assert self._tls is not None
-        try:
-            self._in += self._tls.feed(data)
-        except ssl.SSLError as e:
-            self.state = State.CLOSED
-            self._in.clear()
-            if not self._tls.handshake_done:
-                return events.AuthenticationFailed(
-                    f"TLS handshake failed: {e.reason or e}", user=None, subtype=self.subtype
-                )
-            raise ProtocolError(f"TLS failed: {e.reason or e}") from None
-        return None
-
-    def _take(self, n: int) -> bytes | None:
-        """Remove and return exactly ``n`` buffered bytes, or None if not all there yet."""
-        if len(self._in) < n:
-            return None
-        chunk = bytes(self._in[:n])
-        del self._in[:n]
-        return chunk
+        return self._state is not State.CLOSED
 
     def _step(self) -> events.Event | None:
-        state = self.state
+        state = self._state
+        if state is State.NORMAL:
+            return self._message()
         if state is State.VERSION:
             return self._read_version()
         if state is State.SECURITY_CHOICE:
             return self._read_security_choice()
-        if state is State.VNC_AUTH_RESPONSE:
-            return self._read_auth_response()
-        if state is State.VENCRYPT_VERSION:
-            return self._read_vencrypt_version()
-        if state is State.VENCRYPT_SUBTYPE:
-            return self._read_vencrypt_subtype()
-        if state is State.TLS_HANDSHAKE:
-            return self._after_tls_handshake()
-        if state is State.PLAIN_AUTH:
-            return self._read_plain()
-        if state is State.CLIENT_INIT:
-            raw = self._take(1)
+        if state is State.SECURITY:
+            assert self._security is not None
+            if not self._security.awaiting_owner:
+                return self._after_security(self._security.receive(self, self._in))
+        elif state is State.CLIENT_INIT:
+            raw = base.take(self._in, 1)
             if raw is None:
                 return None
-            self.state = State.SERVER_INIT
+            self._state = State.SERVER_INIT
             return events.ClientInit(shared=raw[0] != 0)
-        if state in (State.SERVER_INIT, State.PLAIN_CHECK):
-            # A viewer should wait for ServerInit; hold (a little of) what it sent early until
-            # the owner calls send_server_init() (or plain_checked()) and then
-            # receive_data(b"").
-            if len(self._in) > MAX_EARLY_INPUT:
-                raise ProtocolError("viewer sent too much before ServerInit")
-            return None
-        return self._read_message()
+        # SERVER_INIT, or a check by the owner: a viewer should wait for the answer; hold (a
+        # little of) what it sent early until the owner answers and calls receive_data(b"").
+        if len(self._in) > MAX_EARLY_INPUT:
+            raise ProtocolError("viewer sent too much before ServerInit")
+        return None
 
     def _read_version(self) -> events.Event | None:
         """ProtocolVersion (section 7.1.1): 12 bytes "RFB xxx.yyy\\n"."""
@@ -461,7 +310,7 @@ class ServerConnection:
             if not b"RFB ".startswith(bytes(self._in[:4])):
                 raise ProtocolError(f"not an RFB client: got {bytes(self._in)!r}")
             return None
-        raw = self._take(12)
+        raw = base.take(self._in, 12)
         assert raw is not None
         m = _VERSION_RE.fullmatch(raw)
         if not m or int(m.group(1)) != 3:
@@ -474,144 +323,46 @@ class ServerConnection:
             self.refuse = "this server needs VeNCrypt (TLS), which RFB 3.3 viewers cannot choose"
         if self.refuse is not None:
             return self._refuse(self.refuse)
-        if self.minor_version == 3:
-            chosen = types[0]
-            self._send(_U32.pack(chosen))
-            return self._begin_security(chosen)
-        self._send(bytes([len(types), *types]))
-        self.state = State.SECURITY_CHOICE
+        if self.minor_version == 3:  # the server chooses (section 7.1.2)
+            self.send(_U32.pack(types[0]))
+            return self._begin_security(types[0])
+        self.send(bytes([len(types), *types]))
+        self._state = State.SECURITY_CHOICE
         return None
-
-    def _read_security_choice(self) -> events.Event | None:
-        """The viewer's security type (section 7.1.2, versions 3.7 and 3.8)."""
-        raw = self._take(1)
-        if raw is None:
-            return None
-        if raw[0] not in self.security.types:
-            return self._fail_security(f"security type {raw[0]} was not offered")
-        return self._begin_security(raw[0])
 
     def _refuse(self, reason: str) -> events.Refused:
         """Refuse the connection the spec's way (section 7.1.2): zero security types (a U32 0
         in version 3.3), then the reason string; the connection is then closed."""
         encoded = reason.encode()
-        self._send(
+        self.send(
             (_U32.pack(0) if self.minor_version == 3 else b"\0") + _U32.pack(len(encoded)) + encoded
         )
-        self.state = State.CLOSED
+        self._state = State.CLOSED
         return events.Refused(reason)
+
+    def _read_security_choice(self) -> events.Event | None:
+        """The viewer's security type (section 7.1.2, versions 3.7 and 3.8)."""
+        raw = base.take(self._in, 1)
+        if raw is None:
+            return None
+        if raw[0] not in self.security.types:
+            return self._after_security(base.fail(self, f"security type {raw[0]} was not offered"))
+        return self._begin_security(raw[0])
 
     def _begin_security(self, chosen: int) -> events.Event | None:
         self.security_type = chosen
-        if chosen == SecurityType.VENCRYPT:
-            self._send(bytes(vencrypt.VERSION))
-            self.state = State.VENCRYPT_VERSION
-            return None
-        return self._begin_subauth(chosen)
+        self._security = handler_for(self.security, chosen)
+        self._state = State.SECURITY
+        return self._after_security(self._security.start(self))
 
-    def _begin_subauth(self, chosen: int) -> events.Event | None:
-        """None or VNC Authentication, directly or inside a VeNCrypt TLS sub-type."""
-        if chosen == SecurityType.NONE:
-            refused = self._gate(result_expected=self.minor_version >= 8)
-            if refused is not None:
-                return refused
-            if self.minor_version >= 8:
-                self._send(_U32.pack(0))  # SecurityResult OK (section 7.1.3)
-            self.state = State.CLIENT_INIT
-            return events.Authenticated(self.security_type, view_only=False, subtype=self.subtype)
-        assert self._random_bytes is not None
-        self._challenge = self._random_bytes(auth.CHALLENGE_SIZE)
-        if len(self._challenge) != auth.CHALLENGE_SIZE:
-            raise UsageError("random_bytes returned the wrong number of bytes")
-        self._send(self._challenge)
-        self.state = State.VNC_AUTH_RESPONSE
-        return None
-
-    def _read_auth_response(self) -> events.Event | None:
-        """VNC Authentication response (section 7.2.2)."""
-        raw = self._take(auth.CHALLENGE_SIZE)
-        if raw is None:
-            return None
-        refused = self._gate()
-        if refused is not None:
-            return refused
-        sec = self.security
-        if sec.password is not None and auth.check_response(sec.password, self._challenge, raw):
-            view_only = False
-        elif sec.view_only_password is not None and auth.check_response(
-            sec.view_only_password, self._challenge, raw
-        ):
-            view_only = True
-        else:
-            return self._fail_security("Authentication failed")
-        self.view_only = view_only
-        self._send(_U32.pack(0))
-        self.state = State.CLIENT_INIT
-        return events.Authenticated(self.security_type, view_only=view_only, subtype=self.subtype)
-
-    # -- VeNCrypt (section 7.2.19; the TLS session itself lives in ``vencrypt``) ---------------
-
-    def _read_vencrypt_version(self) -> events.Event | None:
-        """The viewer's VeNCrypt version: only 0.2 is spoken (0.1 is obsolete)."""
-        raw = self._take(2)
-        if raw is None:
-            return None
-        if tuple(raw) != vencrypt.VERSION:
-            self._send(b"\xff")
-            raise ProtocolError(f"VeNCrypt version {raw[0]}.{raw[1]} is not supported (0.2 is)")
-        self._send(b"\0" + vencrypt.subtype_list(self.security.vencrypt_subtypes))
-        self.state = State.VENCRYPT_SUBTYPE
-        return None
-
-    def _read_vencrypt_subtype(self) -> events.Event | None:
-        """The chosen sub-type (U32); acknowledged with a U8 1, then the TLS handshake."""
-        raw = self._take(4)
-        if raw is None:
-            return None
-        (chosen,) = _U32.unpack(raw)
-        if chosen not in self.security.vencrypt_subtypes:
-            self._send(b"\0")
-            raise ProtocolError(f"VeNCrypt sub-type {chosen} was not offered")
-        self.subtype = chosen
-        self._send(b"\x01")
-        ctx = (
-            self.security.anon_tls_context
-            if chosen in vencrypt.ANONYMOUS
-            else self.security.tls_context
-        )
-        assert ctx is not None
-        # What was queued so far goes out in the clear; what the viewer sent behind its choice
-        # (its ClientHello) is the start of the TLS stream.
-        self._wire.extend(self._out)
-        self._out.clear()
-        self._tls = vencrypt.TLSLayer(ctx)
-        self.state = State.TLS_HANDSHAKE
-        ahead = bytes(self._in)
-        self._in.clear()
-        return self._feed_tls(ahead)
-
-    def _after_tls_handshake(self) -> events.Event | None:
-        assert self._tls is not None
-        if not self._tls.handshake_done:
-            return None
-        if self.subtype in vencrypt.PLAIN:
-            self.state = State.PLAIN_AUTH
-            return None
-        return self._begin_subauth(
-            SecurityType.VNC_AUTH if self.subtype in vencrypt.VNC else SecurityType.NONE
-        )
-
-    def _read_plain(self) -> events.Event | None:
-        """Plain credentials (section 7.2.19, Plain): handed to the owner to check (a slow
-        hash: it belongs off the event loop); :meth:`plain_checked` takes the verdict."""
-        parsed = vencrypt.parse_plain(self._in)
-        if parsed is None:
-            return None
-        used, user, password = parsed
-        del self._in[:used]
-        self.user = user
-        self.state = State.PLAIN_CHECK
-        return events.PlainCredentials(user, password)
+    def _after_security(self, event: events.Event | None) -> events.Event | None:
+        """Where a handler's event leads: on to ClientInit, or closed."""
+        if isinstance(event, events.Authenticated):
+            self.view_only = event.view_only
+            self._state = State.CLIENT_INIT
+        elif isinstance(event, events.AuthenticationFailed | events.Refused):
+            self._state = State.CLOSED
+        return event
 
     def plain_checked(
         self, entry: vencrypt.PlainUser | None, refuse: str | None = None
@@ -620,153 +371,74 @@ class ServerConnection:
         the user entry, or None for wrong credentials; ``refuse`` refuses without a verdict.
         :attr:`auth_gate` is asked first. Returns the event (Authenticated, AuthenticationFailed
         or Refused); then call ``receive_data(b"")`` for what the viewer sent meanwhile."""
-        if self.state is not State.PLAIN_CHECK:
+        if self._security is None or not self._security.awaiting_owner or not self._active():
             raise UsageError(f"no Plain credentials to answer in state {self.state.name}")
-        refused = self._gate()
-        if refused is not None:
-            return refused
-        if refuse is not None:
-            self._send_failed_result(refuse)
-            return events.Refused(refuse)
-        if entry is None:
-            return self._fail_security("Authentication failed")
-        self.view_only = entry.view_only
-        self._send(_U32.pack(0))
-        self.state = State.CLIENT_INIT
-        return events.Authenticated(
-            self.security_type, view_only=entry.view_only, subtype=self.subtype, user=entry.name
-        )
+        event = self._after_security(self._security.answer(self, entry, refuse))
+        assert event is not None
+        return event
 
-    def _read_message(self) -> events.Event | None:
-        """One client-to-server message (section 7.5)."""
-        if not self._in:
-            return None
-        kind = self._in[0]
-        if kind == ClientMsg.SET_PIXEL_FORMAT:
-            raw = self._take(4 + PIXEL_FORMAT_SIZE)
-            if raw is None:
-                return None
-            pf = PixelFormat.from_bytes(raw[4:])
-            self.pixel_format = pf
-            return events.SetPixelFormat(pf)
-        if kind == ClientMsg.SET_ENCODINGS:
-            if len(self._in) < 4:
-                return None
-            (count,) = _U16.unpack_from(self._in, 2)
-            if count > MAX_ENCODINGS:
-                raise ProtocolError(f"SetEncodings lists {count} encodings (limit {MAX_ENCODINGS})")
-            raw = self._take(4 + 4 * count)
-            if raw is None:
-                return None
-            encs = struct.unpack(f">{count}i", raw[4:])
-            self.encodings = encs
-            self.stream_encoding = streams.stream_encoding_for(encs)
-            if Encoding.EXTENDED_CLIPBOARD in encs and not self.extended_clipboard:
-                # from now on cut text lengths are signed; tell the viewer what we handle
-                self.extended_clipboard = True
-                self.send_extended_clipboard(clipboard.caps(self.max_cut_text))
-            return events.SetEncodings(encs)
-        if kind == ClientMsg.FRAMEBUFFER_UPDATE_REQUEST:
-            raw = self._take(10)
-            if raw is None:
-                return None
-            inc, x, y, w, h = struct.unpack(">xBHHHH", raw)
-            return events.FramebufferUpdateRequest(bool(inc), Rect(x, y, w, h))
-        if kind == ClientMsg.KEY_EVENT:
-            raw = self._take(8)
-            if raw is None:
-                return None
-            down, keysym = struct.unpack(">xBxxI", raw)
-            return events.KeyEvent(bool(down), keysym)
-        if kind == ClientMsg.POINTER_EVENT:
-            raw = self._take(6)
-            if raw is None:
-                return None
-            mask, x, y = struct.unpack(">xBHH", raw)
-            return events.PointerEvent(mask, x, y)
-        if kind == ClientMsg.CLIENT_CUT_TEXT:
-            return self._read_cut_text()
-        if kind == ClientMsg.QEMU:
-            return self._read_qemu()
-        if kind == ClientMsg.SET_DESKTOP_SIZE:
-            return self._read_set_desktop_size()
-        if kind == ClientMsg.ENABLE_CONTINUOUS_UPDATES and self.continuous_updates_announced:
-            raw = self._take(10)
-            if raw is None:
-                return None
-            enable, x, y, w, h = struct.unpack(">xBHHHH", raw)
-            return events.EnableContinuousUpdates(bool(enable), Rect(x, y, w, h))
-        if kind == ClientMsg.CLIENT_FENCE and self.fence_announced:
-            if len(self._in) < 9:
-                return None
-            length = self._in[8]
-            if length > MAX_FENCE:
-                raise ProtocolError(f"fence payload of {length} bytes (limit {MAX_FENCE})")
-            raw = self._take(9 + length)
-            if raw is None:
-                return None
-            (flags,) = _U32.unpack_from(raw, 4)
-            return events.ClientFence(flags, raw[9:])
-        raise ProtocolError(f"unknown or unannounced message type {kind}")
+    # -- what the security handlers use (``security.Session``) -----------------------------------
 
-    def _read_cut_text(self) -> events.Event | None:
-        """ClientCutText (section 7.5.6); the length is capped before anything is read."""
-        if len(self._in) < 8:
-            return None
-        (length,) = struct.unpack_from(">i" if self.extended_clipboard else ">I", self._in, 4)
-        if abs(length) > self.max_cut_text:
-            raise ProtocolError(f"cut text of {abs(length)} bytes (limit {self.max_cut_text})")
-        raw = self._take(8 + abs(length))
-        if raw is None:
-            return None
-        if length >= 0:
-            return events.ClientCutText(raw[8:].decode("latin-1"))
-        msg = clipboard.parse(raw[8:], self.max_cut_text)
-        if msg.action == clipboard.CAPS:
-            return None  # the viewer's limits: we only ever send text it asked for
-        if msg.action == clipboard.NOTIFY:
-            return events.ClipboardNotify(msg.formats)
-        if msg.action == clipboard.REQUEST:
-            return events.ClipboardRequest(msg.formats)
-        if msg.action == clipboard.PEEK:
-            return events.ClipboardPeek()
-        return events.ClipboardProvide(msg.text or "") if msg.text is not None else None
+    def challenge(self, size: int) -> bytes:
+        if self._random_bytes is None:
+            raise UsageError("VNC authentication needs a random_bytes source")
+        return self._random_bytes(size)
 
-    def _read_set_desktop_size(self) -> events.Event | None:
-        """SetDesktopSize (section 7.5.9): size and a screen layout of 16-byte entries."""
-        if len(self._in) < 8:
-            return None
-        count = self._in[6]
-        raw = self._take(8 + 16 * count)
-        if raw is None:
-            return None
-        width, height = struct.unpack_from(">HH", raw, 2)
-        screens = tuple(struct.unpack_from(">IHHHHI", raw, 8 + 16 * i) for i in range(count))
-        return events.SetDesktopSize(width, height, screens)
+    def gate(self) -> str | None:
+        return self.auth_gate() if self.auth_gate is not None else None
 
-    def _read_qemu(self) -> events.Event | None:
-        """QEMU client message (section 7.5.7): sub-type 0, Extended Key Event, and sub-type 2,
-        the stream extension (see ``streams``)."""
-        if len(self._in) < 2:
-            return None
-        subtype = self._in[1]
-        if subtype == streams.STREAM_SUBTYPE:
-            if self.stream_encoding is None:
-                raise ProtocolError("stream message from a viewer that did not announce streams")
-            parsed = streams.parse_client_message(self._in)
-            if parsed is None:
-                return None
-            used, (op, *args) = parsed
-            del self._in[:used]
-            if op == streams.OP_START:
-                return events.StreamStart(str(args[0]))
-            if op == streams.OP_END:
-                return events.StreamEnd(int(args[0]))  # type: ignore[call-overload]
-            return events.StreamData(int(args[0]), bytes(args[1]))  # type: ignore[call-overload]
-        if subtype != 0:
-            raise ProtocolError(f"unsupported QEMU client message sub-type {subtype}")
-        raw = self._take(12)
-        if raw is None:
-            return None
-        down, keysym, keycode = struct.unpack(">xxHII", raw)
-        return events.QemuKeyEvent(bool(down), keysym, keycode)
+    @property
+    def tls_handshake_done(self) -> bool:
+        return self._tls is not None and self._tls.handshake_done
+
+    def start_tls(self, context: ssl.SSLContext) -> events.AuthenticationFailed | None:
+        # What was queued so far goes out in the clear; what the viewer sent behind its choice
+        # (its ClientHello) is the start of the TLS stream.
+        self._wire.extend(self._out)
+        self._out.clear()
+        self._tls = vencrypt.TLSLayer(context)
+        ahead = bytes(self._in)
+        self._in.clear()
+        return self._feed_tls(ahead)
+
+    def _feed_tls(self, data: bytes) -> events.AuthenticationFailed | None:
+        """Ciphertext in, plaintext appended to the input buffer. A failed handshake (a bad or
+        missing client certificate, or not TLS at all) is an authentication failure; a broken
+        session after it is a protocol error."""
+        assert self._tls is not None
+        try:
+            self._in += self._tls.feed(data)
+        except ssl.SSLError as e:
+            self._state = State.CLOSED
+            self._in.clear()
+            if not self._tls.handshake_done:
+                return events.AuthenticationFailed(
+                    f"TLS handshake failed: {e.reason or e}", user=None, subtype=self.subtype
+                )
+            raise ProtocolError(f"TLS failed: {e.reason or e}") from None
+        return None
+
+    # -- client messages (section 7.5) -----------------------------------------------------------
+
+    def _message(self) -> events.Event | None:
+        """One client message, and what it changes of the session."""
+        event = messages.parse(self._in, self)
+        if isinstance(event, events.SetPixelFormat):
+            self.pixel_format = event.pixel_format
+        elif isinstance(event, events.SetEncodings):
+            self._set_encodings(event.encodings)
+        return event
+
+    def _set_encodings(self, encodings: tuple[int, ...]) -> None:
+        """SetEncodings (section 7.5.2): what the viewer understands from now on, and the
+        replies owed the first time it lists a pseudo-encoding that asks for one."""
+        self.encodings = encodings
+        self.stream_encoding = streams.stream_encoding_for(encodings)
+        if Encoding.EXTENDED_CLIPBOARD in encodings and not self.extended_clipboard:
+            # from now on cut text lengths are signed; tell the viewer what we handle
+            self.extended_clipboard = True
+            self.send_extended_clipboard(clipboard.caps(self.max_cut_text))
+        if Encoding.CONTINUOUS_UPDATES in encodings and not self.continuous_updates_announced:
+            self.send_end_of_continuous_updates()  # "we support them" (section 7.8.x)
+        if Encoding.FENCE in encodings and not self.fence_announced:
+            self.send_fence(FenceFlag.REQUEST)  # "we support fences" (section 7.6.6)

@@ -1,4 +1,5 @@
-"""Numbers from the RFB spec (rfbproto sections 7.5, 7.6, 7.7, 7.8)."""
+"""Numbers from the RFB spec (rfbproto sections 7.1 to 7.8): every number the core and the
+client sides put on the wire has a name here."""
 
 from __future__ import annotations
 
@@ -33,12 +34,58 @@ class ServerMsg(IntEnum):
 
 
 class SecurityType(IntEnum):
-    """Security types (section 7.2.2)."""
+    """Security types (section 7.2)."""
 
     INVALID = 0
     NONE = 1
     VNC_AUTH = 2
     VENCRYPT = 19
+
+
+class SecurityResult(IntEnum):
+    """SecurityResult (section 7.1.3)."""
+
+    OK = 0
+    FAILED = 1
+
+
+class VeNCryptSubtype(IntEnum):
+    """VeNCrypt 0.2 sub-types (section 7.2.19): the TLS* ones anonymous, the X509* ones with the
+    server's certificate; Plain (256) is only ever used inside TLS here."""
+
+    PLAIN = 256
+    TLS_NONE = 257
+    TLS_VNC = 258
+    TLS_PLAIN = 259
+    X509_NONE = 260
+    X509_VNC = 261
+    X509_PLAIN = 262
+
+
+class FenceFlag(IntEnum):
+    """Fence flags (section 7.5.11 / 7.6.6)."""
+
+    BLOCK_BEFORE = 1 << 0
+    BLOCK_AFTER = 1 << 1
+    SYNC_NEXT = 1 << 2
+    REQUEST = 1 << 31
+
+
+class DesktopSizeReason(IntEnum):
+    """ExtendedDesktopSize reason, in the rectangle's x (section 7.8.5)."""
+
+    SERVER = 0
+    THIS_CLIENT = 1
+    OTHER_CLIENT = 2
+
+
+class DesktopSizeStatus(IntEnum):
+    """ExtendedDesktopSize status, in the rectangle's y (section 7.8.5)."""
+
+    OK = 0
+    PROHIBITED = 1
+    OUT_OF_RESOURCES = 2
+    INVALID_LAYOUT = 3
 
 
 class Encoding(IntEnum):

@@ -36,17 +36,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import ProtocolError
+from .constants import VeNCryptSubtype
 
 VERSION = (0, 2)
+#: The server's U8 answers to the viewer's version and to its sub-type choice.
+VERSION_OK, VERSION_REFUSED = 0, 0xFF
+SUBTYPE_OK, SUBTYPE_REFUSED = 1, 0
 
-TLS_NONE = 257
-TLS_VNC = 258
-TLS_PLAIN = 259
-X509_NONE = 260
-X509_VNC = 261
-X509_PLAIN = 262
+TLS_NONE = VeNCryptSubtype.TLS_NONE
+TLS_VNC = VeNCryptSubtype.TLS_VNC
+TLS_PLAIN = VeNCryptSubtype.TLS_PLAIN
+X509_NONE = VeNCryptSubtype.X509_NONE
+X509_VNC = VeNCryptSubtype.X509_VNC
+X509_PLAIN = VeNCryptSubtype.X509_PLAIN
 
-NAMES = {
+NAMES: dict[int, str] = {
     TLS_NONE: "TLSNone",
     TLS_VNC: "TLSVnc",
     TLS_PLAIN: "TLSPlain",
@@ -54,9 +58,9 @@ NAMES = {
     X509_VNC: "X509Vnc",
     X509_PLAIN: "X509Plain",
 }
-ANONYMOUS = frozenset({TLS_NONE, TLS_VNC, TLS_PLAIN})
-PLAIN = frozenset({TLS_PLAIN, X509_PLAIN})
-VNC = frozenset({TLS_VNC, X509_VNC})
+ANONYMOUS: frozenset[int] = frozenset({TLS_NONE, TLS_VNC, TLS_PLAIN})
+PLAIN: frozenset[int] = frozenset({TLS_PLAIN, X509_PLAIN})
+VNC: frozenset[int] = frozenset({TLS_VNC, X509_VNC})
 
 #: Caps on the Plain credentials a viewer may make us read (section 7.2.19, Plain).
 MAX_USER = 255

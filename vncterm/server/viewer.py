@@ -280,13 +280,6 @@ class Viewer(asyncio.Protocol):
                 self.session.streams.join(self)
             else:
                 self.session.streams.leave(self)
-            if (
-                Encoding.CONTINUOUS_UPDATES in ev.encodings
-                and not self.conn.continuous_updates_announced
-            ):
-                self.conn.send_end_of_continuous_updates()  # "we support them"
-            if Encoding.FENCE in ev.encodings and not self.conn.fence_announced:
-                self.conn.send_fence(FENCE_REQUEST)  # "we support fences"
             if Encoding.QEMU_EXTENDED_KEY_EVENT in ev.encodings and not self._qemu_keys_confirmed:
                 # the viewer may use QEMU key events once it sees this empty rectangle
                 self._qemu_keys_confirmed = True
@@ -431,12 +424,7 @@ class Viewer(asyncio.Protocol):
     # -- security and audit -----------------------------------------------------------------------
 
     def _method(self) -> str:
-        conn = self.conn
-        if conn.subtype:
-            return f"VeNCrypt/{vencrypt.NAMES.get(conn.subtype, str(conn.subtype))}"
-        return {1: "None", 2: "VncAuth", 19: "VeNCrypt"}.get(
-            conn.security_type, str(conn.security_type)
-        )
+        return self.conn.security_name
 
     def _on_authenticated(self, ev: events.Authenticated) -> None:
         tls = self.conn.tls_info
