@@ -18,7 +18,7 @@ from vncterm.geometry import Move, Rect
 from vncterm.rfb import events
 from vncterm.rfb.connection import ServerConnection
 from vncterm.rfb.constants import Encoding
-from vncterm.server.sources import Damage, FramebufferSource, Snapshot
+from vncterm.server.sources import Damage, FramebufferSource, InputState, Snapshot
 from vncterm.server.updates import INLINE_AREA, MAX_COPIES, MAX_FPS, UpdateScheduler
 
 W, H = 64, 32
@@ -50,6 +50,15 @@ class Picture(FramebufferSource):
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self.pixels.copy(), 0)
+
+    def key(self, who: InputState, keysym: int, down: bool) -> None:
+        raise AssertionError("no input here")
+
+    def pointer(self, who: InputState, mask: int, x: int, y: int) -> None:
+        raise AssertionError("no input here")
+
+    def paste(self, text: str) -> None:
+        raise AssertionError("no input here")
 
 
 class HeldExecutor(Executor):

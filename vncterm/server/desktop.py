@@ -35,7 +35,7 @@ from ..desktop.events import (
 )
 from ..geometry import Rect
 from .audit import AuditLog
-from .sources import Damage, FramebufferSource, Snapshot
+from .sources import Damage, FramebufferSource, InputState, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,18 @@ class DesktopSource(FramebufferSource):
                 pixels[pixels.shape[0] - strip.shape[0] :] = strip
             self._snapshot = Snapshot(pixels, self.generation)
         return self._snapshot
+
+    # -- input: forwarded as it comes ---------------------------------------------------------
+
+    def key(self, who: InputState, keysym: int, down: bool) -> None:
+        self.conn.send_key(keysym, down)
+
+    def pointer(self, who: InputState, mask: int, x: int, y: int) -> None:
+        self.conn.send_pointer(x, y, mask)
+
+    def paste(self, text: str) -> None:
+        """The viewer's clipboard becomes the desktop's (it pastes by its own rules)."""
+        self.conn.send_cut_text(text)
 
 
 class DesktopLink:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -22,11 +21,10 @@ from ..errors import ProtocolError
 from ..rfb import events, vencrypt
 from ..rfb.connection import SecurityConfig, ServerConnection, State
 from ..rfb.constants import Encoding
-from ..terminal.keymap import KeyState
-from ..terminal.mouse import MouseState
 from .cursor import DEFAULT_CURSOR, cursor_rect
 from .desktop import DesktopSource
-from .reserved_keys import Action, lookup
+from .input import ViewerInput
+from .reserved_keys import Action
 from .security import Gatekeeper, address_key
 from .sources import Damage, FramebufferSource
 from .updates import FENCE_REQUEST, UpdateScheduler
@@ -41,8 +39,6 @@ log = logging.getLogger(__name__)
 HIGH_WATER = 256 * 1024
 #: A viewer writing to a stream is paused while the stream's backend has this much unwritten.
 STREAM_INPUT_PAUSE = 256 * 1024
-#: Seconds after a Break that could not be sent during which the next key (SysRq's) is dropped.
-BREAK_SWALLOW = 5.0
 HELD_MODIFIERS = (0xFFE3, 0xFFE4, 0xFFE9, 0xFFEA, 0xFFE7, 0xFFE8)
 #: A viewer is dropped when this much waits in its transport buffer (frames stop at HIGH_WATER,
 #: but stream data and bells do not), or when the buffer stays above HIGH_WATER without
@@ -86,14 +82,10 @@ class Viewer(asyncio.Protocol):
             fail=self.close,
             label=self,
         )
-        self.keys = KeyState()
-        self.mouse = MouseState()
-        self.clicks: tuple[float, tuple[int, int], int] = (0.0, (-1, -1), 0)
-        self.select_anchor: tuple[int, int] | None = None
         self.clipboard = ViewerClipboard(self)
+        self.input = ViewerInput(self, self.clipboard.paste)
         #: Ctrl-Alt-1 chose the console: a desktop that (re)appears does not take this viewer.
         self.chose_console = False
-        self._swallow_until = 0.0  # a Break that could not be sent: the SysRq key until then
         self.transport: asyncio.Transport | None = None
         self.label = "viewer"
         self._paused = False
@@ -315,77 +307,25 @@ class Viewer(asyncio.Protocol):
             self.updates.on_request(ev)
         elif isinstance(ev, (events.KeyEvent, events.QemuKeyEvent)):
             self.updates.input()
-            on_console = self.source is self.session.terminal
-            reserved = lookup(ev.keysym, self.keys, on_console)
-            if reserved is not None and not reserved.console_only:
-                self._switch_key(reserved.action, ev.down)
-                return
-            if not on_console:
-                self.keys.key(ev.keysym, ev.down)  # keep the modifier state
-                if self.may_control() and ev.keysym:
-                    self._audit_input(keys=int(ev.down))
-                    self._desktop().conn.send_key(ev.keysym, ev.down)
-                return
-            if not self.may_control():
-                self._audit_input(refused=int(ev.down))
-            elif ev.keysym:
-                self._audit_input(keys=int(ev.down))
-                if reserved is not None:
-                    if ev.down:
-                        self._reserved_key(reserved.action)
-                    return
-                emu = self.session.emulator
-                data = self.keys.key(
-                    ev.keysym, ev.down, emu.application_cursor_keys, emu.application_keypad
-                )
-                if data and self._swallow_until:  # the SysRq key of a Break not sent
-                    swallow, self._swallow_until = time.monotonic() < self._swallow_until, 0.0
-                    if swallow:
-                        log.info("%s: key after an unsent BREAK not typed", self)
-                        return
-                self.session.write_input(data)
+            self.input.key(ev.keysym, ev.down)
         elif isinstance(ev, events.ClientCutText):
             self.clipboard.received(ev.text)
         elif isinstance(ev, events.PointerEvent):
             self.updates.input()
-            if self.may_control():
-                self._audit_input(pointer=int(ev.button_mask != 0))
-                if self.source is self.session.terminal:
-                    self.session.pointer(self, ev.button_mask, ev.x, ev.y)
-                else:
-                    self._desktop().conn.send_pointer(ev.x, ev.y, ev.button_mask)
-            else:
-                self._audit_input(refused=int(ev.button_mask != 0))
+            self.input.pointer(ev.button_mask, ev.x, ev.y)
 
     # -- switching between the console and a desktop ---------------------------------------------
 
-    def _desktop(self) -> DesktopSource:
-        assert isinstance(self.source, DesktopSource)
-        return self.source
-
-    def _switch_key(self, action: Action, down: bool) -> None:
+    def show(self, action: Action) -> None:
         """Ctrl-Alt-1 / Ctrl-Alt-F1: the console; Ctrl-Alt-2 / Ctrl-Alt-F7: the desktop."""
         target: FramebufferSource | None = self.session.terminal
         if action is Action.SHOW_DESKTOP:
             target = self.session.desktop
-        if down:
-            self.chose_console = action is Action.SHOW_CONSOLE
-            if target is None:
-                log.info("%s: no desktop to switch to", self)
-            else:
-                self.switch(target)
-
-    def _reserved_key(self, action: Action) -> None:
-        """A console key of ``reserved_keys`` pressed by a viewer with control."""
-        if action is Action.BREAK:  # a serial BREAK, for Magic SysRq
-            if not self.session.send_break(self):
-                self._swallow_until = time.monotonic() + BREAK_SWALLOW
-        elif action in (Action.SCROLL_UP, Action.SCROLL_DOWN):  # a screen at a time
-            page = self.session.emulator.rows - 1
-            self.session.view.scroll(page if action is Action.SCROLL_UP else -page)
-            self.session.schedule_flush()
-        elif action is Action.PASTE:
-            self.clipboard.paste()
+        self.chose_console = action is Action.SHOW_CONSOLE
+        if target is None:
+            log.info("%s: no desktop to switch to", self)
+        else:
+            self.switch(target)
 
     def switch(self, source: FramebufferSource) -> None:
         """Show ``source`` from now on: a size change, its name, a full repaint."""
@@ -467,7 +407,7 @@ class Viewer(asyncio.Protocol):
         if not self._closed:
             self._process([self.conn.plain_checked(entry, refuse)])
 
-    def _audit_input(self, **counts: int) -> None:
+    def audit_input(self, **counts: int) -> None:
         if self.guard.audit is not None and any(counts.values()):
             self.guard.audit.input(str(self), **counts)
 

@@ -61,7 +61,7 @@ class ViewerClipboard:
         self._requested = False
         source = self.viewer.source
         if isinstance(source, DesktopSource):
-            source.conn.send_cut_text(text)
+            source.paste(text)
         elif self._paste_by is not None and asyncio.get_running_loop().time() <= self._paste_by:
             self.paste()
         self._paste_by = None
@@ -101,7 +101,7 @@ class ViewerClipboard:
         if audit is not None:
             audit.paste(str(self.viewer), text)
         log.info("%s: pasted %d characters", self.viewer, len(text))
-        self.viewer.session.paste(text)
+        self.viewer.source.paste(text)
 
     def _may_control(self) -> bool:
         if self.viewer.may_control():
