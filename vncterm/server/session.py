@@ -30,7 +30,7 @@ from .status import StatusRow
 from .streams import StreamHub
 
 if TYPE_CHECKING:
-    from .viewer import Viewer
+    from .viewer_protocol import SessionViewer
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ class Session:
         self.max_cols, self.max_rows = 1000, 500
         #: The largest framebuffer viewers may ask for (``--max-framebuffer``).
         self.max_width, self.max_height = MAX_FRAMEBUFFER
-        self._last_resize: tuple[Viewer, float] | None = None  # who resized last, and when
-        self._resizers: weakref.WeakSet[Viewer] = weakref.WeakSet()  # every viewer that did
+        self._last_resize: tuple[SessionViewer, float] | None = None  # who resized last, and when
+        self._resizers: weakref.WeakSet[SessionViewer] = weakref.WeakSet()  # every viewer that did
         self._memory = memory.ScreenMemory()
         #: Stream captures one viewer may hold at once (``--max-captures``).
         self.max_captures = 16
@@ -104,7 +104,7 @@ class Session:
         #: The proxied desktop, while one is attached.
         self.desktop: DesktopSource | None = None
         self.share_policy = share_policy
-        self.viewers: list[Viewer] = []
+        self.viewers: list[SessionViewer] = []
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode")
         self._flush_scheduled = False
         self._budget = ENCODE_BURST  # seconds of encoding the viewers may spend now
@@ -245,7 +245,7 @@ class Session:
             and 1 <= rows <= self.max_rows
         )
 
-    def resize_contested(self, viewer: Viewer, width: int, height: int) -> bool:
+    def resize_contested(self, viewer: SessionViewer, width: int, height: int) -> bool:
         """True when ``viewer``, whose own size another viewer (still here) replaced less than
         RESIZE_SETTLE ago, asks for a size again: refused, so two viewers never take turns.
         The last request wins otherwise."""
@@ -259,11 +259,13 @@ class Session:
         now = asyncio.get_running_loop().time()
         return other is not viewer and other in self.viewers and now - when < RESIZE_SETTLE
 
-    def resize(self, cols: int, rows: int, requester: Viewer | None = None) -> None:
+    def resize(self, cols: int, rows: int, requester: SessionViewer | None = None) -> None:
         """Resize the terminal to whole cells (the program's own request)."""
         self.resize_framebuffer(cols * self.renderer.cell_w, rows * self.renderer.cell_h, requester)
 
-    def resize_framebuffer(self, width: int, height: int, requester: Viewer | None = None) -> None:
+    def resize_framebuffer(
+        self, width: int, height: int, requester: SessionViewer | None = None
+    ) -> None:
         """Make the framebuffer exactly ``width`` x ``height`` (one per console: the last
         request wins): the terminal takes the whole cells that fit, the program is told (via
         the pty) when they change, and every viewer gets the new size."""
@@ -398,7 +400,7 @@ class Session:
 
     # -- viewers ---------------------------------------------------------------------------------
 
-    def attach(self, viewer: Viewer, shared: bool) -> None:
+    def attach(self, viewer: SessionViewer, shared: bool) -> None:
         """A viewer finished its handshake; honour a non-shared ClientInit if policy allows."""
         if not shared and self.share_policy == "allow-exclusive":
             for other in list(self.viewers):
@@ -407,7 +409,7 @@ class Session:
         self.viewers.append(viewer)
         log.info("%s: attached (%d viewer(s))", viewer, len(self.viewers))
 
-    def detach(self, viewer: Viewer) -> None:
+    def detach(self, viewer: SessionViewer) -> None:
         if viewer in self.viewers:
             self.viewers.remove(viewer)
             log.info("%s: detached (%d viewer(s))", viewer, len(self.viewers))

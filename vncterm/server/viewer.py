@@ -76,7 +76,7 @@ class Viewer(asyncio.Protocol):
             session.terminal,
             session,
             clock=lambda: asyncio.get_running_loop().time(),
-            write=self._write,
+            write=self.flush,
             later=lambda delay, fn: asyncio.get_running_loop().call_later(delay, fn),
             post=self._post,
             fail=self.close,
@@ -144,7 +144,7 @@ class Viewer(asyncio.Protocol):
         self._handshake_handle = asyncio.get_running_loop().call_later(
             HANDSHAKE_TIMEOUT, self._handshake_timeout
         )
-        self._write()
+        self.flush()
 
     def _handshake_timeout(self) -> None:
         if not self._attached:
@@ -171,7 +171,7 @@ class Viewer(asyncio.Protocol):
             except ProtocolError as e:
                 self.close(f"protocol error: {e}")
                 return
-        self._write()
+        self.flush()
         if self.conn.state is State.CLOSED and not self._closed:
             self.close(self._end_reason or "authentication failed")
 
@@ -531,14 +531,14 @@ class Viewer(asyncio.Protocol):
     def stream_data(self, stream_id: int, data: bytes) -> None:
         if not self._closed:
             self.conn.send_stream_data(stream_id, data)
-            self._write()
+            self.flush()
 
     def stream_ended(self, stream_id: int) -> None:
         if self.guard.audit is not None:
             self.guard.audit.capture_ended(str(self), stream_id, "the stream went away")
         if not self._closed:
             self.conn.send_stream_ended(stream_id)
-            self._write()
+            self.flush()
 
     def stream_changes(self, changes: list[tuple[str, bool]]) -> None:
         """Streams appeared or vanished: announce them in this viewer's next update."""
@@ -552,7 +552,8 @@ class Viewer(asyncio.Protocol):
 
     # -- output ----------------------------------------------------------------------------------
 
-    def _write(self) -> None:
+    def flush(self) -> None:
+        """Write what the connection has queued (a viewer far behind is dropped)."""
         data = self.conn.data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
@@ -565,7 +566,7 @@ class Viewer(asyncio.Protocol):
     def bell(self) -> None:
         if self._attached and not self._closed:
             self.conn.send_bell()
-            self._write()
+            self.flush()
 
     def has_unsent(self) -> bool:
         """True while this viewer has changes it has not been sent yet (or one is being
@@ -605,7 +606,7 @@ class Viewer(asyncio.Protocol):
         self.guard.release(self)
         if abort and self.transport is not None:
             self.transport.abort()
-        self._write()
+        self.flush()
         if self.transport is not None:
             self.transport.close()
         self.session.streams.leave(self)

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..rfb import clipboard
+from ..rfb.connection import ServerConnection
 from .desktop import DesktopSource
-
-if TYPE_CHECKING:
-    from .viewer import Viewer
+from .security import Gatekeeper
+from .sources import FramebufferSource
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,26 @@ OFFER_BUFFER = 64 * 1024
 PASTE_WAIT = 2.0
 
 
+class ClipboardOwner(Protocol):
+    """The viewer, as its clipboard needs it."""
+
+    conn: ServerConnection
+    guard: Gatekeeper
+
+    @property
+    def source(self) -> FramebufferSource: ...
+
+    def may_control(self) -> bool: ...
+
+    def buffered(self) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class ViewerClipboard:
     """What one viewer's clipboard holds as far as vncterm knows, and what it is offered."""
 
-    def __init__(self, viewer: Viewer) -> None:
+    def __init__(self, viewer: ClipboardOwner) -> None:
         self.viewer = viewer
         #: What this viewer's paste types: its own clipboard, or the text vncterm last gave it.
         self.text: str | None = None
@@ -143,7 +159,7 @@ class ViewerClipboard:
         self._sent_at = now
         self._requested, self._paste_by = False, None
         self.viewer.conn.send_clipboard_text(text)
-        self.viewer._write()
+        self.viewer.flush()
 
     def close(self) -> None:
         if self._timer is not None:
