@@ -14,7 +14,6 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from ..console.base import Console
 from ..encoders.base import EncoderState
 from ..encoders.manager import EncodeManager
 from ..errors import ProtocolError
@@ -28,6 +27,7 @@ from .reserved_keys import Action
 from .security import Gatekeeper, address_key
 from .sources import Damage, FramebufferSource
 from .updates import FENCE_REQUEST, UpdateScheduler
+from .viewer_captures import ViewerCaptures
 from .viewer_clipboard import ViewerClipboard
 
 if TYPE_CHECKING:
@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 
 #: Frames stop while more than this many bytes wait in the viewer's transport buffer.
 HIGH_WATER = 256 * 1024
-#: A viewer writing to a stream is paused while the stream's backend has this much unwritten.
-STREAM_INPUT_PAUSE = 256 * 1024
 HELD_MODIFIERS = (0xFFE3, 0xFFE4, 0xFFE9, 0xFFEA, 0xFFE7, 0xFFE8)
 #: A viewer is dropped when this much waits in its transport buffer (frames stop at HIGH_WATER,
 #: but stream data and bells do not), or when the buffer stays above HIGH_WATER without
@@ -92,9 +90,7 @@ class Viewer(asyncio.Protocol):
         self._attached = False
         self._closed = False
         self.bytes_sent = 0
-        self._next_stream_id = 1
-        self._captures_refused = 0  # refusals for holding too many captures (logged once)
-        self._input_paused = False
+        self.captures = ViewerCaptures(self, session.streams, lambda: session.max_captures)
 
     def __str__(self) -> str:
         return self.label
@@ -115,6 +111,10 @@ class Viewer(asyncio.Protocol):
     @property
     def copyrects_sent(self) -> int:
         return self.updates.copyrects_sent
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def _post(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the event loop (from an encoding worker)."""
@@ -295,14 +295,11 @@ class Viewer(asyncio.Protocol):
         elif isinstance(ev, events.ClipboardPeek):
             self.clipboard.peeked()
         elif isinstance(ev, events.StreamStart):
-            self._stream_start(ev.name)
+            self.captures.start(ev.name)
         elif isinstance(ev, events.StreamEnd):
-            log.info("%s: ended capture %d", self, ev.stream_id)
-            self.session.streams.end(self, ev.stream_id)
-            if self.guard.audit is not None:
-                self.guard.audit.capture_ended(str(self), ev.stream_id)
+            self.captures.end(ev.stream_id)
         elif isinstance(ev, events.StreamData):
-            self._stream_write(ev.stream_id, ev.data)
+            self.captures.write(ev.stream_id, ev.data)
         elif isinstance(ev, events.FramebufferUpdateRequest):
             self.updates.on_request(ev)
         elif isinstance(ev, (events.KeyEvent, events.QemuKeyEvent)):
@@ -468,65 +465,6 @@ class Viewer(asyncio.Protocol):
             self.clipboard.offer(text)
 
     # -- tunnelled streams ------------------------------------------------------------------------
-
-    def _stream_start(self, name: str) -> None:
-        stream_id = self._next_stream_id
-        self._next_stream_id += 1
-        self.conn.send_stream_started(stream_id, name)
-        quiet = False
-        if not self.may_control():
-            log.warning("%s: capture of %r refused: view-only viewer", self, name)
-            self.conn.send_stream_ended(stream_id)
-            allowed = False
-        elif self.session.streams.held_by(self) >= self.session.max_captures:
-            quiet = self._captures_refused > 0  # a client asking in a loop is logged once
-            if not quiet:
-                log.warning(
-                    "%s: capture of %r refused: it holds %d, the most a viewer may",
-                    self,
-                    name,
-                    self.session.max_captures,
-                )
-            self._captures_refused += 1
-            self.conn.send_stream_ended(stream_id)
-            allowed = False
-        elif not self.session.streams.start(self, name, stream_id):
-            log.warning("%s: capture of %r refused: no such stream", self, name)
-            self.conn.send_stream_ended(stream_id)
-            allowed = False
-        else:
-            log.info("%s: capturing stream %r as %d", self, name, stream_id)
-            allowed = True
-        if self.guard.audit is not None and not quiet:
-            self.guard.audit.record(
-                "stream_start", str(self), stream=name, id=stream_id, allowed=allowed
-            )
-            if allowed:
-                self.guard.audit.capture_started(str(self), stream_id)
-
-    def _stream_write(self, stream_id: int, data: bytes) -> None:
-        stream = self.session.streams.route(self, stream_id)
-        if stream is None:
-            log.debug("%s: data for capture %d that is not open: dropped", self, stream_id)
-            return
-        if self.guard.audit is not None:
-            self.guard.audit.capture_input(str(self), stream_id, data)
-        stream.backend.write(data)
-        if stream.backend.pending_write() > STREAM_INPUT_PAUSE and not self._input_paused:
-            # the stream's backend is not keeping up: stop reading this viewer until it is
-            self._input_paused = True
-            assert self.transport is not None
-            self.transport.pause_reading()
-            asyncio.get_running_loop().call_later(0.01, self._check_input, stream.backend)
-
-    def _check_input(self, backend: Console) -> None:
-        if self._closed or self.transport is None:
-            return
-        if backend.pending_write() > STREAM_INPUT_PAUSE // 4:
-            asyncio.get_running_loop().call_later(0.01, self._check_input, backend)
-            return
-        self._input_paused = False
-        self.transport.resume_reading()
 
     def stream_data(self, stream_id: int, data: bytes) -> None:
         if not self._closed:
