@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 from ..encoders.base import EncoderState
 from ..encoders.manager import EncodeManager
 from ..errors import ProtocolError
-from ..rfb import events, vencrypt
+from ..rfb import events
 from ..rfb.connection import SecurityConfig, ServerConnection, State
 from ..rfb.constants import Encoding
 from .cursor import DEFAULT_CURSOR, cursor_rect
@@ -27,6 +27,7 @@ from .reserved_keys import Action
 from .security import Gatekeeper, address_key
 from .sources import Damage, FramebufferSource
 from .updates import FENCE_REQUEST, UpdateScheduler
+from .viewer_auth import AUTH_EVENTS, TLS_CLOSED, ViewerAuth
 from .viewer_captures import ViewerCaptures
 from .viewer_clipboard import ViewerClipboard
 
@@ -44,8 +45,6 @@ HELD_MODIFIERS = (0xFFE3, 0xFFE4, 0xFFE9, 0xFFEA, 0xFFE7, 0xFFE8)
 MAX_BUFFER = 16 * 1024 * 1024
 #: A connection that has not finished its handshake by then is dropped.
 HANDSHAKE_TIMEOUT = 30.0
-#: Why a viewer that ended its TLS session (close_notify) is disconnected: not a fault.
-TLS_CLOSED = "closed by viewer (TLS close_notify)"
 
 
 class Viewer(asyncio.Protocol):
@@ -60,7 +59,7 @@ class Viewer(asyncio.Protocol):
         self.guard = guard or Gatekeeper()
         #: What blocking counts failures by: the peer's IP address, or its uid on a unix socket.
         self.address_key = "?"
-        self._end_reason: str | None = None
+        self.auth = ViewerAuth(self)
         self._stuck_handle: asyncio.TimerHandle | None = None
         self._handshake_handle: asyncio.TimerHandle | None = None
         self.manager = EncodeManager(
@@ -158,9 +157,9 @@ class Viewer(asyncio.Protocol):
         except ProtocolError as e:
             self.close(f"protocol error: {e}")
             return
-        self._process(evs)
+        self.process(evs)
 
-    def _process(self, evs: list[events.Event]) -> None:
+    def process(self, evs: list[events.Event]) -> None:
         """Handle events, then the input they let through; send; close when the core closed."""
         while evs:
             try:
@@ -173,7 +172,7 @@ class Viewer(asyncio.Protocol):
                 return
         self.flush()
         if self.conn.state is State.CLOSED and not self._closed:
-            self.close(self._end_reason or "authentication failed")
+            self.close(self.auth.end_reason or "authentication failed")
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._closed:
@@ -214,36 +213,8 @@ class Viewer(asyncio.Protocol):
     def _handle(self, ev: events.Event) -> None:
         if self._closed:
             return
-        if isinstance(ev, events.Authenticated):
-            self._on_authenticated(ev)
-        elif isinstance(ev, events.AuthenticationFailed):
-            log.warning("%s: authentication failed: %s", self, ev.reason)
-            self._end_reason = f"authentication failed: {ev.reason}"
-            if self.guard.audit is not None:
-                self.guard.audit.record(
-                    "auth",
-                    str(self),
-                    ok=False,
-                    method=self._method(),
-                    user=ev.user,
-                    reason=ev.reason,
-                )
-            self.guard.auth_failed(self)
-        elif isinstance(ev, events.PlainCredentials):
-            self.guard.plain.submit(
-                self.conn.security.plain_users or {},
-                ev.user,
-                ev.password,
-                self._plain_moot,
-                self._plain_checked,
-            )
-        elif isinstance(ev, events.TLSClosed):
-            self._end_reason = TLS_CLOSED
-        elif isinstance(ev, events.Refused):
-            log.warning("%s: refused: %s", self, ev.reason)
-            self._end_reason = f"refused: {ev.reason}"
-            if self.guard.audit is not None:
-                self.guard.audit.record("refused", str(self), reason=ev.reason)
+        if isinstance(ev, AUTH_EVENTS):
+            self.auth.handle(ev)
         elif isinstance(ev, events.ClientInit):
             # a desktop that is up is what new viewers see; the damage grid fits the source as
             # it is now (the terminal may have been resized during the handshake)
@@ -359,50 +330,7 @@ class Viewer(asyncio.Protocol):
         view-only password, or a Plain user marked view-only): every input path asks it."""
         return not self.conn.view_only
 
-    # -- security and audit -----------------------------------------------------------------------
-
-    def _method(self) -> str:
-        conn = self.conn
-        if conn.subtype:
-            return f"VeNCrypt/{vencrypt.NAMES.get(conn.subtype, str(conn.subtype))}"
-        return {1: "None", 2: "VncAuth", 19: "VeNCrypt"}.get(
-            conn.security_type, str(conn.security_type)
-        )
-
-    def _on_authenticated(self, ev: events.Authenticated) -> None:
-        tls = self.conn.tls_info
-        log.info(
-            "%s: authenticated (%s%s%s%s)",
-            self,
-            self._method(),
-            f", user {ev.user}" if ev.user else "",
-            ", view-only" if ev.view_only else "",
-            f", {tls}" if tls else "",
-        )
-        if self.guard.audit is not None:
-            self.guard.audit.record(
-                "auth",
-                str(self),
-                ok=True,
-                method=self._method(),
-                user=ev.user,
-                view_only=ev.view_only,
-                tls=tls,
-            )
-        reason = self.guard.auth_succeeded(self)
-        if reason is not None:
-            self._end_reason = reason
-            self.close(reason)
-
-    def _plain_moot(self) -> bool:
-        """True when checking this viewer's Plain credentials is wasted work (it left, or its
-        address got blocked: the answer is then a refusal whatever they are)."""
-        return self._closed or self.guard.blocked_reason(self.address_key) is not None
-
-    def _plain_checked(self, entry: vencrypt.PlainUser | None, refuse: str | None) -> None:
-        """The verdict on this viewer's Plain credentials, from a worker thread's check."""
-        if not self._closed:
-            self._process([self.conn.plain_checked(entry, refuse)])
+    # -- audit -----------------------------------------------------------------------------------
 
     def audit_input(self, **counts: int) -> None:
         if self.guard.audit is not None and any(counts.values()):
