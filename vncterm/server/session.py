@@ -297,11 +297,8 @@ class Session:
                 self._schedule_flush()
             self.console.write(data)
 
-    def schedule_flush(self) -> None:
-        """Send viewers what changed, soon (once per loop iteration)."""
-        self._schedule_flush()
-
     def _schedule_flush(self) -> None:
+        """Send viewers what changed, soon (once per loop iteration)."""
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
