@@ -218,6 +218,10 @@ def test_desktop_input_is_forwarded_as_rfb_messages() -> None:
         events.ClientCutText("clip"),
     ]
     assert owner.audit == {"keys": 1, "pointer": 1}
+    desk.source.release_keys()  # a viewer switching away lets go of Ctrl, Alt and Meta
+    released = desk.received()
+    assert {e.keysym for e in released if isinstance(e, events.KeyEvent)} >= {CTRL, ALT}
+    assert all(isinstance(e, events.KeyEvent) and not e.down for e in released)
 
 
 def test_terminal_pointer_and_paste() -> None:

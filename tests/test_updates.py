@@ -60,6 +60,9 @@ class Picture(FramebufferSource):
     def paste(self, text: str) -> None:
         raise AssertionError("no input here")
 
+    def release_keys(self) -> None:
+        raise AssertionError("no input here")
+
 
 class HeldExecutor(Executor):
     """Runs a submitted job only when the test says so (an encoding in progress)."""

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: Damage tracking granularity for desktops.
 TILE = 16
+#: Ctrl, Alt and Meta (left and right): released when a viewer switches away from the desktop.
+HELD_MODIFIERS = (0xFFE3, 0xFFE4, 0xFFE9, 0xFFEA, 0xFFE7, 0xFFE8)
 
 
 class DesktopSource(FramebufferSource):
@@ -134,6 +136,10 @@ class DesktopSource(FramebufferSource):
     def paste(self, text: str) -> None:
         """The viewer's clipboard becomes the desktop's (it pastes by its own rules)."""
         self.conn.send_cut_text(text)
+
+    def release_keys(self) -> None:
+        for keysym in HELD_MODIFIERS:  # the desktop must not think they are still down
+            self.conn.send_key(keysym, False)
 
 
 class DesktopLink:

@@ -128,6 +128,10 @@ class FramebufferSource(abc.ABC):
     def paste(self, text: str) -> None:
         """A viewer's clipboard text, given to this source."""
 
+    @abc.abstractmethod
+    def release_keys(self) -> None:
+        """A viewer with control stops showing this source: let go of the keys it may hold."""
+
 
 class TerminalSource(FramebufferSource):
     """The terminal: pyte's screen drawn by the renderer."""
@@ -201,6 +205,9 @@ class TerminalSource(FramebufferSource):
                 log.info("%s: key after an unsent BREAK not typed", who.owner)
                 return
         self.write(data)
+
+    def release_keys(self) -> None:
+        """Nothing to let go of: a key is typed when it is pressed."""
 
     def action(self, who: InputState, action: Action) -> None:
         """A console key of ``reserved_keys`` pressed by a viewer with control."""

@@ -1,9 +1,10 @@
-"""One connected viewer: the asyncio transport around a sans-I/O ServerConnection.
+"""One connected viewer: the asyncio transport around a sans-I/O ServerConnection, its flow
+control, and the dispatch of the core's events to the parts that handle them: ``updates``
+(what to send and when), ``input`` (keys and pointer), ``viewer_clipboard``, ``viewer_captures``
+and ``viewer_auth``.
 
-Updates go out only in answer to a FramebufferUpdateRequest (RFB spec section 7.5.3), hold what
-changed since this viewer's previous update, and are encoded in the viewer's own pixel format
-with its own encoder state. A viewer whose transport buffer is above the high-water mark gets no
-new frame until it drains; it never slows the console or the other viewers.
+A viewer whose transport buffer is above the high-water mark gets no new frame until it drains;
+it never slows the console or the other viewers.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Frames stop while more than this many bytes wait in the viewer's transport buffer.
 HIGH_WATER = 256 * 1024
-HELD_MODIFIERS = (0xFFE3, 0xFFE4, 0xFFE9, 0xFFEA, 0xFFE7, 0xFFE8)
 #: A viewer is dropped when this much waits in its transport buffer (frames stop at HIGH_WATER,
 #: but stream data and bells do not), or when the buffer stays above HIGH_WATER without
 #: draining for the gatekeeper's ``stuck_timeout``: a viewer that never reads is not kept.
@@ -299,10 +299,8 @@ class Viewer(asyncio.Protocol):
         """Show ``source`` from now on: a size change, its name, a full repaint."""
         if source is self.source:
             return
-        old = self.source
-        if isinstance(old, DesktopSource) and self.may_control():
-            for keysym in HELD_MODIFIERS:  # the desktop must not think they are still down
-                old.conn.send_key(keysym, False)
+        if self.may_control():
+            self.source.release_keys()
         self.source = source
         if not self._attached:
             return
