@@ -137,6 +137,12 @@ class DesktopSource(FramebufferSource):
         """The viewer's clipboard becomes the desktop's (it pastes by its own rules)."""
         self.conn.send_cut_text(text)
 
+    def pointer_shape(self) -> tuple[np.ndarray, tuple[int, int]]:
+        """The desktop's own cursor once it sent one."""
+        if self.cursor is None:
+            return super().pointer_shape()
+        return self.cursor.image, self.cursor.hotspot
+
     def release_keys(self) -> None:
         for keysym in HELD_MODIFIERS:  # the desktop must not think they are still down
             self.conn.send_key(keysym, False)

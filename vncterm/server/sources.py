@@ -26,6 +26,7 @@ from ..terminal.emulator import Emulator
 from ..terminal.keymap import KeyState
 from ..terminal.mouse import MouseState, active_mode
 from ..terminal.view import TerminalView
+from .cursor import DEFAULT_CURSOR
 from .damage import DamageGrid
 from .reserved_keys import Action
 
@@ -115,6 +116,10 @@ class FramebufferSource(abc.ABC):
     @abc.abstractmethod
     def snapshot(self) -> Snapshot:
         """The current frame, copied (shared by every viewer encoding this generation)."""
+
+    def pointer_shape(self) -> tuple[np.ndarray, tuple[int, int]]:
+        """The pointer image viewers draw over this source (RGBA) and its hotspot."""
+        return DEFAULT_CURSOR
 
     @abc.abstractmethod
     def key(self, who: InputState, keysym: int, down: bool) -> None:

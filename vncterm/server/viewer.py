@@ -21,8 +21,7 @@ from ..errors import ProtocolError
 from ..rfb import events
 from ..rfb.connection import SecurityConfig, ServerConnection, State
 from ..rfb.constants import Encoding
-from .cursor import DEFAULT_CURSOR, cursor_rect
-from .desktop import DesktopSource
+from .cursor import cursor_rect
 from .input import ViewerInput
 from .reserved_keys import Action
 from .security import Gatekeeper, address_key
@@ -317,9 +316,7 @@ class Viewer(asyncio.Protocol):
         gets a plain arrow back."""
         if Encoding.CURSOR not in self.conn.encodings:
             return
-        image, hotspot = DEFAULT_CURSOR
-        if isinstance(self.source, DesktopSource) and self.source.cursor is not None:
-            image, hotspot = self.source.cursor.image, self.source.cursor.hotspot
+        image, hotspot = self.source.pointer_shape()
         self.updates.add_pseudo(cursor_rect(image, hotspot, self.conn.pixel_format))
 
     def may_control(self) -> bool:
