@@ -74,13 +74,7 @@ CLOSE_TIMEOUT = 1.0
 #: Subprotocols accepted when offered, preferred first.
 SUBPROTOCOLS = ("binary",)
 #: Close codes (RFC 6455 section 7.4.1).
-NORMAL, GOING_AWAY, UNSUPPORTED_DATA, POLICY_VIOLATION, MESSAGE_TOO_BIG = (
-    1000,
-    1001,
-    1003,
-    1008,
-    1009,
-)
+NORMAL, UNSUPPORTED_DATA, POLICY_VIOLATION, MESSAGE_TOO_BIG = 1000, 1003, 1008, 1009
 #: Frames handled per turn of the event loop; the rest waits (reading paused) for the next turn.
 FRAMES_PER_TURN = 256
 #: A Pong waits (only the latest Ping's is kept) while this much is unsent on the socket.
