@@ -18,6 +18,7 @@ from vncterm.geometry import Move, Rect
 from vncterm.rfb import events
 from vncterm.rfb.connection import ServerConnection
 from vncterm.rfb.constants import Encoding
+from vncterm.rfb.pixel_format import PixelFormat
 from vncterm.server.sources import Damage, FramebufferSource, InputState, Snapshot
 from vncterm.server.updates import INLINE_AREA, MAX_COPIES, MAX_FPS, UpdateScheduler
 
@@ -142,6 +143,7 @@ class Rig:
         self.out.extend(self.conn.data_to_send())
         data, self.out = bytes(self.out), bytearray()
         out: list[Update | tuple[str, int, bytes]] = []
+        bpp = self.conn.pixel_format.bytes_per_pixel
         pos = 0
         while pos < len(data):
             kind = data[pos]
@@ -151,13 +153,17 @@ class Rig:
                 rects: Update = []
                 for _ in range(count):
                     x, y, w, h, enc = struct.unpack_from(">HHHHi", data, pos)
-                    pos += 12 + self._payload(enc, w, h, data, pos + 12)
+                    pos += 12 + self._payload(enc, w, h, data, pos + 12, bpp)
                     rects.append((x, y, w, h, enc))
                 out.append(rects)
             elif kind == 248:
                 flags, size = struct.unpack_from(">xxxxIB", data, pos)
                 out.append(("fence", flags, data[pos + 9 : pos + 9 + size]))
                 pos += 9 + size
+            elif kind == 1:
+                (count,) = struct.unpack_from(">xxxxH", data, pos)
+                out.append(("colour-map", count, b""))
+                pos += 6 + 6 * count
             elif kind == 150:
                 out.append(("end-continuous", 0, b""))
                 pos += 1
@@ -166,9 +172,9 @@ class Rig:
         return out
 
     @staticmethod
-    def _payload(enc: int, w: int, h: int, data: bytes, at: int) -> int:
+    def _payload(enc: int, w: int, h: int, data: bytes, at: int, bpp: int) -> int:
         if enc == Encoding.RAW:
-            return w * h * 4
+            return w * h * bpp
         if enc == Encoding.COPYRECT:
             return 4
         if enc == Encoding.EXTENDED_DESKTOP_SIZE:
@@ -341,3 +347,17 @@ def test_a_resize_goes_alone_and_a_viewer_without_size_encodings_keeps_its_size(
     assert raws(update) == W * H  # what it knows of the new screen
     old.updates.size_refused(1)
     assert old.messages() == []  # nothing to tell it the refusal with
+
+
+def test_a_new_pixel_format_gets_its_colour_map_and_everything_again() -> None:
+    rig = Rig(Encoding.RAW)
+    rig.request(incremental=False)
+    rig.messages()
+    bgr233 = PixelFormat(8, 8, False, False, 7, 7, 3, 0, 3, 6)
+    (ev,) = rig.conn.receive_data(b"\0\0\0\0" + bgr233.to_bytes())
+    assert isinstance(ev, events.SetPixelFormat)
+    rig.updates.pixel_format(ev.pixel_format)
+    assert rig.messages() == [("colour-map", 256, b"")]
+    rig.request()  # incremental, nothing changed: the whole screen all the same
+    (update,) = rig.messages()
+    assert raws(update) == W * H

@@ -118,8 +118,19 @@ class UpdateScheduler:
         self.viewer_w, self.viewer_h = source.width, source.height
         self.damage.add_all()
 
-    def repaint(self) -> None:
-        """Everything is to be sent again (a new pixel format)."""
+    def pixel_format(self, pf: PixelFormat) -> None:
+        """SetPixelFormat (section 7.5.1): its colour map if it has one (section 7.6.2), and
+        everything again in the new format."""
+        log.info(
+            "%s: pixel format %d bpp depth %d %s%s",
+            self,
+            pf.bits_per_pixel,
+            pf.depth,
+            "big-endian" if pf.big_endian else "little-endian",
+            "" if pf.true_colour else ", colour map",
+        )
+        if pf.is_colour_map:
+            self.conn.send_colour_map(0, pf.colour_map())
         self.damage.add_all()
 
     def encodings(self, encodings: Iterable[int]) -> None:

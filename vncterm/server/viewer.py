@@ -28,8 +28,8 @@ from .security import Gatekeeper, address_key
 from .sources import Damage, FramebufferSource
 from .updates import FENCE_REQUEST, UpdateScheduler
 from .viewer_auth import AUTH_EVENTS, TLS_CLOSED, ViewerAuth
-from .viewer_captures import ViewerCaptures
-from .viewer_clipboard import ViewerClipboard
+from .viewer_captures import CAPTURE_EVENTS, ViewerCaptures
+from .viewer_clipboard import CLIPBOARD_EVENTS, ViewerClipboard
 
 if TYPE_CHECKING:
     from .session import Session
@@ -223,18 +223,7 @@ class Viewer(asyncio.Protocol):
             self.session.attach(self, ev.shared)
             self._attached = True
         elif isinstance(ev, events.SetPixelFormat):
-            pf = ev.pixel_format
-            log.info(
-                "%s: pixel format %d bpp depth %d %s%s",
-                self,
-                pf.bits_per_pixel,
-                pf.depth,
-                "big-endian" if pf.big_endian else "little-endian",
-                "" if pf.true_colour else ", colour map",
-            )
-            if pf.is_colour_map:
-                self.conn.send_colour_map(0, pf.colour_map())
-            self.updates.repaint()
+            self.updates.pixel_format(ev.pixel_format)
         elif isinstance(ev, events.SetEncodings):
             self.manager.set_encodings(ev.encodings)
             log.debug("%s: encodings %s", self, list(ev.encodings))
@@ -256,27 +245,15 @@ class Viewer(asyncio.Protocol):
             self.updates.on_fence(ev)
         elif isinstance(ev, events.SetDesktopSize):
             self._set_desktop_size(ev)
-        elif isinstance(ev, events.ClipboardNotify):
-            self.clipboard.announced(ev.formats)
-        elif isinstance(ev, events.ClipboardProvide):
-            self.clipboard.received(ev.text)
-        elif isinstance(ev, events.ClipboardRequest):
-            self.clipboard.asked(ev.formats)
-        elif isinstance(ev, events.ClipboardPeek):
-            self.clipboard.peeked()
-        elif isinstance(ev, events.StreamStart):
-            self.captures.start(ev.name)
-        elif isinstance(ev, events.StreamEnd):
-            self.captures.end(ev.stream_id)
-        elif isinstance(ev, events.StreamData):
-            self.captures.write(ev.stream_id, ev.data)
+        elif isinstance(ev, CLIPBOARD_EVENTS):
+            self.clipboard.handle(ev)
+        elif isinstance(ev, CAPTURE_EVENTS):
+            self.captures.handle(ev)
         elif isinstance(ev, events.FramebufferUpdateRequest):
             self.updates.on_request(ev)
         elif isinstance(ev, (events.KeyEvent, events.QemuKeyEvent)):
             self.updates.input()
             self.input.key(ev.keysym, ev.down)
-        elif isinstance(ev, events.ClientCutText):
-            self.clipboard.received(ev.text)
         elif isinstance(ev, events.PointerEvent):
             self.updates.input()
             self.input.pointer(ev.button_mask, ev.x, ev.y)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..console.base import Console
+from ..rfb import events
 from ..rfb.connection import ServerConnection
 from .security import Gatekeeper
 from .streams import CaptureClient, StreamHub
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: A viewer writing to a stream is paused while the stream's backend has this much unwritten.
 STREAM_INPUT_PAUSE = 256 * 1024
+#: The events this module handles.
+CAPTURE_EVENTS = (events.StreamStart, events.StreamEnd, events.StreamData)
 
 
 class CaptureOwner(CaptureClient, Protocol):
@@ -49,6 +52,14 @@ class ViewerCaptures:
         self._next_stream_id = 1
         self._refused = 0  # refusals for holding too many captures (logged once)
         self._input_paused = False
+
+    def handle(self, ev: events.Event) -> None:
+        if isinstance(ev, events.StreamStart):
+            self.start(ev.name)
+        elif isinstance(ev, events.StreamEnd):
+            self.end(ev.stream_id)
+        elif isinstance(ev, events.StreamData):
+            self.write(ev.stream_id, ev.data)
 
     def start(self, name: str) -> None:
         """StreamStart: a capture of ``name`` under a new id, or its refusal (StreamEnded)."""

@@ -18,7 +18,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from ..rfb import clipboard
+from ..rfb import clipboard, events
 from ..rfb.connection import ServerConnection
 from .desktop import DesktopSource
 from .security import Gatekeeper
@@ -33,6 +33,16 @@ OFFER_BUFFER = 64 * 1024
 #: A paste made while the viewer's announced text is still on its way types it if it arrives
 #: within this many seconds (a late answer is kept, not typed).
 PASTE_WAIT = 2.0
+
+
+#: The events this module handles.
+CLIPBOARD_EVENTS = (
+    events.ClientCutText,
+    events.ClipboardNotify,
+    events.ClipboardProvide,
+    events.ClipboardRequest,
+    events.ClipboardPeek,
+)
 
 
 class ClipboardOwner(Protocol):
@@ -67,6 +77,17 @@ class ViewerClipboard:
         self._ignored = False
 
     # -- from the viewer ---------------------------------------------------------------------
+
+    def handle(self, ev: events.Event) -> None:
+        """ClientCutText (section 7.5.6) or an Extended Clipboard message."""
+        if isinstance(ev, (events.ClientCutText, events.ClipboardProvide)):
+            self.received(ev.text)
+        elif isinstance(ev, events.ClipboardNotify):
+            self.announced(ev.formats)
+        elif isinstance(ev, events.ClipboardRequest):
+            self.asked(ev.formats)
+        elif isinstance(ev, events.ClipboardPeek):
+            self.peeked()
 
     def received(self, text: str) -> None:
         """ClientCutText, or the text of an Extended Clipboard provide: remembered only (a
