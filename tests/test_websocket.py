@@ -18,7 +18,8 @@ from wsproto.events import Request
 
 from vncterm.server import sniff, websocket
 from vncterm.server.sniff import SniffingProtocol, sniffing_factory
-from vncterm.server.websocket import OriginPolicy, WebSocketProtocol, is_loopback_origin
+from vncterm.server.websocket import WebSocketProtocol
+from vncterm.server.websocket_origin import OriginPolicy, is_loopback_origin
 
 # -- helpers -----------------------------------------------------------------------------------
 

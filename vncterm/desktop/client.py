@@ -163,8 +163,6 @@ class DesktopClient:
 
         #: Rectangles received per encoding number (pseudo-encodings included).
         self.rect_counts: Counter[int] = Counter()
-        #: Bytes received from the desktop.
-        self.bytes_received = 0
         self._zrle = ZrleState()
         self.tight = TightState()
         self._server_clip: int | None = None  # the desktop's Extended Clipboard caps flags
@@ -188,7 +186,6 @@ class DesktopClient:
         if self.state is State.CLOSED:
             raise UsageError("receive_data on a closed desktop client")
         self._buf += data
-        self.bytes_received += len(data)
         try:
             while len(self._buf) - self._pos >= self._need:
                 start = self._pos
@@ -227,11 +224,6 @@ class DesktopClient:
         out = b"".join(self._out)
         self._out.clear()
         return out
-
-    @property
-    def doing(self) -> str | None:
-        """What the client is in the middle of reading (None between messages)."""
-        return self._doing
 
     def close(self) -> None:
         """Mark the client closed (the driver dropped the connection)."""

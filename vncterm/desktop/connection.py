@@ -28,7 +28,7 @@ from ..errors import ProtocolError
 from ..geometry import Rect
 from .client import DesktopClient, State
 from .decoders.base import U8, U32
-from .events import Connected, Event, FramebufferUpdated, Resized
+from .events import Event, FramebufferUpdated, Resized
 
 log = logging.getLogger(__name__)
 
@@ -275,9 +275,6 @@ class DesktopConnection:
     def closed(self) -> bool:
         return self._closed.is_set()
 
-    def connected_event(self) -> Connected:
-        return Connected(self.client.width, self.client.height, self.client.name)
-
     # -- closing --------------------------------------------------------------------------------
 
     def _abort(self, reason: str) -> None:
@@ -349,7 +346,6 @@ class ReverseListener:
         self._options = options
         self._queue: asyncio.Queue[DesktopConnection] = asyncio.Queue(backlog)
         self._server: asyncio.Server | None = None
-        self._handshakes: set[asyncio.Task[None]] = set()
 
     async def start(self) -> ReverseListener:
         self._server = await asyncio.start_server(self._arrived, self.host, self.requested_port)

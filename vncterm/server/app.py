@@ -24,7 +24,7 @@ from .outfile import AppendFile
 from .security import Gatekeeper, anonymous_tls_context, tls_context
 from .session import Session
 from .viewer import Viewer
-from .websocket import WebSocketSetup
+from .websocket_listen import WebSocketSetup
 
 log = logging.getLogger(__name__)
 

@@ -35,12 +35,14 @@ from ..desktop.events import (
 )
 from ..geometry import Rect
 from .audit import AuditLog
-from .sources import Damage, FramebufferSource, Snapshot
+from .sources import Damage, FramebufferSource, InputState, Snapshot
 
 log = logging.getLogger(__name__)
 
 #: Damage tracking granularity for desktops.
 TILE = 16
+#: Ctrl, Alt and Meta (left and right): released when a viewer switches away from the desktop.
+HELD_MODIFIERS = (0xFFE3, 0xFFE4, 0xFFE9, 0xFFEA, 0xFFE7, 0xFFE8)
 
 
 class DesktopSource(FramebufferSource):
@@ -122,6 +124,28 @@ class DesktopSource(FramebufferSource):
                 pixels[pixels.shape[0] - strip.shape[0] :] = strip
             self._snapshot = Snapshot(pixels, self.generation)
         return self._snapshot
+
+    # -- input: forwarded as it comes ---------------------------------------------------------
+
+    def key(self, who: InputState, keysym: int, down: bool) -> None:
+        self.conn.send_key(keysym, down)
+
+    def pointer(self, who: InputState, mask: int, x: int, y: int) -> None:
+        self.conn.send_pointer(x, y, mask)
+
+    def paste(self, text: str) -> None:
+        """The viewer's clipboard becomes the desktop's (it pastes by its own rules)."""
+        self.conn.send_cut_text(text)
+
+    def pointer_shape(self) -> tuple[np.ndarray, tuple[int, int]]:
+        """The desktop's own cursor once it sent one."""
+        if self.cursor is None:
+            return super().pointer_shape()
+        return self.cursor.image, self.cursor.hotspot
+
+    def release_keys(self) -> None:
+        for keysym in HELD_MODIFIERS:  # the desktop must not think they are still down
+            self.conn.send_key(keysym, False)
 
 
 class DesktopLink:

@@ -1,7 +1,7 @@
 """The keys vncterm keeps for itself instead of passing them to the program or desktop.
 
-One table, consulted by the viewer's key handling and listed in the README ("Reserved keys"):
-a test checks that the two agree. A key matches when its keysym is listed and every modifier
+One table, consulted by the input routing (``input.py``) and listed in the README ("Reserved
+keys"): a test checks that the two agree. A key matches when its keysym is listed and every modifier
 the entry names is held (others may be held too). Console-only keys are vncterm's while the
 viewer shows the console; on a proxied desktop they go to the desktop, which has its own use for
 them (Shift+Insert pastes there too, by the desktop's own rules).

@@ -31,7 +31,7 @@ from ..rfb import vencrypt
 from .audit import AuditLog
 
 if TYPE_CHECKING:
-    from .viewer import Viewer
+    from .viewer_protocol import Peer
 
 log = logging.getLogger(__name__)
 
@@ -291,10 +291,10 @@ class Gatekeeper:
         self.max_viewers = max_viewers
         self.audit = audit
         self.stuck_timeout = stuck_timeout
-        self.connections: set[Viewer] = set()
+        self.connections: set[Peer] = set()
         self.plain = PlainChecks()
 
-    def admit(self, viewer: Viewer) -> str | None:
+    def admit(self, viewer: Peer) -> str | None:
         """Register a new connection; the reason to refuse it, or None."""
         self.connections.add(viewer)
         reason = self.blocked_reason(viewer.address_key)
@@ -321,10 +321,10 @@ class Gatekeeper:
             )
         return None
 
-    def release(self, viewer: Viewer) -> None:
+    def release(self, viewer: Peer) -> None:
         self.connections.discard(viewer)
 
-    def auth_failed(self, viewer: Viewer) -> float:
+    def auth_failed(self, viewer: Peer) -> float:
         duration = self.blocker.failed(viewer.address_key)
         if duration:
             log.warning(
@@ -338,7 +338,7 @@ class Gatekeeper:
                 )
         return duration
 
-    def auth_succeeded(self, viewer: Viewer) -> str | None:
+    def auth_succeeded(self, viewer: Peer) -> str | None:
         """Clear the address's failures; the reason to drop it if it is blocked meanwhile."""
         reason = self.blocked_reason(viewer.address_key)
         if reason is not None:

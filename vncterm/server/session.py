@@ -21,7 +21,6 @@ from ..desktop.events import CursorChanged, CutText, NameChanged, Resized
 from ..desktop.events import Event as DesktopEvent
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
-from ..terminal.mouse import active_mode
 from . import memory
 from .desktop import DesktopSource
 from .outfile import AppendFile
@@ -31,13 +30,9 @@ from .status import StatusRow
 from .streams import StreamHub
 
 if TYPE_CHECKING:
-    from .viewer import Viewer
+    from .viewer_protocol import SessionViewer
 
 log = logging.getLogger(__name__)
-
-LEFT, MIDDLE, WHEEL_UP, WHEEL_DOWN = 1, 2, 8, 16
-WHEEL_LINES = 3
-DOUBLE_CLICK = 0.4  # seconds between clicks that make a double or triple click
 
 #: The share of time all viewers' encoding together may take (the rest stays for the console).
 ENCODE_SHARE = 0.2
@@ -54,8 +49,6 @@ BREAK_TTL = 5.0
 #: refused (prohibited): two noVNC viewers of different sizes would otherwise take turns for
 #: ever (each asks again when the other's size gives it scrollbars).
 RESIZE_SETTLE = 1.0
-#: pyte keeps private modes shifted left by 5 bits: DEC mode 2004, bracketed paste.
-BRACKETED_PASTE = 2004 << 5
 
 
 class Session:
@@ -87,14 +80,22 @@ class Session:
         self.max_cols, self.max_rows = 1000, 500
         #: The largest framebuffer viewers may ask for (``--max-framebuffer``).
         self.max_width, self.max_height = MAX_FRAMEBUFFER
-        self._last_resize: tuple[Viewer, float] | None = None  # who resized last, and when
-        self._resizers: weakref.WeakSet[Viewer] = weakref.WeakSet()  # every viewer that did
+        self._last_resize: tuple[SessionViewer, float] | None = None  # who resized last, and when
+        self._resizers: weakref.WeakSet[SessionViewer] = weakref.WeakSet()  # every viewer that did
         self._memory = memory.ScreenMemory()
         #: Stream captures one viewer may hold at once (``--max-captures``).
         self.max_captures = 16
         self.emulator = emulator
         self.renderer = renderer
-        self.terminal = TerminalSource(emulator, renderer, name)
+        self.terminal = TerminalSource(
+            emulator,
+            renderer,
+            name,
+            write=self.write_input,
+            selected=self.set_clipboard,
+            changed=self._schedule_flush,
+            send_break=self.send_break,
+        )
         #: vncterm's own messages, drawn over the bottom row (never into the terminal).
         self.status = StatusRow(self._status_changed)
         self.view = self.terminal.view
@@ -103,7 +104,7 @@ class Session:
         #: The proxied desktop, while one is attached.
         self.desktop: DesktopSource | None = None
         self.share_policy = share_policy
-        self.viewers: list[Viewer] = []
+        self.viewers: list[SessionViewer] = []
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode")
         self._flush_scheduled = False
         self._budget = ENCODE_BURST  # seconds of encoding the viewers may spend now
@@ -180,7 +181,7 @@ class Session:
             )
             self.desktop.set_overlay(draw, self.renderer.cell_h)
 
-    def send_break(self, viewer: Viewer) -> bool:
+    def send_break(self, viewer: object) -> bool:
         """Break from ``viewer``: a serial BREAK when the console can carry one. Else the
         status row says so and False tells the viewer to swallow the SysRq key that follows
         (it must not be typed into the shell)."""
@@ -208,65 +209,6 @@ class Session:
 
         await backend.start(lambda data: self.streams.publish(name, data), on_status)
         self.streams.availability_changed(name)
-
-    def private_modes(self) -> set[int]:
-        """The DEC private modes the program has turned on (pyte keeps them shifted by 5)."""
-        return {m >> 5 for m in self.emulator.screen.mode if m >= 32}
-
-    def pointer(self, viewer: Viewer, mask: int, x: int, y: int) -> None:
-        """A pointer event: a mouse report when the program asked for them (Shift held
-        keeps the pointer for vncterm itself, as in xterm)."""
-        col = min(max(x, 0) // self.renderer.cell_w, self.emulator.cols - 1)
-        row = min(max(y, 0) // self.renderer.cell_h, self.emulator.rows - 1)
-        keys = viewer.keys
-        modes = self.private_modes()
-        if active_mode(modes) is not None and not keys.shift and not self.view.offset:
-            self.write_input(
-                viewer.mouse.report(mask, col, row, modes, keys.shift, keys.alt, keys.ctrl)
-            )
-            return
-        # the pointer is vncterm's own: wheel scrolls back, left button selects, middle pastes
-        prev, viewer.mouse.mask = viewer.mouse.mask, mask
-        moved = (col, row) != viewer.mouse.cell
-        viewer.mouse.cell = (col, row)
-        pressed, released = mask & ~prev, prev & ~mask
-        view = self.view
-        if pressed & WHEEL_UP:
-            view.scroll(WHEEL_LINES)
-        if pressed & WHEEL_DOWN:
-            view.scroll(-WHEEL_LINES)
-        pos = view.position(row, col)
-        if pressed & LEFT:
-            now = asyncio.get_running_loop().time()
-            last_time, last_pos, count = viewer.clicks
-            count = count % 3 + 1 if now - last_time < DOUBLE_CLICK and last_pos == pos else 1
-            viewer.clicks = (now, pos, count)
-            viewer.select_anchor = pos
-            if count == 1:
-                view.clear_selection()
-            elif count == 2:
-                view.select_word(pos)
-            else:
-                view.select_line(pos)
-        elif mask & LEFT and moved and viewer.select_anchor is not None:
-            view.select(viewer.select_anchor, pos)
-        if released & LEFT:
-            viewer.select_anchor = None
-            text = view.selected_text()
-            if text:
-                self.set_clipboard(text)
-        if pressed & MIDDLE:
-            viewer.clipboard.paste()  # this viewer's own clipboard, never another's
-        if view.changed:
-            self._schedule_flush()
-
-    def paste(self, text: str) -> None:
-        """Text from a viewer's clipboard, typed into the console: line ends become CR, and
-        it is bracketed when the program turned on bracketed paste (mode 2004)."""
-        data = text.replace("\r\n", "\r").replace("\n", "\r").encode("utf-8")
-        if BRACKETED_PASTE in self.emulator.screen.mode:
-            data = b"\x1b[200~" + data.replace(b"\x1b[201~", b"") + b"\x1b[201~"
-        self.write_input(data)
 
     def set_clipboard(self, text: str) -> None:
         """Offer ``text`` to every viewer's clipboard."""
@@ -303,7 +245,7 @@ class Session:
             and 1 <= rows <= self.max_rows
         )
 
-    def resize_contested(self, viewer: Viewer, width: int, height: int) -> bool:
+    def resize_contested(self, viewer: SessionViewer, width: int, height: int) -> bool:
         """True when ``viewer``, whose own size another viewer (still here) replaced less than
         RESIZE_SETTLE ago, asks for a size again: refused, so two viewers never take turns.
         The last request wins otherwise."""
@@ -317,11 +259,13 @@ class Session:
         now = asyncio.get_running_loop().time()
         return other is not viewer and other in self.viewers and now - when < RESIZE_SETTLE
 
-    def resize(self, cols: int, rows: int, requester: Viewer | None = None) -> None:
+    def resize(self, cols: int, rows: int, requester: SessionViewer | None = None) -> None:
         """Resize the terminal to whole cells (the program's own request)."""
         self.resize_framebuffer(cols * self.renderer.cell_w, rows * self.renderer.cell_h, requester)
 
-    def resize_framebuffer(self, width: int, height: int, requester: Viewer | None = None) -> None:
+    def resize_framebuffer(
+        self, width: int, height: int, requester: SessionViewer | None = None
+    ) -> None:
         """Make the framebuffer exactly ``width`` x ``height`` (one per console: the last
         request wins): the terminal takes the whole cells that fit, the program is told (via
         the pty) when they change, and every viewer gets the new size."""
@@ -353,11 +297,8 @@ class Session:
                 self._schedule_flush()
             self.console.write(data)
 
-    def schedule_flush(self) -> None:
-        """Send viewers what changed, soon (once per loop iteration)."""
-        self._schedule_flush()
-
     def _schedule_flush(self) -> None:
+        """Send viewers what changed, soon (once per loop iteration)."""
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
@@ -456,7 +397,7 @@ class Session:
 
     # -- viewers ---------------------------------------------------------------------------------
 
-    def attach(self, viewer: Viewer, shared: bool) -> None:
+    def attach(self, viewer: SessionViewer, shared: bool) -> None:
         """A viewer finished its handshake; honour a non-shared ClientInit if policy allows."""
         if not shared and self.share_policy == "allow-exclusive":
             for other in list(self.viewers):
@@ -465,7 +406,7 @@ class Session:
         self.viewers.append(viewer)
         log.info("%s: attached (%d viewer(s))", viewer, len(self.viewers))
 
-    def detach(self, viewer: Viewer) -> None:
+    def detach(self, viewer: SessionViewer) -> None:
         if viewer in self.viewers:
             self.viewers.remove(viewer)
             log.info("%s: detached (%d viewer(s))", viewer, len(self.viewers))

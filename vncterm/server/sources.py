@@ -3,11 +3,18 @@
 A source owns a framebuffer (uint32 0x00RRGGBB) and reports, on ``refresh()``, what changed since
 the previous call: areas that moved (copies, in order; viewers that know CopyRect get them as
 CopyRect) and areas to repaint. Encoders and viewers do not care which kind of source it is.
+
+A source also owns its input: a viewer's keys, pointer and paste reach the source it is shown
+(``server/input.py`` decides what gets through), by the same three calls for every source.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,8 +23,38 @@ from ..encoders.cells import CellGrid
 from ..geometry import Move, Rect
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
+from ..terminal.keymap import KeyState
+from ..terminal.mouse import MouseState, active_mode
 from ..terminal.view import TerminalView
+from .cursor import DEFAULT_CURSOR
 from .damage import DamageGrid
+from .reserved_keys import Action
+
+log = logging.getLogger(__name__)
+
+LEFT, MIDDLE, WHEEL_UP, WHEEL_DOWN = 1, 2, 8, 16
+WHEEL_LINES = 3
+DOUBLE_CLICK = 0.4  # seconds between clicks that make a double or triple click
+#: Seconds after a Break that could not be sent during which the next key (SysRq's) is dropped.
+BREAK_SWALLOW = 5.0
+#: pyte keeps private modes shifted left by 5 bits: DEC mode 2004, bracketed paste.
+BRACKETED_PASTE = 2004 << 5
+
+
+@dataclass
+class InputState:
+    """One viewer's input as the sources see it (each viewer has its own)."""
+
+    #: Who it is, for the log.
+    owner: object
+    #: The viewer's explicit paste of its own clipboard (a middle click on the terminal).
+    paste: Callable[[], None]
+    keys: KeyState = field(default_factory=KeyState)
+    mouse: MouseState = field(default_factory=MouseState)
+    clicks: tuple[float, tuple[int, int], int] = (0.0, (-1, -1), 0)
+    select_anchor: tuple[int, int] | None = None
+    #: A Break that could not be sent: the SysRq key that follows is dropped until then.
+    swallow_until: float = 0.0
 
 
 @dataclass
@@ -52,11 +89,6 @@ class Snapshot:
         #: encode text by cells (None for sources without cells).
         self.cells = cells
 
-    @property
-    def hint(self) -> CellGrid | None:
-        """What the encode manager takes as its palette hint."""
-        return self.cells
-
 
 class FramebufferSource(abc.ABC):
     """The interface the server feeds viewers from."""
@@ -85,13 +117,47 @@ class FramebufferSource(abc.ABC):
     def snapshot(self) -> Snapshot:
         """The current frame, copied (shared by every viewer encoding this generation)."""
 
+    def pointer_shape(self) -> tuple[np.ndarray, tuple[int, int]]:
+        """The pointer image viewers draw over this source (RGBA) and its hotspot."""
+        return DEFAULT_CURSOR
+
+    @abc.abstractmethod
+    def key(self, who: InputState, keysym: int, down: bool) -> None:
+        """A key from a viewer with control."""
+
+    @abc.abstractmethod
+    def pointer(self, who: InputState, mask: int, x: int, y: int) -> None:
+        """A pointer event from a viewer with control."""
+
+    @abc.abstractmethod
+    def paste(self, text: str) -> None:
+        """A viewer's clipboard text, given to this source."""
+
+    @abc.abstractmethod
+    def release_keys(self) -> None:
+        """A viewer with control stops showing this source: let go of the keys it may hold."""
+
 
 class TerminalSource(FramebufferSource):
     """The terminal: pyte's screen drawn by the renderer."""
 
-    def __init__(self, emulator: Emulator, renderer: TerminalRenderer, name: str) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        renderer: TerminalRenderer,
+        name: str,
+        *,
+        write: Callable[[bytes], None],
+        selected: Callable[[str], None],
+        changed: Callable[[], None],
+        send_break: Callable[[object], bool],
+    ) -> None:
         self.emulator = emulator
         self.renderer = renderer
+        #: Where typed bytes go (the console); the selection a viewer made (the clipboard);
+        #: the view changed (draw soon); a serial BREAK from a viewer (False: not sent).
+        self.write, self.selected, self.changed = write, selected, changed
+        self.send_break = send_break
         #: The scroll position and selection every viewer of the terminal shares.
         self.view = TerminalView(emulator)
         self.name = name
@@ -131,3 +197,88 @@ class TerminalSource(FramebufferSource):
                 cells = CellGrid(r.cell_w, r.cell_h, r.cell_fg.copy(), r.cell_bg.copy())
             self._snapshot = Snapshot(r.pixels.copy(), self.generation, cells)
         return self._snapshot
+
+    # -- input -----------------------------------------------------------------------------------
+
+    def key(self, who: InputState, keysym: int, down: bool) -> None:
+        """A key typed into the console, as the program's modes want it."""
+        emu = self.emulator
+        data = who.keys.key(keysym, down, emu.application_cursor_keys, emu.application_keypad)
+        if data and who.swallow_until:  # the SysRq key of a Break not sent
+            swallow, who.swallow_until = time.monotonic() < who.swallow_until, 0.0
+            if swallow:
+                log.info("%s: key after an unsent BREAK not typed", who.owner)
+                return
+        self.write(data)
+
+    def release_keys(self) -> None:
+        """Nothing to let go of: a key is typed when it is pressed."""
+
+    def action(self, who: InputState, action: Action) -> None:
+        """A console key of ``reserved_keys`` pressed by a viewer with control."""
+        if action is Action.BREAK:  # a serial BREAK, for Magic SysRq
+            if not self.send_break(who.owner):
+                who.swallow_until = time.monotonic() + BREAK_SWALLOW
+        elif action in (Action.SCROLL_UP, Action.SCROLL_DOWN):  # a screen at a time
+            page = self.emulator.rows - 1
+            self.view.scroll(page if action is Action.SCROLL_UP else -page)
+            self.changed()
+        elif action is Action.PASTE:
+            who.paste()
+
+    def private_modes(self) -> set[int]:
+        """The DEC private modes the program has turned on (pyte keeps them shifted by 5)."""
+        return {m >> 5 for m in self.emulator.screen.mode if m >= 32}
+
+    def pointer(self, who: InputState, mask: int, x: int, y: int) -> None:
+        """A pointer event: a mouse report when the program asked for them (Shift held
+        keeps the pointer for vncterm itself, as in xterm)."""
+        col = min(max(x, 0) // self.renderer.cell_w, self.emulator.cols - 1)
+        row = min(max(y, 0) // self.renderer.cell_h, self.emulator.rows - 1)
+        keys = who.keys
+        modes = self.private_modes()
+        if active_mode(modes) is not None and not keys.shift and not self.view.offset:
+            self.write(who.mouse.report(mask, col, row, modes, keys.shift, keys.alt, keys.ctrl))
+            return
+        # the pointer is vncterm's own: wheel scrolls back, left button selects, middle pastes
+        prev, who.mouse.mask = who.mouse.mask, mask
+        moved = (col, row) != who.mouse.cell
+        who.mouse.cell = (col, row)
+        pressed, released = mask & ~prev, prev & ~mask
+        view = self.view
+        if pressed & WHEEL_UP:
+            view.scroll(WHEEL_LINES)
+        if pressed & WHEEL_DOWN:
+            view.scroll(-WHEEL_LINES)
+        pos = view.position(row, col)
+        if pressed & LEFT:
+            now = asyncio.get_running_loop().time()
+            last_time, last_pos, count = who.clicks
+            count = count % 3 + 1 if now - last_time < DOUBLE_CLICK and last_pos == pos else 1
+            who.clicks = (now, pos, count)
+            who.select_anchor = pos
+            if count == 1:
+                view.clear_selection()
+            elif count == 2:
+                view.select_word(pos)
+            else:
+                view.select_line(pos)
+        elif mask & LEFT and moved and who.select_anchor is not None:
+            view.select(who.select_anchor, pos)
+        if released & LEFT:
+            who.select_anchor = None
+            text = view.selected_text()
+            if text:
+                self.selected(text)
+        if pressed & MIDDLE:
+            who.paste()  # this viewer's own clipboard, never another's
+        if view.changed:
+            self.changed()
+
+    def paste(self, text: str) -> None:
+        """Text from a viewer's clipboard, typed into the console: line ends become CR, and
+        it is bracketed when the program turned on bracketed paste (mode 2004)."""
+        data = text.replace("\r\n", "\r").replace("\n", "\r").encode("utf-8")
+        if BRACKETED_PASTE in self.emulator.screen.mode:
+            data = b"\x1b[200~" + data.replace(b"\x1b[201~", b"") + b"\x1b[201~"
+        self.write(data)

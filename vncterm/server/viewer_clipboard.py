@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from ..rfb import clipboard
+from ..rfb import clipboard, events
+from ..rfb.connection import ServerConnection
 from .desktop import DesktopSource
-
-if TYPE_CHECKING:
-    from .viewer import Viewer
+from .security import Gatekeeper
+from .sources import FramebufferSource
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,36 @@ OFFER_BUFFER = 64 * 1024
 PASTE_WAIT = 2.0
 
 
+#: The events this module handles.
+CLIPBOARD_EVENTS = (
+    events.ClientCutText,
+    events.ClipboardNotify,
+    events.ClipboardProvide,
+    events.ClipboardRequest,
+    events.ClipboardPeek,
+)
+
+
+class ClipboardOwner(Protocol):
+    """The viewer, as its clipboard needs it."""
+
+    conn: ServerConnection
+    guard: Gatekeeper
+
+    @property
+    def source(self) -> FramebufferSource: ...
+
+    def may_control(self) -> bool: ...
+
+    def buffered(self) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class ViewerClipboard:
     """What one viewer's clipboard holds as far as vncterm knows, and what it is offered."""
 
-    def __init__(self, viewer: Viewer) -> None:
+    def __init__(self, viewer: ClipboardOwner) -> None:
         self.viewer = viewer
         #: What this viewer's paste types: its own clipboard, or the text vncterm last gave it.
         self.text: str | None = None
@@ -52,6 +78,17 @@ class ViewerClipboard:
 
     # -- from the viewer ---------------------------------------------------------------------
 
+    def handle(self, ev: events.Event) -> None:
+        """ClientCutText (section 7.5.6) or an Extended Clipboard message."""
+        if isinstance(ev, (events.ClientCutText, events.ClipboardProvide)):
+            self.received(ev.text)
+        elif isinstance(ev, events.ClipboardNotify):
+            self.announced(ev.formats)
+        elif isinstance(ev, events.ClipboardRequest):
+            self.asked(ev.formats)
+        elif isinstance(ev, events.ClipboardPeek):
+            self.peeked()
+
     def received(self, text: str) -> None:
         """ClientCutText, or the text of an Extended Clipboard provide: remembered only (a
         desktop being shown gets it as its clipboard, not as keys)."""
@@ -61,7 +98,7 @@ class ViewerClipboard:
         self._requested = False
         source = self.viewer.source
         if isinstance(source, DesktopSource):
-            source.conn.send_cut_text(text)
+            source.paste(text)
         elif self._paste_by is not None and asyncio.get_running_loop().time() <= self._paste_by:
             self.paste()
         self._paste_by = None
@@ -101,7 +138,7 @@ class ViewerClipboard:
         if audit is not None:
             audit.paste(str(self.viewer), text)
         log.info("%s: pasted %d characters", self.viewer, len(text))
-        self.viewer.session.paste(text)
+        self.viewer.source.paste(text)
 
     def _may_control(self) -> bool:
         if self.viewer.may_control():
@@ -143,7 +180,7 @@ class ViewerClipboard:
         self._sent_at = now
         self._requested, self._paste_by = False, None
         self.viewer.conn.send_clipboard_text(text)
-        self.viewer._write()
+        self.viewer.flush()
 
     def close(self) -> None:
         if self._timer is not None:

@@ -30,24 +30,15 @@ Subprotocols: ``binary`` is accepted when offered (websockify's name for raw bin
 offered by older noVNC); noVNC 1.7 offers none by default, and none is then selected. The base64
 subprotocol of very old noVNC is not spoken.
 
-Origin policy (:class:`OriginPolicy`): browsers let any web page open a WebSocket to any
-address, localhost included, so a hostile page could otherwise drive a console that needs no
-password (cross-site WebSocket hijacking). Requests without ``Origin`` (not from a browser) are
-always accepted. With ``--websocket-origin`` given, the ``Origin`` must be one of those (``*``
-allows every origin). Without it, any origin is accepted when the server asks viewers for
-authentication (a password, Plain users or client certificates), and only loopback origins
-(``http(s)://localhost``, ``127.0.0.0/8``, ``[::1]``, any port) when it does not.
+The ``Origin`` header is checked by ``websocket_origin.OriginPolicy``; the listeners are set up
+by ``websocket_listen``; frame sizes are checked by ``websocket_frames.FrameSizeGuard``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import ssl
-import urllib.parse
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, cast
 
 from wsproto import ConnectionType, WSConnection
@@ -66,10 +57,8 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from ..config import Config
-from ..rfb.connection import SecurityConfig
-from .security import tls_context
-from .sniff import sniffing_factory
+from .websocket_frames import FrameSizeGuard
+from .websocket_origin import OriginPolicy
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +74,7 @@ CLOSE_TIMEOUT = 1.0
 #: Subprotocols accepted when offered, preferred first.
 SUBPROTOCOLS = ("binary",)
 #: Close codes (RFC 6455 section 7.4.1).
-NORMAL, GOING_AWAY, UNSUPPORTED_DATA, POLICY_VIOLATION, MESSAGE_TOO_BIG = (
-    1000,
-    1001,
-    1003,
-    1008,
-    1009,
-)
+NORMAL, UNSUPPORTED_DATA, POLICY_VIOLATION, MESSAGE_TOO_BIG = 1000, 1003, 1008, 1009
 #: Frames handled per turn of the event loop; the rest waits (reading paused) for the next turn.
 FRAMES_PER_TURN = 256
 #: A Pong waits (only the latest Ping's is kept) while this much is unsent on the socket.
@@ -103,106 +86,6 @@ _NOT_WEBSOCKET = (
     b"This is vncterm, a VNC server. Connect with a VNC viewer, or with noVNC "
     b"(WebSocket) to this address.\n"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class OriginPolicy:
-    """Which ``Origin`` headers may open a WebSocket (RFC 6455 section 10.2); see the module
-    docstring for the rules."""
-
-    #: Exact origins allowed (``scheme://host[:port]``, ``null``, or ``*`` for any); empty: the
-    #: default rule.
-    allowed: tuple[str, ...] = ()
-    #: True when the server authenticates viewers (then any origin is allowed by default).
-    authenticated: bool = False
-
-    def refusal(self, origin: str | None) -> str | None:
-        """Why ``origin`` is refused, or None when it is allowed."""
-        if origin is None:
-            return None
-        if self.allowed:
-            wanted = origin.rstrip("/").lower()
-            if "*" in self.allowed or wanted in (a.rstrip("/").lower() for a in self.allowed):
-                return None
-            return f"origin {origin} is not one of --websocket-origin {' '.join(self.allowed)}"
-        if self.authenticated or is_loopback_origin(origin):
-            return None
-        return (
-            f"origin {origin} is not a loopback origin and the server asks for no "
-            "password (allow it with --websocket-origin)"
-        )
-
-
-def is_loopback_origin(origin: str) -> bool:
-    """True for ``http(s)://`` origins whose host is localhost or a loopback address."""
-    try:
-        url = urllib.parse.urlsplit(origin)
-        host = url.hostname
-    except ValueError:
-        return False
-    if url.scheme not in ("http", "https") or not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class FrameSizeGuard:
-    """Reads just the frame headers (RFC 6455 section 5.2) of the incoming byte stream, so a
-    frame or message declared longer than ``limit`` is refused before any of its payload is
-    passed on (wsproto streams payloads and does not expose the declared lengths)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._header = bytearray()
-        self._skip = 0  # payload bytes of the current frame still to come
-        self._message = 0  # declared payload of the data message so far
-
-    def feed(self, data: bytes) -> tuple[int, str | None]:
-        """``(n, reason)``: the first ``n`` bytes of ``data`` are fine; ``reason`` is set when
-        the frame whose header ends past them is too long."""
-        pos = 0
-        while pos < len(data):
-            if self._skip:
-                step = min(self._skip, len(data) - pos)
-                self._skip -= step
-                pos += step
-                continue
-            start = pos - len(self._header)
-            take = min(self._header_size() - len(self._header), len(data) - pos)
-            self._header += data[pos : pos + take]
-            pos += take
-            if len(self._header) < self._header_size():
-                continue
-            opcode, length = self._header[0] & 0x0F, self._length()
-            self._header.clear()
-            if opcode < 8:  # a data frame: it counts towards its message
-                if opcode != 0:
-                    self._message = 0
-                self._message += length
-                if self._message > self.limit:
-                    what = "frame" if length > self.limit else "message"
-                    return max(start, 0), f"{what} of {self._message} bytes over {self.limit}"
-            self._skip = length
-        return len(data), None
-
-    def _header_size(self) -> int:
-        if len(self._header) < 2:
-            return 2
-        n = self._header[1] & 0x7F
-        mask = 4 if self._header[1] & 0x80 else 0
-        return 2 + mask + (2 if n == 126 else 8 if n == 127 else 0)
-
-    def _length(self) -> int:
-        n = self._header[1] & 0x7F
-        if n == 126:
-            return int.from_bytes(self._header[2:4], "big")
-        if n == 127:
-            return int.from_bytes(self._header[2:10], "big")
-        return n
 
 
 class WebSocketTransport(asyncio.Transport):
@@ -590,98 +473,3 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-
-
-# -- listeners ---------------------------------------------------------------------------------
-
-
-class WebSocketSetup:
-    """What the configuration asks for: sniffing on the VNC listeners, separate WebSocket-only
-    listeners (``--websocket``, with TLS for ``wss`` under ``--websocket-tls``), the origin
-    policy, and the security a viewer gets inside ``wss``.
-
-    ``make_viewer(security)`` builds the RFB protocol for one connection.
-    """
-
-    def __init__(
-        self,
-        config: Config,
-        security: SecurityConfig,
-        make_viewer: Callable[[SecurityConfig], asyncio.Protocol],
-    ) -> None:
-        self.config = config
-        self.security = security
-        self.make_viewer = make_viewer
-        authenticated = (
-            security.has_password
-            or security.plain_users is not None
-            or (
-                security.tls_context is not None
-                and security.tls_context.verify_mode == ssl.CERT_REQUIRED
-            )
-        )
-        self.policy = OriginPolicy(tuple(config.websocket_origins), authenticated)
-        self.tls: ssl.SSLContext | None = None
-        self.inner_security = security
-        if config.websocket_tls:
-            assert config.tls_cert is not None  # Config.validate
-            self.tls = tls_context(config.tls_cert, config.tls_key, config.tls_ca)
-            self.inner_security = wss_security(security)
-        #: (host, port) of each WebSocket-only listener, once started.
-        self.addresses: list[tuple[str, int]] = []
-
-    def vnc_factory(self) -> Callable[[], asyncio.Protocol]:
-        """The factory for the ``--listen`` addresses: sniffing unless turned off."""
-
-        def rfb() -> asyncio.Protocol:
-            return self.make_viewer(self.security)
-
-        if not self.config.websocket_sniff:
-            return rfb
-
-        def websocket() -> asyncio.Protocol:
-            return WebSocketProtocol(rfb, self.policy)
-
-        return sniffing_factory(rfb, websocket, self.config.websocket_wait)
-
-    def websocket_factory(self) -> Callable[[], asyncio.Protocol]:
-        """The factory for the WebSocket-only listeners (no wait, TLS underneath if asked)."""
-
-        def rfb() -> asyncio.Protocol:
-            return self.make_viewer(self.inner_security)
-
-        def websocket() -> asyncio.Protocol:
-            return WebSocketProtocol(rfb, self.policy)
-
-        return websocket
-
-    async def start(self) -> list[asyncio.AbstractServer]:
-        """Listen on the ``--websocket`` addresses."""
-        loop = asyncio.get_running_loop()
-        servers: list[asyncio.AbstractServer] = []
-        for addr in self.config.websocket:
-            server = await loop.create_server(
-                self.websocket_factory(), addr.host, addr.port, reuse_address=True, ssl=self.tls
-            )
-            self.addresses += [s.getsockname()[:2] for s in server.sockets]
-            servers.append(server)
-            log.info(
-                "WebSocket%s only on %s",
-                " (TLS: wss)" if self.tls else "",
-                addr if addr.port else self.addresses[-1],
-            )
-        return servers
-
-
-def wss_security(security: SecurityConfig) -> SecurityConfig:
-    """The security offered inside ``wss``: the socket is already TLS with the VeNCrypt
-    certificate (and client certificates when ``--tls-ca`` asks), so the RFB inside offers VNC
-    Authentication with the password (or None when the server has none), which noVNC speaks;
-    noVNC knows no VeNCrypt sub-type but Plain, which it would send without TLS. Plain users
-    without a password cannot be checked that way: the VeNCrypt offer stays (noVNC will refuse
-    it, but no one gets in unchecked)."""
-    if security.plain_users is not None and not security.has_password:
-        return security
-    return SecurityConfig(
-        password=security.password, view_only_password=security.view_only_password
-    )

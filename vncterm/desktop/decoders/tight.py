@@ -29,8 +29,6 @@ FILTER_COPY, FILTER_PALETTE, FILTER_GRADIENT = 0, 1, 2
 _FILTER_NAMES = {FILTER_COPY: "copy", FILTER_PALETTE: "palette", FILTER_GRADIENT: "gradient"}
 MIN_TO_COMPRESS = 12
 TPIXEL = 3
-#: The compact length holds 22 bits.
-MAX_COMPACT = (1 << 22) - 1
 
 
 class TightState:
