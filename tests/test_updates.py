@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vncterm.encoders.base import EncoderState
+from vncterm.encoders.base import EncoderOptions
 from vncterm.encoders.manager import EncodeManager
 from vncterm.geometry import Move, Rect
 from vncterm.rfb import events
@@ -116,7 +116,7 @@ class Rig:
             msg = struct.pack(">BxH", 2, len(encodings))
             msg += b"".join(struct.pack(">i", e) for e in encodings)
             self.conn.receive_data(msg)
-        manager = EncodeManager(EncoderState())
+        manager = EncodeManager(EncoderOptions())
         manager.set_encodings(encodings)
         self.budget = Budget()
         self.out = bytearray()
