@@ -20,6 +20,8 @@ from vncterm.encoders.manager import EncodedRect, EncodeManager
 from vncterm.geometry import Rect
 from vncterm.rfb.pixel_format import PixelFormat
 
+pytestmark = pytest.mark.peer
+
 FORMATS = [
     libvnc.RGB888_LE,
     libvnc.BGR888_LE,

@@ -20,6 +20,8 @@ from vncterm.encoders.tight import TightEncoder
 from vncterm.geometry import Rect
 from vncterm.rfb.constants import Encoding
 
+pytestmark = pytest.mark.peer
+
 SETTINGS = settings(
     max_examples=25,
     deadline=None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from encoder_cases import make_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,8 @@ from vncterm.encoders.zstream import ZStream, zlib_level
 from vncterm.geometry import Rect
 from vncterm.rfb.constants import Encoding
 from vncterm.rfb.pixel_format import SERVER_PIXEL_FORMAT, PixelFormat
+
+pytestmark = pytest.mark.unit
 
 
 def test_compact_length_boundaries() -> None:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import struct
 import time
 
+import pytest
 from harness import RunningVncterm
 from peers.common import wait_until_equal
 from peers.novnc_client import NoVncClient
 from rawclient import RawClient
 
 from vncterm.rfb import clipboard
+
+pytestmark = pytest.mark.peer
 
 SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
 

@@ -30,6 +30,8 @@ from peers.xvnc import XvncServer
 
 from vncterm.config import ListenAddress
 
+pytestmark = pytest.mark.peer
+
 TIGHT, ZRLE = 7, 16
 
 #: How to start each viewer on vncterm's ``port`` (gvncviewer takes a display number), and the

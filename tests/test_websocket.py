@@ -20,6 +20,8 @@ from vncterm.server import sniff, websocket
 from vncterm.server.sniff import SniffingProtocol, sniffing_factory
 from vncterm.server.websocket import OriginPolicy, WebSocketProtocol, is_loopback_origin
 
+pytestmark = pytest.mark.unit
+
 # -- helpers -----------------------------------------------------------------------------------
 
 
