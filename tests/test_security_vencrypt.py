@@ -454,6 +454,7 @@ def security_result(s: socket.socket) -> tuple[int, str]:
     return result, recv_exact(s, n).decode()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tls_server", [{"plain": True}], indirect=True)
 def test_plain_storm_does_not_stop_the_event_loop(
     tls_server: RunningVncterm, certs: CertFiles
