@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Encoder benchmark on recorded terminal sessions: bytes and milliseconds per update.
 
-Input: the captures in ``benchmarks/captures/`` (real programs recorded under a pty by
-``benchmarks/captures.py``), replayed through the Emulator and the TerminalRenderer with the
+Input: the captures in ``tests/captures/`` (real programs recorded under a pty by
+``tests/captures.py``), replayed through the Emulator and the TerminalRenderer with the
 default rendering (DejaVu Sans Mono 15 px, hinted monochrome, 9x18 cells). For each capture the
 frame with the most ink is the *full* frame; then two typical incremental updates are made by
 feeding the terminal more bytes, on a connection whose zlib streams have seen the full frame:
@@ -44,6 +44,7 @@ ROOT = HERE.parent
 # VNCTERM_SRC: benchmark another source tree (e.g. the previous encoders) on the same captures.
 sys.path.insert(0, os.environ.get("VNCTERM_SRC", str(ROOT)))
 sys.path.insert(1, str(HERE))
+sys.path.insert(2, str(ROOT / "tests"))  # captures.py and the recorded captures
 
 import captures  # noqa: E402
 
@@ -305,7 +306,7 @@ def main() -> None:
     names = args.capture or ([] if args.all else ["ls-usr-bin"])
     paths = [p for p in captures.available() if not names or p.name.rsplit("-", 1)[0] in names]
     if not paths:
-        sys.exit("no captures: run benchmarks/captures.py record")
+        sys.exit("no captures: run tests/captures.py record")
     paths.sort(key=lambda p: (p.name.rsplit("-", 1)[0], "200x60" in p.name))
     cases = [make_case(p) for p in paths]
     levels: Callable[[str], int | None] = lambda s: None if s == "def" else int(s)  # noqa: E731

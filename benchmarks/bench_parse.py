@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests"))  # captures.py and the recorded captures
 
 import pyte  # noqa: E402
 import run as workloads  # noqa: E402  (the suite's workloads: one definition)

@@ -10,7 +10,7 @@ Every figure stands beside a baseline measured in the same run: stock pyte and v
 terminal model without its fast paths parsing the same bytes, a bare reader of the same pty,
 Raw encoding, CopyRect off. vncterm runs as a real process on loopback; the viewers are
 measuring RFB clients (``rfbprobe.py``). Workloads: plain text, ``ls --color -lR``, CJK text,
-and recorded vim, top, htop and gcc sessions (``captures/``). Timings are figures, not
+and recorded vim, top, htop and gcc sessions (``tests/captures/``). Timings are figures, not
 assertions: run on an idle machine for stable numbers.
 """
 
@@ -39,7 +39,7 @@ from rfbprobe import COPYRECT, RAW, TIGHT, ZRLE, Probe  # noqa: E402
 
 OUT = HERE / "out"
 RETURN = 0xFF0D
-#: Recorded sessions (benchmarks/captures) measured for bytes on the wire.
+#: Recorded sessions (tests/captures) measured for bytes on the wire.
 SESSIONS = ("vim", "top", "htop", "gcc-errors")
 
 
@@ -93,8 +93,8 @@ def colour_listing(size: int) -> bytes:
 
 
 def capture_bytes(name: str, cols: int, rows: int) -> bytes:
-    """The bytes of a recorded session (benchmarks/captures), as one stream."""
-    path = HERE / "captures" / f"{name}-{cols}x{rows}.cap.gz"
+    """The bytes of a recorded session (tests/captures), as one stream."""
+    path = ROOT / "tests" / "captures" / f"{name}-{cols}x{rows}.cap.gz"
     with gzip.open(path, "rb") as f:
         f.readline()  # JSON header
         data = f.read()
@@ -246,7 +246,7 @@ async def flood(
         return result
 
 
-#: Plays a capture (benchmarks/captures) on the console at its recorded pace, raw (the bytes
+#: Plays a capture (tests/captures) on the console at its recorded pace, raw (the bytes
 #: are what the program wrote, after the pty's own translation).
 REPLAY = """\
 import gzip, os, struct, sys, time, tty
@@ -273,7 +273,7 @@ async def session_bytes(name: str, cols: int, rows: int) -> dict[str, dict[str, 
     """A recorded program session (vim scrolling, top refreshing, ...) replayed on the console
     at its own pace, watched by one viewer per entry of SESSION_VIEWERS at once: bytes on the
     wire and frames for the whole session."""
-    cap = HERE / "captures" / f"{name}-{cols}x{rows}.cap.gz"
+    cap = ROOT / "tests" / "captures" / f"{name}-{cols}x{rows}.cap.gz"
     with tempfile.TemporaryDirectory() as tmp:
         replay, done = Path(tmp, "replay.py"), Path(tmp, "done")
         replay.write_text(REPLAY)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from certs import make_certs
+from certs import CertFiles
 from conftest import NON_LATIN1, NON_LATIN1_KEYSYMS, SHELL
 from harness import RunningVncterm
 from rawclient import RawClient
@@ -39,6 +39,8 @@ from selenium.webdriver.common.keys import Keys
 
 from vncterm.config import ListenAddress
 from vncterm.server import sniff
+
+pytestmark = pytest.mark.peer
 
 HERE = Path(__file__).resolve().parent
 NOVNC = HERE / "peers" / "novnc" / "node_modules" / "@novnc" / "novnc"
@@ -198,9 +200,8 @@ def test_novnc_in_chromium_on_the_vnc_port(
 
 
 def test_novnc_in_chromium_over_wss(
-    browser: webdriver.Chrome, page_url: str, tmp_path: Path
+    browser: webdriver.Chrome, page_url: str, certs: CertFiles
 ) -> None:
-    certs = make_certs(tmp_path)
     ws = ListenAddress("127.0.0.1", 0)
     with RunningVncterm(
         SHELL,

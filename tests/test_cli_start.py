@@ -20,6 +20,8 @@ from peers.xvnc import XvncServer
 from rawclient import RawClient
 from wsclient import WsRawClient
 
+pytestmark = pytest.mark.peer
+
 VNCTERM = [sys.executable, "-m", "vncterm"]
 BRIGHT_BLUE, BLUE = 0x5C5CFF, 0x0000EE
 

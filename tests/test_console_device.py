@@ -14,6 +14,8 @@ from console_helpers import Collector
 from vncterm.console import device
 from vncterm.console.device import DeviceConsole
 
+pytestmark = pytest.mark.unit
+
 
 class Pty:
     """A pty pair whose slave is reached through a stable symlink (pts numbers change)."""

@@ -31,6 +31,8 @@ from vncterm.client import StreamClient
 from vncterm.config import ConsoleSpec
 from vncterm.server.outfile import QUIET, AppendFile, console_marker
 
+pytestmark = pytest.mark.peer
+
 STAGE_LOGGER = "vncterm.server.stages"
 OUTFILE_LOGGER = "vncterm.server.outfile"
 

@@ -60,6 +60,8 @@ async def _shell_answers(console: SocketConsole, col: Collector, timeout: float 
                 raise
 
 
+@pytest.mark.peer
+@pytest.mark.slow
 def test_unix_sees_boot_log_marker_and_runs_a_command(guest: QemuGuest) -> None:
     async def main() -> None:
         col = Collector()
@@ -81,6 +83,7 @@ def test_unix_sees_boot_log_marker_and_runs_a_command(guest: QemuGuest) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.peer
 def test_tcp_runs_a_command(guest: QemuGuest) -> None:
     async def main() -> None:
         col = Collector()
@@ -97,6 +100,7 @@ def test_tcp_runs_a_command(guest: QemuGuest) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.peer
 def test_telnet_strips_negotiation_and_sends_break(guest: QemuGuest) -> None:
     async def main() -> None:
         col = Collector()
@@ -136,6 +140,8 @@ def test_telnet_strips_negotiation_and_sends_break(guest: QemuGuest) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.peer
+@pytest.mark.slow
 def test_unix_reconnects_after_qemu_restart(guest: QemuGuest) -> None:
     async def main() -> None:
         col = Collector()
@@ -176,6 +182,7 @@ def test_unix_reconnects_after_qemu_restart(guest: QemuGuest) -> None:
 # ---- without QEMU -------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_waits_for_a_missing_socket_with_capped_backoff(tmp_path: Path) -> None:
     path = tmp_path / "late.sock"
 
@@ -209,6 +216,7 @@ def test_waits_for_a_missing_socket_with_capped_backoff(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.unit
 def test_writes_never_block_and_are_capped(tmp_path: Path) -> None:
     """A peer that does not read: writes queue up to the cap, then drop; the loop stays free."""
     path = tmp_path / "stuck.sock"
@@ -247,6 +255,7 @@ def _telnet_feed_all(chunks: list[bytes]) -> tuple[bytes, bytes]:
     return out, rep
 
 
+@pytest.mark.unit
 def test_telnet_filter_any_split() -> None:
     qemu_hello = bytes([IAC, WILL, 1, IAC, WILL, 3, IAC, WILL, 0, IAC, DO, 0])
     stream = (
@@ -273,6 +282,7 @@ def test_telnet_filter_any_split() -> None:
     assert bytes([IAC, BREAK]) == b"\xff\xf3"
 
 
+@pytest.mark.unit
 def test_pause_resume_and_pending_write(tmp_path: Path) -> None:
     """Push-back for unrendered streams: paused means unread, resume delivers in order."""
     path = tmp_path / "flow.sock"

@@ -21,6 +21,8 @@ import pytest
 from vncterm.console import ptyrelay, relayhub
 from vncterm.console.spawn import SpawnConsole
 
+pytestmark = pytest.mark.peer
+
 #: A clock of days, for the hub's restart window.
 DAYS = 3 * 86400.0
 

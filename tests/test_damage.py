@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vncterm.geometry import Rect
 from vncterm.server.damage import DamageGrid
+
+pytestmark = pytest.mark.unit
 
 
 @settings(max_examples=200, deadline=None)

@@ -40,6 +40,8 @@ from vncterm.rfb.auth import vnc_response
 from vncterm.rfb.constants import Encoding
 from vncterm.rfb.pixel_format import SERVER_PIXEL_FORMAT
 
+pytestmark = pytest.mark.unit
+
 
 def normalise(events: list[Event]) -> list[object]:
     """Events as comparable values (cursor images as bytes)."""

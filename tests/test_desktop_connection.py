@@ -26,6 +26,8 @@ from vncterm.errors import AuthenticationFailed
 from vncterm.geometry import Rect
 from vncterm.rfb.constants import Encoding
 
+pytestmark = pytest.mark.unit
+
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 

@@ -40,6 +40,8 @@ from vncterm.errors import ProtocolError
 from vncterm.geometry import Rect
 from vncterm.rfb.pixel_format import SERVER_PIXEL_FORMAT as PF
 
+pytestmark = pytest.mark.unit
+
 FB_W, FB_H = 200, 150
 Decode = Callable[[Rect, np.ndarray], Reader[None]]
 

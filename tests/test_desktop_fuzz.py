@@ -8,6 +8,7 @@ import struct
 import zlib
 
 import numpy as np
+import pytest
 from desktop_scripts import build_session, handshake
 from encoder_cases import make_frame
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +30,8 @@ from vncterm.encoders.zrle import ZrleEncoder
 from vncterm.errors import ProtocolError
 from vncterm.geometry import Rect
 from vncterm.rfb.pixel_format import SERVER_PIXEL_FORMAT as PF
+
+pytestmark = pytest.mark.unit
 
 SESSIONS = [build_session(seed).data for seed in range(3)]
 HANDSHAKE_LEN = len(handshake())

@@ -22,6 +22,8 @@ from rawclient import RawClient
 from vncterm.config import ListenAddress
 from vncterm.render.renderer import OVERLAY_BG
 
+pytestmark = pytest.mark.peer
+
 CTRL, ALT = 0xFFE3, 0xFFE9
 ONE, TWO, F1, F7 = 0x31, 0x32, 0xFFBE, 0xFFC4
 SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]

@@ -21,6 +21,8 @@ from PIL import Image
 from vncterm.desktop import DesktopConnection
 from vncterm.rfb.constants import Encoding
 
+pytestmark = pytest.mark.peer
+
 
 class Qemu:
     def __init__(self, tmp: Path) -> None:

@@ -31,6 +31,8 @@ from vncterm.desktop import (
 )
 from vncterm.rfb.constants import Encoding
 
+pytestmark = pytest.mark.peer
+
 PASSWORD = "desktop"
 W, H = 400, 300
 CENTRE = (W // 2, H // 2)  # where Xvnc starts the pointer

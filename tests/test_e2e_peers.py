@@ -34,7 +34,7 @@ from vncterm.rfb.connection import EncodedRect
 from vncterm.rfb.pixel_format import PixelFormat
 
 # vncdotool's VNC-auth DES goes through a deprecated cryptography alias: not ours to fix
-pytestmark = pytest.mark.filterwarnings("ignore:TripleDES has been moved")
+pytestmark = [pytest.mark.peer, pytest.mark.filterwarnings("ignore:TripleDES has been moved")]
 
 HOST = "127.0.0.1"
 PASSWORD = "e2e-pass"  # VNC Authentication uses 8 bytes

@@ -4,7 +4,7 @@
   painter written here from the spec's words (fill; two colours, 1 bit per pixel, MSB first,
   rows padded to a byte): the result must equal the frame.
 * The whole manager with a cell grid is judged by noVNC's decoders (Tight, ZRLE, Hextile) on
-  the recorded sessions in ``benchmarks/captures/`` replayed through the real emulator and
+  the recorded sessions in ``tests/captures/`` replayed through the real emulator and
   renderer: a full frame, one changed line, a scrolled screen, on one connection.
 * A grid that lies about the colours is caught and the pixels are analysed instead.
 * libvncclient decodes the Tight layers and ZRLE tiles of a real frame in other pixel formats.
@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+import captures
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,10 +30,6 @@ from vncterm.geometry import Rect
 from vncterm.rfb.connection import EncodedRect
 from vncterm.rfb.constants import Encoding
 from vncterm.rfb.pixel_format import PixelFormat
-
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-sys.path.insert(0, str(BENCH))
-import captures  # noqa: E402
 
 
 def cell_frame(
@@ -69,6 +65,7 @@ def paint(layers: list[tight_text.Layer], canvas: np.ndarray) -> np.ndarray:
     return out
 
 
+@pytest.mark.unit
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -102,6 +99,7 @@ def test_layers_repaint_the_region_exactly(
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.unit
 def test_a_listing_is_a_few_layers() -> None:
     """One base colour pair and file names in another colour at the same column: the base
     layer plus one overlay per block of equally coloured names, merged across rows."""
@@ -131,6 +129,7 @@ def test_a_listing_is_a_few_layers() -> None:
     np.testing.assert_array_equal(paint(layers, np.zeros_like(px)), px)
 
 
+@pytest.mark.unit
 def test_a_grid_that_lies_is_not_believed() -> None:
     fb, grid = cell_frame(5, 30, 8, 9, 18, 4, 0.3)
     wrong = fb.copy()
@@ -144,6 +143,7 @@ def test_a_grid_that_lies_is_not_believed() -> None:
         np.testing.assert_array_equal(decode(270, 144, rects), wrong)
 
 
+@pytest.mark.unit
 def test_planes_analysis_matches_the_pixels() -> None:
     fb, grid = cell_frame(6, 25, 7, 9, 18, 5, 0.3)
     planes = cell_planes(fb, grid, Rect(0, 0, 225, 126))
@@ -154,6 +154,7 @@ def test_planes_analysis_matches_the_pixels() -> None:
     assert set(an.colours.tolist()) == set(np.unique(fb).tolist())
 
 
+@pytest.mark.unit
 def test_coalesce() -> None:
     # the spans of one row of cells become one box; rows of a scrolled screen one region
     row = [Rect(0, 0, 9, 18), Rect(45, 0, 27, 18), Rect(300, 0, 90, 18)]
@@ -167,20 +168,23 @@ def test_coalesce() -> None:
 
 # -- recorded sessions -----------------------------------------------------------------------
 
-#: Every 80x25 capture, and the most colourful 200x60 one (replaying all costs ~10 s).
-CAPTURES = [p for p in captures.available() if "80x25" in p.name or "htop-200x60" in p.name]
-
 
 @pytest.fixture(scope="module")
-def cases() -> dict[str, tuple[captures.Frame, captures.Frame, captures.Frame]]:
+def cases(
+    capture_paths: list[Path],
+) -> dict[str, tuple[captures.Frame, captures.Frame, captures.Frame]]:
+    """Every 80x25 capture, and the most colourful 200x60 one (replaying all costs ~10 s)."""
     out = {}
-    for path in CAPTURES:
+    for path in capture_paths:
+        if "80x25" not in path.name and "htop-200x60" not in path.name:
+            continue
         cap = captures.load(path)
         rp, full = captures.busiest(cap)
         line = rp.feed(b"\x1b7\x1b[3;5H\x1b[1;31mchanged\x1b[m line\x1b[K\x1b8")
         scroll = rp.feed(f"\x1b[{cap.rows};1H\r\n\x1b[32mscrolled\x1b[m".encode())
         assert line is not None and scroll is not None
         out[path.name] = (full, line, scroll)
+    assert out, f"no 80x25 capture among {[p.name for p in capture_paths]}"
     return out
 
 
@@ -200,7 +204,7 @@ def session(
     return updates
 
 
-@pytest.mark.skipif(not CAPTURES, reason="no captures in benchmarks/captures")
+@pytest.mark.peer
 @pytest.mark.parametrize(
     "enc", [Encoding.TIGHT, Encoding.ZRLE, Encoding.HEXTILE], ids=lambda e: e.name.lower()
 )
@@ -215,7 +219,7 @@ def test_recorded_sessions_through_novnc(
         np.testing.assert_array_equal(decode(w, h, rects), frames[-1].pixels, err_msg=name)
 
 
-@pytest.mark.skipif(not CAPTURES, reason="no captures in benchmarks/captures")
+@pytest.mark.unit
 def test_ls_screen_meets_the_byte_target(cases: dict[str, tuple[captures.Frame, ...]]) -> None:
     """Issue 3's target: a full 80x25 colour ``ls -l`` screen under 6 KB in Tight and ZRLE,
     at the level noVNC and TigerVNC ask for (2) and at our default."""
@@ -227,7 +231,7 @@ def test_ls_screen_meets_the_byte_target(cases: dict[str, tuple[captures.Frame, 
             assert size < 6000, (enc, level, size)
 
 
-@pytest.mark.skipif(not CAPTURES, reason="no captures in benchmarks/captures")
+@pytest.mark.peer
 @pytest.mark.parametrize(
     ("enc", "pf"),
     [

@@ -22,6 +22,8 @@ from vncterm.geometry import Rect
 from vncterm.rfb.connection import EncodedRect
 from vncterm.rfb.pixel_format import PixelFormat
 
+pytestmark = pytest.mark.peer
+
 FORMATS = [
     libvnc.RGB888_LE,
     libvnc.BGR888_LE,

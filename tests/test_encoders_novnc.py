@@ -21,6 +21,8 @@ from vncterm.geometry import Rect
 from vncterm.rfb.connection import EncodedRect
 from vncterm.rfb.constants import Encoding
 
+pytestmark = pytest.mark.peer
+
 SETTINGS = settings(
     max_examples=25,
     deadline=None,

@@ -19,6 +19,8 @@ from vncterm.geometry import Rect
 from vncterm.rfb.constants import Encoding
 from vncterm.rfb.pixel_format import SERVER_PIXEL_FORMAT, PixelFormat
 
+pytestmark = pytest.mark.unit
+
 
 def test_compact_length_boundaries() -> None:
     assert compact_length(0) == b"\x00"

@@ -12,9 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fuzz import driver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+pytestmark = pytest.mark.unit
 
 driver.tls_material()  # made once, outside the examples' deadline
 
@@ -121,6 +124,7 @@ def test_lengths_at_the_caps_are_refused_before_buffering(state: str, which: str
     driver.run_one(state, prefix + header + bytes(5000), [len(prefix) + len(header), 2000])
 
 
+@pytest.mark.slow
 def test_atheris_harness_short_budget() -> None:
     """CI's short run of the atheris harness (the long one is documented in tests/fuzz)."""
     harness = Path(__file__).resolve().parent / "fuzz" / "fuzz_connection.py"

@@ -16,6 +16,8 @@ from peers.qemu_guest import MARKER, QemuGuest, Serial
 
 from vncterm.config import ConsoleSpec
 
+pytestmark = [pytest.mark.peer, pytest.mark.slow]
+
 BOOT = 120.0  # seconds: TCG boots in ~7 s on an idle machine; CI may be busy
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 import time
 
+import pytest
 from harness import RunningVncterm
 from peers.common import wait_until_equal
 from peers.novnc_client import NoVncClient
@@ -13,6 +14,8 @@ from rawclient import RawClient
 
 from vncterm.rfb import clipboard
 from vncterm.terminal.colours import DEFAULT_BG
+
+pytestmark = pytest.mark.peer
 
 SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
 

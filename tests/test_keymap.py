@@ -6,6 +6,8 @@ import pytest
 
 from vncterm.terminal.keymap import KeyState
 
+pytestmark = pytest.mark.unit
+
 CTRL, SHIFT, ALT = 0xFFE3, 0xFFE1, 0xFFE9
 
 

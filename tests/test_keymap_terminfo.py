@@ -10,6 +10,8 @@ import pytest
 
 from vncterm.terminal.keymap import KeyState
 
+pytestmark = pytest.mark.peer
+
 SHIFT, CTRL, ALT = 0xFFE1, 0xFFE3, 0xFFE9
 
 

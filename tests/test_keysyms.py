@@ -14,6 +14,8 @@ import pytest
 from vncterm.terminal.keymap import KeyState, keysym_to_char
 from vncterm.terminal.keysyms import KEYSYM_TO_CODEPOINT
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Where vncterm follows keysymdef.h and libxkbcommon 1.5 does not: the header gives U+2329 and
 #: U+232A for the angle brackets (xkbcommon their canonical U+27E8/U+27E9), and no character for

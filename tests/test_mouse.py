@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from vncterm.terminal.mouse import MouseState
+
+pytestmark = pytest.mark.unit
 
 LEFT, MIDDLE, RIGHT, UP, DOWN = 1, 2, 4, 8, 16
 

@@ -29,6 +29,8 @@ from vncterm.rfb import clipboard
 from vncterm.server import reserved_keys, viewer_clipboard
 from vncterm.server.viewer_clipboard import OFFER_INTERVAL
 
+pytestmark = pytest.mark.peer
+
 SHIFT, CTRL, INSERT, RETURN = 0xFFE1, 0xFFE3, 0xFF63, 0xFF0D
 EXTENDED_CLIPBOARD = -1063131698  # 0xc0a1e5ce as the signed S32 of SetEncodings
 SECRET = "echo SECRET-$((40+2))\n"  # its output, SECRET-42, shows that it was run

@@ -33,7 +33,7 @@ from peers.xvnc import XvncServer, write_xwd
 from vncterm.rfb.pixel_format import PixelFormat
 
 # vncdotool's VNC-auth DES goes through a deprecated cryptography alias: not ours to fix
-pytestmark = pytest.mark.filterwarnings("ignore:TripleDES has been moved")
+pytestmark = [pytest.mark.peer, pytest.mark.filterwarnings("ignore:TripleDES has been moved")]
 
 PASSWORD = "harness"
 W, H = 320, 200

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from vncterm.errors import ProtocolError
 from vncterm.rfb.pixel_format import SERVER_PIXEL_FORMAT, PixelFormat
 
+pytestmark = pytest.mark.unit
+
 
 def reference_pixel(pf: PixelFormat, rgb: int) -> bytes:
     """One pixel's wire bytes, computed the slow obvious way."""

@@ -14,6 +14,8 @@ from vncterm.render.renderer import TerminalRenderer
 from vncterm.terminal.colours import DEFAULT_BG, DEFAULT_FG
 from vncterm.terminal.emulator import Emulator
 
+pytestmark = pytest.mark.unit
+
 FONTS: dict[int, CellFont] = {}
 
 

@@ -7,21 +7,20 @@ reproduce the reviewed ``NAME-CHECKPOINT.png`` exactly. Re-record with tests/gol
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from golden import record
 from PIL import Image
 
+from vncterm.render.font import CellFont
+from vncterm.render.renderer import TerminalRenderer
+from vncterm.terminal.emulator import Emulator
+
+pytestmark = pytest.mark.unit
+
 GOLDEN = Path(__file__).resolve().parent / "golden"
-sys.path.insert(0, str(GOLDEN))
-
-import record  # noqa: E402
-
-from vncterm.render.font import CellFont  # noqa: E402
-from vncterm.render.renderer import TerminalRenderer  # noqa: E402
-from vncterm.terminal.emulator import Emulator  # noqa: E402
 
 CASES = [
     (name, checkpoint, offset)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vncterm.render.font import CellFont
 from vncterm.render.renderer import TerminalRenderer
 from vncterm.terminal.emulator import Emulator
+
+pytestmark = pytest.mark.unit
 
 FONT = CellFont(15)
 

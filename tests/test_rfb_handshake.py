@@ -13,6 +13,8 @@ from vncterm.geometry import Rect
 from vncterm.rfb import auth, events
 from vncterm.rfb.connection import EncodedRect, SecurityConfig, ServerConnection, State
 
+pytestmark = pytest.mark.unit
+
 CHALLENGE = bytes(range(16))
 
 

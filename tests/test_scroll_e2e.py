@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from harness import RunningVncterm
 from peers import libvnc
 from peers.common import wait_until_equal
 from peers.novnc_client import NoVncClient
+
+pytestmark = pytest.mark.peer
 
 SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
 

@@ -27,6 +27,8 @@ from vncterm.rfb import auth
 from vncterm.server import audit as audit_module
 from vncterm.server.security import AuthBlocker
 
+pytestmark = pytest.mark.peer
+
 SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from certs import CertFiles, make_certs
+from certs import CertFiles
 from harness import RunningVncterm
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,17 +25,14 @@ from vncterm.rfb import auth, events, vencrypt
 from vncterm.rfb.connection import SecurityConfig, ServerConnection, State
 from vncterm.server.security import anonymous_tls_context, tls_context
 
+pytestmark = pytest.mark.peer
+
 SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
 CHALLENGE = bytes(range(16))
 
 
 def challenge(n: int) -> bytes:
     return CHALLENGE[:n]
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
-    return make_certs(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture(scope="module")
@@ -480,6 +477,7 @@ def security_result(s: socket.socket) -> tuple[int, str]:
     return result, recv_exact(s, n).decode()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tls_server", [{"plain": True}], indirect=True)
 def test_plain_storm_does_not_stop_the_event_loop(
     tls_server: RunningVncterm, certs: CertFiles

@@ -18,6 +18,8 @@ from rawclient import RawClient
 
 from vncterm.config import ListenAddress
 
+pytestmark = pytest.mark.peer
+
 
 def test_garbage_viewer_is_dropped_with_a_reason_and_others_carry_on(
     vncterm_shell: RunningVncterm, caplog: pytest.LogCaptureFixture

@@ -1,21 +1,32 @@
-"""A short soak (``benchmarks/soak.py``): 10 viewers while the console floods for 5 s, 3 of
-them never reading. Readers keep getting fresh frames, the stuck ones are dropped once their
-send buffer stays full for the stuck timeout, RSS stays bounded, and ``--log`` holds every byte
-the flood wrote. The full run (50 viewers, 60 s) is ``python benchmarks/soak.py``."""
+"""A short soak (``benchmarks/soak.py``, run as a program): 10 viewers while the console floods
+for 5 s, 3 of them never reading. Readers keep getting fresh frames, the stuck ones are dropped
+once their send buffer stays full for the stuck timeout, RSS stays bounded, and ``--log`` holds
+every byte the flood wrote. The full run (50 viewers, 60 s) is ``python benchmarks/soak.py``."""
 
 from __future__ import annotations
 
-import asyncio
+import json
+import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import pytest
 
-from soak import soak
+pytestmark = [pytest.mark.peer, pytest.mark.slow]
+
+SOAK = Path(__file__).resolve().parents[1] / "benchmarks" / "soak.py"
 
 
-def test_short_soak(tmp_path: Path) -> None:
-    r = asyncio.run(soak(viewers=10, stuck=3, duration=5.0, stuck_timeout=1.0, workdir=tmp_path))
+def test_short_soak() -> None:
+    run = subprocess.run(
+        [sys.executable, str(SOAK), "--viewers", "10", "--stuck", "3", "--duration", "5"]
+        + ["--stuck-timeout", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    r = json.loads(run.stdout)
     assert r["exit_status"] == 0
     assert r["reader_errors"] == []
     # frames keep coming while it floods (bounds loose enough for a loaded 2-core machine)

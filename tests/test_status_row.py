@@ -25,6 +25,8 @@ from vncterm.server import session as session_module
 from vncterm.server.status import MAX_MESSAGES, StatusRow
 from vncterm.terminal.emulator import Emulator
 
+pytestmark = pytest.mark.peer
+
 DAYS = 259200.0  # a monotonic clock three days after boot
 BREAK = 0xFF6B
 

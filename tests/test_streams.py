@@ -22,6 +22,8 @@ from vncterm.client import StreamClient
 from vncterm.config import ConsoleSpec
 from vncterm.rfb.streams import STREAM_ENCODING, stream_encoding_for
 
+pytestmark = pytest.mark.peer
+
 SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
 
 

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from vncterm.terminal.emulator import Emulator
 
+pytestmark = pytest.mark.unit
+
 
 def feed(emu: Emulator, text: str) -> Emulator:
     emu.feed(text.encode())

@@ -8,10 +8,10 @@ replies, bells, the last character (REP), and the scrollback row for row.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
+import captures
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from vncterm.terminal.emulator import Char, Emulator
 from vncterm.terminal.scrollback import Line, ScrollRow, line_from_row, make_row, row_from_line
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
+pytestmark = pytest.mark.unit
 
 
 def _lines(buf: Any, cols: int, rows: int) -> list[Any]:
@@ -394,12 +393,10 @@ def test_rows_round_trip_and_are_canonical(cells: list[Char]) -> None:
     assert isinstance(row, ScrollRow)
 
 
-def test_recorded_captures_flood_through_the_fast_path() -> None:
+def test_recorded_captures_flood_through_the_fast_path(capture_paths: list[Path]) -> None:
     """Real program output (ls, gcc, top, vim, htop), whole and in the recorded chunks."""
-    from captures import available, load
-
-    for path in available():
-        cap = load(path)
+    for path in capture_paths:
+        cap = captures.load(path)
         fast = Emulator(cap.cols, cap.rows)
         fast.parser.flood_lines = 4
         ref = Emulator(cap.cols, cap.rows, fast=False)

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from vncterm.terminal.emulator import MAX_PARAM, MAX_PARAMS, Emulator, number
 
+pytestmark = pytest.mark.unit
+
 FUZZ = settings(
     max_examples=1000,
     deadline=None,
@@ -99,6 +101,7 @@ def test_parameters_clamp_and_their_count_is_capped() -> None:
     assert emu.take_replies() == b"\x1b]4;1;rgb:cdcd/0000/0000\x07"
 
 
+@pytest.mark.slow
 def test_atheris_emulator_harness_short_budget() -> None:
     """CI's short run of the emulator's atheris harness (tests/fuzz/fuzz_emulator.py)."""
     harness = Path(__file__).resolve().parent / "fuzz" / "fuzz_emulator.py"

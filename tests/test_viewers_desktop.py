@@ -30,6 +30,8 @@ from peers.xvnc import XvncServer
 
 from vncterm.config import ListenAddress
 
+pytestmark = pytest.mark.peer
+
 TIGHT, ZRLE = 7, 16
 
 #: How to start each viewer on vncterm's ``port`` (gvncviewer takes a display number), and the
@@ -115,6 +117,7 @@ def wait_line(vt: RunningVncterm, line: str, what: str, timeout: float = 15.0) -
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("viewer", list(VIEWERS))
 def test_desktop_viewer_shows_the_terminal_exactly_and_types_into_it(viewer: str) -> None:
     port = free_display_port()

@@ -13,18 +13,17 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from golden import record
+
+from vncterm.terminal.emulator import Emulator
+
+pytestmark = pytest.mark.peer
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-sys.path.insert(0, str(GOLDEN))
-
-import record  # noqa: E402
-
-from vncterm.terminal.emulator import Emulator  # noqa: E402
 
 DATA = (GOLDEN / "vttest.bin").read_bytes()
 CHECKPOINTS = record.checkpoints("vttest")

@@ -21,6 +21,8 @@ from vncterm.server.sniff import SniffingProtocol, sniffing_factory
 from vncterm.server.websocket import WebSocketProtocol
 from vncterm.server.websocket_origin import OriginPolicy, is_loopback_origin
 
+pytestmark = pytest.mark.unit
+
 # -- helpers -----------------------------------------------------------------------------------
 
 

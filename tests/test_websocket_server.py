@@ -8,10 +8,9 @@ import socket
 import ssl
 import struct
 import time
-from pathlib import Path
 
 import pytest
-from certs import make_certs
+from certs import CertFiles
 from conftest import SHELL
 from harness import RunningVncterm
 from peers.novnc_client import NoVncClient
@@ -22,6 +21,8 @@ from vncterm.cli import config_from_args
 from vncterm.config import ListenAddress
 from vncterm.errors import ConfigError
 from vncterm.server import sniff
+
+pytestmark = pytest.mark.peer
 
 
 def banner_delay(port: int, send: bytes = b"") -> float:
@@ -113,8 +114,7 @@ def test_origin_policy_on_a_server() -> None:
             WebSocketSocket("127.0.0.1", server.port, origin="http://localhost")
 
 
-def test_wss_listener_with_vnc_auth_inside(tmp_path: Path) -> None:
-    certs = make_certs(tmp_path)
+def test_wss_listener_with_vnc_auth_inside(certs: CertFiles) -> None:
     with RunningVncterm(
         SHELL,
         password=b"sekrit",
@@ -187,12 +187,11 @@ def test_oversized_frame_on_a_live_session(vncterm_shell: RunningVncterm) -> Non
     assert sock.close_code == 1009
 
 
-def test_novnc_cannot_use_the_x509_subtypes(tmp_path: Path) -> None:
+def test_novnc_cannot_use_the_x509_subtypes(certs: CertFiles) -> None:
     """What the README says a browser gets from a --tls-cert server over plain ws: noVNC (same
     RFB code in Node) picks only None/VncAuth/Plain among VeNCrypt sub-types, so it fails."""
     from peers.common import PeerConnectError
 
-    certs = make_certs(tmp_path)
     with (
         RunningVncterm(
             SHELL,

@@ -50,10 +50,7 @@ def challenge(n: int) -> bytes:
 @cache
 def tls_material() -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """A server context (certificate made now) and a client context trusting it."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from certs import make_certs
+    from certs import make_certs  # tests/ is on the path (pytest, or the atheris harness)
 
     files = make_certs(Path(tempfile.mkdtemp(prefix="vncterm-fuzz-")))
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -31,7 +31,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":  # run as a script: this tree's vncterm
+    sys.path.insert(0, str(ROOT))
 
 COLS, ROWS = 80, 24
 #: Captures checked against a reference emulator (tests/test_vttest.py), not against PNGs.

@@ -12,7 +12,7 @@ Usage::
         guest.kill()      # QEMU gone: sockets close
         guest.start()     # same sockets again
 
-``python tests/peers/qemu_guest.py`` boots once and prints the time to the marker.
+``PYTHONPATH=tests python -m peers.qemu_guest`` boots once and prints the time to the marker.
 """
 
 from __future__ import annotations
@@ -25,13 +25,11 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import TracebackType
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "guest"))
-from build_initramfs import MARKER, build
+from guest.build_initramfs import MARKER, build
 
 __all__ = ["MARKER", "QemuGuest", "Serial", "find_kernel", "free_tcp_port"]
 

@@ -2,17 +2,18 @@
 """Recorded terminal sessions: record real programs under a pty, replay them into frames.
 
 A capture is what a program wrote to its terminal, in the chunks ``read()`` returned, with the
-time of each chunk: ``benchmarks/captures/<name>-<cols>x<rows>.cap.gz`` (gzip of a JSON header
+time of each chunk: ``tests/captures/<name>-<cols>x<rows>.cap.gz`` (gzip of a JSON header
 line, then per chunk U32 milliseconds since start, U32 length, bytes; big-endian). Replaying the
 chunks through :class:`~vncterm.terminal.emulator.Emulator` and
 :class:`~vncterm.render.renderer.TerminalRenderer` gives the frames, and the damaged rectangles,
-that the server would have produced (the benchmark input; the tests use them as fixtures too).
+that the server would have produced (test fixtures, and the benchmarks' input: the benchmarks
+import this module from ``tests/``; tests never import ``benchmarks/``).
 
 Record (needs ls, gcc, vim, top, htop; TERM=xterm-256color):
 
-    python benchmarks/captures.py record            # every scenario, both geometries
-    python benchmarks/captures.py record vim        # one scenario
-    python benchmarks/captures.py list
+    python tests/captures.py record            # every scenario, both geometries
+    python tests/captures.py record vim        # one scenario
+    python tests/captures.py list
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
+if __name__ == "__main__" and str(ROOT) not in sys.path:  # run as a script (``record``)
     sys.path.append(str(ROOT))
 
 from vncterm.geometry import Rect  # noqa: E402
@@ -301,7 +302,7 @@ def busiest(cap: Capture) -> tuple[Replayer, Frame]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    rec = sub.add_parser("record", help="record scenarios into benchmarks/captures/")
+    rec = sub.add_parser("record", help="record scenarios into tests/captures/")
     rec.add_argument("names", nargs="*", help=f"scenarios (default all: {', '.join(SCENARIOS)})")
     sub.add_parser("list", help="list stored captures")
     args = ap.parse_args()
