@@ -11,11 +11,14 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from conftest import SHELL
 from harness import RunningVncterm
 from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from test_browser import browser, page_url, wait_event, wait_same_pixels  # noqa: F401
+
+pytestmark = pytest.mark.peer
 
 #: Neither is a whole number of 9x18 cells.
 WIDTH, HEIGHT = 803, 605

@@ -11,9 +11,12 @@ import subprocess
 import termios
 from pathlib import Path
 
+import pytest
 from console_helpers import Collector
 
 from vncterm.console.device import DeviceConsole, controlling_process
+
+pytestmark = pytest.mark.peer
 
 
 def _pty() -> tuple[int, str]:

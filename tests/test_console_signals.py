@@ -10,6 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.peer
+
 
 def _hostile_start() -> None:
     """What a script's ``nohup cmd &`` leaves: SIGINT/SIGQUIT/SIGHUP ignored, and a mask."""

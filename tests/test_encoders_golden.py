@@ -25,6 +25,8 @@ from vncterm.geometry import Rect
 from vncterm.rfb.constants import Encoding
 from vncterm.rfb.pixel_format import PixelFormat
 
+pytestmark = pytest.mark.unit
+
 U32 = npt.NDArray[np.uint32]
 
 NOVNC_PF = PixelFormat(32, 24, False, True, 255, 255, 255, 0, 8, 16)

@@ -20,6 +20,8 @@ from vncterm.server.reserved_keys import Action
 from vncterm.server.sources import FramebufferSource, TerminalSource
 from vncterm.terminal.emulator import Emulator
 
+pytestmark = pytest.mark.unit
+
 SHIFT, CTRL, ALT = 0xFFE1, 0xFFE3, 0xFFE9
 INSERT, PAGE_UP, BREAK, UP = 0xFF63, 0xFF55, 0xFF6B, 0xFF52
 KEY_1, KEY_2, KEY_A, KEY_V = 0x31, 0x32, 0x61, 0x56

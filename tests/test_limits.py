@@ -30,6 +30,8 @@ from vncterm.terminal.colours import DEFAULT_BG
 from vncterm.terminal.emulator import Emulator
 from vncterm.terminal.scrollback import row_bytes
 
+pytestmark = pytest.mark.peer
+
 SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
 
 

@@ -20,6 +20,8 @@ from vncterm.rfb.security.tls import TLSSecurity
 from vncterm.rfb.security.vencrypt import VeNCryptSecurity
 from vncterm.rfb.security.vnc_auth import VncAuthSecurity
 
+pytestmark = pytest.mark.unit
+
 CHALLENGE = bytes(range(100, 116))
 OK = struct.pack(">I", 0)
 

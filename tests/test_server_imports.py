@@ -6,7 +6,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import vncterm.server
+
+pytestmark = pytest.mark.unit
 
 SERVER = Path(vncterm.server.__file__).parent
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from harness import RunningVncterm
 from rawclient import RawClient
 
 from vncterm.rfb.constants import ClientMsg, Encoding, FenceFlag, ServerMsg
+
+pytestmark = pytest.mark.peer
 
 
 def set_encodings(*encodings: int) -> bytes:

@@ -18,6 +18,8 @@ from harness import RunningVncterm
 from vncterm import __version__
 from vncterm.rfb import vencrypt
 
+pytestmark = pytest.mark.peer
+
 STREAM = [sys.executable, "-m", "vncterm.stream_cli"]
 
 

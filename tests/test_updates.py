@@ -22,6 +22,8 @@ from vncterm.rfb.pixel_format import PixelFormat
 from vncterm.server.sources import Damage, FramebufferSource, InputState, Snapshot
 from vncterm.server.updates import INLINE_AREA, MAX_COPIES, MAX_FPS, UpdateScheduler
 
+pytestmark = pytest.mark.unit
+
 W, H = 64, 32
 FULL = Rect(0, 0, W, H)
 #: (x, y, w, h, encoding) of each rectangle of one FramebufferUpdate.

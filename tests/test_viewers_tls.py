@@ -27,6 +27,8 @@ from test_viewers_desktop import free_display_port, wait_line, wait_shown
 from vncterm.config import ListenAddress
 from vncterm.rfb import vencrypt
 
+pytestmark = pytest.mark.peer
+
 USERS = {"alice": "wonderland"}
 
 
