@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from encoder_cases import make_frame
 
-from vncterm.desktop.client import CLIP_CAPS, CLIP_NOTIFY, CLIP_PROVIDE, CLIP_REQUEST, CLIP_TEXT
+from vncterm.desktop.clipboard import CLIP_CAPS, CLIP_NOTIFY, CLIP_PROVIDE, CLIP_REQUEST, CLIP_TEXT
 from vncterm.encoders.base import Encoder, EncoderOptions
 from vncterm.encoders.hextile import HextileEncoder
 from vncterm.encoders.raw import RawEncoder

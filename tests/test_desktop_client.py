@@ -33,7 +33,7 @@ from vncterm.desktop import (
     Resized,
     State,
 )
-from vncterm.desktop.client import CLIP_NOTIFY, CLIP_PROVIDE, CLIP_REQUEST, CLIP_TEXT
+from vncterm.desktop.clipboard import CLIP_NOTIFY, CLIP_PROVIDE, CLIP_REQUEST, CLIP_TEXT
 from vncterm.errors import AuthenticationFailed, ProtocolError, UsageError
 from vncterm.geometry import Move, Rect
 from vncterm.rfb.auth import vnc_response

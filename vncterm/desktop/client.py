@@ -18,28 +18,22 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 import struct
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ..errors import AuthenticationFailed, ProtocolError, UsageError
+from ..errors import ProtocolError, UsageError
 from ..geometry import Move, Rect
-from ..rfb import clipboard
-from ..rfb.auth import CHALLENGE_SIZE, vnc_response
-from ..rfb.clipboard import provided_text
 from ..rfb.constants import (
     ClientMsg,
     DesktopSizeStatus,
     Encoding,
-    SecurityResult,
-    SecurityType,
     ServerMsg,
 )
 from ..rfb.pixel_format import PIXEL_FORMAT_SIZE, SERVER_PIXEL_FORMAT
+from .clipboard import DesktopClipboard
 from .decoders import (
     Reader,
     TightState,
@@ -64,6 +58,7 @@ from .events import (
     NameChanged,
     Resized,
 )
+from .handshake import security_handshake
 
 log = logging.getLogger(__name__)
 
@@ -87,21 +82,13 @@ PSEUDO_ENCODINGS: tuple[int, ...] = (
     Encoding.LAST_RECT,
 )
 
-MAX_REASON = 64 * 1024
 MAX_CUT_TEXT = 1 << 20
 _SKIP_CHUNK = 64 * 1024
 
-_VERSION_RE = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _S32 = struct.Struct(">i")
 _RECT = struct.Struct(">HHHHi")
-
-# Extended Clipboard flags (``rfb.clipboard``): formats in bits 0-15, actions 24-31.
-CLIP_TEXT = clipboard.TEXT
-CLIP_CAPS, CLIP_REQUEST, CLIP_PEEK = clipboard.CAPS, clipboard.REQUEST, clipboard.PEEK
-CLIP_NOTIFY, CLIP_PROVIDE = clipboard.NOTIFY, clipboard.PROVIDE
-_CLIP_ACTIONS = clipboard.ACTIONS
 
 
 class State(enum.Enum):
@@ -165,10 +152,12 @@ class DesktopClient:
         self.rect_counts: Counter[int] = Counter()
         self._zrle = ZrleState()
         self.tight = TightState()
-        self._server_clip: int | None = None  # the desktop's Extended Clipboard caps flags
-        self._clip_text: str | None = None  # what we offer the desktop's clipboard
         self._events: list[Event] = []
         self._out: list[bytes] = []
+        #: Our side of the desktop's clipboard (its events join ours when they happen).
+        self.clipboard = DesktopClipboard(
+            self._out.append, lambda ev: self._events.append(ev), max_cut_text
+        )
         self._buf = bytearray()
         self._pos = 0
         self._doing: str | None = "the ProtocolVersion"
@@ -260,35 +249,13 @@ class DesktopClient:
         self._out.append(struct.pack(">BBHH", ClientMsg.POINTER_EVENT, buttons & 0xFF, x, y))
 
     def cut_text(self, text: str) -> None:
-        """Offer ``text`` to the desktop's clipboard.
-
-        With the Extended Clipboard (the desktop sent its caps) the text goes as UTF-8 (announced
-        by a notify, provided on request); otherwise as Latin-1 ClientCutText (section 7.5.6),
-        with characters outside Latin-1 replaced by '?'.
-        """
+        """Offer ``text`` to the desktop's clipboard (see :meth:`DesktopClipboard.offer`)."""
         self._check_normal()
-        text = text.replace("\r\n", "\n")
-        caps = self._server_clip
-        if caps is not None and caps & CLIP_TEXT and caps & (CLIP_NOTIFY | CLIP_PROVIDE):
-            self._clip_text = text
-            if caps & CLIP_NOTIFY:
-                self._send_clip(_U32.pack(CLIP_NOTIFY | CLIP_TEXT))
-            else:
-                self._send_clip(self._provide())
-            return
-        data = text.encode("latin-1", errors="replace")[: self.max_cut_text]
-        self._out.append(struct.pack(">BxxxI", ClientMsg.CLIENT_CUT_TEXT, len(data)) + data)
+        self.clipboard.offer(text)
 
     def _check_normal(self) -> None:
         if self.state is not State.NORMAL:
             raise UsageError(f"cannot send messages to the desktop in state {self.state.value}")
-
-    def _send_clip(self, payload: bytes) -> None:
-        self._out.append(struct.pack(">Bxxxi", ClientMsg.CLIENT_CUT_TEXT, -len(payload)) + payload)
-
-    def _provide(self) -> bytes:
-        text = (self._clip_text or "").replace("\n", "\r\n").encode() + b"\0"
-        return _U32.pack(CLIP_PROVIDE | CLIP_TEXT) + zlib.compress(_U32.pack(len(text)) + text)
 
     # -- the parser -----------------------------------------------------------------------------
 
@@ -312,53 +279,7 @@ class DesktopClient:
 
     def _handshake(self) -> Reader[None]:
         """Sections 7.1.1 (ProtocolVersion) to 7.3.2 (ServerInit)."""
-        data = yield 12
-        m = _VERSION_RE.fullmatch(data)
-        if not m:
-            raise ProtocolError(f"not an RFB server: it sent {data!r}")
-        major, minor = int(m.group(1)), int(m.group(2))
-        if (major, minor) < (3, 3):
-            raise ProtocolError(f"RFB {major}.{minor} is older than 3.3")
-        # Unknown 3.x versions below 3.7 speak 3.3 (section 7.1.1); 3.889 (Apple) and 4.x, 3.8.
-        version = (
-            (3, 3) if (major, minor) < (3, 7) else (3, 7) if (major, minor) == (3, 7) else (3, 8)
-        )
-        self.version = version
-        self._out.append(b"RFB 003.%03d\n" % version[1])
-
-        self._doing = "the security handshake"
-        if version == (3, 3):
-            (stype,) = _U32.unpack((yield 4))
-            if stype == SecurityType.INVALID:
-                reason = yield from decode_name(MAX_REASON)
-                raise ProtocolError(f"the desktop refused the connection: {reason}")
-            if stype not in (SecurityType.NONE, SecurityType.VNC_AUTH):
-                raise ProtocolError(f"the desktop wants security type {stype}, which we lack")
-        else:
-            count = (yield 1)[0]
-            if count == 0:
-                reason = yield from decode_name(MAX_REASON)
-                raise ProtocolError(f"the desktop refused the connection: {reason}")
-            offered = list((yield count))
-            if SecurityType.NONE in offered:
-                stype = SecurityType.NONE
-            elif SecurityType.VNC_AUTH in offered:
-                stype = SecurityType.VNC_AUTH
-            else:
-                raise ProtocolError(f"no security type we support among {offered}")
-            self._out.append(bytes((stype,)))
-        if stype == SecurityType.VNC_AUTH:
-            if self._password is None:
-                raise AuthenticationFailed("the desktop wants a password and none was given")
-            challenge = yield CHALLENGE_SIZE
-            self._out.append(vnc_response(self._password, challenge))
-        if stype == SecurityType.VNC_AUTH or version == (3, 8):
-            (result,) = _U32.unpack((yield 4))
-            if result != SecurityResult.OK:
-                reason = (yield from decode_name(MAX_REASON)) if version == (3, 8) else ""
-                raise AuthenticationFailed(
-                    f"the desktop refused authentication: {reason or 'no reason given'}"
-                )
+        yield from security_handshake(self._password, self._out, self._set_phase)
         self._out.append(bytes((int(self._shared),)))
 
         self._doing = "ServerInit"
@@ -377,6 +298,12 @@ class DesktopClient:
         )
         self.state = State.NORMAL
         self._events.append(Connected(width, height, self.name))
+
+    def _set_phase(self, phase: str, version: tuple[int, int] | None = None) -> None:
+        """What the handshake is doing (for error messages), and the version once agreed."""
+        self._doing = phase
+        if version is not None:
+            self.version = version
 
     def announced_encodings(self) -> list[int]:
         """What SetEncodings lists (section 7.5.2): decodable ones, then pseudo-encodings."""
@@ -482,7 +409,7 @@ class DesktopClient:
                 log.warning("skipping an extended clipboard message of %d bytes", size)
                 yield from _skip(size)
                 return
-            self._extended_clipboard((yield size))
+            self.clipboard.extended((yield size))
             return
         size = length & 0xFFFFFFFF
         if size > self.max_cut_text:
@@ -493,38 +420,6 @@ class DesktopClient:
             return
         text = (yield size).decode("latin-1")  # the event list is swapped while we wait
         self._events.append(CutText(text))
-
-    def _extended_clipboard(self, payload: bytes) -> None:
-        """One Extended Clipboard message (flags U32: formats bits 0-15, action bits 24-28)."""
-        if len(payload) < 4:
-            raise ProtocolError("extended clipboard message shorter than its flags")
-        (flags,) = _U32.unpack_from(payload)
-        action = flags & _CLIP_ACTIONS
-        if action & CLIP_CAPS:
-            self._server_clip = flags
-            ours = CLIP_CAPS | CLIP_REQUEST | CLIP_PEEK | CLIP_NOTIFY | CLIP_PROVIDE | CLIP_TEXT
-            self._send_clip(_U32.pack(ours) + _U32.pack(self.max_cut_text))
-        elif action == CLIP_REQUEST:
-            if flags & CLIP_TEXT and self._clip_text is not None:
-                self._send_clip(self._provide())
-        elif action == CLIP_PEEK:
-            have = CLIP_TEXT if self._clip_text is not None else 0
-            self._send_clip(_U32.pack(CLIP_NOTIFY | have))
-        elif action == CLIP_NOTIFY:
-            if flags & CLIP_TEXT:
-                self._send_clip(_U32.pack(CLIP_REQUEST | CLIP_TEXT))
-        elif action == CLIP_PROVIDE:
-            text = self._parse_provide(flags & 0xFFFF, payload[4:])
-            if text is not None:
-                self._events.append(CutText(text))
-        else:
-            raise ProtocolError(f"extended clipboard flags {flags:#x} name no single action")
-
-    def _parse_provide(self, formats: int, body: bytes) -> str | None:
-        text = provided_text(formats, body, self.max_cut_text, oversize="skip")
-        if text is None and formats & CLIP_TEXT:
-            log.warning("skipping desktop clipboard data beyond %d bytes", self.max_cut_text)
-        return text
 
 
 def _touches(src: Rect, damage: Iterable[Rect] | list[Rect], bbox: Rect) -> bool:
