@@ -206,7 +206,9 @@ class Scrollback:
 
     __slots__ = ("_ctx", "_rows", "maxlen")
 
-    def __init__(self, maxlen: int) -> None:
+    def __init__(self, maxlen: int, max_bytes: int | None = None) -> None:
+        # ``max_bytes`` (a memory cap) is accepted and not yet enforced: the limits branch
+        # brings the real cap; this only lets TermScreen pass it meanwhile.
         self.maxlen = max(0, maxlen)
         self._rows: deque[ScrollRow | str] = deque(maxlen=self.maxlen)
         self._ctx: deque[RowContext | None] = deque(maxlen=self.maxlen)
