@@ -141,9 +141,10 @@ class TermScreen(pyte.Screen):
         allow_column_mode: bool = False,
         scrollback: int = 10000,
         fast: bool = True,
+        scrollback_memory: int = 64 << 20,
     ) -> None:
         #: Lines that scrolled off the top of the main screen, oldest first (see push_rows).
-        self.scrollback = Scrollback(scrollback)
+        self.scrollback = Scrollback(scrollback, scrollback_memory)
         #: Rows ever appended to the scrollback (it only grows; rows beyond the cap drop out).
         self.scrollback_appended = 0
         #: Bumped when the scrollback is cleared (ED 3): positions into it are void.
@@ -1032,7 +1033,8 @@ class Emulator:
     the new size is then offered by :meth:`take_resize_request`. Without it, DECCOLM only
     clears the screen, as in tmux.
 
-    ``scrollback`` caps :attr:`scrollback` (rows). ``fast=False`` turns every fast path off:
+    ``scrollback`` caps :attr:`scrollback` (rows), ``scrollback_memory`` its estimated bytes.
+    ``fast=False`` turns every fast path off:
     the reference model the differential tests compare against.
     """
 
@@ -1044,9 +1046,17 @@ class Emulator:
         allow_column_mode: bool = False,
         scrollback: int = 10000,
         fast: bool = True,
+        scrollback_memory: int = 64 << 20,
     ) -> None:
         self.charset = canonical(charset)
-        self.screen = TermScreen(cols, rows, allow_column_mode, scrollback=scrollback, fast=fast)
+        self.screen = TermScreen(
+            cols,
+            rows,
+            allow_column_mode,
+            scrollback=scrollback,
+            fast=fast,
+            scrollback_memory=scrollback_memory,
+        )
         self.parser = Parser(self.screen)
         self._decode = make_decoder(self.charset)
 
