@@ -46,8 +46,6 @@ ENCODE_DEBT = 0.05
 #: Seconds the status row says "connected" after a reattachment, or that a BREAK was not sent.
 RECONNECTED_TTL = 5.0
 BREAK_TTL = 5.0
-#: pyte keeps private modes shifted left by 5 bits: DEC mode 2004, bracketed paste.
-BRACKETED_PASTE = 2004 << 5
 
 
 class Session:
@@ -195,8 +193,8 @@ class Session:
         self.streams.availability_changed(name)
 
     def private_modes(self) -> set[int]:
-        """The DEC private modes the program has turned on (pyte keeps them shifted by 5)."""
-        return {m >> 5 for m in self.emulator.screen.mode if m >= 32}
+        """The DEC private modes the program has turned on."""
+        return self.emulator.private_modes()
 
     def pointer(self, viewer: Viewer, mask: int, x: int, y: int) -> None:
         """A pointer event: a mouse report when the program asked for them (Shift held
@@ -249,7 +247,7 @@ class Session:
         """Text from a viewer's clipboard, typed into the console: line ends become CR, and
         it is bracketed when the program turned on bracketed paste (mode 2004)."""
         data = text.replace("\r\n", "\r").replace("\n", "\r").encode("utf-8")
-        if BRACKETED_PASTE in self.emulator.screen.mode:
+        if self.emulator.bracketed_paste:
             data = b"\x1b[200~" + data.replace(b"\x1b[201~", b"") + b"\x1b[201~"
         self.write_input(data)
 
@@ -278,10 +276,10 @@ class Session:
         """Resize the terminal: the program (via the pty), the renderer and every viewer."""
         if (cols, rows) != (self.emulator.cols, self.emulator.rows):
             log.info("terminal resized to %dx%d", cols, rows)
-            self.emulator.screen.resize(rows, cols)
+            self.emulator.resize(cols, rows)
             self.renderer.resize(cols, rows)
             self.console.resize(cols, rows)
-            self.emulator.screen.dirty.update(range(rows))
+            self.emulator.damage_all()
             self.terminal.generation += 1
         for viewer in list(self.viewers):
             if viewer.source is self.terminal:
