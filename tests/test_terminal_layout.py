@@ -1,0 +1,70 @@
+"""The terminal layer's shape: no import cycle inside it, and the server reaches the model only
+through the Emulator facade (whose methods for what the server needs are checked here too)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from vncterm.terminal.emulator import Emulator
+
+PACKAGE = Path(__file__).resolve().parents[1] / "vncterm"
+
+
+def _terminal_imports() -> dict[str, set[str]]:
+    """Module -> the vncterm.terminal modules it imports (under ``if TYPE_CHECKING:`` too)."""
+    graph: dict[str, set[str]] = {}
+    for path in (PACKAGE / "terminal").glob("*.py"):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.level == 1:
+                    found.add(node.module.split(".")[0])
+                elif node.module.startswith("vncterm.terminal."):
+                    found.add(node.module.split(".")[2])
+        graph[path.stem] = found
+    return graph
+
+
+def test_no_import_cycle_in_the_terminal_layer() -> None:
+    graph = _terminal_imports()
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        for dep in sorted(graph.get(module, ())):
+            assert dep not in path, "import cycle: " + " -> ".join([*path, dep])
+            if dep not in done:
+                visit(dep, [*path, dep])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [module])
+
+
+def test_the_server_does_not_reach_into_the_emulator() -> None:
+    """No ``<...>.emulator.screen`` / ``.parser`` in server code: it asks the facade."""
+    reached = []
+    for path in sorted((PACKAGE / "server").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("screen", "parser")
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "emulator"
+            ):
+                reached.append(f"{path.name}:{node.lineno}")
+    assert reached == []
+
+
+def test_facade_resize_damage_and_modes() -> None:
+    emu = Emulator(20, 5)
+    emu.feed(b"\x1b[?2004h\x1b[?1000h\x1b[?1006h")
+    assert emu.bracketed_paste
+    assert {1000, 1006, 2004} <= emu.private_modes()
+    emu.feed(b"\x1b[?2004l")
+    assert not emu.bracketed_paste and 2004 not in emu.private_modes()
+    emu.resize(30, 8)
+    assert (emu.cols, emu.rows) == (30, 8)
+    emu.screen.dirty.clear()
+    emu.damage_all()
+    assert emu.screen.dirty == set(range(8))
