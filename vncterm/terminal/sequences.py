@@ -291,7 +291,11 @@ CSI: dict[str, CsiHandler] = {
 
 
 def csi(screen: TermScreen, raw: str, inter: str, final: str) -> None:
-    """``CSI [marker] params [intermediates] final``: ``raw`` is the marker and parameters."""
+    """``CSI [marker] params [intermediates] final``: ``raw`` is the marker and parameters.
+
+    In fast mode an SGR with a short parameter string goes through the screen's cache:
+    (parameters, attributes, reverse video) -> attributes. (Inline: SGR is the commonest
+    sequence in coloured output.)"""
     if (
         final == "m"
         and not inter
@@ -299,7 +303,15 @@ def csi(screen: TermScreen, raw: str, inter: str, final: str) -> None:
         and len(raw) <= _SGR_CACHE_KEY
         and not (raw and raw[0] in "<=>?")
     ):
-        _cached_sgr(screen, raw)
+        key = (raw, screen.cursor.attrs, mo.DECSCNM in screen.mode)
+        attrs = screen._sgr_cache.get(key)
+        if attrs is None:
+            screen.select_graphic_rendition_params(parse_params(raw) if raw else [[None]])
+            if len(screen._sgr_cache) > 1024:
+                screen._sgr_cache.clear()
+            screen._sgr_cache[key] = screen.cursor.attrs
+        else:
+            screen.cursor.attrs = attrs
         return
     marker = ""
     if raw and raw[0] in "<=>?":
@@ -308,16 +320,3 @@ def csi(screen: TermScreen, raw: str, inter: str, final: str) -> None:
     if handler is not None:
         params: Params = parse_params(raw) if raw else [[None]]
         handler(screen, [group[0] or 0 for group in params], params)
-
-
-def _cached_sgr(screen: TermScreen, raw: str) -> None:
-    """SGR through the screen's cache: (parameters, attributes, reverse video) -> attributes."""
-    key = (raw, screen.cursor.attrs, mo.DECSCNM in screen.mode)
-    attrs = screen._sgr_cache.get(key)
-    if attrs is None:
-        screen.select_graphic_rendition_params(parse_params(raw) if raw else [[None]])
-        if len(screen._sgr_cache) > 1024:
-            screen._sgr_cache.clear()
-        screen._sgr_cache[key] = screen.cursor.attrs
-    else:
-        screen.cursor.attrs = attrs
