@@ -6,6 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+from vncterm.terminal import sequences
 from vncterm.terminal.emulator import Emulator
 
 PACKAGE = Path(__file__).resolve().parents[1] / "vncterm"
@@ -68,3 +71,15 @@ def test_facade_resize_damage_and_modes() -> None:
     emu.screen.dirty.clear()
     emu.damage_all()
     assert emu.screen.dirty == set(range(8))
+
+
+def test_a_new_sequence_is_one_table_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CSI (by marker + intermediates + final), ESC and OSC reach a handler added to a table."""
+    seen: list[object] = []
+    monkeypatch.setitem(sequences.CSI, "?$p", lambda s, a, p: seen.append(("csi", a)))
+    monkeypatch.setitem(sequences.ESC, "#3", lambda s: seen.append("esc"))
+    monkeypatch.setitem(sequences.OSC, "7", lambda s, text, term: seen.append(("osc", text)))
+    emu = Emulator(10, 3)
+    emu.feed(b"\x1b[?2004;1$p\x1b#3\x1b]7;file://host/tmp\x07")
+    assert seen == [("csi", [2004, 1]), "esc", ("osc", "file://host/tmp")]
+    assert emu.text() == [" " * 10] * 3  # nothing drawn
