@@ -90,12 +90,6 @@ def test_the_cycle_finder_sees_a_type_checking_import(tmp_path: Path) -> None:
         assert import_cycles("cyclepkg") == [["cyclepkg.a", "cyclepkg.b"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TODO(one job per file): import cycles in vncterm/ on c7935ef: terminal: emulator -> "
-    "parser -> flood -> emulator and parser -> emulator (TermScreen under TYPE_CHECKING); "
-    "server: viewer <-> session, security, viewer_clipboard (removed on main by r-server)",
-)
 def test_no_import_cycle_in_vncterm() -> None:
     cycles = import_cycles("vncterm")
     assert cycles == [], "\n".join(" <-> ".join(c) for c in cycles)

@@ -19,7 +19,8 @@ from hostile import RECOVER, hostile
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from vncterm.terminal.emulator import MAX_PARAM, MAX_PARAMS, Emulator, number
+from vncterm.terminal.emulator import Emulator
+from vncterm.terminal.sequences import MAX_PARAM, MAX_PARAMS, number
 
 pytestmark = pytest.mark.unit
 

@@ -276,13 +276,13 @@ class Session:
             self._resizers.add(requester)
         if (cols, rows) != (self.emulator.cols, self.emulator.rows):
             log.info("terminal resized to %dx%d", cols, rows)
-            self.emulator.screen.resize(rows, cols)
+            self.emulator.resize(cols, rows)
             self.console.resize(cols, rows)
         if (cols, rows, width, height) != (r.cols, r.rows, r.width, r.height):
             self._memory.screen_size(width, height)  # before the new frame is allocated
             r.resize(cols, rows, width, height)
             self.terminal.drop_snapshot()
-            self.emulator.screen.dirty.update(range(rows))
+            self.emulator.damage_all()
             self.terminal.generation += 1
             self._memory.trim_if_small()  # after the large frame is freed
         for viewer in list(self.viewers):

@@ -37,8 +37,6 @@ WHEEL_LINES = 3
 DOUBLE_CLICK = 0.4  # seconds between clicks that make a double or triple click
 #: Seconds after a Break that could not be sent during which the next key (SysRq's) is dropped.
 BREAK_SWALLOW = 5.0
-#: pyte keeps private modes shifted left by 5 bits: DEC mode 2004, bracketed paste.
-BRACKETED_PASTE = 2004 << 5
 
 
 @dataclass
@@ -227,8 +225,8 @@ class TerminalSource(FramebufferSource):
             who.paste()
 
     def private_modes(self) -> set[int]:
-        """The DEC private modes the program has turned on (pyte keeps them shifted by 5)."""
-        return {m >> 5 for m in self.emulator.screen.mode if m >= 32}
+        """The DEC private modes the program has turned on."""
+        return self.emulator.private_modes()
 
     def pointer(self, who: InputState, mask: int, x: int, y: int) -> None:
         """A pointer event: a mouse report when the program asked for them (Shift held
@@ -279,6 +277,6 @@ class TerminalSource(FramebufferSource):
         """Text from a viewer's clipboard, typed into the console: line ends become CR, and
         it is bracketed when the program turned on bracketed paste (mode 2004)."""
         data = text.replace("\r\n", "\r").replace("\n", "\r").encode("utf-8")
-        if BRACKETED_PASTE in self.emulator.screen.mode:
+        if self.emulator.bracketed_paste:
             data = b"\x1b[200~" + data.replace(b"\x1b[201~", b"") + b"\x1b[201~"
         self.write(data)

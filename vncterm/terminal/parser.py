@@ -4,7 +4,7 @@ pyte 0.8.2's own parser drops CSI intermediates (``CSI 2 SP q`` runs as ``CSI 2 
 ``<``, ``=`` and ``>`` markers (vim's ``CSI > 4;2 m`` becomes SGR 4;2, underline + faint), draws
 colon sub-parameters and DCS/APC strings as text, and stops drawing a chunk at the first
 zero-width non-combining character. This parser recognises every sequence by its shape, so an
-unknown one is dropped whole, and hands complete sequences to the screen.
+unknown one is dropped whole, and hands complete sequences to ``sequences.py``'s tables.
 
 Sequences split across ``feed`` calls are kept until they complete. Strings (OSC, DCS, SOS,
 PM, APC) longer than ``MAX_STRING`` are discarded up to their terminator. A handler that raises
@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
 
 from .flood import SIMPLE_ESC, Flood
-
-if TYPE_CHECKING:
-    from .emulator import TermScreen
+from .screen import TermScreen
+from .sequences import CONTROLS, control, csi, esc, osc
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +61,7 @@ class Parser:
             self._feed_fast(s, Flood(screen, s, min_lines))  # it also keeps rows_clean true
             return
         draw = screen.draw
+        controls = CONTROLS.get
         text_match = _TEXT.match
         pos, n = 0, len(s)
         while pos < n:
@@ -84,13 +83,16 @@ class Parser:
                     return
                 pos = nxt
             else:
-                screen.control(c)
+                handler = controls(c)
+                if handler is not None:
+                    handler(screen)
                 pos += 1
 
     def _feed_fast(self, s: str, flood: Flood) -> None:
         """``feed`` with the flood skim after line feeds, and ``screen.rows_clean`` kept."""
         screen = self.screen
         draw = screen.draw
+        controls = CONTROLS.get
         text_match = _TEXT.match
         simple_esc = SIMPLE_ESC.match
         pos, n = 0, len(s)
@@ -120,7 +122,9 @@ class Parser:
                     return
                 pos = nxt
             else:
-                screen.control(c)
+                handler = controls(c)
+                if handler is not None:
+                    handler(screen)
                 pos += 1
                 if c == "\n" or c == "\x0b" or c == "\x0c":
                     if pos >= next_check:
@@ -151,11 +155,11 @@ class Parser:
                 params, inter, final = m.groups()
                 if (params and _CONTROLS.search(params)) or (inter and _CONTROLS.search(inter)):
                     for ch in _CONTROLS.findall(params + inter):
-                        self.screen.control(ch)
+                        control(self.screen, ch)
                     params = _CONTROLS.sub("", params)
                     inter = _CONTROLS.sub("", inter)
                 try:
-                    self.screen.csi(params, inter, final)
+                    csi(self.screen, params, inter, final)
                 except Exception as e:  # a handler's bug drops its sequence, not the read
                     self._fault(e)
                 return m.end()
@@ -178,8 +182,10 @@ class Parser:
                 return end_m.start()
             if kind == "]" and term not in ("\x18", "\x1a"):  # replies end as the query did
                 try:
-                    self.screen.osc(
-                        s[pos + 2 : end_m.start()], "\x07" if term == "\x07" else "\x1b\\"
+                    osc(
+                        self.screen,
+                        s[pos + 2 : end_m.start()],
+                        "\x07" if term == "\x07" else "\x1b\\",
                     )
                 except Exception as e:
                     self._fault(e)
@@ -187,7 +193,7 @@ class Parser:
         m = _ESC.match(s, pos)
         if m is not None:
             try:
-                self.screen.esc(m.group(1), m.group(2))
+                esc(self.screen, m.group(1), m.group(2))
             except Exception as e:
                 self._fault(e)
             return m.end()

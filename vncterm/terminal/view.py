@@ -12,7 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from .emulator import Char, Emulator
+from .emulator import Emulator
+from .scrollback import Char
 
 Pos = tuple[int, int]  # (absolute line, column)
 
@@ -162,7 +163,7 @@ class TerminalView:
         if self.offset == 0 and self.selection is None:
             self._last = None
             if self.changed:
-                self.emulator.screen.dirty.update(range(self.emulator.screen.lines))
+                self.emulator.damage_all()
                 self.changed = False
             return self.emulator.screen
         screen = emu.screen

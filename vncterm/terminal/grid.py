@@ -1,0 +1,237 @@
+"""The cell grid of the terminal model: screen lines, and the edits that move or blank them.
+
+Erasing, inserting, deleting and scrolling blank cells in the current background colour
+(xterm's background colour erase). Lines leaving the top of the main screen go to the
+scrollback by the rule of :meth:`GridScreen.push_rows`; every line carries a ``wrapped`` flag.
+Text drawing is ``drawing.py``'s, the rest of the terminal state ``screen.py``'s.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pyte
+from pyte import modes as mo
+from pyte.screens import Margins
+
+from .scrollback import Char, Line, Scrollback, row_from_line
+
+
+class GridScreen(pyte.Screen):
+    """pyte's Screen with our cells, the scrollback, and background colour erase."""
+
+    # Cells are our Char (pyte's fields plus hidden and dim).
+    buffer: dict[int, Line]  # type: ignore[assignment]
+    cursor: Any
+
+    def __init__(self, columns: int, lines: int, scrollback: int, scrollback_memory: int) -> None:
+        #: Lines that scrolled off the top of the main screen, oldest first (see push_rows).
+        self.scrollback = Scrollback(scrollback, scrollback_memory)
+        #: Rows ever appended to the scrollback (it only grows; rows beyond the cap drop out).
+        self.scrollback_appended = 0
+        #: Bumped when the scrollback is cleared (ED 3): positions into it are void.
+        self.scrollback_generation = 0
+        #: Every ``Line.row`` on the screen is true (see Line); the parser clears this when it
+        #: runs anything but plain text, CR, LF, TAB, BEL and SGR.
+        self.rows_clean = False
+        #: The alternate screen is shown (its lines never go to the scrollback).
+        self.alternate = False
+        super().__init__(columns, lines)
+        self.buffer = self._new_buffer()
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def default_char(self) -> Char:  # type: ignore[override]
+        return Char(data=" ", reverse=mo.DECSCNM in self.mode)
+
+    def _new_buffer(self) -> defaultdict[int, Line]:
+        return defaultdict(lambda: Line(self.default_char))
+
+    def wrapped(self, y: int) -> bool:
+        """Row ``y`` goes on in row ``y + 1`` (autowrap)."""
+        return bool(self.buffer[y].wrapped) if 0 <= y < self.lines else False
+
+    def push_rows(self, lines: list[Line]) -> None:
+        """Append screen lines that scrolled off the top of the main screen to the scrollback.
+
+        Scrollback takes the lines that leave the top of the main screen while the scroll
+        region starts at its first row (any bottom margin): line feed, IND, NEL and autowrap
+        at the bottom margin, SU (CSI S), and lines a resize drops from the top. Never lines
+        of the alternate screen, nor lines removed by DL, ED or a scroll region not at the top.
+        """
+        self.scrollback_appended += len(lines)
+        sb = self.scrollback
+        keep = sb.maxlen or 0
+        if not keep:
+            return
+        clean = self.rows_clean
+        cols = self.columns
+        for line in lines[-keep:]:
+            row = line.row if clean else None
+            sb.append(row if row is not None else row_from_line(line, cols, line.wrapped))
+
+    def clear_scrollback(self) -> None:
+        """Forget the scrollback (ED 3)."""
+        self.scrollback.clear()
+        self.scrollback_generation += 1
+
+    def _erase_char(self) -> Char:
+        """What erased cells become: blank, in the current background colour (xterm's BCE)."""
+        attrs = self.cursor.attrs
+        return Char(" ", bg=attrs.bg, reverse=mo.DECSCNM in self.mode)
+
+    @property
+    def display(self) -> list[str]:
+        """The screen as text, one string per line (wide characters once, stubs skipped)."""
+        out = []
+        for y in range(self.lines):
+            line = self.buffer[y]
+            out.append("".join(line[x].data for x in range(self.columns)))
+        return out
+
+    # -- erasing and scrolling (background colour erase) -----------------------------------------
+
+    def erase_characters(self, count: int | None = None) -> None:
+        self.dirty.add(self.cursor.y)
+        line = self.buffer[self.cursor.y]
+        blank = self._erase_char()
+        for x in range(self.cursor.x, min(self.cursor.x + (count or 1), self.columns)):
+            line[x] = blank
+
+    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+        y, x = self.cursor.y, min(self.cursor.x, self.columns - 1)
+        self.dirty.add(y)
+        blank = self._erase_char()
+        if how == 2:
+            self.buffer[y] = Line(blank)
+            return
+        line = self.buffer[y]
+        if how == 0:
+            line.wrapped = False
+        for i in range(x, self.columns) if how == 0 else range(x + 1) if how == 1 else ():
+            line[i] = blank
+
+    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        if how == 3:
+            self.clear_scrollback()  # the screen stays (xterm)
+            return
+        if how == 0:
+            rows = range(self.cursor.y + 1, self.lines)
+        elif how == 1:
+            rows = range(self.cursor.y)
+        elif how == 2:
+            rows = range(self.lines)
+        else:
+            return
+        blank = self._erase_char()
+        for y in rows:
+            self.buffer[y] = Line(blank)
+        self.dirty.update(rows)
+        if how in (0, 1):
+            self.erase_in_line(how)
+
+    def delete_characters(self, count: int | None = None) -> None:
+        self.dirty.add(self.cursor.y)
+        count = min(count or 1, self.columns - self.cursor.x)
+        line = self.buffer[self.cursor.y]
+        blank = self._erase_char()
+        for x in range(self.cursor.x, self.columns):
+            if x + count < self.columns:
+                line[x] = line[x + count]
+            else:
+                line[x] = blank
+
+    def insert_characters(self, count: int | None = None) -> None:
+        self.dirty.add(self.cursor.y)
+        x0 = min(self.cursor.x, self.columns - 1)
+        count = min(count or 1, self.columns - x0)
+        line = self.buffer[self.cursor.y]
+        blank = self._erase_char()
+        for x in range(self.columns - 1, x0 - 1, -1):
+            line[x] = line[x - count] if x - count >= x0 else blank
+
+    def _scroll(self, count: int, up: bool) -> None:
+        """Move the lines between the margins up (or down) by ``count``; blank the rest."""
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        count = min(max(count, 1), bottom - top + 1)
+        blank = self._erase_char()
+        buf = self.buffer
+        if up:
+            if not top and not self.alternate:
+                self.push_rows([buf[y] for y in range(count)])
+            for y in range(top, bottom + 1 - count):
+                buf[y] = buf[y + count]
+            for y in range(bottom + 1 - count, bottom + 1):
+                buf[y] = Line(blank)
+        else:
+            for y in range(bottom, top - 1 + count, -1):
+                buf[y] = buf[y - count]
+            for y in range(top, top + count):
+                buf[y] = Line(blank)
+        self.dirty.update(range(top, bottom + 1))
+
+    def scroll_up(self, count: int | None = None) -> None:
+        """CSI S (SU)."""
+        self._scroll(count or 1, up=True)
+
+    def scroll_down(self, count: int | None = None) -> None:
+        """CSI T (SD)."""
+        self._scroll(count or 1, up=False)
+
+    def index(self) -> None:
+        _top, bottom = self.margins or Margins(0, self.lines - 1)
+        if self.cursor.y == bottom:
+            self._scroll(1, up=True)
+        elif self.cursor.y < self.lines - 1:
+            self.cursor.y += 1
+
+    def reverse_index(self) -> None:
+        top, _bottom = self.margins or Margins(0, self.lines - 1)
+        if self.cursor.y == top:
+            self._scroll(1, up=False)
+        elif self.cursor.y > 0:
+            self.cursor.y -= 1
+
+    def next_line(self) -> None:
+        """NEL."""
+        self.carriage_return()
+        self.index()
+
+    def insert_lines(self, count: int | None = None) -> None:
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        if top <= self.cursor.y <= bottom:
+            saved = self.margins
+            self.margins = Margins(self.cursor.y, bottom)
+            self._scroll(count or 1, up=False)
+            self.margins = saved
+            self.carriage_return()
+
+    def delete_lines(self, count: int | None = None) -> None:
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        if top <= self.cursor.y <= bottom:
+            saved = self.margins
+            self.margins = Margins(self.cursor.y, bottom)
+            self._scroll(count or 1, up=True)
+            self.margins = saved
+            self.carriage_return()
+
+    def alignment_display(self) -> None:
+        """DECALN: fill the screen with E, reset the margins, home the cursor."""
+        self.margins = None
+        e = Char("E", reverse=mo.DECSCNM in self.mode)
+        for y in range(self.lines):
+            self.buffer[y] = Line(e)
+        self.dirty.update(range(self.lines))
+        self.cursor.x = self.cursor.y = 0
+
+    def back_tab(self, count: int | None = None) -> None:
+        """CBT: back to the previous tab stop, ``count`` times."""
+        for _ in range(count or 1):
+            stops = [t for t in self.tabstops if t < self.cursor.x]
+            self.cursor.x = max(stops) if stops else 0
+
+    def tab(self) -> None:
+        stops = [t for t in self.tabstops if t > self.cursor.x]
+        self.cursor.x = min(stops) if stops else self.columns - 1

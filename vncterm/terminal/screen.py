@@ -1,0 +1,296 @@
+"""The terminal model: pyte's Screen, extended with what real programs use and pyte 0.8.2 lacks.
+
+``TermScreen`` adds the alternate screen (modes 47/1047/1049), DECSCUSR cursor shapes,
+DECCOLM, window titles and the title stack, DECSTR, SGR 2/8 (faint, hidden) with colon
+sub-parameters, the DEC line-drawing character set in UTF-8 mode, and per-screen cursor
+save/restore as in xterm. It is built in layers: ``grid.py`` (cells, erasing, scrolling, the
+scrollback), ``drawing.py`` (text), and this file (the rest of the state). Escape sequences
+reach it through the tables of ``sequences.py``; servers reach it through ``Emulator``.
+
+Replies the terminal owes the program (device attributes, status and cursor position reports,
+colour queries) collect in :attr:`TermScreen.replies`; bells are counted; title changes and
+program-driven resizes (DECCOLM) are kept for the facade to hand on.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import pyte
+from pyte import modes as mo
+
+from .charsets import CHARSET_MAPS
+from .drawing import TextScreen
+from .scrollback import Line
+from .sgr import rendition
+
+#: pyte keeps private (DEC) modes shifted left by 5 bits.
+DECCKM = 1 << 5
+BRACKETED_PASTE = 2004 << 5
+_ALT_MODES = {47 << 5, 1047 << 5, 1049 << 5}
+_SAVE_CURSOR_MODE = 1048 << 5
+
+_MAX_TITLE = 1024
+_TITLE_STACK = 10
+
+
+def _clean_title(text: str) -> str:
+    text = "".join(c for c in text if unicodedata.category(c) != "Cc")
+    return text[:_MAX_TITLE]
+
+
+class TermScreen(TextScreen):
+    """pyte's Screen with the emulation gaps closed (see the module docstring)."""
+
+    def __init__(
+        self,
+        columns: int,
+        lines: int,
+        allow_column_mode: bool = False,
+        scrollback: int = 10000,
+        fast: bool = True,
+        scrollback_memory: int = 64 << 20,
+    ) -> None:
+        #: SGR parameter strings -> attributes (``sequences.csi`` keeps it; fast mode only).
+        self._sgr_cache: dict[tuple[str, Any, bool], Any] = {}
+        self.replies = bytearray()
+        self.bells = 0
+        self.title = ""
+        self.title_changed = False
+        self.clipboard: str | None = None  # set by OSC 52, taken by the session
+        self.allow_column_mode = allow_column_mode
+        self.resize_request: tuple[int, int] | None = None
+        self.cursor_shape = "block"
+        self.cursor_blink = True
+        self.keypad_application = False
+        self._title_stack: list[str] = []
+        self._other_buffer: dict[int, Line] | None = None
+        self._saved: dict[bool, pyte.screens.Savepoint | None] = {False: None, True: None}
+        self._saved_1049: pyte.screens.Savepoint | None = None
+        super().__init__(columns, lines, scrollback, scrollback_memory, fast)
+
+    # -- resets and size -------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """RIS: everything back to power-on state, on the main screen."""
+        if getattr(self, "alternate", False) and self._other_buffer is not None:
+            self.buffer = self._other_buffer
+        self._other_buffer = None
+        self.alternate = False
+        title = getattr(self, "title", "")
+        super().reset()
+        self.title = title  # RIS keeps the window title (xterm does)
+        self.cursor.attrs = self.default_char
+        self.g0_charset = self.g1_charset = None  # type: ignore[assignment]
+        self._saved = {False: None, True: None}
+        self._saved_1049 = None
+        self.cursor_shape, self.cursor_blink = "block", True
+        self.keypad_application = False
+        self._last_char = ""
+
+    def soft_reset(self) -> None:
+        """DECSTR: modes, margins, attributes and the saved cursor to defaults; text stays."""
+        self.mode.difference_update({mo.IRM, mo.DECOM, DECCKM})
+        self.mode.update({mo.DECAWM, mo.DECTCEM})
+        self.cursor.hidden = False
+        self.margins = None
+        self.charset = 0
+        self.g0_charset = self.g1_charset = None  # type: ignore[assignment]
+        self.cursor.attrs = self.default_char
+        self._saved[self.alternate] = None
+        self.keypad_application = False
+
+    def resize(self, lines: int | None = None, columns: int | None = None) -> None:
+        """Change the size; lines that no longer fit are dropped from the top (both screens)."""
+        lines = lines or self.lines
+        columns = columns or self.columns
+        if lines == self.lines and columns == self.columns:
+            return
+        self.rows_clean = False
+        buffers = [self.buffer] + ([self._other_buffer] if self._other_buffer is not None else [])
+        if lines < self.lines:
+            shift = max(0, self.cursor.y - (lines - 1))  # keep the cursor's line
+            main = self._other_buffer if self.alternate else self.buffer
+            if shift and main is not None:
+                self.push_rows([main[y] for y in range(shift)])
+            for i, buf in enumerate(buffers):
+                if shift:
+                    moved = {y - shift: line for y, line in buf.items() if y >= shift}
+                    buf.clear()
+                    buf.update(moved)
+                for y in [y for y in buf if y >= lines]:
+                    del buf[y]
+                if i == 0:
+                    self.cursor.y -= shift
+        if columns < self.columns:
+            for buf in buffers:
+                for line in buf.values():
+                    for x in [x for x in line if x >= columns]:
+                        del line[x]
+        self.lines, self.columns = lines, columns
+        self.margins = None
+        self.tabstops = {t for t in self.tabstops if t < columns} | set(
+            range(max(8, (self.columns // 8) * 8), columns, 8)
+        )
+        self.cursor.x = min(self.cursor.x, columns - 1)
+        self.cursor.y = min(max(self.cursor.y, 0), lines - 1)
+        self.dirty.update(range(lines))
+
+    # -- character sets --------------------------------------------------------------------------
+
+    def define_charset(self, code: str, mode: str) -> None:
+        if code in CHARSET_MAPS:
+            table = CHARSET_MAPS[code]
+            if mode == "(":
+                self.g0_charset = table  # type: ignore[assignment]
+            elif mode == ")":
+                self.g1_charset = table  # type: ignore[assignment]
+
+    # -- modes -----------------------------------------------------------------------------------
+
+    def set_mode(self, *modes: int, **kwargs: Any) -> None:
+        private = bool(kwargs.get("private"))
+        shifted = [m << 5 for m in modes] if private else list(modes)
+        rest = []
+        for mode in shifted:
+            if mode in _ALT_MODES:
+                if mode == 1049 << 5:
+                    self._saved_1049 = self._savepoint()
+                    self._switch_screen(True)
+                    self.erase_in_display(2)
+                else:
+                    self._switch_screen(True)
+            elif mode == _SAVE_CURSOR_MODE:
+                self._saved_1049 = self._savepoint()
+            elif mode == mo.DECCOLM:
+                self._column_mode(132)
+            else:
+                rest.append(mode)
+        if rest:
+            super().set_mode(*rest)
+
+    def reset_mode(self, *modes: int, **kwargs: Any) -> None:
+        private = bool(kwargs.get("private"))
+        shifted = [m << 5 for m in modes] if private else list(modes)
+        rest = []
+        for mode in shifted:
+            if mode in _ALT_MODES:
+                if mode == 1047 << 5 and self.alternate:
+                    self.erase_in_display(2)
+                self._switch_screen(False)
+                if mode == 1049 << 5:
+                    self._restore(self._saved_1049)
+            elif mode == _SAVE_CURSOR_MODE:
+                self._restore(self._saved_1049)
+            elif mode == mo.DECCOLM:
+                self._column_mode(80)
+            else:
+                rest.append(mode)
+        if rest:
+            super().reset_mode(*rest)
+
+    def _switch_screen(self, alternate: bool) -> None:
+        if alternate == self.alternate:
+            return
+        other = self._other_buffer if self._other_buffer is not None else self._new_buffer()
+        self._other_buffer = self.buffer
+        self.buffer = other
+        self.alternate = alternate
+        self.dirty.update(range(self.lines))
+
+    def _column_mode(self, columns: int) -> None:
+        """DECCOLM: clear, home, reset margins; resize only where the server allows it."""
+        if self.allow_column_mode and columns != self.columns:
+            self.resize(self.lines, columns)
+            self.resize_request = (columns, self.lines)
+        self.margins = None
+        self.erase_in_display(2)
+        self.cursor.x = self.cursor.y = 0
+
+    # -- cursor save/restore: one slot per screen, as in xterm -----------------------------------
+
+    def _savepoint(self) -> pyte.screens.Savepoint:
+        cursor = pyte.screens.Cursor(self.cursor.x, self.cursor.y, self.cursor.attrs)
+        cursor.hidden = self.cursor.hidden
+        return pyte.screens.Savepoint(
+            cursor,
+            self.g0_charset,
+            self.g1_charset,
+            self.charset,
+            mo.DECOM in self.mode,
+            mo.DECAWM in self.mode,
+        )
+
+    def _restore(self, point: pyte.screens.Savepoint | None) -> None:
+        if point is None:
+            self.mode.discard(mo.DECOM)
+            self.cursor.x = self.cursor.y = 0
+            return
+        self.g0_charset, self.g1_charset = point.g0_charset, point.g1_charset
+        self.charset = point.charset
+        if point.origin:
+            self.mode.add(mo.DECOM)
+        else:
+            self.mode.discard(mo.DECOM)
+        if point.wrap:
+            self.mode.add(mo.DECAWM)
+        else:
+            self.mode.discard(mo.DECAWM)
+        hidden = self.cursor.hidden
+        self.cursor = pyte.screens.Cursor(point.cursor.x, point.cursor.y, point.cursor.attrs)
+        self.cursor.hidden = hidden
+        self.ensure_hbounds()
+        self.ensure_vbounds()
+
+    def save_cursor(self) -> None:
+        self._saved[self.alternate] = self._savepoint()
+
+    def restore_cursor(self) -> None:
+        self._restore(self._saved[self.alternate])
+
+    # -- attributes ------------------------------------------------------------------------------
+
+    def select_graphic_rendition(self, *attrs: int, **kwargs: Any) -> None:
+        self.select_graphic_rendition_params([[a] for a in attrs] or [[0]])
+
+    def select_graphic_rendition_params(self, params: list[list[int | None]]) -> None:
+        """SGR with ``;`` parameters and ``:`` sub-parameters (``38:2::r:g:b``, ``4:3``)."""
+        replace = rendition(params, mo.DECSCNM in self.mode)
+        if replace:
+            self.cursor.attrs = self.cursor.attrs._replace(**replace)
+
+    # -- reports and titles ----------------------------------------------------------------------
+
+    def write_process_input(self, data: str) -> None:
+        """Queue a reply for the program (DA, DSR, CPR)."""
+        self.replies += data.encode()
+
+    def bell(self, *args: object) -> None:
+        self.bells += 1
+
+    def set_title(self, param: str) -> None:
+        title = _clean_title(param)
+        if title != self.title:
+            self.title = title
+            self.title_changed = True
+
+    def window_op(self, args: list[int]) -> None:
+        """CSI t: size report (18) and the title stack (22/23)."""
+        op = args[0]
+        if op == 18:
+            self.write_process_input(f"\x1b[8;{self.lines};{self.columns}t")
+        elif op == 22 and (len(args) < 2 or args[1] in (0, 2)):
+            self._title_stack = (self._title_stack + [self.title])[-_TITLE_STACK:]
+        elif op == 23 and (len(args) < 2 or args[1] in (0, 2)) and self._title_stack:
+            self.set_title(self._title_stack.pop())
+
+    def report_device_status(self, mode: int = 0, **kwargs: Any) -> None:
+        if mode == 6:
+            x = min(self.cursor.x, self.columns - 1) + 1
+            y = self.cursor.y + 1
+            if mo.DECOM in self.mode and self.margins is not None:
+                y -= self.margins.top
+            self.write_process_input(f"\x1b[{y};{x}R")
+        elif mode == 5:
+            self.write_process_input("\x1b[0n")
