@@ -3,6 +3,7 @@ port, served by vncterm to noVNC, with the console and the QEMU monitor as tunne
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -158,3 +159,37 @@ def test_break_that_cannot_be_sent_says_so_and_types_nothing(tmp_path: Path, kin
         screen = "\n".join(lines)
         assert "hecho" not in screen and "sysrq" not in screen, screen
         assert any(line.rstrip().endswith("echo after-$((4+5))") for line in lines), screen
+
+
+def test_a_guests_pty_that_closed_is_never_reopened(tmp_path: Path) -> None:
+    """QEMU's ``-serial pty`` given to ``--tty``: when QEMU dies, its /dev/pts/N is not opened
+    again, not even once another program holds that number (vncterm would read its terminal);
+    the status row says the console stopped and why."""
+    serial = Serial.new_pty()
+    with QemuGuest(tmp_path / "vm", [serial], monitor=False) as guest:
+        pts = guest.ptys[0]
+        with RunningVncterm([], console=ConsoleSpec("tty", pts)) as vt:
+            assert vt.server is not None
+            session = vt.server.session
+            vt.wait_text("guest:", timeout=BOOT)
+            guest.kill()
+            wait_for(
+                lambda: "never reopened" in (vt.call(session.status.text) or ""),
+                20,
+                "the status row to say the pty is not reopened",
+            )
+            held: list[int] = []
+            try:
+                for _ in range(64):  # take pty numbers until the guest's old one is ours
+                    master, slave = os.openpty()
+                    held += [master, slave]
+                    if os.ttyname(slave) == pts:
+                        break
+                else:
+                    pytest.fail(f"{pts} was not handed out again")
+                time.sleep(3)  # several rounds of the reconnect backoff (0.25 s doubling)
+                assert vt.call(lambda: session.console.connections) == 1
+                assert not vt.call(lambda: session.console.connected)
+            finally:
+                for fd in held:
+                    os.close(fd)
