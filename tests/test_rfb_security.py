@@ -19,6 +19,7 @@ from vncterm.rfb.security.plain import PlainSecurity
 from vncterm.rfb.security.tls import TLSSecurity
 from vncterm.rfb.security.vencrypt import VeNCryptSecurity
 from vncterm.rfb.security.vnc_auth import VncAuthSecurity
+from vncterm.users import PlainUser
 
 pytestmark = pytest.mark.unit
 
@@ -154,7 +155,7 @@ def plain_credentials_in(s: RecordingSession) -> PlainSecurity:
 
 
 def test_plain_verdicts() -> None:
-    alice = vencrypt.PlainUser("alice", "unused", view_only=True)
+    alice = PlainUser("alice", "unused", view_only=True)
     s = RecordingSession()
     s.security_type, s.subtype = SecurityType.VENCRYPT, VeNCryptSubtype.X509_PLAIN
     assert plain_credentials_in(s).answer(s, alice, None) == events.Authenticated(

@@ -24,6 +24,7 @@ from vncterm.errors import ProtocolError
 from vncterm.rfb import auth, events, vencrypt
 from vncterm.rfb.connection import SecurityConfig, ServerConnection, State
 from vncterm.server.security import anonymous_tls_context, tls_context
+from vncterm.users import PlainUser
 
 pytestmark = pytest.mark.peer
 
@@ -36,7 +37,7 @@ def challenge(n: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def users() -> dict[str, vencrypt.PlainUser]:
+def users() -> dict[str, PlainUser]:
     lines = [
         f"alice:{vencrypt.hash_password(b'wonderland', b'salt-alice-01234')}",
         f"bob:{vencrypt.hash_password(b'builder', b'salt-bob-0123456')}:view-only",
@@ -136,7 +137,7 @@ def run_tls(
 @settings(max_examples=15, deadline=None)
 @given(cuts=st.lists(st.integers(1, 600), max_size=6))
 def test_x509plain_in_memory_with_read_ahead_and_any_split(
-    certs: CertFiles, users: dict[str, vencrypt.PlainUser], cuts: list[int]
+    certs: CertFiles, users: dict[str, PlainUser], cuts: list[int]
 ) -> None:
     """The viewer's sub-type choice and ClientHello arrive in one piece (read ahead of the TLS
     upgrade) and then split anywhere: the same Authenticated event, and messages after it."""
@@ -170,7 +171,7 @@ def test_x509plain_in_memory_with_read_ahead_and_any_split(
 
 
 def test_plain_view_only_user_and_wrong_password(
-    certs: CertFiles, users: dict[str, vencrypt.PlainUser]
+    certs: CertFiles, users: dict[str, PlainUser]
 ) -> None:
     sec = SecurityConfig(
         tls_context=tls_context(str(certs.server_cert), str(certs.server_key), None),
@@ -321,7 +322,7 @@ def test_users_file_format_and_hash() -> None:
 
 @pytest.fixture
 def tls_server(
-    request: pytest.FixtureRequest, certs: CertFiles, users: dict[str, vencrypt.PlainUser]
+    request: pytest.FixtureRequest, certs: CertFiles, users: dict[str, PlainUser]
 ) -> Iterator[RunningVncterm]:
     options = dict(request.param)
     if options.pop("x509", True):

@@ -7,12 +7,9 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-
-if TYPE_CHECKING:
-    from .rfb.vencrypt import PlainUser
+from .users import PlainUser
 
 
 @dataclass(frozen=True, slots=True)

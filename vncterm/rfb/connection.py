@@ -22,6 +22,7 @@ import struct
 from collections.abc import Callable, Iterable
 
 from ..errors import ProtocolError, UsageError
+from ..users import PlainUser
 from . import clipboard, events, messages, streams, vencrypt
 from . import server_messages as sm
 from .constants import DesktopSizeReason, DesktopSizeStatus, Encoding, FenceFlag, SecurityType
@@ -364,9 +365,7 @@ class ServerConnection:
             self._state = State.CLOSED
         return event
 
-    def plain_checked(
-        self, entry: vencrypt.PlainUser | None, refuse: str | None = None
-    ) -> events.Event:
+    def plain_checked(self, entry: PlainUser | None, refuse: str | None = None) -> events.Event:
         """The owner's verdict on :class:`~events.PlainCredentials` (``vencrypt.check_plain``):
         the user entry, or None for wrong credentials; ``refuse`` refuses without a verdict.
         :attr:`auth_gate` is asked first. Returns the event (Authenticated, AuthenticationFailed

@@ -33,9 +33,9 @@ import hmac
 import ssl
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ..errors import ProtocolError
+from ..users import PlainUser
 from .constants import VeNCryptSubtype
 
 VERSION = (0, 2)
@@ -264,15 +264,6 @@ def verify_password(password: bytes, encoded: str) -> bool:
 
 #: Verified against when the user is unknown, so that the answer takes as long either way.
 DUMMY_HASH = hash_password(b"", b"vncterm-dummy-salt")
-
-
-@dataclass(frozen=True, slots=True)
-class PlainUser:
-    """One line of the ``--plain-users`` file."""
-
-    name: str
-    password_hash: str
-    view_only: bool = False
 
 
 def parse_users(text: str) -> dict[str, PlainUser]:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..rfb import vencrypt
+from ..users import PlainUser
 from .audit import AuditLog
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def anonymous_tls_context() -> ssl.SSLContext:
     return ctx
 
 
-def read_users_file(path: str) -> dict[str, vencrypt.PlainUser]:
+def read_users_file(path: str) -> dict[str, PlainUser]:
     """The ``--plain-users`` file (format in :func:`vncterm.rfb.vencrypt.parse_users`)."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -224,11 +225,11 @@ class PlainChecks:
 
     def submit(
         self,
-        users: Mapping[str, vencrypt.PlainUser],
+        users: Mapping[str, PlainUser],
         user: str,
         password: bytes,
         skip: Callable[[], bool],
-        done: Callable[[vencrypt.PlainUser | None, str | None], None],
+        done: Callable[[PlainUser | None, str | None], None],
     ) -> None:
         """Check ``user``/``password``; ``done(entry, refusal)`` gets the user entry (None when
         wrong) or a refusal reason. ``skip()`` is asked when the check's turn comes: true (the
@@ -249,14 +250,14 @@ class PlainChecks:
 
     async def _check(
         self,
-        users: Mapping[str, vencrypt.PlainUser],
+        users: Mapping[str, PlainUser],
         user: str,
         password: bytes,
         skip: Callable[[], bool],
-        done: Callable[[vencrypt.PlainUser | None, str | None], None],
+        done: Callable[[PlainUser | None, str | None], None],
     ) -> None:
         assert self._slots is not None and self._executor is not None
-        entry: vencrypt.PlainUser | None = None
+        entry: PlainUser | None = None
         async with self._slots:
             if not skip():
                 loop = asyncio.get_running_loop()

@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from ..rfb import events, vencrypt
+from ..rfb import events
 from ..rfb.connection import ServerConnection
+from ..users import PlainUser
 from .security import Gatekeeper
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class ViewerAuth:
         viewer = self.viewer
         return viewer.closed or viewer.guard.blocked_reason(viewer.address_key) is not None
 
-    def _plain_checked(self, entry: vencrypt.PlainUser | None, refuse: str | None) -> None:
+    def _plain_checked(self, entry: PlainUser | None, refuse: str | None) -> None:
         """The verdict on this viewer's Plain credentials, from a worker thread's check."""
         if not self.viewer.closed:
             self.viewer.process([self.viewer.conn.plain_checked(entry, refuse)])

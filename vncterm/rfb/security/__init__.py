@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
+from ...users import PlainUser
 from ..constants import SecurityType, VeNCryptSubtype
-from ..vencrypt import PlainUser
 from .base import SecurityHandler, Session
 from .none import NoneSecurity
 from .plain import PlainSecurity

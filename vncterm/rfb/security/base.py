@@ -16,10 +16,10 @@ import struct
 from typing import Protocol
 
 from ...errors import UsageError
+from ...users import PlainUser
 from .. import events
 from ..constants import SecurityResult
 from ..state import State
-from ..vencrypt import PlainUser
 
 _U32 = struct.Struct(">I")
 

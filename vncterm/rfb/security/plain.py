@@ -4,6 +4,7 @@ ever run inside TLS here. The check (a slow hash) is the owner's: the credential
 
 from __future__ import annotations
 
+from ...users import PlainUser
 from .. import events, vencrypt
 from ..state import State
 from .base import SecurityHandler, Session, fail, gate, refuse, succeed
@@ -28,7 +29,7 @@ class PlainSecurity(SecurityHandler):
         return events.PlainCredentials(user, password)
 
     def answer(
-        self, session: Session, entry: vencrypt.PlainUser | None, refusal: str | None
+        self, session: Session, entry: PlainUser | None, refusal: str | None
     ) -> events.Event:
         """The user entry, or None for wrong credentials; ``refusal`` refuses without a verdict.
         The owner's gate is asked first."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import ssl
 
-from .. import events, vencrypt
+from ...users import PlainUser
+from .. import events
 from ..state import State
 from .base import SecurityHandler, Session
 
@@ -41,7 +42,5 @@ class TLSSecurity(SecurityHandler):
                 return started
         return self.inner.receive(session, buf)
 
-    def answer(
-        self, session: Session, entry: vencrypt.PlainUser | None, refuse: str | None
-    ) -> events.Event:
+    def answer(self, session: Session, entry: PlainUser | None, refuse: str | None) -> events.Event:
         return self.inner.answer(session, entry, refuse)

@@ -8,6 +8,7 @@ import struct
 from collections.abc import Callable, Mapping
 
 from ...errors import ProtocolError
+from ...users import PlainUser
 from .. import events, vencrypt
 from ..state import State
 from .base import SecurityHandler, Session, take
@@ -60,9 +61,7 @@ class VeNCryptSecurity(SecurityHandler):
             return started
         return self.inner.receive(session, buf)
 
-    def answer(
-        self, session: Session, entry: vencrypt.PlainUser | None, refuse: str | None
-    ) -> events.Event:
+    def answer(self, session: Session, entry: PlainUser | None, refuse: str | None) -> events.Event:
         if self.inner is None:
             return super().answer(session, entry, refuse)
         return self.inner.answer(session, entry, refuse)
