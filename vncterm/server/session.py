@@ -24,7 +24,7 @@ from ..terminal.emulator import Emulator
 from . import memory
 from .desktop import DesktopSource
 from .outfile import AppendFile
-from .sources import FramebufferSource, TerminalSource
+from .sources import BREAK_SWALLOW, FramebufferSource, TerminalSource
 from .stages import Stages
 from .status import StatusRow
 from .streams import StreamHub
@@ -41,9 +41,8 @@ ENCODE_BURST = 0.05
 #: The deepest the budget may go into debt (so frames come at least every 0.25 s).
 ENCODE_DEBT = 0.05
 
-#: Seconds the status row says "connected" after a reattachment, or that a BREAK was not sent.
+#: Seconds the status row says "connected" after a reattachment.
 RECONNECTED_TTL = 5.0
-BREAK_TTL = 5.0
 
 #: A viewer that asks for its size back this soon after another viewer's request replaced it is
 #: refused (prohibited): two noVNC viewers of different sizes would otherwise take turns for
@@ -195,7 +194,7 @@ class Session:
         )
         log.info("%s: BREAK not sent: %s", viewer, why)
         self.status.show(
-            "break", f"BREAK not sent: {why}; the next key is not typed", ttl=BREAK_TTL
+            "break", f"BREAK not sent: {why}; the next key is not typed", ttl=BREAK_SWALLOW
         )
         return False
 

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 LEFT, MIDDLE, WHEEL_UP, WHEEL_DOWN = 1, 2, 8, 16
 WHEEL_LINES = 3
 DOUBLE_CLICK = 0.4  # seconds between clicks that make a double or triple click
-#: Seconds after a Break that could not be sent during which the next key (SysRq's) is dropped.
+#: Seconds after a Break that could not be sent during which the next key (SysRq's) is dropped,
+#: and the status row says so.
 BREAK_SWALLOW = 5.0
 
 
