@@ -286,15 +286,18 @@ class Scrollback:
         """Rows and bare texts; ``contexts`` has each text's context, None for a built row."""
         if not self.maxlen:
             return
-        rows = list(rows)[-self.maxlen :]
-        contexts = list(contexts)[-len(rows) :] if rows else []
+        if type(rows) is not list:  # the skim hands lists: no copy then
+            rows = list(rows)
+        if type(contexts) is not list:
+            contexts = list(contexts)
+        if len(rows) > self.maxlen:
+            rows, contexts = rows[-self.maxlen :], contexts[-self.maxlen :]
         sizes = _row_sizes(rows)
-        # the rows the deques' maxlen is about to push out leave the count first
-        overflow = len(self._sizes) + len(sizes) - self.maxlen
-        if overflow > 0:
-            gone = min(overflow, len(self._sizes))
+        # the rows the deques' maxlen is about to push out leave the count first (the batch
+        # is at most maxlen rows, so only rows kept before it go)
+        gone = len(self._sizes) + len(sizes) - self.maxlen
+        if gone > 0:
             self.bytes -= sum(islice(self._sizes, gone))
-            self.bytes -= sum(sizes[: overflow - gone])
         self._rows.extend(rows)
         self._ctx.extend(contexts)
         self._sizes.extend(sizes)
