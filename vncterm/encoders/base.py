@@ -111,3 +111,10 @@ class Encoder(ABC, Generic[S]):
         two colours each) when the encoding has a way of its own to send text, else None (the
         manager then sends it as any pixels, with the palette taken from the cells)."""
         return None
+
+
+class StatelessEncoder(Encoder[None]):
+    """An encoding that keeps nothing between rectangles (Raw, RRE, Hextile)."""
+
+    def new_state(self) -> None:
+        return None

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
 from .analysis import ALL_CLASSES, U32, Analysis, analyse, run_starts, tile_colours, tile_layout
-from .base import Encoder, EncoderOptions
+from .base import EncoderOptions, StatelessEncoder
 
 TILE = 16
 
@@ -26,14 +26,11 @@ _ANY = 8
 _COLOURED = 16
 
 
-class HextileEncoder(Encoder[None]):
+class HextileEncoder(StatelessEncoder):
     """Hextile with solid, monochrome-subrect, coloured-subrect and raw tiles."""
 
     encoding = Encoding.HEXTILE
     suits = ALL_CLASSES
-
-    def new_state(self) -> None:
-        return None
 
     def encode(
         self,

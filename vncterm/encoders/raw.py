@@ -8,15 +8,12 @@ from __future__ import annotations
 from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
 from .analysis import U32, Analysis
-from .base import Encoder, EncoderOptions
+from .base import EncoderOptions, StatelessEncoder
 
 
-class RawEncoder(Encoder[None]):
+class RawEncoder(StatelessEncoder):
     encoding = Encoding.RAW
     uses_palette = False
-
-    def new_state(self) -> None:
-        return None
 
     def encode(
         self,

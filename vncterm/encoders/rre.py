@@ -15,15 +15,12 @@ from ..rfb.connection import EncodedRect
 from ..rfb.constants import Encoding
 from ..rfb.pixel_format import PixelFormat
 from .analysis import U32, Analysis, ContentClass, analyse
-from .base import Encoder, EncoderOptions
+from .base import EncoderOptions, StatelessEncoder
 
 
-class RreEncoder(Encoder[None]):
+class RreEncoder(StatelessEncoder):
     encoding = Encoding.RRE
     suits = frozenset({ContentClass.SOLID})
-
-    def new_state(self) -> None:
-        return None
 
     def rects(
         self,
