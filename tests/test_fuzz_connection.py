@@ -6,12 +6,9 @@ The atheris harness in ``tests/fuzz/`` runs the same driver for millions of inpu
 
 from __future__ import annotations
 
-import os
 import struct
-import subprocess
-import sys
-from pathlib import Path
 
+import fuzz
 import pytest
 from fuzz import driver
 from hypothesis import HealthCheck, given, settings
@@ -127,18 +124,4 @@ def test_lengths_at_the_caps_are_refused_before_buffering(state: str, which: str
 @pytest.mark.slow
 def test_atheris_harness_short_budget() -> None:
     """CI's short run of the atheris harness (the long one is documented in tests/fuzz)."""
-    harness = Path(__file__).resolve().parent / "fuzz" / "fuzz_connection.py"
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(harness.parents[2]), os.environ.get("PYTHONPATH", "")]),
-    )
-    done = subprocess.run(
-        [sys.executable, str(harness), "-runs=20000", "-max_len=2048", "-seed=1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "Done 20000 runs" in done.stderr, done.stderr[-2000:]
+    fuzz.run_short("fuzz_connection.py", timeout=120)

@@ -9,11 +9,7 @@ text reaches the screen. Numeric parameters clamp (``MAX_PARAM``) and their coun
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
+import fuzz
 import pytest
 from hostile import RECOVER, hostile
 from hypothesis import HealthCheck, example, given, settings
@@ -105,21 +101,7 @@ def test_parameters_clamp_and_their_count_is_capped() -> None:
 @pytest.mark.slow
 def test_atheris_emulator_harness_short_budget() -> None:
     """CI's short run of the emulator's atheris harness (tests/fuzz/fuzz_emulator.py)."""
-    harness = Path(__file__).resolve().parent / "fuzz" / "fuzz_emulator.py"
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(harness.parents[2]), os.environ.get("PYTHONPATH", "")]),
-    )
-    done = subprocess.run(
-        [sys.executable, str(harness), "-runs=20000", "-max_len=2048", "-seed=1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "Done 20000 runs" in done.stderr, done.stderr[-2000:]
+    fuzz.run_short("fuzz_emulator.py", timeout=300)
 
 
 def test_long_sgr_strings_are_not_cached() -> None:
