@@ -4,19 +4,17 @@ style of the client's parser: it yields how many bytes it needs and gets them ba
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Callable
 
 from ..errors import AuthenticationFailed, ProtocolError
 from ..rfb.auth import CHALLENGE_SIZE, vnc_response
-from ..rfb.constants import SecurityResult, SecurityType
+from ..rfb.constants import PROTOCOL_VERSION, SecurityResult, SecurityType
 from .decoders import Reader, decode_name
 
 #: The longest refusal or failure reason a desktop may make us read.
 MAX_REASON = 64 * 1024
 
-_VERSION_RE = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
 _U32 = struct.Struct(">I")
 
 
@@ -28,7 +26,7 @@ def security_handshake(
     """Agree on a version and authenticate; answers go to ``out``; ``set_phase`` is told the
     phase (for error messages) and the version once it is agreed."""
     data = yield 12
-    m = _VERSION_RE.fullmatch(data)
+    m = PROTOCOL_VERSION.fullmatch(data)
     if not m:
         raise ProtocolError(f"not an RFB server: it sent {data!r}")
     major, minor = int(m.group(1)), int(m.group(2))

@@ -16,7 +16,6 @@ SetEncodings first lists those pseudo-encodings.
 
 from __future__ import annotations
 
-import re
 import ssl
 import struct
 from collections.abc import Callable, Iterable
@@ -25,7 +24,14 @@ from ..errors import ProtocolError, UsageError
 from ..users import PlainUser
 from . import clipboard, events, messages, streams, vencrypt
 from . import server_messages as sm
-from .constants import DesktopSizeReason, DesktopSizeStatus, Encoding, FenceFlag, SecurityType
+from .constants import (
+    PROTOCOL_VERSION,
+    DesktopSizeReason,
+    DesktopSizeStatus,
+    Encoding,
+    FenceFlag,
+    SecurityType,
+)
 from .messages import MAX_CUT_TEXT, MAX_ENCODINGS, MAX_FENCE
 from .pixel_format import SERVER_PIXEL_FORMAT, PixelFormat
 from .security import SecurityConfig, SecurityHandler, base, describe, handler_for
@@ -38,7 +44,6 @@ __all__ += ["SecurityConfig", "ServerConnection", "State"]  # re-exported
 #: What a viewer may send ahead of ServerInit (or of the owner's Plain verdict), at most.
 MAX_EARLY_INPUT = 64 * 1024
 
-_VERSION_RE = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
 _U32 = struct.Struct(">I")
 
 
@@ -313,7 +318,7 @@ class ServerConnection:
             return None
         raw = base.take(self._in, 12)
         assert raw is not None
-        m = _VERSION_RE.fullmatch(raw)
+        m = PROTOCOL_VERSION.fullmatch(raw)
         if not m or int(m.group(1)) != 3:
             raise ProtocolError(f"unsupported protocol version {raw!r}")
         minor = int(m.group(2))

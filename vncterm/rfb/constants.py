@@ -3,7 +3,11 @@ client sides put on the wire has a name here."""
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
+
+#: ProtocolVersion (section 7.1.1): ``RFB xxx.yyy\n``, 12 bytes, both sides.
+PROTOCOL_VERSION = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
 
 
 class ClientMsg(IntEnum):
