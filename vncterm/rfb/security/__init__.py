@@ -16,6 +16,7 @@ from functools import partial
 
 from ...users import PlainUser
 from ..constants import SecurityType, VeNCryptSubtype
+from ..vencrypt import NAMES
 from .base import SecurityHandler, Session
 from .none import NoneSecurity
 from .plain import PlainSecurity
@@ -138,32 +139,36 @@ TYPES: dict[int, Entry] = {
 #: Authentication with a password, None only when neither is configured.
 SUBTYPES: dict[int, Entry] = {
     VeNCryptSubtype.X509_PLAIN: Entry(
-        "X509Plain",
+        NAMES[VeNCryptSubtype.X509_PLAIN],
         lambda c: c.tls_context is not None and c.plain_users is not None,
         _x509(_plain),
     ),
     VeNCryptSubtype.X509_VNC: Entry(
-        "X509Vnc",
+        NAMES[VeNCryptSubtype.X509_VNC],
         lambda c: c.tls_context is not None and c.has_password,
         _x509(_vnc_auth),
         needs_random=True,
     ),
     VeNCryptSubtype.X509_NONE: Entry(
-        "X509None", lambda c: c.tls_context is not None and c.unauthenticated, _x509(_none)
+        NAMES[VeNCryptSubtype.X509_NONE],
+        lambda c: c.tls_context is not None and c.unauthenticated,
+        _x509(_none),
     ),
     VeNCryptSubtype.TLS_PLAIN: Entry(
-        "TLSPlain",
+        NAMES[VeNCryptSubtype.TLS_PLAIN],
         lambda c: c.anon_tls_context is not None and c.plain_users is not None,
         _anon(_plain),
     ),
     VeNCryptSubtype.TLS_VNC: Entry(
-        "TLSVnc",
+        NAMES[VeNCryptSubtype.TLS_VNC],
         lambda c: c.anon_tls_context is not None and c.has_password,
         _anon(_vnc_auth),
         needs_random=True,
     ),
     VeNCryptSubtype.TLS_NONE: Entry(
-        "TLSNone", lambda c: c.anon_tls_context is not None and c.unauthenticated, _anon(_none)
+        NAMES[VeNCryptSubtype.TLS_NONE],
+        lambda c: c.anon_tls_context is not None and c.unauthenticated,
+        _anon(_none),
     ),
 }
 
