@@ -278,3 +278,102 @@ class Config:
             )
         if not 1 << 20 <= self.scrollback_memory <= 16 << 30:
             raise ConfigError("--scrollback-memory must be between 1 MiB and 16 GiB")
+
+
+#: Ports handed out to consoles that name none (``--port-range``), kept per console name.
+DEFAULT_PORT_RANGE = (5900, 6199)
+
+
+def default_state_dir() -> str:
+    """Where per-console state lives: systemd's ``STATE_DIRECTORY`` under a unit, the system's
+    ``/var/lib/vncterm`` for root, else ``$XDG_STATE_HOME/vncterm`` (``~/.local/state``)."""
+    given = os.environ.get("STATE_DIRECTORY")
+    if given:
+        return given.split(":")[0]
+    if os.geteuid() == 0:
+        return "/var/lib/vncterm"
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(base, "vncterm")
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    """One vncterm process: its consoles by name (each a :class:`Config`; in a config file one
+    ``[console.NAME]`` table) and what they share (the ``[vncterm]`` table).
+
+    The process-wide fields of each console's Config (``audit_log``, ``max_viewers``,
+    ``stuck_timeout``, ``websocket*``) are ignored in favour of these.
+    """
+
+    consoles: dict[str, Config]
+    #: The one-console command line: vncterm exits with the console's status (127 when its
+    #: command does not exist). Else consoles outlive their programs.
+    single: bool = False
+    #: The file the consoles came from (re-read on SIGHUP), None for the command line.
+    config_path: str | None = None
+    state_dir: str = field(default_factory=default_state_dir)
+    #: Ports for consoles without ``listen`` (inclusive), bound on ``listen_host``.
+    port_range: tuple[int, int] = DEFAULT_PORT_RANGE
+    listen_host: str = "127.0.0.1"
+    audit_log: str | None = None
+    max_viewers: int | None = None
+    stuck_timeout: float = 20.0
+    #: The shared WebSocket listeners: ``/NAME`` reaches console NAME (any path when there is
+    #: one console).
+    websocket: list[ListenAddress] = field(default_factory=list)
+    websocket_tls: bool = False
+    #: Certificate for ``websocket_tls`` (PEM chain and key).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    websocket_wait: float = 0.05
+    websocket_origins: tuple[str, ...] = ()
+    #: Allow listening beyond loopback without authentication (shared WebSocket listeners).
+    insecure: bool = False
+    #: Inherited listening sockets by systemd ``FileDescriptorName=``: a console's name, or
+    #: ``websocket`` for the shared WebSocket listener.
+    named_fds: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def single_console(cls, config: Config, name: str = "console", **host: object) -> HostConfig:
+        """Today's command line: one console named ``name``; its process-wide options become the
+        host's."""
+        return cls(
+            consoles={name: config},
+            single=True,
+            audit_log=config.audit_log,
+            max_viewers=config.max_viewers,
+            stuck_timeout=config.stuck_timeout,
+            **host,  # type: ignore[arg-type]
+        )
+
+    def validate(self) -> None:
+        """Each console's own checks, then the shared ones, naming the console at fault."""
+        if not self.consoles and self.config_path is None:
+            raise ConfigError("no console to serve")
+        for name, console in self.consoles.items():
+            if not valid_console_name(name):
+                raise ConfigError(
+                    f"console name {name!r}: use letters, digits, '.', '_' and '-' (at most 64)"
+                )
+            try:
+                console.validate()
+            except ConfigError as e:
+                raise ConfigError(f"[console.{name}]: {e}") from None
+        low, high = self.port_range
+        if not 1 <= low <= high <= 65535:
+            raise ConfigError(f"port range {low}-{high} out of range (1..65535)")
+        if self.max_viewers is not None and self.max_viewers < 1:
+            raise ConfigError("max-viewers must be at least 1")
+        if self.websocket_tls and self.tls_cert is None:
+            raise ConfigError("websocket-tls needs tls-cert")
+
+
+def valid_console_name(name: str) -> bool:
+    """Console names appear in URLs (``/NAME``), file names and tokens."""
+    return (
+        0 < len(name) <= 64
+        and name[0] not in ".-"
+        and all(c.isascii() and (c.isalnum() or c in "._-") for c in name)
+    )
