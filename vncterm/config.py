@@ -208,6 +208,8 @@ class Config:
     max_captures: int = 16
     max_framebuffer: tuple[int, int] = MAX_FRAMEBUFFER
     scrollback_memory: int = 64 << 20
+    #: Start the console again (with backoff) when its program ends; consoles of a host only.
+    restart: bool = False
 
     def validate(self) -> None:
         """Refuse configurations that cannot work or are unsafe."""
