@@ -194,6 +194,11 @@ class AuditLog:
             if viewer is None or name == viewer:
                 self.capture_ended(name, capture, reason)
 
+    def reopen(self) -> None:
+        """Reopen the file (SIGHUP, after log rotation)."""
+        if self._file is not None:
+            self._file.reopen()
+
     def close(self) -> None:
         self.flush_input()
         self.captures_ended(None, "vncterm stopped")

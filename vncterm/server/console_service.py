@@ -186,7 +186,9 @@ class ConsoleService:
         except Exception as e:  # a command that cannot run, a device that cannot open
             if self.single:
                 raise
-            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            why = str(e)
+            if isinstance(e, OSError) and e.strerror:
+                why = f"{e.filename}: {e.strerror}" if e.filename else e.strerror
             self.state = f"failed: {why}"
             log.error("console cannot start: %s", why)
             session.notice("console", f"console cannot start: {why}", None)
@@ -216,9 +218,7 @@ class ConsoleService:
                     delay = RESTART_FIRST
             if self._stopping:
                 return self.exit_status or 0
-            ended = (
-                f"console ended (status {self.exit_status})" if running else "console failed"
-            )
+            ended = f"console ended (status {self.exit_status})" if running else "console failed"
             if not self.config.restart:
                 if running:
                     self.state = f"exited {self.exit_status}"
@@ -284,9 +284,9 @@ class ConsoleService:
         for viewer in list(self.session.viewers):
             viewer.close(reason)
         self.session.close()
-        for viewer in list(self.shared.guard.connections):  # those still in their handshake
-            if getattr(viewer, "session", None) is self.session:
-                viewer.close("the server is stopping")
+        for peer in list(self.shared.guard.connections):  # those still in their handshake
+            if getattr(peer, "session", None) is self.session:
+                peer.close("the server is stopping")
         self.console.close()
         if self.log_file is not None:
             self.log_file.close()

@@ -26,6 +26,7 @@ async def listen_on(
     bound: list[Bound] = []
     try:
         for addr in addresses:
+            server: asyncio.AbstractServer
             if addr.fd is not None:
                 # an inherited listening socket (systemd): never pass it on to the console
                 sock = socket.socket(fileno=addr.fd)
@@ -44,9 +45,7 @@ async def listen_on(
                 server = await loop.create_unix_server(factory, addr.path)
                 bound.append(addr.path)
             else:
-                server = await loop.create_server(
-                    factory, addr.host, addr.port, reuse_address=True
-                )
+                server = await loop.create_server(factory, addr.host, addr.port, reuse_address=True)
                 bound += [s.getsockname()[:2] for s in server.sockets]
             servers.append(server)
             log.info("listening on %s", addr if addr.port or addr.path else bound[-1])

@@ -164,6 +164,19 @@ class AppendFile:
             except Exception:  # the notice is a courtesy; the record goes on without it
                 log.exception("%s %s: showing a notice failed", self.what, self.path)
 
+    def reopen(self) -> None:
+        """Open the path again (SIGHUP after log rotation moved the file away); on failure keep
+        writing where it wrote."""
+        if self._fd < 0:
+            return
+        try:
+            fd = open_private(self.path)
+        except OSError as e:
+            log.warning("%s %s: cannot reopen: %s", self.what, self.path, e.strerror)
+            return
+        os.close(self._fd)
+        self._fd = fd
+
     def close(self) -> None:
         if self.missed_total:
             log.warning(

@@ -68,4 +68,3 @@ class PortBook:
                 write_atomic(self.path, json.dumps(self.ports, indent=1, sort_keys=True).encode())
             except OSError as e:
                 log.warning("cannot save %s: %s", self.path, e)
-

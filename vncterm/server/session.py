@@ -126,6 +126,13 @@ class Session:
         stages.run("terminal events", self._after_output)
         stages.run("render", self._schedule_flush)
 
+    def set_console(self, console: Console) -> None:
+        """A new backend for the rendered console (a restarted program): the terminal, the
+        viewers and the captures stay."""
+        self.console = console
+        self.streams.streams[self.stream_name].backend = console
+        self.emulator.allow_column_mode = self.can_resize
+
     def notice(self, key: str, text: str, ttl: float | None) -> None:
         """vncterm's own trouble (a log file that cannot be written) on the status row, under
         ``key``, until replaced or for ``ttl`` seconds; never in the terminal."""

@@ -148,6 +148,10 @@ class WebSocketTransport(asyncio.Transport):
         return self._raw.get_extra_info(name, default)
 
 
+#: A path (the request target) to the RFB protocol factory and origin policy serving it.
+Route = Callable[[str], "tuple[Callable[[], asyncio.Protocol], OriginPolicy] | None"]
+
+
 class WebSocketProtocol(asyncio.Protocol):
     """Server side of one WebSocket connection carrying RFB (RFC 6455 sections 4.2, 5, 7).
 
@@ -161,9 +165,13 @@ class WebSocketProtocol(asyncio.Protocol):
         make_inner: Callable[[], asyncio.Protocol],
         policy: OriginPolicy | None = None,
         max_message: int = MAX_MESSAGE,
+        route: Route | None = None,
     ) -> None:
         self.make_inner = make_inner
         self.policy = policy or OriginPolicy()
+        #: Picks the RFB protocol and origin policy by the request's path (a host's shared
+        #: listener: ``/NAME``); None when the path does not matter.
+        self.route = route
         self.max_message = max_message
         self.ws = WSConnection(ConnectionType.SERVER)
         self.raw: asyncio.Transport | None = None
@@ -351,6 +359,14 @@ class WebSocketProtocol(asyncio.Protocol):
                 self.fail(POLICY_VIOLATION, f"{self._control_run} control frames in a row")
 
     def _on_request(self, request: Request) -> None:
+        if self.route is not None:
+            found = self.route(request.target)
+            if found is None:
+                self._reject(
+                    RejectConnection(status_code=404), f"no console at {request.target[:80]!r}"
+                )
+                return
+            self.make_inner, self.policy = found
         headers = {name.lower(): value for name, value in request.extra_headers}
         raw_origin = headers.get(b"origin")
         origin = raw_origin.decode("latin-1") if raw_origin is not None else None
