@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import socket
 import stat
 import time
@@ -27,7 +28,8 @@ from vncterm.server.state_dir import ensure_private_dir
 
 def free_range(size: int) -> tuple[int, int]:
     """``size`` consecutive ports that are free now (high, so nothing else wants them)."""
-    for low in range(31000, 60000, 97):
+    start = random.randrange(30000, 50000)
+    for low in range(start, 60000, 97):
         if all(port_free("127.0.0.1", p) for p in range(low, low + size)):
             return low, low + size - 1
     raise AssertionError("no free port range")
