@@ -4,6 +4,7 @@ fail or exit and stay listed, restarts, and consoles added and removed at run ti
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -145,6 +146,7 @@ def sleeper(text: str, **kw: object) -> Config:
 @pytest.mark.peer
 def test_each_console_has_its_port_its_name_and_a_list_entry(tmp_path: Path) -> None:
     config = host_config(tmp_path, alpha=sleeper("ALPHA-UP"), beta=sleeper("BETA-UP"))
+    config = dataclasses.replace(config, audit_log=str(tmp_path / "audit.jsonl"))
     with RunningHost(config) as run:
         assert run.host is not None
         run.wait_text("alpha", "ALPHA-UP")
@@ -167,6 +169,9 @@ def test_each_console_has_its_port_its_name_and_a_list_entry(tmp_path: Path) -> 
             assert listed["beta"]["status"] == "running"
             ws.close()
     assert stat.S_IMODE(os.stat(config.state_dir).st_mode) == 0o700
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    viewers = {r["console"] for r in records if r.get("viewer") and r.get("console")}
+    assert viewers == {"alpha", "beta"}, records  # alpha's came through the shared listener
     assert not os.path.exists(os.path.join(config.state_dir, CONTROL_SOCKET))
 
 
