@@ -208,6 +208,8 @@ class Config:
     max_captures: int = 16
     max_framebuffer: tuple[int, int] = MAX_FRAMEBUFFER
     scrollback_memory: int = 64 << 20
+    #: Start the console's program (or backend) again, with backoff, when it ends.
+    restart: bool = False
 
     def validate(self) -> None:
         """Refuse configurations that cannot work or are unsafe."""
@@ -334,6 +336,9 @@ class HostConfig:
     #: Inherited listening sockets by systemd ``FileDescriptorName=``: a console's name, or
     #: ``websocket`` for the shared WebSocket listener.
     named_fds: dict[str, list[int]] = field(default_factory=dict)
+    #: Process-wide options given on the command line beside ``--config`` (parsed option
+    #: values by argparse dest): they win over the file's ``[vncterm]`` table, on every reload.
+    overrides: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def single_console(cls, config: Config, name: str = "console", **host: object) -> HostConfig:
