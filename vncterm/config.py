@@ -373,6 +373,8 @@ class HostConfig:
             raise ConfigError("max-viewers must be at least 1")
         if self.websocket_tls and self.tls_cert is None:
             raise ConfigError("websocket-tls needs tls-cert")
+        if self.websocket_tls and not self.websocket:
+            raise ConfigError("websocket-tls needs a websocket listener")
 
 
 def valid_console_name(name: str) -> bool:
