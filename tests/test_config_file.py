@@ -280,6 +280,14 @@ LISTING = {
             "status": "running",
         },
         {
+            "name": "local",
+            "ports": [],
+            "listen": ["/run/local.sock"],
+            "streams": ["console"],
+            "viewers": 1,
+            "status": "restarting",
+        },
+        {
             "name": "build-box",
             "ports": [6000, 6001],
             "websocket": "/build-box",
@@ -314,9 +322,10 @@ def test_list_prints_a_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
     status, requests = list_against_server(tmp_path, ["--list", "--state-dir", str(tmp_path)])
     assert status == 0 and requests == [b"list\n"]
     assert capsys.readouterr().out.splitlines() == [
-        "NAME       PORTS      VIEWERS  STREAMS          STATUS",
-        "vm1        5901       2        console,monitor  running",
-        "build-box  6000,6001  0        -                exited 1",
+        "NAME       PORTS            VIEWERS  STREAMS          STATUS",
+        "vm1        5901             2        console,monitor  running",
+        "local      /run/local.sock  1        console          restarting",
+        "build-box  6000,6001        0        -                exited 1",
     ]
     status, requests = list_against_server(
         tmp_path, ["--list", "--json", "--state-dir", str(tmp_path)]
@@ -329,3 +338,11 @@ def test_list_with_nothing_listening_exits_1(
 ) -> None:
     status, err = run_main(["--list", "--state-dir", str(tmp_path)], capsys)
     assert status == 1 and f"no vncterm is listening on {tmp_path}/control" in err
+
+
+def test_restart_belongs_to_the_consoles_of_a_config_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One console on the command line ends vncterm with its program: nothing to restart."""
+    status, err = run_main(["--restart", "--", "sh"], capsys)
+    assert status == 2 and "--restart is for the consoles of --config" in err

@@ -46,6 +46,8 @@ def host_config_from_args(argv: Sequence[str] | None = None) -> tuple[HostConfig
     kept = {n: named[n] for n in (args.console_name, "websocket") if n in named}
     others = [f"fd:{fd}" for n, fd in fds if n not in kept]
     config = console_config(args, others or ["127.0.0.1:5900"])
+    if config.restart:
+        raise ConfigError("--restart is for the consoles of --config (one console ends vncterm)")
     host_fields = host_options(args)
     for shared in ("audit_log", "max_viewers", "stuck_timeout"):
         del host_fields[shared]  # single_console takes them from the console's Config

@@ -277,7 +277,7 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
     c.add_argument(
         "--restart",
         action="store_true",
-        help="start the console's program (or backend) again, with backoff, when it ends",
+        help="(a console of --config) start it again, with backoff, when its program ends",
     )
     c.add_argument(
         "--stream-name",

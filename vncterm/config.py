@@ -208,7 +208,7 @@ class Config:
     max_captures: int = 16
     max_framebuffer: tuple[int, int] = MAX_FRAMEBUFFER
     scrollback_memory: int = 64 << 20
-    #: Start the console's program (or backend) again, with backoff, when it ends.
+    #: Start the console again (with backoff) when its program ends; consoles of a host only.
     restart: bool = False
 
     def validate(self) -> None:

@@ -64,14 +64,15 @@ def query(state_dir: str, timeout: float = 5.0) -> dict[str, Any]:
 
 
 def format_consoles(answer: Mapping[str, Any]) -> str:
-    """A table: NAME PORTS VIEWERS STREAMS STATUS, one console per line."""
+    """A table: NAME PORTS VIEWERS STREAMS STATUS, one console per line (its ``listen``
+    addresses when it has no TCP port, e.g. a unix socket only)."""
     rows = [COLUMNS]
     for console in answer.get("consoles", []):
         item = console if isinstance(console, dict) else {}
         rows.append(
             (
                 str(item.get("name", "?")),
-                _joined(item.get("ports")),
+                _joined(item.get("ports") or item.get("listen")),
                 str(item.get("viewers", "-")),
                 _joined(item.get("streams")),
                 str(item.get("status", "-")),
