@@ -1,4 +1,5 @@
-"""Command line: ``vncterm [options] [-- CMD ARGS...]``."""
+"""Command line: ``vncterm [options] [-- CMD ARGS...]`` (one console), ``vncterm --config
+FILE`` (the consoles of a file), ``vncterm --list`` (those of a running vncterm)."""
 
 from __future__ import annotations
 

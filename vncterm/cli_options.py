@@ -401,8 +401,8 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
         "--console-name",
         default="console",
         metavar="NAME",
-        help="the console's name without --config (default console): its WebSocket path "
-        "/NAME and its systemd FileDescriptorName=",
+        help="the console's name without --config (default console): in --list, and the "
+        "FileDescriptorName= of systemd sockets meant for it",
     )
     h.add_argument(
         "--port-range",
