@@ -85,7 +85,7 @@ def systemd_fds() -> list[tuple[str, int]]:
     names = os.environ.get("LISTEN_FDNAMES", "").split(":")
     for var in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
         os.environ.pop(var, None)
-    return [(names[i] if i < len(names) else "unknown", 3 + i) for i in range(max(0, count))]
+    return [(names[i] if i < len(names) and names[i] else "unknown", 3 + i) for i in range(count)]
 
 
 def hash_password_line(user: str, view_only: bool) -> str:
