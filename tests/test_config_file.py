@@ -346,3 +346,15 @@ def test_restart_belongs_to_the_consoles_of_a_config_file(
     """One console on the command line ends vncterm with its program: nothing to restart."""
     status, err = run_main(["--restart", "--", "sh"], capsys)
     assert status == 2 and "--restart is for the consoles of --config" in err
+
+
+def test_the_readmes_example_file_loads(tmp_path: Path) -> None:
+    """The config file shown in README.md is one vncterm reads."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = readme.split("## Many consoles: the config file", 1)[1].split("```toml\n", 1)[1]
+    path = write(tmp_path / "vncterm.toml", example.split("```", 1)[0])
+    write(tmp_path / "vnc-password", "pw\n")
+    host = load_config_file(path)
+    assert list(host.consoles) == ["vm1", "router", "build"]
+    assert host.consoles["router"].console == ConsoleSpec("tty", "/dev/ttyUSB0", baud=115200)
+    assert host.consoles["build"].restart and host.consoles["vm1"].password == b"pw"
