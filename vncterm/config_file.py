@@ -97,7 +97,10 @@ def _host_config(data: dict[str, Any], path: str, overrides: dict[str, object]) 
     host_args = _parse(parser, process, "[vncterm]")
     for dest, value in overrides.items():
         setattr(host_args, dest, value)
-    shared = shared_console_fields(host_args)
+    try:
+        host_fields, shared = host_options(host_args), shared_console_fields(host_args)
+    except ConfigError as e:
+        raise ConfigError(f"[vncterm] {e}") from None
     defaults = _fragments(tables["defaults"], "[defaults]", options, base)
     consoles: dict[str, Config] = {}
     for name, table in tables["console"].items():
@@ -105,22 +108,29 @@ def _host_config(data: dict[str, Any], path: str, overrides: dict[str, object]) 
         if not isinstance(table, dict):
             raise ConfigError(f"{where} must be a table, not {_kind(table)}")
         own = _fragments(table, where, options, base)
-        own_backend = BACKEND_KEYS & own.keys()
-        taken = {k: v for k, v in defaults.items() if not (own_backend and k in BACKEND_KEYS)}
-        args = _parse(parser, {**taken, **own}, where)
-        try:
-            config = console_config(args, default_listen=())
-        except ConfigError as e:
-            raise ConfigError(f"{where} {e}") from None
+        config = _console(parser, _with_defaults(own, defaults), where)
         consoles[name] = dataclasses.replace(config, **shared)
     host = HostConfig(
-        consoles=consoles,
-        config_path=os.path.abspath(path),
-        overrides=overrides,
-        **host_options(host_args),
+        consoles=consoles, config_path=os.path.abspath(path), overrides=overrides, **host_fields
     )
     host.validate()
     return host
+
+
+def _with_defaults(own: Fragments, defaults: Fragments) -> Fragments:
+    """A console's keys over ``[defaults]``; the backend keys count as one (BACKEND_KEYS)."""
+    if BACKEND_KEYS & own.keys():
+        defaults = {k: v for k, v in defaults.items() if k not in BACKEND_KEYS}
+    return {**defaults, **own}
+
+
+def _console(parser: argparse.ArgumentParser, fragments: Fragments, where: str) -> Config:
+    """One console's Config, built as the command line builds its console's."""
+    args = _parse(parser, fragments, where)
+    try:
+        return console_config(args, default_listen=())
+    except ConfigError as e:
+        raise ConfigError(f"{where} {e}") from None
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
