@@ -14,7 +14,7 @@ import pytest
 
 from vncterm.cli import config_from_args, host_config_from_args, main
 from vncterm.config import ConsoleSpec, ListenAddress
-from vncterm.config_file import load_config_file, reload_config
+from vncterm.config_file import load_config_file
 
 pytestmark = pytest.mark.unit
 
@@ -117,7 +117,8 @@ def test_command_line_process_options_win_over_the_file_even_on_reload(fleet: st
     )
     assert host.max_viewers == 3 and host.port_range == (7000, 7010)
     assert all(c.max_viewers == 3 for c in host.consoles.values())
-    again = reload_config(host)
+    assert host.config_path is not None
+    again = load_config_file(host.config_path, host.overrides)  # what SIGHUP runs
     assert again.max_viewers == 3 and again.port_range == (7000, 7010)
     assert list(again.consoles) == ["vm1", "shell", "serial"]
 
@@ -295,7 +296,8 @@ LISTING = {
             "viewers": 0,
             "status": "exited 1",
         },
-    ]
+    ],
+    "websocket": ["127.0.0.1:6080"],
 }
 
 
@@ -326,6 +328,7 @@ def test_list_prints_a_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
         "vm1        5901             2        console,monitor  running",
         "local      /run/local.sock  1        console          restarting",
         "build-box  6000,6001        0        -                exited 1",
+        "WebSocket by name (/NAME): 127.0.0.1:6080",
     ]
     status, requests = list_against_server(
         tmp_path, ["--list", "--json", "--state-dir", str(tmp_path)]

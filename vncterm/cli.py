@@ -153,13 +153,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve_host(host: HostConfig) -> int:
-    """Run the server for ``host`` until it ends."""
-    from .server.app import run
+    """Run the server for ``host`` until it ends; SIGHUP re-reads a config file with the
+    same command-line overrides."""
+    from .server.app import run_host
 
-    # SWITCH to `from .server.app import run_host; return run_host(host)` once it exists.
-    if not host.single:
-        raise ConfigError("--config needs the many-console server (not built yet)")
-    return run(next(iter(host.consoles.values())))
+    if host.config_path is None:
+        return run_host(host)
+    return run_host(host, lambda path: load_config_file(path, host.overrides))
 
 
 def list_consoles(args: argparse.Namespace) -> int:

@@ -73,15 +73,6 @@ def load_config_file(path: str, overrides: Mapping[str, object] | None = None) -
         raise ConfigError(f"{path}: {e}") from None
 
 
-def reload_config(host: HostConfig) -> HostConfig:
-    """``host``'s file read again (SIGHUP), with the same command-line overrides and the
-    sockets systemd handed over at start."""
-    if host.config_path is None:
-        return host
-    fresh = load_config_file(host.config_path, host.overrides)
-    return dataclasses.replace(fresh, named_fds=host.named_fds)
-
-
 def _host_config(data: dict[str, Any], path: str, overrides: dict[str, object]) -> HostConfig:
     for key, value in data.items():
         if key not in TABLES:

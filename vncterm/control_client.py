@@ -79,7 +79,10 @@ def format_consoles(answer: Mapping[str, Any]) -> str:
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    shared = answer.get("websocket")
+    if isinstance(shared, list) and shared:
+        lines.append(f"WebSocket by name (/NAME): {_joined(shared)}")
     return "\n".join(line.rstrip() for line in lines)
 
 
