@@ -19,6 +19,7 @@ from .config_build import console_config, host_options
 from .config_file import load_config_file
 from .control_client import ControlError, format_consoles, query
 from .errors import ConfigError
+from .server.logcontext import ConsoleLabel
 
 log = logging.getLogger("vncterm")
 
@@ -141,7 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem is not None:
             print(f"vncterm: {problem[1]}", file=sys.stderr)
             return problem[0]
-    logging.basicConfig(level=level, format="%(asctime)s vncterm %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=level, format="%(asctime)s vncterm%(console)s %(levelname)s %(message)s"
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ConsoleLabel())
     try:
         return serve_host(host)
     except ConfigError as e:
