@@ -216,6 +216,14 @@ class Session:
         await backend.start(lambda data: self.streams.publish(name, data), on_status)
         self.streams.availability_changed(name)
 
+    def remove_stream(self, name: str) -> None:
+        """Stop and forget an unrendered stream (a device unplugged)."""
+        stream = self.streams.streams.get(name)
+        if stream is None or stream.rendered:
+            return
+        self.streams.remove(name)
+        stream.backend.close()
+
     def set_clipboard(self, text: str) -> None:
         """Offer ``text`` to every viewer's clipboard."""
         self.clipboard = text

@@ -65,6 +65,19 @@ class StreamHub:
         self._announced[name] = False
         return stream
 
+    def remove(self, name: str) -> Stream | None:
+        """Forget stream ``name`` (unplugged): its captures end and clients are told."""
+        stream = self.streams.pop(name, None)
+        if stream is None:
+            return None
+        for client, stream_id in stream.captures:
+            client.stream_ended(stream_id)
+        stream.captures.clear()
+        if self._announced.pop(name, False):
+            for client in self.clients:
+                client.stream_changes([(name, False)])
+        return stream
+
     def available_names(self) -> list[str]:
         """Streams announced as present (what a viewer joining now is told)."""
         return [name for name, present in self._announced.items() if present]
@@ -137,7 +150,9 @@ class StreamHub:
 
     def availability_changed(self, name: str) -> None:
         """A backend attached or detached: announce it; end captures of a vanished stream."""
-        stream = self.streams[name]
+        stream = self.streams.get(name)
+        if stream is None:  # removed meanwhile
+            return
         now = stream.available
         if self._announced.get(name) == now:
             return
