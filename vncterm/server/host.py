@@ -193,11 +193,14 @@ class Host:
 
     # -- adding and removing at run time ---------------------------------------------------------
 
-    async def add_console(self, name: str, config: Config) -> ConsoleService:
-        """Serve a new console (from a re-read config file, or discovered)."""
+    async def add_console(
+        self, name: str, config: Config, console: Console | None = None
+    ) -> ConsoleService:
+        """Serve a new console (from a re-read config file, or discovered: then ``console``
+        is its backend, e.g. a libvirt domain's serial)."""
         if name in self.services:
             raise ConfigError(f"console {name} exists")
-        service = ConsoleService(name, config, self.shared)
+        service = ConsoleService(name, config, self.shared, console=console)
         self.services[name] = service
         await self._start_service(name)
         if self.audit is not None:
