@@ -43,6 +43,8 @@ def host_config_from_args(argv: Sequence[str] | None = None) -> tuple[HostConfig
     if args.config is not None:
         host = load_config_file(args.config, config_overrides(args))
         return dataclasses.replace(host, named_fds=named), level
+    if args.libvirt is not None:
+        return libvirt_host(args, named), level
     # One console: sockets named after it or "websocket" are routed by name, the others
     # (unnamed: systemd names them after their unit) are its listeners as before names.
     kept = {n: named[n] for n in (args.console_name, "websocket") if n in named}
@@ -57,6 +59,25 @@ def host_config_from_args(argv: Sequence[str] | None = None) -> tuple[HostConfig
     config.validate()
     host.validate()
     return host, level
+
+
+#: Console options that make no sense for the consoles libvirt finds (each has its own).
+NOT_WITH_LIBVIRT = ("listen", "unix", "tcp", "tty", "telnet", "stream", "log", "restart")
+
+
+def libvirt_host(args: argparse.Namespace, named: dict[str, list[int]]) -> HostConfig:
+    """``--libvirt URI``: no console of its own; each domain found is configured by the
+    console options given (geometry, font, security...), its port from --port-range."""
+    for dest in NOT_WITH_LIBVIRT:
+        if dest in given_options(args):
+            raise ConfigError(f"--{dest} cannot go with --libvirt (each domain has its own)")
+    if args.command:
+        raise ConfigError("-- CMD cannot go with --libvirt")
+    template = console_config(args, [])
+    host = HostConfig(consoles={}, console_template=template, named_fds=named, **host_options(args))
+    template.validate()
+    host.validate()
+    return host
 
 
 def config_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -136,6 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"vncterm: {e}", file=sys.stderr)
         return 2
+    if host.libvirt is not None:
+        from .server.libvirt_source import load_libvirt
+
+        try:
+            load_libvirt()
+        except ConfigError as e:
+            print(f"vncterm: {e}", file=sys.stderr)
+            return 2
     config = next(iter(host.consoles.values()), None)
     if host.single and config is not None and config.console is None:
         problem = unrunnable(config.command)

@@ -26,6 +26,8 @@ PROCESS_KEYS = frozenset(
         "websocket-origin",
         "state-dir",
         "insecure",
+        "libvirt",
+        "libvirt-force-console",
     }
 )
 SHARED_KEYS = frozenset({"tls-cert", "tls-key"})
@@ -428,6 +430,18 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
         help="print the consoles of the vncterm running with this --state-dir and exit",
     )
     h.add_argument("--json", action="store_true", help="with --list: one JSON document")
+    g = p.add_argument_group("guests found through libvirt (pip install vncterm[libvirt])")
+    g.add_argument(
+        "--libvirt",
+        metavar="URI",
+        help="serve every running domain of this libvirt URI (qemu:///system, qemu+ssh://...) "
+        "as a console named after it, following domains and devices as they come and go",
+    )
+    g.add_argument(
+        "--libvirt-force-console",
+        action="store_true",
+        help="take a pty console over from its holder (virsh console) instead of waiting",
+    )
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     p.add_argument("--version", action="version", version=f"vncterm {__version__}")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS... to run")

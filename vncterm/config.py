@@ -339,6 +339,12 @@ class HostConfig:
     #: Process-wide options given on the command line beside ``--config`` (parsed option
     #: values by argparse dest): they win over the file's ``[vncterm]`` table, on every reload.
     overrides: dict[str, object] = field(default_factory=dict)
+    #: Consoles found through libvirt (``--libvirt URI``): every running domain, configured
+    #: as ``console_template`` (defaults when None); ``libvirt_force_console`` takes a pty
+    #: console over from another holder (``virsh console``).
+    libvirt: str | None = None
+    libvirt_force_console: bool = False
+    console_template: Config | None = None
 
     @classmethod
     def single_console(cls, config: Config, name: str = "console", **host: object) -> HostConfig:
@@ -355,7 +361,7 @@ class HostConfig:
 
     def validate(self) -> None:
         """Each console's own checks, then the shared ones, naming the console at fault."""
-        if not self.consoles and self.config_path is None:
+        if not self.consoles and self.config_path is None and self.libvirt is None:
             raise ConfigError("no console to serve")
         for name, console in self.consoles.items():
             if not valid_console_name(name):

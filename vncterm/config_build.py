@@ -200,6 +200,8 @@ def host_options(args: argparse.Namespace) -> dict[str, Any]:
         websocket_wait=ws["websocket_wait"],
         websocket_origins=ws["websocket_origins"],
         insecure=args.insecure,
+        libvirt=args.libvirt,
+        libvirt_force_console=args.libvirt_force_console,
     )
 
 

@@ -103,11 +103,24 @@ async def serve_host(config: HostConfig, reload: Reload | None = None) -> int:
     reopens the log files."""
     host = Host(config, reload=reload)
     await host.start()
+    source = None
+    if config.libvirt is not None:
+        from .libvirt_source import LibvirtSource
+
+        template = config.console_template or Config(command=[])
+        source = LibvirtSource(
+            host, config.libvirt, template, force_console=config.libvirt_force_console
+        )
+        await source.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, host.stop, int(sig))
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(host.reload()) and None)
-    return await host.wait()
+    try:
+        return await host.wait()
+    finally:
+        if source is not None:
+            source.close()
 
 
 def run_host(config: HostConfig, reload: Reload | None = None) -> int:

@@ -1,0 +1,204 @@
+"""A libvirt domain's character device read through a libvirt stream, as a console.
+
+``virDomainOpenConsole`` reaches a domain's **pty** serial or console (also over a remote URI,
+``qemu+ssh://``), ``virDomainOpenChannel`` its channels. libvirt lets one client hold a pty
+console at a time: while ``virsh console`` holds it, opening fails with "Active console session
+exists" and this backend retries with backoff (0.25 s doubling to 5 s), the status row saying
+so; with ``force`` (``--libvirt-force-console``) it takes the console over instead
+(``VIR_DOMAIN_CONSOLE_FORCE``: the other holder's stream ends). A guest that is gone (destroyed,
+shut down) ends the retries for good: :meth:`LibvirtStreamConsole.domain_gone`.
+
+The stream is non-blocking and driven by the event loop libvirt was given
+(``libvirtaio.virEventRegisterAsyncIOImpl``). libvirt is imported only when one is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+from .reattach import MAX_PENDING_WRITE, ReattachingConsole
+
+log = logging.getLogger(__name__)
+
+#: Most bytes read from the stream per readable event (then the loop runs other work).
+READ_CHUNK: Final = 64 << 10
+READS_PER_EVENT: Final = 16
+
+#: Sends a serial BREAK for this device (QMP ``chardev-send-break`` through libvirt).
+Breaker = Callable[[], bool]
+
+
+class LibvirtStreamConsole(ReattachingConsole):
+    """The device ``alias`` (None: the domain's first console) of the domain ``lookup()``
+    returns, through a libvirt stream; ``channel`` opens a channel instead of a console."""
+
+    attaching = "opening"
+
+    def __init__(
+        self,
+        lookup: Callable[[], Any],
+        alias: str | None,
+        description: str,
+        *,
+        channel: bool = False,
+        force: bool = False,
+        breaker: Breaker | None = None,
+        max_pending_write: int = MAX_PENDING_WRITE,
+    ) -> None:
+        super().__init__(description, max_pending_write=max_pending_write)
+        self.lookup = lookup
+        self.alias = alias
+        self.channel = channel
+        self.force = force
+        self.breaker = breaker
+        self._stream: Any = None
+        self._lost: asyncio.Future[str] | None = None
+        self._out = bytearray()  # bytes the stream did not take yet
+        self._paused = False
+        self._gone: str | None = None
+
+    # -- attaching -------------------------------------------------------------------------------
+
+    async def _attach(self) -> asyncio.Future[str]:
+        import libvirt
+
+        if self._gone is not None:
+            raise OSError(0, self._gone)
+        try:
+            dom = self.lookup()
+            stream = dom.connect().newStream(libvirt.VIR_STREAM_NONBLOCK)
+            if self.channel:
+                dom.openChannel(self.alias, stream, libvirt.VIR_DOMAIN_CHANNEL_FORCE * self.force)
+            else:
+                dom.openConsole(self.alias, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE * self.force)
+        except libvirt.libvirtError as e:
+            raise OSError(0, e.get_error_message() or str(e)) from None
+        self._lost = asyncio.get_running_loop().create_future()
+        self._stream = stream
+        self._out.clear()
+        try:
+            stream.eventAddCallback(self._events(), self._on_event, None)
+        except libvirt.libvirtError as e:
+            raise OSError(0, e.get_error_message() or str(e)) from None
+        self._attached()
+        return self._lost
+
+    def _events(self) -> int:
+        import libvirt
+
+        events: int = libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP
+        if not self._paused:
+            events |= libvirt.VIR_STREAM_EVENT_READABLE
+        if self._out:
+            events |= libvirt.VIR_STREAM_EVENT_WRITABLE
+        return events
+
+    def _update_events(self) -> None:
+        import libvirt
+
+        if self._stream is None:
+            return
+        try:
+            self._stream.eventUpdateCallback(self._events())
+        except libvirt.libvirtError as e:
+            self._lose(e.get_error_message() or "stream error")
+
+    def _lose(self, reason: str) -> None:
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(reason)
+
+    def _detach(self) -> None:
+        stream, self._stream = self._stream, None
+        self.connected = False
+        self._out.clear()
+        if stream is None:
+            return
+        for step in (stream.eventRemoveCallback, stream.abort):
+            try:
+                step()
+            except Exception:  # libvirtError: the stream is already broken
+                pass
+
+    def _give_up(self, reason: str) -> str | None:
+        return self._gone
+
+    def domain_gone(self, reason: str) -> None:
+        """The guest is gone (``reason``: "destroyed", "shut down"...): stop for good; the
+        last status says so."""
+        self._gone = reason
+        self._lose(reason)
+        if self._stream is None and self._task is not None and not self._task.done():
+            self._task.cancel()  # between attempts: no retry will come
+            self._status(reason)
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def _on_event(self, stream: Any, events: int, _opaque: object) -> None:
+        import libvirt
+
+        if stream is not self._stream:
+            return
+        try:
+            if events & libvirt.VIR_STREAM_EVENT_READABLE and not self._paused:
+                self._read(stream)
+            if events & libvirt.VIR_STREAM_EVENT_WRITABLE:
+                self._flush(stream)
+            if events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP):
+                self._lose("the stream ended")
+        except libvirt.libvirtError as e:
+            self._lose(e.get_error_message() or "stream error")
+
+    def _read(self, stream: Any) -> None:
+        for _ in range(READS_PER_EVENT):
+            data = stream.recv(READ_CHUNK)
+            if data == -2:  # would block
+                return
+            if not data:
+                self._lose("end of stream (the guest's device closed)")
+                return
+            if self._on_data is not None:
+                self._on_data(bytes(data))
+
+    def _flush(self, stream: Any) -> None:
+        while self._out:
+            sent = stream.send(bytes(self._out[:READ_CHUNK]))
+            if sent == -2 or sent <= 0:
+                break
+            del self._out[:sent]
+        self._update_events()
+
+    # -- the Console interface -------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes for the guest; dropped while detached or beyond the write cap."""
+        if not data or not self._may_queue(len(self._out), data, self._stream is not None):
+            return
+        was_empty = not self._out
+        self._out += data
+        if was_empty and self._stream is not None:
+            import libvirt
+
+            try:
+                self._flush(self._stream)
+            except libvirt.libvirtError as e:
+                self._lose(e.get_error_message() or "stream error")
+
+    def pending_write(self) -> int:
+        return len(self._out)
+
+    def send_break(self) -> bool:
+        """A serial BREAK through the breaker (QMP passthrough) when there is one."""
+        if self.breaker is None or not self.connected:
+            return False
+        return self.breaker()
+
+    def pause_reading(self) -> None:
+        self._paused = True
+        self._update_events()
+
+    def resume_reading(self) -> None:
+        self._paused = False
+        self._update_events()

@@ -1,0 +1,416 @@
+"""Consoles found through libvirt (``vncterm --libvirt URI``): every running domain becomes a
+console named after it, its first serial rendered, its other serials, consoles and channels
+offered as named streams; domains that start or stop and devices attached or detached follow
+at once (libvirt's lifecycle and device events), and a lost libvirtd is reconnected.
+
+How each device is reached:
+
+- a **pty** serial or console through ``virDomainOpenConsole`` (a local or remote URI); libvirt
+  gives it to one holder at a time: see :mod:`vncterm.console.libvirt_stream`;
+- a **unix** serial or channel at its socket path, as any QEMU chardev socket (local URIs only);
+- over a remote URI (``qemu+ssh://``) a channel through ``virDomainOpenChannel``; a unix serial
+  is then out of reach and skipped (logged).
+
+A guest that stops (destroyed, shut down, crashed) keeps its console for ``GRACE`` seconds: its
+status row says what happened (its viewers see it), its streams are removed, and ``--list``
+shows it as ``guest destroyed``. If it starts again meanwhile it is served again under the same
+name and port (its viewers then reconnect); else the console goes.
+
+libvirt's calls block; the ones made here (listing domains, reading their XML, opening a
+stream) are answered by a local libvirtd in about a millisecond.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import importlib
+import json
+import logging
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Final
+
+from ..config import Config
+from ..console.base import Console
+from ..console.libvirt_stream import LibvirtStreamConsole
+from ..console.socket import SocketConsole
+from ..errors import ConfigError
+from .host import Host
+from .libvirt_xml import CharDevice, DomainXMLError, console_name, parse_devices
+
+log = logging.getLogger(__name__)
+
+#: Seconds a stopped guest's console stays (with its status) before it is removed.
+GRACE: Final = 60.0
+#: Waits between reconnection attempts to a lost libvirtd: doubling from the first to the last.
+RECONNECT_FIRST: Final = 0.5
+RECONNECT_LAST: Final = 10.0
+#: Keepalive: a probe every KEEPALIVE_INTERVAL s, the daemon lost after KEEPALIVE_COUNT unanswered.
+KEEPALIVE_INTERVAL: Final = 5
+KEEPALIVE_COUNT: Final = 3
+#: Most pending events (a storm of them beyond this is resolved by one full re-sync).
+MAX_EVENTS: Final = 1024
+
+_STOPPED = {
+    0: "shut down",
+    1: "destroyed",
+    2: "crashed",
+    3: "migrated",
+    4: "saved",
+    5: "failed",
+    6: "restored from a snapshot",
+}
+
+
+def load_libvirt() -> ModuleType:
+    """libvirt-python, or a ConfigError saying how to install it."""
+    try:
+        return importlib.import_module("libvirt")
+    except ImportError:
+        raise ConfigError(
+            "--libvirt needs libvirt-python: pip install 'vncterm[libvirt]' "
+            "(it builds against libvirt's headers: Debian's libvirt-dev, pkg-config, gcc)"
+        ) from None
+
+
+_registered: asyncio.AbstractEventLoop | None = None
+
+
+def _register_event_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """libvirt's events on this asyncio loop (before any connection is opened)."""
+    global _registered
+    if _registered is loop:
+        return
+    libvirtaio = importlib.import_module("libvirtaio")
+    logging.getLogger("libvirtaio").setLevel(logging.INFO)  # a line per poll otherwise
+    libvirtaio.virEventRegisterAsyncIOImpl(loop=loop)
+    _registered = loop
+
+
+@dataclass
+class Guest:
+    """A domain served as a console."""
+
+    name: str  # the console's name
+    uuid: str
+    console: Console
+    streams: dict[str, CharDevice] = field(default_factory=dict)
+    gone: str | None = None  # why the guest stopped, while its console waits out GRACE
+    removal: asyncio.TimerHandle | None = None
+
+
+class LibvirtSource:
+    """Keeps ``host``'s consoles in step with the running domains of ``uri``; each console
+    is configured as ``template`` (its ports from the host's range)."""
+
+    def __init__(
+        self, host: Host, uri: str, template: Config, *, force_console: bool = False
+    ) -> None:
+        self.host = host
+        self.uri = uri
+        self.template = dataclasses.replace(template, listen=[], streams=[], console=None)
+        self.force_console = force_console
+        self.remote = _is_remote(uri)
+        self.grace = GRACE
+        self.guests: dict[str, Guest] = {}
+        self.conn: Any = None
+        self._libvirt = load_libvirt()
+        self._events: asyncio.Queue[tuple[str, Any, str]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._warned: set[str] = set()
+        self._closed = False
+        #: Called with (console name, event) after each change (tests, benchmarks).
+        self.on_change: Callable[[str, str], None] | None = None
+
+    # -- connecting ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect and serve every running domain; a libvirtd that cannot be reached now is
+        retried in the background."""
+        _register_event_loop(asyncio.get_running_loop())
+        self._worker = asyncio.create_task(self._work(), name="libvirt events")
+        try:
+            self._connect()
+        except self._libvirt.libvirtError as e:
+            log.error("libvirt %s: %s: retrying", self.uri, e.get_error_message() or e)
+            self._reconnecting = asyncio.create_task(self._reconnect())
+            return
+        self._events.put_nowait(("sync", None, ""))
+        await self._events.join()
+
+    def _connect(self) -> None:
+        lv = self._libvirt
+        conn = lv.open(self.uri)
+        try:
+            conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
+        except lv.libvirtError as e:  # a driver without keepalive (test:///)
+            log.debug("libvirt keepalive: %s", e.get_error_message())
+        conn.registerCloseCallback(self._on_close, None)
+        ids = lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lv.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED
+        conn.domainEventRegisterAny(None, ids[0], self._on_lifecycle, None)
+        conn.domainEventRegisterAny(None, ids[1], self._on_device, None)
+        conn.domainEventRegisterAny(
+            None, lv.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device, None
+        )
+        self.conn = conn
+        log.info("libvirt %s: connected", self.uri)
+
+    def _on_close(self, _conn: Any, reason: int, _opaque: object) -> None:
+        why = {0: "error", 1: "end of file", 2: "keepalive timeout", 3: "client"}.get(reason, "?")
+        if self._closed:
+            return
+        log.warning("libvirt %s: connection lost (%s): reconnecting", self.uri, why)
+        self.conn = None
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = RECONNECT_FIRST
+        while not self._closed:
+            await asyncio.sleep(delay)
+            try:
+                self._connect()
+            except self._libvirt.libvirtError as e:
+                log.info("libvirt %s: %s: again in %g s", self.uri, e.get_error_message(), delay)
+                delay = min(delay * 2, RECONNECT_LAST)
+                continue
+            self._events.put_nowait(("sync", None, ""))
+            return
+
+    def close(self) -> None:
+        self._closed = True
+        for task in (self._worker, self._reconnecting):
+            if task is not None:
+                task.cancel()
+        for guest in self.guests.values():
+            if guest.removal is not None:
+                guest.removal.cancel()
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.unregisterCloseCallback()
+                conn.close()
+
+    # -- events (libvirt calls these on the event loop; the worker applies them in order) --------
+
+    def _queue(self, what: str, dom: Any, detail: str = "") -> None:
+        if self._events.qsize() >= MAX_EVENTS:
+            what, dom = "sync", None  # too many: one full re-sync resolves them all
+        self._events.put_nowait((what, dom, detail))
+
+    def _on_lifecycle(self, _conn: Any, dom: Any, event: int, detail: int, _opaque: object) -> None:
+        lv = self._libvirt
+        if event == lv.VIR_DOMAIN_EVENT_STARTED:
+            self._queue("up", dom)
+        elif event == lv.VIR_DOMAIN_EVENT_STOPPED:
+            self._queue("down", dom, _STOPPED.get(detail, "stopped"))
+        elif event == lv.VIR_DOMAIN_EVENT_UNDEFINED:
+            self._queue("undefined", dom)
+
+    def _on_device(self, _conn: Any, dom: Any, alias: str, _opaque: object) -> None:
+        self._queue("devices", dom, alias)
+
+    async def _work(self) -> None:
+        while True:
+            what, dom, detail = await self._events.get()
+            try:
+                await self._apply(what, dom, detail)
+            except self._libvirt.libvirtError as e:  # the domain vanished meanwhile...
+                log.info("libvirt: %s %s: %s", what, detail, e.get_error_message())
+            except Exception:  # one event's fault never stops the others
+                log.exception("libvirt: handling %s failed", what)
+            finally:
+                self._events.task_done()
+
+    async def _apply(self, what: str, dom: Any, detail: str) -> None:
+        if what == "sync":
+            await self._sync()
+        elif what in ("up", "devices"):
+            await self._domain_up(dom)
+        elif what == "down":
+            await self._domain_down(console_name(dom.name()), detail)
+        elif what == "undefined":
+            guest = self.guests.get(console_name(dom.name()))
+            if guest is not None and guest.gone is not None:
+                await self._remove(guest.name)
+
+    # -- keeping the consoles in step ------------------------------------------------------------
+
+    async def _sync(self) -> None:
+        """Every running domain served; consoles of domains no longer running stopped."""
+        if self.conn is None:
+            return
+        running = self.conn.listAllDomains(self._libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+        names = set()
+        for dom in running:
+            names.add(console_name(dom.name()))
+            await self._domain_up(dom)
+        for name, guest in list(self.guests.items()):
+            if name not in names and guest.gone is None:
+                await self._domain_down(name, "stopped")
+
+    async def _domain_up(self, dom: Any) -> None:
+        """Serve a running domain, or bring its streams up to date."""
+        name = console_name(dom.name())
+        uuid = dom.UUIDString()
+        try:
+            devices = parse_devices(dom.XMLDesc(0))
+        except DomainXMLError as e:
+            self._warn_once(f"xml {uuid} {e}", "domain %s skipped: %s", name, e)
+            return
+        guest = self.guests.get(name)
+        if guest is not None and (guest.gone is not None or guest.uuid != uuid):
+            await self._remove(name)  # started again (or another domain of that name)
+            guest = None
+        if guest is None:
+            if devices.console is None:
+                self._warn_once(f"noserial {uuid}", "domain %s: no serial or console", name)
+                return
+            backend = self._backend(dom, devices.console, rendered=True)
+            if backend is None:
+                return
+            if name in self.host.services:
+                self._warn_once(f"taken {name}", "domain %s: console name taken", name)
+                return
+            service = await self.host.add_console(name, self.template, console=backend)
+            service.session.set_name(dom.name())
+            guest = Guest(name, uuid, backend)
+            self.guests[name] = guest
+            self._changed(name, "added")
+        await self._update_streams(guest, devices.streams, dom)
+
+    async def _update_streams(self, guest: Guest, wanted: dict[str, CharDevice], dom: Any) -> None:
+        service = self.host.services.get(guest.name)
+        if service is None:
+            return
+        session = service.session
+        for stream_name in [n for n in guest.streams if n not in wanted]:
+            del guest.streams[stream_name]
+            session.remove_stream(stream_name)
+            self._changed(guest.name, f"stream removed {stream_name}")
+        for stream_name, dev in wanted.items():
+            if guest.streams.get(stream_name) == dev:
+                continue
+            if stream_name in guest.streams or stream_name in session.streams.streams:
+                session.remove_stream(stream_name)  # changed (its state or path)
+            backend = self._backend(dom, dev, rendered=False)
+            if backend is None:
+                continue
+            guest.streams[stream_name] = dev
+            await service.context.run(  # its log lines name the console
+                asyncio.ensure_future, session.add_stream(stream_name, backend)
+            )
+            self._changed(guest.name, f"stream added {stream_name}")
+
+    async def _domain_down(self, name: str, reason: str) -> None:
+        """A guest stopped: its console says so and stays for ``grace`` seconds."""
+        guest = self.guests.get(name)
+        if guest is None or guest.gone is not None:
+            return
+        guest.gone = reason
+        log.info("domain %s %s: its console goes in %g s", name, reason, self.grace)
+        if isinstance(guest.console, LibvirtStreamConsole):
+            guest.console.domain_gone(f"guest {reason}")
+        else:
+            guest.console.close()
+        service = self.host.services.get(name)
+        if service is not None:
+            for stream_name in list(guest.streams):
+                service.session.remove_stream(stream_name)
+            service.state = f"guest {reason}"
+            service.session.notice(
+                "libvirt",
+                f"the guest was {reason}: this console closes in {self.grace:g} s "
+                "unless it starts again",
+                None,
+            )
+        guest.streams.clear()
+        loop = asyncio.get_running_loop()
+        guest.removal = loop.call_later(self.grace, lambda: self._queue("undefined", _Named(name)))
+        self._changed(name, "down")
+
+    async def _remove(self, name: str) -> None:
+        guest = self.guests.pop(name, None)
+        if guest is None:
+            return
+        if guest.removal is not None:
+            guest.removal.cancel()
+        await self.host.remove_console(name, f"the guest was {guest.gone or 'replaced'}")
+        self._changed(name, "removed")
+
+    # -- backends --------------------------------------------------------------------------------
+
+    def _backend(self, dom: Any, dev: CharDevice, rendered: bool) -> Console | None:
+        """How vncterm reaches ``dev`` (None, logged once, when it cannot)."""
+        uuid = dom.UUIDString()
+        label = f"{dom.name()}/{dev.alias or dev.stream_name}"
+        lookup = self._lookup(uuid)
+        if dev.type == "pty" and dev.kind in ("serial", "console"):
+            breaker = self._breaker(lookup, dev.alias) if rendered else None
+            return LibvirtStreamConsole(
+                lookup, dev.alias, label, force=self.force_console, breaker=breaker
+            )
+        if dev.type == "unix" and dev.path and not self.remote:
+            return SocketConsole(dev.path)
+        if dev.kind == "channel" and dev.alias and dev.type in ("unix", "pty"):
+            return LibvirtStreamConsole(lookup, dev.alias, label, channel=True)
+        why = "remote URI: only pty devices and channels" if self.remote else "not pty or unix"
+        self._warn_once(f"dev {uuid} {dev.alias}", "%s (%s) skipped: %s", label, dev.type, why)
+        return None
+
+    def _lookup(self, uuid: str) -> Callable[[], Any]:
+        def lookup() -> Any:
+            if self.conn is None:
+                raise self._libvirt.libvirtError("not connected to libvirtd")
+            return self.conn.lookupByUUIDString(uuid)
+
+        return lookup
+
+    def _breaker(self, lookup: Callable[[], Any], alias: str | None) -> Callable[[], bool]:
+        """A serial BREAK through QEMU's ``chardev-send-break`` (libvirt's QMP passthrough;
+        libvirt names a device's chardev ``char`` + alias)."""
+        chardev = f"char{alias or 'serial0'}"
+
+        def send_break() -> bool:
+            try:
+                libvirt_qemu = importlib.import_module("libvirt_qemu")
+                command = {"execute": "chardev-send-break", "arguments": {"id": chardev}}
+                libvirt_qemu.qemuMonitorCommand(lookup(), json.dumps(command), 0)
+            except (ImportError, self._libvirt.libvirtError) as e:
+                self._warn_once(f"break {chardev}", "BREAK through QMP failed: %s", e)
+                return False
+            return True
+
+        return send_break
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _warn_once(self, key: str, message: str, *args: object) -> None:
+        if key not in self._warned and len(self._warned) < 4096:
+            self._warned.add(key)
+            log.warning(message, *args)
+
+    def _changed(self, name: str, event: str) -> None:
+        if self.on_change is not None:
+            self.on_change(name, event)
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A domain known only by its console name (the grace period's end)."""
+
+    console: str
+
+    def name(self) -> str:
+        return self.console
+
+
+def _is_remote(uri: str) -> bool:
+    """Whether ``uri`` names another host (``qemu+ssh://host/system``)."""
+    host = urllib.parse.urlsplit(uri).hostname
+    return host not in (None, "", "localhost", "127.0.0.1", "::1")
