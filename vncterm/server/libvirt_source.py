@@ -77,18 +77,17 @@ def load_libvirt() -> ModuleType:
         ) from None
 
 
-_registered: asyncio.AbstractEventLoop | None = None
-
-
 def _register_event_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """libvirt's events on this asyncio loop (before any connection is opened)."""
-    global _registered
-    if _registered is loop:
-        return
+    """libvirt's events on this asyncio loop (before any connection is opened). libvirt takes
+    one event implementation per process, for good: a later loop (an embedder or a test running
+    one loop after another) takes over the one registered."""
     libvirtaio = importlib.import_module("libvirtaio")
     logging.getLogger("libvirtaio").setLevel(logging.INFO)  # a line per poll otherwise
-    libvirtaio.virEventRegisterAsyncIOImpl(loop=loop)
-    _registered = loop
+    impl = libvirtaio.getCurrentImpl()
+    if impl is None:
+        libvirtaio.virEventRegisterAsyncIOImpl(loop=loop)
+    elif impl.loop is not loop:
+        impl.loop = loop
 
 
 @dataclass
@@ -119,6 +118,8 @@ class LibvirtSource:
         self.guests: dict[str, Guest] = {}
         self.conn: Any = None
         self._libvirt = load_libvirt()
+        # libvirt prints every error on stderr by default: they are logged here, once
+        self._libvirt.registerErrorHandler(_ignore_error, None)
         self._events: asyncio.Queue[tuple[str, Any, str]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._reconnecting: asyncio.Task[None] | None = None
@@ -408,6 +409,10 @@ class _Named:
 
     def name(self) -> str:
         return self.console
+
+
+def _ignore_error(_opaque: object, _error: object) -> None:
+    """libvirt's error handler: the errors reach their callers as exceptions."""
 
 
 def _is_remote(uri: str) -> bool:

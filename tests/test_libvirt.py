@@ -1,0 +1,315 @@
+"""Consoles found through libvirt (``vncterm --libvirt URI``), with a real libvirtd and real TCG
+guests (tests/peers/libvirt_daemon.py): every running domain a console on its own port, a guest
+started later appears, a channel hot-plugged with ``virsh attach-device --live`` comes and goes
+as a stream, a destroyed guest's console says so; and the domain XML rules, without a daemon."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import RunningHost
+from peers.common import wait_until_equal
+from peers.libvirt_daemon import CHANNEL, LibvirtDaemon, channel_xml
+from peers.vncdotool_peer import VncDoToolPeer
+from test_host import ask_list, by_name, free_range, wait_until
+
+from vncterm.config import Config, HostConfig
+from vncterm.server.libvirt_source import LibvirtSource
+from vncterm.server.libvirt_xml import DomainXMLError, console_name, parse_devices
+
+pytestmark = pytest.mark.filterwarnings("ignore:TripleDES has been moved")
+
+MARKER = "VNCTERM-GUEST-READY"
+
+
+# -- a daemon and two guests for the whole session --------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def libvirtd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LibvirtDaemon]:
+    daemon = LibvirtDaemon(tmp_path_factory.mktemp("libvirt"))
+    started = time.monotonic()
+    daemon.start()
+    print(f"\nlibvirtd ready in {time.monotonic() - started:.2f} s", file=sys.stderr)
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def two_guests(libvirtd: LibvirtDaemon) -> list[str]:
+    names = ["vt-alpha", "vt-beta"]
+    for name in names:
+        libvirtd.start_guest(name)
+    return names
+
+
+def serve(libvirtd: LibvirtDaemon, tmp_path: Path) -> tuple[RunningHost, LibvirtSource]:
+    """A host with no console of its own, discovering the daemon's domains."""
+    config = HostConfig(
+        consoles={},
+        state_dir=str(tmp_path / "state"),
+        port_range=free_range(8),
+        libvirt=libvirtd.uri,
+    )
+    running = RunningHost(config)
+    running.__enter__()
+    assert running.host is not None
+    source = running.call(lambda: LibvirtSource(running.host, libvirtd.uri, Config(command=[])))
+    running.run(source.start(), timeout=30)
+    return running, source
+
+
+def stop(running: RunningHost, source: LibvirtSource) -> None:
+    running.call(source.close)
+    running.__exit__(None, None, None)
+
+
+def type_and_see(running: RunningHost, name: str, viewer: VncDoToolPeer, text: str) -> None:
+    """``echo`` through the viewer, its answer on the console, the viewer's screen the
+    server's."""
+    wait_until(lambda: running.host.services[name].console.connected, 20)  # type: ignore[union-attr]
+    answer = f"{text}-{len(text) * 7}"
+    deadline = time.monotonic() + 90  # TCG boot: the shell may not be there yet
+    while True:
+        viewer.type(f"echo {text}-$(({len(text)}*7))\n")
+        try:
+            running.wait_text(name, answer, timeout=3)
+            break
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+    service = running.host.services[name]  # type: ignore[union-attr]
+
+    def server_pixels() -> Any:
+        def grab() -> Any:
+            service.session.refresh()
+            return service.session.renderer.pixels.copy()
+
+        return running.call(grab)
+
+    diff = wait_until_equal(viewer, server_pixels, timeout=10)
+    assert diff, diff
+
+
+# -- end to end --------------------------------------------------------------------------------
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_two_guests_each_a_console_on_its_own_port(
+    libvirtd: LibvirtDaemon, two_guests: list[str], tmp_path: Path
+) -> None:
+    running, source = serve(libvirtd, tmp_path)
+    try:
+        listed = by_name(ask_list(str(tmp_path / "state")))
+        assert set(two_guests) <= set(listed)
+        ports = {name: listed[name]["ports"][0] for name in two_guests}  # type: ignore[index]
+        assert len(set(ports.values())) == 2
+        for name in two_guests:
+            # the unix serial and the virtio channel are streams beside the console
+            assert {"console", "serial1", CHANNEL} <= set(listed[name]["streams"])  # type: ignore[arg-type]
+            viewer = VncDoToolPeer(timeout=10)
+            viewer.connect("127.0.0.1", ports[name], None, encodings=["raw"])
+            try:
+                type_and_see(running, name, viewer, name.replace("-", ""))
+            finally:
+                viewer.close()
+    finally:
+        stop(running, source)
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_a_guest_started_later_appears_and_its_destruction_is_shown(
+    libvirtd: LibvirtDaemon, tmp_path: Path
+) -> None:
+    running, source = serve(libvirtd, tmp_path)
+    try:
+        assert "vt-later" not in running.host.services  # type: ignore[union-attr]
+        libvirtd.start_guest("vt-later")
+        wait_until(lambda: "vt-later" in source.guests, 20)
+        port = running.port("vt-later")
+        viewer = VncDoToolPeer(timeout=10)
+        viewer.connect("127.0.0.1", port, None, encodings=["raw"])
+        try:
+            type_and_see(running, "vt-later", viewer, "later")
+            libvirtd.destroy("vt-later")
+            service = running.host.services["vt-later"]  # type: ignore[union-attr]
+            wait_until(lambda: "destroyed" in (running.call(service.session.status.text) or ""))
+            # the viewer sees it: its screen is the server's, status row included
+            diff = wait_until_equal(
+                viewer, lambda: running.call(lambda: _pixels(service)), timeout=10
+            )
+            assert diff, diff
+            listed = by_name(ask_list(str(tmp_path / "state")))
+            assert listed["vt-later"]["status"] == "guest destroyed"
+            assert listed["vt-later"]["streams"] == ["console"] or "serial1" not in str(
+                listed["vt-later"]["streams"]
+            )
+        finally:
+            viewer.close()
+    finally:
+        stop(running, source)
+
+
+def _pixels(service: Any) -> Any:
+    service.session.refresh()
+    return service.session.renderer.pixels.copy()
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_a_hot_plugged_channel_comes_and_goes_as_a_stream(
+    libvirtd: LibvirtDaemon, two_guests: list[str], tmp_path: Path
+) -> None:
+    name = two_guests[0]
+    running, source = serve(libvirtd, tmp_path)
+    try:
+        service = running.host.services[name]  # type: ignore[union-attr]
+
+        def streams() -> list[str]:
+            return running.call(service.session.streams.available_names)
+
+        assert "org.vncterm.hotplug.0" not in streams()
+        device = tmp_path / "hotplug.xml"
+        device.write_text(channel_xml(tmp_path / "hotplug.sock", "org.vncterm.hotplug.0"))
+        libvirtd.virsh("attach-device", name, str(device), "--live")
+        wait_until(lambda: "org.vncterm.hotplug.0" in streams(), 10)
+        libvirtd.virsh("detach-device", name, str(device), "--live")
+        wait_until(lambda: "org.vncterm.hotplug.0" not in streams(), 20)
+        assert CHANNEL in streams()
+    finally:
+        stop(running, source)
+
+
+@pytest.mark.peer
+def test_command_line_serves_the_domains_and_lists_them(
+    libvirtd: LibvirtDaemon, two_guests: list[str], tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    low, high = free_range(8)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vncterm", "--libvirt", libvirtd.uri, "--state-dir", str(state)]
+        + ["--port-range", f"{low}-{high}", "--geometry", "100x30"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def listed() -> dict[str, Any]:
+            try:
+                return by_name(ask_list(str(state)))
+            except OSError:
+                return {}
+
+        wait_until(lambda: set(two_guests) <= set(listed()), 20)
+        out = subprocess.run(
+            [sys.executable, "-m", "vncterm", "--list", "--state-dir", str(state)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for name in two_guests:
+            assert name in out
+            assert low <= listed()[name]["ports"][0] <= high
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 128 + 15, err
+
+
+# -- without a daemon --------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_missing_libvirt_python_is_a_clear_error_exit_2() -> None:
+    code = (
+        "import sys; sys.modules['libvirt'] = None\n"
+        "from vncterm.cli import main\n"
+        "sys.exit(main(['--libvirt', 'qemu:///system']))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "pip install 'vncterm[libvirt]'" in proc.stderr
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("flag", ["--listen=127.0.0.1:5900", "--unix=/tmp/x", "--stream=a=unix:/b"])
+def test_per_console_sources_cannot_go_with_libvirt(flag: str) -> None:
+    from vncterm.cli import main
+
+    assert main(["--libvirt", "qemu:///system", flag]) == 2
+
+
+DOMAIN = """<domain type='qemu'><name>x</name><devices>
+  <serial type='pty'><source path='/dev/pts/3'/><target type='isa-serial' port='0'/>
+    <alias name='serial0'/></serial>
+  <serial type='unix'><source mode='bind' path='/run/s1'/><target port='1'/>
+    <alias name='serial1'/></serial>
+  <console type='pty' tty='/dev/pts/3'><target type='serial' port='0'/><alias name='serial0'/>
+  </console>
+  <console type='pty'><target type='virtio' port='1'/><alias name='console1'/></console>
+  <channel type='unix'><source mode='bind' path='/run/ga'/>
+    <target type='virtio' name='org.qemu.guest_agent.0' state='connected'/>
+    <alias name='channel0'/></channel>
+  <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/>
+    <alias name='channel1'/></channel>
+</devices></domain>"""
+
+
+@pytest.mark.unit
+def test_domain_xml_first_serial_is_the_console_the_others_named_streams() -> None:
+    devices = parse_devices(DOMAIN)
+    assert devices.console is not None
+    assert (devices.console.type, devices.console.alias) == ("pty", "serial0")
+    # the <console> duplicating serial0 is the same device; virtio ports keep dotted names
+    assert list(devices.streams) == [
+        "serial1",
+        "console1",
+        "org.qemu.guest_agent.0",
+        "com.redhat.spice.0",
+    ]
+    agent = devices.streams["org.qemu.guest_agent.0"]
+    assert (agent.path, agent.state) == ("/run/ga", "connected")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "xml",
+    [
+        "<domain><devices><serial",
+        '<!DOCTYPE d [<!ENTITY a "aaaa">]><domain>&a;</domain>',
+        "<domain>" + " " * (1 << 20) + "</domain>",
+    ],
+)
+def test_domain_xml_malformed_huge_or_with_entities_is_refused(xml: str) -> None:
+    with pytest.raises(DomainXMLError):
+        parse_devices(xml)
+
+
+@pytest.mark.unit
+def test_domain_xml_device_count_is_capped() -> None:
+    many = "".join(
+        f"<channel type='unix'><target type='virtio' name='p.{i}'/></channel>" for i in range(500)
+    )
+    devices = parse_devices(f"<domain><devices><serial type='pty'/>{many}</devices></domain>")
+    assert len(devices.streams) < 64
+
+
+@pytest.mark.unit
+def test_console_names_from_domain_names() -> None:
+    assert console_name("web-01.prod") == "web-01.prod"
+    assert console_name("db server/é") == "db_server__"
+    assert console_name(".hidden") == "_hidden"
+    assert len(console_name("x" * 200)) == 64
