@@ -50,7 +50,9 @@ def two_guests(libvirtd: LibvirtDaemon) -> list[str]:
     return names
 
 
-def serve(libvirtd: LibvirtDaemon, tmp_path: Path) -> tuple[RunningHost, LibvirtSource]:
+def serve(
+    libvirtd: LibvirtDaemon, tmp_path: Path, force: bool = False
+) -> tuple[RunningHost, LibvirtSource]:
     """A host with no console of its own, discovering the daemon's domains."""
     config = HostConfig(
         consoles={},
@@ -61,7 +63,10 @@ def serve(libvirtd: LibvirtDaemon, tmp_path: Path) -> tuple[RunningHost, Libvirt
     running = RunningHost(config)
     running.__enter__()
     assert running.host is not None
-    source = running.call(lambda: LibvirtSource(running.host, libvirtd.uri, Config(command=[])))
+    host = running.host
+    source = running.call(
+        lambda: LibvirtSource(host, libvirtd.uri, Config(command=[]), force_console=force)
+    )
     running.run(source.start(), timeout=30)
     return running, source
 
@@ -313,3 +318,83 @@ def test_console_names_from_domain_names() -> None:
     assert console_name("db server/é") == "db_server__"
     assert console_name(".hidden") == "_hidden"
     assert len(console_name("x" * 200)) == 64
+
+
+# -- the one holder of a pty console, a restarted libvirtd ---------------------------------------
+
+HOLDER = """
+import sys, time, libvirt
+libvirt.registerErrorHandler(lambda *a: None, None)
+conn = libvirt.open(sys.argv[1])
+stream = conn.newStream(0)
+conn.lookupByName(sys.argv[2]).openConsole(None, stream, 0)
+print("holding", flush=True)
+try:
+    while stream.recv(4096):
+        pass
+except libvirt.libvirtError as e:
+    print("lost:", e.get_error_message(), flush=True)
+"""
+
+
+def hold_console(libvirtd: LibvirtDaemon, name: str) -> subprocess.Popen[str]:
+    """Another client (as ``virsh console`` would) holding the domain's pty console."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, libvirtd.uri, name], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_a_held_pty_console_is_waited_for_or_taken_over_when_forced(
+    libvirtd: LibvirtDaemon, two_guests: list[str], tmp_path: Path
+) -> None:
+    name = two_guests[1]
+    holder = hold_console(libvirtd, name)
+    running, source = serve(libvirtd, tmp_path / "wait")
+    try:
+        service = running.host.services[name]  # type: ignore[union-attr]
+        assert not service.console.connected
+        wait_until(
+            lambda: "Active console session" in (running.call(service.session.status.text) or "")
+        )
+        holder.terminate()
+        holder.wait(5)
+        wait_until(lambda: service.console.connected, 15)  # retried with backoff
+    finally:
+        stop(running, source)
+    holder = hold_console(libvirtd, name)
+    running, source = serve(libvirtd, tmp_path / "force", force=True)
+    try:
+        assert running.host is not None
+        assert running.host.services[name].console.connected
+        assert holder.stdout is not None
+        assert holder.stdout.readline().startswith("lost:")  # the old holder's stream ended
+    finally:
+        stop(running, source)
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_a_restarted_libvirtd_is_reconnected_and_the_console_reopened(
+    libvirtd: LibvirtDaemon, two_guests: list[str], tmp_path: Path
+) -> None:
+    name = two_guests[0]
+    running, source = serve(libvirtd, tmp_path)
+    try:
+        service = running.host.services[name]  # type: ignore[union-attr]
+        wait_until(lambda: service.console.connected, 15)
+        first = source.conn
+        libvirtd.restart()
+        wait_until(lambda: source.conn is not None and source.conn is not first, 30)
+        wait_until(lambda: service.console.connected, 30)
+        running.call(lambda: service.session.write_input(b"echo back-$((6*7))\n"))
+        running.wait_text(name, "back-42", timeout=20)
+        assert running.host.services[name] is service  # the same console, its viewers kept
+    finally:
+        stop(running, source)

@@ -71,14 +71,29 @@ class LibvirtDaemon:
             ["libvirtd", "--config", str(conf), "--pid-file", str(self.pid_file), "--daemon"],
             check=True,
         )
+        self._wait(timeout)
+        shutil.copyfile(find_kernel(), self.kernel)
+        shutil.copyfile(build(), self.initrd)
+
+    def restart(self, timeout: float = 30.0) -> None:
+        """libvirtd stopped (its guests go on running) and started again."""
+        pid = _pid_of(self.pid_file, 0.0)
+        if pid is not None:
+            _terminate(pid)
+        conf = self.workdir / "libvirtd.conf"
+        subprocess.run(
+            ["libvirtd", "--config", str(conf), "--pid-file", str(self.pid_file), "--daemon"],
+            check=True,
+        )
+        self._wait(timeout)
+
+    def _wait(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while subprocess.run(["virsh", "-c", self.uri, "version"], capture_output=True).returncode:
             if time.monotonic() > deadline:
                 log = (self.workdir / "libvirtd.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"libvirtd did not answer in {timeout} s:\n{log}")
             time.sleep(0.05)
-        shutil.copyfile(find_kernel(), self.kernel)
-        shutil.copyfile(build(), self.initrd)
 
     def virsh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -125,6 +125,10 @@ class LibvirtStreamConsole(ReattachingConsole):
     def _give_up(self, reason: str) -> str | None:
         return self._gone
 
+    def connection_lost(self, reason: str) -> None:
+        """The libvirt connection broke (its streams send no event then): attach again."""
+        self._lose(reason)
+
     def domain_gone(self, reason: str) -> None:
         """The guest is gone (``reason``: "destroyed", "shut down"...): stop for good; the
         last status says so."""

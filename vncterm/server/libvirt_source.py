@@ -167,6 +167,8 @@ class LibvirtSource:
             return
         log.warning("libvirt %s: connection lost (%s): reconnecting", self.uri, why)
         self.conn = None
+        for backend in self._stream_backends():
+            backend.connection_lost(f"libvirtd connection lost ({why})")
         if self._reconnecting is None or self._reconnecting.done():
             self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
 
@@ -390,6 +392,18 @@ class LibvirtSource:
         return send_break
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _stream_backends(self) -> list[LibvirtStreamConsole]:
+        """Every device of ours read through a libvirt stream."""
+        found = []
+        for guest in self.guests.values():
+            service = self.host.services.get(guest.name)
+            if service is None:
+                continue
+            for stream in service.session.streams.streams.values():
+                if isinstance(stream.backend, LibvirtStreamConsole):
+                    found.append(stream.backend)
+        return found
 
     def _warn_once(self, key: str, message: str, *args: object) -> None:
         if key not in self._warned and len(self._warned) < 4096:
