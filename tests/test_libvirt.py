@@ -297,6 +297,7 @@ def test_domain_xml_first_serial_is_the_console_the_others_named_streams() -> No
         '<!DOCTYPE d [<!ENTITY a "aaaa">]><domain>&a;</domain>',
         "<domain>" + " " * (1 << 20) + "</domain>",
     ],
+    ids=["malformed", "entities", "huge"],
 )
 def test_domain_xml_malformed_huge_or_with_entities_is_refused(xml: str) -> None:
     with pytest.raises(DomainXMLError):
