@@ -363,10 +363,12 @@ def test_a_held_pty_console_is_waited_for_or_taken_over_when_forced(
             lambda: "Active console session" in (running.call(service.session.status.text) or "")
         )
         holder.terminate()
-        holder.wait(5)
+        holder.communicate(timeout=5)
         wait_until(lambda: service.console.connected, 15)  # retried with backoff
     finally:
         stop(running, source)
+        holder.kill()
+        holder.communicate()
     holder = hold_console(libvirtd, name)
     running, source = serve(libvirtd, tmp_path / "force", force=True)
     try:
@@ -377,7 +379,7 @@ def test_a_held_pty_console_is_waited_for_or_taken_over_when_forced(
     finally:
         stop(running, source)
         holder.kill()
-        holder.wait()
+        holder.communicate()
 
 
 @pytest.mark.peer

@@ -8,26 +8,30 @@ so; with ``force`` (``--libvirt-force-console``) it takes the console over inste
 (``VIR_DOMAIN_CONSOLE_FORCE``: the other holder's stream ends). A guest that is gone (destroyed,
 shut down) ends the retries for good: :meth:`LibvirtStreamConsole.domain_gone`.
 
-The stream is non-blocking and driven by the event loop libvirt was given
-(``libvirtaio.virEventRegisterAsyncIOImpl``). libvirt is imported only when one is opened.
+The stream is non-blocking; libvirt's calls run off the event loop
+(:mod:`vncterm.console.libvirt_thread`): the stream is read in its event callback on libvirt's
+thread, writes are queued here and sent there once the stream is writable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, Final
 
+from .libvirt_thread import call, call_soon, libvirt_module
 from .reattach import MAX_PENDING_WRITE, ReattachingConsole
 
 log = logging.getLogger(__name__)
 
-#: Most bytes read from the stream per readable event (then the loop runs other work).
+#: Most bytes read from the stream per readable event (then other streams get their turn).
 READ_CHUNK: Final = 64 << 10
 READS_PER_EVENT: Final = 16
 
-#: Sends a serial BREAK for this device (QMP ``chardev-send-break`` through libvirt).
+#: Sends a serial BREAK for this device (QMP ``chardev-send-break`` through libvirt); True
+#: when it was sent (or handed on).
 Breaker = Callable[[], bool]
 
 
@@ -59,26 +63,28 @@ class LibvirtStreamConsole(ReattachingConsole):
         self._out = bytearray()  # bytes the stream did not take yet
         self._paused = False
         self._gone: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Guards the stream and the write queue, shared with libvirt's thread.
+        self._lock = threading.Lock()
 
-    # -- attaching -------------------------------------------------------------------------------
+    # -- attaching (on the event loop) ----------------------------------------------------------
 
     async def _attach(self) -> asyncio.Future[str]:
-        import libvirt
-
+        libvirt = libvirt_module()
         if self._gone is not None:
             raise OSError(0, self._gone)
         try:
-            dom = self.lookup()
-            stream = dom.connect().newStream(libvirt.VIR_STREAM_NONBLOCK)
-            if self.channel:
-                dom.openChannel(self.alias, stream, libvirt.VIR_DOMAIN_CHANNEL_FORCE * self.force)
-            else:
-                dom.openConsole(self.alias, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE * self.force)
+            stream = await call(self._open)
         except libvirt.libvirtError as e:
             raise OSError(0, e.get_error_message() or str(e)) from None
-        self._lost = asyncio.get_running_loop().create_future()
-        self._stream = stream
-        self._out.clear()
+        if self._gone is not None:  # the guest went while we opened
+            call_soon(stream.abort)
+            raise OSError(0, self._gone)
+        self._loop = asyncio.get_running_loop()
+        self._lost = self._loop.create_future()
+        with self._lock:
+            self._stream = stream
+            self._out.clear()
         try:
             stream.eventAddCallback(self._events(), self._on_event, None)
         except libvirt.libvirtError as e:
@@ -86,9 +92,19 @@ class LibvirtStreamConsole(ReattachingConsole):
         self._attached()
         return self._lost
 
-    def _events(self) -> int:
-        import libvirt
+    def _open(self) -> Any:
+        """On a worker thread: the domain's device as a new non-blocking stream."""
+        libvirt = libvirt_module()
+        dom = self.lookup()
+        stream = dom.connect().newStream(libvirt.VIR_STREAM_NONBLOCK)
+        if self.channel:
+            dom.openChannel(self.alias, stream, libvirt.VIR_DOMAIN_CHANNEL_FORCE * self.force)
+        else:
+            dom.openConsole(self.alias, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE * self.force)
+        return stream
 
+    def _events(self) -> int:
+        libvirt = libvirt_module()
         events: int = libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP
         if not self._paused:
             events |= libvirt.VIR_STREAM_EVENT_READABLE
@@ -97,12 +113,12 @@ class LibvirtStreamConsole(ReattachingConsole):
         return events
 
     def _update_events(self) -> None:
-        import libvirt
-
-        if self._stream is None:
+        libvirt = libvirt_module()
+        stream = self._stream
+        if stream is None:
             return
         try:
-            self._stream.eventUpdateCallback(self._events())
+            stream.eventUpdateCallback(self._events())
         except libvirt.libvirtError as e:
             self._lose(e.get_error_message() or "stream error")
 
@@ -111,16 +127,17 @@ class LibvirtStreamConsole(ReattachingConsole):
             self._lost.set_result(reason)
 
     def _detach(self) -> None:
-        stream, self._stream = self._stream, None
+        with self._lock:
+            stream, self._stream = self._stream, None
+            self._out.clear()
         self.connected = False
-        self._out.clear()
         if stream is None:
             return
-        for step in (stream.eventRemoveCallback, stream.abort):
-            try:
-                step()
-            except Exception:  # libvirtError: the stream is already broken
-                pass
+        try:
+            stream.eventRemoveCallback()
+        except Exception:  # libvirtError: the stream is already broken
+            pass
+        call_soon(stream.abort)
 
     def _give_up(self, reason: str) -> str | None:
         return self._gone
@@ -138,57 +155,71 @@ class LibvirtStreamConsole(ReattachingConsole):
             self._task.cancel()  # between attempts: no retry will come
             self._status(reason)
 
-    # -- events ----------------------------------------------------------------------------------
+    # -- events (on libvirt's thread) ------------------------------------------------------------
 
     def _on_event(self, stream: Any, events: int, _opaque: object) -> None:
-        import libvirt
-
-        if stream is not self._stream:
+        libvirt = libvirt_module()
+        loop = self._loop
+        if loop is None or stream is not self._stream:
             return
+        data = b""
+        reason = None
         try:
             if events & libvirt.VIR_STREAM_EVENT_READABLE and not self._paused:
-                self._read(stream)
+                data, reason = self._read(stream)
             if events & libvirt.VIR_STREAM_EVENT_WRITABLE:
                 self._flush(stream)
             if events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP):
-                self._lose("the stream ended")
+                reason = reason or "the stream ended"
         except libvirt.libvirtError as e:
-            self._lose(e.get_error_message() or "stream error")
+            reason = e.get_error_message() or "stream error"
+        try:
+            loop.call_soon_threadsafe(self._on_loop, stream, data, reason)
+        except RuntimeError:  # the loop is closed
+            pass
 
-    def _read(self, stream: Any) -> None:
+    def _read(self, stream: Any) -> tuple[bytes, str | None]:
+        chunks: list[bytes] = []
         for _ in range(READS_PER_EVENT):
             data = stream.recv(READ_CHUNK)
             if data == -2:  # would block
-                return
+                break
             if not data:
-                self._lose("end of stream (the guest's device closed)")
-                return
-            if self._on_data is not None:
-                self._on_data(bytes(data))
+                return b"".join(chunks), "end of stream (the guest's device closed)"
+            chunks.append(bytes(data))
+        return b"".join(chunks), None
 
     def _flush(self, stream: Any) -> None:
-        while self._out:
-            sent = stream.send(bytes(self._out[:READ_CHUNK]))
-            if sent == -2 or sent <= 0:
-                break
-            del self._out[:sent]
-        self._update_events()
+        with self._lock:
+            while self._out and stream is self._stream:
+                sent = stream.send(bytes(self._out[:READ_CHUNK]))
+                if sent == -2 or sent <= 0:
+                    break
+                del self._out[:sent]
+            if not self._out and stream is self._stream:
+                stream.eventUpdateCallback(self._events())
+
+    def _on_loop(self, stream: Any, data: bytes, reason: str | None) -> None:
+        """Back on the event loop: hand over what was read, note a loss."""
+        if stream is not self._stream:
+            return
+        if data and self._on_data is not None:
+            self._on_data(data)
+        if reason is not None:
+            self._lose(reason)
 
     # -- the Console interface -------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        """Queue bytes for the guest; dropped while detached or beyond the write cap."""
+        """Queue bytes for the guest (sent on libvirt's thread once the stream is writable);
+        dropped while detached or beyond the write cap."""
         if not data or not self._may_queue(len(self._out), data, self._stream is not None):
             return
-        was_empty = not self._out
-        self._out += data
-        if was_empty and self._stream is not None:
-            import libvirt
-
-            try:
-                self._flush(self._stream)
-            except libvirt.libvirtError as e:
-                self._lose(e.get_error_message() or "stream error")
+        with self._lock:
+            was_empty = not self._out
+            self._out += data
+        if was_empty:
+            self._update_events()
 
     def pending_write(self) -> int:
         return len(self._out)

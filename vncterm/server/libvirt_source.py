@@ -16,8 +16,9 @@ status row says what happened (its viewers see it), its streams are removed, and
 shows it as ``guest destroyed``. If it starts again meanwhile it is served again under the same
 name and port (its viewers then reconnect); else the console goes.
 
-libvirt's calls block; the ones made here (listing domains, reading their XML, opening a
-stream) are answered by a local libvirtd in about a millisecond.
+libvirt's calls block (up to seconds: a domain being destroyed holds its lock): they run on
+worker threads and libvirt's callbacks on its own thread (:mod:`vncterm.console.libvirt_thread`);
+the event loop only gets their results.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any, Final
 from ..config import Config
 from ..console.base import Console
 from ..console.libvirt_stream import LibvirtStreamConsole
+from ..console.libvirt_thread import call, call_soon, libvirt_module
 from ..console.socket import SocketConsole
 from ..errors import ConfigError
 from .host import Host
@@ -67,27 +69,14 @@ _STOPPED = {
 
 
 def load_libvirt() -> ModuleType:
-    """libvirt-python, or a ConfigError saying how to install it."""
+    """libvirt-python (its event loop running), or a ConfigError saying how to install it."""
     try:
-        return importlib.import_module("libvirt")
+        return libvirt_module()
     except ImportError:
         raise ConfigError(
             "--libvirt needs libvirt-python: pip install 'vncterm[libvirt]' "
             "(it builds against libvirt's headers: Debian's libvirt-dev, pkg-config, gcc)"
         ) from None
-
-
-def _register_event_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """libvirt's events on this asyncio loop (before any connection is opened). libvirt takes
-    one event implementation per process, for good: a later loop (an embedder or a test running
-    one loop after another) takes over the one registered."""
-    libvirtaio = importlib.import_module("libvirtaio")
-    logging.getLogger("libvirtaio").setLevel(logging.INFO)  # a line per poll otherwise
-    impl = libvirtaio.getCurrentImpl()
-    if impl is None:
-        libvirtaio.virEventRegisterAsyncIOImpl(loop=loop)
-    elif impl.loop is not loop:
-        impl.loop = loop
 
 
 @dataclass
@@ -118,8 +107,7 @@ class LibvirtSource:
         self.guests: dict[str, Guest] = {}
         self.conn: Any = None
         self._libvirt = load_libvirt()
-        # libvirt prints every error on stderr by default: they are logged here, once
-        self._libvirt.registerErrorHandler(_ignore_error, None)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._events: asyncio.Queue[tuple[str, Any, str]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._reconnecting: asyncio.Task[None] | None = None
@@ -133,10 +121,11 @@ class LibvirtSource:
     async def start(self) -> None:
         """Connect and serve every running domain; a libvirtd that cannot be reached now is
         retried in the background."""
-        _register_event_loop(asyncio.get_running_loop())
+        self._loop = asyncio.get_running_loop()
         self._worker = asyncio.create_task(self._work(), name="libvirt events")
         try:
-            self._connect()
+            self.conn = await call(self._connect)
+            log.info("libvirt %s: connected", self.uri)
         except self._libvirt.libvirtError as e:
             log.error("libvirt %s: %s: retrying", self.uri, e.get_error_message() or e)
             self._reconnecting = asyncio.create_task(self._reconnect())
@@ -144,7 +133,8 @@ class LibvirtSource:
         self._events.put_nowait(("sync", None, ""))
         await self._events.join()
 
-    def _connect(self) -> None:
+    def _connect(self) -> Any:
+        """On a worker thread: a new connection with keepalive and our callbacks."""
         lv = self._libvirt
         conn = lv.open(self.uri)
         try:
@@ -158,12 +148,21 @@ class LibvirtSource:
         conn.domainEventRegisterAny(
             None, lv.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device, None
         )
-        self.conn = conn
-        log.info("libvirt %s: connected", self.uri)
+        return conn
 
-    def _on_close(self, _conn: Any, reason: int, _opaque: object) -> None:
+    # libvirt's callbacks run on its thread: each hands its work to the event loop
+
+    def _soon(self, fn: Callable[..., object], *args: Any) -> None:
+        if self._loop is not None and not self._closed:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self._loop.call_soon_threadsafe(fn, *args)
+
+    def _on_close(self, conn: Any, reason: int, _opaque: object) -> None:
+        self._soon(self._closed_connection, conn, reason)
+
+    def _closed_connection(self, conn: Any, reason: int) -> None:
         why = {0: "error", 1: "end of file", 2: "keepalive timeout", 3: "client"}.get(reason, "?")
-        if self._closed:
+        if self._closed or conn is not self.conn:
             return
         log.warning("libvirt %s: connection lost (%s): reconnecting", self.uri, why)
         self.conn = None
@@ -177,7 +176,8 @@ class LibvirtSource:
         while not self._closed:
             await asyncio.sleep(delay)
             try:
-                self._connect()
+                self.conn = await call(self._connect)
+                log.info("libvirt %s: connected again", self.uri)
             except self._libvirt.libvirtError as e:
                 log.info("libvirt %s: %s: again in %g s", self.uri, e.get_error_message(), delay)
                 delay = min(delay * 2, RECONNECT_LAST)
@@ -195,9 +195,7 @@ class LibvirtSource:
                 guest.removal.cancel()
         conn, self.conn = self.conn, None
         if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.unregisterCloseCallback()
-                conn.close()
+            call_soon(_close_connection, conn)
 
     # -- events (libvirt calls these on the event loop; the worker applies them in order) --------
 
@@ -206,7 +204,10 @@ class LibvirtSource:
             what, dom = "sync", None  # too many: one full re-sync resolves them all
         self._events.put_nowait((what, dom, detail))
 
-    def _on_lifecycle(self, _conn: Any, dom: Any, event: int, detail: int, _opaque: object) -> None:
+    def _on_lifecycle(self, conn: Any, dom: Any, event: int, detail: int, opaque: object) -> None:
+        self._soon(self._lifecycle, dom, event, detail)
+
+    def _lifecycle(self, dom: Any, event: int, detail: int) -> None:
         lv = self._libvirt
         if event == lv.VIR_DOMAIN_EVENT_STARTED:
             self._queue("up", dom)
@@ -216,7 +217,7 @@ class LibvirtSource:
             self._queue("undefined", dom)
 
     def _on_device(self, _conn: Any, dom: Any, alias: str, _opaque: object) -> None:
-        self._queue("devices", dom, alias)
+        self._soon(self._queue, "devices", dom, alias)
 
     async def _work(self) -> None:
         while True:
@@ -248,7 +249,8 @@ class LibvirtSource:
         """Every running domain served; consoles of domains no longer running stopped."""
         if self.conn is None:
             return
-        running = self.conn.listAllDomains(self._libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+        flag = self._libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE
+        running = await call(self.conn.listAllDomains, flag)
         names = set()
         for dom in running:
             names.add(console_name(dom.name()))
@@ -262,7 +264,7 @@ class LibvirtSource:
         name = console_name(dom.name())
         uuid = dom.UUIDString()
         try:
-            devices = parse_devices(dom.XMLDesc(0))
+            devices = parse_devices(await call(dom.XMLDesc, 0))
         except DomainXMLError as e:
             self._warn_once(f"xml {uuid} {e}", "domain %s skipped: %s", name, e)
             return
@@ -379,14 +381,17 @@ class LibvirtSource:
         libvirt names a device's chardev ``char`` + alias)."""
         chardev = f"char{alias or 'serial0'}"
 
-        def send_break() -> bool:
+        command = json.dumps({"execute": "chardev-send-break", "arguments": {"id": chardev}})
+
+        def send() -> None:  # on a worker thread
             try:
                 libvirt_qemu = importlib.import_module("libvirt_qemu")
-                command = {"execute": "chardev-send-break", "arguments": {"id": chardev}}
-                libvirt_qemu.qemuMonitorCommand(lookup(), json.dumps(command), 0)
+                libvirt_qemu.qemuMonitorCommand(lookup(), command, 0)
             except (ImportError, self._libvirt.libvirtError) as e:
-                self._warn_once(f"break {chardev}", "BREAK through QMP failed: %s", e)
-                return False
+                self._soon(self._warn_once, f"break {chardev}", "BREAK via QMP failed: %s", e)
+
+        def send_break() -> bool:
+            call_soon(send)
             return True
 
         return send_break
@@ -425,8 +430,9 @@ class _Named:
         return self.console
 
 
-def _ignore_error(_opaque: object, _error: object) -> None:
-    """libvirt's error handler: the errors reach their callers as exceptions."""
+def _close_connection(conn: Any) -> None:
+    conn.unregisterCloseCallback()
+    conn.close()
 
 
 def _is_remote(uri: str) -> bool:
