@@ -18,6 +18,7 @@ from typing import Any
 from ..config import Config, ListenAddress
 from ..console.base import Console
 from ..console.factory import make_console
+from ..console.spawn import READ_TIME_SHARED, SpawnConsole
 from ..render.font import CellFont
 from ..render.renderer import TerminalRenderer
 from ..rfb import vencrypt
@@ -129,7 +130,10 @@ class ConsoleService:
 
     def _make_console(self) -> Console:
         c = self.config
-        return make_console(c.console, c.command, c.cols, c.rows)
+        console = make_console(c.console, c.command, c.cols, c.rows)
+        if not self.single and isinstance(console, SpawnConsole):
+            console.read_time = READ_TIME_SHARED  # the loop is shared with other consoles
+        return console
 
     def _notice(self, key: str, text: str, ttl: float | None) -> None:
         """A log file's trouble, shown on the status row."""

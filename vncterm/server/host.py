@@ -81,6 +81,7 @@ class Host:
         #: The signal that stopped the host (SIGTERM/SIGINT), if any.
         self.stop_signal: int | None = None
         self._stopped = asyncio.Event()
+        self._started = asyncio.Event()
 
     def _notice(self, key: str, text: str, ttl: float | None) -> None:
         """The audit log's trouble, on every console's status row."""
@@ -106,6 +107,7 @@ class Host:
         if self._control_wanted:
             self.control = ControlServer(cfg.state_dir, self.describe)
             await self.control.start()
+        self._started.set()
         for hint in connect_hints(
             [], False, self.websocket_addresses, self.websocket_tls is not None
         ):
@@ -219,6 +221,7 @@ class Host:
     async def reload(self) -> None:
         """SIGHUP: reopen the log files; with a config file, apply its consoles: new ones
         start, removed ones stop, changed ones restart; the others are not touched."""
+        await self._started.wait()  # a SIGHUP while starting applies once started
         for service in self.services.values():
             if service.log_file is not None:
                 service.log_file.reopen()
