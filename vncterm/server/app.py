@@ -21,7 +21,6 @@ from .security import Gatekeeper
 from .session import Session
 from .websocket_listen import WebSocketSetup
 
-
 #: How long an encoding thread may hold the GIL while the event loop waits for it (Python's
 #: default is 5 ms): the loop serves every console, so it must get it back sooner.
 SWITCH_INTERVAL = 0.001
