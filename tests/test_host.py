@@ -324,3 +324,35 @@ def test_sockets_from_systemd_go_to_consoles_by_name(tmp_path: Path) -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=15)
         print(err.decode(errors="replace")[-3000:])
+
+
+@pytest.mark.peer
+def test_a_fault_in_one_console_is_logged_once_under_its_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exception in one console's terminal (as hostile output might cause) stays in it: the
+    other console keeps working, and the fault is logged once, naming its console."""
+    caplog.handler.addFilter(ConsoleLabel())
+    config = host_config(
+        tmp_path,
+        sick=Config(command=["sh", "-c", "while :; do echo tick; sleep 0.05; done"], listen=[]),
+        well=Config(command=["sh", "-c", "read x; echo WELL-$x; exec sleep 60"], listen=[]),
+    )
+    with caplog.at_level(logging.ERROR), RunningHost(config) as run:
+        assert run.host is not None
+        sick = run.host.services["sick"]
+
+        def broken(data: bytes) -> None:
+            raise ValueError("hostile bytes")
+
+        run.call(lambda: setattr(sick.emulator, "feed", broken))
+        time.sleep(0.5)  # ten ticks fail
+        well = run.host.services["well"]
+        run.call(lambda: well.session.write_input(b"ok\r"))
+        run.wait_text("well", "WELL-ok")
+        with RawClient("127.0.0.1", run.port("well")) as viewer:
+            viewer.update(incremental=False)
+        assert run.call(lambda: sick.state) == "running"
+    faults = [r for r in caplog.records if "hostile bytes" in r.getMessage()]
+    assert len(faults) == 1, [r.getMessage() for r in faults]
+    assert faults[0].console == " [sick]"  # type: ignore[attr-defined]

@@ -278,7 +278,10 @@ class ConsoleService:
 
     async def stop(self, reason: str = "the console has ended", final: bool = True) -> None:
         """Stop listening, give viewers the last screen (``final``), close them and the
-        console, its streams, its desktop and its log."""
+        console, its streams, its desktop and its log (logged under the console's name)."""
+        await self.context.run(asyncio.ensure_future, self._stop(reason, final))
+
+    async def _stop(self, reason: str, final: bool) -> None:
         self._stopping = True
         self.stop_listening()
         if self.desktop_link is not None:
