@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from harness import RunningVncterm
+from harness import RunningHost, RunningVncterm
 from peers.qemu_guest import free_tcp_port
 from peers.vncdotool_peer import VncDoToolPeer
 
+from vncterm.config import Config, HostConfig, ListenAddress
 from vncterm.server import screen_state
 from vncterm.server.screen_state import ScreenKeeper
 from vncterm.terminal.emulator import Emulator
@@ -331,3 +332,57 @@ def test_a_restarted_vncterm_shows_the_same_screen(tmp_path: Path) -> None:
                 proc.kill()
                 proc.wait(timeout=10)
         guest.close()
+
+
+@pytest.mark.peer
+def test_a_host_keeps_each_consoles_screen_by_name(tmp_path: Path) -> None:
+    """On the host's path (config file consoles) it works with no option: each console's
+    screen comes back by name, with the marker in the scrollback, on the status row and in
+    the recording; a console with restore_screen off keeps nothing."""
+    cast = tmp_path / "alpha.cast"
+
+    def config(first: bool) -> HostConfig:
+        draw = "printf '\\033[1;33mALPHA-SCREEN\\033[0m\\n'; " if first else ""
+        return HostConfig(
+            consoles={
+                "alpha": Config(
+                    command=["sh", "-c", draw + "exec sleep 1000"],
+                    listen=[ListenAddress("127.0.0.1", 0)],
+                    record_path=str(cast),
+                ),
+                "beta": Config(
+                    command=[
+                        "sh",
+                        "-c",
+                        ("echo BETA-SCREEN; " if first else "") + "exec sleep 1000",
+                    ],
+                    listen=[ListenAddress("127.0.0.1", 0)],
+                    restore_screen=False,
+                ),
+            },
+            config_path=str(tmp_path / "vncterm.toml"),
+            state_dir=str(tmp_path / "state"),
+        )
+
+    with RunningHost(config(True)) as run:
+        run.wait_text("alpha", "ALPHA-SCREEN")
+        run.wait_text("beta", "BETA-SCREEN")
+        assert run.host is not None
+        shown = run.text("alpha")
+    screens = tmp_path / "state" / "screens"
+    assert sorted(p.name for p in screens.iterdir()) == ["alpha.json.gz"]
+    with RunningHost(config(False)) as run:
+        assert run.host is not None
+        alpha, beta = run.host.services["alpha"], run.host.services["beta"]
+        assert run.text("alpha") == shown
+        assert not "".join(run.text("beta")).strip()
+        note = run.call(lambda: alpha.emulator.scrollback[-1].string())
+        assert note.startswith("[vncterm] vncterm was not attached from"), note
+        status = run.call(lambda: alpha.session.status.get("restored"))
+        assert status is not None and "may be lost" in status
+        assert beta.screen_keeper is None
+    markers = [e for e in map(json.loads, cast.read_text().splitlines()[1:]) if e[1] == "m"]
+    assert any("was not attached from" in e[2] for e in markers), markers
+    # each run records into a file of its own: the first run's moved to alpha.cast.1
+    first = (tmp_path / "alpha.cast.1").read_text()
+    assert first.startswith('{"version": 2') and "ALPHA-SCREEN" in first

@@ -8,8 +8,9 @@ and going, the console reconnected or restarted, a gap while vncterm was not run
 ``"i"`` what viewers typed, only when asked (``--record-input``: it holds passwords typed at
 prompts).
 
-Output is decoded with the console's charset by an incremental decoder that keeps a UTF-8
-sequence split across reads whole and turns invalid bytes into U+FFFD, so no guest byte can
+Each run of vncterm starts a new file (one left by an earlier run moves to ``FILE.1``, as in a
+rotation). Output is decoded with the console's charset by an incremental decoder that keeps a
+UTF-8 sequence split across reads whole and turns invalid bytes into U+FFFD, so no guest byte can
 break the JSON. The file is written through :class:`AppendFile` (0600; a full disk is reported
 once, counted, marked in the file with an ``"m"`` event when writing works again, and never
 stops the console); an event written in part is cut off, so every line stays JSON. Past
@@ -70,7 +71,13 @@ class Recording:
         self._file = self._open()
 
     def _open(self) -> AppendFile:
-        """The file at ``path`` (appended to when it exists) and a header starting its clock."""
+        """A new file at ``path`` (one there already, from an earlier run, moves to FILE.1)
+        and a header starting its clock."""
+        try:
+            if os.path.getsize(self.path) > 0:
+                self._shift()
+        except OSError:
+            pass  # none there (or not ours to stat: AppendFile says why)
         f = AppendFile(
             self.path,
             "recording",
@@ -80,7 +87,7 @@ class Recording:
             whole=True,
         )
         self._start = self.clock()
-        self.size = os.fstat(f._fd).st_size
+        self.size = 0
         header: dict[str, Any] = {
             "version": 2,
             "width": self.width,
@@ -137,10 +144,9 @@ class Recording:
         label = f"{missed} bytes of the recording lost ({reason})"
         return (json.dumps([self._elapsed(), "m", label]) + "\n").encode()
 
-    def _rotate(self) -> None:
-        """FILE -> FILE.1 -> ... -> FILE.keep (the oldest goes); a new FILE with its header.
-        When renaming fails the recording goes on in the same file (logged)."""
-        self._file.close()
+    def _shift(self) -> None:
+        """FILE -> FILE.1 -> ... -> FILE.keep (the oldest goes). When renaming fails the
+        recording goes on in the same file (logged)."""
         try:
             if self.keep == 0:
                 os.unlink(self.path)
@@ -150,6 +156,10 @@ class Recording:
                     os.replace(older, f"{self.path}.{i}")
         except OSError as e:
             log.warning("recording %s: cannot rotate (%s); going on in it", self.path, e.strerror)
+
+    def _rotate(self) -> None:
+        """A new FILE with its header, the full one moving to FILE.1."""
+        self._file.close()
         try:
             self._file = self._open()
         except OSError as e:
