@@ -24,9 +24,9 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from typing import Any
 
 from ..terminal.emulator import Emulator
+from ..terminal.snapshot import Captured, Encoder
 from .state_dir import ensure_private_dir, write_atomic
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class ScreenKeeper:
         self._last_save = -1e18  # loop time of the last save started
         self._dirty = False
         self._lock = threading.Lock()
+        self._encoder = Encoder()
         self._seq = 0  # saves started
         self._written = 0  # the newest save written
         self._failing = False  # a write failed and was logged
@@ -136,22 +137,22 @@ class ScreenKeeper:
         encode, seq, saved_at = self._take()
         loop.run_in_executor(None, self._write, encode, seq, saved_at)
 
-    def _take(self) -> tuple[Callable[[], dict[str, Any]], int, float]:
+    def _take(self) -> tuple[Captured, int, float]:
         self._seq += 1
         return self.emulator.snapshot(), self._seq, self.wall()
 
-    def _write(self, encode: Callable[[], dict[str, Any]], seq: int, saved_at: float) -> None:
+    def _write(self, captured: Captured, seq: int, saved_at: float) -> None:
         """Encode, compress and write one state (any thread); an older one never replaces a
         newer one."""
-        t0 = time.perf_counter()
         try:
-            doc = {"vncterm_screen": ENVELOPE, "saved_at": saved_at, "state": encode()}
-            data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-            packed = gzip.compress(data, compresslevel=1, mtime=0)
-            t1 = time.perf_counter()
             with self._lock:
                 if seq < self._written:
                     return
+                t0 = time.perf_counter()
+                state = self._encoder.json(captured)
+                data = f'{{"vncterm_screen":{ENVELOPE},"saved_at":{saved_at!r},"state":{state}}}'
+                packed = gzip.compress(data.encode(), compresslevel=1, mtime=0)
+                t1 = time.perf_counter()
                 ensure_private_dir(os.path.dirname(self.path))
                 write_atomic(self.path, packed)
                 self._written = seq

@@ -15,7 +15,6 @@ on by default; ``fast=False`` is the reference model they are tested against.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pyte import modes as mo
@@ -184,9 +183,9 @@ class Emulator:
     def cursor_visible(self) -> bool:
         return mo.DECTCEM in self.screen.mode and not self.screen.cursor.hidden
 
-    def snapshot(self) -> Callable[[], dict[str, Any]]:
-        """The terminal's state now (cells, cursor, modes, title, scrollback): calling the
-        result (in any thread) gives it as JSON-ready data."""
+    def snapshot(self) -> snapshot.Captured:
+        """The terminal's state now (cells, cursor, modes, title, scrollback), cheaply; encode
+        it in any thread (``.encode()``, or ``snapshot.Encoder``)."""
         return snapshot.capture(self.screen)
 
     def restore(self, state: Any) -> None:

@@ -17,7 +17,8 @@ hidden, dim]``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyte
@@ -105,60 +106,105 @@ def _savepoint(point: Any, styles: _Styles) -> list[Any] | None:
     ]
 
 
-def capture(screen: TermScreen) -> Callable[[], dict[str, Any]]:
-    """The state of ``screen`` now, to be encoded by calling the result (in any thread: it
-    holds only immutable rows and copies; this part is cheap, the encoding is not)."""
-    cols, rows = screen.columns, screen.lines
-    sb = screen.scrollback
-    back_rows, back_ctx = list(sb._rows), list(sb._ctx)
-    lines = _screen_rows(screen.buffer, cols, rows)
-    other = screen._other_buffer
-    other_lines = None if other is None else _screen_rows(other, cols, rows)
-    cursor = screen.cursor
-    cursor_at = (cursor.x, cursor.y, tuple(cursor.attrs)[1:], bool(cursor.hidden))
-    saved = [screen._saved[False], screen._saved[True], screen._saved_1049]
-    margins = screen.margins
-    plain: dict[str, Any] = {
-        "format": FORMAT,
-        "cols": cols,
-        "rows": rows,
-        "alternate": screen.alternate,
-        "modes": sorted(screen.mode),
-        "margins": None if margins is None else [margins.top, margins.bottom],
-        "tabstops": sorted(screen.tabstops),
-        "charsets": [_charset_code(screen.g0_charset), _charset_code(screen.g1_charset)],
-        "shift": int(screen.charset),
-        "cursor_shape": screen.cursor_shape,
-        "cursor_blink": screen.cursor_blink,
-        "keypad_application": screen.keypad_application,
-        "title": screen.title,
-        "title_stack": list(screen._title_stack),
-    }
+class Captured:
+    """The state of a screen at one moment, to be encoded later (in any thread: it holds only
+    immutable rows and copies). Taking it is cheap; encoding it is not."""
 
-    def encode() -> dict[str, Any]:
-        styles = _Styles()
-        state = dict(plain)
-        state["scrollback"] = [
-            _row(r if ctx is None else build_row(r, ctx), styles)  # type: ignore[arg-type]
-            for r, ctx in zip(back_rows, back_ctx, strict=True)
-        ]
-        state["lines"] = [_row(r, styles, d) for r, d in lines]
-        state["other"] = (
-            None if other_lines is None else [_row(r, styles, d) for r, d in other_lines]
-        )
-        x, y, style, hidden = cursor_at
+    def __init__(self, screen: TermScreen) -> None:
+        cols, rows = screen.columns, screen.lines
+        sb = screen.scrollback
+        self.back_rows, self.back_ctx = list(sb._rows), list(sb._ctx)
+        self.lines = _screen_rows(screen.buffer, cols, rows)
+        other = screen._other_buffer
+        self.other_lines = None if other is None else _screen_rows(other, cols, rows)
+        cursor = screen.cursor
+        self.cursor_at = (cursor.x, cursor.y, tuple(cursor.attrs)[1:], bool(cursor.hidden))
+        self.saved = [screen._saved[False], screen._saved[True], screen._saved_1049]
+        margins = screen.margins
+        self.plain: dict[str, Any] = {
+            "format": FORMAT,
+            "cols": cols,
+            "rows": rows,
+            "alternate": screen.alternate,
+            "modes": sorted(screen.mode),
+            "margins": None if margins is None else [margins.top, margins.bottom],
+            "tabstops": sorted(screen.tabstops),
+            "charsets": [_charset_code(screen.g0_charset), _charset_code(screen.g1_charset)],
+            "shift": int(screen.charset),
+            "cursor_shape": screen.cursor_shape,
+            "cursor_blink": screen.cursor_blink,
+            "keypad_application": screen.keypad_application,
+            "title": screen.title,
+            "title_stack": list(screen._title_stack),
+        }
+
+    def screen_part(self, styles: _Styles) -> dict[str, Any]:
+        """Everything but the scrollback and the styles table."""
+        state = dict(self.plain)
+        state["lines"] = [_row(r, styles, d) for r, d in self.lines]
+        other = self.other_lines
+        state["other"] = None if other is None else [_row(r, styles, d) for r, d in other]
+        x, y, style, hidden = self.cursor_at
         state["cursor"] = [x, y, styles(style), hidden]
-        state["saved"] = [_savepoint(saved[0], styles), _savepoint(saved[1], styles)]
-        state["saved_1049"] = _savepoint(saved[2], styles)
+        state["saved"] = [_savepoint(self.saved[0], styles), _savepoint(self.saved[1], styles)]
+        state["saved_1049"] = _savepoint(self.saved[2], styles)
+        return state
+
+    def scrollback(self) -> Iterator[tuple[Any, Callable[[], ScrollRow]]]:
+        """Each scrollback row as (a key equal for equal rows, a function building it)."""
+        for r, ctx in zip(self.back_rows, self.back_ctx, strict=True):
+            if ctx is None:
+                yield r, lambda r=r: r  # type: ignore[misc]
+            else:
+                yield (r, ctx), lambda r=r, ctx=ctx: build_row(r, ctx)  # type: ignore[misc]
+
+    def encode(self) -> dict[str, Any]:
+        """The state as JSON-ready data."""
+        styles = _Styles()
+        state = self.screen_part(styles)
+        state["scrollback"] = [_row(make(), styles) for _, make in self.scrollback()]
         state["styles"] = styles.table()
         return state
 
-    return encode
+
+class Encoder:
+    """Turns captured states into JSON text, one after another, remembering the rows of the
+    last one: scrollback rows never change, so a save after more output encodes only the new
+    rows (the styles table is kept across saves, and started afresh when it grows large)."""
+
+    #: Styles kept across saves before the table starts afresh.
+    MAX_STYLES = 1 << 14
+
+    def __init__(self) -> None:
+        self.styles = _Styles()
+        self.rows: dict[Any, str] = {}
+
+    def json(self, captured: Captured) -> str:
+        if len(self.styles.index) > self.MAX_STYLES:
+            self.styles, self.rows = _Styles(), {}
+        styles, known = self.styles, self.rows
+        fresh: dict[Any, str] = {}
+        for key, make in captured.scrollback():
+            text = known.get(key)
+            if text is None:
+                text = json.dumps(_row(make(), styles), ensure_ascii=False, separators=(",", ":"))
+            fresh[key] = text
+        self.rows = fresh
+        state = captured.screen_part(styles)
+        state["styles"] = styles.table()
+        head = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+        rows = (fresh[key] for key, _ in captured.scrollback())
+        return head[:-1] + ',"scrollback":[' + ",".join(rows) + "]}"
+
+
+def capture(screen: TermScreen) -> Captured:
+    """The state of ``screen`` now (see :class:`Captured`)."""
+    return Captured(screen)
 
 
 def dump(screen: TermScreen) -> dict[str, Any]:
     """The state of ``screen`` (see the module docstring)."""
-    return capture(screen)()
+    return capture(screen).encode()
 
 
 # -- loading ---------------------------------------------------------------------------------------
