@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 from asciinema import asciicast
-from harness import RunningVncterm
+from harness import RunningHost, RunningVncterm
 from peers.qemu_guest import MARKER, QemuGuest, Serial
 from peers.vncdotool_peer import VncDoToolPeer
 
 from vncterm.cli import config_from_args
 from vncterm.cli_options import build_parser
-from vncterm.config import ConsoleSpec
+from vncterm.config import Config, ConsoleSpec, HostConfig, ListenAddress
 from vncterm.errors import ConfigError
 from vncterm.server.recording import Recording
 from vncterm.terminal.emulator import Emulator
@@ -152,8 +152,9 @@ def test_a_full_disk_never_stops_the_recording(tmp_path: Path) -> None:
 
 @pytest.mark.peer
 def test_vim_session_recorded_and_played_back_by_asciinema(tmp_path: Path) -> None:
-    """vim on a pty, typed into by a real viewer: ``asciinema cat`` replays exactly the screen
-    vncterm showed; the viewer's arrival and departure are markers; keys are input events."""
+    """vim on a pty, typed into by a real viewer, then resized: ``asciinema cat`` gives back
+    the output, which played with the resize events draws exactly the screen vncterm showed;
+    the viewer's arrival and departure are markers; keys are input events."""
     path = tmp_path / "vim.cast"
     text_file = tmp_path / "notes.txt"
     vim = ["vim", "-N", "-u", "NONE", "-i", "NONE", "-c", "set number", str(text_file)]
@@ -164,7 +165,10 @@ def test_vim_session_recorded_and_played_back_by_asciinema(tmp_path: Path) -> No
         viewer.type("ihello from vim\x1b")
         vt.wait_text("hello from vim")
         viewer.close()
-        time.sleep(0.3)
+        assert vt.server is not None
+        session = vt.server.session
+        vt.call(lambda: session.resize(100, 30))  # vim redraws at the new size (SIGWINCH)
+        time.sleep(1.0)
         screen = vt.text()
     header, events = parse(path)
     assert (header["width"], header["height"]) == (80, 25)
@@ -179,9 +183,37 @@ def test_vim_session_recorded_and_played_back_by_asciinema(tmp_path: Path) -> No
     # asciinema cat's output, fed to a terminal, shows what vncterm showed before vim quit
     played = asciinema_cat(path)
     assert played == "".join(e[2] for e in events if e[1] == "o")
+    assert ["r", "100x30"] in [e[1:] for e in events]
     replay = Emulator(80, 25)
-    replay.feed(played.encode())
+    for _, code, data in events:
+        if code == "o":
+            replay.feed(data.encode())
+        elif code == "r":
+            cols, rows = map(int, data.split("x"))
+            replay.resize(cols, rows)
+    assert (replay.cols, replay.rows) == (100, 30)
     assert replay.text() == screen
+
+
+@pytest.mark.peer
+def test_a_restarted_program_is_marked(tmp_path: Path) -> None:
+    """A host's console whose program ends and is started again (``restart``): a marker."""
+    path = tmp_path / "rec.cast"
+    console = Config(
+        command=["sh", "-c", "echo run; exit 3"],
+        listen=[ListenAddress("127.0.0.1", 0)],
+        restart=True,
+        record_path=str(path),
+    )
+    config = HostConfig(consoles={"vm": console}, state_dir=str(tmp_path / "state"))
+    with RunningHost(config, control=False):
+        deadline = time.monotonic() + 20
+        while "console restarted" not in path.read_text():
+            assert time.monotonic() < deadline, path.read_text()
+            time.sleep(0.1)
+    _, events = parse(path)
+    assert ["m", "console restarted"] in [e[1:] for e in events]
+    assert recorded_output(path).count("run") >= 2
 
 
 @pytest.mark.unit
