@@ -31,7 +31,7 @@ from vncterm.config import Config, HostConfig, ListenAddress
 from vncterm.server import screen_state
 from vncterm.server.screen_state import ScreenKeeper
 from vncterm.terminal.emulator import Emulator
-from vncterm.terminal.snapshot import dump
+from vncterm.terminal.snapshot import Encoder, dump
 
 #: Colours, attributes, wide and combining characters, DEC line drawing, a title: a screen
 #: that shows whether every cell came back.
@@ -386,3 +386,18 @@ def test_a_host_keeps_each_consoles_screen_by_name(tmp_path: Path) -> None:
     # each run records into a file of its own: the first run's moved to alpha.cast.1
     first = (tmp_path / "alpha.cast.1").read_text()
     assert first.startswith('{"version": 2') and "ALPHA-SCREEN" in first
+
+
+@pytest.mark.unit
+def test_a_state_too_large_keeps_the_newest_scrollback() -> None:
+    e = Emulator(80, 25)
+    e.feed(b"".join(b"row %d\r\n" % i for i in range(3000)))
+    encoder = Encoder()
+    full = encoder.json(e.snapshot())
+    cut = encoder.json(e.snapshot(), max_bytes=len(full) // 2)
+    assert len(cut) <= len(full) // 2
+    f = Emulator(80, 25)
+    f.restore(json.loads(cut))
+    assert 0 < len(f.scrollback) < len(e.scrollback)
+    assert list(f.scrollback) == list(e.scrollback)[-len(f.scrollback) :]
+    assert f.text() == e.text()

@@ -149,7 +149,7 @@ class ScreenKeeper:
                 if seq < self._written:
                     return
                 t0 = time.perf_counter()
-                state = self._encoder.json(captured)
+                state = self._encoder.json(captured, MAX_JSON // 4)  # characters: up to 4 bytes
                 data = f'{{"vncterm_screen":{ENVELOPE},"saved_at":{saved_at!r},"state":{state}}}'
                 packed = gzip.compress(data.encode(), compresslevel=1, mtime=0)
                 t1 = time.perf_counter()

@@ -179,7 +179,8 @@ class Encoder:
         self.styles = _Styles()
         self.rows: dict[Any, str] = {}
 
-    def json(self, captured: Captured) -> str:
+    def json(self, captured: Captured, max_bytes: int = 1 << 62) -> str:
+        """The state as JSON text; past ``max_bytes`` the oldest scrollback rows are left out."""
         if len(self.styles.index) > self.MAX_STYLES:
             self.styles, self.rows = _Styles(), {}
         styles, known = self.styles, self.rows
@@ -193,8 +194,13 @@ class Encoder:
         state = captured.screen_part(styles)
         state["styles"] = styles.table()
         head = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
-        rows = (fresh[key] for key, _ in captured.scrollback())
-        return head[:-1] + ',"scrollback":[' + ",".join(rows) + "]}"
+        rows = [fresh[key] for key, _ in captured.scrollback()]
+        room = max_bytes - len(head) - 100  # and the envelope around it
+        first = len(rows)
+        while first and room - len(rows[first - 1]) - 1 >= 0:
+            first -= 1
+            room -= len(rows[first]) + 1
+        return head[:-1] + ',"scrollback":[' + ",".join(rows[first:]) + "]}"
 
 
 def capture(screen: TermScreen) -> Captured:
