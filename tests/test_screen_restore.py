@@ -89,6 +89,22 @@ def test_the_terminal_comes_back_exactly() -> None:
 
 
 @pytest.mark.unit
+def test_the_painted_screen_draws_the_same_cells() -> None:
+    """What a recording starts with after a restore: played on a fresh terminal, the same
+    cells, cursor and title (the alternate screen shown, as a viewer sees it)."""
+    for e in (rich_emulator(), Emulator(80, 25)):
+        if not e.alternate_screen:
+            e.feed(DRAWING.encode())
+        f = Emulator(80, 25)
+        f.feed(e.paint().encode())
+        assert [[f.screen.buffer[y][x] for x in range(80)] for y in range(25)] == [
+            [e.screen.buffer[y][x] for x in range(80)] for y in range(25)
+        ]
+        assert (f.screen.cursor.x, f.screen.cursor.y) == (e.screen.cursor.x, e.screen.cursor.y)
+        assert f.title == e.title
+
+
+@pytest.mark.unit
 def test_a_smaller_terminal_takes_what_fits() -> None:
     e = rich_emulator()
     f = Emulator(40, 10)
@@ -381,8 +397,13 @@ def test_a_host_keeps_each_consoles_screen_by_name(tmp_path: Path) -> None:
         status = run.call(lambda: alpha.session.status.get("restored"))
         assert status is not None and "may be lost" in status
         assert beta.screen_keeper is None
-    markers = [e for e in map(json.loads, cast.read_text().splitlines()[1:]) if e[1] == "m"]
+    events = list(map(json.loads, cast.read_text().splitlines()[1:]))
+    markers = [e for e in events if e[1] == "m"]
     assert any("was not attached from" in e[2] for e in markers), markers
+    # the new recording starts from the restored screen: played, it shows what vncterm showed
+    player = Emulator(80, 25)
+    player.feed(next(e[2] for e in events if e[1] == "o").encode())
+    assert player.text() == shown
     # each run records into a file of its own: the first run's moved to alpha.cast.1
     first = (tmp_path / "alpha.cast.1").read_text()
     assert first.startswith('{"version": 2') and "ALPHA-SCREEN" in first

@@ -177,6 +177,8 @@ class ConsoleService:
         log.info("screen restored from %s; %s", self.screen_keeper.path, text)
         self.emulator.add_note(f"[vncterm] {text}")
         self.session.mark(text)
+        if self.recording is not None:  # a player starts from the restored screen too
+            self.session.stages.run("record", self.recording.drawn, self.emulator.paint())
         self.session.notice("restored", text, RESTORED_NOTICE)
 
     def _notice(self, key: str, text: str, ttl: float | None) -> None:

@@ -108,6 +108,10 @@ class Recording:
         if text:
             self._event("o", text)
 
+    def drawn(self, text: str) -> None:
+        """Output vncterm made itself: the sequences that draw a restored screen."""
+        self._event("o", text)
+
     def input(self, data: bytes) -> None:
         """What viewers typed or pasted (only with ``record_input``)."""
         if self.record_input:

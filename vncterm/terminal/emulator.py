@@ -19,7 +19,7 @@ from typing import Any
 
 from pyte import modes as mo
 
-from . import snapshot
+from . import paint, snapshot
 from .charsets import canonical, make_decoder
 from .parser import Parser
 from .screen import BRACKETED_PASTE, DECCKM, TermScreen
@@ -192,6 +192,10 @@ class Emulator:
         """Put back a :meth:`snapshot` (of any size: then resize); ``snapshot.SnapshotError``
         when it is not one, the terminal unchanged."""
         snapshot.load(self.screen, state)
+
+    def paint(self) -> str:
+        """Escape sequences that draw the screen as it is on a fresh terminal (``paint.py``)."""
+        return paint.paint(self.screen)
 
     def add_note(self, text: str) -> None:
         """A line of vncterm's own at the end of the scrollback (shown in reverse video)."""
