@@ -19,6 +19,8 @@ from asciinema import asciicast
 from harness import RunningHost, RunningVncterm
 from peers.qemu_guest import MARKER, QemuGuest, Serial
 from peers.vncdotool_peer import VncDoToolPeer
+from test_console_output import PAGE, _fill
+from test_console_output import small_disk as small_disk  # a fixture
 
 from vncterm.cli import config_from_args
 from vncterm.cli_options import build_parser
@@ -256,3 +258,29 @@ def test_guest_boot_recorded_and_reconnection_marked(tmp_path: Path) -> None:
     replay = Emulator(80, 25)
     replay.feed(played.encode())
     assert replay.text() == screen
+
+
+@pytest.mark.unit
+def test_a_full_disk_cuts_no_event_in_half(small_disk: Path) -> None:
+    """A real full tmpfs: an event that fits in part is taken back whole, later ones are lost
+    and counted, and once there is room the gap is a marker: every line stays JSON for the
+    real reader."""
+    path = small_disk / "rec.cast"
+    clock = Clock()
+    rec = Recording(str(path), 80, 25, clock=clock)
+    rec.output(b"before the disk filled\r\n")
+    filler = _fill(small_disk)
+    room = PAGE - path.stat().st_size % PAGE  # what tmpfs still takes in the file's last page
+    rec.output(b"x" * (room + 100))  # a write that fits in part
+    assert path.stat().st_size % PAGE != 0  # taken back: the page is not full
+    for i in range(5):  # within the retry interval: not tried, counted
+        rec.output(f"lost {i}\r\n".encode())
+    filler.unlink()
+    clock.now += 2  # past the retry interval
+    rec.output(b"after\r\n")
+    rec.close()
+    _, events = parse(path)
+    out = "".join(e[2] for e in events if e[1] == "o")
+    assert out == "before the disk filled\r\nafter\r\n"
+    gaps = [e[2] for e in events if e[1] == "m"]
+    assert len(gaps) == 1 and "bytes of the recording lost (No space left on device)" in gaps[0]
