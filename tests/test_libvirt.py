@@ -19,6 +19,7 @@ from peers.common import wait_until_equal
 from peers.libvirt_daemon import CHANNEL, LibvirtDaemon, channel_xml
 from peers.vncdotool_peer import VncDoToolPeer
 from test_host import ask_list, by_name, free_range, wait_until
+from wsclient import WsRawClient
 
 from vncterm.config import Config, HostConfig
 from vncterm.server.libvirt_source import LibvirtSource
@@ -199,11 +200,13 @@ def test_command_line_serves_the_domains_and_lists_them(
     libvirtd: LibvirtDaemon, two_guests: list[str], tmp_path: Path
 ) -> None:
     state = tmp_path / "state"
-    low, high = free_range(8)
+    low, high = free_range(9)
+    ws_port, high = high, high - 1
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "vncterm", "--libvirt", libvirtd.uri, "--state-dir", str(state)]
-        + ["--port-range", f"{low}-{high}", "--geometry", "100x30"],
+        + ["--port-range", f"{low}-{high}", "--geometry", "100x30"]
+        + ["--websocket", f"127.0.0.1:{ws_port}"],
         env=env,
         stderr=subprocess.PIPE,
         text=True,
@@ -227,6 +230,10 @@ def test_command_line_serves_the_domains_and_lists_them(
         for name in two_guests:
             assert name in out
             assert low <= listed()[name]["ports"][0] <= high
+            # by name over the shared WebSocket listener, the domain's name as the desktop's
+            ws = WsRawClient("127.0.0.1", ws_port, path=f"/{name}")
+            assert ws.name == name.encode()
+            ws.close()
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=10)
