@@ -16,6 +16,7 @@ thread, writes are queued here and sent there once the stream is writable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -30,9 +31,9 @@ log = logging.getLogger(__name__)
 READ_CHUNK: Final = 64 << 10
 READS_PER_EVENT: Final = 16
 
-#: Sends a serial BREAK for this device (QMP ``chardev-send-break`` through libvirt); True
-#: when it was sent (or handed on).
-Breaker = Callable[[], bool]
+#: Sends a serial BREAK for this device (QMP ``chardev-send-break`` through libvirt); called on
+#: a worker thread, it blocks until QEMU answered.
+Breaker = Callable[[], None]
 
 
 class LibvirtStreamConsole(ReattachingConsole):
@@ -63,6 +64,7 @@ class LibvirtStreamConsole(ReattachingConsole):
         self._out = bytearray()  # bytes the stream did not take yet
         self._paused = False
         self._gone: str | None = None
+        self._breaking = False  # writes wait until the BREAK was sent (the SysRq key follows it)
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Guards the stream and the write queue, shared with libvirt's thread.
         self._lock = threading.Lock()
@@ -108,7 +110,7 @@ class LibvirtStreamConsole(ReattachingConsole):
         events: int = libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP
         if not self._paused:
             events |= libvirt.VIR_STREAM_EVENT_READABLE
-        if self._out:
+        if self._out and not self._breaking:
             events |= libvirt.VIR_STREAM_EVENT_WRITABLE
         return events
 
@@ -191,12 +193,12 @@ class LibvirtStreamConsole(ReattachingConsole):
 
     def _flush(self, stream: Any) -> None:
         with self._lock:
-            while self._out and stream is self._stream:
+            while self._out and stream is self._stream and not self._breaking:
                 sent = stream.send(bytes(self._out[:READ_CHUNK]))
                 if sent == -2 or sent <= 0:
                     break
                 del self._out[:sent]
-            if not self._out and stream is self._stream:
+            if (not self._out or self._breaking) and stream is self._stream:
                 stream.eventUpdateCallback(self._events())
 
     def _on_loop(self, stream: Any, data: bytes, reason: str | None) -> None:
@@ -225,10 +227,26 @@ class LibvirtStreamConsole(ReattachingConsole):
         return len(self._out)
 
     def send_break(self) -> bool:
-        """A serial BREAK through the breaker (QMP passthrough) when there is one."""
-        if self.breaker is None or not self.connected:
+        """A serial BREAK through the breaker (QMP passthrough) when there is one; keys typed
+        meanwhile are sent after it (the SysRq letter must follow the BREAK)."""
+        breaker, loop = self.breaker, self._loop
+        if breaker is None or loop is None or not self.connected or self._breaking:
             return False
-        return self.breaker()
+        self._breaking = True
+
+        def send() -> None:  # on a worker thread
+            try:
+                breaker()
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop is closed
+                    loop.call_soon_threadsafe(self._break_sent)
+
+        call_soon(send)
+        return True
+
+    def _break_sent(self) -> None:
+        self._breaking = False
+        self._update_events()
 
     def pause_reading(self) -> None:
         self._paused = True

@@ -376,23 +376,19 @@ class LibvirtSource:
 
         return lookup
 
-    def _breaker(self, lookup: Callable[[], Any], alias: str | None) -> Callable[[], bool]:
+    def _breaker(self, lookup: Callable[[], Any], alias: str | None) -> Callable[[], None]:
         """A serial BREAK through QEMU's ``chardev-send-break`` (libvirt's QMP passthrough;
         libvirt names a device's chardev ``char`` + alias)."""
         chardev = f"char{alias or 'serial0'}"
 
         command = json.dumps({"execute": "chardev-send-break", "arguments": {"id": chardev}})
 
-        def send() -> None:  # on a worker thread
+        def send_break() -> None:  # on a worker thread
             try:
                 libvirt_qemu = importlib.import_module("libvirt_qemu")
                 libvirt_qemu.qemuMonitorCommand(lookup(), command, 0)
             except (ImportError, self._libvirt.libvirtError) as e:
                 self._soon(self._warn_once, f"break {chardev}", "BREAK via QMP failed: %s", e)
-
-        def send_break() -> bool:
-            call_soon(send)
-            return True
 
         return send_break
 
