@@ -18,6 +18,7 @@ from harness import RunningHost
 from peers.common import wait_until_equal
 from peers.libvirt_daemon import CHANNEL, LibvirtDaemon, channel_xml
 from peers.vncdotool_peer import VncDoToolPeer
+from rawclient import RawClient
 from test_host import ask_list, by_name, free_range, wait_until
 from wsclient import WsRawClient
 
@@ -462,3 +463,43 @@ def test_remote_uris_are_told_apart() -> None:
     assert not _is_remote("qemu:///system?socket=/run/x")
     assert _is_remote("qemu+ssh://root@host.example/system")
     assert not _is_remote("qemu+tcp://localhost/system")
+
+
+@pytest.mark.peer
+def test_a_config_file_serves_its_consoles_and_the_domains_of_its_libvirt_uri(
+    libvirtd: LibvirtDaemon, two_guests: list[str], tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    low, high = free_range(8)
+    config = tmp_path / "vncterm.toml"
+    config.write_text(
+        f'[vncterm]\nlibvirt = "{libvirtd.uri}"\nport-range = "{low}-{high}"\n'
+        f'state-dir = "{state}"\n\n[defaults]\ngeometry = "100x30"\n\n'
+        '[console.shell]\ncommand = ["sleep", "600"]\n'
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vncterm", "--config", str(config)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def listed() -> dict[str, Any]:
+            try:
+                return by_name(ask_list(str(state)))
+            except OSError:
+                return {}
+
+        wait_until(lambda: {"shell", *two_guests} <= set(listed()), 20)
+        with RawClient("127.0.0.1", listed()["shell"]["ports"][0]) as shell:
+            size = shell.fb.shape  # 100x30 cells, from [defaults]
+        for name in two_guests:
+            with RawClient("127.0.0.1", listed()[name]["ports"][0]) as viewer:
+                assert viewer.name == name.encode()
+                assert viewer.fb.shape == size  # the domains take [defaults] too
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 128 + 15, err

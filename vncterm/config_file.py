@@ -102,8 +102,15 @@ def _host_config(data: dict[str, Any], path: str, overrides: dict[str, object]) 
         own = _fragments(table, where, options, base)
         config = _console(parser, _with_defaults(own, defaults), where)
         consoles[name] = dataclasses.replace(config, **shared)
+    template = None
+    if host_fields.get("libvirt"):  # the domains libvirt finds are configured by [defaults]
+        template = dataclasses.replace(_console(parser, defaults, "[defaults]"), **shared)
     host = HostConfig(
-        consoles=consoles, config_path=os.path.abspath(path), overrides=overrides, **host_fields
+        consoles=consoles,
+        config_path=os.path.abspath(path),
+        overrides=overrides,
+        console_template=template,
+        **host_fields,
     )
     host.validate()
     return host
