@@ -166,6 +166,11 @@ def test_a_guest_started_later_appears_and_its_destruction_is_shown(
                 lambda: "vt-later" in source.guests and source.guests["vt-later"].gone is None
             )
             assert running.port("vt-later") == port
+            # destroyed for good: after the grace period its console goes
+            source.grace = 0.5
+            libvirtd.destroy("vt-later")
+            wait_until(lambda: "vt-later" not in running.host.services, 10)  # type: ignore[union-attr]
+            assert "vt-later" not in by_name(ask_list(str(tmp_path / "state")))
         finally:
             viewer.close()
     finally:
