@@ -45,6 +45,8 @@ class Stream:
     rendered: bool
     captures: list[tuple[CaptureClient, int]] = field(default_factory=list)
     paused: bool = False
+    #: Whether the guest has the port open (None: it does not say).
+    guest_open: bool | None = None
 
     @property
     def available(self) -> bool:
@@ -77,6 +79,12 @@ class StreamHub:
             for client in self.clients:
                 client.stream_changes([(name, False)])
         return stream
+
+    def set_open(self, name: str, open: bool | None) -> None:
+        """Whether the guest has the stream ``name`` open (minimal: noted, not yet sent)."""
+        stream = self.streams.get(name)
+        if stream is not None:
+            stream.guest_open = open
 
     def available_names(self) -> list[str]:
         """Streams announced as present (what a viewer joining now is told)."""
