@@ -200,6 +200,10 @@ def test_a_hot_plugged_channel_comes_and_goes_as_a_stream(
         device.write_text(channel_xml(tmp_path / "hotplug.sock", "org.vncterm.hotplug.0"))
         libvirtd.virsh("attach-device", name, str(device), "--live")
         wait_until(lambda: "org.vncterm.hotplug.0" in streams(), 10)
+        # libvirt's state of a virtio port (the guest has it closed; a port hot-plugged has
+        # none until the guest says)
+        hub = service.session.streams
+        assert running.call(lambda: hub.streams[CHANNEL].guest_open) is False
         libvirtd.virsh("detach-device", name, str(device), "--live")
         wait_until(lambda: "org.vncterm.hotplug.0" not in streams(), 20)
         assert CHANNEL in streams()

@@ -148,6 +148,13 @@ class LibvirtSource:
         conn.domainEventRegisterAny(
             None, lv.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device, None
         )
+        try:  # the guest opening and closing virtio ports: QEMU's own event, passed through
+            libvirt_qemu = importlib.import_module("libvirt_qemu")
+            libvirt_qemu.qemuMonitorEventRegister(
+                conn, None, "VSERPORT_CHANGE", self._on_port, None, 0
+            )
+        except (ImportError, lv.libvirtError) as e:  # not a QEMU driver, or a remote refusing
+            log.info("libvirt %s: no virtio port states: %s", self.uri, e)
         return conn
 
     # libvirt's callbacks run on its thread: each hands its work to the event loop
@@ -218,6 +225,11 @@ class LibvirtSource:
 
     def _on_device(self, _conn: Any, dom: Any, alias: str, _opaque: object) -> None:
         self._soon(self._queue, "devices", dom, alias)
+
+    def _on_port(
+        self, _c: Any, dom: Any, _event: str, _s: int, _us: int, details: str, _o: object
+    ) -> None:
+        self._soon(self._port_changed, dom, details)
 
     async def _work(self) -> None:
         while True:
@@ -299,10 +311,13 @@ class LibvirtSource:
             session.remove_stream(stream_name)
             self._changed(guest.name, f"stream removed {stream_name}")
         for stream_name, dev in wanted.items():
-            if guest.streams.get(stream_name) == dev:
+            known = guest.streams.get(stream_name)
+            if known is not None and _same_device(known, dev):
+                guest.streams[stream_name] = dev
+                self._set_open(session, stream_name, dev)  # its state may have changed
                 continue
             if stream_name in guest.streams or stream_name in session.streams.streams:
-                session.remove_stream(stream_name)  # changed (its state or path)
+                session.remove_stream(stream_name)  # another device under that name now
             backend = self._backend(dom, dev, rendered=False)
             if backend is None:
                 continue
@@ -310,7 +325,32 @@ class LibvirtSource:
             await service.context.run(  # its log lines name the console
                 asyncio.ensure_future, session.add_stream(stream_name, backend)
             )
+            self._set_open(session, stream_name, dev)
             self._changed(guest.name, f"stream added {stream_name}")
+
+    @staticmethod
+    def _set_open(session: Any, stream_name: str, dev: CharDevice) -> None:
+        """A virtio port's state as libvirt reports it (``target/@state``), when it does."""
+        if dev.state in ("connected", "disconnected"):
+            session.streams.set_open(stream_name, dev.state == "connected")
+
+    def _port_changed(self, dom: Any, details: str | None) -> None:
+        """QEMU's VSERPORT_CHANGE ``{id, open}``: the guest opened or closed a virtio port
+        (``id`` is the device's libvirt alias)."""
+        try:
+            event = json.loads(details or "{}")
+            alias, is_open = str(event["id"]), bool(event["open"])
+        except (ValueError, KeyError, TypeError) as e:
+            self._warn_once("vserport", "VSERPORT_CHANGE not understood: %s", e)
+            return
+        guest = self.guests.get(console_name(dom.name()))
+        service = self.host.services.get(guest.name) if guest is not None else None
+        if guest is None or service is None:
+            return
+        for stream_name, dev in guest.streams.items():
+            if dev.alias == alias:
+                service.session.streams.set_open(stream_name, is_open)
+                self._changed(guest.name, f"stream {'open' if is_open else 'closed'} {stream_name}")
 
     async def _domain_down(self, name: str, reason: str) -> None:
         """A guest stopped: its console says so and stays for ``grace`` seconds."""
@@ -424,6 +464,11 @@ class _Named:
 
     def name(self) -> str:
         return self.console
+
+
+def _same_device(a: CharDevice, b: CharDevice) -> bool:
+    """The same device, its state aside."""
+    return dataclasses.replace(a, state=None) == dataclasses.replace(b, state=None)
 
 
 def _close_connection(conn: Any) -> None:
