@@ -281,7 +281,11 @@ class LibvirtSource:
             self._warn_once(f"xml {uuid} {e}", "domain %s skipped: %s", name, e)
             return
         guest = self.guests.get(name)
-        if guest is not None and (guest.gone is not None or guest.uuid != uuid):
+        if guest is not None and guest.uuid != uuid and guest.gone is None:
+            # two running domains whose names map to one console name: the first keeps it
+            self._warn_once(f"clash {uuid}", "domain %s: console name taken", dom.name())
+            return
+        if guest is not None and guest.gone is not None:
             await self._remove(name)  # started again (or another domain of that name)
             guest = None
         if guest is None:
