@@ -512,3 +512,24 @@ def test_a_config_file_serves_its_consoles_and_the_domains_of_its_libvirt_uri(
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 128 + 15, err
+
+
+@pytest.mark.peer
+def test_domain_names_mapping_to_one_console_name_keep_the_first(
+    libvirtd: LibvirtDaemon, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("vt clash", "vt_clash"):
+        libvirtd.start_guest(name)
+    running, source = serve(libvirtd, tmp_path)
+    try:
+        assert running.host is not None
+        service = running.host.services["vt_clash"]
+        first = source.guests["vt_clash"].uuid
+        running.run(source._sync())  # a re-sync (as after a reconnection) changes nothing
+        assert running.host.services["vt_clash"] is service
+        assert source.guests["vt_clash"].uuid == first
+        assert sum("console name taken" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        stop(running, source)
+        for name in ("vt clash", "vt_clash"):
+            libvirtd.destroy(name)
