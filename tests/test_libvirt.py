@@ -351,7 +351,8 @@ import sys, time, libvirt
 libvirt.registerErrorHandler(lambda *a: None, None)
 conn = libvirt.open(sys.argv[1])
 stream = conn.newStream(0)
-conn.lookupByName(sys.argv[2]).openConsole(None, stream, 0)
+force = libvirt.VIR_DOMAIN_CONSOLE_FORCE if sys.argv[3:] == ["force"] else 0
+conn.lookupByName(sys.argv[2]).openConsole(None, stream, force)
 print("holding", flush=True)
 try:
     while stream.recv(4096):
@@ -361,10 +362,13 @@ except libvirt.libvirtError as e:
 """
 
 
-def hold_console(libvirtd: LibvirtDaemon, name: str) -> subprocess.Popen[str]:
-    """Another client (as ``virsh console`` would) holding the domain's pty console."""
+def hold_console(libvirtd: LibvirtDaemon, name: str, force: bool = False) -> subprocess.Popen[str]:
+    """Another client (as ``virsh console [--force]`` would) holding the domain's pty
+    console."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, libvirtd.uri, name], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLDER, libvirtd.uri, name] + ["force"] * force,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "holding"
@@ -396,9 +400,18 @@ def test_a_held_pty_console_is_waited_for_or_taken_over_when_forced(
     running, source = serve(libvirtd, tmp_path / "force", force=True)
     try:
         assert running.host is not None
-        assert running.host.services[name].console.connected
+        service = running.host.services[name]
+        assert service.console.connected
         assert holder.stdout is not None
         assert holder.stdout.readline().startswith("lost:")  # the old holder's stream ended
+        holder.communicate(timeout=5)
+        # taken back with force (virsh console --force): vncterm waits, it does not retake it
+        holder = hold_console(libvirtd, name, force=True)
+        wait_until(lambda: not service.console.connected, 10)
+        wait_until(
+            lambda: "Active console session" in (running.call(service.session.status.text) or "")
+        )
+        assert holder.poll() is None  # still holding it after vncterm's retries
     finally:
         stop(running, source)
         holder.kill()

@@ -4,8 +4,10 @@
 ``qemu+ssh://``), ``virDomainOpenChannel`` its channels. libvirt lets one client hold a pty
 console at a time: while ``virsh console`` holds it, opening fails with "Active console session
 exists" and this backend retries with backoff (0.25 s doubling to 5 s), the status row saying
-so; with ``force`` (``--libvirt-force-console``) it takes the console over instead
-(``VIR_DOMAIN_CONSOLE_FORCE``: the other holder's stream ends). A guest that is gone (destroyed,
+so; with ``force`` (``--libvirt-force-console``) it takes the console over instead when it
+first opens it (``VIR_DOMAIN_CONSOLE_FORCE``: the other holder's stream ends), but whoever takes
+it from vncterm afterwards (``virsh console --force``) keeps it: vncterm then waits, so two
+forcing holders never take it back and forth. A guest that is gone (destroyed,
 shut down) ends the retries for good: :meth:`LibvirtStreamConsole.domain_gone`.
 
 The stream is non-blocking; libvirt's calls run off the event loop
@@ -58,6 +60,8 @@ class LibvirtStreamConsole(ReattachingConsole):
         self.alias = alias
         self.channel = channel
         self.force = force
+        #: Force the next opening: once someone took the console from us, we wait instead.
+        self._force_next = force
         self.breaker = breaker
         self._stream: Any = None
         self._lost: asyncio.Future[str] | None = None
@@ -100,9 +104,10 @@ class LibvirtStreamConsole(ReattachingConsole):
         dom = self.lookup()
         stream = dom.connect().newStream(libvirt.VIR_STREAM_NONBLOCK)
         if self.channel:
-            dom.openChannel(self.alias, stream, libvirt.VIR_DOMAIN_CHANNEL_FORCE * self.force)
+            flags = libvirt.VIR_DOMAIN_CHANNEL_FORCE * self._force_next
+            dom.openChannel(self.alias, stream, flags)
         else:
-            dom.openConsole(self.alias, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE * self.force)
+            dom.openConsole(self.alias, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE * self._force_next)
         return stream
 
     def _events(self) -> int:
@@ -132,6 +137,8 @@ class LibvirtStreamConsole(ReattachingConsole):
         with self._lock:
             stream, self._stream = self._stream, None
             self._out.clear()
+        if stream is not None:
+            self._force_next = False  # taken from us (or lost): never take it back by force
         self.connected = False
         if stream is None:
             return
