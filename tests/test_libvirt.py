@@ -544,3 +544,22 @@ def test_domain_names_mapping_to_one_console_name_keep_the_first(
         assert sum("console name taken" in r.getMessage() for r in caplog.records) == 1
     finally:
         stop(running, source)  # the guests go with the session's daemon (at once)
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_a_libvirtd_down_when_vncterm_starts_is_waited_for(
+    libvirtd: LibvirtDaemon, two_guests: list[str], tmp_path: Path
+) -> None:
+    libvirtd.stop_daemon()
+    try:
+        running, source = serve(libvirtd, tmp_path)
+    finally:
+        libvirtd.start_daemon()
+    try:
+        assert running.host is not None
+        wait_until(lambda: set(two_guests) <= set(source.guests), 30)
+        service = running.host.services[two_guests[0]]
+        wait_until(lambda: service.console.connected, 15)
+    finally:
+        stop(running, source)

@@ -77,9 +77,16 @@ class LibvirtDaemon:
 
     def restart(self, timeout: float = 30.0) -> None:
         """libvirtd stopped (its guests go on running) and started again."""
+        self.stop_daemon()
+        self.start_daemon(timeout)
+
+    def stop_daemon(self) -> None:
+        """libvirtd only (its guests go on running)."""
         pid = _pid_of(self.pid_file, 0.0)
         if pid is not None:
             _terminate(pid)
+
+    def start_daemon(self, timeout: float = 30.0) -> None:
         conf = self.workdir / "libvirtd.conf"
         subprocess.run(
             ["libvirtd", "--config", str(conf), "--pid-file", str(self.pid_file), "--daemon"],
