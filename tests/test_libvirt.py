@@ -563,3 +563,29 @@ def test_a_libvirtd_down_when_vncterm_starts_is_waited_for(
         wait_until(lambda: service.console.connected, 15)
     finally:
         stop(running, source)
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_break_through_qmp_then_h_gives_sysrq_help_on_a_plain_unix_serial(
+    libvirtd: LibvirtDaemon, tmp_path: Path
+) -> None:
+    libvirtd.start_guest("vt-unix", first="unix")
+    running, source = serve(libvirtd, tmp_path)
+    try:
+        service = running.host.services["vt-unix"]  # type: ignore[union-attr]
+        assert type(service.console).__name__ == "BreakableSocketConsole"
+        wait_until(lambda: service.console.connected, 15)
+        deadline = time.monotonic() + 90
+        while True:  # TCG boot: the shell may not be there yet
+            running.call(lambda: service.session.write_input(b"echo ready-$((2*21))\n"))
+            try:
+                running.wait_text("vt-unix", "ready-42", timeout=3)
+                break
+            except AssertionError:
+                assert time.monotonic() < deadline
+        assert running.call(lambda: service.console.send_break())
+        running.call(lambda: service.session.write_input(b"h"))  # held until the BREAK went
+        running.wait_text("vt-unix", "sysrq: HELP", timeout=20)
+    finally:
+        stop(running, source)  # the guest goes with the session's daemon

@@ -107,15 +107,23 @@ class LibvirtDaemon:
             ["virsh", "-c", self.uri, *args], capture_output=True, text=True, check=check
         )
 
-    def guest_xml(self, name: str) -> str:
+    def guest_xml(self, name: str, first: str = "pty") -> str:
         """A TCG domain (transient: ``virsh create``) with a pty serial, a unix serial and a
-        virtio channel, its sockets under the work folder."""
+        virtio channel, its sockets under the work folder; ``first="unix"``: the unix serial
+        first (ttyS0, the console), the pty second."""
         sock = self.workdir / name
         sock.mkdir(exist_ok=True)
         kernel, initrd = sock / "vmlinuz", sock / "initrd.gz"
         shutil.copyfile(self.kernel, kernel)
         shutil.copyfile(self.initrd, initrd)
         cmdline = f"console=ttyS0 vncterm.shells=ttyS0,ttyS1 {KERNEL_ARGS}"
+        pty = "<serial type='pty'><target port='{}'/></serial>"
+        unix = f"<serial type='unix'><source mode='bind' path='{sock}/serial{{}}.sock'/>"
+        unix += "<target port='{}'/></serial>"
+        if first == "unix":
+            serials = unix.format(0, 0) + pty.format(1)
+        else:
+            serials = pty.format(0) + unix.format(1, 1)
         return f"""<domain type='qemu'>
   <name>{escape(name)}</name>
   <memory unit='MiB'>160</memory>
@@ -127,19 +135,17 @@ class LibvirtDaemon:
   <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <serial type='pty'><target port='0'/></serial>
-    <serial type='unix'><source mode='bind' path='{sock}/serial1.sock'/><target port='1'/></serial>
-    <console type='pty'><target type='serial' port='0'/></console>
+    {serials}
     <controller type='virtio-serial' index='0'/>
     {channel_xml(sock / "channel.sock", CHANNEL)}
     <memballoon model='none'/>
   </devices>
 </domain>"""
 
-    def start_guest(self, name: str) -> None:
+    def start_guest(self, name: str, first: str = "pty") -> None:
         """Create (and start) a transient guest ``name``."""
         xml = self.workdir / f"{name}.xml"
-        xml.write_text(self.guest_xml(name))
+        xml.write_text(self.guest_xml(name, first))
         self.virsh("create", str(xml))
         if name not in self.guests:
             self.guests.append(name)

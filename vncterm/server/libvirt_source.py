@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from ..config import Config
 from ..console.base import Console
-from ..console.libvirt_stream import LibvirtStreamConsole
+from ..console.libvirt_stream import BreakableSocketConsole, LibvirtStreamConsole
 from ..console.libvirt_thread import call, call_soon, libvirt_module
 from ..console.socket import SocketConsole
 from ..errors import ConfigError
@@ -405,6 +405,8 @@ class LibvirtSource:
                 lookup, dev.alias, label, force=self.force_console, breaker=breaker
             )
         if dev.type == "unix" and dev.path and not self.remote:
+            if rendered:
+                return BreakableSocketConsole(dev.path, self._breaker(lookup, dev.alias))
             return SocketConsole(dev.path)
         if dev.kind == "channel" and dev.alias and dev.type in ("unix", "pty"):
             return LibvirtStreamConsole(lookup, dev.alias, label, channel=True)
