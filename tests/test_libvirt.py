@@ -589,3 +589,20 @@ def test_break_through_qmp_then_h_gives_sysrq_help_on_a_plain_unix_serial(
         running.wait_text("vt-unix", "sysrq: HELP", timeout=20)
     finally:
         stop(running, source)  # the guest goes with the session's daemon
+
+
+@pytest.mark.unit
+def test_an_event_storm_is_bounded_and_resolved_by_one_resync(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from vncterm.server.host import Host
+    from vncterm.server.libvirt_source import MAX_EVENTS
+
+    config = HostConfig(consoles={}, state_dir=str(tmp_path), libvirt="test:///default")
+    source = LibvirtSource(Host(config, control=False), "test:///default", Config(command=[]))
+    for _ in range(3 * MAX_EVENTS):
+        source._queue("devices", None, "channel9")
+    queued = [source._events.get_nowait() for _ in range(source._events.qsize())]
+    assert len(queued) == MAX_EVENTS + 1
+    assert queued[-1] == ("sync", None, "")
+    assert sum("re-syncing" in r.getMessage() for r in caplog.records) == 1

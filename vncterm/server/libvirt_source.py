@@ -113,6 +113,7 @@ class LibvirtSource:
         self._reconnecting: asyncio.Task[None] | None = None
         self._warned: set[str] = set()
         self._closed = False
+        self._sync_queued = False
         #: Called with (console name, event) after each change (tests, benchmarks).
         self.on_change: Callable[[str, str], None] | None = None
 
@@ -207,8 +208,12 @@ class LibvirtSource:
     # -- events (libvirt calls these on the event loop; the worker applies them in order) --------
 
     def _queue(self, what: str, dom: Any, detail: str = "") -> None:
-        if self._events.qsize() >= MAX_EVENTS:
-            what, dom = "sync", None  # too many: one full re-sync resolves them all
+        if self._events.qsize() >= MAX_EVENTS:  # a storm: one full re-sync resolves it all
+            if not self._sync_queued:
+                self._sync_queued = True
+                self._events.put_nowait(("sync", None, ""))
+                self._warn_once("storm", "libvirt: over %d events waiting: re-syncing", MAX_EVENTS)
+            return
         self._events.put_nowait((what, dom, detail))
 
     def _on_lifecycle(self, conn: Any, dom: Any, event: int, detail: int, opaque: object) -> None:
@@ -245,6 +250,7 @@ class LibvirtSource:
 
     async def _apply(self, what: str, dom: Any, detail: str) -> None:
         if what == "sync":
+            self._sync_queued = False
             await self._sync()
         elif what in ("up", "devices"):
             await self._domain_up(dom)
