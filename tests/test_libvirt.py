@@ -5,6 +5,8 @@ as a stream, a destroyed guest's console says so; and the domain XML rules, with
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from rawclient import RawClient
 from test_host import ask_list, by_name, free_range, wait_until
 from wsclient import WsRawClient
 
+from vncterm.client import StreamClient
 from vncterm.config import Config, HostConfig
 from vncterm.server.libvirt_source import LibvirtSource
 from vncterm.server.libvirt_xml import DomainXMLError, console_name, parse_devices
@@ -189,24 +192,45 @@ def test_a_hot_plugged_channel_comes_and_goes_as_a_stream(
 ) -> None:
     name = two_guests[0]
     running, source = serve(libvirtd, tmp_path)
+    hotplug = "org.vncterm.hotplug.0"
+    device = tmp_path / "hotplug.xml"
+    device.write_text(channel_xml(tmp_path / "hotplug.sock", hotplug))
+
+    async def stream_client() -> None:
+        """vncterm's stream client on the guest's console port sees the channel come and go,
+        and captures the unix serial (a shell on the guest's ttyS1)."""
+        client = await StreamClient.connect("127.0.0.1", running.port(name))
+        try:
+            offered = await client.list_streams()
+            assert {"console", "serial1", CHANNEL} <= set(offered)
+            assert hotplug not in offered
+            await asyncio.to_thread(libvirtd.virsh, "attach-device", name, str(device), "--live")
+            await client.wait_for_stream(hotplug)
+            capture = await client.open("serial1")
+            got = b""
+            for _ in range(60):  # until the guest's shell on ttyS1 answers
+                capture.write(b"echo s1-$((3*5))\n")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    while b"s1-15" not in got:
+                        got += await asyncio.wait_for(capture.read(), 1.0)
+                if b"s1-15" in got:
+                    break
+            assert b"s1-15" in got
+            await asyncio.to_thread(libvirtd.virsh, "detach-device", name, str(device), "--live")
+            for _ in range(200):
+                if hotplug not in client.streams:
+                    break
+                await asyncio.sleep(0.1)
+            assert hotplug not in client.streams and CHANNEL in client.streams
+        finally:
+            await client.close()
+
     try:
         service = running.host.services[name]  # type: ignore[union-attr]
-
-        def streams() -> list[str]:
-            return running.call(service.session.streams.available_names)
-
-        assert "org.vncterm.hotplug.0" not in streams()
-        device = tmp_path / "hotplug.xml"
-        device.write_text(channel_xml(tmp_path / "hotplug.sock", "org.vncterm.hotplug.0"))
-        libvirtd.virsh("attach-device", name, str(device), "--live")
-        wait_until(lambda: "org.vncterm.hotplug.0" in streams(), 10)
-        # libvirt's state of a virtio port (the guest has it closed; a port hot-plugged has
-        # none until the guest says)
+        asyncio.run(stream_client())
+        # libvirt's state of a virtio port (the guest has it closed)
         hub = service.session.streams
         assert running.call(lambda: hub.streams[CHANNEL].guest_open) is False
-        libvirtd.virsh("detach-device", name, str(device), "--live")
-        wait_until(lambda: "org.vncterm.hotplug.0" not in streams(), 20)
-        assert CHANNEL in streams()
     finally:
         stop(running, source)
 
