@@ -1,0 +1,441 @@
+"""Issue 17's proof with real viewers: one vncterm host serving several consoles (a shell, a
+QEMU guest's serial socket, a command that floods), each on its own port handed out from the
+port range and by name on the shared WebSocket listener.
+
+Proves: noVNC in Chromium shows each console pixel for pixel on its port and at ``/NAME`` and
+types into that console only, a wrong name is refused with 404; TigerVNC's viewer shows two
+consoles at once, each exactly (that screenshot is docs/host-tigervnc.png); consoles added and
+removed at run time leave the other consoles' viewers connected and updating, close the removed
+console's viewers, and the new one answers on its port and by name; a flood on one console and a
+backend that goes away never stop another console's key echo; a console whose program exits is
+restarted under ``restart = true`` (its viewer stays and sees the new run) and otherwise stays
+listed as ``exited N`` with its viewer.
+
+One QEMU guest and one host serve the whole module (the guest boots once).
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHELL
+from host_harness import ConsoleView, RunningHost
+from peers.common import wait_until_equal
+from peers.novnc_client import NoVncClient
+from peers.qemu_guest import QemuGuest, Serial
+from peers.xvnc import XvncServer
+from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
+from test_browser import browser, events, page_url, wait_event, wait_same_pixels  # noqa: F401
+from test_viewers_desktop import locate, wait_line
+from wsclient import HandshakeRefused, WebSocketSocket, WsRawClient
+
+from vncterm.config import Config, ConsoleSpec, HostConfig, ListenAddress
+
+pytestmark = pytest.mark.peer
+
+HOST = "127.0.0.1"
+BOOT = 120.0  # seconds: TCG boots in ~7 s on an idle machine; CI may be busy
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "host-tigervnc.png"
+#: A command that floods (about 1.3 MB), then a shell to flood again on demand.
+FLOOD = ["/bin/sh", "-c", "seq 1 200000; PS1='$ ' exec /bin/sh -i"]
+
+
+def free_port_range(count: int = 24) -> tuple[int, int]:
+    """``count`` consecutive ports that are free right now (the host's ``port_range``)."""
+    for _ in range(200):
+        low = random.randrange(20000, 60000 - count)
+        ok = True
+        for port in range(low, low + count):
+            with socket.socket() as s:
+                try:
+                    s.bind((HOST, port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return low, low + count - 1
+    raise RuntimeError("no free port range")
+
+
+def shell(name: str) -> Config:
+    """A shell console with a port from the range; its desktop name is ``name`` (the window
+    title of desktop viewers)."""
+    return Config(command=SHELL, listen=[], name=name)
+
+
+@pytest.fixture(scope="module")
+def guest_serial(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One QEMU guest for the module; the unix socket of its serial console."""
+    work = tmp_path_factory.mktemp("host-guest")
+    serial = work / "ttyS0.sock"
+    with QemuGuest(work / "vm", [Serial.unix(serial)], monitor=False):
+        yield serial
+
+
+@pytest.fixture(scope="module")
+def fleet(guest_serial: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
+    """The host: consoles ``shell``, ``guest`` (the guest's serial socket) and ``flood``, every
+    port from the range, a shared WebSocket listener, its control socket."""
+    state = tmp_path_factory.mktemp("host-state") / "state"
+    config = HostConfig(
+        consoles={
+            "shell": shell("shell console"),
+            "guest": Config(
+                command=[],
+                console=ConsoleSpec("unix", str(guest_serial)),
+                listen=[],
+                name="guest console",
+            ),
+            "flood": Config(command=FLOOD, listen=[], name="flood console"),
+        },
+        state_dir=str(state),
+        port_range=free_port_range(),
+        websocket=[ListenAddress(HOST, 0)],
+    )
+    with RunningHost(config) as host:
+        host["shell"].wait_text("$")
+        host["flood"].wait_text("200000", timeout=60)
+        host["guest"].wait_text("guest:", timeout=BOOT)  # the guest shell's prompt
+        yield host
+
+
+def wait_prompt(view: ConsoleView, prompt: str = "$") -> None:
+    """Clear the screen and wait for the prompt alone (a known screen for the next test)."""
+    view.write_console(b"clear\n")
+    deadline = time.monotonic() + 30
+    while not (view.text()[0].startswith(prompt) and not "".join(view.text()[1:]).strip()):
+        assert time.monotonic() < deadline, f"{view.name}: {view.text()}"
+        time.sleep(0.1)
+
+
+def novnc_on(view: ConsoleView) -> NoVncClient:
+    """A noVNC (in Node) connected to the console's own port, showing it exactly."""
+    viewer = NoVncClient()
+    try:
+        viewer.connect(HOST, view.port, quality=None)
+        assert_shows(viewer, view)
+    except BaseException:
+        viewer.close()
+        raise
+    return viewer
+
+
+def assert_shows(viewer: NoVncClient, view: ConsoleView, timeout: float = 15.0) -> None:
+    diff = wait_until_equal(viewer, view.framebuffer, timeout=timeout)
+    assert diff, f"viewer of {view.name}: {diff.describe()}"
+
+
+def assert_connected(viewer: NoVncClient, what: str) -> None:
+    assert not viewer.events_named("disconnected"), f"{what}: {viewer.events_named('disconnected')}"
+
+
+# -- 1. each console on its port and by name, in Chromium ----------------------------------------
+
+
+def type_in_page(driver: webdriver.Chrome, text: str) -> None:
+    driver.execute_script("window.rfb.focus()")
+    ActionChains(driver).send_keys(text).perform()
+
+
+@pytest.mark.slow
+def test_each_console_in_chromium_on_its_port_and_by_name(
+    browser: webdriver.Chrome,  # noqa: F811
+    page_url: str,  # noqa: F811
+    fleet: RunningHost,
+) -> None:
+    names = ("shell", "guest", "flood")
+    ports = {name: fleet[name].port for name in names}
+    assert len(set(ports.values())) == len(names), ports
+    low, high = fleet.config.port_range
+    assert all(low <= port <= high for port in ports.values()), ports
+    for name in names:
+        view = fleet[name]
+        others = [fleet[n] for n in names if n != name]
+        wait_prompt(view, "guest:" if name == "guest" else "$")
+        for how, query in (
+            ("port", f"host={HOST}&port={view.port}"),
+            ("name", f"host={HOST}&port={fleet.websocket_port}&path={name}"),
+        ):
+            browser.get(f"{page_url}?{query}")
+            wait_event(browser, "connect")
+            wait_same_pixels(browser, view)
+            token = f"{name}-by-{how}"
+            type_in_page(browser, f"echo {token}-$((6*7))\n")
+            wait_line(view, f"{token}-42", f"Chromium on {name} by {how}", timeout=60)
+            wait_same_pixels(browser, view, timeout=20)
+            for other in others:  # typed into that console only
+                assert not any(token in line for line in other.text()), other.name
+            browser.execute_script("window.rfb.disconnect()")
+            assert wait_event(browser, "disconnect")["clean"]
+
+
+def test_a_wrong_name_is_refused(
+    browser: webdriver.Chrome,  # noqa: F811
+    page_url: str,  # noqa: F811
+    fleet: RunningHost,
+) -> None:
+    for wrong in ("nosuch", "shell/extra", "Shell"):
+        with pytest.raises(HandshakeRefused) as refused:
+            WebSocketSocket(HOST, fleet.websocket_port, path=f"/{wrong}")
+        assert refused.value.status == 404, wrong
+    # noVNC in the browser: the socket never opens
+    browser.get(f"{page_url}?host={HOST}&port={fleet.websocket_port}&path=nosuch")
+    deadline = time.monotonic() + 15
+    while not any(ev["event"] == "disconnect" for ev in events(browser)):
+        assert time.monotonic() < deadline, events(browser)
+        time.sleep(0.05)
+    assert not any(ev["event"] == "connect" for ev in events(browser)), events(browser)
+    # the right name on the same listener still answers
+    client = WsRawClient(HOST, fleet.websocket_port, path="/shell")
+    try:
+        client.update(incremental=False)
+        assert (client.fb == fleet["shell"].framebuffer()).all()
+    finally:
+        client.close()
+
+
+# -- 2. TigerVNC on two consoles at once ---------------------------------------------------------
+
+
+def tiger(port: int, x: int) -> list[str]:
+    return ["xtigervncviewer", "-SecurityTypes", "None", "-geometry", f"+{x}+0", f"{HOST}::{port}"]
+
+
+def wait_both_shown(
+    x: XvncServer, views: list[tuple[ConsoleView, int]], what: str, timeout: float = 30.0
+) -> np.ndarray:
+    """Wait until each console shows exactly in the window placed at its x offset; the
+    screenshot."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shot = x.screenshot()
+        missing = [
+            view.name for view, x0 in views if locate(shot[:, x0:], view.framebuffer()) is None
+        ]
+        if not missing:
+            return shot
+        assert time.monotonic() < deadline, f"{what}: TigerVNC never showed {missing} exactly"
+        time.sleep(0.3)
+
+
+def tiger_type(x: XvncServer, title: str, x0: int, text: str) -> None:
+    x.run("xdotool", "search", "--name", title, "windowfocus", "--sync")
+    x.run("xdotool", "mousemove", str(x0 + 200), "200")
+    x.run("xdotool", "type", "--delay", "15", text)
+    x.run("xdotool", "key", "Return")
+
+
+@pytest.mark.slow
+def test_tigervnc_on_two_consoles_at_once(fleet: RunningHost) -> None:
+    shell_view, guest_view = fleet["shell"], fleet["guest"]
+    wait_prompt(shell_view)
+    wait_prompt(guest_view, "guest:")
+    width = shell_view.framebuffer().shape[1]
+    right = width + 20
+    views = [(shell_view, 0), (guest_view, right)]
+    with XvncServer(geometry=(2 * right, shell_view.framebuffer().shape[0] + 40)) as x:
+        x.spawn(*tiger(shell_view.port, 0))
+        x.spawn(*tiger(guest_view.port, right))
+        wait_both_shown(x, views, "first screens")
+        tiger_type(x, "shell console", 0, "echo tiger-shell-$((6*7)); ls -F --color=always /usr")
+        wait_line(shell_view, "tiger-shell-42", "TigerVNC on the shell")
+        tiger_type(x, "guest console", right, "echo tiger-guest-$((6*7)); uname -sr; ls /")
+        wait_line(guest_view, "tiger-guest-42", "TigerVNC on the guest", timeout=60)
+        assert not any("tiger-guest" in line for line in shell_view.text())
+        assert not any("tiger-shell" in line for line in guest_view.text())
+        shot = wait_both_shown(x, views, "after typing into each")
+        assert fleet.status("shell")["viewers"] == fleet.status("guest")["viewers"] == 1
+    height = shell_view.framebuffer().shape[0]
+    save_screenshot(shot[:height, :width], shot[:height, right : right + width])
+
+
+def save_screenshot(left: np.ndarray, right: np.ndarray) -> None:
+    """The two windows side by side, a grey bar between them: docs/host-tigervnc.png,
+    rewritten only when its pixels change."""
+    bar = np.full((left.shape[0], 6), 0x808080, dtype=np.uint32)
+    rgb32 = np.hstack([left.astype(np.uint32), bar, right.astype(np.uint32)])
+    rgb = np.stack([(rgb32 >> s) & 0xFF for s in (16, 8, 0)], axis=-1).astype(np.uint8)
+    if SCREENSHOT.exists():
+        with Image.open(SCREENSHOT) as old:
+            if old.mode == "RGB" and np.array_equal(np.asarray(old), rgb):
+                return
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    Image.fromarray(rgb, "RGB").save(SCREENSHOT, optimize=True)
+
+
+# -- 3. consoles added and removed while viewers stay ---------------------------------------------
+
+
+def test_console_added_and_removed_while_viewers_stay(fleet: RunningHost) -> None:
+    shell_view = fleet["shell"]
+    wait_prompt(shell_view)
+    doomed = fleet.add("doomed", shell("doomed console"))
+    doomed.wait_text("$")
+    doomed_port = doomed.port
+    with novnc_on(shell_view) as stays, novnc_on(doomed) as goes:
+        newcomer = fleet.add("newcomer", shell("newcomer console"))
+        try:
+            newcomer.wait_text("$")
+            with novnc_on(newcomer):  # on its port
+                pass
+            by_name = WsRawClient(HOST, fleet.websocket_port, path="/newcomer")
+            try:
+                by_name.update(incremental=False)
+                assert (by_name.fb == newcomer.framebuffer()).all()
+            finally:
+                by_name.close()
+            fleet.remove("doomed")
+            goes.wait_for("disconnected", 10)
+            with pytest.raises(OSError):
+                socket.create_connection((HOST, doomed_port), timeout=5).close()
+            with pytest.raises(HandshakeRefused):
+                WebSocketSocket(HOST, fleet.websocket_port, path="/doomed")
+            # the untouched console's viewer: still connected, still updating
+            stays.type("echo still-here-$((6*7))\n")
+            wait_line(shell_view, "still-here-42", "the shell after the removal")
+            assert_shows(stays, shell_view)
+            assert_connected(stays, "the shell's viewer")
+            listed = {c["name"]: c for c in fleet.listing()["consoles"]}
+            assert "doomed" not in listed
+            assert listed["newcomer"]["ports"] == [newcomer.port]
+            assert listed["shell"]["viewers"] == 1
+        finally:
+            fleet.remove("newcomer")
+
+
+# -- 4. isolation: a flood and a backend gone ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_flood_on_one_console_never_stops_another(fleet: RunningHost) -> None:
+    shell_view, flood = fleet["shell"], fleet["flood"]
+    wait_prompt(shell_view)
+    wait_prompt(flood)
+    with novnc_on(shell_view) as viewer:
+        flood.write_console(b"yes flood-flood-flood-flood\n")
+        flood.wait_text("flood-flood-flood-flood", timeout=30)
+        try:
+            for i in range(3):
+                viewer.type(f"echo during-flood-{i}-$((6*7))\n")
+                wait_line(shell_view, f"during-flood-{i}-42", "the shell during the flood", 60)
+                assert_shows(viewer, shell_view, timeout=30)
+            # the flood was still going when the echo came back (yes only stops on ^C)
+            assert fleet.status("flood")["status"] == "running"
+            screen = flood.text()
+            assert sum(line.startswith("flood-flood") for line in screen) > len(screen) // 2
+        finally:
+            flood.write_console(b"\x03")
+        wait_prompt(flood)
+        assert_connected(viewer, "the shell's viewer")
+
+
+class OneShotBackend:
+    """A unix socket console server that greets its one client, then goes away (closes the
+    connection and stops listening)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(str(path))
+        self.listener.listen(1)
+        self.client: socket.socket | None = None
+        self.accepted = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        try:
+            self.client, _ = self.listener.accept()
+        except OSError:
+            return
+        self.client.sendall(b"backend says hello\r\n")
+        self.accepted.set()
+
+    def go_away(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.listener.close()
+        self.path.unlink(missing_ok=True)
+
+
+def test_a_backend_gone_never_stops_another_console(fleet: RunningHost, tmp_path: Path) -> None:
+    shell_view = fleet["shell"]
+    wait_prompt(shell_view)
+    backend = OneShotBackend(tmp_path / "backend.sock")
+    gone = fleet.add(
+        "gone", Config(command=[], console=ConsoleSpec("unix", str(backend.path)), listen=[])
+    )
+    try:
+        gone.wait_text("backend says hello")
+        with novnc_on(shell_view) as viewer, novnc_on(gone) as gone_viewer:
+            backend.go_away()
+            gone.wait_status_row("console disconnected")  # what the gone console's viewer sees
+            viewer.type("echo after-gone-$((6*7))\n")
+            wait_line(shell_view, "after-gone-42", "the shell after another's backend went")
+            assert_shows(viewer, shell_view)
+            # the console whose backend went is still listed and keeps its viewer
+            assert fleet.status("gone")["viewers"] == 1
+            assert_shows(gone_viewer, gone)
+            assert_connected(gone_viewer, "the viewer of the console whose backend went")
+            assert_connected(viewer, "the shell's viewer")
+    finally:
+        backend.go_away()
+        fleet.remove("gone")
+
+
+# -- 5. restart, or stay listed as exited ---------------------------------------------------------
+
+
+def test_restart_brings_the_console_back_under_its_viewer(
+    fleet: RunningHost, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    script = (
+        f"n=$(( $(cat {runs} 2>/dev/null || echo 0) + 1 )); echo $n > {runs}; echo run-$n; "
+        'if [ "$n" -ge 2 ]; then exec sleep 600; fi; sleep 1; exit 3'
+    )
+    phoenix = fleet.add("phoenix", Config(command=["sh", "-c", script], listen=[], restart=True))
+    try:
+        phoenix.wait_text("run-1")
+        with novnc_on(phoenix) as viewer:
+            phoenix.wait_text("run-2", timeout=30)
+            assert_shows(viewer, phoenix)
+            assert_connected(viewer, "the restarted console's viewer")
+            assert fleet.status("phoenix")["status"] == "running"
+            assert fleet.status("phoenix")["viewers"] == 1
+    finally:
+        fleet.remove("phoenix")
+
+
+def test_without_restart_an_exited_console_stays_listed_with_its_viewer(
+    fleet: RunningHost,
+) -> None:
+    mortal = fleet.add(
+        "mortal",
+        Config(command=["sh", "-c", "echo mortal-bye; read line; exit 5"], listen=[]),
+    )
+    try:
+        mortal.wait_text("mortal-bye")
+        with novnc_on(mortal) as viewer:
+            viewer.type("\n")  # the program reads its line and exits 5
+            deadline = time.monotonic() + 15
+            while fleet.status("mortal")["status"] != "exited 5":
+                assert time.monotonic() < deadline, fleet.status("mortal")
+                time.sleep(0.1)
+            assert fleet.status("mortal")["viewers"] == 1
+            mortal.wait_status_row("console ended (status 5)")
+            assert_shows(viewer, mortal)
+            assert_connected(viewer, "the exited console's viewer")
+            # the port still answers: a second viewer sees the last screen
+            with novnc_on(mortal):
+                assert fleet.status("mortal")["viewers"] == 2
+    finally:
+        fleet.remove("mortal")
