@@ -183,7 +183,7 @@ def test_a_wrong_name_is_refused(
     page_url: str,  # noqa: F811
     fleet: RunningHost,
 ) -> None:
-    for wrong in ("nosuch", "shell/extra", "Shell"):
+    for wrong in ("nosuch", "shell/extra", "Shell", "", "%2E%2E", "shell%00"):
         with pytest.raises(HandshakeRefused) as refused:
             WebSocketSocket(HOST, fleet.websocket_port, path=f"/{wrong}")
         assert refused.value.status == 404, wrong
@@ -281,6 +281,7 @@ def test_console_added_and_removed_while_viewers_stay(fleet: RunningHost) -> Non
     doomed = fleet.add("doomed", shell("doomed console"))
     doomed.wait_text("$")
     doomed_port = doomed.port
+    doomed_by_name = WsRawClient(HOST, fleet.websocket_port, path="/doomed")
     with novnc_on(shell_view) as stays, novnc_on(doomed) as goes:
         newcomer = fleet.add("newcomer", shell("newcomer console"))
         try:
@@ -295,6 +296,7 @@ def test_console_added_and_removed_while_viewers_stay(fleet: RunningHost) -> Non
                 by_name.close()
             fleet.remove("doomed")
             goes.wait_for("disconnected", 10)
+            assert_closed(doomed_by_name)  # its viewer by name too
             with pytest.raises(OSError):
                 socket.create_connection((HOST, doomed_port), timeout=5).close()
             with pytest.raises(HandshakeRefused):
@@ -308,8 +310,21 @@ def test_console_added_and_removed_while_viewers_stay(fleet: RunningHost) -> Non
             assert "doomed" not in listed
             assert listed["newcomer"]["ports"] == [newcomer.port]
             assert listed["shell"]["viewers"] == 1
+            # added again, the name gets its port back (kept in the state directory)
+            again = fleet.add("doomed", shell("doomed console"))
+            assert again.port == doomed_port
+            fleet.remove("doomed")
         finally:
             fleet.remove("newcomer")
+            doomed_by_name.close()
+
+
+def assert_closed(client: WsRawClient, timeout: float = 10.0) -> None:
+    """The server closes the viewer's WebSocket (whatever updates came before)."""
+    client.sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    while client.sock.recv(65536):
+        assert time.monotonic() < deadline, "the viewer was never closed"
 
 
 # -- 4. isolation: a flood and a backend gone ----------------------------------------------------
@@ -317,24 +332,35 @@ def test_console_added_and_removed_while_viewers_stay(fleet: RunningHost) -> Non
 
 @pytest.mark.slow
 def test_a_flood_on_one_console_never_stops_another(fleet: RunningHost) -> None:
+    """Text (``yes``), then hostile bytes (``/dev/urandom``), without end until ^C: the other
+    console's viewer types and sees its echo, exactly, while it lasts."""
     shell_view, flood = fleet["shell"], fleet["flood"]
     wait_prompt(shell_view)
     wait_prompt(flood)
     with novnc_on(shell_view) as viewer:
-        flood.write_console(b"yes flood-flood-flood-flood\n")
-        flood.wait_text("flood-flood-flood-flood", timeout=30)
-        try:
-            for i in range(3):
-                viewer.type(f"echo during-flood-{i}-$((6*7))\n")
-                wait_line(shell_view, f"during-flood-{i}-42", "the shell during the flood", 60)
-                assert_shows(viewer, shell_view, timeout=30)
-            # the flood was still going when the echo came back (yes only stops on ^C)
-            assert fleet.status("flood")["status"] == "running"
-            screen = flood.text()
-            assert sum(line.startswith("flood-flood") for line in screen) > len(screen) // 2
-        finally:
-            flood.write_console(b"\x03")
-        wait_prompt(flood)
+        for what, command in (
+            ("text", "yes flood-flood-flood-flood"),
+            ("random", "cat /dev/urandom"),
+        ):
+            flood.write_console(command.encode() + b"\n")
+            if what == "text":
+                flood.wait_text("flood-flood-flood-flood", timeout=30)
+            try:
+                for i in range(3):
+                    token = f"during-{what}-flood-{i}"
+                    viewer.type(f"echo {token}-$((6*7))\n")
+                    wait_line(shell_view, f"{token}-42", f"the shell during the {what} flood", 60)
+                    assert_shows(viewer, shell_view, timeout=30)
+                # the flood was still going when the echo came back (it only stops on ^C)
+                assert fleet.status("flood")["status"] == "running"
+                if what == "text":
+                    screen = flood.text()
+                    assert sum(line.startswith("flood-flood") for line in screen) > 12, screen
+            finally:
+                flood.write_console(b"\x03")
+            # whatever the random bytes set, a reset brings the prompt back
+            flood.write_console(b"stty sane; printf '\\033c'\n")
+            wait_prompt(flood)
         assert_connected(viewer, "the shell's viewer")
 
 
@@ -400,13 +426,17 @@ def test_restart_brings_the_console_back_under_its_viewer(
     runs = tmp_path / "runs"
     script = (
         f"n=$(( $(cat {runs} 2>/dev/null || echo 0) + 1 )); echo $n > {runs}; echo run-$n; "
-        'if [ "$n" -ge 2 ]; then exec sleep 600; fi; sleep 1; exit 3'
+        "if [ \"$n\" -ge 2 ]; then PS1='$ ' exec sh -i; fi; sleep 1; exit 3"
     )
     phoenix = fleet.add("phoenix", Config(command=["sh", "-c", script], listen=[], restart=True))
     try:
         phoenix.wait_text("run-1")
         with novnc_on(phoenix) as viewer:
             phoenix.wait_text("run-2", timeout=30)
+            assert_shows(viewer, phoenix)
+            # the viewer's keys reach the new run of the program
+            viewer.type("echo reborn-$((6*7))\n")
+            wait_line(phoenix, "reborn-42", "typed into the restarted console")
             assert_shows(viewer, phoenix)
             assert_connected(viewer, "the restarted console's viewer")
             assert fleet.status("phoenix")["status"] == "running"
