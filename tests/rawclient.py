@@ -137,6 +137,12 @@ class RawClient:
     def close(self) -> None:
         self.sock.close()
 
+    def __enter__(self) -> RawClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def is_closed_by_server(self, timeout: float = 3.0) -> bool:
         self.sock.settimeout(timeout)
         try:

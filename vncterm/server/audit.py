@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from .logcontext import CONSOLE
 from .outfile import AppendFile, Notice
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ class AuditLog:
         }
         if viewer is not None:
             entry["viewer"] = viewer
+        console = CONSOLE.get()
+        if console:  # the console of a host this happened on
+            entry["console"] = console
         entry.update(fields)
         line = json.dumps(entry, ensure_ascii=False, default=str)
         if self._file is not None:

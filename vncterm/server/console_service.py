@@ -26,7 +26,7 @@ from ..terminal.emulator import Emulator
 from .audit import AuditLog
 from .desktop import DesktopLink
 from .listeners import listen_on
-from .logcontext import console_context
+from .logcontext import InConsole, console_context
 from .outfile import AppendFile
 from .security import Gatekeeper, anonymous_tls_context, tls_context
 from .session import Session
@@ -246,7 +246,7 @@ class ConsoleService:
         security = wss_security(self.security) if tls else self.security
 
         def make() -> asyncio.Protocol:
-            return self.context.run(self._viewer, security)
+            return InConsole(self._viewer(security), self.name)
 
         return make, self.websocket.policy
 

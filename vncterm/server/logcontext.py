@@ -4,8 +4,13 @@ the name into every record as ``%(console)s`` (``" [NAME]"``, or nothing outside
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CONSOLE: contextvars.ContextVar[str] = contextvars.ContextVar("vncterm_console", default="")
 
@@ -25,3 +30,36 @@ class ConsoleLabel(logging.Filter):
             name = CONSOLE.get()
             record.console = f" [{name}]" if name else ""
         return True
+
+
+class InConsole(asyncio.Protocol):
+    """Runs a protocol's callbacks in console ``name``'s context: a viewer that came through
+    the host's shared WebSocket listener (whose socket was opened outside any console) logs and
+    audits under its console like the others."""
+
+    def __init__(self, inner: asyncio.Protocol, name: str) -> None:
+        self.inner = inner
+        self.name = name
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if CONSOLE.get() == self.name:
+            return fn(*args)
+        return console_context(self.name).run(fn, *args)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._run(self.inner.connection_made, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._run(self.inner.data_received, data)
+
+    def eof_received(self) -> bool | None:
+        return self._run(self.inner.eof_received)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._run(self.inner.connection_lost, exc)
+
+    def pause_writing(self) -> None:
+        self._run(self.inner.pause_writing)
+
+    def resume_writing(self) -> None:
+        self._run(self.inner.resume_writing)

@@ -20,8 +20,13 @@ log = logging.getLogger(__name__)
 def ensure_private_dir(path: str) -> str:
     """Create ``path`` (and parents) as 0700, or tighten an existing folder of ours to 0700;
     refuse one owned by someone else or a symlink."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    info = os.lstat(path)
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        info = os.lstat(path)
+    except FileExistsError:
+        raise ConfigError(f"state directory {path} is not a directory") from None
+    except OSError as e:
+        raise ConfigError(f"state directory {path}: {e.strerror}") from None
     if not stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"state directory {path} is not a directory")
     if info.st_uid != os.geteuid():
