@@ -5,8 +5,6 @@ the same reading methods, so the helpers written for one console work on each.""
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -16,6 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from vncterm.config import Config, HostConfig
+from vncterm.control_client import query
 from vncterm.server.console_service import ConsoleService
 from vncterm.server.host import Host
 
@@ -104,14 +103,7 @@ class RunningHost:
 
     def listing(self) -> dict[str, Any]:
         """What the control socket answers to ``list`` (what ``vncterm --list --json`` shows)."""
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(5)
-            s.connect(f"{self.config.state_dir}/control")
-            s.sendall(b"list\n")
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
-        return dict(json.loads(data))
+        return query(self.config.state_dir)
 
     def status(self, name: str) -> dict[str, Any]:
         """One console's entry in the listing."""

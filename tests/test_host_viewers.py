@@ -16,8 +16,12 @@ One QEMU guest and one host serve the whole module (the guest boots once).
 
 from __future__ import annotations
 
+import json
 import random
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -46,6 +50,7 @@ HOST = "127.0.0.1"
 BOOT = 120.0  # seconds: TCG boots in ~7 s on an idle machine; CI may be busy
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "host-tigervnc.png"
 #: A command that floods (about 1.3 MB), then a shell to flood again on demand.
+VNCTERM = [sys.executable, "-m", "vncterm"]
 FLOOD = ["/bin/sh", "-c", "seq 1 200000; PS1='$ ' exec /bin/sh -i"]
 
 
@@ -469,3 +474,126 @@ def test_without_restart_an_exited_console_stays_listed_with_its_viewer(
                 assert fleet.status("mortal")["viewers"] == 2
     finally:
         fleet.remove("mortal")
+
+
+# -- 3 again: the real thing, vncterm --config FILE and SIGHUP -----------------------------------
+
+CONFIG = """
+[vncterm]
+port-range = "{low}-{high}"
+websocket = "127.0.0.1:{ws}"
+
+[defaults]
+command = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
+
+{consoles}
+"""
+
+
+def write_config(path: Path, low: int, high: int, ws: int, names: list[str]) -> None:
+    consoles = "\n".join(f"[console.{name}]\nname = '{name} console'\n" for name in names)
+    path.write_text(CONFIG.format(low=low, high=high, ws=ws, consoles=consoles))
+
+
+def vncterm_list_json(state: Path) -> dict[str, dict[str, object]]:
+    """``vncterm --list --json``: the consoles by name."""
+    done = subprocess.run(
+        [*VNCTERM, "--list", "--json", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    return {c["name"]: c for c in json.loads(done.stdout)["consoles"]}
+
+
+def same_as_a_new_viewer(viewer: NoVncClient, port: int, what: str) -> np.ndarray:
+    """The viewer shows what a viewer connecting now is sent (both settled); that screen."""
+    with NoVncClient() as fresh:
+        fresh.connect(HOST, port, quality=None)
+        diff = wait_until_equal(viewer, fresh.capture, timeout=15)
+        assert diff, f"{what}: {diff.describe()}"
+        return fresh.capture()
+
+
+def wait_changed(viewer: NoVncClient, before: np.ndarray, what: str) -> None:
+    deadline = time.monotonic() + 15
+    while np.array_equal(viewer.capture(), before):
+        assert time.monotonic() < deadline, f"{what}: the viewer's screen never changed"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_sighup_adds_and_removes_consoles_under_connected_viewers(tmp_path: Path) -> None:
+    path, state = tmp_path / "vncterm.toml", tmp_path / "state"
+    low, high = free_port_range()
+    ws = free_port_range(1)[0]
+    write_config(path, low, high, ws, ["stay", "leave"])
+    log_path = tmp_path / "vncterm.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [*VNCTERM, "--config", str(path), "--state-dir", str(state), "-v"],
+            stderr=log_file,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                listed = vncterm_list_json(state)
+            except AssertionError:
+                listed = {}
+            if all(listed.get(n, {}).get("status") == "running" for n in ("stay", "leave")):
+                break
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.1)
+        port = {name: int(listed[name]["ports"][0]) for name in listed}  # type: ignore[index]
+        assert all(low <= p <= high for p in port.values()), port
+        with NoVncClient() as stays, NoVncClient() as goes:
+            stays.connect(HOST, port["stay"], quality=None)
+            goes.connect(HOST, port["leave"], quality=None)
+            before = same_as_a_new_viewer(stays, port["stay"], "stay, first screen")
+            stays.type("echo before-$((6*7))\n")
+            wait_changed(stays, before, "stay, typed before the reload")
+            shown = same_as_a_new_viewer(stays, port["stay"], "stay, before the reload")
+
+            write_config(path, low, high, ws, ["stay", "arrive"])
+            proc.send_signal(signal.SIGHUP)
+            goes.wait_for("disconnected", 15)  # the removed console's viewer is closed
+            deadline = time.monotonic() + 20
+            while set(listed := vncterm_list_json(state)) != {"stay", "arrive"}:
+                assert time.monotonic() < deadline, listed
+                time.sleep(0.1)
+            assert listed["stay"]["ports"] == [port["stay"]]
+            assert listed["stay"]["viewers"] == 1
+            with pytest.raises(OSError):
+                socket.create_connection((HOST, port["leave"]), timeout=5).close()
+
+            # the untouched console: its viewer stayed and keeps updating
+            assert_connected(stays, "the untouched console's viewer")
+            stays.type("echo after-$((6*7))\n")
+            wait_changed(stays, shown, "stay, typed after the reload")
+            same_as_a_new_viewer(stays, port["stay"], "stay, after the reload")
+            assert_connected(stays, "the untouched console's viewer")
+
+            # the added console: on its port, and by name on the shared listener
+            arrive_port = int(listed["arrive"]["ports"][0])  # type: ignore[index]
+            assert low <= arrive_port <= high
+            with NoVncClient() as arrives:
+                arrives.connect(HOST, arrive_port, quality=None)
+                screen = same_as_a_new_viewer(arrives, arrive_port, "arrive on its port")
+                by_name = WsRawClient(HOST, ws, path="/arrive")
+                try:
+                    by_name.update(incremental=False)
+                    assert (by_name.fb == screen).all()
+                finally:
+                    by_name.close()
+            with pytest.raises(HandshakeRefused):
+                WebSocketSocket(HOST, ws, path="/leave")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    log = log_path.read_text()
+    assert "SIGHUP: console arrive added" in log, log
+    assert "SIGHUP: console leave removed" in log, log
+    assert "console stay changed" not in log, log
