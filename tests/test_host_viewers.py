@@ -373,8 +373,9 @@ class OneShotBackend:
     """A unix socket console server that greets its one client, then goes away (closes the
     connection and stops listening)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, greeting: bytes = b"backend says hello") -> None:
         self.path = path
+        self.greeting = greeting
         self.listener = socket.socket(socket.AF_UNIX)
         self.listener.bind(str(path))
         self.listener.listen(1)
@@ -387,7 +388,7 @@ class OneShotBackend:
             self.client, _ = self.listener.accept()
         except OSError:
             return
-        self.client.sendall(b"backend says hello\r\n")
+        self.client.sendall(self.greeting + b"\r\n")
         self.accepted.set()
 
     def go_away(self) -> None:
@@ -417,6 +418,12 @@ def test_a_backend_gone_never_stops_another_console(fleet: RunningHost, tmp_path
             assert_shows(gone_viewer, gone)
             assert_connected(gone_viewer, "the viewer of the console whose backend went")
             assert_connected(viewer, "the shell's viewer")
+            gone_viewer.type("typed into nothing\n")  # keys for a console with no backend
+            # the backend back on the same path: the console reconnects under its viewer
+            backend = OneShotBackend(backend.path, b"backend is back")
+            gone.wait_text("backend is back", timeout=30)
+            assert_shows(gone_viewer, gone)
+            assert_connected(gone_viewer, "the viewer of the console whose backend came back")
     finally:
         backend.go_away()
         fleet.remove("gone")
@@ -469,6 +476,7 @@ def test_without_restart_an_exited_console_stays_listed_with_its_viewer(
             mortal.wait_status_row("console ended (status 5)")
             assert_shows(viewer, mortal)
             assert_connected(viewer, "the exited console's viewer")
+            viewer.type("keys for a program that is gone\n")
             # the port still answers: a second viewer sees the last screen
             with novnc_on(mortal):
                 assert fleet.status("mortal")["viewers"] == 2
@@ -597,3 +605,20 @@ def test_sighup_adds_and_removes_consoles_under_connected_viewers(tmp_path: Path
     assert "SIGHUP: console arrive added" in log, log
     assert "SIGHUP: console leave removed" in log, log
     assert "console stay changed" not in log, log
+
+
+def test_a_console_that_cannot_start_stays_listed_and_keeps_its_viewer(
+    fleet: RunningHost,
+) -> None:
+    broken = fleet.add("broken", Config(command=["no-such-program-here"], listen=[]))
+    try:
+        assert fleet.status("broken")["status"].startswith("failed")
+        with novnc_on(broken) as viewer:
+            broken.wait_status_row("console cannot start")
+            assert_shows(viewer, broken)
+            viewer.type("keys for a program that never ran\n")
+            assert_shows(viewer, broken)
+            assert fleet.status("broken")["viewers"] == 1
+            assert_connected(viewer, "the failed console's viewer")
+    finally:
+        fleet.remove("broken")
