@@ -41,6 +41,13 @@ log = logging.getLogger(__name__)
 RESTART_FIRST = 1.0
 RESTART_LAST = 60.0
 RESTART_STEADY = 60.0
+#: What the terminal forgets before a restarted program's first byte, so that the run that
+#: ended cannot leave the next one its modes: DECSTR (character sets, cursor keys, keypad,
+#: margins, attributes), mouse reporting (X10, 1000, 1002, 1003 and the 1005/1006/1015
+#: encodings) and bracketed paste. The text stays for the viewers.
+FRESH_TERMINAL = b"\x1b[!p" + b"".join(
+    b"\x1b[?%dl" % mode for mode in (9, 1000, 1002, 1003, 1005, 1006, 1015, 2004)
+)
 
 
 @dataclass
@@ -71,7 +78,7 @@ class ConsoleService:
         self.single = single
         #: Log records from this console's work carry its name (not on the one-console line).
         self.context = contextvars.copy_context() if single else console_context(name)
-        self.console = console or self._make_console()
+        self.console = console or self._make_console(config.cols, config.rows)
         self.emulator = Emulator(
             config.cols,
             config.rows,
@@ -127,9 +134,9 @@ class ConsoleService:
         what = spec.describe() if spec is not None else os.path.basename(self.config.command[0])
         return f"{what} on {host}"
 
-    def _make_console(self) -> Console:
+    def _make_console(self, cols: int, rows: int) -> Console:
         c = self.config
-        return make_console(c.console, c.command, c.cols, c.rows)
+        return make_console(c.console, c.command, cols, rows)
 
     def _notice(self, key: str, text: str, ttl: float | None) -> None:
         """A log file's trouble, shown on the status row."""
@@ -232,8 +239,10 @@ class ConsoleService:
             if self._stopping:
                 return self.exit_status or 0
             delay = min(RESTART_LAST, delay * 2)
-            self.console = self._make_console()
+            # at the terminal's size now: a viewer may have resized it
+            self.console = self._make_console(self.emulator.cols, self.emulator.rows)
             self.session.set_console(self.console)
+            self.session.stages.run("terminal", self.emulator.feed, FRESH_TERMINAL)
             running = await self._start_console()
             if running:
                 self.session.notice("console", "console restarted", 5.0)
