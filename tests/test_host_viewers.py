@@ -457,6 +457,68 @@ def test_restart_brings_the_console_back_under_its_viewer(
         fleet.remove("phoenix")
 
 
+def restarting(runs: Path, first: str, then: str) -> list[str]:
+    """A command whose first run does ``first`` and exits 3, later runs ``then``; each run
+    prints ``run-N`` first."""
+    script = (
+        f"n=$(( $(cat {runs} 2>/dev/null || echo 0) + 1 )); echo $n > {runs}; echo run-$n; "
+        f'if [ "$n" -ge 2 ]; then {then}; fi; {first}; exit 3'
+    )
+    return ["sh", "-c", script]
+
+
+def test_a_restarted_program_gets_the_size_the_viewer_chose(
+    fleet: RunningHost, tmp_path: Path
+) -> None:
+    command = restarting(tmp_path / "runs", "read line", "stty size; exec sleep 600")
+    sized = fleet.add("sized", Config(command=command, listen=[], restart=True, allow_resize=True))
+    try:
+        sized.wait_text("run-1")
+        with novnc_on(sized) as viewer:
+            viewer.set_desktop_size(900, 540)  # 100x30 cells of 9x18
+            deadline = time.monotonic() + 15
+            while sized.framebuffer().shape != (540, 900):
+                assert time.monotonic() < deadline, sized.framebuffer().shape
+                time.sleep(0.1)
+            viewer.type("\n")  # the first run reads its line and exits
+            sized.wait_text("run-2", timeout=30)
+            wait_line(sized, "30 100", "stty size in the restarted program")
+            assert_shows(viewer, sized)
+    finally:
+        fleet.remove("sized")
+
+
+def test_a_restarted_program_starts_on_a_sane_terminal(fleet: RunningHost, tmp_path: Path) -> None:
+    """The program that ended left mouse reporting, bracketed paste, application cursor keys
+    and the line-drawing character set on; the next run gets none of them."""
+    out = tmp_path / "typed"
+    modes = r"printf '\033[?1000h\033[?2004h\033[?1h\033(0'"
+    command = restarting(tmp_path / "runs", f"{modes}; read line", f"exec cat > {out}")
+    fresh = fleet.add("fresh", Config(command=command, listen=[], restart=True))
+    try:
+        fresh.wait_text("run-1")
+        with novnc_on(fresh) as viewer:
+            deadline = time.monotonic() + 15
+            while 1000 not in fresh.call(lambda: fresh.service.emulator.private_modes()):
+                assert time.monotonic() < deadline, "the first run never turned mouse reports on"
+                time.sleep(0.05)
+            viewer.type("\n")
+            fresh.wait_text("run-2", timeout=30)  # in ASCII, not line drawing
+            viewer.pointer(20, 20, 1)  # a click: no mouse report for cat
+            viewer.pointer(20, 20, 0)
+            viewer.key(0xFF52)  # Up: a plain ESC [ A, not the application form ESC O A
+            viewer.type("qx-typed\n")
+            fresh.wait_text("qx-typed")  # the tty echoes it (after ^[[A)
+            deadline = time.monotonic() + 15
+            while not out.exists() or not out.read_bytes().endswith(b"\n"):
+                assert time.monotonic() < deadline, out.read_bytes() if out.exists() else None
+                time.sleep(0.05)
+            assert out.read_bytes() == b"\x1b[Aqx-typed\n"
+            assert_shows(viewer, fresh)
+    finally:
+        fleet.remove("fresh")
+
+
 def test_without_restart_an_exited_console_stays_listed_with_its_viewer(
     fleet: RunningHost,
 ) -> None:
