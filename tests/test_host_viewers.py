@@ -337,12 +337,12 @@ def assert_closed(client: WsRawClient, timeout: float = 10.0) -> None:
 
 @pytest.mark.slow
 def test_a_flood_on_one_console_never_stops_another(fleet: RunningHost) -> None:
-    """Text (``yes``), then hostile bytes (``/dev/urandom``), without end until ^C: the other
-    console's viewer types and sees its echo, exactly, while it lasts."""
+    """Text (``yes``), then hostile bytes (``/dev/urandom``), without end until ^C, watched by
+    a viewer: the other console's viewer types and sees its echo, exactly, while it lasts."""
     shell_view, flood = fleet["shell"], fleet["flood"]
     wait_prompt(shell_view)
     wait_prompt(flood)
-    with novnc_on(shell_view) as viewer:
+    with novnc_on(shell_view) as viewer, novnc_on(flood) as flood_viewer:
         for what, command in (
             ("text", "yes flood-flood-flood-flood"),
             ("random", "cat /dev/urandom"),
@@ -366,7 +366,9 @@ def test_a_flood_on_one_console_never_stops_another(fleet: RunningHost) -> None:
             # whatever the random bytes set, a reset brings the prompt back
             flood.write_console(b"stty sane; printf '\\033c'\n")
             wait_prompt(flood)
+            assert_shows(flood_viewer, flood)  # the flood's own viewer kept up, exactly
         assert_connected(viewer, "the shell's viewer")
+        assert_connected(flood_viewer, "the flood's viewer")
 
 
 class OneShotBackend:
