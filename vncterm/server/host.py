@@ -81,6 +81,8 @@ class Host:
         #: The signal that stopped the host (SIGTERM/SIGINT), if any.
         self.stop_signal: int | None = None
         self._stopped = asyncio.Event()
+        #: One reload at a time: SIGHUPs in a row each see the consoles the last one left.
+        self._reloading = asyncio.Lock()
 
     def _notice(self, key: str, text: str, ttl: float | None) -> None:
         """The audit log's trouble, on every console's status row."""
@@ -218,7 +220,12 @@ class Host:
 
     async def reload(self) -> None:
         """SIGHUP: reopen the log files; with a config file, apply its consoles: new ones
-        start, removed ones stop, changed ones restart; the others are not touched."""
+        start, removed ones stop, changed ones restart; the others are not touched. Reloads
+        run one after the other."""
+        async with self._reloading:
+            await self._reload()
+
+    async def _reload(self) -> None:
         for service in self.services.values():
             if service.log_file is not None:
                 service.log_file.reopen()
