@@ -155,6 +155,9 @@ class ConsoleService:
         )
         self.servers += servers
         self.addresses += bound
+        if self._stopping:  # removed while it was being added: listen no more
+            self.stop_listening()
+            return
         if self.single:
             self.servers += await self.context.run(asyncio.ensure_future, self.websocket.start())
 
@@ -165,6 +168,8 @@ class ConsoleService:
 
     async def _start(self) -> None:
         await self._start_console()
+        if self._stopping:
+            return
         cfg = self.config
         if cfg.reverse_listen is not None or cfg.desktop is not None:
             target: tuple[str, int] | str | None = None
@@ -188,6 +193,8 @@ class ConsoleService:
 
     async def _start_console(self) -> bool:
         session = self.session
+        if self._stopping:  # removed while it was being added: start no program
+            return False
         try:
             await self.console.start(session.on_console_data, session.on_console_status)
         except Exception as e:  # a command that cannot run, a device that cannot open
@@ -199,6 +206,9 @@ class ConsoleService:
             self.state = f"failed: {why}"
             log.error("console cannot start: %s", why)
             session.notice("console", f"console cannot start: {why}", None)
+            return False
+        if self._stopping:  # stopped while it started: let the program go too
+            self.console.close()
             return False
         self.state = "running"
         self._started_at = time.monotonic()
