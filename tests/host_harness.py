@@ -16,7 +16,7 @@ import numpy as np
 from vncterm.config import Config, HostConfig
 from vncterm.control_client import query
 from vncterm.server.console_service import ConsoleService
-from vncterm.server.host import Host
+from vncterm.server.host import Host, Reload
 
 T = TypeVar("T")
 
@@ -24,8 +24,9 @@ T = TypeVar("T")
 class RunningHost:
     """``Host(config)`` started on a thread; a context manager that always stops it."""
 
-    def __init__(self, config: HostConfig) -> None:
+    def __init__(self, config: HostConfig, reload: Reload | None = None) -> None:
         self.config = config
+        self.reload = reload
         self.host: Host | None = None
         self.loop = asyncio.new_event_loop()
         self.exit_status: Future[int] = Future()
@@ -37,7 +38,7 @@ class RunningHost:
 
         async def main() -> None:
             try:
-                self.host = Host(self.config)
+                self.host = Host(self.config, reload=self.reload)
                 await self.host.start()
             except BaseException as e:
                 self._started.set_exception(e)

@@ -16,7 +16,11 @@ One QEMU guest and one host serve the whole module (the guest boots once).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import json
+import os
 import random
 import signal
 import socket
@@ -43,6 +47,7 @@ from test_viewers_desktop import locate, wait_line
 from wsclient import HandshakeRefused, WebSocketSocket, WsRawClient
 
 from vncterm.config import Config, ConsoleSpec, HostConfig, ListenAddress
+from vncterm.server.console_service import ConsoleService
 
 pytestmark = pytest.mark.peer
 
@@ -686,3 +691,149 @@ def test_a_console_that_cannot_start_stays_listed_and_keeps_its_viewer(
             assert_connected(viewer, "the failed console's viewer")
     finally:
         fleet.remove("broken")
+
+
+def children(pid: int, argv: list[str]) -> list[int]:
+    """The processes whose parent is ``pid`` running ``argv``."""
+    want = [a.encode() for a in argv]
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")[:-1]
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and cmdline == want:
+            found.append(int(entry.name))
+    return found
+
+
+def test_reloads_at_once_apply_in_turn(tmp_path: Path) -> None:
+    """Three reloads started together (SIGHUPs in a row) while a console's settings changed:
+    they apply one after the other, so the console ends with one program, not one per reload
+    (a program started for a console already removed was never stopped, and vncterm waited
+    for it on SIGTERM)."""
+    sleeper = ["sleep", "6017"]
+    program = ["sh", "-c", f"echo up; exec {' '.join(sleeper)}"]
+    config = HostConfig(
+        consoles={
+            "stay": shell("stay console"),
+            "change": Config(command=program, listen=[]),
+        },
+        config_path=str(tmp_path / "vncterm.toml"),
+        state_dir=str(tmp_path / "state"),
+        port_range=free_port_range(),
+    )
+    changed = dataclasses.replace(
+        config, consoles={**config.consoles, "change": Config(command=program, listen=[], cols=90)}
+    )
+    with RunningHost(config, reload=lambda path: changed) as host, _killing(sleeper):
+        host["change"].wait_text("up")
+        with novnc_on(host["stay"]) as stays:
+            assert host.host is not None
+            reload = host.host.reload
+
+            async def three() -> None:
+                await asyncio.gather(reload(), reload(), reload())
+
+            host.run(three())
+            change = host["change"]
+            change.wait_text("up")
+            assert change.call(lambda: change.service.emulator.cols) == 90
+            assert {c["status"] for c in host.listing()["consoles"]} == {"running"}
+            deadline = time.monotonic() + 10
+            while len(programs := children(os.getpid(), sleeper)) != 1:
+                assert time.monotonic() < deadline, f"{len(programs)} programs for one console"
+                time.sleep(0.1)
+            assert_connected(stays, "the untouched console's viewer")
+            assert_shows(stays, host["stay"])
+
+
+def test_a_console_removed_while_being_added_leaves_nothing(fleet: RunningHost) -> None:
+    """Discovery may remove a console while it is still being added: no program is started
+    for it and its port is not left listening."""
+    sleeper = ["sleep", "6018"]
+    program = ["sh", "-c", f"exec {' '.join(sleeper)}"]
+    assert fleet.host is not None
+    host = fleet.host
+
+    async def both() -> ConsoleService:
+        service, _ = await asyncio.gather(
+            host.add_console("ghost", Config(command=program, listen=[])),
+            host.remove_console("ghost"),
+        )
+        return service
+
+    with _killing(sleeper), novnc_on(fleet["shell"]) as viewer:
+        ghost = fleet.run(both())
+        assert "ghost" not in {c["name"] for c in fleet.listing()["consoles"]}
+        time.sleep(0.5)  # what a late start would have started by now
+        assert children(os.getpid(), sleeper) == []
+        for address in ghost.addresses:
+            assert isinstance(address, tuple)
+            with pytest.raises(OSError):
+                socket.create_connection(address, timeout=5).close()
+        assert_connected(viewer, "another console's viewer")
+
+
+@contextlib.contextmanager
+def _killing(argv: list[str]) -> Iterator[None]:
+    """Kill, on the way out, the test's children running ``argv`` (any the host lost)."""
+    try:
+        yield
+    finally:
+        for pid in children(os.getpid(), argv):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_sighups_in_a_row_leave_one_program_per_console(tmp_path: Path) -> None:
+    """Three SIGHUPs at once after a console's settings changed: each console ends with one
+    program, the untouched console's viewer stays, and vncterm still stops on SIGTERM."""
+    path, state = tmp_path / "vncterm.toml", tmp_path / "state"
+    low, high = free_port_range()
+    program = '["sh", "-c", "echo up; exec sleep 600"]'
+    file = f'[vncterm]\nport-range = "{low}-{high}"\n[defaults]\ncommand = {program}\n'
+    path.write_text(file + "[console.stay]\n[console.change]\ngeometry = '80x24'\n")
+    log_path = tmp_path / "vncterm.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [*VNCTERM, "--config", str(path), "--state-dir", str(state), "-v"],
+            stderr=log_file,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while len(children(proc.pid, ["sleep", "600"])) < 2:
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        listed = vncterm_list_json(state)
+        with NoVncClient() as stays:
+            stays.connect(HOST, int(listed["stay"]["ports"][0]), quality=None)  # type: ignore[index]
+            path.write_text(file + "[console.stay]\n[console.change]\ngeometry = '90x24'\n")
+            for _ in range(3):  # apart, or the kernel merges them into one
+                proc.send_signal(signal.SIGHUP)
+                time.sleep(0.01)
+            deadline = time.monotonic() + 30
+            while log_path.read_text().count("console change changed") < 1 or not all(
+                c["status"] == "running" for c in vncterm_list_json(state).values()
+            ):
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+            time.sleep(1)  # what a second reload would still start
+            assert len(children(proc.pid, ["sleep", "600"])) == 2, log_path.read_text()
+            assert_connected(stays, "the untouched console's viewer")
+    finally:
+        proc.terminate()
+        try:
+            status = proc.wait(timeout=15)
+        finally:
+            for pid in children(proc.pid, ["sleep", "600"]):
+                os.kill(pid, signal.SIGKILL)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert status == 128 + signal.SIGTERM
+    assert " ERROR " not in log_path.read_text(), log_path.read_text()
