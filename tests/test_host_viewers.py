@@ -676,6 +676,35 @@ def test_sighup_adds_and_removes_consoles_under_connected_viewers(tmp_path: Path
     assert "console stay changed" not in log, log
 
 
+def test_a_program_exit_is_seen_among_many_running_programs(fleet: RunningHost) -> None:
+    """More programs running than the event loop's default thread pool has threads (a host
+    of many consoles): one that exits is still seen, and restarted, under its viewer."""
+    sleeper = ["sleep", "6019"]
+    many = min(32, (os.cpu_count() or 1) + 4) + 2  # ThreadPoolExecutor's default size, and more
+    names = [f"many-{i}" for i in range(many)]
+    with _killing(sleeper):
+        try:
+            for name in names:
+                fleet.add(name, Config(command=sleeper, listen=[]))
+            for name in names:
+                assert fleet.status(name)["status"] == "running", fleet.status(name)
+            short = fleet.add(
+                "short", Config(command=["sh", "-c", "echo short; read line; exit 4"], listen=[])
+            )
+            short.wait_text("short")
+            with novnc_on(short) as viewer:
+                viewer.type("\n")
+                deadline = time.monotonic() + 15
+                while fleet.status("short")["status"] != "exited 4":
+                    assert time.monotonic() < deadline, fleet.status("short")
+                    time.sleep(0.1)
+                short.wait_status_row("console ended (status 4)")
+                assert_shows(viewer, short)
+        finally:
+            for name in [*names, "short"]:
+                fleet.remove(name)
+
+
 def test_a_console_that_cannot_start_stays_listed_and_keeps_its_viewer(
     fleet: RunningHost,
 ) -> None:
