@@ -8,10 +8,14 @@ consoles at once, each exactly (that screenshot is docs/host-tigervnc.png); cons
 removed at run time leave the other consoles' viewers connected and updating, close the removed
 console's viewers, and the new one answers on its port and by name; a flood on one console and a
 backend that goes away never stop another console's key echo; a console whose program exits is
-restarted under ``restart = true`` (its viewer stays and sees the new run) and otherwise stays
-listed as ``exited N`` with its viewer.
+restarted under ``restart = true`` (its viewer stays and sees the new run, at the size the
+viewer chose, on a terminal without the modes the last run left on) and otherwise stays listed
+as ``exited N`` with its viewer, even among more programs than the loop's thread pool has
+threads. The real thing too: ``vncterm --config FILE`` edited and SIGHUP (or several in a row)
+under connected noVNC viewers, checked with ``vncterm --list --json``; a console removed while it
+is still being added leaves no program and no port.
 
-One QEMU guest and one host serve the whole module (the guest boots once).
+One QEMU guest and one in-process host serve most of the module (the guest boots once).
 """
 
 from __future__ import annotations
