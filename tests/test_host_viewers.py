@@ -217,6 +217,36 @@ def test_a_wrong_name_is_refused(
         client.close()
 
 
+def test_by_name_each_console_asks_for_its_own_password(
+    browser: webdriver.Chrome,  # noqa: F811
+    page_url: str,  # noqa: F811
+    fleet: RunningHost,
+) -> None:
+    """The shared WebSocket listener is each console's own door: a console with a password
+    asks for it there, the others do not."""
+    locked = fleet.add("locked", Config(command=SHELL, listen=[], password=b"sekrit"))
+    try:
+        locked.wait_text("$")
+        ws = fleet.websocket_port
+        browser.get(f"{page_url}?host={HOST}&port={ws}&path=locked&password=sekrit")
+        wait_event(browser, "credentialsrequired")
+        wait_event(browser, "connect")
+        wait_same_pixels(browser, locked)
+        browser.get(f"{page_url}?host={HOST}&port={ws}&path=locked&password=wrong")
+        deadline = time.monotonic() + 15
+        while not any(ev["event"] == "securityfailure" for ev in events(browser)):
+            assert time.monotonic() < deadline, events(browser)
+            time.sleep(0.05)
+        assert not any(ev["event"] == "connect" for ev in events(browser)), events(browser)
+        browser.get(f"{page_url}?host={HOST}&port={ws}&path=shell")
+        wait_event(browser, "connect")
+        assert not any(ev["event"] == "credentialsrequired" for ev in events(browser))
+        wait_same_pixels(browser, fleet["shell"])
+        browser.execute_script("window.rfb.disconnect()")
+    finally:
+        fleet.remove("locked")
+
+
 # -- 2. TigerVNC on two consoles at once ---------------------------------------------------------
 
 
