@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import random
 import signal
@@ -52,6 +53,7 @@ from wsclient import HandshakeRefused, WebSocketSocket, WsRawClient
 
 from vncterm.config import Config, ConsoleSpec, HostConfig, ListenAddress
 from vncterm.server.console_service import ConsoleService
+from vncterm.server.logcontext import ConsoleLabel
 
 pytestmark = pytest.mark.peer
 
@@ -408,6 +410,37 @@ def test_a_flood_on_one_console_never_stops_another(fleet: RunningHost) -> None:
             assert_shows(flood_viewer, flood)  # the flood's own viewer kept up, exactly
         assert_connected(viewer, "the shell's viewer")
         assert_connected(flood_viewer, "the flood's viewer")
+
+
+def test_a_full_log_disk_on_one_console_never_stops_another(
+    fleet: RunningHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A console whose log cannot be written (``/dev/full``: ENOSPC on every write) says so on
+    its own status row and in one log record naming it; the other console's viewer types on."""
+    shell_view = fleet["shell"]
+    wait_prompt(shell_view)
+    caplog.handler.addFilter(ConsoleLabel())
+    caplog.set_level(logging.WARNING)
+    full = fleet.add("full", Config(command=SHELL, listen=[], log_path="/dev/full"))
+    try:
+        full.wait_text("$")
+        with novnc_on(shell_view) as viewer, novnc_on(full) as full_viewer:
+            for i in range(3):
+                full.write_console(f"seq 1 3000; echo written-{i}\n".encode())
+                wait_line(full, f"written-{i}", "the console with the full log disk")
+                viewer.type(f"echo beside-full-{i}-$((6*7))\n")
+                wait_line(shell_view, f"beside-full-{i}-42", "the shell beside it")
+                assert_shows(viewer, shell_view)
+            full.wait_status_row("No space left on device")
+            assert_shows(full_viewer, full)  # its viewer sees why
+            assert "No space" not in shell_view.status_row()
+            assert_connected(viewer, "the shell's viewer")
+            assert_connected(full_viewer, "the full console's viewer")
+    finally:
+        fleet.remove("full")
+    reports = [r for r in caplog.records if "No space left" in r.getMessage()]
+    assert len(reports) == 1, [r.getMessage() for r in reports]
+    assert reports[0].console == " [full]"  # type: ignore[attr-defined]
 
 
 class OneShotBackend:
