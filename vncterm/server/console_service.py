@@ -90,11 +90,19 @@ class ConsoleService:
         self.renderer = TerminalRenderer(
             font, config.cols, config.rows, bold_is_bright=config.bold_is_bright
         )
-        self.log_file = (
-            AppendFile(config.log_path, "console log", on_notice=self._notice)
-            if config.log_path
-            else None
-        )
+        log_trouble: str | None = None
+        try:
+            self.log_file = (
+                AppendFile(config.log_path, "console log", on_notice=self._notice)
+                if config.log_path
+                else None
+            )
+        except OSError as e:  # on a host, the console goes on without its log
+            if single:
+                raise
+            self.log_file = None
+            log_trouble = f"console log {config.log_path}: cannot open: {e.strerror or e}"
+            self.context.run(log.error, "%s", log_trouble)
         self.session = Session(
             self.console,
             self.emulator,
@@ -105,6 +113,8 @@ class ConsoleService:
             log_file=self.log_file,
         )
         session = self.session
+        if log_trouble is not None:
+            session.notice("console log", log_trouble, None)
         session.follow_title = not config.name
         session.allow_resize = config.allow_resize
         session.allow_lossy = config.allow_lossy
