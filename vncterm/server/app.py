@@ -102,11 +102,13 @@ async def serve_host(config: HostConfig, reload: Reload | None = None) -> int:
     """Run a host: SIGINT/SIGTERM stop it (exit 128+N), SIGHUP re-reads its config file and
     reopens the log files."""
     host = Host(config, reload=reload)
-    await host.start()
     loop = asyncio.get_running_loop()
+    # before the consoles start (which takes a while with many): a SIGHUP meanwhile (a
+    # reload, logrotate) is applied once they have, instead of killing vncterm
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(host.reload()) and None)
+    await host.start()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, host.stop, int(sig))
-    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(host.reload()) and None)
     return await host.wait()
 
 

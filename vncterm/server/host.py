@@ -92,7 +92,12 @@ class Host:
     # -- starting --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """The state directory, the shared listeners, then every console."""
+        """The state directory, the shared listeners, then every console (a reload asked for
+        meanwhile waits for them)."""
+        async with self._reloading:
+            await self._start()
+
+    async def _start(self) -> None:
         cfg = self.config
         needs_state = self._control_wanted or any(not c.listen for c in cfg.consoles.values())
         if needs_state:
