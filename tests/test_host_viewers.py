@@ -280,7 +280,6 @@ def tiger_type(x: XvncServer, title: str, x0: int, text: str) -> None:
     x.run("xdotool", "key", "Return")
 
 
-@pytest.mark.slow
 def test_tigervnc_on_two_consoles_at_once(fleet: RunningHost) -> None:
     shell_view, guest_view = fleet["shell"], fleet["guest"]
     wait_prompt(shell_view)
@@ -702,7 +701,6 @@ def wait_changed(viewer: NoVncClient, before: np.ndarray, what: str) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.slow
 def test_sighup_adds_and_removes_consoles_under_connected_viewers(tmp_path: Path) -> None:
     path, state = tmp_path / "vncterm.toml", tmp_path / "state"
     low, high = free_port_range()
@@ -919,7 +917,6 @@ def _killing(argv: list[str]) -> Iterator[None]:
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.mark.slow
 def test_sighups_in_a_row_leave_one_program_per_console(tmp_path: Path) -> None:
     """Three SIGHUPs at once after a console's settings changed: each console ends with one
     program, the untouched console's viewer stays, and vncterm still stops on SIGTERM."""
@@ -968,3 +965,50 @@ def test_sighups_in_a_row_leave_one_program_per_console(tmp_path: Path) -> None:
                 proc.wait()
     assert status == 128 + signal.SIGTERM
     assert " ERROR " not in log_path.read_text(), log_path.read_text()
+
+
+def test_a_sighup_while_the_consoles_start_is_applied_once_they_have(tmp_path: Path) -> None:
+    """logrotate or a reload may send SIGHUP while a file of many consoles is still starting:
+    vncterm is not killed by it, and the reload comes after the start."""
+    path, state = tmp_path / "vncterm.toml", tmp_path / "state"
+    low, high = free_port_range(64)
+    sleeper = ["sleep", "6023"]
+    file = f'[vncterm]\nport-range = "{low}-{high}"\n[defaults]\ncommand = {json.dumps(sleeper)}\n'
+    file += "".join(f"[console.c{i}]\n" for i in range(40))
+    path.write_text(file)
+    log_path = tmp_path / "vncterm.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [*VNCTERM, "--config", str(path), "--state-dir", str(state), "-v"],
+            stderr=log_file,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "console c0: port" not in log_path.read_text():
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.01)
+        path.write_text(file + "[console.late]\n")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"vncterm ended with {proc.returncode}"
+            try:
+                listed = vncterm_list_json(state)
+            except AssertionError:  # not answering yet
+                listed = {}
+            if len(listed) == 41 and {c["status"] for c in listed.values()} == {"running"}:
+                break
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.1)
+        assert "SIGHUP: console late added" in log_path.read_text()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        finally:
+            for pid in children(proc.pid, sleeper):
+                os.kill(pid, signal.SIGKILL)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
