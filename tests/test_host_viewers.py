@@ -1012,3 +1012,54 @@ def test_a_sighup_while_the_consoles_start_is_applied_once_they_have(tmp_path: P
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_sighup_reopens_the_logs_after_logrotate_moved_them(tmp_path: Path) -> None:
+    """logrotate's way: the console log and the audit log are moved aside, then SIGHUP. What
+    comes next goes to new files (0600), the viewer stays connected, the console is untouched."""
+    path, state = tmp_path / "vncterm.toml", tmp_path / "state"
+    console_log, audit_log = tmp_path / "rot.log", tmp_path / "audit.jsonl"
+    low, high = free_port_range()
+    path.write_text(
+        f'[vncterm]\nport-range = "{low}-{high}"\naudit-log = "{audit_log}"\n'
+        f'[console.rot]\ncommand = {json.dumps(SHELL)}\nlog = "{console_log}"\n'
+    )
+
+    def wait_in(file: Path, text: str) -> None:
+        deadline = time.monotonic() + 15
+        while not file.exists() or text not in file.read_text(errors="replace"):
+            assert proc.poll() is None, f"vncterm ended with {proc.returncode}"
+            assert time.monotonic() < deadline, f"{text!r} never reached {file}"
+            time.sleep(0.05)
+
+    proc = subprocess.Popen(
+        [*VNCTERM, "--config", str(path), "--state-dir", str(state)], stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_in(console_log, "$ ")
+        port = int(vncterm_list_json(state)["rot"]["ports"][0])  # type: ignore[index]
+        with NoVncClient() as viewer:
+            viewer.connect(HOST, port, quality=None)
+            viewer.type("echo before-$((6*7))\n")
+            wait_in(console_log, "before-42")
+            wait_in(audit_log, '"connect"')
+            console_log.rename(tmp_path / "rot.log.1")
+            audit_log.rename(tmp_path / "audit.jsonl.1")
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 15
+            while not console_log.exists():  # reopened (created) by the reload
+                assert time.monotonic() < deadline, "the console log was not reopened"
+                time.sleep(0.05)
+            viewer.type("echo after-$((6*7))\n")
+            wait_in(console_log, "after-42")
+            with NoVncClient() as second:  # a new viewer: an audit record in the new file
+                second.connect(HOST, port, quality=None)
+            wait_in(audit_log, '"connect"')
+            assert_connected(viewer, "the viewer across the SIGHUP")
+        assert "after-42" not in (tmp_path / "rot.log.1").read_text(errors="replace")
+        assert "before-42" not in console_log.read_text(errors="replace")
+        for file in (console_log, audit_log):
+            assert file.stat().st_mode & 0o777 == 0o600, file
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
