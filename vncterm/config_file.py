@@ -39,6 +39,7 @@ PATH_KEYS = frozenset(
         "unix",
         "tty",
         "log",
+        "record",
         "password-file",
         "view-only-password-file",
         "desktop-password-file",

@@ -18,6 +18,7 @@ from typing import Any
 from ..config import Config, ListenAddress
 from ..console.base import Console
 from ..console.factory import make_console
+from ..console.spawn import READ_TIME_SHARED, SpawnConsole
 from ..render.font import CellFont
 from ..render.renderer import TerminalRenderer
 from ..rfb import vencrypt
@@ -28,6 +29,8 @@ from .desktop import DesktopLink
 from .listeners import listen_on
 from .logcontext import InConsole, console_context
 from .outfile import AppendFile
+from .recording import Recording
+from .screen_state import ScreenKeeper
 from .security import Gatekeeper, anonymous_tls_context, tls_context
 from .session import Session
 from .viewer import Viewer
@@ -48,6 +51,8 @@ RESTART_STEADY = 60.0
 FRESH_TERMINAL = b"\x1b[!p" + b"".join(
     b"\x1b[?%dl" % mode for mode in (9, 1000, 1002, 1003, 1005, 1006, 1015, 2004)
 )
+#: Seconds the status row says that vncterm was not attached for a while (a restored screen).
+RESTORED_NOTICE = 30.0
 
 
 @dataclass
@@ -71,6 +76,7 @@ class ConsoleService:
         *,
         console: Console | None = None,
         single: bool = False,
+        screen_path: str | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -115,6 +121,12 @@ class ConsoleService:
         session = self.session
         if log_trouble is not None:
             session.notice("console log", log_trouble, None)
+        self.recording = self._make_recording()
+        session.recording = self.recording
+        #: Keeps the terminal across vncterm restarts (None: not kept, e.g. tests' Server).
+        self.screen_keeper = ScreenKeeper(screen_path, self.emulator) if screen_path else None
+        if self.screen_keeper is not None:
+            session.screen_changed = self.screen_keeper.changed
         session.follow_title = not config.name
         session.allow_resize = config.allow_resize
         session.allow_lossy = config.allow_lossy
@@ -146,7 +158,49 @@ class ConsoleService:
 
     def _make_console(self, cols: int, rows: int) -> Console:
         c = self.config
-        return make_console(c.console, c.command, cols, rows)
+        console = make_console(c.console, c.command, cols, rows)
+        if not self.single and isinstance(console, SpawnConsole):
+            console.read_time = READ_TIME_SHARED  # the loop is shared with other consoles
+        return console
+
+    def _make_recording(self) -> Recording | None:
+        c = self.config
+        if c.record_path is None:
+            return None
+        return Recording(
+            c.record_path,
+            c.cols,
+            c.rows,
+            c.name or self.session.name,
+            charset=c.charset,
+            record_input=c.record_input,
+            max_size=c.record_max_size,
+            keep=c.record_keep,
+            on_notice=self._notice,
+        )
+
+    def _restore_screen(self) -> None:
+        """The terminal as the last vncterm left it, with a line saying when nobody watched the
+        console (in the scrollback, on the status row, in the recording)."""
+        if self.screen_keeper is None:
+            return
+        saved = self.screen_keeper.restore()
+        if saved is None:
+            return
+        title = self.emulator.take_title()
+        if title and self.session.follow_title:
+            self.session.set_name(title)
+        since, until = _when(saved.saved_at), _when(time.time())
+        text = (
+            f"vncterm was not attached from {since} to {until}: console output in that time "
+            "may be lost"
+        )
+        log.info("screen restored from %s; %s", self.screen_keeper.path, text)
+        self.emulator.add_note(f"[vncterm] {text}")
+        self.session.mark(text)
+        if self.recording is not None:  # a player starts from the restored screen too
+            self.session.stages.run("record", self.recording.drawn, self.emulator.paint())
+        self.session.notice("restored", text, RESTORED_NOTICE)
 
     def _notice(self, key: str, text: str, ttl: float | None) -> None:
         """A log file's trouble, shown on the status row."""
@@ -177,6 +231,7 @@ class ConsoleService:
         await self.context.run(asyncio.ensure_future, self._start())
 
     async def _start(self) -> None:
+        self._restore_screen()
         await self._start_console()
         if self._stopping:
             return
@@ -262,10 +317,21 @@ class ConsoleService:
             # at the terminal's size now: a viewer may have resized it
             self.console = self._make_console(self.emulator.cols, self.emulator.rows)
             self.session.set_console(self.console)
-            self.session.stages.run("terminal", self.emulator.feed, FRESH_TERMINAL)
+            self._fresh_terminal()
             running = await self._start_console()
             if running:
                 self.session.notice("console", "console restarted", 5.0)
+                self.session.mark("console restarted")
+
+    def _fresh_terminal(self) -> None:
+        """Before a restarted program: the terminal without the modes the last run left on;
+        the recording and the kept screen follow."""
+        session = self.session
+        session.stages.run("terminal", self.emulator.feed, FRESH_TERMINAL)
+        if self.recording is not None:  # a player resets there too
+            session.stages.run("record", self.recording.output, FRESH_TERMINAL)
+        if session.screen_changed is not None:
+            session.stages.run("screen state", session.screen_changed)
 
     # -- WebSocket by name -----------------------------------------------------------------------
 
@@ -303,7 +369,10 @@ class ConsoleService:
 
     async def stop(self, reason: str = "the console has ended", final: bool = True) -> None:
         """Stop listening, give viewers the last screen (``final``), close them and the
-        console, its streams, its desktop and its log."""
+        console, its streams, its desktop and its log (logged under the console's name)."""
+        await self.context.run(asyncio.ensure_future, self._stop(reason, final))
+
+    async def _stop(self, reason: str, final: bool) -> None:
         self._stopping = True
         self.stop_listening()
         if self.desktop_link is not None:
@@ -317,14 +386,23 @@ class ConsoleService:
             if getattr(peer, "session", None) is self.session:
                 peer.close("the server is stopping")
         self.console.close()
+        if self.screen_keeper is not None:
+            self.screen_keeper.close()
         if self.log_file is not None:
             self.log_file.close()
+        if self.recording is not None:
+            self.recording.close()
         for addr in self.config.listen:
             if addr.path is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(addr.path)
         if self.state in ("running", "starting", "restarting"):
             self.state = "stopped"
+
+
+def _when(wall: float) -> str:
+    """A wall-clock time as people read it in a marker (UTC)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(wall))
 
 
 def security_config(config: Config) -> SecurityConfig:

@@ -6,7 +6,10 @@ the state directory, the control socket), and consoles added and removed while i
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
+import os
 import signal
 import urllib.parse
 from collections.abc import Callable
@@ -60,14 +63,19 @@ class Host:
             self.audit,
         )
         given = consoles or {}
+        self._control_wanted = control
         self.services: dict[str, ConsoleService] = {
             name: ConsoleService(
-                name, cfg, self.shared, console=given.get(name), single=config.single
+                name,
+                cfg,
+                self.shared,
+                console=given.get(name),
+                single=config.single,
+                screen_path=self._screen_path(name, cfg),
             )
             for name, cfg in config.consoles.items()
         }
         self._tasks: dict[str, asyncio.Task[int]] = {}
-        self._control_wanted = control
         self.control: ControlServer | None = None
         self.ports: PortBook | None = None
         self.websocket_servers: list[asyncio.AbstractServer] = []
@@ -83,6 +91,14 @@ class Host:
         self._stopped = asyncio.Event()
         #: One reload at a time: SIGHUPs in a row each see the consoles the last one left.
         self._reloading = asyncio.Lock()
+        self._started = asyncio.Event()
+
+    def _screen_path(self, name: str, config: Config) -> str | None:
+        """Where console ``name`` keeps its terminal across restarts: None without a state
+        directory (``control=False``: tests' Server) or with ``--no-restore-screen``."""
+        if not (self._control_wanted and config.restore_screen):
+            return None
+        return screen_path(self.config.state_dir, name, config, self.config.single)
 
     def _notice(self, key: str, text: str, ttl: float | None) -> None:
         """The audit log's trouble, on every console's status row."""
@@ -92,12 +108,7 @@ class Host:
     # -- starting --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """The state directory, the shared listeners, then every console (a reload asked for
-        meanwhile waits for them)."""
-        async with self._reloading:
-            await self._start()
-
-    async def _start(self) -> None:
+        """The state directory, the shared listeners, then every console."""
         cfg = self.config
         needs_state = self._control_wanted or any(not c.listen for c in cfg.consoles.values())
         if needs_state:
@@ -113,6 +124,7 @@ class Host:
         if self._control_wanted:
             self.control = ControlServer(cfg.state_dir, self.describe)
             await self.control.start()
+        self._started.set()
         for hint in connect_hints(
             [], False, self.websocket_addresses, self.websocket_tls is not None
         ):
@@ -204,7 +216,9 @@ class Host:
         """Serve a new console (from a re-read config file, or discovered)."""
         if name in self.services:
             raise ConfigError(f"console {name} exists")
-        service = ConsoleService(name, config, self.shared)
+        service = ConsoleService(
+            name, config, self.shared, screen_path=self._screen_path(name, config)
+        )
         self.services[name] = service
         await self._start_service(name)
         if self.audit is not None:
@@ -225,8 +239,9 @@ class Host:
 
     async def reload(self) -> None:
         """SIGHUP: reopen the log files; with a config file, apply its consoles: new ones
-        start, removed ones stop, changed ones restart; the others are not touched. Reloads
-        run one after the other."""
+        start, removed ones stop, changed ones restart; the others are not touched. A SIGHUP
+        while starting applies once started; reloads run one after the other."""
+        await self._started.wait()
         async with self._reloading:
             await self._reload()
 
@@ -234,6 +249,8 @@ class Host:
         for service in self.services.values():
             if service.log_file is not None:
                 service.log_file.reopen()
+            if service.recording is not None:
+                service.recording.reopen()
         if self.audit is not None:
             self.audit.reopen()
         path = self.config.config_path
@@ -360,3 +377,15 @@ def log_screen(service: ConsoleService) -> None:
         r.cell_w,
         r.cell_h,
     )
+
+
+def screen_path(state_dir: str, name: str, config: Config, single: bool) -> str:
+    """``STATE_DIR/screens/NAME.json.gz``. On the one-console command line every console is
+    named "console", so the name is made from what the console is (the socket, device or
+    command) and where it listens: two vncterms never share a file, and one started again the
+    same way finds its own."""
+    if single:
+        what = config.console.describe() if config.console is not None else config.command
+        key = json.dumps([what, [str(a) for a in config.listen]])
+        name = "console-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return os.path.join(state_dir, "screens", f"{name}.json.gz")
