@@ -13,7 +13,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import Config, ListenAddress
 from ..console.base import Console
@@ -38,6 +38,7 @@ from .websocket_listen import WebSocketSetup, wss_security
 from .websocket_origin import OriginPolicy
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Waits before restarting a console whose program ended (``restart = true``): doubling from
 #: the first to the last, back to the first once it ran for RESTART_STEADY seconds.
@@ -96,19 +97,13 @@ class ConsoleService:
         self.renderer = TerminalRenderer(
             font, config.cols, config.rows, bold_is_bright=config.bold_is_bright
         )
-        log_trouble: str | None = None
-        try:
-            self.log_file = (
-                AppendFile(config.log_path, "console log", on_notice=self._notice)
-                if config.log_path
-                else None
-            )
-        except OSError as e:  # on a host, the console goes on without its log
-            if single:
-                raise
-            self.log_file = None
-            log_trouble = f"console log {config.log_path}: cannot open: {e.strerror or e}"
-            self.context.run(log.error, "%s", log_trouble)
+        #: Files of this console that could not be opened: (notice key, why).
+        self._unopened: list[tuple[str, str]] = []
+        self.log_file = self._optional_file(
+            "console log",
+            config.log_path,
+            lambda path: AppendFile(path, "console log", on_notice=self._notice),
+        )
         self.session = Session(
             self.console,
             self.emulator,
@@ -119,10 +114,10 @@ class ConsoleService:
             log_file=self.log_file,
         )
         session = self.session
-        if log_trouble is not None:
-            session.notice("console log", log_trouble, None)
-        self.recording = self._make_recording()
+        self.recording = self._optional_file("recording", config.record_path, self._make_recording)
         session.recording = self.recording
+        for key, why in self._unopened:
+            session.notice(key, why, None)
         #: Keeps the terminal across vncterm restarts (None: not kept, e.g. tests' Server).
         self.screen_keeper = ScreenKeeper(screen_path, self.emulator) if screen_path else None
         if self.screen_keeper is not None:
@@ -163,12 +158,26 @@ class ConsoleService:
             console.read_time = READ_TIME_SHARED  # the loop is shared with other consoles
         return console
 
-    def _make_recording(self) -> Recording | None:
-        c = self.config
-        if c.record_path is None:
+    def _optional_file(self, what: str, path: str | None, open_: Callable[[str], T]) -> T | None:
+        """A file the console writes (its log, its recording). On a host, one that cannot be
+        opened leaves the console going without it, saying why (logged once with the console's
+        name, and on its status row); the one-console command line refuses to start."""
+        if not path:
             return None
+        try:
+            return open_(path)
+        except OSError as e:
+            if self.single:
+                raise
+            why = f"{what} {path}: cannot open: {e.strerror or e}"
+            self.context.run(log.error, "%s", why)
+            self._unopened.append((what, why))
+            return None
+
+    def _make_recording(self, path: str) -> Recording:
+        c = self.config
         return Recording(
-            c.record_path,
+            path,
             c.cols,
             c.rows,
             c.name or self.session.name,
