@@ -442,19 +442,21 @@ def test_a_full_log_disk_on_one_console_never_stops_another(
     assert reports[0].console == " [full]"  # type: ignore[attr-defined]
 
 
-def test_a_log_that_cannot_be_opened_stops_only_its_console_log(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("what", ["console log", "recording"])
+def test_a_file_that_cannot_be_opened_stops_only_that_file(
+    what: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A console whose log file cannot be opened (its directory is missing) no longer stops
-    the whole host from starting: it is served without its log, says why on its status row and
-    in one log record naming it, and the other console is served as usual."""
+    """A console whose log or recording cannot be opened (its directory is missing) no longer
+    stops the whole host from starting: it is served without that file, says why on its status
+    row and in one log record naming it, and the other console is served as usual."""
     caplog.handler.addFilter(ConsoleLabel())
     caplog.set_level(logging.WARNING)
-    missing = tmp_path / "no-such-dir" / "console.log"
+    missing = tmp_path / "no-such-dir" / "console.file"
+    option = {"console log": "log_path", "recording": "record_path"}[what]
     config = HostConfig(
         consoles={
             "fine": shell("fine console"),
-            "unlogged": Config(command=SHELL, listen=[], log_path=str(missing)),
+            "unlogged": Config(command=SHELL, listen=[], **{option: str(missing)}),
         },
         state_dir=str(tmp_path / "state"),
         port_range=free_port_range(),
@@ -463,7 +465,7 @@ def test_a_log_that_cannot_be_opened_stops_only_its_console_log(
         fine, unlogged = host["fine"], host["unlogged"]
         assert {c["status"] for c in host.listing()["consoles"]} == {"running"}
         with novnc_on(fine) as viewer, novnc_on(unlogged) as unlogged_viewer:
-            unlogged.wait_status_row("cannot open")
+            unlogged.wait_status_row(f"{what} {missing}: cannot open")
             unlogged_viewer.type("echo unlogged-$((6*7))\n")
             wait_line(unlogged, "unlogged-42", "the console without its log")
             assert_shows(unlogged_viewer, unlogged)
