@@ -703,6 +703,7 @@ def wait_changed(viewer: NoVncClient, before: np.ndarray, what: str) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_sighup_adds_and_removes_consoles_under_connected_viewers(tmp_path: Path) -> None:
     path, state = tmp_path / "vncterm.toml", tmp_path / "state"
     low, high = free_port_range()
