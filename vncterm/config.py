@@ -301,6 +301,42 @@ def default_state_dir() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class PublishConfig:
+    """Where a host's consoles are published for websockify's token plugins, and their tokens
+    (``--publish-tokens``, ``--publish-redis``, ``--token-names``, ...; see server.publish)."""
+
+    #: The console name is the token (else a random token kept per console).
+    token_names: bool = False
+    #: websockify ``TokenFile`` directory: one file ``HOST_ID.CONSOLE`` per console.
+    token_dir: str | None = None
+    #: websockify ``TokenRedis``: ``HOST[:PORT[/DB]]``, its password, a key prefix.
+    redis: str | None = None
+    redis_password: str | None = None
+    redis_namespace: str = ""
+    #: Seconds a Redis key lives unless vncterm refreshes it.
+    expiry: float = 60.0
+    #: The host other machines reach the consoles at (default: the address listened on).
+    advertise: str | None = None
+    #: Names this host's token files (default: the host name).
+    host_id: str = field(default_factory=socket.gethostname)
+
+    def validate(self) -> None:
+        if not 3 <= self.expiry <= 86400:
+            raise ConfigError("--publish-expiry must be between 3 and 86400 seconds")
+        if self.redis_namespace and not all(
+            c.isascii() and c.isprintable() and c != " " for c in self.redis_namespace
+        ):
+            raise ConfigError("--publish-redis-namespace: printable ASCII without spaces")
+        host_id = self.host_id
+        if not (
+            0 < len(host_id) <= 253
+            and host_id[0] != "."
+            and all(c.isascii() and (c.isalnum() or c in "._-") for c in host_id)
+        ):
+            raise ConfigError(f"--host-id {host_id!r}: use letters, digits, '.', '_' and '-'")
+
+
+@dataclass(frozen=True, slots=True)
 class HostConfig:
     """One vncterm process: its consoles by name (each a :class:`Config`; in a config file one
     ``[console.NAME]`` table) and what they share (the ``[vncterm]`` table).
@@ -339,6 +375,8 @@ class HostConfig:
     #: Process-wide options given on the command line beside ``--config`` (parsed option
     #: values by argparse dest): they win over the file's ``[vncterm]`` table, on every reload.
     overrides: dict[str, object] = field(default_factory=dict)
+    #: Tokens and where consoles are published (websockify token plugins).
+    publish: PublishConfig = field(default_factory=PublishConfig)
 
     @classmethod
     def single_console(cls, config: Config, name: str = "console", **host: object) -> HostConfig:
@@ -375,6 +413,7 @@ class HostConfig:
             raise ConfigError("websocket-tls needs tls-cert")
         if self.websocket_tls and not self.websocket:
             raise ConfigError("websocket-tls needs a websocket listener")
+        self.publish.validate()
 
 
 def valid_console_name(name: str) -> bool:

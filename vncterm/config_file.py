@@ -48,6 +48,8 @@ PATH_KEYS = frozenset(
         "tls-ca",
         "audit-log",
         "state-dir",
+        "publish-tokens",
+        "publish-redis-password-file",
     }
 )
 #: ... or holds one after ``unix:`` (``listen = "unix:vm1.sock"``, streams).

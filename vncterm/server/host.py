@@ -22,8 +22,10 @@ from .control import ControlServer
 from .hints import connect_hints
 from .listeners import listen_on
 from .ports import PortBook
+from .publish import Publication, TokenFiles, advertised_target, is_loopback
 from .security import Gatekeeper, tls_context
 from .state_dir import ensure_private_dir
+from .tokens import TokenBook
 from .websocket import WebSocketProtocol
 from .websocket_origin import OriginPolicy
 
@@ -70,6 +72,11 @@ class Host:
         self._control_wanted = control
         self.control: ControlServer | None = None
         self.ports: PortBook | None = None
+        self.tokens = TokenBook(None, config.publish.token_names)
+        #: Where consoles are published (websockify token plugins), once started.
+        self.publications: list[Publication] = []
+        self._published: dict[str, str] = {}  # console name -> token published
+        self._loopback_warned = False
         self.websocket_servers: list[asyncio.AbstractServer] = []
         #: (host, port) of each shared WebSocket listener, once started.
         self.websocket_addresses: list[tuple[str, int]] = []
@@ -93,12 +100,17 @@ class Host:
     async def start(self) -> None:
         """The state directory, the shared listeners, then every console."""
         cfg = self.config
-        needs_state = self._control_wanted or any(not c.listen for c in cfg.consoles.values())
+        publishing = cfg.publish.token_dir is not None or cfg.publish.redis is not None
+        needs_state = (
+            self._control_wanted or publishing or any(not c.listen for c in cfg.consoles.values())
+        )
         if needs_state:
             ensure_private_dir(cfg.state_dir)
         self.ports = PortBook(
             cfg.state_dir if needs_state else None, *cfg.port_range, cfg.listen_host
         )
+        self.tokens = TokenBook(cfg.state_dir if needs_state else None, cfg.publish.token_names)
+        self._open_publications()
         if self.audit is not None:
             self.audit.record("start", consoles=list(cfg.consoles))
         await self._start_websocket()
@@ -184,6 +196,7 @@ class Host:
         await service.start()
         if not self.config.single:
             self._tasks[name] = asyncio.create_task(self._follow(service))
+        self._publish(service)
 
     async def _follow(self, service: ConsoleService) -> int:
         try:
@@ -211,6 +224,7 @@ class Host:
         service = self.services.pop(name, None)
         if service is None:
             return
+        self._withdraw(name)
         await service.stop(reason, final=False)
         task = self._tasks.pop(name, None)
         if task is not None:
@@ -257,20 +271,86 @@ class Host:
                 log.error("SIGHUP: console %s: %s", name, e)
         self.config = HostConfig(**{**_fields(self.config), "consoles": dict(new.consoles)})
 
+    # -- publishing (websockify token plugins) ---------------------------------------------------
+
+    def _open_publications(self) -> None:
+        """``--publish-tokens`` (ConfigError when its folder cannot be written) and
+        ``--publish-redis``."""
+        pub = self.config.publish
+        if pub.token_dir is not None:
+            files = TokenFiles(pub.token_dir, pub.host_id)
+            files.open()
+            self.publications.append(files)
+        if pub.redis is not None:
+            from .publish_redis import RedisAddress, RedisTokens
+
+            store = RedisTokens(
+                RedisAddress.parse(pub.redis),
+                password=pub.redis_password,
+                namespace=pub.redis_namespace,
+                expiry=pub.expiry,
+            )
+            store.start()
+            self.publications.append(store)
+
+    def _publish(self, service: ConsoleService) -> None:
+        """Publish a console at its first TCP address (one on a unix socket only is not)."""
+        bound = next((a for a in service.addresses if isinstance(a, tuple)), None)
+        if not self.publications or bound is None:
+            return
+        target = advertised_target(bound, self.config.publish.advertise)
+        if self.config.publish.redis and is_loopback(target) and not self._loopback_warned:
+            self._loopback_warned = True
+            log.warning(
+                "publishing loopback address %s to Redis: a front on another machine cannot "
+                "reach it (give --advertise HOST)",
+                target,
+            )
+        token = self.tokens.token_for(service.name)
+        self._published[service.name] = token
+        for publication in self.publications:
+            publication.publish(service.name, token, target)
+
+    def _withdraw(self, name: str) -> None:
+        token = self._published.pop(name, None)
+        if token is not None:
+            for publication in self.publications:
+                publication.withdraw(name, token)
+
+    async def _close_publications(self) -> None:
+        for publication in self.publications:
+            try:
+                await publication.close()
+            except Exception:  # one publication's fault does not stop the others
+                log.exception("closing a publication failed")
+        self.publications = []
+
     # -- listing ---------------------------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
         """Every console, for ``vncterm --list``."""
         return {
-            "consoles": [service.describe() for service in self.services.values()],
+            "consoles": [
+                {**service.describe(), "token": self.tokens.token_for(name)}
+                for name, service in self.services.items()
+            ],
             "websocket": [f"{h}:{p}" for h, p in self.websocket_addresses],
         }
 
     def _route(self, target: str) -> tuple[Callable[[], asyncio.Protocol], OriginPolicy] | None:
-        """The console a shared WebSocket request's path names (``/NAME``, percent-decoded);
-        with a single console, any path that names no other console."""
-        path = urllib.parse.urlsplit(target).path
-        name = urllib.parse.unquote(path.strip("/"))
+        """The console a shared WebSocket request's target names: ``?token=TOKEN`` on any
+        path (noVNC's ``websockify?token=...``), else ``/NAME`` (percent-decoded); with a
+        single console, any path that names no other console."""
+        url = urllib.parse.urlsplit(target)
+        tokens = urllib.parse.parse_qs(url.query).get("token")
+        if tokens:
+            found = self.tokens.name_for(tokens[0], set(self.services))
+            return (
+                None
+                if found is None
+                else self.services[found].websocket_route(self.websocket_tls is not None)
+            )
+        name = urllib.parse.unquote(url.path.strip("/"))
         service = self.services.get(name)
         if service is None and len(self.services) == 1 and self.config.single:
             service = next(iter(self.services.values()))
@@ -303,6 +383,7 @@ class Host:
     async def _shut_down(self) -> None:
         for server in self.websocket_servers:
             server.close()
+        await self._close_publications()
         if self.control is not None:
             self.control.close()
         await asyncio.gather(
