@@ -34,6 +34,7 @@ PROCESS_KEYS = frozenset(
         "publish-expiry",
         "advertise",
         "host-id",
+        "websocket-ping",
     }
 )
 SHARED_KEYS = frozenset({"tls-cert", "tls-key"})
@@ -483,6 +484,21 @@ def add_publish_options(p: argparse.ArgumentParser) -> None:
         "--advertise",
         metavar="HOST",
         help="the host published for the consoles (default: the address they listen on)",
+    )
+    g.add_argument(
+        "--websocket-ping",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="a WebSocket Ping every S seconds on open WebSockets (default 30; 0: none)",
+    )
+    g.add_argument(
+        "--keepalive",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="an empty FramebufferUpdate after S seconds without an update, so that proxies "
+        "do not cut a quiet viewer (default 0: off)",
     )
     g.add_argument(
         "--host-id",

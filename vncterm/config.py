@@ -210,6 +210,11 @@ class Config:
     scrollback_memory: int = 64 << 20
     #: Start the console again (with backoff) when its program ends; consoles of a host only.
     restart: bool = False
+    #: An empty FramebufferUpdate answers a request held this many seconds without an update
+    #: (proxies cut silent connections); 0: off.
+    keepalive: float = 0.0
+    #: WebSocket Pings every this many seconds on an open WebSocket; 0: none.
+    websocket_ping: float = 30.0
 
     def validate(self) -> None:
         """Refuse configurations that cannot work or are unsafe."""
@@ -249,6 +254,12 @@ class Config:
             raise ConfigError("--websocket-tls needs a --websocket listener")
         if not 0 < self.websocket_wait <= 1:
             raise ConfigError("--websocket-wait must be between 1 and 1000 ms")
+        for option, seconds in (
+            ("keepalive", self.keepalive),
+            ("websocket-ping", self.websocket_ping),
+        ):
+            if seconds != 0 and not 0.1 <= seconds <= 3600:
+                raise ConfigError(f"--{option} must be 0 (off) or between 0.1 and 3600 seconds")
         if (
             self.reverse_listen is not None
             and not self.reverse_listen.is_local
@@ -367,6 +378,8 @@ class HostConfig:
     tls_key: str | None = None
     websocket_wait: float = 0.05
     websocket_origins: tuple[str, ...] = ()
+    #: WebSocket Pings on the shared listeners every this many seconds (0: none).
+    websocket_ping: float = 30.0
     #: Allow listening beyond loopback without authentication (shared WebSocket listeners).
     insecure: bool = False
     #: Inherited listening sockets by systemd ``FileDescriptorName=``: a console's name, or

@@ -124,6 +124,7 @@ def console_config(args: argparse.Namespace, default_listen: Sequence[str]) -> C
             read_password_file(args.desktop_password_file) if args.desktop_password_file else None
         ),
         restart=args.restart,
+        keepalive=args.keepalive,
         **security_options(args),
         **websocket_options(args),
         **limit_options(args),
@@ -169,6 +170,7 @@ def websocket_options(args: argparse.Namespace) -> dict[str, Any]:
         websocket_wait=args.websocket_wait / 1000,
         websocket_tls=args.websocket_tls,
         websocket_origins=tuple(args.websocket_origin),
+        websocket_ping=args.websocket_ping,
     )
 
 
@@ -181,6 +183,7 @@ CONSOLE_SHARED = (
     "websocket_sniff",
     "websocket_wait",
     "websocket_origins",
+    "websocket_ping",
 )
 
 
@@ -200,6 +203,7 @@ def host_options(args: argparse.Namespace) -> dict[str, Any]:
         tls_key=args.tls_key,
         websocket_wait=ws["websocket_wait"],
         websocket_origins=ws["websocket_origins"],
+        websocket_ping=ws["websocket_ping"],
         insecure=args.insecure,
         publish=publish_options(args),
     )

@@ -133,7 +133,9 @@ class Host:
             return
 
         def websocket() -> asyncio.Protocol:
-            return WebSocketProtocol(_no_console, OriginPolicy(), route=self._route)
+            return WebSocketProtocol(
+                _no_console, OriginPolicy(), route=self._route, ping=cfg.websocket_ping
+            )
 
         for addr in addresses:
             if addr.fd is not None:

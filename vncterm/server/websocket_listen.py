@@ -63,7 +63,7 @@ class WebSocketSetup:
             return rfb
 
         def websocket() -> asyncio.Protocol:
-            return WebSocketProtocol(rfb, self.policy)
+            return WebSocketProtocol(rfb, self.policy, ping=self.config.websocket_ping)
 
         return sniffing_factory(rfb, websocket, self.config.websocket_wait)
 
@@ -74,7 +74,7 @@ class WebSocketSetup:
             return self.make_viewer(self.inner_security)
 
         def websocket() -> asyncio.Protocol:
-            return WebSocketProtocol(rfb, self.policy)
+            return WebSocketProtocol(rfb, self.policy, ping=self.config.websocket_ping)
 
         return websocket
 
