@@ -35,6 +35,7 @@ PROCESS_KEYS = frozenset(
         "advertise",
         "host-id",
         "websocket-ping",
+        "web",
     }
 )
 SHARED_KEYS = frozenset({"tls-cert", "tls-key"})
@@ -491,6 +492,12 @@ def add_publish_options(p: argparse.ArgumentParser) -> None:
         default=30.0,
         metavar="S",
         help="a WebSocket Ping every S seconds on open WebSockets (default 30; 0: none)",
+    )
+    g.add_argument(
+        "--web",
+        metavar="DIR",
+        help="serve the noVNC installation in DIR (e.g. /usr/share/novnc) over HTTP on the "
+        "WebSocket listeners: http://HOST:PORT/vnc.html?path=NAME",
     )
     g.add_argument(
         "--keepalive",

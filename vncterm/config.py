@@ -215,6 +215,8 @@ class Config:
     keepalive: float = 0.0
     #: WebSocket Pings every this many seconds on an open WebSocket; 0: none.
     websocket_ping: float = 30.0
+    #: A noVNC installation served over HTTP on the WebSocket listeners (``--web DIR``).
+    web: str | None = None
 
     def validate(self) -> None:
         """Refuse configurations that cannot work or are unsafe."""
@@ -260,6 +262,8 @@ class Config:
         ):
             if seconds != 0 and not 0.1 <= seconds <= 3600:
                 raise ConfigError(f"--{option} must be 0 (off) or between 0.1 and 3600 seconds")
+        if self.web is not None and not os.path.isdir(self.web):
+            raise ConfigError(f"--web {self.web}: not a folder (e.g. /usr/share/novnc)")
         if (
             self.reverse_listen is not None
             and not self.reverse_listen.is_local
@@ -380,6 +384,8 @@ class HostConfig:
     websocket_origins: tuple[str, ...] = ()
     #: WebSocket Pings on the shared listeners every this many seconds (0: none).
     websocket_ping: float = 30.0
+    #: A noVNC installation served on the shared listeners (``--web DIR``).
+    web: str | None = None
     #: Allow listening beyond loopback without authentication (shared WebSocket listeners).
     insecure: bool = False
     #: Inherited listening sockets by systemd ``FileDescriptorName=``: a console's name, or

@@ -171,6 +171,7 @@ def websocket_options(args: argparse.Namespace) -> dict[str, Any]:
         websocket_tls=args.websocket_tls,
         websocket_origins=tuple(args.websocket_origin),
         websocket_ping=args.websocket_ping,
+        web=args.web,
     )
 
 
@@ -184,6 +185,7 @@ CONSOLE_SHARED = (
     "websocket_wait",
     "websocket_origins",
     "websocket_ping",
+    "web",
 )
 
 
@@ -204,6 +206,7 @@ def host_options(args: argparse.Namespace) -> dict[str, Any]:
         websocket_wait=ws["websocket_wait"],
         websocket_origins=ws["websocket_origins"],
         websocket_ping=ws["websocket_ping"],
+        web=ws["web"],
         insecure=args.insecure,
         publish=publish_options(args),
     )

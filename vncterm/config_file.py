@@ -50,6 +50,7 @@ PATH_KEYS = frozenset(
         "state-dir",
         "publish-tokens",
         "publish-redis-password-file",
+        "web",
     }
 )
 #: ... or holds one after ``unix:`` (``listen = "unix:vm1.sock"``, streams).

@@ -134,7 +134,11 @@ class Host:
 
         def websocket() -> asyncio.Protocol:
             return WebSocketProtocol(
-                _no_console, OriginPolicy(), route=self._route, ping=cfg.websocket_ping
+                _no_console,
+                OriginPolicy(cfg.websocket_origins),
+                route=self._route,
+                ping=cfg.websocket_ping,
+                web=cfg.web,
             )
 
         for addr in addresses:

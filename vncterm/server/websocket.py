@@ -57,6 +57,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from .web_static import answer, is_upgrade
 from .websocket_frames import FrameSizeGuard
 from .websocket_origin import OriginPolicy
 
@@ -167,8 +168,11 @@ class WebSocketProtocol(asyncio.Protocol):
         max_message: int = MAX_MESSAGE,
         route: Route | None = None,
         ping: float = 0.0,
+        web: str | None = None,
     ) -> None:
         self.make_inner = make_inner
+        #: ``--web DIR``: a request that is no WebSocket upgrade gets a static file from DIR.
+        self.web = web
         #: A Ping every this many seconds once open (proxies cut silent connections); 0: none.
         self.ping_interval = ping
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -227,6 +231,9 @@ class WebSocketProtocol(asyncio.Protocol):
                 return
             head, data = bytes(self._request[: end + 4]), bytes(self._request[end + 4 :])
             self._request = None
+            if self.web is not None and not is_upgrade(head):
+                self._serve_file(head)
+                return
             self._receive(head)
             if not data or self.inner is None:
                 return
@@ -464,6 +471,12 @@ class WebSocketProtocol(asyncio.Protocol):
             self._timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._close_raw)
         else:
             self._close_raw()
+
+    def _serve_file(self, head: bytes) -> None:
+        """``--web``: one static file (web_static), then the connection closes."""
+        assert self.web is not None and self.raw is not None
+        self.raw.write(answer(head, self.web, self.policy, self.label))
+        self._drop("web request answered")
 
     def _reject(self, hint: Event | None, reason: str) -> None:
         """Refuse the opening handshake with an HTTP error (RFC 6455 section 4.2.2)."""
