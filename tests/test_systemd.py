@@ -1,0 +1,64 @@
+"""The systemd units shipped in ``systemd/`` (installed by the package under
+``lib/systemd/system``): ``systemd-analyze verify`` finds nothing to say about them, the socket
+unit hands over the shared WebSocket listener by the name vncterm routes (``websocket``), and
+the service units run vncterm on a config file with a private state directory."""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+UNITS = ROOT / "systemd"
+NAMES = ("vncterm@.service", "vncterm-host.service", "vncterm-host.socket")
+
+
+def unit(name: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(UNITS / name)
+    return parser
+
+
+@pytest.mark.unit
+def test_the_package_ships_the_units_and_they_say_what_vncterm_understands() -> None:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        data_files = tomllib.load(f)["tool"]["setuptools"]["data-files"]
+    shipped = {
+        p for pattern in data_files["lib/systemd/system"] for p in UNITS.parent.glob(pattern)
+    }
+    assert {p.name for p in shipped} == set(NAMES)
+    socket = unit("vncterm-host.socket")
+    assert socket["Socket"]["FileDescriptorName"] == "websocket"  # host._start_websocket
+    assert socket["Socket"]["Service"] == "vncterm-host.service"
+    for name in ("vncterm@.service", "vncterm-host.service"):
+        service = unit(name)["Service"]
+        assert service["ExecStart"].startswith("vncterm --config /etc/vncterm/")
+        assert service["StateDirectory"].startswith("vncterm/")  # STATE_DIRECTORY: the default
+        assert service["ExecReload"] == "kill -HUP $MAINPID"  # SIGHUP re-reads the file
+
+
+@pytest.mark.peer
+def test_systemd_analyze_verify_finds_nothing(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    assert analyze is not None, "systemd-analyze (Debian's systemd package; tests/run installs it)"
+    vncterm = shutil.which("vncterm")
+    assert vncterm is not None, "pip install -e . puts vncterm on PATH"
+    for name in NAMES:
+        # vncterm where this machine has it (systemd looks in /usr/local/bin, /usr/bin...)
+        text = (UNITS / name).read_text().replace("ExecStart=vncterm ", f"ExecStart={vncterm} ")
+        (tmp_path / name).write_text(text)
+    done = subprocess.run(
+        [analyze, "verify", "vncterm-host.socket", "vncterm-host.service", "vncterm@demo.service"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    ours = [line for line in done.stderr.splitlines() if "vncterm" in line]
+    assert done.returncode == 0 and not ours, done.stderr
