@@ -22,10 +22,13 @@ from rawclient import RawClient
 from test_host import ask_list, by_name, host_config, sleeper, wait_until
 from wsclient import HandshakeRefused, WsRawClient
 
+from vncterm.cli import host_config_from_args
 from vncterm.config import PublishConfig
+from vncterm.config_file import load_config_file
 from vncterm.control_client import format_consoles
 from vncterm.errors import ConfigError
 from vncterm.server.publish import MARK
+from vncterm.server.publish_redis import RedisAddress
 from vncterm.server.tokens import TOKENS_FILE, TokenBook
 
 # -- tokens --------------------------------------------------------------------------------------
@@ -213,3 +216,61 @@ def test_redis_keys_expire_unless_refreshed_and_come_back_after_a_redis_restart(
     messages = [r.getMessage() for r in caplog.records]
     assert sum("unreachable" in m for m in messages) == 1, messages
     assert sum("published (expiry 3 s) again" in m for m in messages) == 1, messages
+
+
+# -- the options -----------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_publishing_keys_in_the_config_file_and_on_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "redis-pw").write_text("a long redis password\n")
+    (tmp_path / "web").mkdir()
+    (tmp_path / "host.toml").write_text(
+        "[vncterm]\n"
+        'publish-tokens = "tokens"\n'
+        'publish-redis = "[::1]:6380/2"\n'
+        'publish-redis-password-file = "redis-pw"\n'
+        'publish-redis-namespace = "fleet"\n'
+        "publish-expiry = 20\n"
+        'advertise = "10.0.0.11"\n'
+        'host-id = "hv1"\n'
+        "token-names = true\n"
+        "websocket-ping = 15\n"
+        'web = "web"\n'
+        "[defaults]\nkeepalive = 25\n"
+        '[console.vm1]\ncommand = ["true"]\n'
+    )
+    host = load_config_file(str(tmp_path / "host.toml"))
+    assert host.publish == PublishConfig(
+        token_names=True,
+        token_dir=str(tmp_path / "tokens"),
+        redis="[::1]:6380/2",
+        redis_password="a long redis password",
+        redis_namespace="fleet",
+        expiry=20.0,
+        advertise="10.0.0.11",
+        host_id="hv1",
+    )
+    assert RedisAddress.parse(host.publish.redis or "") == RedisAddress("::1", 6380, 2)
+    assert (host.websocket_ping, host.web) == (15.0, str(tmp_path / "web"))
+    vm1 = host.consoles["vm1"]
+    assert (vm1.keepalive, vm1.websocket_ping, vm1.web) == (25.0, 15.0, str(tmp_path / "web"))
+    (tmp_path / "bad.toml").write_text('[console.vm1]\ncommand = ["true"]\npublish-redis = "r"\n')
+    with pytest.raises(ConfigError, match="belongs in \\[vncterm\\]"):
+        load_config_file(str(tmp_path / "bad.toml"))
+    host, _ = host_config_from_args(
+        ["--publish-redis", "redis.example", "--host-id", "hv2", "--keepalive", "30", "--", "true"]
+    )
+    assert host.publish.redis == "redis.example" and host.publish.host_id == "hv2"
+    assert host.consoles["console"].keepalive == 30.0
+    for argv, message in (
+        (["--host-id", "../x"], "--host-id"),
+        (["--publish-expiry", "1"], "--publish-expiry"),
+        (["--keepalive", "-1"], "--keepalive"),
+        (["--web", str(tmp_path / "none")], "--web"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            host_config_from_args([*argv, "--", "true"])
+    for bad in ("", ":6379", "host:port", "host:6379/x", "host:99999"):
+        with pytest.raises(ConfigError, match="--publish-redis"):
+            RedisAddress.parse(bad)

@@ -281,12 +281,9 @@ class Host:
 
     def _open_publications(self) -> None:
         """``--publish-tokens`` (ConfigError when its folder cannot be written) and
-        ``--publish-redis``."""
+        ``--publish-redis`` (its address checked first, so nothing is touched on an error)."""
         pub = self.config.publish
-        if pub.token_dir is not None:
-            files = TokenFiles(pub.token_dir, pub.host_id)
-            files.open()
-            self.publications.append(files)
+        store = None
         if pub.redis is not None:
             from .publish_redis import RedisAddress, RedisTokens
 
@@ -296,6 +293,11 @@ class Host:
                 namespace=pub.redis_namespace,
                 expiry=pub.expiry,
             )
+        if pub.token_dir is not None:
+            files = TokenFiles(pub.token_dir, pub.host_id)
+            files.open()
+            self.publications.append(files)
+        if store is not None:
             store.start()
             self.publications.append(store)
 
