@@ -53,6 +53,7 @@ def test_websocket_pings_keep_an_idle_browser_connection_busy() -> None:
         ws.close()
 
 
+@pytest.mark.slow
 def test_rfb_keepalive_answers_a_held_request_with_an_empty_update() -> None:
     with RunningVncterm(QUIET, keepalive=0.3) as server, NoVncClient() as viewer:
         server.wait_text("quiet-console")
