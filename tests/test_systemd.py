@@ -39,6 +39,7 @@ def test_the_package_ships_the_units_and_they_say_what_vncterm_understands() -> 
     for name in ("vncterm@.service", "vncterm-host.service"):
         service = unit(name)["Service"]
         assert service["ExecStart"].startswith("vncterm --config /etc/vncterm/")
+        assert "--state-dir /var/lib/private/vncterm/" in service["ExecStart"]  # DynamicUser
         assert service["StateDirectory"].startswith("vncterm/")  # STATE_DIRECTORY: the default
         assert service["ExecReload"] == "kill -HUP $MAINPID"  # SIGHUP re-reads the file
 
