@@ -1,6 +1,6 @@
 """Real components of a browser front for the publishing tests: Debian's ``redis-server`` on a
 loopback port, and websockify routing by token, PyPI's 0.13 (``python3 -m websockify``) and
-Debian's 0.10 (``/usr/bin/websockify`` under Debian's own ``/usr/bin/python3``)."""
+Debian's 0.10 (``/usr/bin/websockify`` under Debian's own ``/usr/bin/python3`` and packages)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from pathlib import Path
 REDIS_SERVER = "/usr/bin/redis-server"
 DEBIAN_WEBSOCKIFY = "/usr/bin/websockify"
 DEBIAN_PYTHON = "/usr/bin/python3"
+#: Debian's own Python packages, first on the path: a pip-installed websockify or redis in
+#: /usr/local (when Debian's python3 is the one pip installed into) must not stand in for them.
+DEBIAN_PACKAGES = "/usr/lib/python3/dist-packages"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -102,7 +105,7 @@ class Websockify:
         if debian:
             # Debian's 0.10 under Debian's own python3: its python3-websockify, python3-redis
             argv = [DEBIAN_PYTHON, DEBIAN_WEBSOCKIFY]
-            env.pop("PYTHONPATH", None)
+            env["PYTHONPATH"] = DEBIAN_PACKAGES
         else:
             argv = [sys.executable, "-m", "websockify"]
         argv += ["--token-plugin", plugin, "--token-source", source, f"127.0.0.1:{self.port}"]

@@ -9,6 +9,7 @@ it publishes the same tokens again."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fronts import DEBIAN_PYTHON, RedisServer, Websockify
+from fronts import DEBIAN_PACKAGES, DEBIAN_PYTHON, RedisServer, Websockify
 from rawclient import RawClient
 from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
@@ -175,9 +176,11 @@ def test_two_hosts_behind_one_websockify_front_by_token(
         [DEBIAN_PYTHON, "-c", "import importlib.metadata as m; print(m.version('websockify'))"],
         capture_output=True,
         text=True,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        env={**os.environ, "PYTHONPATH": DEBIAN_PACKAGES},
     )
     assert debian.stdout.strip().startswith("0.10"), debian
+    pypi = importlib.metadata.version("websockify")  # the one python3 -m websockify runs
+    assert tuple(int(x) for x in pypi.split(".")[:2]) >= (0, 13), pypi
     fronts = [
         Websockify("TokenRedis", f"127.0.0.1:{redis.port}", debian=False, log=tmp_path / "r13"),
         Websockify("TokenRedis", f"127.0.0.1:{redis.port}", debian=True, log=tmp_path / "r10"),
