@@ -117,8 +117,8 @@ def test_token_files_for_two_hosts_in_one_folder(tmp_path: Path) -> None:
     )
     with RunningHost(a) as run_a, RunningHost(b) as run_b:
         assert run_a.host is not None and run_b.host is not None
-        tokens_a = {n: run_a.host.tokens.token_for(n) for n in ("alpha", "beta")}
-        token_b = run_b.host.tokens.token_for("alpha")
+        tokens_a = {n: run_a.host.publishing.tokens.token_for(n) for n in ("alpha", "beta")}
+        token_b = run_b.host.publishing.tokens.token_for("alpha")
         assert sorted(p.name for p in folder.iterdir()) == [
             "hosta.alpha",
             "hosta.beta",
@@ -139,7 +139,7 @@ def test_token_files_for_two_hosts_in_one_folder(tmp_path: Path) -> None:
         run_a.run(run_a.host.remove_console("beta"))
         assert not (folder / "hosta.beta").exists()
         run_a.run(run_a.host.add_console("gamma", sleeper("G")))
-        assert read_tokens(folder)[run_a.host.tokens.token_for("gamma")].startswith(
+        assert read_tokens(folder)[run_a.host.publishing.tokens.token_for("gamma")].startswith(
             "hosta.example:"
         )
     assert sorted(p.name for p in folder.iterdir()) == ["hosta.handmade", "other-host.vm9"]
@@ -193,7 +193,7 @@ def test_redis_keys_expire_unless_refreshed_and_come_back_after_a_redis_restart(
         )
         with RunningHost(config) as run:
             assert run.host is not None
-            tokens = {n: run.host.tokens.token_for(n) for n in ("alpha", "beta")}
+            tokens = {n: run.host.publishing.tokens.token_for(n) for n in ("alpha", "beta")}
             keys = {f"fleet:{t}": n for n, t in tokens.items()}
             wait_until(lambda: redis.keys(db=3) == sorted(keys))
             for key, name in keys.items():

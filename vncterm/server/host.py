@@ -22,10 +22,9 @@ from .control import ControlServer
 from .hints import connect_hints
 from .listeners import listen_on
 from .ports import PortBook
-from .publish import Publication, TokenFiles, advertised_target, is_loopback
+from .publish import Publishing
 from .security import Gatekeeper, tls_context
 from .state_dir import ensure_private_dir
-from .tokens import TokenBook
 from .websocket import WebSocketProtocol
 from .websocket_origin import OriginPolicy
 
@@ -72,11 +71,8 @@ class Host:
         self._control_wanted = control
         self.control: ControlServer | None = None
         self.ports: PortBook | None = None
-        self.tokens = TokenBook(None, config.publish.token_names)
-        #: Where consoles are published (websockify token plugins), once started.
-        self.publications: list[Publication] = []
-        self._published: dict[str, str] = {}  # console name -> token published
-        self._loopback_warned = False
+        #: Console tokens, and where consoles are published (websockify token plugins).
+        self.publishing = Publishing(config.publish)
         self.websocket_servers: list[asyncio.AbstractServer] = []
         #: (host, port) of each shared WebSocket listener, once started.
         self.websocket_addresses: list[tuple[str, int]] = []
@@ -100,17 +96,17 @@ class Host:
     async def start(self) -> None:
         """The state directory, the shared listeners, then every console."""
         cfg = self.config
-        publishing = cfg.publish.token_dir is not None or cfg.publish.redis is not None
         needs_state = (
-            self._control_wanted or publishing or any(not c.listen for c in cfg.consoles.values())
+            self._control_wanted
+            or self.publishing.wanted
+            or any(not c.listen for c in cfg.consoles.values())
         )
         if needs_state:
             ensure_private_dir(cfg.state_dir)
         self.ports = PortBook(
             cfg.state_dir if needs_state else None, *cfg.port_range, cfg.listen_host
         )
-        self.tokens = TokenBook(cfg.state_dir if needs_state else None, cfg.publish.token_names)
-        self._open_publications()
+        self.publishing.open(cfg.state_dir if needs_state else None)
         if self.audit is not None:
             self.audit.record("start", consoles=list(cfg.consoles))
         await self._start_websocket()
@@ -202,7 +198,7 @@ class Host:
         await service.start()
         if not self.config.single:
             self._tasks[name] = asyncio.create_task(self._follow(service))
-        self._publish(service)
+        self.publishing.publish(name, service.addresses)
 
     async def _follow(self, service: ConsoleService) -> int:
         try:
@@ -230,7 +226,7 @@ class Host:
         service = self.services.pop(name, None)
         if service is None:
             return
-        self._withdraw(name)
+        self.publishing.withdraw(name)
         await service.stop(reason, final=False)
         task = self._tasks.pop(name, None)
         if task is not None:
@@ -277,69 +273,13 @@ class Host:
                 log.error("SIGHUP: console %s: %s", name, e)
         self.config = HostConfig(**{**_fields(self.config), "consoles": dict(new.consoles)})
 
-    # -- publishing (websockify token plugins) ---------------------------------------------------
-
-    def _open_publications(self) -> None:
-        """``--publish-tokens`` (ConfigError when its folder cannot be written) and
-        ``--publish-redis`` (its address checked first, so nothing is touched on an error)."""
-        pub = self.config.publish
-        store = None
-        if pub.redis is not None:
-            from .publish_redis import RedisAddress, RedisTokens
-
-            store = RedisTokens(
-                RedisAddress.parse(pub.redis),
-                password=pub.redis_password,
-                namespace=pub.redis_namespace,
-                expiry=pub.expiry,
-            )
-        if pub.token_dir is not None:
-            files = TokenFiles(pub.token_dir, pub.host_id)
-            files.open()
-            self.publications.append(files)
-        if store is not None:
-            store.start()
-            self.publications.append(store)
-
-    def _publish(self, service: ConsoleService) -> None:
-        """Publish a console at its first TCP address (one on a unix socket only is not)."""
-        bound = next((a for a in service.addresses if isinstance(a, tuple)), None)
-        if not self.publications or bound is None:
-            return
-        target = advertised_target(bound, self.config.publish.advertise)
-        if self.config.publish.redis and is_loopback(target) and not self._loopback_warned:
-            self._loopback_warned = True
-            log.warning(
-                "publishing loopback address %s to Redis: a front on another machine cannot "
-                "reach it (give --advertise HOST)",
-                target,
-            )
-        token = self.tokens.token_for(service.name)
-        self._published[service.name] = token
-        for publication in self.publications:
-            publication.publish(service.name, token, target)
-
-    def _withdraw(self, name: str) -> None:
-        token = self._published.pop(name, None)
-        if token is not None:
-            for publication in self.publications:
-                publication.withdraw(name, token)
-
-    async def _close_publications(self) -> None:
-        for publication in self.publications:
-            try:
-                await publication.close()
-            except Exception:  # one publication's fault does not stop the others
-                log.exception("closing a publication failed")
-        self.publications = []
-
     # -- listing ---------------------------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
         """Every console, for ``vncterm --list``."""
         return {
             "consoles": [
-                {**service.describe(), "token": self.tokens.token_for(name)}
+                {**service.describe(), "token": self.publishing.tokens.token_for(name)}
                 for name, service in self.services.items()
             ],
             "websocket": [f"{h}:{p}" for h, p in self.websocket_addresses],
@@ -352,7 +292,7 @@ class Host:
         url = urllib.parse.urlsplit(target)
         tokens = urllib.parse.parse_qs(url.query).get("token")
         if tokens:
-            found = self.tokens.name_for(tokens[0], set(self.services))
+            found = self.publishing.tokens.name_for(tokens[0], set(self.services))
             return (
                 None
                 if found is None
@@ -391,7 +331,7 @@ class Host:
     async def _shut_down(self) -> None:
         for server in self.websocket_servers:
             server.close()
-        await self._close_publications()
+        await self.publishing.close()
         if self.control is not None:
             self.control.close()
         await asyncio.gather(

@@ -19,8 +19,10 @@ import os
 import socket
 from typing import Protocol
 
+from ..config import PublishConfig
 from ..errors import ConfigError
 from .state_dir import write_atomic
+from .tokens import TokenBook
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,79 @@ MARK = "# vncterm host-id "
 FILE_MODE = 0o644
 #: The largest token file read back when looking for our stale ones.
 MAX_MARK = 512
+
+
+class Publishing:
+    """A host's console tokens and every place its consoles are published: ``open()`` at start
+    (ConfigError when the token folder cannot be written), ``publish``/``withdraw`` as consoles
+    come and go, ``close()`` on a clean exit."""
+
+    def __init__(self, config: PublishConfig) -> None:
+        self.config = config
+        self.tokens = TokenBook(None, config.token_names)
+        self.publications: list[Publication] = []
+        self._published: dict[str, str] = {}  # console name -> token published
+        self._loopback_warned = False
+
+    @property
+    def wanted(self) -> bool:
+        return self.config.token_dir is not None or self.config.redis is not None
+
+    def open(self, state_dir: str | None) -> None:
+        """Tokens kept in ``state_dir``; the Redis address is checked before the token folder
+        is touched."""
+        self.tokens = TokenBook(state_dir, self.config.token_names)
+        pub = self.config
+        store = None
+        if pub.redis is not None:
+            from .publish_redis import RedisAddress, RedisTokens
+
+            store = RedisTokens(
+                RedisAddress.parse(pub.redis),
+                password=pub.redis_password,
+                namespace=pub.redis_namespace,
+                expiry=pub.expiry,
+            )
+        if pub.token_dir is not None:
+            files = TokenFiles(pub.token_dir, pub.host_id)
+            files.open()
+            self.publications.append(files)
+        if store is not None:
+            store.start()
+            self.publications.append(store)
+
+    def publish(self, name: str, addresses: list[tuple[str, int] | str]) -> None:
+        """Publish console ``name`` at its first TCP address (one on unix sockets only is
+        not)."""
+        bound = next((a for a in addresses if isinstance(a, tuple)), None)
+        if not self.publications or bound is None:
+            return
+        target = advertised_target(bound, self.config.advertise)
+        if self.config.redis and is_loopback(target) and not self._loopback_warned:
+            self._loopback_warned = True
+            log.warning(
+                "publishing loopback address %s to Redis: a front on another machine cannot "
+                "reach it (give --advertise HOST)",
+                target,
+            )
+        token = self.tokens.token_for(name)
+        self._published[name] = token
+        for publication in self.publications:
+            publication.publish(name, token, target)
+
+    def withdraw(self, name: str) -> None:
+        token = self._published.pop(name, None)
+        if token is not None:
+            for publication in self.publications:
+                publication.withdraw(name, token)
+
+    async def close(self) -> None:
+        for publication in self.publications:
+            try:
+                await publication.close()
+            except Exception:  # one publication's fault does not stop the others
+                log.exception("closing a publication failed")
+        self.publications = []
 
 
 class Publication(Protocol):
