@@ -24,9 +24,10 @@ T = TypeVar("T")
 class RunningHost:
     """``Host(config)`` started on a thread; a context manager that always stops it."""
 
-    def __init__(self, config: HostConfig, reload: Reload | None = None) -> None:
+    def __init__(self, config: HostConfig, reload: Reload | None = None, **host: Any) -> None:
         self.config = config
         self.reload = reload
+        self._host = host  # more arguments of Host (control=False: no state directory)
         self.host: Host | None = None
         self.loop = asyncio.new_event_loop()
         self.exit_status: Future[int] = Future()
@@ -38,7 +39,7 @@ class RunningHost:
 
         async def main() -> None:
             try:
-                self.host = Host(self.config, reload=self.reload)
+                self.host = Host(self.config, reload=self.reload, **self._host)
                 await self.host.start()
             except BaseException as e:
                 self._started.set_exception(e)

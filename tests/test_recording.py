@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from asciinema import asciicast
-from harness import RunningHost, RunningVncterm
+from harness import RunningVncterm
+from host_harness import RunningHost
 from peers.qemu_guest import MARKER, QemuGuest, Serial
 from peers.vncdotool_peer import VncDoToolPeer
 from test_console_output import PAGE, _fill

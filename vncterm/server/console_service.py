@@ -216,7 +216,9 @@ class ConsoleService:
         self.session.notice(key, text, ttl)
 
     def _viewer(self, security: SecurityConfig) -> asyncio.Protocol:
-        return Viewer(self.session, security, self.shared.guard)
+        viewer = Viewer(self.session, security, self.shared.guard)
+        viewer.updates.keepalive = self.config.keepalive
+        return viewer
 
     # -- starting --------------------------------------------------------------------------------
 
