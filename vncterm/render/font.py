@@ -14,8 +14,10 @@ code (``box.py``) so that lines meet.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
+import threading
 import unicodedata
 from pathlib import Path
 
@@ -32,6 +34,9 @@ BOLD = "DejaVuSansMono-Bold.ttf"
 ITALIC = "DejaVuSansMono-Oblique.ttf"
 BOLD_ITALIC = "DejaVuSansMono-BoldOblique.ttf"
 #: Fallback fonts in the order they are tried: (file, face index in a collection).
+#: Glyph masks (and font look-ups) cached per font before the cache starts over: ~11 MB of
+#: masks at the default size, whatever a console prints.
+MAX_CACHED = 1 << 16
 FALLBACKS: tuple[tuple[str, int], ...] = (
     ("WenQuanYiMicroHei.ttc", 0),
     ("Unifont.otf", 0),
@@ -84,6 +89,9 @@ class CellFont:
         self.underline_h = max(1, size // 14)
         self._masks: dict[tuple[str, bool, bool, int, int], np.ndarray] = {}
         self._faces: dict[tuple[str, bool, bool], freetype.Face | None] = {}
+        #: FreeType faces are not thread-safe, and a shared font may serve several event loops
+        #: (servers run in threads): rasterising holds this lock.
+        self._lock = threading.Lock()
 
     @property
     def _flags(self) -> int:
@@ -96,6 +104,8 @@ class CellFont:
         key = (ch, bold, italic)
         if key in self._faces:
             return self._faces[key]
+        if len(self._faces) >= MAX_CACHED:
+            self._faces.clear()
         cp = ord(ch)
         found = None
         for face in (self._styles[bold, italic], self._styles[False, False], *self._fallbacks):
@@ -120,7 +130,11 @@ class CellFont:
         key = (ch, bold, italic, cells, phase)
         cached = self._masks.get(key)
         if cached is None:
-            cached = self._masks[key] = self._render(ch, bold, italic, cells, phase)
+            with self._lock:
+                cached = self._render(ch, bold, italic, cells, phase)
+            if len(self._masks) >= MAX_CACHED:
+                self._masks.clear()
+            self._masks[key] = cached
         return cached
 
     def _render(self, ch: str, bold: bool, italic: bool, cells: int, phase: int) -> np.ndarray:
@@ -220,3 +234,10 @@ class CellFont:
             out[y0, x0 : x1 + 1] = out[y1, x0 : x1 + 1] = 255
             out[y0 : y1 + 1, x0] = out[y0 : y1 + 1, x1] = 255
         return out
+
+
+@functools.cache
+def shared_font(size: int, antialias: bool = False) -> CellFont:
+    """The process's one CellFont at ``size`` and ``antialias``: every console drawing at that
+    size shares its faces and glyph cache (DESIGN.md, "Many consoles in one process")."""
+    return CellFont(size, antialias)
