@@ -14,12 +14,12 @@ code (``box.py``) so that lines meet.
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 import threading
 import unicodedata
 from pathlib import Path
+from typing import ClassVar
 
 import freetype
 import numpy as np
@@ -53,9 +53,30 @@ def find_font(name: str) -> Path:
 
 
 class CellFont:
-    """A monospace font at one pixel size, producing cell-sized alpha masks (uint8 0..255)."""
+    """A monospace font at one pixel size, producing cell-sized alpha masks (uint8 0..255).
+
+    ``CellFont(size, antialias)`` is one object per size, antialiasing and fallback in the
+    process: every console drawing at that size shares its faces and glyph cache (DESIGN.md,
+    "Many consoles in one process").
+    """
+
+    _shared: ClassVar[dict[tuple[type, int, bool, bool], CellFont]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __new__(cls, size: int, antialias: bool = False, fallback: bool = True) -> CellFont:
+        key = (cls, size, antialias, fallback)
+        with cls._shared_lock:
+            font = cls._shared.get(key)
+            if font is None:
+                font = super().__new__(cls)
+                font._load(size, antialias, fallback)
+                cls._shared[key] = font
+        return font
 
     def __init__(self, size: int, antialias: bool = False, fallback: bool = True) -> None:
+        """Nothing: ``__new__`` loaded the faces, once per process."""
+
+    def _load(self, size: int, antialias: bool, fallback: bool) -> None:
         self.size = size
         self.antialias = antialias
         self._styles: dict[tuple[bool, bool], freetype.Face] = {}
@@ -234,10 +255,3 @@ class CellFont:
             out[y0, x0 : x1 + 1] = out[y1, x0 : x1 + 1] = 255
             out[y0 : y1 + 1, x0] = out[y0 : y1 + 1, x1] = 255
         return out
-
-
-@functools.cache
-def shared_font(size: int, antialias: bool = False) -> CellFont:
-    """The process's one CellFont at ``size`` and ``antialias``: every console drawing at that
-    size shares its faces and glyph cache (DESIGN.md, "Many consoles in one process")."""
-    return CellFont(size, antialias)

@@ -12,7 +12,7 @@ import socket
 from ..config import Config
 from ..console.base import Console
 from ..console.factory import make_console
-from ..render.font import shared_font
+from ..render.font import CellFont
 from ..render.renderer import TerminalRenderer
 from ..rfb import vencrypt
 from ..rfb.connection import SecurityConfig
@@ -38,7 +38,7 @@ class Server:
         self.console = console or make_console(
             config.console, config.command, config.cols, config.rows
         )
-        font = shared_font(config.font_size, config.antialias)
+        font = CellFont(config.font_size, config.antialias)
         self.emulator = Emulator(
             config.cols,
             config.rows,

@@ -114,13 +114,13 @@ class Session:
         self.desktop: DesktopSource | None = None
         self.share_policy = share_policy
         self.viewers: list[SessionViewer] = []
+        self._closed = False  # (a closed session keeps its last frame)
         self.executor = encode_pool()  # one for every session of the process
         self._flush_scheduled = False
         self._budget = ENCODE_BURST  # seconds of encoding the viewers may spend now
         self._budget_at = 0.0
         #: The stages console output goes through, each contained.
         self.stages = Stages()
-        self._closed = False
 
     # -- console side ----------------------------------------------------------------------------
 
@@ -419,12 +419,12 @@ class Session:
         log.info("%s: attached (%d viewer(s))", viewer, len(self.viewers))
 
     def detach(self, viewer: SessionViewer) -> None:
+        if self.viewers == [viewer] and not self._closed:  # the last one: no framebuffer
+            self.terminal.release()
+            self._memory.trim()
         if viewer in self.viewers:
             self.viewers.remove(viewer)
             log.info("%s: detached (%d viewer(s))", viewer, len(self.viewers))
-            if not self.viewers and not self._closed:  # (a closed session keeps its last frame)
-                self.terminal.release()
-                self._memory.trim()
 
     async def final_updates(self, timeout: float = 1.0) -> None:
         """Give every viewer the last screen (the console ended); wait at most ``timeout``."""
