@@ -11,10 +11,11 @@ Every console runs ``sleep 1000`` on a pty and has no viewer. Memory is PSS
 pty relay), not of the ``sleep``s: per console, and per console added after the first (the
 process's own ~30 MB of Python and libraries is paid once). Idle CPU is utime + stime of the
 same processes (``/proc/PID/stat``) over ``--idle-seconds``, after they settled. The many
-consoles are started in one process by a ``python -c`` script (:data:`MANY`: one
-``server.app.Server`` per console in one event loop, as the multi-console command line will),
-so this benchmark's own process is never measured; the baseline is ``python -m vncterm
---listen 127.0.0.1:0 -- sleep 1000`` started ``--separate`` times.
+consoles run in one ``vncterm --config FILE`` (one ``[console.NAME]`` table each, ports from
+a ``port-range``) when the tree has the config file, else in a ``python -c`` script
+(:data:`MANY`: one ``server.app.Server`` per console in one event loop); either way this
+benchmark's own process is never measured. The baseline is ``python -m vncterm --listen
+127.0.0.1:0 -- sleep 1000`` started ``--separate`` times.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 #: Run with a tree on PYTHONPATH: argv[1] idle ``sleep`` consoles in one process, each with its
-#: own listener; prints "ready" once all run, then idles until its stdin closes.
+#: own listener; idles until its stdin closes.
 MANY = """\
 import asyncio, sys
 from vncterm.config import Config, ListenAddress
@@ -44,7 +46,6 @@ async def main(n):
         server = Server(Config(command=["sleep", "1000"], listen=[ListenAddress("127.0.0.1", 0)]))
         await server.start()
         servers.append(server)
-    print("ready", flush=True)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     loop.add_reader(sys.stdin.fileno(), done.set)
@@ -120,35 +121,57 @@ def _idle_cpu(roots: list[int], seconds: float) -> float:
     return cpu_seconds(pids) - before
 
 
-def one_process(tree: Path, consoles: int, idle_seconds: float) -> dict[str, float]:
-    """``consoles`` idle consoles in one process: PSS and idle CPU, in all."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", MANY, str(consoles)],
+def config_file(folder: Path, consoles: int) -> Path:
+    """A ``--config`` file of ``consoles`` idle ``sleep`` consoles, its state in ``folder``."""
+    lines = [
+        "[vncterm]",
+        'port-range = "20000-20999"',
+        f'state-dir = "{folder / "state"}"',
+    ]
+    for i in range(consoles):
+        lines += ["", f"[console.c{i:03d}]", 'command = ["sleep", "1000"]']
+    path = folder / "consoles.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _start_many(tree: Path, consoles: int, folder: Path) -> subprocess.Popen[bytes]:
+    if (tree / "vncterm" / "config_file.py").exists():
+        cmd = ["-m", "vncterm", "--config", str(config_file(folder, consoles))]
+    else:
+        cmd = ["-c", MANY, str(consoles)]
+    return subprocess.Popen(
+        [sys.executable, *cmd],
         env=_env(tree),
         cwd=tree,
         stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    try:
-        assert proc.stdout is not None
+
+
+def one_process(tree: Path, consoles: int, idle_seconds: float) -> dict[str, float]:
+    """``consoles`` idle consoles in one process: PSS and idle CPU, in all."""
+    with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        if proc.stdout.readline().strip() != b"ready":
-            raise RuntimeError("the many-console process did not start")
-        start_s = time.perf_counter() - t0
-        _wait_for_consoles([proc], consoles, 30)
-        time.sleep(SETTLE)
-        pids = vncterm_processes(proc.pid)
-        pss = pss_kib(pids)
-        relay = pss_kib(pids[1:])
-        cpu = _idle_cpu([proc.pid], idle_seconds) if idle_seconds > 0 else 0.0
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
+        proc = _start_many(tree, consoles, Path(tmp))
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            _wait_for_consoles([proc], consoles, 60)
+            start_s = time.perf_counter() - t0
+            time.sleep(SETTLE)
+            pids = vncterm_processes(proc.pid)
+            pss = pss_kib(pids)
+            relay = pss_kib(pids[1:])
+            cpu = _idle_cpu([proc.pid], idle_seconds) if idle_seconds > 0 else 0.0
+        finally:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     return {"pss_kib": pss, "relay_pss_kib": relay, "cpu_s": cpu, "start_s": start_s}
 
 
@@ -225,13 +248,20 @@ def rows(r: dict[str, float]) -> list[tuple[str, str, str, str]]:
         ),
     ]
     cpu, base_cpu = r["cpu_ms_per_console_s"], r["baseline_cpu_ms_per_console_s"]
-    if r["idle_seconds"] > 0:
-        ratio = f"{cpu / base_cpu:.2f}x" if base_cpu > 0 else ""
+    seconds = r["idle_seconds"]
+    if seconds > 0:
+        tick = 1000 / _TICK  # ms: what /proc counts in
+
+        def shown(value: float, processes: int) -> str:
+            floor = tick / processes / seconds
+            return f"{value:.4f} ms/s" if value > 0 else f"< {floor:.4f} ms/s (no tick)"
+
+        ratio = f"{cpu / base_cpu:.2f}x" if cpu > 0 and base_cpu > 0 else ""
         out.append(
             (
-                f"idle CPU per console, {n} in one process ({r['idle_seconds']:.0f} s)",
-                f"{cpu:.4f} ms/s ({r['cpu_ms']:.0f} ms in all; 1 tick = {1000 / _TICK:.0f} ms)",
-                f"one process per console: {base_cpu:.4f} ms/s",
+                f"idle CPU per console, {n} in one process ({seconds:.0f} s)",
+                shown(cpu, n),
+                f"one process per console: {shown(base_cpu, k)}",
                 ratio,
             )
         )
