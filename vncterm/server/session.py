@@ -114,7 +114,7 @@ class Session:
         self.desktop: DesktopSource | None = None
         self.share_policy = share_policy
         self.viewers: list[SessionViewer] = []
-        self._closed = False  # (a closed session keeps its last frame)
+        self._closed = False  # (an ended session keeps its last frame)
         self.executor = encode_pool()  # one for every session of the process
         self._flush_scheduled = False
         self._budget = ENCODE_BURST  # seconds of encoding the viewers may spend now
@@ -428,6 +428,7 @@ class Session:
 
     async def final_updates(self, timeout: float = 1.0) -> None:
         """Give every viewer the last screen (the console ended); wait at most ``timeout``."""
+        self._closed = True  # the last screen stays when they have gone
         self.refresh()
         self._flush()
         loop = asyncio.get_running_loop()
