@@ -85,8 +85,14 @@ class RunningVncterm:
         session = self.server.session
 
         def grab() -> np.ndarray:
+            if session.viewers:
+                session.refresh()
+                return session.renderer.pixels.copy()
+            session.terminal.acquire()  # no viewer, no framebuffer: draw one for the test
             session.refresh()
-            return session.renderer.pixels.copy()
+            pixels = session.renderer.pixels.copy()
+            session.terminal.release()
+            return pixels
 
         return self.call(grab)
 
