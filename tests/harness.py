@@ -16,8 +16,22 @@ import numpy as np
 
 from vncterm.config import Config, ListenAddress
 from vncterm.server.app import Server
+from vncterm.server.session import Session
 
 T = TypeVar("T")
+
+
+def grab_framebuffer(session: Session) -> np.ndarray:
+    """A session's framebuffer with pending changes drawn (call on its loop). A console with no
+    viewer has none: one is drawn for the test and freed again."""
+    if session.viewers:
+        session.refresh()
+        return session.renderer.pixels.copy()
+    session.terminal.acquire()
+    session.refresh()
+    pixels = session.renderer.pixels.copy()
+    session.terminal.release()
+    return pixels
 
 
 class RunningVncterm:
@@ -83,18 +97,7 @@ class RunningVncterm:
         """The server's own framebuffer now (uint32 0x00RRGGBB), after drawing pending changes."""
         assert self.server is not None
         session = self.server.session
-
-        def grab() -> np.ndarray:
-            if session.viewers:
-                session.refresh()
-                return session.renderer.pixels.copy()
-            session.terminal.acquire()  # no viewer, no framebuffer: draw one for the test
-            session.refresh()
-            pixels = session.renderer.pixels.copy()
-            session.terminal.release()
-            return pixels
-
-        return self.call(grab)
+        return self.call(lambda: grab_framebuffer(session))
 
     def text(self) -> list[str]:
         assert self.server is not None

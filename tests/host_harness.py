@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import numpy as np
+from harness import grab_framebuffer
 
 from vncterm.config import Config, HostConfig
 from vncterm.control_client import query
@@ -136,12 +137,7 @@ class ConsoleView:
     def framebuffer(self) -> np.ndarray:
         """The console's own framebuffer now (uint32 0x00RRGGBB), pending changes drawn."""
         session = self.service.session
-
-        def grab() -> np.ndarray:
-            session.refresh()
-            return session.renderer.pixels.copy()
-
-        return self.call(grab)
+        return self.call(lambda: grab_framebuffer(session))
 
     def text(self) -> list[str]:
         return self.call(self.service.emulator.text)
