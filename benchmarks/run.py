@@ -547,6 +547,11 @@ def write_report(results: dict[str, object]) -> None:
     consoles = r.get("consoles")
     if isinstance(consoles, dict):
         rows += bench_consoles.rows(consoles)
+    host = r.get("host")
+    if isinstance(host, dict):
+        import bench_host  # it reads this file's workloads
+
+        rows += bench_host.rows(host)
     lines = ["| figure | vncterm | baseline (same run) | ratio |", "| --- | --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     meta = r["machine"]
@@ -674,6 +679,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     r["render_200x60"] = render_ms("ls-usr-bin", 200, 60)
     progress(f"200 idle consoles in one process against 10 processes ({args.idle_seconds:g} s)")
     r["consoles"] = bench_consoles.measure(ROOT, 200, 10, args.idle_seconds)
+    import bench_host  # it reads this file's workloads
+
+    r["host"] = await bench_host.measure(plain_mb, samples, consoles=4, runs=5)
     return r
 
 
