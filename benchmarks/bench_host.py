@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Many consoles in one vncterm process (``vncterm --config FILE``): isolation, aggregate
 throughput and how fast an added console serves its first frame, each beside its baseline from
-the same run.
+the same run. `benchmarks/run.py` runs it too.
 
-    python benchmarks/bench_host.py            # ~1 minute; prints a table, writes out/host.json (run.py runs it too)
+    python benchmarks/bench_host.py            # ~1 minute; prints a table, writes out/host.json
     python benchmarks/bench_host.py --flood-mb 20 --samples 300
 
 - Isolation: key-to-pixels on a quiet console of the host (p50/p99) while another console of
