@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Many consoles in one vncterm process (``vncterm --config FILE``): isolation, aggregate
 throughput and how fast an added console serves its first frame, each beside its baseline from
-the same run.
+the same run. `benchmarks/run.py` runs it too.
 
     python benchmarks/bench_host.py            # ~1 minute; prints a table, writes out/host.json
     python benchmarks/bench_host.py --flood-mb 20 --samples 300
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import statistics
 import sys
@@ -214,50 +213,49 @@ async def added_console(tmp: str, runs: int) -> dict[str, list[float]]:
     return {"sighup_ms": added, "new_process_ms": fresh}
 
 
-def table(r: dict[str, object]) -> str:
-    iso = r["isolation"]
-    agg1, aggn = r["aggregate_1"], r["aggregate_n"]
-    first = r["first_frame"]
+def rows(r: dict[str, object]) -> list[tuple[str, str, str, str]]:
+    """Table rows (figure, this run, baseline from the same run, ratio), for run.py too."""
+    iso, agg1, aggn, first = r["isolation"], r["aggregate_1"], r["aggregate_n"], r["first_frame"]
     assert isinstance(iso, dict) and isinstance(agg1, dict) and isinstance(aggn, dict)
     assert isinstance(first, dict)
     q, f = iso["quiet"], iso["neighbour_flooding"]
-    rows = [
-        ("figure", "this run", "baseline (same run)"),
+    added = statistics.median(first["sighup_ms"])
+    fresh = statistics.median(first["new_process_ms"])
+    return [
         (
-            "key-to-pixels p50 / p99, neighbour flooding",
-            f"{f['p50_ms']:.2f} / {f['p99_ms']:.2f} ms",
-            f"no flood: {q['p50_ms']:.2f} / {q['p99_ms']:.2f} ms",
+            "key-to-pixels p50 / p99, another console of the process flooding",
+            f"{f['p50_ms']:.1f} / {f['p99_ms']:.1f} ms",
+            f"no flood: {q['p50_ms']:.1f} / {q['p99_ms']:.1f} ms",
+            f"{f['p99_ms'] / q['p99_ms']:.1f}x",
         ),
         (
-            f"{aggn['consoles']} consoles flooding at once, together",
+            f"{aggn['consoles']} consoles of one process flooding at once, together",
             f"{aggn['mb_per_s']:.1f} MB/s",
             f"1 console alone: {agg1['mb_per_s']:.1f} MB/s",
+            f"{aggn['mb_per_s'] / agg1['mb_per_s']:.2f}x",
         ),
         (
-            "added console (SIGHUP) to first frame, median",
-            f"{statistics.median(first['sighup_ms']):.0f} ms",
-            f"new vncterm process: {statistics.median(first['new_process_ms']):.0f} ms",
+            "a console added by SIGHUP to its first frame (median)",
+            f"{added:.0f} ms",
+            f"a new vncterm process: {fresh:.0f} ms",
+            f"1/{fresh / added:.0f}",
         ),
     ]
-    return "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows[:1]) + (
-        "\n|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows[1:])
-    )
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, object]:
-    r: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count()}
+async def measure(flood_mb: int, samples: int, consoles: int, runs: int) -> dict[str, object]:
+    """Every figure of this file, ``flood_mb`` MB per flood."""
+    r: dict[str, object] = {"flood_mb": flood_mb}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp, "text")
-        data.write_bytes(plain_text(args.flood_mb * 1000 * 1000))
-        progress(
-            f"isolation: {args.samples} keys on a quiet console, then with its neighbour flooding"
-        )
-        r["isolation"] = await isolation(tmp, data, args.samples)
-        progress(f"aggregate: 1 console, then {args.consoles} at once, {args.flood_mb} MB each")
+        data.write_bytes(plain_text(flood_mb * 1000 * 1000))
+        progress(f"host: {samples} keys on a quiet console, then beside a flooding one")
+        r["isolation"] = await isolation(tmp, data, samples)
+        progress(f"host: 1 console flooding {flood_mb} MB, then {consoles} at once")
         r["aggregate_1"] = await aggregate(tmp, data, 1)
-        r["aggregate_n"] = await aggregate(tmp, data, args.consoles)
-        progress(f"first frame: {args.runs} consoles added by SIGHUP, {args.runs} new processes")
-        r["first_frame"] = await added_console(tmp, args.runs)
+        r["aggregate_n"] = await aggregate(tmp, data, consoles)
+        progress(f"host: first frame of {runs} consoles added by SIGHUP, of {runs} new processes")
+        r["first_frame"] = await added_console(tmp, runs)
     return r
 
 
@@ -270,10 +268,12 @@ def main() -> None:
     p.add_argument("--consoles", type=int, default=4, help="consoles flooding at once (4)")
     p.add_argument("--runs", type=int, default=5, help="consoles added, processes started (5)")
     args = p.parse_args()
-    results = asyncio.run(main_async(args))
+    results = asyncio.run(measure(args.flood_mb, args.samples, args.consoles, args.runs))
+    results["date"] = time.strftime("%Y-%m-%d")
     OUT.mkdir(exist_ok=True)
     (OUT / "host.json").write_text(json.dumps(results, indent=2))
-    print(table(results))
+    lines = ["| figure | vncterm | baseline (same run) | ratio |", "| --- | --- | --- | --- |"]
+    print("\n".join(lines + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows(results)]))
 
 
 if __name__ == "__main__":
