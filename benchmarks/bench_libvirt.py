@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent))
 
-from harness import RunningHost  # noqa: E402
+from host_harness import RunningHost  # noqa: E402
 from peers.libvirt_daemon import LibvirtDaemon  # noqa: E402
 
 from vncterm.config import Config, HostConfig  # noqa: E402

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import RunningHost
+from host_harness import RunningHost
 from peers.common import wait_until_equal
 from peers.libvirt_daemon import CHANNEL, LibvirtDaemon, channel_xml
 from peers.vncdotool_peer import VncDoToolPeer
@@ -91,21 +91,12 @@ def type_and_see(running: RunningHost, name: str, viewer: VncDoToolPeer, text: s
     while True:
         viewer.type(f"echo {text}-$(({len(text)}*7))\n")
         try:
-            running.wait_text(name, answer, timeout=3)
+            running[name].wait_text(answer, timeout=3)
             break
         except AssertionError:
             if time.monotonic() > deadline:
                 raise
-    service = running.host.services[name]  # type: ignore[union-attr]
-
-    def server_pixels() -> Any:
-        def grab() -> Any:
-            service.session.refresh()
-            return service.session.renderer.pixels.copy()
-
-        return running.call(grab)
-
-    diff = wait_until_equal(viewer, server_pixels, timeout=10)
+    diff = wait_until_equal(viewer, running[name].framebuffer, timeout=10)
     assert diff, diff
 
 
@@ -146,7 +137,7 @@ def test_a_guest_started_later_appears_and_its_destruction_is_shown(
         assert "vt-later" not in running.host.services  # type: ignore[union-attr]
         libvirtd.start_guest("vt-later")
         wait_until(lambda: "vt-later" in source.guests, 20)
-        port = running.port("vt-later")
+        port = running["vt-later"].port
         viewer = VncDoToolPeer(timeout=10)
         viewer.connect("127.0.0.1", port, None, encodings=["raw"])
         try:
@@ -155,9 +146,7 @@ def test_a_guest_started_later_appears_and_its_destruction_is_shown(
             service = running.host.services["vt-later"]  # type: ignore[union-attr]
             wait_until(lambda: "destroyed" in (running.call(service.session.status.text) or ""))
             # the viewer sees it: its screen is the server's, status row included
-            diff = wait_until_equal(
-                viewer, lambda: running.call(lambda: _pixels(service)), timeout=10
-            )
+            diff = wait_until_equal(viewer, running["vt-later"].framebuffer, timeout=10)
             assert diff, diff
             listed = by_name(ask_list(str(tmp_path / "state")))
             assert listed["vt-later"]["status"] == "guest destroyed"
@@ -168,7 +157,7 @@ def test_a_guest_started_later_appears_and_its_destruction_is_shown(
             wait_until(
                 lambda: "vt-later" in source.guests and source.guests["vt-later"].gone is None
             )
-            assert running.port("vt-later") == port
+            assert running["vt-later"].port == port
             # destroyed for good: after the grace period its console goes
             source.grace = 0.5
             libvirtd.destroy("vt-later")
@@ -178,11 +167,6 @@ def test_a_guest_started_later_appears_and_its_destruction_is_shown(
             viewer.close()
     finally:
         stop(running, source)
-
-
-def _pixels(service: Any) -> Any:
-    service.session.refresh()
-    return service.session.renderer.pixels.copy()
 
 
 @pytest.mark.peer
@@ -199,7 +183,7 @@ def test_a_hot_plugged_channel_comes_and_goes_as_a_stream(
     async def stream_client() -> None:
         """vncterm's stream client on the guest's console port sees the channel come and go,
         and captures the unix serial (a shell on the guest's ttyS1)."""
-        client = await StreamClient.connect("127.0.0.1", running.port(name))
+        client = await StreamClient.connect("127.0.0.1", running[name].port)
         try:
             offered = await client.list_streams()
             assert {"console", "serial1", CHANNEL} <= set(offered)
@@ -457,7 +441,7 @@ def test_a_restarted_libvirtd_is_reconnected_and_the_console_reopened(
         wait_until(lambda: source.conn is not None and source.conn is not first, 30)
         wait_until(lambda: service.console.connected, 30)
         running.call(lambda: service.session.write_input(b"echo back-$((6*7))\n"))
-        running.wait_text(name, "back-42", timeout=20)
+        running[name].wait_text("back-42", timeout=20)
         assert running.host.services[name] is service  # the same console, its viewers kept
     finally:
         stop(running, source)
@@ -474,10 +458,10 @@ def test_break_through_qmp_then_h_gives_sysrq_help_on_the_pty_console(
         service = running.host.services[name]  # type: ignore[union-attr]
         wait_until(lambda: service.console.connected, 15)
         running.call(lambda: service.session.write_input(b"echo ready-$((2*21))\n"))
-        running.wait_text(name, "ready-42", timeout=60)
+        running[name].wait_text("ready-42", timeout=60)
         assert running.call(lambda: service.console.send_break())
         running.call(lambda: service.session.write_input(b"h"))  # queued behind the BREAK
-        running.wait_text(name, "sysrq: HELP", timeout=20)
+        running[name].wait_text("sysrq: HELP", timeout=20)
     finally:
         stop(running, source)
 
@@ -604,13 +588,13 @@ def test_break_through_qmp_then_h_gives_sysrq_help_on_a_plain_unix_serial(
         while True:  # TCG boot: the shell may not be there yet
             running.call(lambda: service.session.write_input(b"echo ready-$((2*21))\n"))
             try:
-                running.wait_text("vt-unix", "ready-42", timeout=3)
+                running["vt-unix"].wait_text("ready-42", timeout=3)
                 break
             except AssertionError:
                 assert time.monotonic() < deadline
         assert running.call(lambda: service.console.send_break())
         running.call(lambda: service.session.write_input(b"h"))  # held until the BREAK went
-        running.wait_text("vt-unix", "sysrq: HELP", timeout=20)
+        running["vt-unix"].wait_text("sysrq: HELP", timeout=20)
     finally:
         stop(running, source)  # the guest goes with the session's daemon
 
