@@ -1,173 +1,92 @@
-"""Command line: ``vncterm [options] [-- CMD ARGS...]``."""
+"""Command line: ``vncterm [options] [-- CMD ARGS...]`` (one console), ``vncterm --config
+FILE`` (the consoles of a file), ``vncterm --list`` (those of a running vncterm)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import getpass
+import json
 import logging
 import os
-import pwd
 import shutil
 import sys
 from collections.abc import Sequence
-from typing import Any
 
-from .cli_options import build_parser, parse_geometry
-from .config import Config, ConsoleSpec, ListenAddress
+from .cli_options import PROCESS_KEYS, SHARED_KEYS, build_parser, given_options
+from .config import Config, HostConfig, default_state_dir
+from .config_build import console_config, host_options
+from .config_file import load_config_file
+from .control_client import ControlError, format_consoles, query
 from .errors import ConfigError
+from .server.logcontext import ConsoleLabel
 
 log = logging.getLogger("vncterm")
 
 
-def default_shell() -> str:
-    shell = os.environ.get("SHELL")
-    if shell:
-        return shell
-    try:
-        return pwd.getpwuid(os.getuid()).pw_shell or "/bin/sh"
-    except KeyError:
-        return "/bin/sh"
-
-
-def read_password_file(path: str) -> bytes:
-    """The first line of ``path``; VNC Authentication uses at most 8 bytes of it."""
-    try:
-        with open(path, "rb") as f:
-            password = f.readline().rstrip(b"\r\n")
-    except OSError as e:
-        raise ConfigError(f"cannot read password file: {e}") from None
-    if not password:
-        raise ConfigError(f"password file {path} is empty")
-    if len(password) > 8:
-        log.warning("VNC Authentication uses only the first 8 bytes of the password")
-    return password
-
-
 def config_from_args(argv: Sequence[str] | None = None) -> tuple[Config, int]:
-    """Parse the command line into a validated Config and a logging level."""
+    """The single-console command line into a validated Config and a logging level."""
+    host, level = host_config_from_args(argv)
+    if not host.single:
+        raise ConfigError("--config: many consoles, not one")
+    return next(iter(host.consoles.values())), level
+
+
+def host_config_from_args(argv: Sequence[str] | None = None) -> tuple[HostConfig, int]:
+    """The command line into a validated HostConfig and a logging level: the consoles of
+    ``--config FILE`` (process-wide options given here win over its ``[vncterm]``), or the one
+    console of today's options, named ``--console-name``."""
     args = build_parser().parse_args(argv)
-    command = list(args.command)
-    if command and command[0] == "--":
-        command = command[1:]
-    chosen = [o for o in ("unix", "tcp", "tty") if getattr(args, o)]
-    if len(chosen) > 1 or (chosen and command):
-        raise ConfigError("choose one console: --unix, --tcp, --tty or -- CMD")
-    console = None
-    if args.unix:
-        console = ConsoleSpec("unix", args.unix, telnet=args.telnet)
-    elif args.tcp:
-        addr = ListenAddress.parse(args.tcp)
-        console = ConsoleSpec("tcp", host=addr.host, port=addr.port, telnet=args.telnet)
-    elif args.tty:
-        console = ConsoleSpec.parse_tty(args.tty)
-    elif args.telnet:
-        raise ConfigError("--telnet goes with --unix or --tcp")
-    if not command and console is None:
-        command = [default_shell()]
-    cols, rows = parse_geometry(args.geometry)
-    listen = [
-        ListenAddress.parse(a) for a in (args.listen or systemd_listen_fds() or ["127.0.0.1:5900"])
-    ]
-    password = read_password_file(args.password_file) if args.password_file else None
-    view_only = (
-        read_password_file(args.view_only_password_file) if args.view_only_password_file else None
-    )
-    if view_only is not None and password is None:
-        raise ConfigError("--view-only-password-file needs --password-file too")
-    config = Config(
-        command=command,
-        listen=listen,
-        password=password,
-        view_only_password=view_only,
-        name=args.name,
-        cols=cols,
-        rows=rows,
-        font_size=args.font_size,
-        antialias=args.antialias,
-        share_policy=args.share_policy,
-        insecure=args.insecure,
-        console=console,
-        stream_name=args.stream_name,
-        log_path=args.log,
-        streams=[ConsoleSpec.parse_stream(s) for s in args.stream],
-        allow_resize=args.allow_resize,
-        allow_lossy=args.allow_lossy,
-        charset=args.charset,
-        bold_is_bright=args.bold_bright,
-        scrollback=args.scrollback,
-        tight_gradient=args.tight_gradient,
-        reverse_listen=(ListenAddress.parse(args.reverse_listen) if args.reverse_listen else None),
-        desktop=ListenAddress.parse(args.desktop) if args.desktop else None,
-        desktop_password=(
-            read_password_file(args.desktop_password_file) if args.desktop_password_file else None
-        ),
-    )
-    config = dataclasses.replace(
-        config, **security_options(args), **websocket_options(args), **limit_options(args)
-    )
-    config.validate()
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)
-    return config, level
+    fds = systemd_fds()
+    named = {name: [fd for n, fd in fds if n == name] for name, _ in fds}
+    if args.config is not None:
+        host = load_config_file(args.config, config_overrides(args))
+        return dataclasses.replace(host, named_fds=named), level
+    # One console: sockets named after it or "websocket" are routed by name, the others
+    # (unnamed: systemd names them after their unit) are its listeners as before names.
+    kept = {n: named[n] for n in (args.console_name, "websocket") if n in named}
+    others = [f"fd:{fd}" for n, fd in fds if n not in kept]
+    config = console_config(args, others or ["127.0.0.1:5900"])
+    if config.restart:
+        raise ConfigError("--restart is for the consoles of --config (one console ends vncterm)")
+    host_fields = host_options(args)
+    for shared in ("audit_log", "max_viewers", "stuck_timeout"):
+        del host_fields[shared]  # single_console takes them from the console's Config
+    host = HostConfig.single_console(config, args.console_name, named_fds=kept, **host_fields)
+    config.validate()
+    host.validate()
+    return host, level
 
 
-def systemd_listen_fds() -> list[str]:
-    """``fd:3 ... fd:N`` for sockets passed by systemd socket activation (LISTEN_FDS, meant for
-    us when LISTEN_PID is our pid); the variables are removed so the console's child does not
-    see them."""
+def config_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """With ``--config``: the process-wide options given on the command line (argparse dest
+    -> value); any console option is an error, the consoles come from the file."""
+    overrides: dict[str, object] = {}
+    for dest in sorted(given_options(args) - {"config"}):
+        key = dest.replace("_", "-")
+        if key not in PROCESS_KEYS | SHARED_KEYS:
+            raise ConfigError(f"--{key} cannot go with --config (the consoles come from the file)")
+        overrides[dest] = getattr(args, dest)
+    if args.command:
+        raise ConfigError("-- CMD cannot go with --config (the consoles come from the file)")
+    return overrides
+
+
+def systemd_fds() -> list[tuple[str, int]]:
+    """(``FileDescriptorName=``, fd) for the sockets passed by systemd socket activation
+    (LISTEN_FDS, meant for us when LISTEN_PID is our pid; names from LISTEN_FDNAMES); the
+    variables are removed so that no console's child sees them."""
     if os.environ.get("LISTEN_PID") != str(os.getpid()):
         return []
     try:
         count = int(os.environ.get("LISTEN_FDS", "0"))
     except ValueError:
         return []
+    names = os.environ.get("LISTEN_FDNAMES", "").split(":")
     for var in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
         os.environ.pop(var, None)
-    return [f"fd:{3 + i}" for i in range(count)]
-
-
-def security_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The Config fields of the security option group."""
-    from .server.security import read_users_file
-
-    return dict(
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        tls_ca=args.tls_ca,
-        tls_anon=args.tls_anon,
-        plain_users=read_users_file(args.plain_users) if args.plain_users else None,
-        audit_log=args.audit_log,
-        max_viewers=args.max_viewers,
-        stuck_timeout=args.stuck_timeout,
-    )
-
-
-def limit_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The Config fields of the limits option group."""
-    width, height = parse_geometry(args.max_framebuffer)
-    return dict(
-        max_captures=args.max_captures,
-        max_framebuffer=(width, height),
-        scrollback_memory=int(args.scrollback_memory * (1 << 20)),
-    )
-
-
-def websocket_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The Config fields of the WebSocket option group."""
-    given = args.websocket or []
-    off = "off" in given
-    if off and len(given) > 1:
-        raise ConfigError("--websocket off cannot go with --websocket addresses")
-    addresses = [] if off else [ListenAddress.parse(a) for a in given]
-    if any(a.path is not None or a.fd is not None for a in addresses):
-        raise ConfigError("--websocket takes HOST:PORT or [IPV6]:PORT")
-    return dict(
-        websocket=addresses,
-        websocket_sniff=not given,
-        websocket_wait=args.websocket_wait / 1000,
-        websocket_tls=args.websocket_tls,
-        websocket_origins=tuple(args.websocket_origin),
-    )
+    return [(names[i] if i < len(names) and names[i] else "unknown", 3 + i) for i in range(count)]
 
 
 def hash_password_line(user: str, view_only: bool) -> str:
@@ -204,31 +123,65 @@ def unrunnable(command: list[str]) -> tuple[int, str] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit status: the command's own (128+N when signal N ended it), 128+N when vncterm was
     stopped by SIGTERM/SIGINT, 2 for a bad configuration, 127/126 when the command is not
-    found/not executable, 1 when listening failed."""
+    found/not executable (one console on the command line only), 1 when listening failed
+    (or, with --list, when no vncterm answered)."""
     try:
         early = build_parser().parse_args(argv)
         if early.hash_password is not None:
             print(hash_password_line(early.hash_password, early.view_only))
             return 0
-        config, level = config_from_args(argv)
+        if early.list or early.json:
+            return list_consoles(early)
+        host, level = host_config_from_args(argv)
     except ConfigError as e:
         print(f"vncterm: {e}", file=sys.stderr)
         return 2
-    problem = unrunnable(config.command) if config.console is None else None
-    if problem is not None:
-        print(f"vncterm: {problem[1]}", file=sys.stderr)
-        return problem[0]
-    logging.basicConfig(level=level, format="%(asctime)s vncterm %(levelname)s %(message)s")
-    from .server.app import run
-
+    config = next(iter(host.consoles.values()), None)
+    if host.single and config is not None and config.console is None:
+        problem = unrunnable(config.command)
+        if problem is not None:
+            print(f"vncterm: {problem[1]}", file=sys.stderr)
+            return problem[0]
+    logging.basicConfig(
+        level=level, format="%(asctime)s vncterm%(console)s %(levelname)s %(message)s"
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ConsoleLabel())
     try:
-        return run(config)
+        return serve_host(host)
     except ConfigError as e:
         print(f"vncterm: {e}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"vncterm: {e}", file=sys.stderr)
         return 1
+
+
+def serve_host(host: HostConfig) -> int:
+    """Run the server for ``host`` until it ends; SIGHUP re-reads a config file with the
+    same command-line overrides."""
+    from .server.app import run_host
+
+    if host.config_path is None:
+        return run_host(host)
+    return run_host(host, lambda path: load_config_file(path, host.overrides))
+
+
+def list_consoles(args: argparse.Namespace) -> int:
+    """``--list [--json]``: print the consoles of the vncterm running with ``--state-dir``."""
+    if not args.list:
+        raise ConfigError("--json goes with --list")
+    others = given_options(args) - {"list", "json", "state_dir", "verbose"}
+    if others or args.command:
+        flag = "-- CMD" if not others else "--" + sorted(others)[0].replace("_", "-")
+        raise ConfigError(f"{flag} cannot go with --list")
+    try:
+        answer = query(args.state_dir or default_state_dir())
+    except ControlError as e:
+        print(f"vncterm: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2) if args.json else format_consoles(answer))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,10 +4,118 @@ defaults and help, read by :mod:`vncterm.cli`."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from . import __version__
 from .config import SHARE_POLICIES
 from .errors import ConfigError
+
+#: Options of the whole process: the ``[vncterm]`` table of a config file (``tls-cert`` and
+#: ``tls-key`` are also per console: VeNCrypt there, wss here).
+PROCESS_KEYS = frozenset(
+    {
+        "audit-log",
+        "max-viewers",
+        "stuck-timeout",
+        "port-range",
+        "listen-host",
+        "websocket",
+        "websocket-tls",
+        "websocket-wait",
+        "websocket-origin",
+        "state-dir",
+        "insecure",
+    }
+)
+SHARED_KEYS = frozenset({"tls-cert", "tls-key"})
+#: Options of the command line itself, never keys of a config file.
+COMMAND_LINE_ONLY = frozenset(
+    {"config", "console-name", "list", "json", "hash-password", "view-only", "verbose", "version"}
+)
+
+
+def _record(namespace: argparse.Namespace, dest: str) -> bool:
+    """Note that ``dest`` was given; True when it already was."""
+    given: set[str] = namespace.__dict__.setdefault("_given", set())
+    seen = dest in given
+    given.add(dest)
+    return seen
+
+
+def given_options(args: argparse.Namespace) -> set[str]:
+    """The dests of the options actually given (not defaulted), the command excluded."""
+    return set(getattr(args, "_given", set())) - {"command"}
+
+
+class Once(argparse.Action):
+    """An option that takes one value and makes no sense twice (``--unix A --unix B``)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if _record(namespace, self.dest):
+            raise argparse.ArgumentError(self, "given twice (it takes one value)")
+        setattr(namespace, self.dest, values)
+
+
+class OnceFlag(argparse.Action):
+    """A flag (``store_true``) given at most once."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("default", False)
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if _record(namespace, self.dest):
+            raise argparse.ArgumentError(self, "given twice")
+        setattr(namespace, self.dest, True)
+
+
+class OnceBool(argparse.BooleanOptionalAction):
+    """``--x``/``--no-x``, one of them at most once."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if _record(namespace, self.dest):
+            raise argparse.ArgumentError(self, "given twice")
+        super().__call__(parser, namespace, values, option_string)
+
+
+class Repeat(argparse.Action):
+    """A repeatable option (``--listen``, ``--stream``): each value appended."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        _record(namespace, self.dest)
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), values])
+
+
+class RaisingParser(argparse.ArgumentParser):
+    """A parser whose errors are ConfigErrors (config file tables), not usage and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
 
 
 def parse_geometry(text: str) -> tuple[int, int]:
@@ -17,8 +125,27 @@ def parse_geometry(text: str) -> tuple[int, int]:
     return int(cols), int(rows)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def parse_port_range(text: str) -> tuple[int, int]:
+    """``LOW-HIGH`` (``--port-range``)."""
+    low, sep, high = text.partition("-")
+    if not sep or not low.isdigit() or not high.isdigit():
+        raise ConfigError(f"bad port range {text!r}: use LOW-HIGH, e.g. 5900-6199")
+    return int(low), int(high)
+
+
+def long_options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """Each ``--long-option`` of ``parser`` by its name without the dashes (a config file key)."""
+    return {
+        o[2:]: action
+        for action in parser._actions
+        for o in action.option_strings
+        if o.startswith("--") and not o.startswith("--no-")
+    }
+
+
+def build_parser(raising: bool = False) -> argparse.ArgumentParser:
+    """The ``vncterm`` options; ``raising``: errors raise ConfigError instead of exiting."""
+    p = (RaisingParser if raising else argparse.ArgumentParser)(
         prog="vncterm",
         description="A VNC server whose screen is a terminal: runs CMD (default: your shell) "
         "on a new pty and serves it to any VNC viewer.",
@@ -27,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
         "not found, 126 when it is not executable (both before listening); 1 when "
         "listening failed.",
     )
+    # Every single-valued option is given at most once; --listen and the like append.
+    p.register("action", None, Once)
+    p.register("action", "store", Once)
+    p.register("action", "store_true", OnceFlag)
+    p.register("action", "append", Repeat)
     p.add_argument(
         "--listen",
         action="append",
@@ -136,12 +268,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--bold-bright",
-        action=argparse.BooleanOptionalAction,
+        action=OnceBool,
         default=True,
         help="draw bold text in colours 0-7 in their bright versions 8-15 too, as "
         "xterm does (default: on)",
     )
     c.add_argument("--log", metavar="FILE", help="append every console byte to FILE")
+    c.add_argument(
+        "--restart",
+        action="store_true",
+        help="(a console of --config) start it again, with backoff, when its program ends",
+    )
     c.add_argument(
         "--stream-name",
         default="console",
@@ -253,6 +390,44 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="TLS (wss) on the --websocket listeners with --tls-cert/--tls-key",
     )
+    h = p.add_argument_group("many consoles in one process")
+    h.add_argument(
+        "--config",
+        metavar="FILE",
+        help="serve the consoles of this TOML file ([console.NAME] tables; SIGHUP re-reads "
+        "it); no console options on the command line then",
+    )
+    h.add_argument(
+        "--console-name",
+        default="console",
+        metavar="NAME",
+        help="the console's name without --config (default console): in --list, and the "
+        "FileDescriptorName= of systemd sockets meant for it",
+    )
+    h.add_argument(
+        "--port-range",
+        default="5900-6199",
+        metavar="LOW-HIGH",
+        help="ports for consoles without listen, each kept per name (default 5900-6199)",
+    )
+    h.add_argument(
+        "--listen-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="where the ports of --port-range are bound (default 127.0.0.1)",
+    )
+    h.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="per-console state: ports, the control socket (default "
+        "$XDG_STATE_HOME/vncterm, /var/lib/vncterm for root, systemd's STATE_DIRECTORY)",
+    )
+    h.add_argument(
+        "--list",
+        action="store_true",
+        help="print the consoles of the vncterm running with this --state-dir and exit",
+    )
+    h.add_argument("--json", action="store_true", help="with --list: one JSON document")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     p.add_argument("--version", action="version", version=f"vncterm {__version__}")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS... to run")

@@ -336,6 +336,9 @@ class HostConfig:
     #: Inherited listening sockets by systemd ``FileDescriptorName=``: a console's name, or
     #: ``websocket`` for the shared WebSocket listener.
     named_fds: dict[str, list[int]] = field(default_factory=dict)
+    #: Process-wide options given on the command line beside ``--config`` (parsed option
+    #: values by argparse dest): they win over the file's ``[vncterm]`` table, on every reload.
+    overrides: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def single_console(cls, config: Config, name: str = "console", **host: object) -> HostConfig:
@@ -370,6 +373,8 @@ class HostConfig:
             raise ConfigError("max-viewers must be at least 1")
         if self.websocket_tls and self.tls_cert is None:
             raise ConfigError("websocket-tls needs tls-cert")
+        if self.websocket_tls and not self.websocket:
+            raise ConfigError("websocket-tls needs a websocket listener")
 
 
 def valid_console_name(name: str) -> bool:

@@ -13,9 +13,10 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from ..control_client import CONTROL_SOCKET
+
 log = logging.getLogger(__name__)
 
-CONTROL_SOCKET = "control"
 #: The longest request line, and how long a client may take to send it.
 MAX_REQUEST = 256
 REQUEST_TIMEOUT = 5.0

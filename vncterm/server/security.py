@@ -76,22 +76,6 @@ def anonymous_tls_context() -> ssl.SSLContext:
     return ctx
 
 
-def read_users_file(path: str) -> dict[str, PlainUser]:
-    """The ``--plain-users`` file (format in :func:`vncterm.rfb.vencrypt.parse_users`)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError(f"cannot read users file: {e}") from None
-    try:
-        users = vencrypt.parse_users(text)
-    except ValueError as e:
-        raise ConfigError(f"{path}: {e}") from None
-    if not users:
-        raise ConfigError(f"users file {path} lists no user")
-    return users
-
-
 @dataclass(slots=True)
 class _Record:
     failures: int = 0
