@@ -30,8 +30,8 @@ FORMAT_VERSION = "2"
 #: Debian's kernel has virtio-serial as modules: loaded in this order by /init (each after the
 #: modules it needs), so a guest with a virtio-serial-pci device gets /dev/vport*.
 VIRTIO_MODULES = (
-    "virtio/virtio.ko",
     "virtio/virtio_ring.ko",
+    "virtio/virtio.ko",
     "virtio/virtio_pci_legacy_dev.ko",
     "virtio/virtio_pci_modern_dev.ko",
     "virtio/virtio_pci.ko",
