@@ -21,6 +21,8 @@ from ..qmp import protocol as qp
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
+#: Seconds from connecting to the end of the capabilities negotiation.
+READY_TIMEOUT = 10.0
 #: Seconds a command may wait for its reply.
 COMMAND_TIMEOUT = 10.0
 #: A connection that lived this long resets the backoff.
@@ -114,12 +116,20 @@ class QmpClient:
                 since = loop.time()
                 self._conn, self._proto = conn, qp.QmpProtocol()
                 self._garbage_logged = False
+                timer = loop.call_later(READY_TIMEOUT, self._not_ready, conn)
                 reason = await conn.lost
+                timer.cancel()
                 self._lose(conn, reason)
                 if loop.time() - since >= STABLE_AFTER:
                     delay = self.min_backoff
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
+
+    def _not_ready(self, conn: _Protocol) -> None:
+        """No greeting or no answer to qmp_capabilities in time: try again."""
+        if conn is self._conn and not self.ready and conn.transport is not None:
+            self._trouble(f"no QMP greeting within {READY_TIMEOUT:g} s; retrying")
+            conn.transport.abort()
 
     def _lose(self, conn: _Protocol, reason: str) -> None:
         """The connection ended: fail its commands, tell the owner."""
@@ -131,11 +141,13 @@ class QmpClient:
         for fut in waiting.values():
             if not fut.done():
                 fut.set_exception(ConnectionError(f"QMP connection lost: {reason}"))
+        if self._task is None:  # closed by its owner
+            return
         if was_ready:
             self._trouble(f"connection lost ({reason}); reconnecting")
             if self.on_lost is not None:
                 self.on_lost(reason)
-        elif self._problem is None or not self._problem.startswith("not a QMP server"):
+        elif self._problem is None or not self._problem.startswith(("not a QMP", "no QMP")):
             self._trouble(f"closed before QMP was ready ({reason}); retrying")
 
     # -- what the server sends -------------------------------------------------------------------
@@ -210,18 +222,6 @@ class QmpClient:
             return await asyncio.wait_for(fut, timeout)
         finally:
             self._waiting.pop(cid, None)
-
-    def send(self, name: str, arguments: dict[str, Any] | None = None) -> bool:
-        """Fire a command without waiting for its reply; False when not connected."""
-        proto = self._proto
-        if proto is None or not self.ready:
-            return False
-        try:
-            proto.command(name, arguments)
-        except UsageError:
-            return False
-        self._flush()
-        return True
 
     def close(self) -> None:
         if self._task is not None:

@@ -183,7 +183,7 @@ class QmpProtocol:
     def _reply(self, msg: dict[str, Any], line: bytes) -> Event:
         cid = msg.get("id")
         name = self._pending.pop(cid, None) if isinstance(cid, int) else None
-        if name is None:
+        if name is None or not isinstance(cid, int):
             return self._garbage(f"a reply to no command of ours: {line[:60]!r}")
         error = msg.get("error")
         if error is not None:
