@@ -144,6 +144,8 @@ def test_streams_named_like_spice_ports() -> None:
             {"label": "mon", "filename": "unix:/vm/qmp,server=on", "frontend-open": True},
             {"label": "p", "filename": "pty:/dev/pts/4", "frontend-open": True},
             {"label": "dup", "filename": "disconnected:unix:/vm/d,server=on"},
+            {"label": "orphan", "filename": "disconnected:unix:/vm/o,server=on"},
+            {"label": "hmp", "filename": "unix:/vm/hmp,server=on", "frontend-open": True},
             "junk",
             {"filename": "no label"},
         ]
@@ -158,9 +160,10 @@ def test_streams_named_like_spice_ports() -> None:
     first = cd.first_serial(chardevs, frontends)
     assert first is not None and first.label == "serial0"
     offers, skipped = cd.plan(chardevs, frontends, {"serial0"}, {"/vm/qmp"})
-    assert list(offers) == ["serial1", "org.qemu.guest_agent.0"]
+    # a chardev no device uses is offered only while open (a monitor), never unbound
+    assert list(offers) == ["serial1", "org.qemu.guest_agent.0", "hmp"]
     assert offers["org.qemu.guest_agent.0"] == cd.Offer("ga", "/vm/ga", False, False)
-    assert set(skipped) == {"p", "dup"}
+    assert set(skipped) == {"p", "dup"}  # "orphan" is not skipped: it is not there yet
     assert cd.parse_chardevs({"not": "a list"})[0] == []
     many = [{"label": f"c{i}", "filename": "unix:/x,server=on"} for i in range(1000)]
     assert len(cd.parse_chardevs(many)[0]) == cd.MAX_CHARDEVS

@@ -91,7 +91,7 @@ def test_garbage_a_lost_qmp_and_unusable_chardevs_are_logged_once(
     listener.listen(1)
     chardevs: list[dict[str, object]] = [
         {"label": "serial0", "filename": f"unix:{serial},server=on", "frontend-open": True},
-        {"label": "side", "filename": f"disconnected:unix:{tmp_path}/side,server=on"},
+        {"label": "side", "filename": f"unix:{tmp_path}/side,server=on", "frontend-open": True},
         {"label": "p", "filename": "pty:/dev/pts/99", "frontend-open": True},
     ]
     qmp = ScriptedQmp(tmp_path / "qmp.sock", chardevs)

@@ -117,6 +117,8 @@ def test_qmp_finds_streams_follows_hot_plug_and_the_guests_ports(tmp_path: Path)
             # hot-plug: chardev-add + device_add -> a stream named after the port
             hot = vm / "hot.sock"
             hmp(monitor, f"chardev-add socket,id=hot,path={hot},server=on,wait=off")
+            await asyncio.sleep(2.5)  # a chardev no device uses yet is not offered
+            assert "hot" not in client.streams
             hmp(monitor, "device_add virtserialport,chardev=hot,name=org.example.hot,id=hotport")
             await client.wait_for_stream("org.example.hot", timeout=30)
             held = await client.open("org.example.hot")
@@ -129,6 +131,8 @@ def test_qmp_finds_streams_follows_hot_plug_and_the_guests_ports(tmp_path: Path)
                     break
                 await asyncio.sleep(0.1)
             assert "org.example.hot" not in client.streams
+            await asyncio.sleep(2.5)  # nor is one a deleted device left behind
+            assert "hot" not in client.streams
             hmp(monitor, "chardev-remove hot")
             await client.close()
 

@@ -156,7 +156,9 @@ def plan(
 ) -> tuple[dict[str, Offer], dict[str, str]]:
     """The streams to offer (by name) and the chardevs skipped (label -> reason).
     ``exclude``: labels not offered (the rendered console); ``own_paths``: sockets vncterm
-    itself uses (the QMP socket), never offered."""
+    itself uses (the QMP socket), never offered. A chardev no device uses and no frontend has
+    open (added and not yet given to a device, or left by a device deleted) is not offered
+    either: nothing in the guest is behind it. A monitor's chardev has no device but is open."""
     offers: dict[str, Offer] = {}
     skipped: dict[str, str] = {}
     for chardev in chardevs:
@@ -171,6 +173,8 @@ def plan(
             continue
         assert sock is not None
         frontend = frontends.get(chardev.label)
+        if frontend is None and not chardev.frontend_open:
+            continue
         name = stream_name(chardev, frontend)
         if len(name.encode()) > MAX_NAME:
             skipped[chardev.label] = f"its name is longer than {MAX_NAME} bytes"
