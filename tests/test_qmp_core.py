@@ -1,13 +1,18 @@
 """The sans-I/O QMP core (``vncterm.qmp.protocol``) and the reading of chardevs
-(``vncterm.qmp.chardevs``): bytes split anywhere, garbage never raised, every cap kept."""
+(``vncterm.qmp.chardevs``): bytes split anywhere, garbage never raised, every cap kept; and
+``--qmp``/``qmp =`` as a console option."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from vncterm.errors import UsageError
+from vncterm.cli import config_from_args
+from vncterm.config import ConsoleSpec
+from vncterm.config_file import load_config_file
+from vncterm.errors import ConfigError, UsageError
 from vncterm.qmp import chardevs as cd
 from vncterm.qmp import protocol as qp
 
@@ -167,3 +172,22 @@ def test_streams_named_like_spice_ports() -> None:
     assert cd.parse_chardevs({"not": "a list"})[0] == []
     many = [{"label": f"c{i}", "filename": "unix:/x,server=on"} for i in range(1000)]
     assert len(cd.parse_chardevs(many)[0]) == cd.MAX_CHARDEVS
+
+
+def test_qmp_is_a_console_option_of_the_command_line_and_the_config_file(tmp_path: Path) -> None:
+    config, _ = config_from_args(["--qmp", "/run/vm-qmp.sock"])
+    assert (config.qmp, config.console, config.command) == ("/run/vm-qmp.sock", None, [])
+    with pytest.raises(ConfigError, match="takes no command"):
+        config_from_args(["--qmp", "/run/vm-qmp.sock", "--", "/bin/sh"])
+    path = tmp_path / "vncterm.toml"
+    path.write_text(
+        '[defaults]\ncommand = ["/bin/sh"]\n\n'
+        '[console.vm1]\nqmp = "run/vm1-qmp.sock"\n\n'
+        '[console.vm2]\nqmp = "run/vm2-qmp.sock"\nunix = "run/vm2.sock"\n'
+    )
+    host = load_config_file(str(path))
+    vm1, vm2 = host.consoles["vm1"], host.consoles["vm2"]
+    # relative to the file; a console with qmp takes no [defaults] command
+    assert (vm1.qmp, vm1.console, vm1.command) == (f"{tmp_path}/run/vm1-qmp.sock", None, [])
+    assert vm2.qmp == f"{tmp_path}/run/vm2-qmp.sock"
+    assert vm2.console == ConsoleSpec("unix", f"{tmp_path}/run/vm2.sock")
