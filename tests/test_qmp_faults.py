@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import RunningVncterm
+from harness import RunningHost, RunningVncterm
 
 from vncterm.client import StreamClient
-from vncterm.config import ConsoleSpec
+from vncterm.config import Config, ConsoleSpec, HostConfig, ListenAddress
 
 pytestmark = pytest.mark.peer
 
@@ -142,3 +142,34 @@ def test_garbage_a_lost_qmp_and_unusable_chardevs_are_logged_once(
         guest.close()
     qmp.close()
     listener.close()
+
+
+def test_a_consoles_broken_qmp_leaves_the_other_consoles_of_a_host_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    qmp = ScriptedQmp(tmp_path / "qmp.sock", [])  # answers garbage
+    listen = [ListenAddress("127.0.0.1", 0)]
+    config = HostConfig(
+        consoles={
+            "vm": Config(command=[], qmp=str(qmp.path), listen=listen),
+            "shell": Config(command=["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"], listen=listen),
+        },
+        config_path=str(tmp_path / "vncterm.toml"),
+        state_dir=str(tmp_path / "state"),
+    )
+    with RunningHost(config, control=False) as run:
+        assert run.host is not None
+        vm = run.host.services["vm"]
+        run.wait_text("shell", "$")
+        run.call(lambda: run.host.services["shell"].session.write_input(b"echo ok-$((2+3))\r"))
+        run.wait_text("shell", "ok-5")
+        deadline = time.monotonic() + 20
+        while qmp.connections < 3:
+            assert time.monotonic() < deadline, "vncterm stopped retrying"
+            time.sleep(0.05)
+        # the vm console waits for QMP to name its serial chardev, and says so; logged once
+        assert "waiting for QMP" in (run.call(lambda: vm.session.status.text()) or "")
+        assert count(caplog, "not a QMP server") == 1
+        assert vm.state == "running"
+    qmp.close()
