@@ -9,6 +9,9 @@ import asyncio
 import select
 import socket
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -138,3 +141,37 @@ def test_a_stream_on_demand_is_connected_only_while_captured(tmp_path: Path) -> 
 
         asyncio.run(go())
     device.close()
+
+
+def test_vncterm_stream_waits_for_a_stream_and_shows_states(tmp_path: Path) -> None:
+    path = str(tmp_path / "dev.sock")
+    with RunningVncterm(SHELL) as vt:
+        assert vt.server is not None
+        session = vt.server.session
+        addr = f"127.0.0.1:{vt.port}"
+        cli = [sys.executable, "-m", "vncterm.stream_cli", addr]
+        waiting = subprocess.Popen(
+            [*cli, "--wait", "dev", "--states"], stdout=subprocess.PIPE, text=True
+        )
+        watching = subprocess.Popen([*cli, "--watch"], stdout=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        assert waiting.poll() is None  # still waiting: no such stream yet
+        vt.call(lambda: session.offer_stream("dev", lambda: SocketConsole(path), None))
+        vt.call(lambda: session.streams.set_open("dev", True))
+        out, _ = waiting.communicate(timeout=30)
+        assert waiting.returncode == 0
+        assert out.splitlines() == [
+            "console\tguest -, attached",
+            "dev\tguest open, not attached",
+        ]
+        vt.call(lambda: session.remove_stream("dev"))
+        time.sleep(1.0)
+    out, _ = watching.communicate(timeout=30)  # the server went away: the watch ends
+    assert out.splitlines() == [
+        "+ console",
+        "= console: guest -, attached",
+        "+ dev",
+        "= dev: guest -, not attached",
+        "= dev: guest open, not attached",
+        "- dev",
+    ]

@@ -261,7 +261,12 @@ class Session:
 
         task = asyncio.ensure_future(backend.start(on_data, on_status))
         self._stream_tasks.add(task)
-        task.add_done_callback(self._stream_tasks.discard)
+        task.add_done_callback(self._stream_started)
+
+    def _stream_started(self, task: asyncio.Future[None]) -> None:
+        self._stream_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a stream's backend cannot start: %s", task.exception())
 
     def set_clipboard(self, text: str) -> None:
         """Offer ``text`` to every viewer's clipboard."""

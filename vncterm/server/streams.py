@@ -154,8 +154,9 @@ class StreamHub:
         if self.on_demand is not None:
             try:
                 self.on_demand(stream, active)
-            except Exception:  # a backend that cannot be made: the stream just stays idle
-                log.exception("stream %r: cannot %s", stream.name, "connect" if active else "close")
+            except Exception as e:  # a backend that cannot be made: the stream stays idle
+                what = "connect" if active else "close"
+                log.warning("stream %r: cannot %s: %s", stream.name, what, e)
 
     def _release_idle(self) -> None:
         """On-demand streams whose last capture ended let their backend go."""
