@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from harness import RunningVncterm
 from peers.novnc_client import NoVncClient
-from peers.qemu_guest import QemuGuest, Serial
+from peers.qemu_guest import MARKER, QemuGuest, Serial
 
 from vncterm.client import StreamClient
 from vncterm.rfb.streams import StreamState
@@ -54,6 +54,22 @@ def wait_for(predicate: object, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def prompt(vt: RunningVncterm) -> None:
+    """Wait for the guest shell's prompt on the rendered console. What the guest printed
+    before QMP named its serial chardev is lost (QEMU drops output while no client is
+    attached), the prompt included: Return brings a new one."""
+    assert vt.server is not None
+    session = vt.server.session
+    deadline = time.monotonic() + BOOT
+    while True:
+        try:
+            vt.wait_text("guest:", timeout=3)
+            return
+        except AssertionError:
+            assert time.monotonic() < deadline, "no prompt from the guest"
+            vt.call(lambda: session.write_input(b"\r"))
+
+
 def guest_port(name: str) -> str:
     """Shell words naming the guest's /dev/vportNpM of virtio port ``name``."""
     return f"/dev/$(basename $(dirname $(grep -l {name} /sys/class/virtio-ports/*/name)))"
@@ -78,7 +94,7 @@ def test_qmp_finds_streams_follows_hot_plug_and_the_guests_ports(tmp_path: Path)
     ):
         assert guest.monitor_path is not None
         monitor = guest.monitor_path
-        vt.wait_text("guest:", timeout=BOOT)  # the first serial is rendered
+        prompt(vt)  # the first serial is rendered
         addr = "127.0.0.1", vt.port
 
         async def go() -> None:
@@ -143,6 +159,29 @@ def test_qmp_finds_streams_follows_hot_plug_and_the_guests_ports(tmp_path: Path)
         viewer.key(0xFF6B)  # Break, then the SysRq command key
         viewer.type("h")
         vt.wait_text("sysrq: HELP", timeout=30)
+
+        # QEMU restarted: its streams go with its QMP socket and come back when it answers;
+        # the rendered console reconnects by itself
+        asyncio.run(vt_type(vt, "clear\r"))
+        wait_for(lambda: not any(MARKER in line for line in vt.text()), 30, "a clear screen")
+
+        async def streams(want: str | None, gone: str | None) -> list[str]:
+            client = await StreamClient.connect(*addr)
+            if want is not None:
+                await client.wait_for_stream(want, timeout=BOOT)
+            for _ in range(300):
+                if gone not in client.streams:
+                    break
+                await asyncio.sleep(0.1)
+            names = list(client.streams)
+            await client.close()
+            return names
+
+        guest.kill()  # from this thread: QEMU dies with the thread that started it
+        assert AGENT not in asyncio.run(streams(None, AGENT))
+        guest.start()
+        assert AGENT in asyncio.run(streams(AGENT, None))
+        vt.wait_text(MARKER, timeout=BOOT)
 
 
 async def _drain(capture: object) -> bytes:

@@ -21,8 +21,10 @@ from ..qmp import protocol as qp
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
-#: Seconds from connecting to the end of the capabilities negotiation.
-READY_TIMEOUT = 10.0
+#: Seconds from connecting to the end of the capabilities negotiation. A client that connects
+#: while QEMU is still starting (its socket exists, its monitor is not attached yet) never gets
+#: a greeting on that connection (measured with QEMU 7.2): it must try again, soon.
+READY_TIMEOUT = 3.0
 #: Seconds a command may wait for its reply.
 COMMAND_TIMEOUT = 10.0
 #: A connection that lived this long resets the backoff.
