@@ -7,6 +7,8 @@ import the helpers here (``harness``, ``peers``, ``certs``, ``captures``...) wit
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,11 @@ from certs import CertFiles, make_certs
 from harness import RunningVncterm
 
 SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]
+
+# vncterm processes the tests start keep their state (saved screens, the control socket) in a
+# folder of this test run, never in the real home or /var/lib/vncterm: a screen saved by an
+# earlier run must not show up in a later one.
+os.environ["STATE_DIRECTORY"] = tempfile.mkdtemp(prefix="vncterm-test-state-")
 
 #: Every test is exactly one of these (``pytestmark`` per file, or a mark per test in a file
 #: that holds both): ``unit`` runs in this process only; ``peer`` drives a real process (a viewer,

@@ -11,6 +11,8 @@ import os
 import random
 import socket
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -265,3 +267,92 @@ def test_consoles_added_removed_and_changed_at_run_time(tmp_path: Path) -> None:
         assert sorted(listed) == ["added", "edit", "keep"]
         assert listed["keep"]["viewers"] == 1
         keep.close()
+
+
+@pytest.mark.peer
+def test_sockets_from_systemd_go_to_consoles_by_name(tmp_path: Path) -> None:
+    """LISTEN_FDNAMES (systemd's ``FileDescriptorName=``): a socket named after a console is
+    that console's port, one named ``websocket`` the shared WebSocket listener."""
+    low, high = free_range(3)
+    (tmp_path / "vncterm.toml").write_text(
+        f'[vncterm]\nstate-dir = "state"\nport-range = "{low}-{high}"\n\n'
+        '[console.vm1]\ncommand = ["sh", "-c", "echo VM1; exec sleep 60"]\n\n'
+        '[console.vm2]\ncommand = ["sh", "-c", "echo VM2; exec sleep 60"]\n'
+    )
+    sockets = []
+    for _ in range(2):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        sockets.append(s)
+    vm1_port, ws_port = (s.getsockname()[1] for s in sockets)
+    # what systemd does: the sockets as fds 3 and 4, LISTEN_PID the pid of vncterm itself
+    launch = (
+        "import os, sys\n"
+        "a, b = (os.dup(int(fd)) for fd in sys.argv[1:3])\n"
+        "os.dup2(a, 3); os.dup2(b, 4); os.set_inheritable(3, True); os.set_inheritable(4, True)\n"
+        "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='2',"
+        " LISTEN_FDNAMES='vm1:websocket')\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'vncterm', '--config', sys.argv[3]])\n"
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            launch,
+            *(str(s.fileno()) for s in sockets),
+            str(tmp_path / "vncterm.toml"),
+        ],
+        pass_fds=[s.fileno() for s in sockets],
+        stderr=subprocess.PIPE,
+    )
+    for s in sockets:
+        s.close()
+    try:
+        state = str(tmp_path / "state")
+        wait_until(lambda: os.path.exists(os.path.join(state, CONTROL_SOCKET)))
+        wait_until(lambda: len(by_name(ask_list(state))) == 2)
+        listed = by_name(ask_list(state))
+        assert listed["vm1"]["ports"] == [vm1_port]
+        assert listed["vm2"]["ports"] == [low]  # no socket of its own: from the range
+        with RawClient("127.0.0.1", vm1_port) as viewer:
+            assert viewer.name.startswith(b"vm1 on ")
+        ws = WsRawClient("127.0.0.1", ws_port, path="/vm2")
+        assert ws.name.startswith(b"vm2 on ")
+        ws.close()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+        print(err.decode(errors="replace")[-3000:])
+
+
+@pytest.mark.peer
+def test_a_fault_in_one_console_is_logged_once_under_its_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exception in one console's terminal (as hostile output might cause) stays in it: the
+    other console keeps working, and the fault is logged once, naming its console."""
+    caplog.handler.addFilter(ConsoleLabel())
+    config = host_config(
+        tmp_path,
+        sick=Config(command=["sh", "-c", "while :; do echo tick; sleep 0.05; done"], listen=[]),
+        well=Config(command=["sh", "-c", "read x; echo WELL-$x; exec sleep 60"], listen=[]),
+    )
+    with caplog.at_level(logging.ERROR), RunningHost(config) as run:
+        assert run.host is not None
+        sick = run.host.services["sick"]
+
+        def broken(data: bytes) -> None:
+            raise ValueError("hostile bytes")
+
+        run.call(lambda: setattr(sick.emulator, "feed", broken))
+        time.sleep(0.5)  # ten ticks fail
+        well = run.host.services["well"]
+        run.call(lambda: well.session.write_input(b"ok\r"))
+        run.wait_text("well", "WELL-ok")
+        with RawClient("127.0.0.1", run.port("well")) as viewer:
+            viewer.update(incremental=False)
+        assert run.call(lambda: sick.state) == "running"
+    faults = [r for r in caplog.records if "hostile bytes" in r.getMessage()]
+    assert len(faults) == 1, [r.getMessage() for r in faults]
+    assert faults[0].console == " [sick]"  # type: ignore[attr-defined]

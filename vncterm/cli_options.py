@@ -282,6 +282,39 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
     )
     c.add_argument("--log", metavar="FILE", help="append every console byte to FILE")
     c.add_argument(
+        "--record",
+        metavar="FILE",
+        help="record the console as an asciicast v2 file (asciinema play/cat): output, "
+        "resizes, and markers for viewers and reconnections; created 0600",
+    )
+    c.add_argument(
+        "--record-input",
+        action="store_true",
+        help="also record what viewers type and paste: the recording then holds "
+        "PASSWORDS typed at prompts",
+    )
+    c.add_argument(
+        "--record-max-size",
+        type=float,
+        default=64,
+        metavar="MIB",
+        help="start a new recording past this size, the old one moving to FILE.1 (default 64)",
+    )
+    c.add_argument(
+        "--record-keep",
+        type=int,
+        default=4,
+        metavar="N",
+        help="old recordings kept (FILE.1 .. FILE.N; default 4)",
+    )
+    c.add_argument(
+        "--restore-screen",
+        action=OnceBool,
+        default=True,
+        help="keep the screen and scrollback in the state directory and show them again "
+        "when vncterm restarts (default: on)",
+    )
+    c.add_argument(
         "--restart",
         action="store_true",
         help="(a console of --config) start it again, with backoff, when its program ends",

@@ -212,6 +212,16 @@ class Config:
     scrollback_memory: int = 64 << 20
     #: Start the console again (with backoff) when its program ends; consoles of a host only.
     restart: bool = False
+    #: An asciicast v2 recording of the console (``--record``): output, resizes, vncterm's
+    #: events; input too with ``record_input``. It rotates past ``record_max_size`` bytes,
+    #: keeping ``record_keep`` old files (FILE.1 the newest).
+    record_path: str | None = None
+    record_input: bool = False
+    record_max_size: int = 64 << 20
+    record_keep: int = 4
+    #: Keep the terminal (screen, scrollback) in the state directory and show it again after
+    #: vncterm restarts (``--no-restore-screen``: not).
+    restore_screen: bool = True
 
     def validate(self) -> None:
         """Refuse configurations that cannot work or are unsafe."""
@@ -284,6 +294,12 @@ class Config:
             )
         if not 1 << 20 <= self.scrollback_memory <= 16 << 30:
             raise ConfigError("--scrollback-memory must be between 1 MiB and 16 GiB")
+        if not 4096 <= self.record_max_size <= 1 << 40:
+            raise ConfigError("--record-max-size must be between 4 KiB and 1 TiB")
+        if not 0 <= self.record_keep <= 100:
+            raise ConfigError("--record-keep must be between 0 and 100")
+        if self.record_input and self.record_path is None:
+            raise ConfigError("--record-input needs --record")
 
 
 #: Ports handed out to consoles that name none (``--port-range``), kept per console name.

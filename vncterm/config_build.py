@@ -127,6 +127,7 @@ def console_config(args: argparse.Namespace, default_listen: Sequence[str]) -> C
         **security_options(args),
         **websocket_options(args),
         **limit_options(args),
+        **record_options(args),
     )
 
 
@@ -151,6 +152,17 @@ def limit_options(args: argparse.Namespace) -> dict[str, Any]:
         max_captures=args.max_captures,
         max_framebuffer=(width, height),
         scrollback_memory=int(args.scrollback_memory * (1 << 20)),
+    )
+
+
+def record_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Config fields of the recording and screen-keeping options."""
+    return dict(
+        record_path=args.record,
+        record_input=args.record_input,
+        record_max_size=int(args.record_max_size * (1 << 20)),
+        record_keep=args.record_keep,
+        restore_screen=args.restore_screen,
     )
 
 

@@ -40,6 +40,7 @@ PATH_KEYS = frozenset(
         "tty",
         "qmp",
         "log",
+        "record",
         "password-file",
         "view-only-password-file",
         "desktop-password-file",

@@ -37,6 +37,10 @@ EOF_GRACE = 0.5
 #: bounds. Plain text floods then go in 1 MiB pieces (the flood path gains from long
 #: stretches: 31-34 MB/s at 128 KiB, 34-40 at 512 KiB end to end), colour in ~200 KiB.
 READ_TIME = 0.016
+#: ... and where one event loop serves many consoles (a host), shorter turns, so a flood on one
+#: keeps a quiet neighbour's key echo prompt (key-to-pixels p50 ~22 -> ~15 ms, p99 ~55 -> ~28
+#: ms measured beside a flood on a loaded 2-core machine).
+READ_TIME_SHARED = 0.004
 READ_MIN, READ_MAX = 64 * 1024, 1 << 20
 #: Reads of what already arrived, at most, when the command exited but the pty lives on.
 DRAIN_READS = 64
@@ -86,6 +90,8 @@ class SpawnConsole(Console):
         self._ended = False  # the relay saw the pty's end: the last pipe's end is the output's
         self._direct = False  # no relay: read the master once the pipes are done
         self._read_size = READ_MIN
+        #: Seconds of terminal work per read during a flood (READ_TIME, or READ_TIME_SHARED).
+        self.read_time = READ_TIME
 
     async def start(self, on_data: DataCallback, on_status: StatusCallback) -> None:
         self._loop = loop = asyncio.get_running_loop()
@@ -186,7 +192,7 @@ class SpawnConsole(Console):
         self._on_data(data)
         if len(data) >= READ_MIN:  # a flood: size the next read to READ_TIME of work
             rate = len(data) / max(time.perf_counter() - start, 1e-4)
-            self._read_size = min(READ_MAX, max(READ_MIN, int(rate * READ_TIME)))
+            self._read_size = min(READ_MAX, max(READ_MIN, int(rate * self.read_time)))
         return True
 
     def _drain_now(self) -> None:

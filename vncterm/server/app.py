@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 
 from ..config import Config, HostConfig
 from ..console.base import Console
@@ -19,6 +20,10 @@ from .outfile import AppendFile
 from .security import Gatekeeper
 from .session import Session
 from .websocket_listen import WebSocketSetup
+
+#: How long an encoding thread may hold the GIL while the event loop waits for it (Python's
+#: default is 5 ms): the loop serves every console, so it must get it back sooner.
+SWITCH_INTERVAL = 0.001
 
 
 class Server:
@@ -102,11 +107,13 @@ async def serve_host(config: HostConfig, reload: Reload | None = None) -> int:
     """Run a host: SIGINT/SIGTERM stop it (exit 128+N), SIGHUP re-reads its config file and
     reopens the log files."""
     host = Host(config, reload=reload)
-    await host.start()
     loop = asyncio.get_running_loop()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    # before the first listener opens: a signal that comes once a port answers is handled
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, host.stop, int(sig))
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(host.reload()) and None)
+    await host.start()
     return await host.wait()
 
 

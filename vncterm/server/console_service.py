@@ -19,6 +19,7 @@ from ..config import Config, ListenAddress
 from ..console.base import Console
 from ..console.factory import make_console
 from ..console.qmp_serial import QmpSerialConsole
+from ..console.spawn import READ_TIME_SHARED, SpawnConsole
 from ..render.font import CellFont
 from ..render.renderer import TerminalRenderer
 from ..rfb import vencrypt
@@ -30,6 +31,8 @@ from .listeners import listen_on
 from .logcontext import InConsole, console_context
 from .outfile import AppendFile
 from .qmp_streams import QmpLink
+from .recording import Recording
+from .screen_state import ScreenKeeper
 from .security import Gatekeeper, anonymous_tls_context, tls_context
 from .session import Session
 from .viewer import Viewer
@@ -43,6 +46,8 @@ log = logging.getLogger(__name__)
 RESTART_FIRST = 1.0
 RESTART_LAST = 60.0
 RESTART_STEADY = 60.0
+#: Seconds the status row says that vncterm was not attached for a while (a restored screen).
+RESTORED_NOTICE = 30.0
 
 
 @dataclass
@@ -66,6 +71,7 @@ class ConsoleService:
         *,
         console: Console | None = None,
         single: bool = False,
+        screen_path: str | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -100,6 +106,12 @@ class ConsoleService:
             log_file=self.log_file,
         )
         session = self.session
+        self.recording = self._make_recording()
+        session.recording = self.recording
+        #: Keeps the terminal across vncterm restarts (None: not kept, e.g. tests' Server).
+        self.screen_keeper = ScreenKeeper(screen_path, self.emulator) if screen_path else None
+        if self.screen_keeper is not None:
+            session.screen_changed = self.screen_keeper.changed
         session.follow_title = not config.name
         session.allow_resize = config.allow_resize
         session.allow_lossy = config.allow_lossy
@@ -140,7 +152,49 @@ class ConsoleService:
         c = self.config
         if c.qmp is not None and c.console is None:
             return QmpSerialConsole(c.qmp)
-        return make_console(c.console, c.command, c.cols, c.rows)
+        console = make_console(c.console, c.command, c.cols, c.rows)
+        if not self.single and isinstance(console, SpawnConsole):
+            console.read_time = READ_TIME_SHARED  # the loop is shared with other consoles
+        return console
+
+    def _make_recording(self) -> Recording | None:
+        c = self.config
+        if c.record_path is None:
+            return None
+        return Recording(
+            c.record_path,
+            c.cols,
+            c.rows,
+            c.name or self.session.name,
+            charset=c.charset,
+            record_input=c.record_input,
+            max_size=c.record_max_size,
+            keep=c.record_keep,
+            on_notice=self._notice,
+        )
+
+    def _restore_screen(self) -> None:
+        """The terminal as the last vncterm left it, with a line saying when nobody watched the
+        console (in the scrollback, on the status row, in the recording)."""
+        if self.screen_keeper is None:
+            return
+        saved = self.screen_keeper.restore()
+        if saved is None:
+            return
+        title = self.emulator.take_title()
+        if title and self.session.follow_title:
+            self.session.set_name(title)
+        since, until = _when(saved.saved_at), _when(time.time())
+        text = (
+            f"vncterm was not attached from {since} to {until}: console output in that time "
+            "may be lost"
+        )
+        log.info("screen restored from %s; %s", self.screen_keeper.path, text)
+        self.emulator.add_note(f"[vncterm] {text}")
+        self.session.mark(text)
+        if self.recording is not None:  # a player starts from the restored screen too
+            self.session.stages.run("record", self.recording.drawn, self.emulator.paint())
+        self.session.notice("restored", text, RESTORED_NOTICE)
 
     def _notice(self, key: str, text: str, ttl: float | None) -> None:
         """A log file's trouble, shown on the status row."""
@@ -168,6 +222,7 @@ class ConsoleService:
         await self.context.run(asyncio.ensure_future, self._start())
 
     async def _start(self) -> None:
+        self._restore_screen()
         await self._start_console()
         cfg = self.config
         if cfg.reverse_listen is not None or cfg.desktop is not None:
@@ -251,6 +306,7 @@ class ConsoleService:
             running = await self._start_console()
             if running:
                 self.session.notice("console", "console restarted", 5.0)
+                self.session.mark("console restarted")
 
     # -- WebSocket by name -----------------------------------------------------------------------
 
@@ -288,7 +344,10 @@ class ConsoleService:
 
     async def stop(self, reason: str = "the console has ended", final: bool = True) -> None:
         """Stop listening, give viewers the last screen (``final``), close them and the
-        console, its streams, its desktop and its log."""
+        console, its streams, its desktop and its log (logged under the console's name)."""
+        await self.context.run(asyncio.ensure_future, self._stop(reason, final))
+
+    async def _stop(self, reason: str, final: bool) -> None:
         self._stopping = True
         self.stop_listening()
         if self.desktop_link is not None:
@@ -304,14 +363,23 @@ class ConsoleService:
             if getattr(peer, "session", None) is self.session:
                 peer.close("the server is stopping")
         self.console.close()
+        if self.screen_keeper is not None:
+            self.screen_keeper.close()
         if self.log_file is not None:
             self.log_file.close()
+        if self.recording is not None:
+            self.recording.close()
         for addr in self.config.listen:
             if addr.path is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(addr.path)
         if self.state in ("running", "starting", "restarting"):
             self.state = "stopped"
+
+
+def _when(wall: float) -> str:
+    """A wall-clock time as people read it in a marker (UTC)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(wall))
 
 
 def security_config(config: Config) -> SecurityConfig:

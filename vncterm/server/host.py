@@ -6,7 +6,10 @@ the state directory, the control socket), and consoles added and removed while i
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
+import os
 import signal
 import urllib.parse
 from collections.abc import Callable
@@ -60,14 +63,19 @@ class Host:
             self.audit,
         )
         given = consoles or {}
+        self._control_wanted = control
         self.services: dict[str, ConsoleService] = {
             name: ConsoleService(
-                name, cfg, self.shared, console=given.get(name), single=config.single
+                name,
+                cfg,
+                self.shared,
+                console=given.get(name),
+                single=config.single,
+                screen_path=self._screen_path(name, cfg),
             )
             for name, cfg in config.consoles.items()
         }
         self._tasks: dict[str, asyncio.Task[int]] = {}
-        self._control_wanted = control
         self.control: ControlServer | None = None
         self.ports: PortBook | None = None
         self.websocket_servers: list[asyncio.AbstractServer] = []
@@ -81,6 +89,14 @@ class Host:
         #: The signal that stopped the host (SIGTERM/SIGINT), if any.
         self.stop_signal: int | None = None
         self._stopped = asyncio.Event()
+        self._started = asyncio.Event()
+
+    def _screen_path(self, name: str, config: Config) -> str | None:
+        """Where console ``name`` keeps its terminal across restarts: None without a state
+        directory (``control=False``: tests' Server) or with ``--no-restore-screen``."""
+        if not (self._control_wanted and config.restore_screen):
+            return None
+        return screen_path(self.config.state_dir, name, config, self.config.single)
 
     def _notice(self, key: str, text: str, ttl: float | None) -> None:
         """The audit log's trouble, on every console's status row."""
@@ -106,6 +122,7 @@ class Host:
         if self._control_wanted:
             self.control = ControlServer(cfg.state_dir, self.describe)
             await self.control.start()
+        self._started.set()
         for hint in connect_hints(
             [], False, self.websocket_addresses, self.websocket_tls is not None
         ):
@@ -197,7 +214,9 @@ class Host:
         """Serve a new console (from a re-read config file, or discovered)."""
         if name in self.services:
             raise ConfigError(f"console {name} exists")
-        service = ConsoleService(name, config, self.shared)
+        service = ConsoleService(
+            name, config, self.shared, screen_path=self._screen_path(name, config)
+        )
         self.services[name] = service
         await self._start_service(name)
         if self.audit is not None:
@@ -219,9 +238,12 @@ class Host:
     async def reload(self) -> None:
         """SIGHUP: reopen the log files; with a config file, apply its consoles: new ones
         start, removed ones stop, changed ones restart; the others are not touched."""
+        await self._started.wait()  # a SIGHUP while starting applies once started
         for service in self.services.values():
             if service.log_file is not None:
                 service.log_file.reopen()
+            if service.recording is not None:
+                service.recording.reopen()
         if self.audit is not None:
             self.audit.reopen()
         path = self.config.config_path
@@ -348,3 +370,18 @@ def log_screen(service: ConsoleService) -> None:
         r.cell_w,
         r.cell_h,
     )
+
+
+def screen_path(state_dir: str, name: str, config: Config, single: bool) -> str:
+    """``STATE_DIR/screens/NAME.json.gz``. On the one-console command line every console is
+    named "console", so the name is made from what the console is (the socket, device or
+    command) and where it listens: two vncterms never share a file, and one started again the
+    same way finds its own."""
+    if single:
+        what = config.console.describe() if config.console is not None else config.command
+        parts: list[object] = [what, [str(a) for a in config.listen]]
+        if config.qmp is not None:  # a guest found through QMP (names without it unchanged)
+            parts.append(config.qmp)
+        key = json.dumps(parts)
+        name = "console-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return os.path.join(state_dir, "screens", f"{name}.json.gz")

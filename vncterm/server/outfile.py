@@ -67,8 +67,11 @@ class AppendFile:
         on_notice: Notice | None = None,
         retry: float = RETRY,
         clock: Callable[[], float] = time.monotonic,
+        whole: bool = False,
     ) -> None:
         self.path = path
+        #: Each write is one record (a JSON line): one written in part is cut off again.
+        self.whole = whole
         self.what = what
         self.marker = marker
         self.on_notice = on_notice
@@ -93,8 +96,18 @@ class AppendFile:
             return False
         done, error = self._write_all(data)
         if error is not None:
+            if done and self.whole and self._cut(done):
+                done = 0
             self._fail(error)
             self._lose(len(data) - done)
+            return False
+        return True
+
+    def _cut(self, done: int) -> bool:
+        """Take back the ``done`` bytes of a record written in part; False when it cannot."""
+        try:
+            os.ftruncate(self._fd, os.lseek(self._fd, 0, os.SEEK_END) - done)
+        except OSError:
             return False
         return True
 

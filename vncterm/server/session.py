@@ -31,6 +31,7 @@ from .status import StatusRow
 from .streams import Stream, StreamHub, Unattached
 
 if TYPE_CHECKING:
+    from .recording import Recording
     from .viewer_protocol import SessionViewer
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,10 @@ class Session:
         #: The stages console output goes through, each contained.
         self.stages = Stages()
         self._stream_tasks: set[asyncio.Future[None]] = set()  # on-demand backends starting
+        #: The console's asciicast recording (``--record``), and what keeps the terminal's
+        #: state across restarts (told of every change), when there are.
+        self.recording: Recording | None = None
+        self.screen_changed: Callable[[], None] | None = None
 
     # -- console side ----------------------------------------------------------------------------
 
@@ -123,11 +128,20 @@ class Session:
         stages = self.stages
         if self.log_file is not None:
             stages.run("log", self.log_file.write, data)  # it reports its own write errors
+        if self.recording is not None:
+            stages.run("record", self.recording.output, data)
         stages.run("capture", self.streams.publish, self.stream_name, data)
         stages.run("terminal", self.emulator.feed, data)
         stages.run("replies", self._reply)
         stages.run("terminal events", self._after_output)
         stages.run("render", self._schedule_flush)
+        if self.screen_changed is not None:
+            stages.run("screen state", self.screen_changed)
+
+    def mark(self, label: str) -> None:
+        """One of vncterm's own events, in the recording."""
+        if self.recording is not None:
+            self.stages.run("record", self.recording.marker, label)
 
     def set_console(self, console: Console) -> None:
         """A new backend for the rendered console (a restarted program): the terminal, the
@@ -167,6 +181,8 @@ class Session:
         """A backend attached, detached or is retrying: log it, show it on the status row
         while it lasts (a few seconds once attached again), announce the stream."""
         log.info("console: %s", status)
+        if self.console.connected and self.status.get("console") is not None:
+            self.mark(f"console {status}")
         if not self.console.connected:
             self.status.show("console", f"console {status}")
         elif self.status.get("console") is not None:
@@ -336,6 +352,10 @@ class Session:
             log.info("terminal resized to %dx%d", cols, rows)
             self.emulator.resize(cols, rows)
             self.console.resize(cols, rows)
+            if self.recording is not None:
+                self.stages.run("record", self.recording.resize, cols, rows)
+            if self.screen_changed is not None:
+                self.stages.run("screen state", self.screen_changed)
         if (cols, rows, width, height) != (r.cols, r.rows, r.width, r.height):
             self._memory.screen_size(width, height)  # before the new frame is allocated
             r.resize(cols, rows, width, height)
@@ -354,6 +374,8 @@ class Session:
                 self.view.to_live()
                 self._schedule_flush()
             self.console.write(data)
+            if self.recording is not None:
+                self.stages.run("record", self.recording.input, data)
 
     def _schedule_flush(self) -> None:
         """Send viewers what changed, soon (once per loop iteration)."""
@@ -463,11 +485,13 @@ class Session:
                 other.close("another viewer asked for exclusive access")
         self.viewers.append(viewer)
         log.info("%s: attached (%d viewer(s))", viewer, len(self.viewers))
+        self.mark(f"viewer connected: {viewer} ({len(self.viewers)} viewer(s))")
 
     def detach(self, viewer: SessionViewer) -> None:
         if viewer in self.viewers:
             self.viewers.remove(viewer)
             log.info("%s: detached (%d viewer(s))", viewer, len(self.viewers))
+            self.mark(f"viewer disconnected: {viewer} ({len(self.viewers)} viewer(s))")
 
     async def final_updates(self, timeout: float = 1.0) -> None:
         """Give every viewer the last screen (the console ended); wait at most ``timeout``."""

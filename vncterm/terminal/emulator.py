@@ -15,8 +15,11 @@ on by default; ``fast=False`` is the reference model they are tested against.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pyte import modes as mo
 
+from . import paint, snapshot
 from .charsets import canonical, make_decoder
 from .parser import Parser
 from .screen import BRACKETED_PASTE, DECCKM, TermScreen
@@ -179,6 +182,24 @@ class Emulator:
     @property
     def cursor_visible(self) -> bool:
         return mo.DECTCEM in self.screen.mode and not self.screen.cursor.hidden
+
+    def snapshot(self) -> snapshot.Captured:
+        """The terminal's state now (cells, cursor, modes, title, scrollback), cheaply; encode
+        it in any thread (``.encode()``, or ``snapshot.Encoder``)."""
+        return snapshot.capture(self.screen)
+
+    def restore(self, state: Any) -> None:
+        """Put back a :meth:`snapshot` (of any size: then resize); ``snapshot.SnapshotError``
+        when it is not one, the terminal unchanged."""
+        snapshot.load(self.screen, state)
+
+    def paint(self) -> str:
+        """Escape sequences that draw the screen as it is on a fresh terminal (``paint.py``)."""
+        return paint.paint(self.screen)
+
+    def add_note(self, text: str) -> None:
+        """A line of vncterm's own at the end of the scrollback (shown in reverse video)."""
+        snapshot.add_note(self.screen, text)
 
     def text(self) -> list[str]:
         """The screen as lines of text (for tests and logs)."""
