@@ -47,6 +47,16 @@ def host_attached(monitor: Path, label: str) -> bool:
     raise AssertionError(f"no chardev {label}")
 
 
+async def attached(monitor: Path, label: str, want: bool) -> None:
+    """Wait until QEMU sees a host client on chardev ``label`` (``want``) or none."""
+    loop = asyncio.get_running_loop()
+    for _ in range(100):
+        if await loop.run_in_executor(None, host_attached, monitor, label) == want:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"chardev {label}: host client {'never came' if want else 'stayed'}")
+
+
 def wait_for(predicate: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():  # type: ignore[operator]
@@ -113,7 +123,7 @@ def test_qmp_finds_streams_follows_hot_plug_and_the_guests_ports(tmp_path: Path)
             # a capture connects vncterm to the chardev (QEMU sees a host client), bytes flow
             capture = await client.open(AGENT)
             await client.wait_for_state(AGENT, lambda s: s.connected, timeout=10)
-            assert host_attached(monitor, "agent")
+            await attached(monitor, "agent", True)
             await vt_type(vt, "echo from-guest-$((6*7)) >&3\r")
             got = b""
             while b"from-guest-42" not in got:
@@ -126,7 +136,7 @@ def test_qmp_finds_streams_follows_hot_plug_and_the_guests_ports(tmp_path: Path)
             # the capture ends: vncterm lets the chardev go
             capture.close()
             await client.wait_for_state(AGENT, lambda s: not s.connected, timeout=10)
-            assert not host_attached(monitor, "agent")
+            await attached(monitor, "agent", False)
             await vt_type(vt, "exec 3<&-\r")
             await client.wait_for_state(AGENT, lambda s: s.guest_open is False, timeout=30)
 

@@ -49,7 +49,10 @@ class _Protocol(asyncio.Protocol):
         self.lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # the connection is the client's from here: bytes may come before connecting returns
         self.transport = cast(asyncio.Transport, transport)
+        self.client._conn, self.client._proto = self, qp.QmpProtocol()
+        self.client._garbage_logged = False
 
     def data_received(self, data: bytes) -> None:
         self.client._received(self, data)
@@ -116,8 +119,6 @@ class QmpClient:
                 self._trouble(f"cannot connect ({e.strerror or 'timeout'}); retrying")
             else:
                 since = loop.time()
-                self._conn, self._proto = conn, qp.QmpProtocol()
-                self._garbage_logged = False
                 timer = loop.call_later(READY_TIMEOUT, self._not_ready, conn)
                 reason = await conn.lost
                 timer.cancel()
