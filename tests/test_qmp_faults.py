@@ -61,8 +61,10 @@ class ScriptedQmp:
                 answer: object = {}
                 if name == "query-chardev":
                     answer = self.chardevs
-                elif name == "qom-list":
-                    answer = []
+                elif name == "qom-list":  # odd entries, and a device whose chardev is odd
+                    answer = [1, {"name": 5}, {"name": "d", "type": "child<virtserialport>"}]
+                elif name == "qom-get":
+                    answer = {"not": "a label"}
                 reply = {"return": answer, "id": msg["id"]}
                 try:
                     conn.sendall(json.dumps(reply).encode() + b"\r\n" + b"not json\r\n")

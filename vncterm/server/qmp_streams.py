@@ -139,6 +139,8 @@ class QmpLink:
                 log.debug("QMP %s: scan interrupted: %s", self.path, e)
             except QmpError as e:
                 self._once(f"cannot list the chardevs: {e}")
+            except Exception as e:  # an answer no check foresaw: the console goes on
+                self._once(f"reading the chardevs failed: {e!r}")
 
     async def scan(self) -> None:
         """Read the chardevs and their devices; offer, remove and update streams."""
@@ -159,7 +161,7 @@ class QmpLink:
         """chardev label -> the device using it, from the QOM containers."""
         found: dict[str, cd.Frontend] = {}
         seen: set[tuple[str, str]] = set()
-        self._device_ids = {}
+        device_ids: dict[str, str] = {}
         for container in cd.QOM_CONTAINERS:
             try:
                 children = cd.frontend_children(
@@ -177,9 +179,10 @@ class QmpLink:
                 label, frontend = entry
                 found[label] = frontend
                 if container == "/machine/peripheral":
-                    self._device_ids[key[0].rsplit("/", 1)[1]] = label
+                    device_ids[key[0].rsplit("/", 1)[1]] = label
         for key in [k for k in self._frontends if k not in seen]:
             del self._frontends[key]
+        self._device_ids = device_ids
         return found
 
     async def _frontend(self, path: str, qom_type: str) -> tuple[str, cd.Frontend] | None:
