@@ -83,6 +83,7 @@ def count(caplog: pytest.LogCaptureFixture, text: str) -> int:
     return sum(text in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_garbage_a_lost_qmp_and_unusable_chardevs_are_logged_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
