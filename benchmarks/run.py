@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The vncterm benchmark suite: one command, a Markdown table and a PNG plot.
 
-    python benchmarks/run.py            # ~4 minutes; writes benchmarks/out/results.{md,json,png}
+    python benchmarks/run.py            # ~6 minutes; writes benchmarks/out/results.{md,json,png}
+    python benchmarks/run.py --idle-seconds 10   # the idle-consoles CPU window shorter
     python benchmarks/run.py --full     # the 20 MB flood and more latency samples
 
 Each flood runs ``--repeat`` times (3); the table gives the median and, in brackets, the range.
@@ -34,6 +35,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+import bench_consoles  # noqa: E402
 import pyte  # noqa: E402
 from rfbprobe import COPYRECT, RAW, TIGHT, ZRLE, Probe  # noqa: E402
 
@@ -542,6 +544,9 @@ def write_report(results: dict[str, object]) -> None:
         res = r[f"render_{geo}"]
         assert isinstance(res, dict)
         rows.append((f"full redraw {geo} (render only)", f"{res['full_redraw_ms']:.2f} ms", "", ""))
+    consoles = r.get("consoles")
+    if isinstance(consoles, dict):
+        rows += bench_consoles.rows(consoles)
     lines = ["| figure | vncterm | baseline (same run) | ratio |", "| --- | --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     meta = r["machine"]
@@ -667,6 +672,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     progress("render time")
     r["render_80x25"] = render_ms("ls-usr-bin", 80, 25)
     r["render_200x60"] = render_ms("ls-usr-bin", 200, 60)
+    progress(f"200 idle consoles in one process against 10 processes ({args.idle_seconds:g} s)")
+    r["consoles"] = bench_consoles.measure(ROOT, 200, 10, args.idle_seconds)
     return r
 
 
@@ -681,6 +688,13 @@ def main() -> None:
         default=3,
         metavar="N",
         help="runs of each flood; the table gives the median (default 3)",
+    )
+    p.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="idle CPU window of the many-consoles figures (default 60; 10 for a quick run)",
     )
     args = p.parse_args()
     results = asyncio.run(main_async(args))

@@ -8,15 +8,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import numpy as np
 
-from vncterm.config import Config, HostConfig, ListenAddress
+from vncterm.config import Config, ListenAddress
 from vncterm.server.app import Server
-from vncterm.server.host import Host
 
 T = TypeVar("T")
 
@@ -86,8 +85,14 @@ class RunningVncterm:
         session = self.server.session
 
         def grab() -> np.ndarray:
+            if session.viewers:
+                session.refresh()
+                return session.renderer.pixels.copy()
+            session.terminal.acquire()  # no viewer, no framebuffer: draw one for the test
             session.refresh()
-            return session.renderer.pixels.copy()
+            pixels = session.renderer.pixels.copy()
+            session.terminal.release()
+            return pixels
 
         return self.call(grab)
 
@@ -118,88 +123,3 @@ class RunningVncterm:
             if self.server is not None:
                 self.loop.call_soon_threadsafe(self.server.stop)
             self._thread.join(timeout=10)
-
-
-class RunningHost:
-    """A vncterm host (many consoles, :class:`vncterm.server.host.Host`) on its own event loop
-    thread; ``host.services[NAME]`` are its consoles."""
-
-    def __init__(self, config: HostConfig, **host: Any) -> None:
-        self.config = config
-        self.host: Host | None = None
-        self._kwargs = host
-        self.loop = asyncio.new_event_loop()
-        self.exit_status: Future[int] = Future()
-        self._started: Future[None] = Future()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="vncterm-host")
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def main() -> None:
-            try:
-                self.host = Host(self.config, **self._kwargs)
-                await self.host.start()
-            except BaseException as e:
-                self._started.set_exception(e)
-                return
-            self._started.set_result(None)
-            try:
-                self.exit_status.set_result(await self.host.wait())
-            except BaseException as e:
-                self.exit_status.set_exception(e)
-
-        self.loop.run_until_complete(main())
-        self.loop.run_until_complete(asyncio.sleep(0.05))
-        self.loop.close()
-
-    def __enter__(self) -> RunningHost:
-        self._thread.start()
-        self._started.result(timeout=10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._thread.is_alive():
-            if self.host is not None:
-                self.loop.call_soon_threadsafe(self.host.stop)
-            self._thread.join(timeout=10)
-
-    def call(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
-        """Run ``fn`` on the host's event loop thread and return its result."""
-        fut: Future[T] = Future()
-
-        def run() -> None:
-            try:
-                fut.set_result(fn())
-            except BaseException as e:
-                fut.set_exception(e)
-
-        self.loop.call_soon_threadsafe(run)
-        return fut.result(timeout=timeout)
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
-        """Await ``coro`` on the host's loop."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def port(self, name: str) -> int:
-        """Console ``name``'s first TCP port."""
-        assert self.host is not None
-        service = self.host.services[name]
-        return next(
-            int(a[1]) for a in self.call(lambda: list(service.addresses)) if isinstance(a, tuple)
-        )
-
-    def text(self, name: str) -> list[str]:
-        assert self.host is not None
-        return self.call(self.host.services[name].emulator.text)
-
-    def wait_text(self, name: str, needle: str, timeout: float = 10.0) -> list[str]:
-        """Wait until console ``name`` shows ``needle``; its screen lines."""
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = self.text(name)
-            if any(needle in line for line in lines):
-                return lines
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{needle!r} never appeared on {name}:\n" + "\n".join(lines))
-            time.sleep(0.05)

@@ -324,11 +324,11 @@ def test_list_prints_a_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
     status, requests = list_against_server(tmp_path, ["--list", "--state-dir", str(tmp_path)])
     assert status == 0 and requests == [b"list\n"]
     assert capsys.readouterr().out.splitlines() == [
-        "NAME       PORTS            VIEWERS  STREAMS          STATUS",
-        "vm1        5901             2        console,monitor  running",
-        "local      /run/local.sock  1        console          restarting",
-        "build-box  6000,6001        0        -                exited 1",
-        "WebSocket by name (/NAME): 127.0.0.1:6080",
+        "NAME       PORTS            VIEWERS  STREAMS          STATUS      TOKEN",
+        "vm1        5901             2        console,monitor  running     -",
+        "local      /run/local.sock  1        console          restarting  -",
+        "build-box  6000,6001        0        -                exited 1    -",
+        "WebSocket by name (/NAME) or token (/?token=TOKEN): 127.0.0.1:6080",
     ]
     status, requests = list_against_server(
         tmp_path, ["--list", "--json", "--state-dir", str(tmp_path)]

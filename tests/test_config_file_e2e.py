@@ -77,7 +77,7 @@ def test_config_file_consoles_listed_and_reloaded_on_sighup(tmp_path: Path) -> N
         )
         assert proc.poll() is None  # a missing program does not stop vncterm
         table = vncterm_list("--state-dir", str(state)).splitlines()
-        assert table[0].split() == ["NAME", "PORTS", "VIEWERS", "STREAMS", "STATUS"]
+        assert table[0].split() == ["NAME", "PORTS", "VIEWERS", "STREAMS", "STATUS", "TOKEN"]
         assert table[1].split()[:5] == [
             "one",
             str(tmp_path / "one.sock"),

@@ -602,3 +602,34 @@ def test_a_killed_relay_loses_nothing_of_a_vncterm_log(tmp_path: Path) -> None:
             server.kill()
     assert warnings.count("pty relay ended with status -9; starting another") == 5, warnings
     _judge(log.read_bytes(), report.read_text().strip())
+
+
+def test_a_pipe_stays_at_64_kib_until_it_fills_then_grows() -> None:
+    """Idle consoles' pipes stay at the kernel's 64 KiB (200 at 1 MiB would pass a user's
+    64 MiB of pipes); a pipe that fills grows to 1 MiB, and its bytes all arrive."""
+    import fcntl
+
+    relay, control = start_relay()
+    (m1, s1), (m2, s2) = raw_pty(), raw_pty()
+    p1, p2 = hand(control, 1, m1), hand(control, 2, m2)
+    data = os.urandom(600_000)
+    writer = threading.Thread(target=write_all, args=(s1, data), daemon=True)
+    writer.start()  # nobody reads p1 yet: it fills, and grows
+    deadline = time.monotonic() + 10
+    while fcntl.fcntl(p1, fcntl.F_GETPIPE_SZ) != 1 << 20:
+        assert time.monotonic() < deadline, "the full pipe did not grow"
+        time.sleep(0.01)
+    assert fcntl.fcntl(p2, fcntl.F_GETPIPE_SZ) == 65536  # the idle console's
+    got = bytearray()
+    os.set_blocking(p1, False)
+    while len(got) < len(data) and time.monotonic() < deadline + 20:
+        try:
+            got += os.read(p1, 1 << 20)
+        except BlockingIOError:
+            time.sleep(0.005)
+    writer.join(10)
+    assert bytes(got) == data
+    control.close()
+    assert relay.wait(10) == 0
+    for fd in (m1, m2, p1, p2, s1, s2):
+        os.close(fd)

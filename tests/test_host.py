@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import RunningHost
+from host_harness import RunningHost
 from rawclient import RawClient
 from wsclient import HandshakeRefused, WsRawClient
 
@@ -151,12 +151,12 @@ def test_each_console_has_its_port_its_name_and_a_list_entry(tmp_path: Path) -> 
     config = dataclasses.replace(config, audit_log=str(tmp_path / "audit.jsonl"))
     with RunningHost(config) as run:
         assert run.host is not None
-        run.wait_text("alpha", "ALPHA-UP")
-        run.wait_text("beta", "BETA-UP")
+        run["alpha"].wait_text("ALPHA-UP")
+        run["beta"].wait_text("BETA-UP")
         low = config.port_range[0]
-        assert (run.port("alpha"), run.port("beta")) == (low, low + 1)
+        assert (run["alpha"].port, run["beta"].port) == (low, low + 1)
         hostname = socket.gethostname().encode()
-        with RawClient("127.0.0.1", run.port("beta")) as viewer:
+        with RawClient("127.0.0.1", run["beta"].port) as viewer:
             assert viewer.name == b"beta on " + hostname
             ws_port = run.host.websocket_addresses[0][1]
             ws = WsRawClient("127.0.0.1", ws_port, path="/alpha")
@@ -181,7 +181,7 @@ def test_each_console_has_its_port_its_name_and_a_list_entry(tmp_path: Path) -> 
 def test_console_ports_survive_a_restart_of_vncterm(tmp_path: Path) -> None:
     config = host_config(tmp_path, one=sleeper("1"), two=sleeper("2"))
     with RunningHost(config) as run:
-        first = {name: run.port(name) for name in ("one", "two")}
+        first = {name: run[name].port for name in ("one", "two")}
     # the file order changes and a console comes in between: the old ones keep their ports
     again = HostConfig(
         consoles={"new": sleeper("n"), "two": sleeper("2"), "one": sleeper("1")},
@@ -189,8 +189,8 @@ def test_console_ports_survive_a_restart_of_vncterm(tmp_path: Path) -> None:
         port_range=config.port_range,
     )
     with RunningHost(again) as run:
-        assert {name: run.port(name) for name in ("one", "two")} == first
-        assert run.port("new") not in first.values()
+        assert {name: run[name].port for name in ("one", "two")} == first
+        assert run["new"].port not in first.values()
 
 
 @pytest.mark.peer
@@ -203,7 +203,7 @@ def test_failed_and_exited_consoles_stay_listed_with_their_viewers(tmp_path: Pat
     )
     with RunningHost(config) as run:
         assert run.host is not None
-        with RawClient("127.0.0.1", run.port("done")) as viewer:
+        with RawClient("127.0.0.1", run["done"].port) as viewer:
             run.call(lambda: run.host.services["done"].session.write_input(b"go\r"))  # type: ignore[union-attr]
             wait_until(lambda: by_name(ask_list(config.state_dir))["done"]["status"] == "exited 3")
             listed = by_name(ask_list(config.state_dir))
@@ -215,7 +215,7 @@ def test_failed_and_exited_consoles_stay_listed_with_their_viewers(tmp_path: Pat
             status = run.call(lambda: run.host.services["done"].session.status.text())  # type: ignore[union-attr]
             assert status is not None and "console ended (status 3)" in status
             viewer.update(incremental=False)
-        with RawClient("127.0.0.1", run.port("missing")) as viewer:
+        with RawClient("127.0.0.1", run["missing"].port) as viewer:
             viewer.update(incremental=False)
 
 
@@ -229,10 +229,10 @@ def test_restart_brings_the_program_back_for_the_same_viewer(tmp_path: Path) -> 
     with RunningHost(config) as run:
         assert run.host is not None
         service = run.host.services["again"]
-        with RawClient("127.0.0.1", run.port("again")) as viewer:
-            run.wait_text("again", "RUN 1")
+        with RawClient("127.0.0.1", run["again"].port) as viewer:
+            run["again"].wait_text("RUN 1")
             run.call(lambda: service.session.write_input(b"\r"))
-            run.wait_text("again", "RUN 2")  # after the first wait of the backoff
+            run["again"].wait_text("RUN 2")  # after the first wait of the backoff
             assert run.call(lambda: service.state) == "running"
             viewer.update(incremental=False)  # still connected, still served
 
@@ -249,19 +249,19 @@ def test_consoles_added_removed_and_changed_at_run_time(tmp_path: Path) -> None:
     )
     with RunningHost(config, reload=lambda path: new) as run:
         assert run.host is not None
-        keep = RawClient("127.0.0.1", run.port("keep"))
-        drop = RawClient("127.0.0.1", run.port("drop"))
+        keep = RawClient("127.0.0.1", run["keep"].port)
+        drop = RawClient("127.0.0.1", run["drop"].port)
         keep_service = run.host.services["keep"]
         run.run(run.host.reload())
         assert drop.is_closed_by_server()
         assert sorted(run.host.services) == ["added", "edit", "keep"]
         assert run.host.services["keep"] is keep_service  # not touched
-        run.wait_text("added", "ADDED")
-        run.wait_text("edit", "E2")
+        run["added"].wait_text("ADDED")
+        run["edit"].wait_text("E2")
         # the untouched console's viewer is still served
         run.call(lambda: keep_service.session.write_input(b"x"))
         keep.update(incremental=False)
-        with RawClient("127.0.0.1", run.port("added")) as added:
+        with RawClient("127.0.0.1", run["added"].port) as added:
             assert added.name.startswith(b"added on ")
         listed = by_name(ask_list(config.state_dir))
         assert sorted(listed) == ["added", "edit", "keep"]
@@ -349,8 +349,8 @@ def test_a_fault_in_one_console_is_logged_once_under_its_name(
         time.sleep(0.5)  # ten ticks fail
         well = run.host.services["well"]
         run.call(lambda: well.session.write_input(b"ok\r"))
-        run.wait_text("well", "WELL-ok")
-        with RawClient("127.0.0.1", run.port("well")) as viewer:
+        run["well"].wait_text("WELL-ok")
+        with RawClient("127.0.0.1", run["well"].port) as viewer:
             viewer.update(incremental=False)
         assert run.call(lambda: sick.state) == "running"
     faults = [r for r in caplog.records if "hostile bytes" in r.getMessage()]

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from harness import RunningHost, RunningVncterm
+from harness import RunningVncterm
+from host_harness import RunningHost
 from peers.qemu_guest import free_tcp_port
 from peers.vncdotool_peer import VncDoToolPeer
 
@@ -381,17 +382,17 @@ def test_a_host_keeps_each_consoles_screen_by_name(tmp_path: Path) -> None:
         )
 
     with RunningHost(config(True)) as run:
-        run.wait_text("alpha", "ALPHA-SCREEN")
-        run.wait_text("beta", "BETA-SCREEN")
+        run["alpha"].wait_text("ALPHA-SCREEN")
+        run["beta"].wait_text("BETA-SCREEN")
         assert run.host is not None
-        shown = run.text("alpha")
+        shown = run["alpha"].text()
     screens = tmp_path / "state" / "screens"
     assert sorted(p.name for p in screens.iterdir()) == ["alpha.json.gz"]
     with RunningHost(config(False)) as run:
         assert run.host is not None
         alpha, beta = run.host.services["alpha"], run.host.services["beta"]
-        assert run.text("alpha") == shown
-        assert not "".join(run.text("beta")).strip()
+        assert run["alpha"].text() == shown
+        assert not "".join(run["beta"].text()).strip()
         note = run.call(lambda: alpha.emulator.scrollback[-1].string())
         assert note.startswith("[vncterm] vncterm was not attached from"), note
         status = run.call(lambda: alpha.session.status.get("restored"))

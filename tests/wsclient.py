@@ -63,6 +63,7 @@ class WebSocketSocket:
         )
         self.buffer = bytearray()
         self.pongs: list[bytes] = []
+        self.pings: list[bytes] = []  # the server's Pings (each answered with a Pong)
         self.close_code: int | None = None
         self.close_reason = ""
         self.subprotocol: str | None = None
@@ -117,6 +118,9 @@ class WebSocketSocket:
                 self.buffer += event.data
             elif isinstance(event, Pong):
                 self.pongs.append(bytes(event.payload))
+            elif isinstance(event, Ping):
+                self.pings.append(bytes(event.payload))
+                self.sock.sendall(self.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
                 self.close_code, self.close_reason = event.code, event.reason or ""
                 try:

@@ -26,6 +26,16 @@ PROCESS_KEYS = frozenset(
         "websocket-origin",
         "state-dir",
         "insecure",
+        "token-names",
+        "publish-tokens",
+        "publish-redis",
+        "publish-redis-password-file",
+        "publish-redis-namespace",
+        "publish-expiry",
+        "advertise",
+        "host-id",
+        "websocket-ping",
+        "web",
     }
 )
 SHARED_KEYS = frozenset({"tls-cert", "tls-key"})
@@ -468,7 +478,77 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
         help="print the consoles of the vncterm running with this --state-dir and exit",
     )
     h.add_argument("--json", action="store_true", help="with --list: one JSON document")
+    add_publish_options(p)
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     p.add_argument("--version", action="version", version=f"vncterm {__version__}")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS... to run")
     return p
+
+
+def add_publish_options(p: argparse.ArgumentParser) -> None:
+    """Tokens, and publishing consoles to websockify's token plugins."""
+    g = p.add_argument_group("many hosts behind one browser front (websockify tokens)")
+    g.add_argument(
+        "--token-names",
+        action="store_true",
+        help="the console name is its token (default: a random token kept per console)",
+    )
+    g.add_argument(
+        "--publish-tokens",
+        metavar="DIR",
+        help="one file HOSTID.CONSOLE per console holding 'TOKEN: HOST:PORT', for "
+        "websockify --token-plugin TokenFile --token-source DIR",
+    )
+    g.add_argument(
+        "--publish-redis",
+        metavar="HOST[:PORT[/DB]]",
+        help='key TOKEN, value {"host": "HOST:PORT"} per console with an expiry kept fresh, '
+        "for websockify --token-plugin TokenRedis",
+    )
+    g.add_argument(
+        "--publish-redis-password-file", metavar="FILE", help="Redis's password (first line)"
+    )
+    g.add_argument(
+        "--publish-redis-namespace",
+        default="",
+        metavar="NS",
+        help="keys NS:TOKEN (websockify 0.13's TokenRedis namespace)",
+    )
+    g.add_argument(
+        "--publish-expiry",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="Redis keys expire S seconds after vncterm stops refreshing them (default 60)",
+    )
+    g.add_argument(
+        "--advertise",
+        metavar="HOST",
+        help="the host published for the consoles (default: the address they listen on)",
+    )
+    g.add_argument(
+        "--websocket-ping",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="a WebSocket Ping every S seconds on open WebSockets (default 30; 0: none)",
+    )
+    g.add_argument(
+        "--web",
+        metavar="DIR",
+        help="serve the noVNC installation in DIR (e.g. /usr/share/novnc) over HTTP on the "
+        "WebSocket listeners: http://HOST:PORT/vnc.html?path=NAME",
+    )
+    g.add_argument(
+        "--keepalive",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="an empty FramebufferUpdate after S seconds without an update, so that proxies "
+        "do not cut a quiet viewer (default 0: off)",
+    )
+    g.add_argument(
+        "--host-id",
+        metavar="ID",
+        help="names this host's token files (default: the host name)",
+    )

@@ -222,6 +222,13 @@ class Config:
     #: Keep the terminal (screen, scrollback) in the state directory and show it again after
     #: vncterm restarts (``--no-restore-screen``: not).
     restore_screen: bool = True
+    #: An empty FramebufferUpdate answers a request held this many seconds without an update
+    #: (proxies cut silent connections); 0: off.
+    keepalive: float = 0.0
+    #: WebSocket Pings every this many seconds on an open WebSocket; 0: none.
+    websocket_ping: float = 30.0
+    #: A noVNC installation served over HTTP on the WebSocket listeners (``--web DIR``).
+    web: str | None = None
 
     def validate(self) -> None:
         """Refuse configurations that cannot work or are unsafe."""
@@ -263,6 +270,14 @@ class Config:
             raise ConfigError("--websocket-tls needs a --websocket listener")
         if not 0 < self.websocket_wait <= 1:
             raise ConfigError("--websocket-wait must be between 1 and 1000 ms")
+        for option, seconds in (
+            ("keepalive", self.keepalive),
+            ("websocket-ping", self.websocket_ping),
+        ):
+            if seconds != 0 and not 0.1 <= seconds <= 3600:
+                raise ConfigError(f"--{option} must be 0 (off) or between 0.1 and 3600 seconds")
+        if self.web is not None and not os.path.isdir(self.web):
+            raise ConfigError(f"--web {self.web}: not a folder (e.g. /usr/share/novnc)")
         if (
             self.reverse_listen is not None
             and not self.reverse_listen.is_local
@@ -321,6 +336,42 @@ def default_state_dir() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class PublishConfig:
+    """Where a host's consoles are published for websockify's token plugins, and their tokens
+    (``--publish-tokens``, ``--publish-redis``, ``--token-names``, ...; see server.publish)."""
+
+    #: The console name is the token (else a random token kept per console).
+    token_names: bool = False
+    #: websockify ``TokenFile`` directory: one file ``HOST_ID.CONSOLE`` per console.
+    token_dir: str | None = None
+    #: websockify ``TokenRedis``: ``HOST[:PORT[/DB]]``, its password, a key prefix.
+    redis: str | None = None
+    redis_password: str | None = None
+    redis_namespace: str = ""
+    #: Seconds a Redis key lives unless vncterm refreshes it.
+    expiry: float = 60.0
+    #: The host other machines reach the consoles at (default: the address listened on).
+    advertise: str | None = None
+    #: Names this host's token files (default: the host name).
+    host_id: str = field(default_factory=socket.gethostname)
+
+    def validate(self) -> None:
+        if not 3 <= self.expiry <= 86400:
+            raise ConfigError("--publish-expiry must be between 3 and 86400 seconds")
+        if self.redis_namespace and not all(
+            c.isascii() and c.isprintable() and c != " " for c in self.redis_namespace
+        ):
+            raise ConfigError("--publish-redis-namespace: printable ASCII without spaces")
+        host_id = self.host_id
+        if not (
+            0 < len(host_id) <= 253
+            and host_id[0] != "."
+            and all(c.isascii() and (c.isalnum() or c in "._-") for c in host_id)
+        ):
+            raise ConfigError(f"--host-id {host_id!r}: use letters, digits, '.', '_' and '-'")
+
+
+@dataclass(frozen=True, slots=True)
 class HostConfig:
     """One vncterm process: its consoles by name (each a :class:`Config`; in a config file one
     ``[console.NAME]`` table) and what they share (the ``[vncterm]`` table).
@@ -351,6 +402,10 @@ class HostConfig:
     tls_key: str | None = None
     websocket_wait: float = 0.05
     websocket_origins: tuple[str, ...] = ()
+    #: WebSocket Pings on the shared listeners every this many seconds (0: none).
+    websocket_ping: float = 30.0
+    #: A noVNC installation served on the shared listeners (``--web DIR``).
+    web: str | None = None
     #: Allow listening beyond loopback without authentication (shared WebSocket listeners).
     insecure: bool = False
     #: Inherited listening sockets by systemd ``FileDescriptorName=``: a console's name, or
@@ -359,6 +414,8 @@ class HostConfig:
     #: Process-wide options given on the command line beside ``--config`` (parsed option
     #: values by argparse dest): they win over the file's ``[vncterm]`` table, on every reload.
     overrides: dict[str, object] = field(default_factory=dict)
+    #: Tokens and where consoles are published (websockify token plugins).
+    publish: PublishConfig = field(default_factory=PublishConfig)
 
     @classmethod
     def single_console(cls, config: Config, name: str = "console", **host: object) -> HostConfig:
@@ -395,6 +452,7 @@ class HostConfig:
             raise ConfigError("websocket-tls needs tls-cert")
         if self.websocket_tls and not self.websocket:
             raise ConfigError("websocket-tls needs a websocket listener")
+        self.publish.validate()
 
 
 def valid_console_name(name: str) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .cli_options import parse_geometry, parse_port_range
-from .config import Config, ConsoleSpec, ListenAddress, default_state_dir
+from .config import Config, ConsoleSpec, ListenAddress, PublishConfig, default_state_dir
 from .errors import ConfigError
 from .users import PlainUser
 
@@ -29,8 +29,9 @@ def default_shell() -> str:
         return "/bin/sh"
 
 
-def read_password_file(path: str) -> bytes:
-    """The first line of ``path``; VNC Authentication uses at most 8 bytes of it."""
+def read_password_file(path: str, limit: int | None = 8) -> bytes:
+    """The first line of ``path``; VNC Authentication uses at most 8 bytes of it (``limit``
+    None: a password for something else, e.g. Redis)."""
     try:
         with open(path, "rb") as f:
             password = f.readline().rstrip(b"\r\n")
@@ -38,7 +39,7 @@ def read_password_file(path: str) -> bytes:
         raise ConfigError(f"cannot read password file: {e}") from None
     if not password:
         raise ConfigError(f"password file {path} is empty")
-    if len(password) > 8:
+    if limit is not None and len(password) > limit:
         log.warning("VNC Authentication uses only the first 8 bytes of the password")
     return password
 
@@ -124,6 +125,7 @@ def console_config(args: argparse.Namespace, default_listen: Sequence[str]) -> C
             read_password_file(args.desktop_password_file) if args.desktop_password_file else None
         ),
         restart=args.restart,
+        keepalive=args.keepalive,
         **security_options(args),
         **websocket_options(args),
         **limit_options(args),
@@ -181,6 +183,8 @@ def websocket_options(args: argparse.Namespace) -> dict[str, Any]:
         websocket_wait=args.websocket_wait / 1000,
         websocket_tls=args.websocket_tls,
         websocket_origins=tuple(args.websocket_origin),
+        websocket_ping=args.websocket_ping,
+        web=args.web,
     )
 
 
@@ -193,6 +197,8 @@ CONSOLE_SHARED = (
     "websocket_sniff",
     "websocket_wait",
     "websocket_origins",
+    "websocket_ping",
+    "web",
 )
 
 
@@ -212,7 +218,28 @@ def host_options(args: argparse.Namespace) -> dict[str, Any]:
         tls_key=args.tls_key,
         websocket_wait=ws["websocket_wait"],
         websocket_origins=ws["websocket_origins"],
+        websocket_ping=ws["websocket_ping"],
+        web=ws["web"],
         insecure=args.insecure,
+        publish=publish_options(args),
+    )
+
+
+def publish_options(args: argparse.Namespace) -> PublishConfig:
+    """The HostConfig.publish of the token and publishing options."""
+    password = None
+    if args.publish_redis_password_file:
+        password = read_password_file(args.publish_redis_password_file, limit=None).decode()
+    given = {"host_id": args.host_id} if args.host_id else {}
+    return PublishConfig(
+        token_names=args.token_names,
+        token_dir=args.publish_tokens,
+        redis=args.publish_redis,
+        redis_password=password,
+        redis_namespace=args.publish_redis_namespace,
+        expiry=args.publish_expiry,
+        advertise=args.advertise,
+        **given,
     )
 
 

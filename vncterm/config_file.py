@@ -50,6 +50,9 @@ PATH_KEYS = frozenset(
         "tls-ca",
         "audit-log",
         "state-dir",
+        "publish-tokens",
+        "publish-redis-password-file",
+        "web",
     }
 )
 #: ... or holds one after ``unix:`` (``listen = "unix:vm1.sock"``, streams).

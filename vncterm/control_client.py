@@ -4,7 +4,8 @@ The protocol: connect to the unix socket ``STATE_DIR/control``, send the line ``
 server answers one JSON document and closes::
 
     {"consoles": [{"name": "vm1", "ports": [5901], "websocket": "/vm1",
-                   "streams": ["console", "monitor"], "viewers": 2, "status": "running"}]}
+                   "streams": ["console", "monitor"], "viewers": 2, "status": "running",
+                   "token": "..."}]}
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ CONTROL_SOCKET = "control"
 LIST_REQUEST = b"list\n"
 #: The largest answer read (a few hundred bytes per console).
 MAX_ANSWER = 16 << 20
-COLUMNS = ("NAME", "PORTS", "VIEWERS", "STREAMS", "STATUS")
+COLUMNS = ("NAME", "PORTS", "VIEWERS", "STREAMS", "STATUS", "TOKEN")
 
 
 class ControlError(VncTermError):
@@ -76,13 +77,14 @@ def format_consoles(answer: Mapping[str, Any]) -> str:
                 str(item.get("viewers", "-")),
                 _joined(item.get("streams")),
                 str(item.get("status", "-")),
+                str(item.get("token", "-")),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     shared = answer.get("websocket")
     if isinstance(shared, list) and shared:
-        lines.append(f"WebSocket by name (/NAME): {_joined(shared)}")
+        lines.append(f"WebSocket by name (/NAME) or token (/?token=TOKEN): {_joined(shared)}")
     return "\n".join(line.rstrip() for line in lines)
 
 

@@ -6,7 +6,10 @@ and holds only ~64 KiB more before the program writing to it blocks: 1.7 ms of a
 40 MB/s. Read from the server's event loop, 20 MB of output costs ~5000 reads and half a
 second of the loop's time; read from a thread, every read waits for the GIL while the terminal
 parses, and the program stalls. This relay does the small reads with nothing else to do, into
-pipes of up to 1 MiB that the server drains in large reads.
+a pipe per console that the server drains in large reads. A pipe starts at the kernel's
+default 64 KiB and grows to :data:`PIPE_GROWN` the first time it fills: an unprivileged user's
+pipes may hold 64 MiB in all (``/proc/sys/fs/pipe-user-pages-soft``), which 200 idle consoles
+at 1 MiB each would pass, leaving every later pipe at 8 KiB.
 
 Why splice (splice(2), ``os.splice``). The bytes go from the pty straight into the pipe inside
 the kernel: this process never holds output in its own memory, so killing it loses nothing
@@ -29,6 +32,7 @@ started by file name.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import select
 import signal
@@ -43,15 +47,18 @@ SPLICES_PER_TURN = 32
 #: What one splice asks for. A pty read gives at most its line discipline's buffer (4 KiB, less
 #: one byte), and the kernel allocates a page per 4 KiB asked for before reading: ask for one.
 SPLICE_MAX = 4096
+#: What a console's pipe grows to once it fills (the kernel's default cap on a pipe, 1 MiB).
+PIPE_GROWN = 1 << 20
 
 
 class Pty:
     """One console: its id, its pty master and the write end of its pipe."""
 
-    __slots__ = ("ident", "master", "pipe")
+    __slots__ = ("grown", "ident", "master", "pipe")
 
     def __init__(self, ident: int, master: int, pipe: int) -> None:
         self.ident, self.master, self.pipe = ident, master, pipe
+        self.grown = False  # the pipe was grown (or could not be): it stays as it is
 
 
 class Relay:
@@ -119,6 +126,18 @@ class Relay:
         self.poller.unregister(pty.master)  # (a hung-up master would wake us for nothing)
         self.poller.modify(pty.pipe, select.POLLOUT)
 
+    def grow(self, pty: Pty) -> bool:
+        """The pipe filled for the first time (a flood): grow it to PIPE_GROWN, once; False
+        when it was grown before or cannot be (past the user's limit: it stays as it is)."""
+        if pty.grown:
+            return False
+        pty.grown = True
+        try:
+            fcntl.fcntl(pty.pipe, fcntl.F_SETPIPE_SZ, PIPE_GROWN)
+        except OSError:
+            return False
+        return True  # the pty is still readable: the poll wakes us again at once
+
     def wait_for_pty(self, pty: Pty) -> None:
         self.poller.modify(pty.pipe, 0)
         self.poller.register(pty.master, select.POLLIN)
@@ -131,7 +150,7 @@ class Relay:
             except BlockingIOError:
                 # The pty is empty or the pipe full. Woken for a readable pty, nothing moved on
                 # the first try: the pipe is full (in pages: splice fills one page per call).
-                if turn == 0 and woken_by_pty:
+                if turn == 0 and woken_by_pty and not self.grow(pty):
                     self.wait_for_pipe(pty)
                 return
             except OSError as e:

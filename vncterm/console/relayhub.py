@@ -13,7 +13,6 @@ splice a pty) consoles read their pty on the event loop instead: slower, but not
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import select
@@ -33,8 +32,6 @@ log = logging.getLogger(__name__)
 #: themselves for the rest of the hub's life.
 MAX_RELAY_RESTARTS = 5
 RESTART_WINDOW = 60.0
-#: Each console's pipe holds this much (F_SETPIPE_SZ; the kernel's default cap is 1 MiB).
-PIPE_SIZE = 1 << 20
 #: How long a message may wait for room in the control socket before the relay is given up on.
 SEND_TIMEOUT = 2.0
 
@@ -186,10 +183,7 @@ class RelayHub:
             log.warning("no pipe for a pty (%s)", e)
             self._go_direct(ident)
             return
-        try:
-            fcntl.fcntl(r, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-        except OSError:  # a lower pipe-max-size: the default 64 KiB still works
-            pass
+        # the kernel's default size (64 KiB): the relay grows it when it fills (ptyrelay.py)
         try:
             self._send(b"A", ident, (client.master, w))
         except (BrokenPipeError, ConnectionResetError):

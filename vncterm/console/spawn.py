@@ -226,7 +226,7 @@ class SpawnConsole(Console):
     async def _reap(self) -> None:
         """Wait for the child; then take what it left in the pty and report its status."""
         assert self.proc is not None and self._closed is not None
-        status = await asyncio.get_running_loop().run_in_executor(None, self.proc.wait)
+        status = await wait_exit(self.proc)
         # The kernel hands pty output over asynchronously: keep reading until the pty reports
         # end of file (every slave descriptor closed), or briefly if a background process of
         # the command still holds it open.
@@ -288,3 +288,30 @@ class SpawnConsole(Console):
         if self.master >= 0:
             os.close(self.master)
             self.master = -1
+
+
+async def wait_exit(proc: subprocess.Popen[bytes]) -> int:
+    """The child's exit status, without a thread waiting for each child: its pidfd (Linux 5.3)
+    becomes readable when it exits. A thread of the loop's default pool per child would starve
+    the pool (a handful of threads) once a process has a few more consoles: their exits went
+    unseen, and so did everything else queued there."""
+    loop = asyncio.get_running_loop()
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # reaped already (its status is kept), or no pidfd
+        return await loop.run_in_executor(None, proc.wait)
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    try:
+        loop.add_reader(pidfd, readable)
+        try:
+            await exited
+        finally:
+            loop.remove_reader(pidfd)
+    finally:
+        os.close(pidfd)
+    return proc.wait()

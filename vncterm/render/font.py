@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import unicodedata
 from pathlib import Path
+from typing import ClassVar
 
 import freetype
 import numpy as np
@@ -32,6 +34,9 @@ BOLD = "DejaVuSansMono-Bold.ttf"
 ITALIC = "DejaVuSansMono-Oblique.ttf"
 BOLD_ITALIC = "DejaVuSansMono-BoldOblique.ttf"
 #: Fallback fonts in the order they are tried: (file, face index in a collection).
+#: Glyph masks (and font look-ups) cached per font before the cache starts over: ~11 MB of
+#: masks at the default size, whatever a console prints.
+MAX_CACHED = 1 << 16
 FALLBACKS: tuple[tuple[str, int], ...] = (
     ("WenQuanYiMicroHei.ttc", 0),
     ("Unifont.otf", 0),
@@ -48,9 +53,30 @@ def find_font(name: str) -> Path:
 
 
 class CellFont:
-    """A monospace font at one pixel size, producing cell-sized alpha masks (uint8 0..255)."""
+    """A monospace font at one pixel size, producing cell-sized alpha masks (uint8 0..255).
+
+    ``CellFont(size, antialias)`` is one object per size, antialiasing and fallback in the
+    process: every console drawing at that size shares its faces and glyph cache (DESIGN.md,
+    "Many consoles in one process").
+    """
+
+    _shared: ClassVar[dict[tuple[type, int, bool, bool], CellFont]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __new__(cls, size: int, antialias: bool = False, fallback: bool = True) -> CellFont:
+        key = (cls, size, antialias, fallback)
+        with cls._shared_lock:
+            font = cls._shared.get(key)
+            if font is None:
+                font = super().__new__(cls)
+                font._load(size, antialias, fallback)
+                cls._shared[key] = font
+        return font
 
     def __init__(self, size: int, antialias: bool = False, fallback: bool = True) -> None:
+        """Nothing: ``__new__`` loaded the faces, once per process."""
+
+    def _load(self, size: int, antialias: bool, fallback: bool) -> None:
         self.size = size
         self.antialias = antialias
         self._styles: dict[tuple[bool, bool], freetype.Face] = {}
@@ -84,6 +110,9 @@ class CellFont:
         self.underline_h = max(1, size // 14)
         self._masks: dict[tuple[str, bool, bool, int, int], np.ndarray] = {}
         self._faces: dict[tuple[str, bool, bool], freetype.Face | None] = {}
+        #: FreeType faces are not thread-safe, and a shared font may serve several event loops
+        #: (servers run in threads): rasterising holds this lock.
+        self._lock = threading.Lock()
 
     @property
     def _flags(self) -> int:
@@ -96,6 +125,8 @@ class CellFont:
         key = (ch, bold, italic)
         if key in self._faces:
             return self._faces[key]
+        if len(self._faces) >= MAX_CACHED:
+            self._faces.clear()
         cp = ord(ch)
         found = None
         for face in (self._styles[bold, italic], self._styles[False, False], *self._fallbacks):
@@ -120,7 +151,11 @@ class CellFont:
         key = (ch, bold, italic, cells, phase)
         cached = self._masks.get(key)
         if cached is None:
-            cached = self._masks[key] = self._render(ch, bold, italic, cells, phase)
+            with self._lock:
+                cached = self._render(ch, bold, italic, cells, phase)
+            if len(self._masks) >= MAX_CACHED:
+                self._masks.clear()
+            self._masks[key] = cached
         return cached
 
     def _render(self, ch: str, bold: bool, italic: bool, cells: int, phase: int) -> np.ndarray:

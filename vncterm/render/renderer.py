@@ -12,6 +12,11 @@ swaps the two), which ``cell_fg``/``cell_bg`` record for the encoders' palette h
 An overlay (:meth:`TerminalRenderer.set_overlay`, vncterm's status row) replaces the bottom row
 of cells in the framebuffer only: the screen it draws is not touched, and the row is redrawn
 from the screen when the overlay goes away.
+
+A renderer nobody looks at holds no pixels: :meth:`TerminalRenderer.release` gives back the
+framebuffer, the cell arrays and the tile cache (a console without viewers needs none of them,
+see DESIGN.md "Many consoles in one process"), keeping only the geometry; drawing is then a
+no-op, and :meth:`TerminalRenderer.acquire` allocates them again for a full redraw.
 """
 
 from __future__ import annotations
@@ -91,13 +96,40 @@ class TerminalRenderer:
         self._copies: list[Move] = []
         self._overlay: str | None = None
         self._overlay_changed = False
+        #: False while released (no viewer): no pixels, nothing drawn.
+        self.allocated = True
         self._reset_tiles()
         self.resize(cols, rows)
 
-    def _reset_tiles(self) -> None:
+    def _reset_tiles(self, tiles: int = 64) -> None:
         self._tile_ids: dict[TileKey, int] = {}
         self._looks: dict[Any, tuple[int, int, int]] = {}
-        self._atlas = np.zeros((64, self.cell_h, self.cell_w), dtype=np.uint32)
+        self._atlas = np.zeros((tiles, self.cell_h, self.cell_w), dtype=np.uint32)
+
+    def release(self) -> None:
+        """Give back the framebuffer, cell arrays and tile cache (the last viewer left); the
+        size stays. Nothing is drawn until :meth:`acquire`."""
+        self.allocated = False
+        self.pixels = np.zeros((0, 0), dtype=np.uint32)
+        self._ids = np.zeros((0, 0), dtype=np.int32)
+        self.cell_fg = np.zeros((0, 0), dtype=np.uint32)
+        self.cell_bg = np.zeros((0, 0), dtype=np.uint32)
+        self._cursor = None
+        self._copies = []
+        self._reset_tiles(0)
+
+    def acquire(self) -> None:
+        """Allocate what :meth:`release` gave back, blank: the next refresh must redraw every
+        row (the caller marks the screen dirty)."""
+        if not self.allocated:
+            self.allocated = True
+            self.resize(self.cols, self.rows, self.width, self.height)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the renderer's arrays (the framebuffer, cells and tile atlas)."""
+        arrays = (self.pixels, self._ids, self.cell_fg, self.cell_bg, self._atlas)
+        return sum(a.nbytes for a in arrays)
 
     def resize(self, cols: int, rows: int, width: int = 0, height: int = 0) -> None:
         """Start over at a new size (everything becomes damaged on the next refresh).
@@ -110,6 +142,10 @@ class TerminalRenderer:
         self.cols, self.rows = cols, rows
         self.width = max(width, cols * self.cell_w)
         self.height = max(height, rows * self.cell_h)
+        if not self.allocated:
+            return  # the geometry only: acquire() allocates at this size
+        if self._atlas.shape[0] == 0:
+            self._reset_tiles()
         self.pixels = np.full((self.height, self.width), DEFAULT_BG, dtype=np.uint32)
         self._ids = np.full((rows, cols), -1, dtype=np.int32)
         self.cell_fg = np.full((rows, cols), DEFAULT_FG, dtype=np.uint32)
@@ -158,7 +194,7 @@ class TerminalRenderer:
             tile[:, : max(2, self.cell_w // 5)] = fg
         tid = len(self._tile_ids)
         if tid >= self._atlas.shape[0]:
-            grown = np.zeros((tid * 2,) + self._atlas.shape[1:], dtype=np.uint32)
+            grown = np.zeros((max(64, tid * 2),) + self._atlas.shape[1:], dtype=np.uint32)
             grown[:tid] = self._atlas
             self._atlas = grown
         self._atlas[tid] = tile
@@ -192,8 +228,11 @@ class TerminalRenderer:
 
         The cursor is drawn as ``cursor_shape`` ("block", "underline" or "bar"), by default
         the screen's own (DECSCUSR) when it has one. A screen whose size changed (DECCOLM)
-        resizes the framebuffer first.
+        resizes the framebuffer first. Released, nothing is drawn (and the screen's changes are
+        left for the redraw after :meth:`acquire`).
         """
+        if not self.allocated:
+            return []
         if (screen.columns, screen.lines) != (self.cols, self.rows):
             self.resize(screen.columns, screen.lines)
             screen.dirty.update(range(screen.lines))

@@ -13,7 +13,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import Config, ListenAddress
 from ..console.base import Console
@@ -40,12 +40,20 @@ from .websocket_listen import WebSocketSetup, wss_security
 from .websocket_origin import OriginPolicy
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Waits before restarting a console whose program ended (``restart = true``): doubling from
 #: the first to the last, back to the first once it ran for RESTART_STEADY seconds.
 RESTART_FIRST = 1.0
 RESTART_LAST = 60.0
 RESTART_STEADY = 60.0
+#: What the terminal forgets before a restarted program's first byte, so that the run that
+#: ended cannot leave the next one its modes: DECSTR (character sets, cursor keys, keypad,
+#: margins, attributes), mouse reporting (X10, 1000, 1002, 1003 and the 1005/1006/1015
+#: encodings) and bracketed paste. The text stays for the viewers.
+FRESH_TERMINAL = b"\x1b[!p" + b"".join(
+    b"\x1b[?%dl" % mode for mode in (9, 1000, 1002, 1003, 1005, 1006, 1015, 2004)
+)
 #: Seconds the status row says that vncterm was not attached for a while (a restored screen).
 RESTORED_NOTICE = 30.0
 
@@ -79,7 +87,7 @@ class ConsoleService:
         self.single = single
         #: Log records from this console's work carry its name (not on the one-console line).
         self.context = contextvars.copy_context() if single else console_context(name)
-        self.console = console or self._make_console()
+        self.console = console or self._make_console(config.cols, config.rows)
         self.emulator = Emulator(
             config.cols,
             config.rows,
@@ -91,10 +99,12 @@ class ConsoleService:
         self.renderer = TerminalRenderer(
             font, config.cols, config.rows, bold_is_bright=config.bold_is_bright
         )
-        self.log_file = (
-            AppendFile(config.log_path, "console log", on_notice=self._notice)
-            if config.log_path
-            else None
+        #: Files of this console that could not be opened: (notice key, why).
+        self._unopened: list[tuple[str, str]] = []
+        self.log_file = self._optional_file(
+            "console log",
+            config.log_path,
+            lambda path: AppendFile(path, "console log", on_notice=self._notice),
         )
         self.session = Session(
             self.console,
@@ -106,8 +116,10 @@ class ConsoleService:
             log_file=self.log_file,
         )
         session = self.session
-        self.recording = self._make_recording()
+        self.recording = self._optional_file("recording", config.record_path, self._make_recording)
         session.recording = self.recording
+        for key, why in self._unopened:
+            session.notice(key, why, None)
         #: Keeps the terminal across vncterm restarts (None: not kept, e.g. tests' Server).
         self.screen_keeper = ScreenKeeper(screen_path, self.emulator) if screen_path else None
         if self.screen_keeper is not None:
@@ -148,21 +160,35 @@ class ConsoleService:
             what = f"QEMU {self.config.qmp}"
         return f"{what} on {host}"
 
-    def _make_console(self) -> Console:
+    def _make_console(self, cols: int, rows: int) -> Console:
         c = self.config
         if c.qmp is not None and c.console is None:
             return QmpSerialConsole(c.qmp)
-        console = make_console(c.console, c.command, c.cols, c.rows)
+        console = make_console(c.console, c.command, cols, rows)
         if not self.single and isinstance(console, SpawnConsole):
             console.read_time = READ_TIME_SHARED  # the loop is shared with other consoles
         return console
 
-    def _make_recording(self) -> Recording | None:
-        c = self.config
-        if c.record_path is None:
+    def _optional_file(self, what: str, path: str | None, open_: Callable[[str], T]) -> T | None:
+        """A file the console writes (its log, its recording). On a host, one that cannot be
+        opened leaves the console going without it, saying why (logged once with the console's
+        name, and on its status row); the one-console command line refuses to start."""
+        if not path:
             return None
+        try:
+            return open_(path)
+        except OSError as e:
+            if self.single:
+                raise
+            why = f"{what} {path}: cannot open: {e.strerror or e}"
+            self.context.run(log.error, "%s", why)
+            self._unopened.append((what, why))
+            return None
+
+    def _make_recording(self, path: str) -> Recording:
+        c = self.config
         return Recording(
-            c.record_path,
+            path,
             c.cols,
             c.rows,
             c.name or self.session.name,
@@ -201,7 +227,9 @@ class ConsoleService:
         self.session.notice(key, text, ttl)
 
     def _viewer(self, security: SecurityConfig) -> asyncio.Protocol:
-        return Viewer(self.session, security, self.shared.guard)
+        viewer = Viewer(self.session, security, self.shared.guard)
+        viewer.updates.keepalive = self.config.keepalive
+        return viewer
 
     # -- starting --------------------------------------------------------------------------------
 
@@ -213,6 +241,9 @@ class ConsoleService:
         )
         self.servers += servers
         self.addresses += bound
+        if self._stopping:  # removed while it was being added: listen no more
+            self.stop_listening()
+            return
         if self.single:
             self.servers += await self.context.run(asyncio.ensure_future, self.websocket.start())
 
@@ -224,6 +255,8 @@ class ConsoleService:
     async def _start(self) -> None:
         self._restore_screen()
         await self._start_console()
+        if self._stopping:
+            return
         cfg = self.config
         if cfg.reverse_listen is not None or cfg.desktop is not None:
             target: tuple[str, int] | str | None = None
@@ -250,6 +283,8 @@ class ConsoleService:
 
     async def _start_console(self) -> bool:
         session = self.session
+        if self._stopping:  # removed while it was being added: start no program
+            return False
         try:
             await self.console.start(session.on_console_data, session.on_console_status)
         except Exception as e:  # a command that cannot run, a device that cannot open
@@ -261,6 +296,9 @@ class ConsoleService:
             self.state = f"failed: {why}"
             log.error("console cannot start: %s", why)
             session.notice("console", f"console cannot start: {why}", None)
+            return False
+        if self._stopping:  # stopped while it started: let the program go too
+            self.console.close()
             return False
         self.state = "running"
         self._started_at = time.monotonic()
@@ -301,12 +339,24 @@ class ConsoleService:
             if self._stopping:
                 return self.exit_status or 0
             delay = min(RESTART_LAST, delay * 2)
-            self.console = self._make_console()
+            # at the terminal's size now: a viewer may have resized it
+            self.console = self._make_console(self.emulator.cols, self.emulator.rows)
             self.session.set_console(self.console)
+            self._fresh_terminal()
             running = await self._start_console()
             if running:
                 self.session.notice("console", "console restarted", 5.0)
                 self.session.mark("console restarted")
+
+    def _fresh_terminal(self) -> None:
+        """Before a restarted program: the terminal without the modes the last run left on;
+        the recording and the kept screen follow."""
+        session = self.session
+        session.stages.run("terminal", self.emulator.feed, FRESH_TERMINAL)
+        if self.recording is not None:  # a player resets there too
+            session.stages.run("record", self.recording.output, FRESH_TERMINAL)
+        if session.screen_changed is not None:
+            session.stages.run("screen state", session.screen_changed)
 
     # -- WebSocket by name -----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from .control import ControlServer
 from .hints import connect_hints
 from .listeners import listen_on
 from .ports import PortBook
+from .publish import Publishing
 from .security import Gatekeeper, tls_context
 from .state_dir import ensure_private_dir
 from .websocket import WebSocketProtocol
@@ -78,6 +79,8 @@ class Host:
         self._tasks: dict[str, asyncio.Task[int]] = {}
         self.control: ControlServer | None = None
         self.ports: PortBook | None = None
+        #: Console tokens, and where consoles are published (websockify token plugins).
+        self.publishing = Publishing(config.publish)
         self.websocket_servers: list[asyncio.AbstractServer] = []
         #: (host, port) of each shared WebSocket listener, once started.
         self.websocket_addresses: list[tuple[str, int]] = []
@@ -89,6 +92,8 @@ class Host:
         #: The signal that stopped the host (SIGTERM/SIGINT), if any.
         self.stop_signal: int | None = None
         self._stopped = asyncio.Event()
+        #: One reload at a time: SIGHUPs in a row each see the consoles the last one left.
+        self._reloading = asyncio.Lock()
         self._started = asyncio.Event()
 
     def _screen_path(self, name: str, config: Config) -> str | None:
@@ -108,12 +113,17 @@ class Host:
     async def start(self) -> None:
         """The state directory, the shared listeners, then every console."""
         cfg = self.config
-        needs_state = self._control_wanted or any(not c.listen for c in cfg.consoles.values())
+        needs_state = (
+            self._control_wanted
+            or self.publishing.wanted
+            or any(not c.listen for c in cfg.consoles.values())
+        )
         if needs_state:
             ensure_private_dir(cfg.state_dir)
         self.ports = PortBook(
             cfg.state_dir if needs_state else None, *cfg.port_range, cfg.listen_host
         )
+        self.publishing.open(cfg.state_dir if needs_state else None)
         if self.audit is not None:
             self.audit.record("start", consoles=list(cfg.consoles))
         await self._start_websocket()
@@ -136,7 +146,13 @@ class Host:
             return
 
         def websocket() -> asyncio.Protocol:
-            return WebSocketProtocol(_no_console, OriginPolicy(), route=self._route)
+            return WebSocketProtocol(
+                _no_console,
+                OriginPolicy(cfg.websocket_origins),
+                route=self._route,
+                ping=cfg.websocket_ping,
+                web=cfg.web,
+            )
 
         for addr in addresses:
             if addr.fd is not None:
@@ -199,6 +215,7 @@ class Host:
         await service.start()
         if not self.config.single:
             self._tasks[name] = asyncio.create_task(self._follow(service))
+        self.publishing.publish(name, service.addresses)
 
     async def _follow(self, service: ConsoleService) -> int:
         try:
@@ -228,6 +245,7 @@ class Host:
         service = self.services.pop(name, None)
         if service is None:
             return
+        self.publishing.withdraw(name)
         await service.stop(reason, final=False)
         task = self._tasks.pop(name, None)
         if task is not None:
@@ -237,8 +255,13 @@ class Host:
 
     async def reload(self) -> None:
         """SIGHUP: reopen the log files; with a config file, apply its consoles: new ones
-        start, removed ones stop, changed ones restart; the others are not touched."""
-        await self._started.wait()  # a SIGHUP while starting applies once started
+        start, removed ones stop, changed ones restart; the others are not touched. A SIGHUP
+        while starting applies once started; reloads run one after the other."""
+        await self._started.wait()
+        async with self._reloading:
+            await self._reload()
+
+    async def _reload(self) -> None:
         for service in self.services.values():
             if service.log_file is not None:
                 service.log_file.reopen()
@@ -281,15 +304,27 @@ class Host:
     def describe(self) -> dict[str, Any]:
         """Every console, for ``vncterm --list``."""
         return {
-            "consoles": [service.describe() for service in self.services.values()],
+            "consoles": [
+                {**service.describe(), "token": self.publishing.tokens.token_for(name)}
+                for name, service in self.services.items()
+            ],
             "websocket": [f"{h}:{p}" for h, p in self.websocket_addresses],
         }
 
     def _route(self, target: str) -> tuple[Callable[[], asyncio.Protocol], OriginPolicy] | None:
-        """The console a shared WebSocket request's path names (``/NAME``, percent-decoded);
-        with a single console, any path that names no other console."""
-        path = urllib.parse.urlsplit(target).path
-        name = urllib.parse.unquote(path.strip("/"))
+        """The console a shared WebSocket request's target names: ``?token=TOKEN`` on any
+        path (noVNC's ``websockify?token=...``), else ``/NAME`` (percent-decoded); with a
+        single console, any path that names no other console."""
+        url = urllib.parse.urlsplit(target)
+        tokens = urllib.parse.parse_qs(url.query).get("token")
+        if tokens:
+            found = self.publishing.tokens.name_for(tokens[0], set(self.services))
+            return (
+                None
+                if found is None
+                else self.services[found].websocket_route(self.websocket_tls is not None)
+            )
+        name = urllib.parse.unquote(url.path.strip("/"))
         service = self.services.get(name)
         if service is None and len(self.services) == 1 and self.config.single:
             service = next(iter(self.services.values()))
@@ -322,6 +357,7 @@ class Host:
     async def _shut_down(self) -> None:
         for server in self.websocket_servers:
             server.close()
+        await self.publishing.close()
         if self.control is not None:
             self.control.close()
         await asyncio.gather(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 
 #: Screens of more pixels than this are large (3840x1080: 16 MB per frame copy).
 LARGE_AREA = 3840 * 1080
@@ -22,6 +23,7 @@ LARGE_THRESHOLD = 4 << 20
 _M_MMAP_THRESHOLD = -3  # mallopt parameter number (malloc.h)
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     try:
@@ -49,6 +51,11 @@ class ScreenMemory:
         if self.large and not self.fixed and self._libc is not None:
             self.fixed = bool(self._libc.mallopt(_M_MMAP_THRESHOLD, LARGE_THRESHOLD))
         self._shrunk = was and not self.large
+
+    def trim(self) -> None:
+        """Give free heap memory back now (the last viewer left: its frames are freed)."""
+        if self._libc is not None:
+            self._libc.malloc_trim(0)
 
     def trim_if_small(self) -> None:
         """After the old frame is freed: give free heap memory back if the screen shrank from

@@ -8,7 +8,9 @@ costs parsing, not drawing, while nobody is looking.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import time
 import weakref
 from collections.abc import Callable
@@ -50,6 +52,13 @@ RECONNECTED_TTL = 5.0
 #: refused (prohibited): two noVNC viewers of different sizes would otherwise take turns for
 #: ever (each asks again when the other's size gives it scrollbars).
 RESIZE_SETTLE = 1.0
+
+
+@functools.cache
+def encode_pool() -> ThreadPoolExecutor:
+    """The threads that encode large updates, shared by every session of the process (their
+    viewers' encoding is held to ENCODE_SHARE by each session's budget)."""
+    return ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="encode")
 
 
 class Session:
@@ -101,13 +110,15 @@ class Session:
         #: vncterm's own messages, drawn over the bottom row (never into the terminal).
         self.status = StatusRow(self._status_changed)
         self.view = self.terminal.view
+        self.terminal.release()  # no viewer yet: no framebuffer (see attach)
         #: Every framebuffer source viewers can be shown (the terminal; a desktop when proxied).
         self.sources: list[FramebufferSource] = [self.terminal]
         #: The proxied desktop, while one is attached.
         self.desktop: DesktopSource | None = None
         self.share_policy = share_policy
         self.viewers: list[SessionViewer] = []
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode")
+        self._closed = False  # (an ended session keeps its last frame)
+        self.executor = encode_pool()  # one for every session of the process
         self._flush_scheduled = False
         self._budget = ENCODE_BURST  # seconds of encoding the viewers may spend now
         self._budget_at = 0.0
@@ -483,11 +494,16 @@ class Session:
             for other in list(self.viewers):
                 log.info("%s: disconnected, %s asked for exclusive access", other, viewer)
                 other.close("another viewer asked for exclusive access")
+        if not self.viewers:
+            self.terminal.acquire()
         self.viewers.append(viewer)
         log.info("%s: attached (%d viewer(s))", viewer, len(self.viewers))
         self.mark(f"viewer connected: {viewer} ({len(self.viewers)} viewer(s))")
 
     def detach(self, viewer: SessionViewer) -> None:
+        if self.viewers == [viewer] and not self._closed:  # the last one: no framebuffer
+            self.terminal.release()
+            self._memory.trim()
         if viewer in self.viewers:
             self.viewers.remove(viewer)
             log.info("%s: detached (%d viewer(s))", viewer, len(self.viewers))
@@ -495,6 +511,7 @@ class Session:
 
     async def final_updates(self, timeout: float = 1.0) -> None:
         """Give every viewer the last screen (the console ended); wait at most ``timeout``."""
+        self._closed = True  # the last screen stays when they have gone
         self.refresh()
         self._flush()
         loop = asyncio.get_running_loop()
@@ -505,10 +522,11 @@ class Session:
             await viewer.drain(max(0.0, deadline - loop.time()))
 
     def close(self) -> None:
+        self._closed = True
         self.status.close()
         for viewer in list(self.viewers):
             viewer.close("the console has ended")
         for stream in self.streams.streams.values():
             if not stream.rendered:
                 stream.backend.close()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        # (the encode pool is the process's: it outlives this session)

@@ -184,6 +184,21 @@ class TerminalSource(FramebufferSource):
         self.generation += 1
         return Damage(copies, [r.span_rect(s) for s in spans])
 
+    def acquire(self) -> None:
+        """The first viewer came: allocate the framebuffer and draw the whole screen on the
+        next refresh (DESIGN.md, "Many consoles in one process")."""
+        if not self.renderer.allocated:
+            self.renderer.acquire()
+            self.view.changed = True  # a scrolled-back view is drawn anew too
+            self.emulator.damage_all()
+            self._snapshot = None
+            self.generation += 1
+
+    def release(self) -> None:
+        """The last viewer left: give back the framebuffer, its copy and the tile cache."""
+        self.renderer.release()
+        self._snapshot = None
+
     def drop_snapshot(self) -> None:
         """Forget the last frame copy (the screen changed size: it is of no more use)."""
         self._snapshot = None

@@ -37,9 +37,10 @@ def ensure_private_dir(path: str) -> str:
     return path
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data``: a temporary file in the same folder, synced, renamed."""
-    folder = os.path.dirname(path) or "."
+def write_atomic(path: str, data: bytes, mode: int = 0o600, tmp_dir: str | None = None) -> None:
+    """Replace ``path`` with ``data``: a temporary file in the same folder (or ``tmp_dir``, on
+    the same filesystem), synced, renamed."""
+    folder = tmp_dir or os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:

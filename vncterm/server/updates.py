@@ -104,6 +104,12 @@ class UpdateScheduler:
         self._last_frame = 0.0
         self._input_since_frame = False
         self._pace_timer = False
+        #: An empty FramebufferUpdate answers a request held this long without an update
+        #: (seconds; 0: never): proxies cut connections that carry nothing.
+        self.keepalive = 0.0
+        self.keepalives_sent = 0
+        self._last_sent = 0.0
+        self._keepalive_timer = False
 
     def __str__(self) -> str:
         return str(self._label)
@@ -116,6 +122,7 @@ class UpdateScheduler:
         self.damage = DamageGrid(source.width, source.height, *source.tile_size)
         self.viewer_w, self.viewer_h = source.width, source.height
         self.damage.add_all()
+        self._last_sent = self._clock()
 
     def pixel_format(self, pf: PixelFormat) -> None:
         """SetPixelFormat (section 7.5.1): its colour map if it has one (section 7.6.2), and
@@ -266,16 +273,43 @@ class UpdateScheduler:
         region = self.request if self.request is not None else self._continuous
         assert region is not None
         if not self._force and not self._pending(region) and not self._copies:
+            self._arm_keepalive()
             return
         if self._size_rects:
             # a size change goes in an update with no other rectangles (section 7.8.2)
             self.conn.send_framebuffer_update(self._size_rects)
             self._size_rects = []
+            self._last_sent = self._clock()
             self._write()
             if not self._force and not self._pending(region):
                 self.request = None
                 return
         self._encode(region)
+
+    def _arm_keepalive(self) -> None:
+        held = self.request is not None or self._continuous is not None
+        if self.keepalive > 0 and not self._keepalive_timer and held:
+            self._keepalive_timer = True
+            wait = max(0.0, self._last_sent + self.keepalive - self._clock())
+            self._later(wait, self._keepalive_due)
+
+    def _keepalive_due(self) -> None:
+        """A request held (or continuous updates on) ``keepalive`` seconds with nothing to
+        send: an update with no rectangles (section 7.6.1 allows zero), so the connection
+        carries data."""
+        self._keepalive_timer = False
+        held = self.request is not None or self._continuous is not None
+        if self.closed or self.paused or self._encoding or not held:
+            return
+        if self._clock() < self._last_sent + self.keepalive:
+            self._arm_keepalive()
+            return
+        self.request = None
+        self.conn.send_framebuffer_update([])
+        self.keepalives_sent += 1
+        self._last_sent = self._clock()
+        self._write()
+        self._arm_keepalive()  # continuous updates: no request comes to arm it again
 
     def _pending(self, region: Rect) -> bool:
         return bool(
@@ -353,7 +387,7 @@ class UpdateScheduler:
         # repainted rectangles (section 7.7.2)
         self.conn.send_framebuffer_update(pseudo + moves + list(encoded))
         self.updates_sent += 1
-        self._last_frame = self._clock()
+        self._last_frame = self._last_sent = self._clock()
         self._input_since_frame = False
         for flags, payload in self._fences:  # answered after every update before them
             self.conn.send_fence(flags, payload)

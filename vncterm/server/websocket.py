@@ -57,6 +57,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from .web_static import answer, is_upgrade
 from .websocket_frames import FrameSizeGuard
 from .websocket_origin import OriginPolicy
 
@@ -166,8 +167,17 @@ class WebSocketProtocol(asyncio.Protocol):
         policy: OriginPolicy | None = None,
         max_message: int = MAX_MESSAGE,
         route: Route | None = None,
+        ping: float = 0.0,
+        web: str | None = None,
     ) -> None:
         self.make_inner = make_inner
+        #: ``--web DIR``: a request that is no WebSocket upgrade gets a static file from DIR.
+        self.web = web
+        #: A Ping every this many seconds once open (proxies cut silent connections); 0: none.
+        self.ping_interval = ping
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._ping_owed = False  # a Ping of ours not answered yet
+        self.pings_sent = 0
         self.policy = policy or OriginPolicy()
         #: Picks the RFB protocol and origin policy by the request's path (a host's shared
         #: listener: ``/NAME``); None when the path does not matter.
@@ -221,6 +231,9 @@ class WebSocketProtocol(asyncio.Protocol):
                 return
             head, data = bytes(self._request[: end + 4]), bytes(self._request[end + 4 :])
             self._request = None
+            if self.web is not None and not is_upgrade(head):
+                self._serve_file(head)
+                return
             self._receive(head)
             if not data or self.inner is None:
                 return
@@ -353,7 +366,9 @@ class WebSocketProtocol(asyncio.Protocol):
             self._on_ping(bytes(event.payload))
         elif isinstance(event, CloseConnection):
             self._on_close(event)
-        elif not self.closing:  # Pong: nothing to answer (we send no Pings), but it counts
+        elif self._ping_owed:  # the answer to our keepalive Ping
+            self._ping_owed = False
+        elif not self.closing:  # an unasked Pong: nothing to answer, but it counts
             self._control_run += 1
             if self._control_run > MAX_CONTROL_RUN:
                 self.fail(POLICY_VIOLATION, f"{self._control_run} control frames in a row")
@@ -395,6 +410,25 @@ class WebSocketProtocol(asyncio.Protocol):
         self.adapter = WebSocketTransport(self, self.raw)
         self.inner = self.make_inner()
         self.inner.connection_made(self.adapter)
+        self._arm_ping()
+
+    def _arm_ping(self) -> None:
+        if self.ping_interval > 0 and not self.closing and not self._lost:
+            self._ping_timer = asyncio.get_running_loop().call_later(
+                self.ping_interval, self._send_ping
+            )
+
+    def _send_ping(self) -> None:
+        """Our keepalive Ping (RFC 6455 section 5.5.2), unless the socket is backed up (then
+        it carries data anyway)."""
+        self._ping_timer = None
+        if self.closing or self._lost or self.ws.state is not ConnectionState.OPEN:
+            return
+        if self.raw is not None and self.raw.get_write_buffer_size() <= PONG_ROOM:
+            self._send(Ping(payload=b"vncterm"))
+            self._ping_owed = True
+            self.pings_sent += 1
+        self._arm_ping()
 
     def _on_close(self, event: CloseConnection) -> None:
         if self.ws.state is ConnectionState.REMOTE_CLOSING:
@@ -437,6 +471,12 @@ class WebSocketProtocol(asyncio.Protocol):
             self._timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._close_raw)
         else:
             self._close_raw()
+
+    def _serve_file(self, head: bytes) -> None:
+        """``--web``: one static file (web_static), then the connection closes."""
+        assert self.web is not None and self.raw is not None
+        self.raw.write(answer(head, self.web, self.policy, self.label))
+        self._drop("web request answered")
 
     def _reject(self, hint: Event | None, reason: str) -> None:
         """Refuse the opening handshake with an HTTP error (RFC 6455 section 4.2.2)."""
@@ -489,3 +529,6 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._ping_timer is not None and (self.closing or self._lost):
+            self._ping_timer.cancel()
+            self._ping_timer = None

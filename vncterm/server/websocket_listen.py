@@ -63,7 +63,9 @@ class WebSocketSetup:
             return rfb
 
         def websocket() -> asyncio.Protocol:
-            return WebSocketProtocol(rfb, self.policy)
+            return WebSocketProtocol(
+                rfb, self.policy, ping=self.config.websocket_ping, web=self.config.web
+            )
 
         return sniffing_factory(rfb, websocket, self.config.websocket_wait)
 
@@ -74,7 +76,9 @@ class WebSocketSetup:
             return self.make_viewer(self.inner_security)
 
         def websocket() -> asyncio.Protocol:
-            return WebSocketProtocol(rfb, self.policy)
+            return WebSocketProtocol(
+                rfb, self.policy, ping=self.config.websocket_ping, web=self.config.web
+            )
 
         return websocket
 
