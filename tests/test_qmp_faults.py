@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import RunningHost, RunningVncterm
+from harness import RunningVncterm
+from host_harness import RunningHost
 
 from vncterm.client import StreamClient
 from vncterm.config import Config, ConsoleSpec, HostConfig, ListenAddress
@@ -162,17 +163,16 @@ def test_a_consoles_broken_qmp_leaves_the_other_consoles_of_a_host_alone(
         state_dir=str(tmp_path / "state"),
     )
     with RunningHost(config, control=False) as run:
-        assert run.host is not None
-        vm = run.host.services["vm"]
-        run.wait_text("shell", "$")
-        run.call(lambda: run.host.services["shell"].session.write_input(b"echo ok-$((2+3))\r"))
-        run.wait_text("shell", "ok-5")
+        vm, shell = run["vm"], run["shell"]
+        shell.wait_text("$")
+        shell.write_console(b"echo ok-$((2+3))\r")
+        shell.wait_text("ok-5")
         deadline = time.monotonic() + 20
         while qmp.connections < 3:
             assert time.monotonic() < deadline, "vncterm stopped retrying"
             time.sleep(0.05)
         # the vm console waits for QMP to name its serial chardev, and says so; logged once
-        assert "waiting for QMP" in (run.call(lambda: vm.session.status.text()) or "")
+        vm.wait_status_row("waiting for QMP")
         assert count(caplog, "not a QMP server") == 1
-        assert vm.state == "running"
+        assert vm.service.state == "running"
     qmp.close()

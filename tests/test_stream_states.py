@@ -11,6 +11,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -154,7 +155,10 @@ def test_vncterm_stream_waits_for_a_stream_and_shows_states(tmp_path: Path) -> N
             [*cli, "--wait", "dev", "--states"], stdout=subprocess.PIPE, text=True
         )
         watching = subprocess.Popen([*cli, "--watch"], stdout=subprocess.PIPE, text=True)
-        time.sleep(1.0)
+        deadline = time.monotonic() + 30
+        while vt.call(lambda: len(session.streams.clients)) < 2:  # both joined the streams
+            assert time.monotonic() < deadline, "the vncterm-stream processes never joined"
+            time.sleep(0.05)
         assert waiting.poll() is None  # still waiting: no such stream yet
         vt.call(lambda: session.offer_stream("dev", lambda: SocketConsole(path), None))
         vt.call(lambda: session.streams.set_open("dev", True))
@@ -165,9 +169,16 @@ def test_vncterm_stream_waits_for_a_stream_and_shows_states(tmp_path: Path) -> N
             "dev\tguest open, not attached",
         ]
         vt.call(lambda: session.remove_stream("dev"))
-        time.sleep(1.0)
-    out, _ = watching.communicate(timeout=30)  # the server went away: the watch ends
-    assert out.splitlines() == [
+        seen: list[str] = []
+        reader = threading.Thread(target=lambda: seen.extend(watching.stdout or []), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 30
+        while "- dev\n" not in seen:  # the removal reached it before the server goes
+            assert time.monotonic() < deadline, f"watch stalled: {seen}"
+            time.sleep(0.05)
+    watching.wait(timeout=30)  # the server went away: the watch ends
+    reader.join(timeout=10)
+    assert [line.rstrip("\n") for line in seen] == [
         "+ console",
         "= console: guest -, attached",
         "+ dev",
