@@ -271,6 +271,13 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
     )
     c.add_argument("--tty", metavar="PATH[,baud=N]", help="an existing tty or serial device")
     c.add_argument(
+        "--qmp",
+        metavar="PATH",
+        help="a QEMU's QMP socket (-qmp unix:PATH,server=on,wait=off): its first serial "
+        "chardev is rendered (unless --unix/--tcp names one), every other socket chardev "
+        "is a stream, followed as devices come and go; BREAK through QMP",
+    )
+    c.add_argument(
         "--charset",
         choices=("utf-8", "cp437", "latin-1"),
         default="utf-8",

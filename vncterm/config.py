@@ -160,6 +160,8 @@ class Config:
     #: None: run ``command`` on a new pty.
     console: ConsoleSpec | None = None
     stream_name: str = "console"
+    #: A QEMU's QMP socket: its chardevs become streams, its first serial the console.
+    qmp: str | None = None
     log_path: str | None = None
     streams: list[tuple[str, ConsoleSpec]] = field(default_factory=list)
     #: A guest desktop to proxy: reverse connections accepted here ...
@@ -230,8 +232,10 @@ class Config:
 
     def validate(self) -> None:
         """Refuse configurations that cannot work or are unsafe."""
-        if not self.command and self.console is None:
+        if not self.command and self.console is None and self.qmp is None:
             raise ConfigError("no command to run")
+        if self.qmp is not None and self.command and self.console is None:
+            raise ConfigError("--qmp renders the guest's serial console: it takes no command")
         names = [self.stream_name] + [name for name, _ in self.streams]
         if len(set(names)) != len(names):
             raise ConfigError(f"stream names must be unique: {', '.join(names)}")

@@ -30,7 +30,7 @@ from .outfile import AppendFile
 from .sources import BREAK_SWALLOW, FramebufferSource, TerminalSource
 from .stages import Stages
 from .status import StatusRow
-from .streams import StreamHub
+from .streams import Stream, StreamHub, Unattached
 
 if TYPE_CHECKING:
     from .recording import Recording
@@ -78,6 +78,7 @@ class Session:
         self.stream_name = stream_name
         self.streams = StreamHub()
         self.streams.add(stream_name, console, rendered=True)
+        self.streams.on_demand = self._stream_demand
         self.log_file = log_file
         #: What vncterm offers as its clipboard (the selection, or OSC 52 from the program).
         self.clipboard: str | None = None
@@ -123,6 +124,7 @@ class Session:
         self._budget_at = 0.0
         #: The stages console output goes through, each contained.
         self.stages = Stages()
+        self._stream_tasks: set[asyncio.Future[None]] = set()  # on-demand backends starting
         #: The console's asciicast recording (``--record``), and what keeps the terminal's
         #: state across restarts (told of every change), when there are.
         self.recording: Recording | None = None
@@ -243,6 +245,55 @@ class Session:
 
         await backend.start(lambda data: self.streams.publish(name, data), on_status)
         self.streams.availability_changed(name)
+
+    def offer_stream(
+        self, name: str, connect: Callable[[], Console], guest_open: bool | None = None
+    ) -> None:
+        """Offer an unrendered stream connected on demand: ``connect()`` makes its backend
+        when the first capture starts; it is closed when the last one ends."""
+        self.streams.add(name, Unattached(), rendered=False, connect=connect, guest_open=guest_open)
+        self.streams.availability_changed(name)
+
+    def remove_stream(self, name: str) -> None:
+        """The stream ``name`` is gone (a device unplugged): its captures end, viewers are
+        told, its backend is closed. The rendered console is never removed."""
+        if name == self.stream_name:
+            return
+        stream = self.streams.remove(name)
+        if stream is not None:
+            log.info("stream %s removed", name)
+            stream.backend.close()
+
+    def _stream_demand(self, stream: Stream, active: bool) -> None:
+        """An on-demand stream got its first capture (connect its backend) or lost its last
+        (let it go, so the guest sees the host side close)."""
+        name = stream.name
+        if not active:
+            backend, stream.backend = stream.backend, Unattached()
+            backend.close()
+            stream.paused = False
+            self.streams.availability_changed(name)
+            return
+        assert stream.connect is not None
+        backend = stream.backend = stream.connect()
+
+        def on_status(status: str) -> None:
+            log.info("stream %s: %s", name, status)
+            if self.streams.streams.get(name) is stream and stream.backend is backend:
+                self.streams.availability_changed(name)
+
+        def on_data(data: bytes) -> None:
+            if stream.backend is backend:
+                self.streams.publish(name, data)
+
+        task = asyncio.ensure_future(backend.start(on_data, on_status))
+        self._stream_tasks.add(task)
+        task.add_done_callback(self._stream_started)
+
+    def _stream_started(self, task: asyncio.Future[None]) -> None:
+        self._stream_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a stream's backend cannot start: %s", task.exception())
 
     def set_clipboard(self, text: str) -> None:
         """Offer ``text`` to every viewer's clipboard."""
