@@ -542,10 +542,10 @@ def add_publish_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--keepalive",
         type=float,
-        default=0.0,
+        default=30.0,
         metavar="S",
         help="an empty FramebufferUpdate after S seconds without an update, so that proxies "
-        "do not cut a quiet viewer (default 0: off)",
+        "do not cut a quiet viewer (default 30; 0: off)",
     )
     g.add_argument(
         "--host-id",

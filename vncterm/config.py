@@ -224,7 +224,7 @@ class Config:
     restore_screen: bool = True
     #: An empty FramebufferUpdate answers a request held this many seconds without an update
     #: (proxies cut silent connections); 0: off.
-    keepalive: float = 0.0
+    keepalive: float = 30.0
     #: WebSocket Pings every this many seconds on an open WebSocket; 0: none.
     websocket_ping: float = 30.0
     #: A noVNC installation served over HTTP on the WebSocket listeners (``--web DIR``).
