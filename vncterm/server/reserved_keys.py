@@ -9,6 +9,8 @@ them (Shift+Insert pastes there too, by the desktop's own rules).
 The paste keys were chosen to reach vncterm from noVNC in a browser: Shift+Insert is never a
 browser shortcut, and Ctrl+Shift+V is the paste key of most terminal emulators; browsers take
 some Ctrl combinations (Ctrl+W, Ctrl+T, Ctrl+N...) before the page sees them, but not these two.
+The same holds for Ctrl+Shift+B, the Break of keyboards and browsers that have none: a browser
+has no Break key, a laptop no Pause, and the operating system may take Ctrl-Alt combinations.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def _keys(*keysyms: int) -> frozenset[int]:
     return frozenset(keysyms)
 
 
-KEY_1, KEY_2, KEY_V, KEY_v = 0x31, 0x32, 0x56, 0x76
+KEY_1, KEY_2, KEY_V, KEY_v, KEY_B, KEY_b = 0x31, 0x32, 0x56, 0x76, 0x42, 0x62
 F1, F7 = 0xFFBE, 0xFFC4
 BREAK, PAUSE = 0xFF6B, 0xFF13
 PAGE_UP, PAGE_DOWN, INSERT, KP_INSERT = 0xFF55, 0xFF56, 0xFF63, 0xFF9E
@@ -76,6 +78,7 @@ RESERVED: tuple[ReservedKey, ...] = (
     ),
     ReservedKey("Break", _keys(BREAK), Action.BREAK),
     ReservedKey("Ctrl+Pause", _keys(PAUSE), Action.BREAK, ctrl=True),
+    ReservedKey("Ctrl+Shift+B", _keys(KEY_B, KEY_b), Action.BREAK, ctrl=True, shift=True),
     ReservedKey("Shift+PgUp", _keys(PAGE_UP), Action.SCROLL_UP, shift=True),
     ReservedKey("Shift+PgDn", _keys(PAGE_DOWN), Action.SCROLL_DOWN, shift=True),
     ReservedKey("Shift+Insert", _keys(INSERT, KP_INSERT), Action.PASTE, shift=True),
