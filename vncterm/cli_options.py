@@ -301,6 +301,19 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
         help="old recordings kept (FILE.1 .. FILE.N; default 4)",
     )
     c.add_argument(
+        "--paste-rate",
+        type=int,
+        metavar="CPS",
+        help="type pastes at most CPS bytes a second (0: at once; default 1000 on --tty, "
+        "at once elsewhere: a pty and QEMU's sockets take input only as it is read)",
+    )
+    c.add_argument(
+        "--paste-line-delay",
+        type=float,
+        metavar="MS",
+        help="pause MS milliseconds after each pasted line (default 20 on --tty, else 0)",
+    )
+    c.add_argument(
         "--restore-screen",
         action=OnceBool,
         default=True,

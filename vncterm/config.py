@@ -217,6 +217,10 @@ class Config:
     record_input: bool = False
     record_max_size: int = 64 << 20
     record_keep: int = 4
+    #: Pastes typed at most ``paste_rate`` bytes a second with a pause of ``paste_line_delay``
+    #: seconds after each line (0: at once); None: paced on a --tty only (``PASTE_TTY_*``).
+    paste_rate: int | None = None
+    paste_line_delay: float | None = None
     #: Keep the terminal (screen, scrollback) in the state directory and show it again after
     #: vncterm restarts (``--no-restore-screen``: not).
     restore_screen: bool = True
@@ -292,6 +296,10 @@ class Config:
             raise ConfigError("--scrollback-memory must be between 1 MiB and 16 GiB")
         if not 4096 <= self.record_max_size <= 1 << 40:
             raise ConfigError("--record-max-size must be between 4 KiB and 1 TiB")
+        if self.paste_rate is not None and not 0 <= self.paste_rate <= 10_000_000:
+            raise ConfigError("--paste-rate must be between 0 and 10000000")
+        if self.paste_line_delay is not None and not 0 <= self.paste_line_delay <= 10:
+            raise ConfigError("--paste-line-delay must be between 0 and 10000 ms")
         if not 0 <= self.record_keep <= 100:
             raise ConfigError("--record-keep must be between 0 and 100")
         if self.record_input and self.record_path is None:

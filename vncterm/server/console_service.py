@@ -29,6 +29,7 @@ from .desktop import DesktopLink
 from .listeners import listen_on
 from .logcontext import InConsole, console_context
 from .outfile import AppendFile
+from .paste_pacing import pace_for
 from .recording import Recording
 from .screen_state import ScreenKeeper
 from .security import Gatekeeper, anonymous_tls_context, tls_context
@@ -115,6 +116,7 @@ class ConsoleService:
         session.allow_lossy = config.allow_lossy
         session.tight_gradient = config.tight_gradient
         session.max_captures = config.max_captures
+        session.pacer.rate, session.pacer.line_delay = pace_for(config)
         session.max_width, session.max_height = config.max_framebuffer
         # DECCOLM (80/132 columns) resizes only where the program can be told
         self.emulator.allow_column_mode = session.can_resize

@@ -25,6 +25,7 @@ from ..terminal.emulator import Emulator
 from . import memory
 from .desktop import DesktopSource
 from .outfile import AppendFile
+from .paste_pacing import PastePacer
 from .sources import BREAK_SWALLOW, FramebufferSource, TerminalSource
 from .stages import Stages
 from .status import StatusRow
@@ -99,6 +100,9 @@ class Session:
         )
         #: vncterm's own messages, drawn over the bottom row (never into the terminal).
         self.status = StatusRow(self._status_changed)
+        #: Pastes, typed at once or paced (``--paste-rate``); Escape cancels a paced one.
+        self.pacer = PastePacer(self.write_input, self.status)
+        self.terminal.paste_out, self.terminal.cancel_paste = self.pacer.paste, self.pacer.cancel
         self.view = self.terminal.view
         #: Every framebuffer source viewers can be shown (the terminal; a desktop when proxied).
         self.sources: list[FramebufferSource] = [self.terminal]
@@ -455,6 +459,7 @@ class Session:
 
     def close(self) -> None:
         self.status.close()
+        self.pacer.close()
         for viewer in list(self.viewers):
             viewer.close("the console has ended")
         for stream in self.streams.streams.values():

@@ -1,0 +1,171 @@
+"""Paced pastes (``--paste-rate``, ``--paste-line-delay``) on a --tty whose reader drops what
+comes faster than it reads, pasted from noVNC (Node) with its own clipboard and Shift+Insert.
+
+A Linux pty gives back-pressure (a raw pty takes ~12 KB and then makes the writer wait: nothing
+is lost), so the reader here is the one that drops: like a boot loader polling a UART's 16-byte
+FIFO, it wakes every POLL seconds, reads what the pty holds and keeps only FIFO bytes of it,
+the rest overrun. A paste faster than FIFO / POLL loses text; a paced one does not.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+import tty
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import RunningVncterm
+from peers.novnc_client import NoVncClient
+
+from vncterm.cli import config_from_args
+from vncterm.config import ConsoleSpec
+from vncterm.config_file import load_config_file
+from vncterm.errors import ConfigError
+from vncterm.server.paste_pacing import PASTE_TTY_RATE, pace_for
+
+FIFO = 64  # bytes the reader keeps per wake-up
+POLL = 0.02  # seconds between wake-ups: it keeps up with 3200 bytes a second at most
+SHIFT, INSERT, ESCAPE = 0xFFE1, 0xFF63, 0xFF1B
+
+
+class OverrunReader:
+    """The far end of a pty: reads it every POLL seconds, keeping FIFO bytes each time."""
+
+    def __init__(self) -> None:
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self.path = os.ttyname(slave)
+        self.slave = slave  # held open so the pty stays while vncterm reopens it
+        self.kept = bytearray()
+        self.lost = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            time.sleep(POLL)
+            if select.select([self.master], [], [], 0)[0]:
+                try:
+                    got = os.read(self.master, 1 << 16)
+                except OSError:
+                    return
+                self.kept += got[:FIFO]
+                self.lost += len(got[FIFO:])
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def reader() -> Iterator[OverrunReader]:
+    r = OverrunReader()
+    yield r
+    r.close()
+
+
+TEXT = "".join(f"line {i:03d} of a pasted script, typed into a slow console\n" for i in range(25))
+
+
+def paste(viewer: NoVncClient, vt: RunningVncterm, text: str) -> None:
+    """noVNC's clipboard, then Shift+Insert (vncterm types a viewer's clipboard only then)."""
+    viewer.paste(text)
+    assert vt.server is not None
+    session = vt.server.session
+    deadline = time.monotonic() + 10
+    while text not in vt.call(lambda: [v.clipboard.text for v in session.viewers]):
+        assert time.monotonic() < deadline, "the clipboard never reached vncterm"
+        time.sleep(0.05)
+    viewer.key(SHIFT, down=True)
+    viewer.key(INSERT)
+    viewer.key(SHIFT, down=False)
+
+
+def wait_bytes(reader: OverrunReader, n: int, quiet: float = 1.0, timeout: float = 30) -> None:
+    """Until ``n`` bytes came (kept or lost) and nothing more for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        seen = len(reader.kept) + reader.lost
+        if seen != last:
+            last, since = seen, time.monotonic()
+        elif seen >= n and time.monotonic() - since > quiet:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{len(reader.kept)} kept + {reader.lost} lost of {n}")
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("rate", [0, 500])
+def test_paste_on_a_tty_that_overruns_is_lost_unpaced_and_kept_paced(
+    reader: OverrunReader, rate: int
+) -> None:
+    spec = ConsoleSpec("tty", reader.path)
+    want = TEXT.replace("\n", "\r").encode()
+    with (
+        RunningVncterm([], console=spec, paste_rate=rate, paste_line_delay=0.0) as vt,
+        NoVncClient() as viewer,
+    ):
+        viewer.connect("127.0.0.1", vt.port, quality=None)
+        paste(viewer, vt, TEXT)
+        wait_bytes(reader, len(want))
+    if rate == 0:  # at once: the reader overran and lost most of it
+        assert reader.lost > len(want) // 2 and bytes(reader.kept) != want
+    else:  # paced under what the reader keeps up with: every byte, in order
+        assert reader.lost == 0 and bytes(reader.kept) == want
+
+
+@pytest.mark.peer
+def test_long_paste_shows_progress_and_escape_cancels_it(reader: OverrunReader) -> None:
+    """A paced paste on a --tty (its default pace) shows its progress on the status row;
+    Escape from the viewer stops it, and is not typed."""
+    spec = ConsoleSpec("tty", reader.path)
+    text = TEXT * 8  # ~13 KB: ~13 s at the default 1000 bytes a second
+    with RunningVncterm([], console=spec) as vt, NoVncClient() as viewer:
+        assert vt.server is not None
+        status = vt.server.session.status
+        viewer.connect("127.0.0.1", vt.port, quality=None)
+        paste(viewer, vt, text)
+        deadline = time.monotonic() + 10
+        while "pasting:" not in (vt.call(status.text) or ""):
+            assert time.monotonic() < deadline, vt.call(status.text)
+            time.sleep(0.05)
+        assert "(Escape cancels)" in (vt.call(status.text) or "")
+        viewer.key(ESCAPE)
+        deadline = time.monotonic() + 10
+        while "paste cancelled" not in (vt.call(status.text) or ""):
+            assert time.monotonic() < deadline, vt.call(status.text)
+            time.sleep(0.05)
+        time.sleep(0.5)
+    got = bytes(reader.kept)
+    assert reader.lost == 0 and 0 < len(got) < len(text) // 2, (len(got), reader.lost)
+    assert text.replace("\n", "\r").encode().startswith(got) and b"\x1b" not in got
+
+
+@pytest.mark.unit
+def test_paste_options_on_the_command_line_and_in_the_config_file(tmp_path: Path) -> None:
+    config, _ = config_from_args(
+        ["--paste-rate", "300", "--paste-line-delay", "150", "--tty", "/dev/ttyS9"]
+    )
+    assert (config.paste_rate, config.paste_line_delay) == (300, 0.15)
+    assert pace_for(config) == (300, 0.15)
+    path = tmp_path / "vncterm.toml"
+    path.write_text(
+        '[console.uart]\ntty = "/dev/ttyS0"\npaste-line-delay = 50\n'
+        '[console.vm]\nunix = "/run/vm.sock"\n'
+        '[console.uefi]\nunix = "/run/uefi.sock"\npaste-rate = 120\n'
+    )
+    host = load_config_file(str(path))
+    # a tty is paced by default; a QEMU socket types at once unless told
+    assert pace_for(host.consoles["uart"]) == (PASTE_TTY_RATE, 0.05)
+    assert pace_for(host.consoles["vm"]) == (0, 0.0)
+    assert pace_for(host.consoles["uefi"]) == (120, 0.0)
+    with pytest.raises(ConfigError):
+        config_from_args(["--paste-rate", "-1", "--", "true"])
