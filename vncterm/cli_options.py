@@ -314,6 +314,20 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
         help="pause MS milliseconds after each pasted line (default 20 on --tty, else 0)",
     )
     c.add_argument(
+        "--input",
+        choices=("shared", "one"),
+        default="shared",
+        help="shared: every viewer with control types (default); one: the first viewer to "
+        "type holds the keyboard until idle --input-idle seconds (Ctrl+Shift+L takes it)",
+    )
+    c.add_argument(
+        "--input-idle",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a typist holds the keyboard (--input one) or counts as typing (default 5)",
+    )
+    c.add_argument(
         "--restore-screen",
         action=OnceBool,
         default=True,

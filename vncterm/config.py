@@ -221,6 +221,10 @@ class Config:
     #: seconds after each line (0: at once); None: paced on a --tty only (``PASTE_TTY_*``).
     paste_rate: int | None = None
     paste_line_delay: float | None = None
+    #: Who may type: "shared" (every viewer with control) or "one" (the first to type, until
+    #: idle ``input_idle`` seconds).
+    input_policy: str = "shared"
+    input_idle: float = 5.0
     #: Keep the terminal (screen, scrollback) in the state directory and show it again after
     #: vncterm restarts (``--no-restore-screen``: not).
     restore_screen: bool = True
@@ -300,6 +304,10 @@ class Config:
             raise ConfigError("--paste-rate must be between 0 and 10000000")
         if self.paste_line_delay is not None and not 0 <= self.paste_line_delay <= 10:
             raise ConfigError("--paste-line-delay must be between 0 and 10000 ms")
+        if self.input_policy not in ("shared", "one"):
+            raise ConfigError("--input must be shared or one")
+        if not 0 < self.input_idle <= 86400:
+            raise ConfigError("--input-idle must be between 0 and 86400 seconds")
         if not 0 <= self.record_keep <= 100:
             raise ConfigError("--record-keep must be between 0 and 100")
         if self.record_input and self.record_path is None:

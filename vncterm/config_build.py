@@ -164,6 +164,8 @@ def record_options(args: argparse.Namespace) -> dict[str, Any]:
         restore_screen=args.restore_screen,
         paste_rate=args.paste_rate,
         paste_line_delay=None if args.paste_line_delay is None else args.paste_line_delay / 1000,
+        input_policy=args.input,
+        input_idle=args.input_idle,
     )
 
 

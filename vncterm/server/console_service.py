@@ -117,6 +117,7 @@ class ConsoleService:
         session.tight_gradient = config.tight_gradient
         session.max_captures = config.max_captures
         session.pacer.rate, session.pacer.line_delay = pace_for(config)
+        session.presence.policy, session.presence.idle = config.input_policy, config.input_idle
         session.max_width, session.max_height = config.max_framebuffer
         # DECCOLM (80/132 columns) resizes only where the program can be told
         self.emulator.allow_column_mode = session.can_resize

@@ -26,6 +26,7 @@ from . import memory
 from .desktop import DesktopSource
 from .outfile import AppendFile
 from .paste_pacing import PastePacer
+from .presence import Presence
 from .sources import BREAK_SWALLOW, FramebufferSource, TerminalSource
 from .stages import Stages
 from .status import StatusRow
@@ -103,6 +104,8 @@ class Session:
         #: Pastes, typed at once or paced (``--paste-rate``); Escape cancels a paced one.
         self.pacer = PastePacer(self.write_input, self.status)
         self.terminal.paste_out, self.terminal.cancel_paste = self.pacer.paste, self.pacer.cancel
+        #: Who is here and who may type (``--input``).
+        self.presence = Presence(self.status)
         self.view = self.terminal.view
         #: Every framebuffer source viewers can be shown (the terminal; a desktop when proxied).
         self.sources: list[FramebufferSource] = [self.terminal]
@@ -439,12 +442,14 @@ class Session:
         self.viewers.append(viewer)
         log.info("%s: attached (%d viewer(s))", viewer, len(self.viewers))
         self.mark(f"viewer connected: {viewer} ({len(self.viewers)} viewer(s))")
+        self.presence.viewers_changed(self.viewers)
 
     def detach(self, viewer: SessionViewer) -> None:
         if viewer in self.viewers:
             self.viewers.remove(viewer)
             log.info("%s: detached (%d viewer(s))", viewer, len(self.viewers))
             self.mark(f"viewer disconnected: {viewer} ({len(self.viewers)} viewer(s))")
+            self.presence.viewers_changed(self.viewers)
 
     async def final_updates(self, timeout: float = 1.0) -> None:
         """Give every viewer the last screen (the console ended); wait at most ``timeout``."""
