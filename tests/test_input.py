@@ -111,7 +111,9 @@ class Owner:
         self.audit: dict[str, int] = {}
         self.shown: list[Action] = []
         self.pastes = 0
-        self.session = SimpleNamespace(presence=Presence(StatusRow()), viewers=[self])
+        self.session = SimpleNamespace(
+            presence=Presence(StatusRow()), viewers=[self], search=SimpleNamespace(active=False)
+        )
         self.input = ViewerInput(self, self.paste)
 
     def may_control(self) -> bool:

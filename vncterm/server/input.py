@@ -63,6 +63,13 @@ class ViewerInput:
             owner.audit_input(refused=int(down))
         elif keysym:
             session = owner.session
+            if session.search.active:  # the search line takes every key while open
+                session.search.key(keysym, down, keys)
+                return
+            if reserved is not None and reserved.action is Action.SEARCH:
+                if down:
+                    session.search.open()
+                return
             if reserved is not None and reserved.action is Action.TAKE_KEYBOARD:
                 if down:
                     session.presence.take(owner)

@@ -31,6 +31,7 @@ class Action(enum.Enum):
     SCROLL_DOWN = "scroll forward a screen"
     PASTE = "paste this viewer's clipboard"
     TAKE_KEYBOARD = "take the keyboard (--input one)"
+    SEARCH = "search the scrollback"
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def _keys(*keysyms: int) -> frozenset[int]:
 
 
 KEY_1, KEY_2, KEY_V, KEY_v, KEY_B, KEY_b = 0x31, 0x32, 0x56, 0x76, 0x42, 0x62
-KEY_L, KEY_l = 0x4C, 0x6C
+KEY_L, KEY_l, KEY_F, KEY_f = 0x4C, 0x6C, 0x46, 0x66
 F1, F7 = 0xFFBE, 0xFFC4
 BREAK, PAUSE = 0xFF6B, 0xFF13
 PAGE_UP, PAGE_DOWN, INSERT, KP_INSERT = 0xFF55, 0xFF56, 0xFF63, 0xFF9E
@@ -83,6 +84,7 @@ RESERVED: tuple[ReservedKey, ...] = (
     ReservedKey("Ctrl+Shift+B", _keys(KEY_B, KEY_b), Action.BREAK, ctrl=True, shift=True),
     ReservedKey("Shift+PgUp", _keys(PAGE_UP), Action.SCROLL_UP, shift=True),
     ReservedKey("Shift+PgDn", _keys(PAGE_DOWN), Action.SCROLL_DOWN, shift=True),
+    ReservedKey("Ctrl+Shift+F", _keys(KEY_F, KEY_f), Action.SEARCH, ctrl=True, shift=True),
     ReservedKey("Shift+Insert", _keys(INSERT, KP_INSERT), Action.PASTE, shift=True),
     ReservedKey("Ctrl+Shift+V", _keys(KEY_V, KEY_v), Action.PASTE, ctrl=True, shift=True),
     ReservedKey("Ctrl+Shift+L", _keys(KEY_L, KEY_l), Action.TAKE_KEYBOARD, ctrl=True, shift=True),

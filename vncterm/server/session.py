@@ -27,6 +27,7 @@ from .desktop import DesktopSource
 from .outfile import AppendFile
 from .paste_pacing import PastePacer
 from .presence import Presence
+from .search import ScrollbackSearch
 from .sources import BREAK_SWALLOW, FramebufferSource, TerminalSource
 from .stages import Stages
 from .status import StatusRow
@@ -106,6 +107,8 @@ class Session:
         self.terminal.paste_out, self.terminal.cancel_paste = self.pacer.paste, self.pacer.cancel
         #: Who is here and who may type (``--input``).
         self.presence = Presence(self.status)
+        #: The scrollback search line (Ctrl+Shift+F), shared like the view.
+        self.search = ScrollbackSearch(self.terminal.view, self.status, self._schedule_flush)
         self.view = self.terminal.view
         #: Every framebuffer source viewers can be shown (the terminal; a desktop when proxied).
         self.sources: list[FramebufferSource] = [self.terminal]

@@ -1,0 +1,100 @@
+"""Search in the scrollback (Ctrl+Shift+F), from noVNC (Node): the view scrolls to each match
+and highlights it, Enter and Shift+Enter move between matches, Escape returns to the live
+screen; another viewer sees the same view; keys typed meanwhile never reach the shell."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from conftest import SHELL
+from harness import RunningVncterm
+from peers.common import wait_until_equal
+from peers.novnc_client import NoVncClient
+
+pytestmark = pytest.mark.peer
+
+CTRL, SHIFT, RETURN, ESCAPE, BACKSPACE = 0xFFE3, 0xFFE1, 0xFF0D, 0xFF1B, 0xFF08
+
+
+def chord(viewer: NoVncClient, *mods: int, key: int) -> None:
+    for mod in mods:
+        viewer.key(mod, down=True)
+    viewer.key(key)
+    for mod in reversed(mods):
+        viewer.key(mod, down=False)
+
+
+def view_state(vt: RunningVncterm) -> tuple[int, Any, str | None]:
+    assert vt.server is not None
+    session = vt.server.session
+    view = session.terminal.view
+    return vt.call(lambda: (view.offset, view.selection, session.status.text()))
+
+
+def wait_state(
+    vt: RunningVncterm, check: Any, timeout: float = 10.0
+) -> tuple[int, Any, str | None]:
+    deadline = time.monotonic() + timeout
+    while not check(state := view_state(vt)):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.05)
+    return state
+
+
+def yellow_cells(view: Any) -> int:
+    """Cells drawn as other matches in the window the viewers see now."""
+    top = view.history_len() - view.offset
+    rows = view.emulator.screen.lines
+    return sum(ch.bg == "yellow" for y in range(rows) for ch in view.line_cells(top + y).values())
+
+
+def test_search_scrolls_back_highlights_and_escape_returns_live() -> None:
+    with (
+        RunningVncterm(SHELL, cols=60, rows=12) as vt,
+        NoVncClient() as viewer,
+        NoVncClient() as other,
+    ):
+        vt.wait_text("$")
+        viewer.connect("127.0.0.1", vt.port, quality=None)
+        other.connect("127.0.0.1", vt.port, quality=None)
+        viewer.type("for i in $(seq 1 120); do echo row-$i; done; echo Needle-A; echo end\n")
+        vt.wait_text("end")
+        viewer.type("seq 200 260 | sed s/^/filler-/; echo needle-b\n")
+        vt.wait_text("needle-b")
+        chord(viewer, CTRL, SHIFT, key=ord("F"))
+        wait_state(vt, lambda s: "search:" in (s[2] or ""))
+        viewer.type("row-7")  # row-7, row-70 .. row-79: 11 matches, the newest shown first
+        offset, sel, _ = wait_state(vt, lambda s: "1 of 11" in (s[2] or ""))
+        assert offset > 0 and sel is not None
+        assert vt.call(lambda: vt.server.session.terminal.view.selected_text()) == "row-7"  # type: ignore[union-attr]
+        first = sel
+        # the other matches in sight are drawn dark on yellow; the current one reversed
+        assert vt.server is not None
+        view = vt.server.session.terminal.view
+        assert vt.call(lambda: yellow_cells(view)) >= len("row-7")
+        for _ in range(10):  # Enter: older matches, down to row-7 itself
+            viewer.key(RETURN)
+        _, sel, _ = wait_state(vt, lambda s: "11 of 11" in (s[2] or ""))
+        assert sel.anchor[0] < first.anchor[0]
+        chord(viewer, SHIFT, key=RETURN)  # Shift+Enter: one newer
+        wait_state(vt, lambda s: "10 of 11" in (s[2] or ""))
+        # both viewers show the same (shared) view, highlight and search line included
+        assert wait_until_equal(viewer, vt.framebuffer, timeout=10)
+        assert wait_until_equal(other, vt.framebuffer, timeout=10)
+        # case-insensitive (Needle-A, needle-b, each in its command and its output); Backspace edits
+        for _ in range(5):
+            viewer.key(BACKSPACE)
+        viewer.type("needle")
+        wait_state(vt, lambda s: "1 of 4" in (s[2] or ""))  # commands and output
+        viewer.type("-zzz")
+        wait_state(vt, lambda s: "no match" in (s[2] or ""))
+        viewer.key(ESCAPE)
+        offset, sel, _ = wait_state(vt, lambda s: s[0] == 0 and "search" not in (s[2] or ""))
+        assert vt.call(lambda: yellow_cells(view)) == 0
+        assert sel is None
+        # nothing typed while searching reached the shell
+        viewer.type("echo after-$((6*7))\n")
+        lines = vt.wait_text("after-42")
+        assert not any("row-7needle" in line or "zzz" in line for line in lines), lines
