@@ -9,7 +9,9 @@ the rest overrun. A paste faster than FIFO / POLL loses text; a paced one does n
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import select
 import threading
 import time
@@ -20,6 +22,7 @@ from pathlib import Path
 import pytest
 from harness import RunningVncterm
 from peers.novnc_client import NoVncClient
+from peers.qemu_guest import QemuGuest, Serial
 
 from vncterm.cli import config_from_args
 from vncterm.config import ConsoleSpec
@@ -169,3 +172,36 @@ def test_paste_options_on_the_command_line_and_in_the_config_file(tmp_path: Path
     assert pace_for(host.consoles["uefi"]) == (120, 0.0)
     with pytest.raises(ConfigError):
         config_from_args(["--paste-rate", "-1", "--", "true"])
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_qemu_socket_paste_at_once_reaches_a_slow_guest_reader_whole(tmp_path: Path) -> None:
+    """QEMU reads its serial socket only as the guest's UART drains (the guest's 8250 driver
+    stops taking input while its tty is full): a 12 KB paste typed at once (the default on a
+    socket) into a guest reading its raw tty 128 bytes at a time, slowly, arrives whole."""
+    serial = tmp_path / "ttyS0.sock"
+    text = "".join(f"{i:05d} pasted into a slow reader in the guest\n" for i in range(260))
+    want = text.replace("\n", "\r").encode()
+    with (
+        QemuGuest(tmp_path / "vm", [Serial.unix(serial)], monitor=False),
+        RunningVncterm([], console=ConsoleSpec("unix", str(serial))) as vt,
+        NoVncClient() as viewer,
+    ):
+        assert vt.server is not None
+        assert (vt.server.session.pacer.rate, vt.server.session.pacer.line_delay) == (0, 0.0)
+        vt.wait_text("guest:", timeout=120)
+        viewer.connect("127.0.0.1", vt.port, quality=None)
+        viewer.type(
+            "stty raw -echo min 0 time 30; rm -f /tmp/got; while :; do "
+            "n=$(dd bs=128 count=1 2>/dev/null | tee -a /tmp/got | wc -c); "
+            '[ "$n" = 0 ] && break; sleep 0.05; done; stty sane; '
+            "echo GOT $(wc -c < /tmp/got) $(md5sum < /tmp/got)\n"
+        )
+        time.sleep(1.0)  # the reader is reading
+        paste(viewer, vt, text)
+        deadline = time.monotonic() + 120
+        while not (got := [m for line in vt.text() if (m := re.match(r"GOT (\d+) (\w+)", line))]):
+            assert time.monotonic() < deadline, vt.text()
+            time.sleep(0.2)
+    assert got[0].groups() == (str(len(want)), hashlib.md5(want).hexdigest()), got[0].group()
