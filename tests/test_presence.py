@@ -57,8 +57,14 @@ def test_input_one_holds_the_keyboard_and_ctrl_shift_l_takes_it() -> None:
         status_says(vt, f"{name_b} has the keyboard")
         b.type("echo now-b-$((4+4))\n")
         vt.wait_text("now-b-8")
+        b.type("seq 1 60\n")  # some scrollback for A's wheel below
+        vt.wait_text("60")
         a.type("echo late-a\n")
         status_says(vt, f"keyboard held by {name_b}")
+        a.pointer(10, 10, mask=8)  # A's wheel does not scroll the shared view either
+        a.pointer(10, 10, mask=0)
+        time.sleep(0.3)
+        assert vt.call(lambda: vt.server.session.terminal.view.offset) == 0  # type: ignore[union-attr]
         b.type("echo end-b-$((5+5))\n")
         lines = vt.wait_text("end-b-10")
         assert not any("late-a" in line for line in lines), lines

@@ -86,7 +86,15 @@ class ViewerInput:
 
     def pointer(self, mask: int, x: int, y: int) -> None:
         """PointerEvent (section 7.5.5)."""
-        if self.owner.may_control():
+        owner = self.owner
+        session = owner.session
+        if (
+            owner.may_control()
+            and isinstance(owner.source, TerminalSource)
+            and session.presence.held_by_other(owner, session.viewers)
+        ):  # --input one: the pointer can type too (mouse reports, middle-click paste)
+            owner.audit_input(refused=int(mask != 0))
+        elif self.owner.may_control():
             self.owner.audit_input(pointer=int(mask != 0))
             self.owner.source.pointer(self.state, mask, x, y)
         else:

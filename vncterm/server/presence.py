@@ -44,18 +44,23 @@ class Presence:
         self._last_at = 0.0
         self._refused: set[int] = set()  # viewers whose refusal was logged (once each)
 
+    def held_by_other(self, viewer: object, viewers: Sequence[object]) -> bool:
+        """``--input one`` and another viewer, still here, holds the keyboard."""
+        return (
+            self.policy == "one"
+            and self.holder is not None
+            and self.holder is not viewer
+            and self.holder in viewers
+            and self.clock() - self._held_at < self.idle
+        )
+
     def may_type(self, viewer: object, viewers: Sequence[object]) -> bool:
         """``viewer`` types a key: whether it goes to the console (and the status row told)."""
         now = self.clock()
         recent = self._last is not None and now - self._last_at < self.idle
         if self.policy == "one":
-            held = (
-                self.holder is not None
-                and self.holder is not viewer
-                and self.holder in viewers
-                and now - self._held_at < self.idle
-            )
-            if held:
+            if self.held_by_other(viewer, viewers):
+                assert self.holder is not None
                 holder = name_of(self.holder)
                 self.status.show(
                     "input",
