@@ -328,6 +328,20 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
         help="how long a typist holds the keyboard (--input one) or counts as typing (default 5)",
     )
     c.add_argument(
+        "--tell-size",
+        action="store_true",
+        help="(with --allow-resize) after a resize of a serial console, type "
+        "'stty rows R cols C' at the guest's prompt once it is quiet (the one input vncterm "
+        "makes itself; in the audit log)",
+    )
+    c.add_argument(
+        "--tell-size-prompt",
+        default=r"[$#>] ?$",
+        metavar="REGEX",
+        help="what the text left of the cursor must end with for --tell-size to type "
+        "(default '[$#>] ?$')",
+    )
+    c.add_argument(
         "--restore-screen",
         action=OnceBool,
         default=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -225,6 +226,10 @@ class Config:
     #: idle ``input_idle`` seconds).
     input_policy: str = "shared"
     input_idle: float = 5.0
+    #: Type ``stty rows R cols C`` into a serial console after a resize, at a quiet prompt
+    #: matching ``tell_size_prompt`` (needs ``allow_resize``).
+    tell_size: bool = False
+    tell_size_prompt: str = r"[$#>] ?$"
     #: Keep the terminal (screen, scrollback) in the state directory and show it again after
     #: vncterm restarts (``--no-restore-screen``: not).
     restore_screen: bool = True
@@ -304,6 +309,14 @@ class Config:
             raise ConfigError("--paste-rate must be between 0 and 10000000")
         if self.paste_line_delay is not None and not 0 <= self.paste_line_delay <= 10:
             raise ConfigError("--paste-line-delay must be between 0 and 10000 ms")
+        if self.tell_size and not self.allow_resize:
+            raise ConfigError("--tell-size needs --allow-resize")
+        if len(self.tell_size_prompt) > 200:
+            raise ConfigError("--tell-size-prompt: longer than 200 characters")
+        try:
+            re.compile(self.tell_size_prompt)
+        except re.error as e:
+            raise ConfigError(f"--tell-size-prompt: not a regular expression: {e}") from None
         if self.input_policy not in ("shared", "one"):
             raise ConfigError("--input must be shared or one")
         if not 0 < self.input_idle <= 86400:

@@ -166,6 +166,8 @@ def record_options(args: argparse.Namespace) -> dict[str, Any]:
         paste_line_delay=None if args.paste_line_delay is None else args.paste_line_delay / 1000,
         input_policy=args.input,
         input_idle=args.input_idle,
+        tell_size=args.tell_size,
+        tell_size_prompt=args.tell_size_prompt,
     )
 
 

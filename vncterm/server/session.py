@@ -32,6 +32,7 @@ from .sources import BREAK_SWALLOW, FramebufferSource, TerminalSource
 from .stages import Stages
 from .status import StatusRow
 from .streams import StreamHub
+from .tell_size import SizeTeller
 
 if TYPE_CHECKING:
     from .recording import Recording
@@ -107,6 +108,8 @@ class Session:
         self.terminal.paste_out, self.terminal.cancel_paste = self.pacer.paste, self.pacer.cancel
         #: Who is here and who may type (``--input``).
         self.presence = Presence(self.status)
+        #: Types ``stty rows R cols C`` after a resize (``--tell-size``), when there is one.
+        self.size_teller: SizeTeller | None = None
         #: The scrollback search line (Ctrl+Shift+F), shared like the view.
         self.search = ScrollbackSearch(self.terminal.view, self.status, self._schedule_flush)
         self.view = self.terminal.view
@@ -134,6 +137,8 @@ class Session:
         when a viewer is ready. Each stage is contained (``stages.Stages``): a fault in one is
         logged once, and the other stages still get the bytes."""
         stages = self.stages
+        if self.size_teller is not None:
+            self.size_teller.output()
         if self.log_file is not None:
             stages.run("log", self.log_file.write, data)  # it reports its own write errors
         if self.recording is not None:
@@ -311,6 +316,8 @@ class Session:
             log.info("terminal resized to %dx%d", cols, rows)
             self.emulator.resize(cols, rows)
             self.console.resize(cols, rows)
+            if self.size_teller is not None:
+                self.size_teller.resized(cols, rows)
             if self.recording is not None:
                 self.stages.run("record", self.recording.resize, cols, rows)
             if self.screen_changed is not None:
@@ -329,6 +336,8 @@ class Session:
     def write_input(self, data: bytes) -> None:
         """Keys and pastes from viewers (typing returns the view to the live screen)."""
         if data:
+            if self.size_teller is not None:
+                self.size_teller.typed()
             if self.view.offset:
                 self.view.to_live()
                 self._schedule_flush()
@@ -468,6 +477,8 @@ class Session:
     def close(self) -> None:
         self.status.close()
         self.pacer.close()
+        if self.size_teller is not None:
+            self.size_teller.close()
         for viewer in list(self.viewers):
             viewer.close("the console has ended")
         for stream in self.streams.streams.values():
