@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
 from conftest import SHELL
 from harness import RunningVncterm
 from peers.novnc_client import NoVncClient
+from peers.xvnc import XvncServer
+from test_viewers_desktop import free_display_port, wait_line, wait_shown
+
+from vncterm.config import ListenAddress
+from vncterm.rfb import vencrypt
 
 pytestmark = pytest.mark.peer
 
@@ -83,3 +89,84 @@ def test_input_shared_names_two_typists_and_the_viewer_count() -> None:
         assert f"2 viewers; {name_b} typing" in text
         b.type("\n")
         vt.wait_text("xy")
+
+
+USERS = {"alice": "wonderland", "bob": "builder"}
+
+
+@pytest.mark.slow
+def test_tigervnc_operators_by_user_name_under_input_one() -> None:
+    """Two TigerVNC viewers on an Xvnc display, logged in as alice and bob (VeNCrypt
+    TLSPlain): the status row names the holder by user name; bob's keys are not typed until
+    he presses Ctrl+Shift+L."""
+    users = vencrypt.parse_users(
+        "".join(
+            f"{u}:{vencrypt.hash_password(p.encode(), b'0123456789abcdef')}\n"
+            for u, p in USERS.items()
+        )
+    )
+    port = free_display_port()
+    with (
+        RunningVncterm(
+            SHELL,
+            listen=[ListenAddress("127.0.0.1", port)],
+            name="presence test",
+            tls_anon=True,
+            plain_users=users,
+            input_policy="one",
+            input_idle=60.0,
+        ) as vt,
+        XvncServer(geometry=(1024, 640)) as display,
+    ):
+        vt.wait_text("$")
+        viewers: dict[str, subprocess.Popen[bytes]] = {}
+        try:
+            for user, password in USERS.items():
+                viewers[user] = subprocess.Popen(
+                    [
+                        "xtigervncviewer",
+                        "-SecurityTypes",
+                        "TLSPlain",
+                        "-AlertOnFatalError=0",
+                        "-ReconnectOnError=0",
+                        f"127.0.0.1::{port}",
+                    ],
+                    env={**display.env(), "VNC_USERNAME": user, "VNC_PASSWORD": password},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                status_says(vt, f"{len(viewers)} viewer" if len(viewers) > 1 else "")
+                wait_shown(display, vt, f"TigerVNC as {user}")
+
+            def window(user: str) -> str:
+                found = subprocess.run(
+                    ["xdotool", "search", "--sync", "--pid", str(viewers[user].pid)],
+                    env=display.env(),
+                    capture_output=True,
+                    text=True,
+                    timeout=20,
+                ).stdout.split()
+                return found[-1]
+
+            def type_as(user: str, *xdotool: str, enter: bool = False) -> None:
+                win = window(user)
+                display.run("xdotool", "windowraise", win)  # no window manager: by hand
+                display.run("xdotool", "windowfocus", "--sync", win)
+                display.run("xdotool", "mousemove", "--window", win, "200", "200")
+                display.run("xdotool", *xdotool)
+                if enter:
+                    display.run("xdotool", "key", "Return")
+
+            type_as("alice", "type", "--delay", "15", "echo alice-$((6*7))", enter=True)
+            wait_line(vt, "alice-42", "alice types")
+            type_as("bob", "type", "--delay", "15", "echo bob-$((6*7))", enter=True)
+            assert "keyboard held by alice (127.0.0.1:" in status_says(vt, "keyboard held by")
+            type_as("bob", "key", "ctrl+shift+l")
+            status_says(vt, "bob (127.0.0.1:")
+            type_as("bob", "type", "--delay", "15", "echo bob-again-$((2*3))", enter=True)
+            wait_line(vt, "bob-again-6", "bob types after taking the keyboard")
+            assert not any(line.strip() == "bob-42" for line in vt.text()), vt.text()
+        finally:
+            for proc in viewers.values():
+                proc.terminate()
+                proc.wait(10)

@@ -1,12 +1,12 @@
 """Who else is here: the viewers of a console, who typed last, and who may type (``--input``).
 
 With more than one viewer, the status row says for a few seconds how many are connected and,
-when the typist changes, who types now (by address). ``--input shared`` lets every viewer with
-control type, and says so on the status row when two type within ``--input-idle`` seconds of
-each other (keystrokes of two people are never mixed silently). ``--input one`` gives the
-keyboard to the first viewer that types until it has been idle that long; the others' keys are
-not typed, and the status row tells them who holds it and that Ctrl+Shift+L (a reserved key)
-takes it over.
+when the typist changes, who types now (its user name when it logged in with one, and its
+address). ``--input shared`` lets every viewer with control type, and says so on the status
+row when two type within ``--input-idle`` seconds of each other (keystrokes of two people are
+never mixed silently). ``--input one`` gives the keyboard to the first viewer that types until
+it has been idle that long; the others' keys (and pointer) are not passed on, and the status
+row tells them who holds it and that Ctrl+Shift+L (a reserved key) takes it over.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ TAKE_KEY = "Ctrl+Shift+L"
 
 
 def name_of(viewer: object) -> str:
-    """How the status row names a viewer: its address."""
-    text = str(viewer)
-    return text.removeprefix("viewer ")
+    """How the status row names a viewer: its user name (Plain authentication) and address."""
+    address = str(viewer).removeprefix("viewer ")
+    user = getattr(getattr(viewer, "auth", None), "user", None)
+    return f"{user} ({address})" if isinstance(user, str) and user else address
 
 
 class Presence:
