@@ -13,7 +13,11 @@ from harness import RunningVncterm
 from peers.common import wait_until_equal
 from peers.novnc_client import NoVncClient
 
-pytestmark = pytest.mark.peer
+from vncterm.server.search import ScrollbackSearch
+from vncterm.server.status import StatusRow
+from vncterm.terminal.emulator import Emulator
+from vncterm.terminal.keymap import KeyState
+from vncterm.terminal.view import TerminalView
 
 CTRL, SHIFT, RETURN, ESCAPE, BACKSPACE = 0xFFE3, 0xFFE1, 0xFF0D, 0xFF1B, 0xFF08
 
@@ -50,6 +54,7 @@ def yellow_cells(view: Any) -> int:
     return sum(ch.bg == "yellow" for y in range(rows) for ch in view.line_cells(top + y).values())
 
 
+@pytest.mark.peer
 def test_search_scrolls_back_highlights_and_escape_returns_live() -> None:
     with (
         RunningVncterm(SHELL, cols=60, rows=12) as vt,
@@ -98,3 +103,32 @@ def test_search_scrolls_back_highlights_and_escape_returns_live() -> None:
         viewer.type("echo after-$((6*7))\n")
         lines = vt.wait_text("after-42")
         assert not any("row-7needle" in line or "zzz" in line for line in lines), lines
+
+
+@pytest.mark.unit
+def test_matches_follow_the_history_as_its_oldest_rows_fall_off() -> None:
+    """Output goes on while the search is open and the capped history drops its oldest rows:
+    the highlighted match is still the text searched for; a cleared history is searched
+    again."""
+    emu = Emulator(30, 5, scrollback=20)
+    view = TerminalView(emu)
+    search = ScrollbackSearch(view, StatusRow(), lambda: None)
+    emu.feed(b"".join(b"line-%d\r\n" % i for i in range(12)))
+    emu.feed(b"mark-A\r\n")
+    search.open()
+    for ch in "mark":
+        search.key(ord(ch), True, KeyState())
+    assert len(search.matches) == 1 and view.selected_text() == "mark"
+    before = search.matches[0][0]
+    emu.feed(b"".join(b"more-%d\r\n" % i for i in range(20)))  # the oldest rows fall off
+    view.screen_for_render()  # a frame: the view moves its selection, the search its matches
+    search._follow()
+    assert search.matches[0][0] < before
+    assert view.selected_text() == "mark"
+    # the same line, highlighted as the match (the selection) in the frame the viewers get
+    line = search.matches[0][0]
+    assert "".join(c.data for c in view.line_cells(line).values()).startswith("mark-A")
+    emu.feed(b"\x1b[3J")  # ED 3: the history is cleared; the mark is gone with it
+    view.screen_for_render()
+    search._follow()
+    assert search.matches == [] and "no match" in (search.status.text() or "")

@@ -44,6 +44,7 @@ class ScrollbackSearch:
         self.matches: list[tuple[int, int, int]] = []  # (absolute line, first col, last col)
         self.index = -1
         self._by_line: dict[int, list[tuple[int, int]]] = {}
+        self._stamp = (0, 0, 0)  # the history the matches were found in (see _follow)
 
     def open(self) -> None:
         self.active, self.query, self.matches, self.index = True, "", [], -1
@@ -63,6 +64,7 @@ class ScrollbackSearch:
     def key(self, keysym: int, down: bool, keys: KeyState) -> None:
         """A key while the search line is open (nothing reaches the program)."""
         keys.key(keysym, down)  # keep the modifiers
+        self._follow()
         if not down or keysym in MODIFIERS:
             return
         if keysym == ESCAPE:
@@ -84,12 +86,46 @@ class ScrollbackSearch:
         self.query = query
         self.matches = self._find(query.casefold()) if query else []
         self.index = len(self.matches) - 1  # the newest first
+        self._stamp = self._history()
+        self._index_lines()
+
+    def _index_lines(self) -> None:
         self._by_line = {}
         for line, c0, c1 in self.matches:
             self._by_line.setdefault(line, []).append((c0, c1))
 
+    def _history(self) -> tuple[int, int, int]:
+        emu = self.view.emulator
+        return emu.scrollback_generation, emu.scrollback_appended, self.view.history_len()
+
+    def _follow(self) -> None:
+        """Output went on while the search is open: when the oldest history rows fell off,
+        the matches' line numbers move with the rest; when the history was cleared, search
+        again. (Matches in the new output are found at the next key.)"""
+        stamp = self._history()
+        if stamp == self._stamp:
+            return
+        (gen0, app0, len0), (gen, app, length) = self._stamp, stamp
+        self._stamp = stamp
+        if gen != gen0:
+            self._search(self.query)
+            self._show()
+            return
+        dropped = (app - app0) - (length - len0)
+        if dropped <= 0:
+            return
+        current = self.matches[self.index] if self.matches else None
+        self.matches = [(ln - dropped, a, b) for ln, a, b in self.matches if ln >= dropped]
+        if current is not None:
+            moved = (current[0] - dropped, current[1], current[2])
+            self.index = (
+                self.matches.index(moved) if moved in self.matches else len(self.matches) - 1
+            )
+        self._index_lines()
+
     def _decorate(self, line: int, cells: dict[int, Any]) -> None:
         """Every match but the current one (the selection, reversed): dark on yellow."""
+        self._follow()
         spans = self._by_line.get(line)
         if not spans:
             return
