@@ -94,7 +94,6 @@ def test_input_shared_names_two_typists_and_the_viewer_count() -> None:
 USERS = {"alice": "wonderland", "bob": "builder"}
 
 
-@pytest.mark.slow
 def test_tigervnc_operators_by_user_name_under_input_one() -> None:
     """Two TigerVNC viewers on an Xvnc display, logged in as alice and bob (VeNCrypt
     TLSPlain): the status row names the holder by user name; bob's keys are not typed until
