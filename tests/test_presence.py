@@ -67,10 +67,16 @@ def test_input_one_holds_the_keyboard_and_ctrl_shift_l_takes_it() -> None:
         vt.wait_text("60")
         a.type("echo late-a\n")
         status_says(vt, f"keyboard held by {name_b}")
+        a.key(CTRL, down=True)  # nor can A open the search line (it takes B's keys)
+        a.key(SHIFT, down=True)
+        a.key(ord("F"))
+        a.key(SHIFT, down=False)
+        a.key(CTRL, down=False)
         a.pointer(10, 10, mask=8)  # A's wheel does not scroll the shared view either
         a.pointer(10, 10, mask=0)
         time.sleep(0.3)
         assert vt.call(lambda: vt.server.session.terminal.view.offset) == 0  # type: ignore[union-attr]
+        assert not vt.call(lambda: vt.server.session.search.active)  # type: ignore[union-attr]
         b.type("echo end-b-$((5+5))\n")
         lines = vt.wait_text("end-b-10")
         assert not any("late-a" in line for line in lines), lines

@@ -63,13 +63,6 @@ class ViewerInput:
             owner.audit_input(refused=int(down))
         elif keysym:
             session = owner.session
-            if session.search.active:  # the search line takes every key while open
-                session.search.key(keysym, down, keys)
-                return
-            if reserved is not None and reserved.action is Action.SEARCH:
-                if down:
-                    session.search.open()
-                return
             if reserved is not None and reserved.action is Action.TAKE_KEYBOARD:
                 if down:
                     session.presence.take(owner)
@@ -77,6 +70,13 @@ class ViewerInput:
             if down and not session.presence.may_type(owner, session.viewers):
                 keys.key(keysym, down)  # not typed, but its modifiers are still held
                 owner.audit_input(refused=1)
+                return
+            if session.search.active:  # the search line takes every key while open
+                session.search.key(keysym, down, keys)
+                return
+            if reserved is not None and reserved.action is Action.SEARCH:
+                if down:
+                    session.search.open()
                 return
             owner.audit_input(keys=int(down))
             if reserved is None:
