@@ -9,6 +9,7 @@ the rest overrun. A paste faster than FIFO / POLL loses text; a paced one does n
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -28,7 +29,8 @@ from vncterm.cli import config_from_args
 from vncterm.config import ConsoleSpec
 from vncterm.config_file import load_config_file
 from vncterm.errors import ConfigError
-from vncterm.server.paste_pacing import PASTE_TTY_RATE, pace_for
+from vncterm.server.paste_pacing import PASTE_TTY_RATE, PastePacer, pace_for
+from vncterm.server.status import StatusRow
 
 FIFO = 64  # bytes the reader keeps per wake-up
 POLL = 0.02  # seconds between wake-ups: it keeps up with 3200 bytes a second at most
@@ -205,3 +207,26 @@ def test_qemu_socket_paste_at_once_reaches_a_slow_guest_reader_whole(tmp_path: P
             assert time.monotonic() < deadline, vt.text()
             time.sleep(0.2)
     assert got[0].groups() == (str(len(want)), hashlib.md5(want).hexdigest()), got[0].group()
+
+
+@pytest.mark.unit
+def test_pacer_queues_pastes_in_order_and_a_cancel_still_closes_the_bracket() -> None:
+    async def main() -> tuple[bytes, bytes, str | None]:
+        out: list[bytes] = []
+        status = StatusRow()
+        pacer = PastePacer(out.append, status, rate=2000, line_delay=0.001)
+        pacer.paste(b"\x1b[200~first\rpaste\r", b"\x1b[201~")
+        pacer.paste(b"\x1b[200~second\r", b"\x1b[201~")  # waits for the first, end included
+        while pacer.active:
+            await asyncio.sleep(0.01)
+        done = b"".join(out)
+        out.clear()
+        pacer.paste(b"\x1b[200~" + b"x" * 5000, b"\x1b[201~")  # 2.5 s at 2000 bytes a second
+        await asyncio.sleep(0.1)
+        assert pacer.cancel() and not pacer.cancel()
+        return done, b"".join(out), status.text()
+
+    done, cancelled, text = asyncio.run(main())
+    assert done == b"\x1b[200~first\rpaste\r\x1b[201~\x1b[200~second\r\x1b[201~"
+    assert cancelled.startswith(b"\x1b[200~x") and cancelled.endswith(b"x\x1b[201~")
+    assert len(cancelled) < 2000 and text is not None and "paste cancelled" in text

@@ -96,6 +96,7 @@ class PastePacer:
             return False
         assert self._task is not None
         self._task.cancel()
+        self._task = None  # done from now on, though the task ends on the loop's next turn
         left = len(self._queue)
         self._finish()
         log.info("paste cancelled: %d of %d bytes not typed", left, self._total)
