@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from conftest import SHELL
@@ -13,10 +15,11 @@ from peers.novnc_client import NoVncClient
 from peers.xvnc import XvncServer
 from test_viewers_desktop import free_display_port, wait_line, wait_shown
 
+from vncterm.cli import config_from_args
 from vncterm.config import ListenAddress
+from vncterm.config_file import load_config_file
+from vncterm.errors import ConfigError
 from vncterm.rfb import vencrypt
-
-pytestmark = pytest.mark.peer
 
 CTRL, SHIFT = 0xFFE3, 0xFFE1
 
@@ -37,9 +40,11 @@ def viewer_names(vt: RunningVncterm) -> list[str]:
     return vt.call(lambda: [str(v).removeprefix("viewer ") for v in session.viewers])
 
 
-def test_input_one_holds_the_keyboard_and_ctrl_shift_l_takes_it() -> None:
+@pytest.mark.peer
+def test_input_one_holds_the_keyboard_and_ctrl_shift_l_takes_it(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
     with (
-        RunningVncterm(SHELL, input_policy="one", input_idle=60.0) as vt,
+        RunningVncterm(SHELL, input_policy="one", input_idle=60.0, audit_log=str(audit)) as vt,
         NoVncClient() as a,
         NoVncClient() as b,
     ):
@@ -80,8 +85,14 @@ def test_input_one_holds_the_keyboard_and_ctrl_shift_l_takes_it() -> None:
         b.type("echo end-b-$((5+5))\n")
         lines = vt.wait_text("end-b-10")
         assert not any("late-a" in line for line in lines), lines
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    held = [(r["viewer"], r["previous"]) for r in records if r["event"] == "keyboard"]
+    assert held == [(f"viewer {name_a}", None), (f"viewer {name_b}", f"viewer {name_a}")]
+    refused = sum(r.get("refused", 0) for r in records if r["event"] == "input")
+    assert refused >= len("echo from-b-$((2+2))\n")
 
 
+@pytest.mark.peer
 def test_input_shared_names_two_typists_and_the_viewer_count() -> None:
     with RunningVncterm(SHELL, input_idle=60.0) as vt, NoVncClient() as a, NoVncClient() as b:
         vt.wait_text("$")
@@ -100,6 +111,7 @@ def test_input_shared_names_two_typists_and_the_viewer_count() -> None:
 USERS = {"alice": "wonderland", "bob": "builder"}
 
 
+@pytest.mark.peer
 def test_tigervnc_operators_by_user_name_under_input_one() -> None:
     """Two TigerVNC viewers on an Xvnc display, logged in as alice and bob (VeNCrypt
     TLSPlain): the status row names the holder by user name; bob's keys are not typed until
@@ -175,3 +187,18 @@ def test_tigervnc_operators_by_user_name_under_input_one() -> None:
             for proc in viewers.values():
                 proc.terminate()
                 proc.wait(10)
+
+
+@pytest.mark.unit
+def test_input_options_in_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "vncterm.toml"
+    path.write_text(
+        '[console.vm]\nunix = "/run/vm.sock"\ninput = "one"\ninput-idle = 3\n'
+        '[console.shell]\ncommand = ["sh"]\n'
+    )
+    host = load_config_file(str(path))
+    vm, shell = host.consoles["vm"], host.consoles["shell"]
+    assert (vm.input_policy, vm.input_idle) == ("one", 3.0)
+    assert (shell.input_policy, shell.input_idle) == ("shared", 5.0)
+    with pytest.raises(ConfigError):
+        config_from_args(["--input-idle", "0", "--", "sh"])

@@ -119,6 +119,7 @@ class ConsoleService:
         session.max_captures = config.max_captures
         session.pacer.rate, session.pacer.line_delay = pace_for(config)
         session.presence.policy, session.presence.idle = config.input_policy, config.input_idle
+        session.presence.audit = shared.audit
         if config.tell_size and not self.console.can_resize:
             session.size_teller = SizeTeller(
                 self.emulator,

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from .audit import AuditLog
 from .status import StatusRow
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class Presence:
 
     def __init__(self, status: StatusRow, clock: Callable[[], float] = time.monotonic) -> None:
         self.status, self.clock = status, clock
+        #: Where a change of keyboard holder is recorded (``--audit-log``), if anywhere.
+        self.audit: AuditLog | None = None
         self.policy = "shared"
         self.idle = 5.0
         self.holder: object | None = None  # --input one: who has the keyboard
@@ -90,10 +93,15 @@ class Presence:
 
     def take(self, viewer: object) -> None:
         """``viewer`` takes the keyboard (its first key, or the take-over key)."""
+        previous = self.holder
         self.holder, self._held_at = viewer, self.clock()
         self._refused.discard(id(viewer))
         if self.policy == "one":
             log.info("%s: has the keyboard", viewer)
+            if self.audit is not None and previous is not viewer:
+                self.audit.record(
+                    "keyboard", str(viewer), previous=None if previous is None else str(previous)
+                )
             self.status.show("input", f"{name_of(viewer)} has the keyboard", ttl=SHOW_TTL)
 
     def viewers_changed(self, viewers: Sequence[object]) -> None:
