@@ -2,9 +2,11 @@
 comes faster than it reads, pasted from noVNC (Node) with its own clipboard and Shift+Insert.
 
 A Linux pty gives back-pressure (a raw pty takes ~12 KB and then makes the writer wait: nothing
-is lost), so the reader here is the one that drops: like a boot loader polling a UART's 16-byte
-FIFO, it wakes every POLL seconds, reads what the pty holds and keeps only FIFO bytes of it,
-the rest overrun. A paste faster than FIFO / POLL loses text; a paced one does not.
+is lost), so the reader here is the one that drops: like a boot loader polling a UART's FIFO
+(16 bytes in a 16550; more here, so a busy CI machine delaying a wake-up by up to ~0.25 s does
+not make the paced case lose too), it wakes every POLL seconds, reads what the pty holds and
+keeps only FIFO bytes of it, the rest overrun. A paste much faster than FIFO / POLL loses
+text; one paced at 500 bytes a second does not.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from vncterm.errors import ConfigError
 from vncterm.server.paste_pacing import PASTE_TTY_RATE, PastePacer, pace_for
 from vncterm.server.status import StatusRow
 
-FIFO = 64  # bytes the reader keeps per wake-up
-POLL = 0.02  # seconds between wake-ups: it keeps up with 3200 bytes a second at most
+FIFO = 128  # bytes the reader keeps per wake-up
+POLL = 0.02  # seconds between wake-ups: it keeps up with 6400 bytes a second at most
 SHIFT, INSERT, ESCAPE = 0xFFE1, 0xFF63, 0xFF1B
 
 
