@@ -111,3 +111,4 @@ class Presence:
             self.status.show("viewers", f"{len(viewers)} viewers connected{last}", ttl=SHOW_TTL)
         if self.holder is not None and self.holder not in viewers:
             self.holder = None
+        self._refused &= {id(v) for v in viewers}  # (ids of viewers gone may be reused)
