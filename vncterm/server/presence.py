@@ -112,3 +112,5 @@ class Presence:
         if self.holder is not None and self.holder not in viewers:
             self.holder = None
         self._refused &= {id(v) for v in viewers}  # (ids of viewers gone may be reused)
+        if self._last is not None and self._last not in viewers:
+            self._last = None  # nor keep a viewer that left alive
