@@ -1,7 +1,7 @@
 """vncterm's own keys pressed in noVNC in headless Chromium, where there is no Break key and the
 browser or the operating system keeps some combinations for itself: Ctrl+Shift+B on the real
 guest (Debian's kernel and busybox under QEMU), Ctrl+Shift+F (search) and Ctrl+Shift+L (take
-the keyboard) on a shell."""
+the keyboard) on a shell, Escape stopping a paced paste on a --tty."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from test_browser import browser, page_url, wait_event, wait_same_pixels  # noqa: F401 (fixtures)
+from test_paste_pacing import TEXT, OverrunReader
 
 from vncterm.config import ConsoleSpec
 
@@ -115,3 +116,37 @@ def test_search_and_keyboard_takeover_keys_reach_vncterm_from_chromium(
         lines = vt.text()
         assert not any("not-mine" in line or "line-1line" in line for line in lines), lines
         browser.execute_script("window.rfb.disconnect()")
+
+
+def test_paced_paste_from_chromium_shows_progress_and_escape_cancels(
+    browser: webdriver.Chrome,  # noqa: F811
+    page_url: str,  # noqa: F811
+) -> None:
+    """On a --tty (paced by default), a long paste from noVNC's clipboard in Chromium shows
+    its progress on the status row (drawn on the page's canvas) and Escape pressed in the page
+    stops it; the far end got a beginning of the text and no Escape."""
+    reader = OverrunReader()
+    text = TEXT * 8
+    try:
+        with RunningVncterm([], console=ConsoleSpec("tty", reader.path)) as vt:
+            assert vt.server is not None
+            session = vt.server.session
+            browser.get(f"{page_url}?host=127.0.0.1&port={vt.port}")
+            wait_event(browser, "connect")
+            browser.execute_script("window.rfb.focus()")
+            browser.execute_script("window.rfb.clipboardPasteFrom(arguments[0])", text)
+            deadline = time.monotonic() + 10
+            while text not in vt.call(lambda: [v.clipboard.text for v in session.viewers]):
+                assert time.monotonic() < deadline, "the page's clipboard never reached vncterm"
+                time.sleep(0.05)
+            press(browser, Keys.SHIFT, key=Keys.INSERT)
+            wait_status(vt, "pasting:")
+            wait_same_pixels(browser, vt)  # the progress, on the page
+            ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+            wait_status(vt, "paste cancelled")
+            browser.execute_script("window.rfb.disconnect()")
+    finally:
+        reader.close()
+    got = bytes(reader.kept)
+    assert reader.lost == 0 and 0 < len(got) < len(text) // 2, (len(got), reader.lost)
+    assert text.replace("\n", "\r").encode().startswith(got) and b"\x1b" not in got
