@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..terminal.keymap import KeyState
+from ..terminal.keymap import KeyState, keysym_to_char
 from ..terminal.view import Selection, TerminalView
 from .status import StatusRow
 
@@ -23,15 +23,6 @@ MAX_MATCHES = 10_000
 STATUS_KEY = "search"
 ESCAPE, RETURN, KP_ENTER, BACKSPACE = 0xFF1B, 0xFF0D, 0xFF8D, 0xFF08
 MODIFIERS = range(0xFFE1, 0xFFEF)
-
-
-def keysym_char(keysym: int) -> str | None:
-    """The character a printable keysym types (Latin-1 or Unicode keysyms)."""
-    if 0x20 <= keysym <= 0x7E or 0xA0 <= keysym <= 0xFF:
-        return chr(keysym)
-    if 0x01000100 <= keysym <= 0x0110FFFF:
-        return chr(keysym - 0x01000000)
-    return None
 
 
 class ScrollbackSearch:
@@ -77,7 +68,7 @@ class ScrollbackSearch:
         elif keysym == BACKSPACE:
             self._search(self.query[:-1])
         else:
-            ch = keysym_char(keysym)
+            ch = keysym_to_char(keysym)
             if ch is not None and len(self.query) < MAX_QUERY:
                 self._search(self.query + ch)
         self._show()
