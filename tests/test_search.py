@@ -132,3 +132,22 @@ def test_matches_follow_the_history_as_its_oldest_rows_fall_off() -> None:
     view.screen_for_render()
     search._follow()
     assert search.matches == [] and "no match" in (search.status.text() or "")
+
+
+@pytest.mark.unit
+def test_a_fault_in_the_search_closes_it_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    emu = Emulator(30, 5)
+    view = TerminalView(emu)
+    search = ScrollbackSearch(view, StatusRow(), lambda: None)
+
+    def broken(needle: str) -> list[tuple[int, int, int]]:
+        raise ValueError("a hostile cell")
+
+    search._find = broken  # type: ignore[method-assign]
+    for _ in range(3):
+        search.open()
+        search.key(ord("x"), True, KeyState())
+        assert not search.active and view.offset == 0
+    assert [r.getMessage() for r in caplog.records].count(
+        "search: ValueError: a hostile cell; the search is closed"
+    ) == 1

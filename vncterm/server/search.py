@@ -10,12 +10,15 @@ the program.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from ..terminal.keymap import KeyState, keysym_to_char
 from ..terminal.view import Selection, TerminalView
 from .status import StatusRow
+
+log = logging.getLogger(__name__)
 
 #: Longest query, and most matches kept (the newest).
 MAX_QUERY = 200
@@ -36,6 +39,7 @@ class ScrollbackSearch:
         self.index = -1
         self._by_line: dict[int, list[tuple[int, int]]] = {}
         self._stamp = (0, 0, 0)  # the history the matches were found in (see _follow)
+        self._faulted = False
 
     def open(self) -> None:
         self.active, self.query, self.matches, self.index = True, "", [], -1
@@ -53,7 +57,17 @@ class ScrollbackSearch:
         self.changed()
 
     def key(self, keysym: int, down: bool, keys: KeyState) -> None:
-        """A key while the search line is open (nothing reaches the program)."""
+        """A key while the search line is open (nothing reaches the program). A fault closes
+        the search (logged once) instead of reaching the viewer's connection."""
+        try:
+            self._key(keysym, down, keys)
+        except Exception as e:
+            if not self._faulted:
+                self._faulted = True
+                log.warning("search: %s: %s; the search is closed", type(e).__name__, e)
+            self.close()
+
+    def _key(self, keysym: int, down: bool, keys: KeyState) -> None:
         keys.key(keysym, down)  # keep the modifiers
         self._follow()
         if not down or keysym in MODIFIERS:
