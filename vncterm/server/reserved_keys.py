@@ -9,8 +9,10 @@ them (Shift+Insert pastes there too, by the desktop's own rules).
 The paste keys were chosen to reach vncterm from noVNC in a browser: Shift+Insert is never a
 browser shortcut, and Ctrl+Shift+V is the paste key of most terminal emulators; browsers take
 some Ctrl combinations (Ctrl+W, Ctrl+T, Ctrl+N...) before the page sees them, but not these two.
-The same holds for Ctrl+Shift+B, the Break of keyboards and browsers that have none: a browser
-has no Break key, a laptop no Pause, and the operating system may take Ctrl-Alt combinations.
+The same holds for Ctrl+Shift+B, the Break of keyboards and browsers that have none (a browser
+has no Break key, a laptop no Pause, and the operating system may take Ctrl-Alt combinations),
+Ctrl+Shift+F (search, as in many terminal emulators) and Ctrl+Shift+L (take the keyboard);
+Ctrl+Shift+U and +E are avoided: GTK input methods take them.
 """
 
 from __future__ import annotations
