@@ -16,6 +16,7 @@ from peers.qemu_guest import QemuGuest, Serial
 
 from vncterm.cli import config_from_args
 from vncterm.config import ConsoleSpec
+from vncterm.config_file import load_config_file
 from vncterm.errors import ConfigError
 
 BOOT = 120.0
@@ -85,7 +86,7 @@ def test_guest_learns_its_size_by_cursor_report_and_by_tell_size(tmp_path: Path)
 
 
 @pytest.mark.unit
-def test_tell_size_needs_allow_resize_and_a_valid_prompt() -> None:
+def test_tell_size_needs_allow_resize_and_a_valid_prompt(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--allow-resize"):
         config_from_args(["--tell-size", "--unix", "/run/vm.sock"])
     with pytest.raises(ConfigError, match="regular expression"):
@@ -94,3 +95,10 @@ def test_tell_size_needs_allow_resize_and_a_valid_prompt() -> None:
         ["--tell-size", "--allow-resize", "--tell-size-prompt", "login: $", "--", "x"]
     )
     assert config.tell_size and config.tell_size_prompt == "login: $"
+    path = tmp_path / "vncterm.toml"
+    path.write_text(
+        '[console.vm]\nunix = "/run/vm.sock"\nallow-resize = true\ntell-size = true\n'
+        'tell-size-prompt = "login: $"\n'
+    )
+    vm = load_config_file(str(path)).consoles["vm"]
+    assert vm.tell_size and vm.allow_resize and vm.tell_size_prompt == "login: $"
