@@ -318,6 +318,47 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
         help="old recordings kept (FILE.1 .. FILE.N; default 4)",
     )
     c.add_argument(
+        "--paste-rate",
+        type=int,
+        metavar="CPS",
+        help="type pastes at most CPS bytes a second (0: at once; default 1000 on --tty, "
+        "at once elsewhere: a pty and QEMU's sockets take input only as it is read)",
+    )
+    c.add_argument(
+        "--paste-line-delay",
+        type=float,
+        metavar="MS",
+        help="pause MS milliseconds after each pasted line (default 20 on --tty, else 0)",
+    )
+    c.add_argument(
+        "--input",
+        choices=("shared", "one"),
+        default="shared",
+        help="shared: every viewer with control types (default); one: the first viewer to "
+        "type holds the keyboard until idle --input-idle seconds (Ctrl+Shift+L takes it)",
+    )
+    c.add_argument(
+        "--input-idle",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a typist holds the keyboard (--input one) or counts as typing (default 5)",
+    )
+    c.add_argument(
+        "--tell-size",
+        action="store_true",
+        help="(with --allow-resize) after a resize of a serial console, type "
+        "'stty rows R cols C' at the guest's prompt once it is quiet (the one input vncterm "
+        "makes itself; in the audit log)",
+    )
+    c.add_argument(
+        "--tell-size-prompt",
+        default=r"[$#>] ?$",
+        metavar="REGEX",
+        help="what the text left of the cursor must end with for --tell-size to type "
+        "(default '[$#>] ?$')",
+    )
+    c.add_argument(
         "--restore-screen",
         action=OnceBool,
         default=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -219,6 +220,18 @@ class Config:
     record_input: bool = False
     record_max_size: int = 64 << 20
     record_keep: int = 4
+    #: Pastes typed at most ``paste_rate`` bytes a second with a pause of ``paste_line_delay``
+    #: seconds after each line (0: at once); None: paced on a --tty only (``PASTE_TTY_*``).
+    paste_rate: int | None = None
+    paste_line_delay: float | None = None
+    #: Who may type: "shared" (every viewer with control) or "one" (the first to type, until
+    #: idle ``input_idle`` seconds).
+    input_policy: str = "shared"
+    input_idle: float = 5.0
+    #: Type ``stty rows R cols C`` into a serial console after a resize, at a quiet prompt
+    #: matching ``tell_size_prompt`` (needs ``allow_resize``).
+    tell_size: bool = False
+    tell_size_prompt: str = r"[$#>] ?$"
     #: Keep the terminal (screen, scrollback) in the state directory and show it again after
     #: vncterm restarts (``--no-restore-screen``: not).
     restore_screen: bool = True
@@ -311,6 +324,22 @@ class Config:
             raise ConfigError("--scrollback-memory must be between 1 MiB and 16 GiB")
         if not 4096 <= self.record_max_size <= 1 << 40:
             raise ConfigError("--record-max-size must be between 4 KiB and 1 TiB")
+        if self.paste_rate is not None and not 0 <= self.paste_rate <= 10_000_000:
+            raise ConfigError("--paste-rate must be between 0 and 10000000")
+        if self.paste_line_delay is not None and not 0 <= self.paste_line_delay <= 10:
+            raise ConfigError("--paste-line-delay must be between 0 and 10000 ms")
+        if self.tell_size and not self.allow_resize:
+            raise ConfigError("--tell-size needs --allow-resize")
+        if len(self.tell_size_prompt) > 200:
+            raise ConfigError("--tell-size-prompt: longer than 200 characters")
+        try:
+            re.compile(self.tell_size_prompt)
+        except re.error as e:
+            raise ConfigError(f"--tell-size-prompt: not a regular expression: {e}") from None
+        if self.input_policy not in ("shared", "one"):
+            raise ConfigError("--input must be shared or one")
+        if not 0 < self.input_idle <= 86400:
+            raise ConfigError("--input-idle must be between 0 and 86400 seconds")
         if not 0 <= self.record_keep <= 100:
             raise ConfigError("--record-keep must be between 0 and 100")
         if self.record_input and self.record_path is None:

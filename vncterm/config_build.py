@@ -165,6 +165,12 @@ def record_options(args: argparse.Namespace) -> dict[str, Any]:
         record_max_size=int(args.record_max_size * (1 << 20)),
         record_keep=args.record_keep,
         restore_screen=args.restore_screen,
+        paste_rate=args.paste_rate,
+        paste_line_delay=None if args.paste_line_delay is None else args.paste_line_delay / 1000,
+        input_policy=args.input,
+        input_idle=args.input_idle,
+        tell_size=args.tell_size,
+        tell_size_prompt=args.tell_size_prompt,
     )
 
 

@@ -83,8 +83,8 @@ class Serial:
     pty: bool = False
 
     @classmethod
-    def unix(cls, path: Path | str) -> Serial:
-        return cls(path=Path(path))
+    def unix(cls, path: Path | str, telnet: bool = False) -> Serial:
+        return cls(path=Path(path), telnet=telnet)
 
     @classmethod
     def tcp(cls, port: int | None = None, telnet: bool = False) -> Serial:
@@ -97,9 +97,9 @@ class Serial:
     def qemu_arg(self) -> str:
         if self.pty:
             return "pty"
-        if self.path is not None:
-            return f"unix:{self.path},server=on,wait=off"
         telnet = ",telnet=on" if self.telnet else ""
+        if self.path is not None:
+            return f"unix:{self.path},server=on,wait=off{telnet}"
         return f"tcp:127.0.0.1:{self.port},server=on,wait=off{telnet}"
 
     def listening(self) -> bool:

@@ -30,11 +30,13 @@ from .desktop import DesktopLink
 from .listeners import listen_on
 from .logcontext import InConsole, console_context
 from .outfile import AppendFile
+from .paste_pacing import pace_for
 from .qmp_streams import QmpLink
 from .recording import Recording
 from .screen_state import ScreenKeeper
 from .security import Gatekeeper, anonymous_tls_context, tls_context
 from .session import Session
+from .tell_size import SizeTeller, compile_prompt
 from .viewer import Viewer
 from .websocket_listen import WebSocketSetup, wss_security
 from .websocket_origin import OriginPolicy
@@ -129,6 +131,17 @@ class ConsoleService:
         session.allow_lossy = config.allow_lossy
         session.tight_gradient = config.tight_gradient
         session.max_captures = config.max_captures
+        session.pacer.rate, session.pacer.line_delay = pace_for(config)
+        session.presence.policy, session.presence.idle = config.input_policy, config.input_idle
+        session.presence.audit = shared.audit
+        if config.tell_size and not self.console.can_resize:
+            session.size_teller = SizeTeller(
+                self.emulator,
+                lambda data: self.session.console.write(data),
+                compile_prompt(config.tell_size_prompt),
+                audit=shared.audit,
+                mark=session.mark,
+            )
         session.max_width, session.max_height = config.max_framebuffer
         # DECCOLM (80/132 columns) resizes only where the program can be told
         self.emulator.allow_column_mode = session.can_resize

@@ -27,10 +27,14 @@ from ..terminal.emulator import Emulator
 from . import memory
 from .desktop import DesktopSource
 from .outfile import AppendFile
+from .paste_pacing import PastePacer
+from .presence import Presence
+from .search import ScrollbackSearch
 from .sources import BREAK_SWALLOW, FramebufferSource, TerminalSource
 from .stages import Stages
 from .status import StatusRow
 from .streams import Stream, StreamHub, Unattached
+from .tell_size import SizeTeller
 
 if TYPE_CHECKING:
     from .recording import Recording
@@ -109,6 +113,15 @@ class Session:
         )
         #: vncterm's own messages, drawn over the bottom row (never into the terminal).
         self.status = StatusRow(self._status_changed)
+        #: Pastes, typed at once or paced (``--paste-rate``); Escape cancels a paced one.
+        self.pacer = PastePacer(self.write_input, self.status)
+        self.terminal.paste_out, self.terminal.cancel_paste = self.pacer.paste, self.pacer.cancel
+        #: Who is here and who may type (``--input``).
+        self.presence = Presence(self.status)
+        #: Types ``stty rows R cols C`` after a resize (``--tell-size``), when there is one.
+        self.size_teller: SizeTeller | None = None
+        #: The scrollback search line (Ctrl+Shift+F), shared like the view.
+        self.search = ScrollbackSearch(self.terminal.view, self.status, self._schedule_flush)
         self.view = self.terminal.view
         self.terminal.release()  # no viewer yet: no framebuffer (see attach)
         #: Every framebuffer source viewers can be shown (the terminal; a desktop when proxied).
@@ -137,6 +150,8 @@ class Session:
         when a viewer is ready. Each stage is contained (``stages.Stages``): a fault in one is
         logged once, and the other stages still get the bytes."""
         stages = self.stages
+        if self.size_teller is not None:
+            self.size_teller.output()
         if self.log_file is not None:
             stages.run("log", self.log_file.write, data)  # it reports its own write errors
         if self.recording is not None:
@@ -363,6 +378,8 @@ class Session:
             log.info("terminal resized to %dx%d", cols, rows)
             self.emulator.resize(cols, rows)
             self.console.resize(cols, rows)
+            if self.size_teller is not None:
+                self.size_teller.resized(cols, rows)
             if self.recording is not None:
                 self.stages.run("record", self.recording.resize, cols, rows)
             if self.screen_changed is not None:
@@ -381,6 +398,8 @@ class Session:
     def write_input(self, data: bytes) -> None:
         """Keys and pastes from viewers (typing returns the view to the live screen)."""
         if data:
+            if self.size_teller is not None:
+                self.size_teller.typed()
             if self.view.offset:
                 self.view.to_live()
                 self._schedule_flush()
@@ -499,6 +518,7 @@ class Session:
         self.viewers.append(viewer)
         log.info("%s: attached (%d viewer(s))", viewer, len(self.viewers))
         self.mark(f"viewer connected: {viewer} ({len(self.viewers)} viewer(s))")
+        self.presence.viewers_changed(self.viewers)
 
     def detach(self, viewer: SessionViewer) -> None:
         if self.viewers == [viewer] and not self._closed:  # the last one: no framebuffer
@@ -508,6 +528,7 @@ class Session:
             self.viewers.remove(viewer)
             log.info("%s: detached (%d viewer(s))", viewer, len(self.viewers))
             self.mark(f"viewer disconnected: {viewer} ({len(self.viewers)} viewer(s))")
+            self.presence.viewers_changed(self.viewers)
 
     async def final_updates(self, timeout: float = 1.0) -> None:
         """Give every viewer the last screen (the console ended); wait at most ``timeout``."""
@@ -524,6 +545,9 @@ class Session:
     def close(self) -> None:
         self._closed = True
         self.status.close()
+        self.pacer.close()
+        if self.size_teller is not None:
+            self.size_teller.close()
         for viewer in list(self.viewers):
             viewer.close("the console has ended")
         for stream in self.streams.streams.values():
