@@ -4,6 +4,7 @@ gets (the desktop's side is a real ``DesktopClient`` talking to a real ``ServerC
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -16,8 +17,10 @@ from vncterm.rfb import events
 from vncterm.rfb.connection import ServerConnection
 from vncterm.server.desktop import DesktopSource
 from vncterm.server.input import ViewerInput
+from vncterm.server.presence import Presence
 from vncterm.server.reserved_keys import Action
 from vncterm.server.sources import FramebufferSource, TerminalSource
+from vncterm.server.status import StatusRow
 from vncterm.terminal.emulator import Emulator
 
 pytestmark = pytest.mark.unit
@@ -108,6 +111,9 @@ class Owner:
         self.audit: dict[str, int] = {}
         self.shown: list[Action] = []
         self.pastes = 0
+        self.session = SimpleNamespace(
+            presence=Presence(StatusRow()), viewers=[self], search=SimpleNamespace(active=False)
+        )
         self.input = ViewerInput(self, self.paste)
 
     def may_control(self) -> bool:

@@ -171,8 +171,17 @@ def test_vim_session_recorded_and_played_back_by_asciinema(tmp_path: Path) -> No
         assert vt.server is not None
         session = vt.server.session
         vt.call(lambda: session.resize(100, 30))  # vim redraws at the new size (SIGWINCH)
-        time.sleep(1.0)
+        # vim takes Escape only once 'timeoutlen' (1 s under -u NONE) passed without more keys:
+        # the screen to compare is the one it leaves when it has nothing more to draw
+        deadline = time.monotonic() + 15
         screen = vt.text()
+        while True:
+            time.sleep(0.5)
+            now = vt.text()
+            if now == screen and not any("-- INSERT --" in line for line in now):
+                break
+            assert time.monotonic() < deadline, "vim never settled:\n" + "\n".join(now)
+            screen = now
     header, events = parse(path)
     assert (header["width"], header["height"]) == (80, 25)
     codes = {e[1] for e in events}

@@ -273,6 +273,13 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
     )
     c.add_argument("--tty", metavar="PATH[,baud=N]", help="an existing tty or serial device")
     c.add_argument(
+        "--qmp",
+        metavar="PATH",
+        help="a QEMU's QMP socket (-qmp unix:PATH,server=on,wait=off): its first serial "
+        "chardev is rendered (unless --unix/--tcp names one), every other socket chardev "
+        "is a stream, followed as devices come and go; BREAK through QMP",
+    )
+    c.add_argument(
         "--charset",
         choices=("utf-8", "cp437", "latin-1"),
         default="utf-8",
@@ -311,6 +318,47 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
         default=4,
         metavar="N",
         help="old recordings kept (FILE.1 .. FILE.N; default 4)",
+    )
+    c.add_argument(
+        "--paste-rate",
+        type=int,
+        metavar="CPS",
+        help="type pastes at most CPS bytes a second (0: at once; default 1000 on --tty, "
+        "at once elsewhere: a pty and QEMU's sockets take input only as it is read)",
+    )
+    c.add_argument(
+        "--paste-line-delay",
+        type=float,
+        metavar="MS",
+        help="pause MS milliseconds after each pasted line (default 20 on --tty, else 0)",
+    )
+    c.add_argument(
+        "--input",
+        choices=("shared", "one"),
+        default="shared",
+        help="shared: every viewer with control types (default); one: the first viewer to "
+        "type holds the keyboard until idle --input-idle seconds (Ctrl+Shift+L takes it)",
+    )
+    c.add_argument(
+        "--input-idle",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a typist holds the keyboard (--input one) or counts as typing (default 5)",
+    )
+    c.add_argument(
+        "--tell-size",
+        action="store_true",
+        help="(with --allow-resize) after a resize of a serial console, type "
+        "'stty rows R cols C' at the guest's prompt once it is quiet (the one input vncterm "
+        "makes itself; in the audit log)",
+    )
+    c.add_argument(
+        "--tell-size-prompt",
+        default=r"[$#>] ?$",
+        metavar="REGEX",
+        help="what the text left of the cursor must end with for --tell-size to type "
+        "(default '[$#>] ?$')",
     )
     c.add_argument(
         "--restore-screen",
@@ -549,10 +597,10 @@ def add_publish_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--keepalive",
         type=float,
-        default=0.0,
+        default=30.0,
         metavar="S",
         help="an empty FramebufferUpdate after S seconds without an update, so that proxies "
-        "do not cut a quiet viewer (default 0: off)",
+        "do not cut a quiet viewer (default 30; 0: off)",
     )
     g.add_argument(
         "--host-id",

@@ -10,6 +10,10 @@ stream announcements without sending the screen. ::
     capture = await client.open("console")
     capture.write(b"echo hi\\r")
     print(await capture.read())
+
+It also asks for vncterm's stream states (``rfb.streams.STREAM_STATE_ENCODING``): ``states``
+holds each stream's last state (the guest has it open or not, vncterm attached or not), and
+``changes()`` yields every addition, removal and state as it arrives.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import asyncio
 import contextlib
 import ssl
 import struct
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from .errors import ProtocolError
@@ -26,6 +31,8 @@ from .rfb import auth, streams, vencrypt
 from .rfb.constants import ClientMsg, Encoding, SecurityResult, SecurityType, ServerMsg
 
 _READ_LIMIT = 1 << 20
+#: Changes kept for :meth:`StreamClient.changes` (older ones are dropped).
+MAX_CHANGES = 1024
 #: Seconds :meth:`StreamClient.close` waits for the server to end the connection.
 CLOSE_WAIT = 2.0
 
@@ -124,6 +131,9 @@ class StreamClient:
         self._reader = reader
         self._writer = writer
         self.streams: list[str] = []
+        #: The last state of each stream (servers that send states: vncterm).
+        self.states: dict[str, streams.StreamState] = {}
+        self._changes: deque[streams.StreamChange] = deque(maxlen=MAX_CHANGES)
         self.name = ""
         self._changed = asyncio.Event()
         self._first_update = asyncio.Event()
@@ -200,7 +210,7 @@ class StreamClient:
         header = await r.readexactly(24)
         (n,) = struct.unpack(">I", header[20:24])
         self.name = (await r.readexactly(n)).decode(errors="replace")
-        encodings = (Encoding.RAW, streams.STREAM_ENCODING)
+        encodings = (Encoding.RAW, streams.STREAM_ENCODING, streams.STREAM_STATE_ENCODING)
         self._send(
             struct.pack(
                 f">BxH{len(encodings)}i", ClientMsg.SET_ENCODINGS, len(encodings), *encodings
@@ -298,6 +308,15 @@ class StreamClient:
                         self.streams.append(name)
                     elif x == 1 and name in self.streams:
                         self.streams.remove(name)
+                        self.states.pop(name, None)
+                    self._changes.append((name, x == 0))
+                    self._changed.set()
+                elif enc == streams.STREAM_STATE_ENCODING:
+                    (n,) = struct.unpack(">I", await r.readexactly(4))
+                    name = (await r.readexactly(n)).decode(errors="replace")
+                    state = streams.StreamState.from_flags(name, x)
+                    self.states[name] = state
+                    self._changes.append(state)
                     self._changed.set()
                 else:
                     raise ProtocolError(f"unexpected encoding {enc}")
@@ -362,6 +381,32 @@ class StreamClient:
                 await self._changed.wait()
 
         await asyncio.wait_for(present(), timeout)
+
+    async def wait_for_state(
+        self, name: str, check: Callable[[streams.StreamState], bool], timeout: float = 10.0
+    ) -> streams.StreamState:
+        """Wait until stream ``name``'s state passes ``check``; that state."""
+
+        async def reached() -> streams.StreamState:
+            while (state := self.states.get(name)) is None or not check(state):
+                if self.closed.is_set():
+                    raise ConnectionError("connection closed")
+                self._changed.clear()
+                await self._changed.wait()
+            return state
+
+        return await asyncio.wait_for(reached(), timeout)
+
+    async def changes(self) -> AsyncIterator[streams.StreamChange]:
+        """Every addition ``(name, True)``, removal ``(name, False)`` and state, as they come
+        (from the connection's start; the oldest are dropped past MAX_CHANGES)."""
+        while True:
+            while self._changes:
+                yield self._changes.popleft()
+            if self.closed.is_set():
+                return
+            self._changed.clear()
+            await self._changed.wait()
 
     async def open(self, name: str, timeout: float = 10.0) -> Capture:
         """Start capturing ``name``. Raises LookupError if the server refuses."""

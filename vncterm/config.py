@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -160,6 +161,8 @@ class Config:
     #: None: run ``command`` on a new pty.
     console: ConsoleSpec | None = None
     stream_name: str = "console"
+    #: A QEMU's QMP socket: its chardevs become streams, its first serial the console.
+    qmp: str | None = None
     log_path: str | None = None
     streams: list[tuple[str, ConsoleSpec]] = field(default_factory=list)
     #: A guest desktop to proxy: reverse connections accepted here ...
@@ -217,12 +220,24 @@ class Config:
     record_input: bool = False
     record_max_size: int = 64 << 20
     record_keep: int = 4
+    #: Pastes typed at most ``paste_rate`` bytes a second with a pause of ``paste_line_delay``
+    #: seconds after each line (0: at once); None: paced on a --tty only (``PASTE_TTY_*``).
+    paste_rate: int | None = None
+    paste_line_delay: float | None = None
+    #: Who may type: "shared" (every viewer with control) or "one" (the first to type, until
+    #: idle ``input_idle`` seconds).
+    input_policy: str = "shared"
+    input_idle: float = 5.0
+    #: Type ``stty rows R cols C`` into a serial console after a resize, at a quiet prompt
+    #: matching ``tell_size_prompt`` (needs ``allow_resize``).
+    tell_size: bool = False
+    tell_size_prompt: str = r"[$#>] ?$"
     #: Keep the terminal (screen, scrollback) in the state directory and show it again after
     #: vncterm restarts (``--no-restore-screen``: not).
     restore_screen: bool = True
     #: An empty FramebufferUpdate answers a request held this many seconds without an update
     #: (proxies cut silent connections); 0: off.
-    keepalive: float = 0.0
+    keepalive: float = 30.0
     #: WebSocket Pings every this many seconds on an open WebSocket; 0: none.
     websocket_ping: float = 30.0
     #: A noVNC installation served over HTTP on the WebSocket listeners (``--web DIR``).
@@ -230,8 +245,10 @@ class Config:
 
     def validate(self) -> None:
         """Refuse configurations that cannot work or are unsafe."""
-        if not self.command and self.console is None:
+        if not self.command and self.console is None and self.qmp is None:
             raise ConfigError("no command to run")
+        if self.qmp is not None and self.command and self.console is None:
+            raise ConfigError("--qmp renders the guest's serial console: it takes no command")
         names = [self.stream_name] + [name for name, _ in self.streams]
         if len(set(names)) != len(names):
             raise ConfigError(f"stream names must be unique: {', '.join(names)}")
@@ -307,6 +324,22 @@ class Config:
             raise ConfigError("--scrollback-memory must be between 1 MiB and 16 GiB")
         if not 4096 <= self.record_max_size <= 1 << 40:
             raise ConfigError("--record-max-size must be between 4 KiB and 1 TiB")
+        if self.paste_rate is not None and not 0 <= self.paste_rate <= 10_000_000:
+            raise ConfigError("--paste-rate must be between 0 and 10000000")
+        if self.paste_line_delay is not None and not 0 <= self.paste_line_delay <= 10:
+            raise ConfigError("--paste-line-delay must be between 0 and 10000 ms")
+        if self.tell_size and not self.allow_resize:
+            raise ConfigError("--tell-size needs --allow-resize")
+        if len(self.tell_size_prompt) > 200:
+            raise ConfigError("--tell-size-prompt: longer than 200 characters")
+        try:
+            re.compile(self.tell_size_prompt)
+        except re.error as e:
+            raise ConfigError(f"--tell-size-prompt: not a regular expression: {e}") from None
+        if self.input_policy not in ("shared", "one"):
+            raise ConfigError("--input must be shared or one")
+        if not 0 < self.input_idle <= 86400:
+            raise ConfigError("--input-idle must be between 0 and 86400 seconds")
         if not 0 <= self.record_keep <= 100:
             raise ConfigError("--record-keep must be between 0 and 100")
         if self.record_input and self.record_path is None:

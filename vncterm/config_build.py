@@ -86,7 +86,7 @@ def console_config(args: argparse.Namespace, default_listen: Sequence[str]) -> C
     if command and command[0] == "--":
         command = command[1:]
     console = console_spec(args, command)
-    if not command and console is None:
+    if not command and console is None and not args.qmp:
         command = [default_shell()]
     cols, rows = parse_geometry(args.geometry)
     listen = [ListenAddress.parse(a) for a in (args.listen or default_listen)]
@@ -110,6 +110,7 @@ def console_config(args: argparse.Namespace, default_listen: Sequence[str]) -> C
         insecure=args.insecure,
         console=console,
         stream_name=args.stream_name,
+        qmp=args.qmp,
         log_path=args.log,
         streams=[ConsoleSpec.parse_stream(s) for s in args.stream],
         allow_resize=args.allow_resize,
@@ -164,6 +165,12 @@ def record_options(args: argparse.Namespace) -> dict[str, Any]:
         record_max_size=int(args.record_max_size * (1 << 20)),
         record_keep=args.record_keep,
         restore_screen=args.restore_screen,
+        paste_rate=args.paste_rate,
+        paste_line_delay=None if args.paste_line_delay is None else args.paste_line_delay / 1000,
+        input_policy=args.input,
+        input_idle=args.input_idle,
+        tell_size=args.tell_size,
+        tell_size_prompt=args.tell_size_prompt,
     )
 
 

@@ -32,12 +32,13 @@ from .errors import ConfigError
 TABLES = ("vncterm", "defaults", "console")
 #: The keys that choose a console's backend: a console that sets one of them takes none of
 #: them from ``[defaults]`` (a default ``command`` does not fight a console's ``unix``).
-BACKEND_KEYS = frozenset({"command", "unix", "tcp", "tty"})
+BACKEND_KEYS = frozenset({"command", "unix", "tcp", "tty", "qmp"})
 #: Keys whose value is a path, relative to the file's directory ...
 PATH_KEYS = frozenset(
     {
         "unix",
         "tty",
+        "qmp",
         "log",
         "record",
         "password-file",

@@ -1,6 +1,8 @@
 """``vncterm-stream``: list a vncterm's tunnelled streams, or bridge one to stdio or a socket.
 
-vncterm-stream HOST:PORT                  list the streams
+vncterm-stream HOST:PORT                  list the streams (--states: and their states;
+                                          --wait NAME: once NAME is there; --watch: every
+                                          change as it comes)
 vncterm-stream HOST:PORT NAME             bridge NAME to stdin/stdout (raw mode on a tty;
                                           Ctrl-] quits, like telnet and virsh console)
 vncterm-stream HOST:PORT NAME --listen unix:PATH
@@ -24,6 +26,7 @@ from . import __version__
 from .client import Capture, StreamClient, TlsOptions
 from .config import ListenAddress
 from .errors import ConfigError, ProtocolError
+from .rfb.streams import StreamChange, StreamState
 
 ESCAPE = b"\x1d"  # Ctrl-]
 #: With stdin not a terminal, after it ends, output is copied until quiet this long.
@@ -164,13 +167,40 @@ async def serve_unix(client: StreamClient, name: str, path: str) -> int:
     return 0
 
 
+def state_text(state: StreamState | None) -> str:
+    """A stream's state in words: the guest's side, then vncterm's."""
+    if state is None:
+        return "state unknown"
+    guest = {None: "guest -", True: "guest open", False: "guest closed"}[state.guest_open]
+    return f"{guest}, {'attached' if state.connected else 'not attached'}"
+
+
+def change_text(change: StreamChange) -> str:
+    """One line of ``--watch``: ``+ NAME``, ``- NAME`` or ``= NAME: STATE``."""
+    if isinstance(change, StreamState):
+        return f"= {change.name}: {state_text(change)}"
+    name, added = change
+    return f"{'+' if added else '-'} {name}"
+
+
+async def list_streams(client: StreamClient, args: argparse.Namespace) -> int:
+    """List the streams (after ``--wait``), with ``--states``; or ``--watch`` the changes."""
+    for name in args.wait:
+        await client.wait_for_stream(name, timeout=args.timeout)
+    if args.watch:
+        async for change in client.changes():
+            print(change_text(change), flush=True)
+        return 0
+    for name in await client.list_streams():
+        print(f"{name}\t{state_text(client.states.get(name))}" if args.states else name)
+    return 0
+
+
 async def amain(args: argparse.Namespace) -> int:
     client = await _connect(args)
     try:
         if args.stream is None:
-            for name in await client.list_streams():
-                print(name)
-            return 0
+            return await list_streams(client, args)
         await client.wait_for_stream(args.stream, timeout=args.timeout)
         if args.listen:
             addr = ListenAddress.parse(args.listen)
@@ -185,7 +215,8 @@ async def amain(args: argparse.Namespace) -> int:
 DESCRIPTION = """\
 List a vncterm's tunnelled streams, or bridge one to stdin/stdout or a local socket.
 
-  vncterm-stream HOST:PORT                  list the streams
+  vncterm-stream HOST:PORT                  list the streams (--states, --wait NAME,
+                                            --watch)
   vncterm-stream HOST:PORT NAME             bridge NAME to stdin/stdout (raw mode on a
                                             terminal; Ctrl-] quits)
   vncterm-stream HOST:PORT NAME --listen unix:PATH
@@ -233,6 +264,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         default=10.0,
         help="seconds to wait for the stream to appear (default 10)",
+    )
+    p.add_argument(
+        "--wait",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="(listing) first wait, up to --timeout, for stream NAME to appear (repeatable)",
+    )
+    p.add_argument(
+        "--states",
+        action="store_true",
+        help="(listing) each stream's state too: the guest has it open or not, vncterm "
+        "attached to it or not",
+    )
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="(listing) print every stream added (+), removed (-) and state (=) as it comes, "
+        "until the server ends the connection",
     )
     p.add_argument("--version", action="version", version=f"vncterm-stream {__version__}")
     args = p.parse_args(argv)

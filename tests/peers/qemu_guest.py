@@ -83,8 +83,8 @@ class Serial:
     pty: bool = False
 
     @classmethod
-    def unix(cls, path: Path | str) -> Serial:
-        return cls(path=Path(path))
+    def unix(cls, path: Path | str, telnet: bool = False) -> Serial:
+        return cls(path=Path(path), telnet=telnet)
 
     @classmethod
     def tcp(cls, port: int | None = None, telnet: bool = False) -> Serial:
@@ -97,9 +97,9 @@ class Serial:
     def qemu_arg(self) -> str:
         if self.pty:
             return "pty"
-        if self.path is not None:
-            return f"unix:{self.path},server=on,wait=off"
         telnet = ",telnet=on" if self.telnet else ""
+        if self.path is not None:
+            return f"unix:{self.path},server=on,wait=off{telnet}"
         return f"tcp:127.0.0.1:{self.port},server=on,wait=off{telnet}"
 
     def listening(self) -> bool:
@@ -126,12 +126,18 @@ class QemuGuest:
         memory_mb: int = 256,
         monitor: bool = True,
         extra_args: str = "",
+        qmp: bool = False,
+        devices: list[str] | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.serials = serials
         self.memory_mb = memory_mb
         self.monitor_path: Path | None = self.workdir / "monitor.sock" if monitor else None
+        #: The QMP socket (``qmp=True``), a unix server socket like the monitor's.
+        self.qmp_path: Path | None = self.workdir / "qmp.sock" if qmp else None
+        #: More QEMU arguments, e.g. ``["-device", "virtio-serial-pci", "-chardev", ...]``.
+        self.devices = list(devices or [])
         self.kernel = find_kernel()
         self.initrd = build()
         shells = ",".join(f"ttyS{i}" for i in range(len(serials)))
@@ -169,7 +175,9 @@ class QemuGuest:
             cmd += ["-serial", serial.qemu_arg()]
         if self.monitor_path is not None:
             cmd += ["-monitor", f"unix:{self.monitor_path},server=on,wait=off"]
-        return cmd
+        if self.qmp_path is not None:
+            cmd += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        return cmd + self.devices
 
     def start(self, timeout: float = 10.0) -> None:
         """Start QEMU and return once every socket listens (the guest is still booting)."""
@@ -178,8 +186,9 @@ class QemuGuest:
         for serial in self.serials:
             if serial.path is not None:
                 serial.path.unlink(missing_ok=True)
-        if self.monitor_path is not None:
-            self.monitor_path.unlink(missing_ok=True)
+        for path in (self.monitor_path, self.qmp_path):
+            if path is not None:
+                path.unlink(missing_ok=True)
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -197,6 +206,7 @@ class QemuGuest:
         while (
             not all(s.listening() for s in self.serials)
             or (self.monitor_path is not None and not self.monitor_path.exists())
+            or (self.qmp_path is not None and not self.qmp_path.exists())
             or len(self.ptys) < want_ptys
         ):
             self.ptys = self._ptys(log_start)
@@ -233,8 +243,9 @@ class QemuGuest:
         for serial in self.serials:
             if serial.path is not None:
                 serial.path.unlink(missing_ok=True)
-        if self.monitor_path is not None:
-            self.monitor_path.unlink(missing_ok=True)
+        for path in (self.monitor_path, self.qmp_path):
+            if path is not None:
+                path.unlink(missing_ok=True)
 
     def _ptys(self, log_start: int) -> list[str]:
         """The ptys QEMU made, as its log of this start names them."""

@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Final, cast
+from collections.abc import Callable
+from typing import Any, Final, cast
 
 from .reattach import MAX_PENDING_WRITE, ReattachingConsole
 
@@ -191,6 +192,10 @@ class SocketConsole(ReattachingConsole):
         self._filter = TelnetFilter()
         self._paused = False
         self._held = bytearray()  # bytes read while paused, delivered on resume
+        #: Sends a BREAK some other way (QMP ``chardev-send-break``) when not telnet: a
+        #: future done once the BREAK is on the line (None: it cannot be sent now).
+        self.break_hook: Callable[[], asyncio.Future[Any] | None] | None = None
+        self._after_break: bytearray | None = None  # writes held until the BREAK is done
 
     async def _attach(self) -> asyncio.Future[str]:
         loop = asyncio.get_running_loop()
@@ -238,14 +243,30 @@ class SocketConsole(ReattachingConsole):
 
     def write(self, data: bytes) -> None:
         """Queue bytes for the guest; dropped while detached or beyond the write cap."""
-        if data:
+        if data and self._after_break is not None:  # the SysRq key must follow the BREAK
+            if len(self._after_break) + len(data) <= self.max_pending_write:
+                self._after_break += data
+        elif data:
             self._send(TelnetFilter.escape(data) if self.telnet else data)
 
     def send_break(self) -> bool:
-        """IAC BREAK on a telnet chardev (QEMU makes it a UART break); False otherwise."""
+        """IAC BREAK on a telnet chardev (QEMU makes it a UART break), else through
+        :attr:`break_hook` when there is one; False when neither can."""
         if not self.telnet:
-            return False
+            done = self.break_hook() if self.break_hook is not None else None
+            if done is None:
+                return False
+            if self._after_break is None:
+                self._after_break = bytearray()
+            done.add_done_callback(self._break_done)
+            return True
         return self._send(bytes((IAC, BREAK)))
+
+    def _break_done(self, _: object) -> None:
+        """The BREAK went out another way: the keys typed meanwhile follow it."""
+        held, self._after_break = self._after_break, None
+        if held:
+            self.write(bytes(held))
 
     def pending_write(self) -> int:
         """Bytes written but still queued for the socket."""

@@ -82,6 +82,8 @@ class ServerConnection:
         self.fence_announced = False
         #: The number stream rectangles are announced with, None if the viewer gets no streams.
         self.stream_encoding: int | None = None
+        #: Set when the viewer also listed the stream-state pseudo-encoding.
+        self.stream_states = False
         self.width = 0
         self.height = 0
         self._in = bytearray()
@@ -230,13 +232,19 @@ class ServerConnection:
         for i in range(0, len(data), streams.MAX_DATA):
             self.send(streams.data_message(stream_id, data[i : i + streams.MAX_DATA]))
 
-    def stream_announcements(self, changes: Iterable[tuple[str, bool]]) -> list[EncodedRect]:
-        """Rectangles announcing stream additions/removals, for the next FramebufferUpdate."""
+    def stream_announcements(self, changes: Iterable[streams.StreamChange]) -> list[EncodedRect]:
+        """Rectangles announcing stream additions/removals (and states, to a viewer that
+        asked for them), for the next FramebufferUpdate."""
         if self.stream_encoding is None:
             return []
         out = []
-        for name, added in changes:
-            rect, payload = streams.announcement(name, added)
+        for change in changes:
+            if isinstance(change, streams.StreamState):
+                if self.stream_states:
+                    rect, payload = change.rect()
+                    out.append(EncodedRect(rect, streams.STREAM_STATE_ENCODING, payload))
+                continue
+            rect, payload = streams.announcement(*change)
             out.append(EncodedRect(rect, self.stream_encoding, payload))
         return out
 
@@ -438,6 +446,7 @@ class ServerConnection:
         replies owed the first time it lists a pseudo-encoding that asks for one."""
         self.encodings = encodings
         self.stream_encoding = streams.stream_encoding_for(encodings)
+        self.stream_states = streams.wants_states(encodings)
         if Encoding.EXTENDED_CLIPBOARD in encodings and not self.extended_clipboard:
             # from now on cut text lengths are signed; tell the viewer what we handle
             self.extended_clipboard = True

@@ -12,12 +12,19 @@ Wire format (first proposed for QEMU character devices on pseudo-encoding -260):
 a viewer gets stream rectangles if it lists :data:`STREAM_ENCODING` (vncterm's own unambiguous
 number), or lists -260 *without* Tight (7); a viewer listing Tight and -260 means Tight PNG and
 never sees a stream rectangle. Rectangles carry the number the viewer asked with.
+
+Stream states (vncterm's own addition, only for a viewer that also lists
+:data:`STREAM_STATE_ENCODING`): a rectangle of that pseudo-encoding with x = state flags
+(:data:`STATE_GUEST_OPEN`, :data:`STATE_GUEST_KNOWN`, :data:`STATE_CONNECTED`), y, w and h 0,
+payload U32 length + name, after a stream's addition and whenever its state changes. A viewer
+that lists only the base numbers gets exactly the base format.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..errors import ProtocolError
 from ..geometry import Rect
@@ -27,6 +34,14 @@ from .constants import Encoding
 STREAM_ENCODING_260 = Encoding.TIGHT_PNG_OR_STREAM
 #: vncterm's unambiguous number for the same extension ("VTST"; listed by no registry).
 STREAM_ENCODING = 0x56545354
+#: vncterm's stream-state pseudo-encoding ("VTSU", next to VTST; listed by no registry).
+STREAM_STATE_ENCODING = 0x56545355
+
+#: State flags (the rectangle's x): the guest has the port open; the guest's side is known
+#: at all (a plain serial port reports nothing); vncterm is attached to the device's backend.
+STATE_GUEST_OPEN = 1
+STATE_GUEST_KNOWN = 2
+STATE_CONNECTED = 4
 
 QEMU_MSG = 255
 STREAM_SUBTYPE = 2
@@ -46,6 +61,44 @@ def stream_encoding_for(encodings: Sequence[int]) -> int | None:
     if STREAM_ENCODING_260 in encodings and Encoding.TIGHT not in encodings:
         return int(STREAM_ENCODING_260)
     return None
+
+
+@dataclass(frozen=True)
+class StreamState:
+    """A stream's state: whether the guest has it open (None: unknown) and whether vncterm
+    is attached to its backend (for a device connected on demand: while it is captured)."""
+
+    name: str
+    guest_open: bool | None = None
+    connected: bool = False
+
+    @property
+    def flags(self) -> int:
+        known = self.guest_open is not None
+        return (
+            (STATE_GUEST_OPEN if self.guest_open else 0)
+            | (STATE_GUEST_KNOWN if known else 0)
+            | (STATE_CONNECTED if self.connected else 0)
+        )
+
+    @classmethod
+    def from_flags(cls, name: str, flags: int) -> StreamState:
+        guest = bool(flags & STATE_GUEST_OPEN) if flags & STATE_GUEST_KNOWN else None
+        return cls(name, guest, bool(flags & STATE_CONNECTED))
+
+    def rect(self) -> tuple[Rect, bytes]:
+        """The state rectangle (pseudo-encoding :data:`STREAM_STATE_ENCODING`) and payload."""
+        data = self.name.encode()
+        return Rect(self.flags, 0, 0, 0), _U32.pack(len(data)) + data
+
+
+#: One change announced to stream clients: (name, added) or a new state.
+StreamChange = tuple[str, bool] | StreamState
+
+
+def wants_states(encodings: Sequence[int]) -> bool:
+    """Whether a SetEncodings list asks for stream states (and gets streams at all)."""
+    return STREAM_STATE_ENCODING in encodings and stream_encoding_for(encodings) is not None
 
 
 def announcement(name: str, added: bool) -> tuple[Rect, bytes]:

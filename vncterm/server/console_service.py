@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from ..config import Config, ListenAddress
 from ..console.base import Console
 from ..console.factory import make_console
+from ..console.qmp_serial import QmpSerialConsole
 from ..console.spawn import READ_TIME_SHARED, SpawnConsole
 from ..render.font import CellFont
 from ..render.renderer import TerminalRenderer
@@ -29,10 +30,13 @@ from .desktop import DesktopLink
 from .listeners import listen_on
 from .logcontext import InConsole, console_context
 from .outfile import AppendFile
+from .paste_pacing import pace_for
+from .qmp_streams import QmpLink
 from .recording import Recording
 from .screen_state import ScreenKeeper
 from .security import Gatekeeper, anonymous_tls_context, tls_context
 from .session import Session
+from .tell_size import SizeTeller, compile_prompt
 from .viewer import Viewer
 from .websocket_listen import WebSocketSetup, wss_security
 from .websocket_origin import OriginPolicy
@@ -127,6 +131,17 @@ class ConsoleService:
         session.allow_lossy = config.allow_lossy
         session.tight_gradient = config.tight_gradient
         session.max_captures = config.max_captures
+        session.pacer.rate, session.pacer.line_delay = pace_for(config)
+        session.presence.policy, session.presence.idle = config.input_policy, config.input_idle
+        session.presence.audit = shared.audit
+        if config.tell_size and not self.console.can_resize:
+            session.size_teller = SizeTeller(
+                self.emulator,
+                lambda data: self.session.console.write(data),
+                compile_prompt(config.tell_size_prompt),
+                audit=shared.audit,
+                mark=session.mark,
+            )
         session.max_width, session.max_height = config.max_framebuffer
         # DECCOLM (80/132 columns) resizes only where the program can be told
         self.emulator.allow_column_mode = session.can_resize
@@ -137,6 +152,8 @@ class ConsoleService:
         self.servers: list[asyncio.AbstractServer] = []
         self.addresses: list[tuple[str, int] | str] = []
         self.desktop_link: DesktopLink | None = None
+        #: The guest's QMP socket (``--qmp``): its chardevs as streams.
+        self.qmp: QmpLink | None = None
         #: "starting", "running", "exited N", "restarting", "failed: why", "stopped".
         self.state = "starting"
         self.exit_status: int | None = None
@@ -148,11 +165,18 @@ class ConsoleService:
         if not self.single:
             return f"{self.name} on {host}"
         spec = self.config.console
-        what = spec.describe() if spec is not None else os.path.basename(self.config.command[0])
+        if spec is not None:
+            what = spec.describe()
+        elif self.config.command:
+            what = os.path.basename(self.config.command[0])
+        else:
+            what = f"QEMU {self.config.qmp}"
         return f"{what} on {host}"
 
     def _make_console(self, cols: int, rows: int) -> Console:
         c = self.config
+        if c.qmp is not None and c.console is None:
+            return QmpSerialConsole(c.qmp)
         console = make_console(c.console, c.command, cols, rows)
         if not self.single and isinstance(console, SpawnConsole):
             console.read_time = READ_TIME_SHARED  # the loop is shared with other consoles
@@ -263,6 +287,9 @@ class ConsoleService:
             )
             await self.desktop_link.start()
         self.session.streams.availability_changed(cfg.stream_name)
+        if cfg.qmp is not None:
+            self.qmp = QmpLink(cfg.qmp, self.session, lambda: self.console, cfg.console)
+            self.qmp.start()
         for stream_name, spec in cfg.streams:
             backend = make_console(spec, [], cfg.cols, cfg.rows)
             await self.session.add_stream(stream_name, backend)
@@ -388,6 +415,8 @@ class ConsoleService:
         self.stop_listening()
         if self.desktop_link is not None:
             await self.desktop_link.close()
+        if self.qmp is not None:
+            self.qmp.close()
         if final:
             await self.session.final_updates(timeout=1.0)
         for viewer in list(self.session.viewers):

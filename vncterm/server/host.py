@@ -422,6 +422,9 @@ def screen_path(state_dir: str, name: str, config: Config, single: bool) -> str:
     same way finds its own."""
     if single:
         what = config.console.describe() if config.console is not None else config.command
-        key = json.dumps([what, [str(a) for a in config.listen]])
+        parts: list[object] = [what, [str(a) for a in config.listen]]
+        if config.qmp is not None:  # a guest found through QMP (names without it unchanged)
+            parts.append(config.qmp)
+        key = json.dumps(parts)
         name = "console-" + hashlib.sha256(key.encode()).hexdigest()[:16]
     return os.path.join(state_dir, "screens", f"{name}.json.gz")

@@ -10,10 +10,13 @@ refused and counted for the audit log).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .reserved_keys import Action, lookup
 from .sources import FramebufferSource, InputState, TerminalSource
+
+if TYPE_CHECKING:
+    from .session import Session
 
 
 class InputOwner(Protocol):
@@ -21,6 +24,9 @@ class InputOwner(Protocol):
 
     @property
     def source(self) -> FramebufferSource: ...
+
+    @property
+    def session(self) -> Session: ...
 
     def may_control(self) -> bool: ...
 
@@ -56,6 +62,22 @@ class ViewerInput:
         if not owner.may_control():
             owner.audit_input(refused=int(down))
         elif keysym:
+            session = owner.session
+            if reserved is not None and reserved.action is Action.TAKE_KEYBOARD:
+                if down:
+                    session.presence.take(owner)
+                return
+            if down and not session.presence.may_type(owner, session.viewers):
+                keys.key(keysym, down)  # not typed, but its modifiers are still held
+                owner.audit_input(refused=1)
+                return
+            if session.search.active:  # the search line takes every key while open
+                session.search.key(keysym, down, keys)
+                return
+            if reserved is not None and reserved.action is Action.SEARCH:
+                if down:
+                    session.search.open()
+                return
             owner.audit_input(keys=int(down))
             if reserved is None:
                 source.key(self.state, keysym, down)
@@ -64,7 +86,15 @@ class ViewerInput:
 
     def pointer(self, mask: int, x: int, y: int) -> None:
         """PointerEvent (section 7.5.5)."""
-        if self.owner.may_control():
+        owner = self.owner
+        session = owner.session
+        if (
+            owner.may_control()
+            and isinstance(owner.source, TerminalSource)
+            and session.presence.held_by_other(owner, session.viewers)
+        ):  # --input one: the pointer can type too (mouse reports, middle-click paste)
+            owner.audit_input(refused=int(mask != 0))
+        elif self.owner.may_control():
             self.owner.audit_input(pointer=int(mask != 0))
             self.owner.source.pointer(self.state, mask, x, y)
         else:

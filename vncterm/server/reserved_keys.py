@@ -9,6 +9,10 @@ them (Shift+Insert pastes there too, by the desktop's own rules).
 The paste keys were chosen to reach vncterm from noVNC in a browser: Shift+Insert is never a
 browser shortcut, and Ctrl+Shift+V is the paste key of most terminal emulators; browsers take
 some Ctrl combinations (Ctrl+W, Ctrl+T, Ctrl+N...) before the page sees them, but not these two.
+The same holds for Ctrl+Shift+B, the Break of keyboards and browsers that have none (a browser
+has no Break key, a laptop no Pause, and the operating system may take Ctrl-Alt combinations),
+Ctrl+Shift+F (search, as in many terminal emulators) and Ctrl+Shift+L (take the keyboard);
+Ctrl+Shift+U and +E are avoided: GTK input methods take them.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class Action(enum.Enum):
     SCROLL_UP = "scroll back a screen"
     SCROLL_DOWN = "scroll forward a screen"
     PASTE = "paste this viewer's clipboard"
+    TAKE_KEYBOARD = "take the keyboard (--input one)"
+    SEARCH = "search the scrollback"
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,8 @@ def _keys(*keysyms: int) -> frozenset[int]:
     return frozenset(keysyms)
 
 
-KEY_1, KEY_2, KEY_V, KEY_v = 0x31, 0x32, 0x56, 0x76
+KEY_1, KEY_2, KEY_V, KEY_v, KEY_B, KEY_b = 0x31, 0x32, 0x56, 0x76, 0x42, 0x62
+KEY_L, KEY_l, KEY_F, KEY_f = 0x4C, 0x6C, 0x46, 0x66
 F1, F7 = 0xFFBE, 0xFFC4
 BREAK, PAUSE = 0xFF6B, 0xFF13
 PAGE_UP, PAGE_DOWN, INSERT, KP_INSERT = 0xFF55, 0xFF56, 0xFF63, 0xFF9E
@@ -76,10 +83,13 @@ RESERVED: tuple[ReservedKey, ...] = (
     ),
     ReservedKey("Break", _keys(BREAK), Action.BREAK),
     ReservedKey("Ctrl+Pause", _keys(PAUSE), Action.BREAK, ctrl=True),
+    ReservedKey("Ctrl+Shift+B", _keys(KEY_B, KEY_b), Action.BREAK, ctrl=True, shift=True),
     ReservedKey("Shift+PgUp", _keys(PAGE_UP), Action.SCROLL_UP, shift=True),
     ReservedKey("Shift+PgDn", _keys(PAGE_DOWN), Action.SCROLL_DOWN, shift=True),
+    ReservedKey("Ctrl+Shift+F", _keys(KEY_F, KEY_f), Action.SEARCH, ctrl=True, shift=True),
     ReservedKey("Shift+Insert", _keys(INSERT, KP_INSERT), Action.PASTE, shift=True),
     ReservedKey("Ctrl+Shift+V", _keys(KEY_V, KEY_v), Action.PASTE, ctrl=True, shift=True),
+    ReservedKey("Ctrl+Shift+L", _keys(KEY_L, KEY_l), Action.TAKE_KEYBOARD, ctrl=True, shift=True),
 )
 
 

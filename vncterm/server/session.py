@@ -27,10 +27,14 @@ from ..terminal.emulator import Emulator
 from . import memory
 from .desktop import DesktopSource
 from .outfile import AppendFile
+from .paste_pacing import PastePacer
+from .presence import Presence
+from .search import ScrollbackSearch
 from .sources import BREAK_SWALLOW, FramebufferSource, TerminalSource
 from .stages import Stages
 from .status import StatusRow
-from .streams import StreamHub
+from .streams import Stream, StreamHub, Unattached
+from .tell_size import SizeTeller
 
 if TYPE_CHECKING:
     from .recording import Recording
@@ -78,6 +82,7 @@ class Session:
         self.stream_name = stream_name
         self.streams = StreamHub()
         self.streams.add(stream_name, console, rendered=True)
+        self.streams.on_demand = self._stream_demand
         self.log_file = log_file
         #: What vncterm offers as its clipboard (the selection, or OSC 52 from the program).
         self.clipboard: str | None = None
@@ -108,6 +113,15 @@ class Session:
         )
         #: vncterm's own messages, drawn over the bottom row (never into the terminal).
         self.status = StatusRow(self._status_changed)
+        #: Pastes, typed at once or paced (``--paste-rate``); Escape cancels a paced one.
+        self.pacer = PastePacer(self.write_input, self.status)
+        self.terminal.paste_out, self.terminal.cancel_paste = self.pacer.paste, self.pacer.cancel
+        #: Who is here and who may type (``--input``).
+        self.presence = Presence(self.status)
+        #: Types ``stty rows R cols C`` after a resize (``--tell-size``), when there is one.
+        self.size_teller: SizeTeller | None = None
+        #: The scrollback search line (Ctrl+Shift+F), shared like the view.
+        self.search = ScrollbackSearch(self.terminal.view, self.status, self._schedule_flush)
         self.view = self.terminal.view
         self.terminal.release()  # no viewer yet: no framebuffer (see attach)
         #: Every framebuffer source viewers can be shown (the terminal; a desktop when proxied).
@@ -123,6 +137,7 @@ class Session:
         self._budget_at = 0.0
         #: The stages console output goes through, each contained.
         self.stages = Stages()
+        self._stream_tasks: set[asyncio.Future[None]] = set()  # on-demand backends starting
         #: The console's asciicast recording (``--record``), and what keeps the terminal's
         #: state across restarts (told of every change), when there are.
         self.recording: Recording | None = None
@@ -135,6 +150,8 @@ class Session:
         when a viewer is ready. Each stage is contained (``stages.Stages``): a fault in one is
         logged once, and the other stages still get the bytes."""
         stages = self.stages
+        if self.size_teller is not None:
+            self.size_teller.output()
         if self.log_file is not None:
             stages.run("log", self.log_file.write, data)  # it reports its own write errors
         if self.recording is not None:
@@ -244,13 +261,54 @@ class Session:
         await backend.start(lambda data: self.streams.publish(name, data), on_status)
         self.streams.availability_changed(name)
 
+    def offer_stream(
+        self, name: str, connect: Callable[[], Console], guest_open: bool | None = None
+    ) -> None:
+        """Offer an unrendered stream connected on demand: ``connect()`` makes its backend
+        when the first capture starts; it is closed when the last one ends."""
+        self.streams.add(name, Unattached(), rendered=False, connect=connect, guest_open=guest_open)
+        self.streams.availability_changed(name)
+
     def remove_stream(self, name: str) -> None:
-        """Stop and forget an unrendered stream (a device unplugged)."""
-        stream = self.streams.streams.get(name)
-        if stream is None or stream.rendered:
+        """The stream ``name`` is gone (a device unplugged): its captures end, viewers are
+        told, its backend is closed. The rendered console is never removed."""
+        if name == self.stream_name:
             return
-        self.streams.remove(name)
-        stream.backend.close()
+        stream = self.streams.remove(name)
+        if stream is not None:
+            log.info("stream %s removed", name)
+            stream.backend.close()
+
+    def _stream_demand(self, stream: Stream, active: bool) -> None:
+        """An on-demand stream got its first capture (connect its backend) or lost its last
+        (let it go, so the guest sees the host side close)."""
+        name = stream.name
+        if not active:
+            backend, stream.backend = stream.backend, Unattached()
+            backend.close()
+            stream.paused = False
+            self.streams.availability_changed(name)
+            return
+        assert stream.connect is not None
+        backend = stream.backend = stream.connect()
+
+        def on_status(status: str) -> None:
+            log.info("stream %s: %s", name, status)
+            if self.streams.streams.get(name) is stream and stream.backend is backend:
+                self.streams.availability_changed(name)
+
+        def on_data(data: bytes) -> None:
+            if stream.backend is backend:
+                self.streams.publish(name, data)
+
+        task = asyncio.ensure_future(backend.start(on_data, on_status))
+        self._stream_tasks.add(task)
+        task.add_done_callback(self._stream_started)
+
+    def _stream_started(self, task: asyncio.Future[None]) -> None:
+        self._stream_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a stream's backend cannot start: %s", task.exception())
 
     def set_clipboard(self, text: str) -> None:
         """Offer ``text`` to every viewer's clipboard."""
@@ -320,6 +378,8 @@ class Session:
             log.info("terminal resized to %dx%d", cols, rows)
             self.emulator.resize(cols, rows)
             self.console.resize(cols, rows)
+            if self.size_teller is not None:
+                self.size_teller.resized(cols, rows)
             if self.recording is not None:
                 self.stages.run("record", self.recording.resize, cols, rows)
             if self.screen_changed is not None:
@@ -338,6 +398,8 @@ class Session:
     def write_input(self, data: bytes) -> None:
         """Keys and pastes from viewers (typing returns the view to the live screen)."""
         if data:
+            if self.size_teller is not None:
+                self.size_teller.typed()
             if self.view.offset:
                 self.view.to_live()
                 self._schedule_flush()
@@ -456,6 +518,7 @@ class Session:
         self.viewers.append(viewer)
         log.info("%s: attached (%d viewer(s))", viewer, len(self.viewers))
         self.mark(f"viewer connected: {viewer} ({len(self.viewers)} viewer(s))")
+        self.presence.viewers_changed(self.viewers)
 
     def detach(self, viewer: SessionViewer) -> None:
         if self.viewers == [viewer] and not self._closed:  # the last one: no framebuffer
@@ -465,6 +528,7 @@ class Session:
             self.viewers.remove(viewer)
             log.info("%s: detached (%d viewer(s))", viewer, len(self.viewers))
             self.mark(f"viewer disconnected: {viewer} ({len(self.viewers)} viewer(s))")
+            self.presence.viewers_changed(self.viewers)
 
     async def final_updates(self, timeout: float = 1.0) -> None:
         """Give every viewer the last screen (the console ended); wait at most ``timeout``."""
@@ -481,6 +545,9 @@ class Session:
     def close(self) -> None:
         self._closed = True
         self.status.close()
+        self.pacer.close()
+        if self.size_teller is not None:
+            self.size_teller.close()
         for viewer in list(self.viewers):
             viewer.close("the console has ended")
         for stream in self.streams.streams.values():

@@ -38,6 +38,7 @@ DOUBLE_CLICK = 0.4  # seconds between clicks that make a double or triple click
 #: Seconds after a Break that could not be sent during which the next key (SysRq's) is dropped,
 #: and the status row says so.
 BREAK_SWALLOW = 5.0
+ESCAPE = 0xFF1B
 
 
 @dataclass
@@ -162,6 +163,10 @@ class TerminalSource(FramebufferSource):
         self.name = name
         self.generation = 0
         self._snapshot: Snapshot | None = None
+        #: Where pastes go (data, then a tail sent even if the paste is cancelled), and
+        #: Escape's way to cancel a paste still being typed (``paste_pacing``).
+        self.paste_out: Callable[[bytes, bytes], None] = lambda data, tail: self.write(data + tail)
+        self.cancel_paste: Callable[[], bool] = lambda: False
 
     @property
     def width(self) -> int:
@@ -217,6 +222,8 @@ class TerminalSource(FramebufferSource):
     def key(self, who: InputState, keysym: int, down: bool) -> None:
         """A key typed into the console, as the program's modes want it."""
         emu = self.emulator
+        if down and keysym == ESCAPE and self.cancel_paste():
+            return  # Escape stopped a paste being typed: it is not typed itself
         data = who.keys.key(keysym, down, emu.application_cursor_keys, emu.application_keypad)
         if data and who.swallow_until:  # the SysRq key of a Break not sent
             swallow, who.swallow_until = time.monotonic() < who.swallow_until, 0.0
@@ -294,5 +301,7 @@ class TerminalSource(FramebufferSource):
         it is bracketed when the program turned on bracketed paste (mode 2004)."""
         data = text.replace("\r\n", "\r").replace("\n", "\r").encode("utf-8")
         if self.emulator.bracketed_paste:
-            data = b"\x1b[200~" + data.replace(b"\x1b[201~", b"") + b"\x1b[201~"
-        self.write(data)
+            data = b"\x1b[200~" + data.replace(b"\x1b[201~", b"")
+            self.paste_out(data, b"\x1b[201~")
+        else:
+            self.paste_out(data, b"")

@@ -30,6 +30,7 @@ from ..rfb import events
 from ..rfb.connection import EncodedRect, ServerConnection
 from ..rfb.constants import Encoding, FenceFlag
 from ..rfb.pixel_format import PixelFormat
+from ..rfb.streams import StreamChange
 from .damage import DamageGrid
 from .sources import Damage, FramebufferSource
 
@@ -94,7 +95,7 @@ class UpdateScheduler:
         self._encoding = False
         self._copies: list[Move] = []  # moves to send as CopyRect before the next update
         self._pending_copies: list[Move] = []  # the moves of the update being encoded
-        self._stream_changes: list[tuple[str, bool]] = []
+        self._stream_changes: list[StreamChange] = []
         self._pseudo: list[EncodedRect] = []  # pseudo-rectangles for the next update
         self._size_rects: list[EncodedRect] = []  # size changes: sent in an update of their own
         self._qemu_keys_confirmed = False
@@ -239,7 +240,7 @@ class UpdateScheduler:
         self._copies = []
         self.maybe_send()
 
-    def stream_changes(self, changes: list[tuple[str, bool]]) -> None:
+    def stream_changes(self, changes: list[StreamChange]) -> None:
         """Streams appeared or vanished: announce them in the next update."""
         self._stream_changes.extend(changes)
         self.maybe_send()

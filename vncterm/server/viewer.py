@@ -21,6 +21,7 @@ from ..errors import ProtocolError
 from ..rfb import events
 from ..rfb.connection import SecurityConfig, ServerConnection, State
 from ..rfb.constants import Encoding
+from ..rfb.streams import StreamChange, StreamState
 from .cursor import cursor_rect
 from .input import ViewerInput
 from .reserved_keys import Action
@@ -371,9 +372,13 @@ class Viewer(asyncio.Protocol):
             self.conn.send_stream_ended(stream_id)
             self.flush()
 
-    def stream_changes(self, changes: list[tuple[str, bool]]) -> None:
-        """Streams appeared or vanished: announce them in this viewer's next update."""
-        self.updates.stream_changes(changes)
+    def stream_changes(self, changes: list[StreamChange]) -> None:
+        """Streams appeared or vanished (or changed state, for a viewer that asked for states):
+        announce them in this viewer's next update."""
+        if not self.conn.stream_states:
+            changes = [c for c in changes if not isinstance(c, StreamState)]
+        if changes:
+            self.updates.stream_changes(changes)
 
     def buffered(self) -> int:
         """Bytes waiting in this viewer's transport."""

@@ -47,6 +47,8 @@ class ViewerAuth:
     def __init__(self, viewer: AuthOwner) -> None:
         self.viewer = viewer
         self.end_reason: str | None = None
+        #: The user it authenticated as (Plain), for the status row's "who else is here".
+        self.user: str | None = None
 
     def handle(self, ev: events.Event) -> None:
         viewer, guard = self.viewer, self.viewer.guard
@@ -87,6 +89,7 @@ class ViewerAuth:
 
     def _authenticated(self, ev: events.Authenticated) -> None:
         viewer, guard = self.viewer, self.viewer.guard
+        self.user = ev.user or None
         tls = viewer.conn.tls_info
         log.info(
             "%s: authenticated (%s%s%s%s)",

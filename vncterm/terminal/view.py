@@ -9,6 +9,7 @@ renderer an object shaped like a pyte screen, so the renderer does not care whic
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,8 @@ class TerminalView:
         self._len_seen = 0
         self._last: ViewScreen | None = None  # the window drawn last (reused while unchanged)
         self._last_cursor = (0, 0)
+        #: Extra marks drawn over a line's cells (the scrollback search's matches), or None.
+        self.decorate: Callable[[int, dict[int, Any]], None] | None = None
 
     # -- history access ---------------------------------------------------------------------------
 
@@ -122,6 +125,8 @@ class TerminalView:
                     if sel.contains(line, x):
                         ch = cells.get(x, default)
                         cells[x] = ch._replace(reverse=not ch.reverse)
+        if self.decorate is not None:
+            self.decorate(line, cells)
         return cells
 
     # -- scrolling -----------------------------------------------------------------------------
