@@ -477,10 +477,24 @@ def test_over_a_remote_uri_channels_come_through_libvirt_and_unix_serials_are_sk
         service = running.host.services[name]  # type: ignore[union-attr]
         streams = running.call(lambda: dict(service.session.streams.streams))
         assert "serial1" not in streams  # a unix serial: only its socket path reaches it
-        backend = streams[CHANNEL].backend
-        assert type(backend).__name__ == "LibvirtStreamConsole" and backend.channel
-        wait_until(lambda: backend.connected, 10)  # virDomainOpenChannel
         assert CHANNEL in running.call(service.session.streams.available_names)
+
+        async def capture() -> None:
+            client = await StreamClient.connect("127.0.0.1", running[name].port)
+            try:
+                cap = await client.open(CHANNEL)
+                backend = running.call(lambda: service.session.streams.streams[CHANNEL].backend)
+                assert type(backend).__name__ == "LibvirtStreamConsole" and backend.channel
+                for _ in range(100):  # virDomainOpenChannel
+                    if backend.connected:
+                        break
+                    await asyncio.sleep(0.1)
+                assert backend.connected
+                cap.close()
+            finally:
+                await client.close()
+
+        asyncio.run(capture())
     finally:
         stop(running, source)
 
@@ -614,3 +628,82 @@ def test_an_event_storm_is_bounded_and_resolved_by_one_resync(
     assert len(queued) == MAX_EVENTS + 1
     assert queued[-1] == ("sync", None, "")
     assert sum("re-syncing" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_the_guest_opening_and_closing_a_virtio_port_reaches_the_stream_state(
+    libvirtd: LibvirtDaemon, two_guests: list[str], tmp_path: Path
+) -> None:
+    name = two_guests[0]
+    running, source = serve(libvirtd, tmp_path)
+    try:
+        service = running.host.services[name]  # type: ignore[union-attr]
+        hub = service.session.streams
+
+        def state() -> bool | None:
+            return running.call(lambda: hub.streams[CHANNEL].guest_open)
+
+        assert state() is False
+        port = f"$(dirname $(grep -l {CHANNEL} /sys/class/virtio-ports/*/name))"
+        running.call(
+            lambda: service.session.write_input(
+                f"exec 3<>/dev/$(basename {port}); echo opened-$((1+1))\n".encode()
+            )
+        )
+        running[name].wait_text("opened-2", timeout=60)
+        wait_until(lambda: state() is True, 10)  # QEMU's VSERPORT_CHANGE through libvirt
+        running.call(lambda: service.session.write_input(b"exec 3>&-; echo closed-$((1+2))\n"))
+        running[name].wait_text("closed-3", timeout=20)
+        wait_until(lambda: state() is False, 10)
+    finally:
+        stop(running, source)
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_a_channel_is_connected_only_while_captured(
+    libvirtd: LibvirtDaemon, two_guests: list[str], tmp_path: Path
+) -> None:
+    name = two_guests[1]
+    running, source = serve(libvirtd, tmp_path)
+    port = f"$(basename $(dirname $(grep -l {CHANNEL} /sys/class/virtio-ports/*/name)))"
+
+    def guest(command: str, answer: str) -> None:
+        running.call(lambda: service.session.write_input(command.encode() + b"\n"))
+        running[name].wait_text(answer, timeout=60)
+
+    def attached() -> bool:
+        return bool(running.call(lambda: hub.streams[CHANNEL].backend.connected))
+
+    async def capture() -> None:
+        client = await StreamClient.connect("127.0.0.1", running[name].port)
+        try:
+            cap = await client.open(CHANNEL)
+            for _ in range(100):
+                if attached():
+                    break
+                await asyncio.sleep(0.1)
+            assert attached()
+            await asyncio.to_thread(guest, f"head -c 12 /dev/{port}; echo; echo got-$((1+2))", "#")
+            cap.write(b"from-host-42")
+            await asyncio.to_thread(running[name].wait_text, "got-3", 20.0)
+            cap.close()
+            for _ in range(100):
+                if not attached():
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await client.close()
+
+    try:
+        service = running.host.services[name]  # type: ignore[union-attr]
+        hub = service.session.streams
+        assert not attached()
+        # nobody captures it: the guest reading the port gets end-of-file at once
+        guest(f"cat /dev/{port}; echo eof-$((1+1))", "eof-2")
+        asyncio.run(capture())
+        assert "from-host-42" in "\n".join(running[name].text())
+        assert not attached()
+    finally:
+        stop(running, source)

@@ -328,21 +328,27 @@ class LibvirtSource:
                 continue
             if stream_name in guest.streams or stream_name in session.streams.streams:
                 session.remove_stream(stream_name)  # another device under that name now
-            backend = self._backend(dom, dev, rendered=False)
-            if backend is None:
+            if self._backend(dom, dev, rendered=False) is None:  # cannot be reached: logged
                 continue
             guest.streams[stream_name] = dev
-            await service.context.run(  # its log lines name the console
-                asyncio.ensure_future, session.add_stream(stream_name, backend)
-            )
-            self._set_open(session, stream_name, dev)
+            # connected only while captured: the guest sees the host side open and close
+            session.offer_stream(stream_name, self._connector(dom, dev), _guest_open(dev))
             self._changed(guest.name, f"stream added {stream_name}")
 
     @staticmethod
     def _set_open(session: Any, stream_name: str, dev: CharDevice) -> None:
         """A virtio port's state as libvirt reports it (``target/@state``), when it does."""
-        if dev.state in ("connected", "disconnected"):
-            session.streams.set_open(stream_name, dev.state == "connected")
+        state = _guest_open(dev)
+        if state is not None:
+            session.streams.set_open(stream_name, state)
+
+    def _connector(self, dom: Any, dev: CharDevice) -> Callable[[], Console]:
+        def connect() -> Console:
+            backend = self._backend(dom, dev, rendered=False)
+            assert backend is not None  # checked when offered
+            return backend
+
+        return connect
 
     def _port_changed(self, dom: Any, details: str | None) -> None:
         """QEMU's VSERPORT_CHANGE ``{id, open}``: the guest opened or closed a virtio port
@@ -476,6 +482,11 @@ class _Named:
 
     def name(self) -> str:
         return self.console
+
+
+def _guest_open(dev: CharDevice) -> bool | None:
+    """Whether the guest has a virtio port open, as libvirt says (None: it does not)."""
+    return {"connected": True, "disconnected": False}.get(dev.state or "")
 
 
 def _same_device(a: CharDevice, b: CharDevice) -> bool:
