@@ -26,7 +26,6 @@ from typing import Any, Final
 
 from .libvirt_thread import call, call_soon, libvirt_module
 from .reattach import MAX_PENDING_WRITE, ReattachingConsole
-from .socket import SocketConsole
 
 log = logging.getLogger(__name__)
 
@@ -263,44 +262,3 @@ class LibvirtStreamConsole(ReattachingConsole):
     def resume_reading(self) -> None:
         self._paused = False
         self._update_events()
-
-
-class BreakableSocketConsole(SocketConsole):
-    """A domain's unix serial at its socket path, whose BREAK goes through ``breaker`` (QMP
-    through libvirt) on a worker thread; keys typed meanwhile are held until it was sent."""
-
-    def __init__(self, path: str, breaker: Breaker) -> None:
-        super().__init__(path)
-        self.breaker = breaker
-        self._breaking = False
-        self._held_keys = bytearray()
-
-    def write(self, data: bytes) -> None:
-        if self._breaking:
-            if len(self._held_keys) + len(data) <= self.max_pending_write:
-                self._held_keys += data
-            return
-        super().write(data)
-
-    def send_break(self) -> bool:
-        if not self.connected or self._breaking:
-            return False
-        loop = asyncio.get_running_loop()
-        self._breaking = True
-        breaker = self.breaker
-
-        def send() -> None:  # on a worker thread
-            try:
-                breaker()
-            finally:
-                with contextlib.suppress(RuntimeError):  # the loop is closed
-                    loop.call_soon_threadsafe(self._break_sent)
-
-        call_soon(send)
-        return True
-
-    def _break_sent(self) -> None:
-        self._breaking = False
-        held, self._held_keys = bytes(self._held_keys), bytearray()
-        if held:
-            super().write(held)

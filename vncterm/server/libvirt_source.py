@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from ..config import Config
 from ..console.base import Console
-from ..console.libvirt_stream import BreakableSocketConsole, LibvirtStreamConsole
+from ..console.libvirt_stream import LibvirtStreamConsole
 from ..console.libvirt_thread import call, call_soon, libvirt_module
 from ..console.socket import SocketConsole
 from ..errors import ConfigError
@@ -417,9 +417,11 @@ class LibvirtSource:
                 lookup, dev.alias, label, force=self.force_console, breaker=breaker
             )
         if dev.type == "unix" and dev.path and not self.remote:
-            if rendered:
-                return BreakableSocketConsole(dev.path, self._breaker(lookup, dev.alias))
-            return SocketConsole(dev.path)
+            console = SocketConsole(dev.path)
+            if rendered:  # BREAK through QMP (keys typed meanwhile follow it)
+                breaker = self._breaker(lookup, dev.alias)
+                console.break_hook = lambda: asyncio.ensure_future(call(breaker))
+            return console
         if dev.kind == "channel" and dev.alias and dev.type in ("unix", "pty"):
             return LibvirtStreamConsole(lookup, dev.alias, label, channel=True)
         why = "remote URI: only pty devices and channels" if self.remote else "not pty or unix"
