@@ -135,7 +135,7 @@ class ScrollbackSearch:
         if not spans:
             return
         current = self.matches[self.index] if self.matches else None
-        default = self.view.emulator.screen.default_char
+        default = self.view.emulator.default_char
         for c0, c1 in spans:
             if current is not None and (line, c0, c1) == current:
                 continue
@@ -145,7 +145,7 @@ class ScrollbackSearch:
 
     def _find(self, needle: str) -> list[tuple[int, int, int]]:
         view = self.view
-        total = view.history_len() + view.emulator.screen.lines
+        total = view.history_len() + view.emulator.rows
         found: list[tuple[int, int, int]] = []
         for line in range(total):
             cells = view.line_cells(line)  # a highlight changes attributes, not text
@@ -162,7 +162,7 @@ class ScrollbackSearch:
         if self.matches:
             line, c0, c1 = self.matches[self.index]
             view.selection = Selection((line, c0), (line, c1))
-            rows, h = view.emulator.screen.lines, view.history_len()
+            rows, h = view.emulator.rows, view.history_len()
             top = h - view.offset
             if not top <= line < top + rows - 1:  # the bottom row is the search line
                 view.offset = max(0, min(h, h - line + rows // 2))

@@ -106,10 +106,8 @@ class SizeTeller:
         now = self.clock()
         if now - self._output_at < self.quiet or now - self._input_at < self.quiet:
             return False
-        screen = self.emulator.screen
-        x, y = screen.cursor.x, screen.cursor.y
-        line = screen.buffer[y]
-        text = "".join(line[i].data for i in range(screen.columns))
+        x, y = self.emulator.cursor_position
+        text = self.emulator.line_text(y)
         left, right = text[:x], text[x:]
         return not right.strip() and self.prompt.search(left) is not None
 

@@ -201,6 +201,21 @@ class Emulator:
         """A line of vncterm's own at the end of the scrollback (shown in reverse video)."""
         snapshot.add_note(self.screen, text)
 
+    @property
+    def default_char(self) -> Any:
+        """The blank cell in the default colours (what a cell without content shows)."""
+        return self.screen.default_char
+
+    @property
+    def cursor_position(self) -> tuple[int, int]:
+        """The cursor's column and row (0-based)."""
+        return self.screen.cursor.x, self.screen.cursor.y
+
+    def line_text(self, row: int) -> str:
+        """Row ``row`` of the screen as text, one character per column."""
+        line = self.screen.buffer[row]
+        return "".join(line[x].data for x in range(self.screen.columns))
+
     def text(self) -> list[str]:
         """The screen as lines of text (for tests and logs)."""
         return list(self.screen.display)
