@@ -21,11 +21,15 @@ from peers.common import wait_until_equal
 from peers.libvirt_daemon import CHANNEL, LibvirtDaemon, channel_xml
 from peers.vncdotool_peer import VncDoToolPeer
 from rawclient import RawClient
+from selenium import webdriver
+from test_browser import browser, events, page_url, wait_event, wait_same_pixels  # noqa: F401
 from test_host import ask_list, by_name, free_range, wait_until
+from test_host_viewers import type_in_page
+from test_viewers_desktop import wait_line
 from wsclient import WsRawClient
 
 from vncterm.client import StreamClient
-from vncterm.config import Config, HostConfig
+from vncterm.config import Config, HostConfig, ListenAddress
 from vncterm.server.libvirt_source import LibvirtSource
 from vncterm.server.libvirt_xml import DomainXMLError, console_name, parse_devices
 
@@ -56,14 +60,20 @@ def two_guests(libvirtd: LibvirtDaemon) -> list[str]:
 
 
 def serve(
-    libvirtd: LibvirtDaemon, tmp_path: Path, force: bool = False, remote: bool = False
+    libvirtd: LibvirtDaemon,
+    tmp_path: Path,
+    force: bool = False,
+    remote: bool = False,
+    websocket: bool = False,
 ) -> tuple[RunningHost, LibvirtSource]:
-    """A host with no console of its own, discovering the daemon's domains."""
+    """A host with no console of its own, discovering the daemon's domains (and a shared
+    WebSocket listener, when asked)."""
     config = HostConfig(
         consoles={},
         state_dir=str(tmp_path / "state"),
         port_range=free_range(8),
         libvirt=libvirtd.uri,
+        websocket=[ListenAddress("127.0.0.1", 0)] if websocket else [],
     )
     running = RunningHost(config)
     running.__enter__()
@@ -136,6 +146,37 @@ def test_two_guests_each_a_console_on_its_own_port(
                 type_and_see(running, name, viewer, name.replace("-", ""))
             finally:
                 viewer.close()
+    finally:
+        stop(running, source)
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_two_guests_by_name_in_chromium(
+    libvirtd: LibvirtDaemon,
+    two_guests: list[str],
+    tmp_path: Path,
+    browser: webdriver.Chrome,  # noqa: F811
+    page_url: str,  # noqa: F811
+) -> None:
+    """noVNC in Chromium opens each guest by its domain's name on the shared WebSocket
+    listener: pixel-exact, and what it types reaches that guest only."""
+    running, source = serve(libvirtd, tmp_path, websocket=True)
+    try:
+        for name in two_guests:
+            view = running[name]
+            shell_ready(view)
+            browser.get(f"{page_url}?host=127.0.0.1&port={running.websocket_port}&path={name}")
+            wait_event(browser, "connect")
+            token = name.replace("-", "")
+            type_in_page(browser, f"echo {token}-$((6*7))\n")
+            wait_line(view, f"{token}-42", f"Chromium on {name}", timeout=60)
+            wait_same_pixels(browser, view, timeout=20)
+            for other in two_guests:
+                if other != name:
+                    assert not any(f"{token}-42" in line for line in running[other].text())
+            browser.execute_script("window.rfb.disconnect()")
+            assert wait_event(browser, "disconnect")["clean"]
     finally:
         stop(running, source)
 
