@@ -14,6 +14,7 @@ program-driven resizes (DECCOLM) are kept for the facade to hand on.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from typing import Any
 
@@ -25,8 +26,12 @@ from .drawing import TextScreen
 from .scrollback import Line
 from .sgr import rendition
 
+log = logging.getLogger(__name__)
+
 #: pyte keeps private (DEC) modes shifted left by 5 bits.
 DECCKM = 1 << 5
+#: xterm's "allow 80/132 column mode" (``CSI ? 40 h``): without it DECCOLM does nothing.
+ALLOW_DECCOLM = 40 << 5
 BRACKETED_PASTE = 2004 << 5
 _ALT_MODES = {47 << 5, 1047 << 5, 1049 << 5}
 _SAVE_CURSOR_MODE = 1048 << 5
@@ -61,6 +66,9 @@ class TermScreen(TextScreen):
         self.clipboard: str | None = None  # set by OSC 52, taken by the session
         self.allow_column_mode = allow_column_mode
         self.resize_request: tuple[int, int] | None = None
+        #: DECCOLM last selected 132 columns (RIS returns to 80, as xterm does).
+        self.column_132 = False
+        self._column_refusal_logged = False
         self.cursor_shape = "block"
         self.cursor_blink = True
         self.keypad_application = False
@@ -79,8 +87,14 @@ class TermScreen(TextScreen):
         self._other_buffer = None
         self.alternate = False
         title = getattr(self, "title", "")
+        allow_deccolm = ALLOW_DECCOLM in getattr(self, "mode", ())
         super().reset()
         self.title = title  # RIS keeps the window title (xterm does)
+        if allow_deccolm:  # a setting of xterm's, not a mode RIS resets
+            self.mode.add(ALLOW_DECCOLM)
+        if getattr(self, "column_132", False):
+            self.column_132 = False
+            self._resize_columns(80)
         self.cursor.attrs = self.default_char
         self.g0_charset = self.g1_charset = None  # type: ignore[assignment]
         self._saved = {False: None, True: None}
@@ -200,13 +214,32 @@ class TermScreen(TextScreen):
         self.dirty.update(range(self.lines))
 
     def _column_mode(self, columns: int) -> None:
-        """DECCOLM: clear, home, reset margins; resize only where the server allows it."""
-        if self.allow_column_mode and columns != self.columns:
-            self.resize(self.lines, columns)
-            self.resize_request = (columns, self.lines)
+        """DECCOLM (VT510 manual, DECCOLM; xterm ctlseqs ``CSI ? 3 h``): only while mode 40
+        allows it, as in xterm; then clear, reset the margins, home, and switch the width."""
+        if ALLOW_DECCOLM not in self.mode:
+            return
+        self.column_132 = columns == 132
+        self._resize_columns(columns)
         self.margins = None
         self.erase_in_display(2)
         self.cursor.x = self.cursor.y = 0
+
+    def _resize_columns(self, columns: int) -> None:
+        """Switch to ``columns`` where the console may be resized (the facade hands the request
+        on to the server); elsewhere the width stays, said once in the log."""
+        if columns == self.columns:
+            return
+        if self.allow_column_mode:
+            self.resize(self.lines, columns)
+            self.resize_request = (columns, self.lines)
+        elif not self._column_refusal_logged:
+            self._column_refusal_logged = True
+            log.warning(
+                "terminal: the program asked for %d columns (DECCOLM); this console may not "
+                "be resized, so it keeps %d (--allow-resize lets it)",
+                columns,
+                self.columns,
+            )
 
     # -- cursor save/restore: one slot per screen, as in xterm -----------------------------------
 
