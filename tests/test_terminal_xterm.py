@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytest
 
 from vncterm.terminal.emulator import Emulator
@@ -55,3 +56,37 @@ def test_deccolm_on_a_console_that_may_not_be_resized_keeps_the_size_and_says_so
     feed(emu, "\x1b[?3l\x1b[?3h\x1b[?3h")
     warnings = [r for r in caplog.records if "DECCOLM" in r.getMessage()]
     assert len(warnings) == 1 and "may not be resized" in warnings[0].getMessage()
+
+
+# -- DECSCNM -------------------------------------------------------------------------------------
+
+
+def test_decscnm_is_drawn_not_written_into_the_cells() -> None:
+    """DECSCNM swaps the default colours on the display (xterm's ReverseVideo); the cells,
+    reverse-video text and coloured backgrounds among them, are left as they were."""
+    from vncterm.render.font import CellFont
+    from vncterm.render.renderer import TerminalRenderer
+    from vncterm.terminal.colours import DEFAULT_BG, DEFAULT_FG, resolve
+
+    emu = feed(Emulator(6, 2), "a\x1b[7mR\x1b[0;41mB\x1b[0m")
+    before = {x: emu.screen.buffer[0][x] for x in range(6)}
+    r = TerminalRenderer(CellFont(15), 6, 2)
+    r.refresh(emu.screen, False)
+    normal = r.pixels.copy()
+
+    def ground(col: int) -> int:
+        """The commonest colour of a cell: its background."""
+        tile = r.pixels[: r.cell_h, col * r.cell_w : (col + 1) * r.cell_w].ravel()
+        values, counts = np.unique(tile, return_counts=True)
+        return int(values[counts.argmax()])
+
+    feed(emu, "\x1b[?5h")
+    assert {x: emu.screen.buffer[0][x] for x in range(6)} == before
+    r.refresh(emu.screen, False)
+    assert ground(5) == ground(0) == DEFAULT_FG  # blank and plain text: the light screen
+    assert ground(1) == DEFAULT_BG  # SGR 7 under DECSCNM: reversed twice
+    assert ground(2) == int(resolve("red", DEFAULT_BG))  # the red background stays red
+    feed(emu, "\x1b[?5l")
+    r.refresh(emu.screen, False)
+    assert (r.pixels == normal).all()
+    assert {x: emu.screen.buffer[0][x] for x in range(6)} == before

@@ -12,7 +12,6 @@ from collections import defaultdict
 from typing import Any
 
 import pyte
-from pyte import modes as mo
 from pyte.screens import Margins
 
 from .scrollback import Char, Line, Scrollback, row_from_line
@@ -44,7 +43,7 @@ class GridScreen(pyte.Screen):
 
     @property
     def default_char(self) -> Char:  # type: ignore[override]
-        return Char(data=" ", reverse=mo.DECSCNM in self.mode)
+        return Char(data=" ")
 
     def _new_buffer(self) -> defaultdict[int, Line]:
         return defaultdict(lambda: Line(self.default_char))
@@ -80,7 +79,7 @@ class GridScreen(pyte.Screen):
     def _erase_char(self) -> Char:
         """What erased cells become: blank, in the current background colour (xterm's BCE)."""
         attrs = self.cursor.attrs
-        return Char(" ", bg=attrs.bg, reverse=mo.DECSCNM in self.mode)
+        return Char(" ", bg=attrs.bg)
 
     @property
     def display(self) -> list[str]:
@@ -220,7 +219,7 @@ class GridScreen(pyte.Screen):
     def alignment_display(self) -> None:
         """DECALN: fill the screen with E, reset the margins, home the cursor."""
         self.margins = None
-        e = Char("E", reverse=mo.DECSCNM in self.mode)
+        e = Char("E")
         for y in range(self.lines):
             self.buffer[y] = Line(e)
         self.dirty.update(range(self.lines))

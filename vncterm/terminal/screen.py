@@ -58,7 +58,7 @@ class TermScreen(TextScreen):
         scrollback_memory: int = 64 << 20,
     ) -> None:
         #: SGR parameter strings -> attributes (``sequences.csi`` keeps it; fast mode only).
-        self._sgr_cache: dict[tuple[str, Any, bool], Any] = {}
+        self._sgr_cache: dict[tuple[str, Any], Any] = {}
         self.replies = bytearray()
         self.bells = 0
         self.title = ""
@@ -179,6 +179,8 @@ class TermScreen(TextScreen):
                 self._saved_1049 = self._savepoint()
             elif mode == mo.DECCOLM:
                 self._column_mode(132)
+            elif mode == mo.DECSCNM:
+                self._screen_reverse(True)
             else:
                 rest.append(mode)
         if rest:
@@ -199,6 +201,8 @@ class TermScreen(TextScreen):
                 self._restore(self._saved_1049)
             elif mode == mo.DECCOLM:
                 self._column_mode(80)
+            elif mode == mo.DECSCNM:
+                self._screen_reverse(False)
             else:
                 rest.append(mode)
         if rest:
@@ -211,6 +215,20 @@ class TermScreen(TextScreen):
         self._other_buffer = self.buffer
         self.buffer = other
         self.alternate = alternate
+        self.dirty.update(range(self.lines))
+
+    @property
+    def reverse_video(self) -> bool:
+        """DECSCNM: the renderer draws the default colours swapped (the cells stay)."""
+        return mo.DECSCNM in self.mode
+
+    def _screen_reverse(self, on: bool) -> None:
+        """DECSCNM (VT510 manual; xterm swaps its default colours): a display mode, so no
+        cell changes; the renderer redraws everything."""
+        if on:
+            self.mode.add(mo.DECSCNM)
+        else:
+            self.mode.discard(mo.DECSCNM)
         self.dirty.update(range(self.lines))
 
     def _column_mode(self, columns: int) -> None:
@@ -289,7 +307,7 @@ class TermScreen(TextScreen):
 
     def select_graphic_rendition_params(self, params: list[list[int | None]]) -> None:
         """SGR with ``;`` parameters and ``:`` sub-parameters (``38:2::r:g:b``, ``4:3``)."""
-        replace = rendition(params, mo.DECSCNM in self.mode)
+        replace = rendition(params)
         if replace:
             self.cursor.attrs = self.cursor.attrs._replace(**replace)
 

@@ -21,8 +21,6 @@ import base64
 import binascii
 from collections.abc import Callable
 
-from pyte import modes as mo
-
 from .charsets import CHARSET_MAPS
 from .colours import DEFAULT_BG, DEFAULT_FG, PALETTE_256
 from .screen import TermScreen
@@ -303,7 +301,7 @@ def csi(screen: TermScreen, raw: str, inter: str, final: str) -> None:
         and len(raw) <= _SGR_CACHE_KEY
         and not (raw and raw[0] in "<=>?")
     ):
-        key = (raw, screen.cursor.attrs, mo.DECSCNM in screen.mode)
+        key = (raw, screen.cursor.attrs)
         attrs = screen._sgr_cache.get(key)
         if attrs is None:
             screen.select_graphic_rendition_params(parse_params(raw) if raw else [[None]])
