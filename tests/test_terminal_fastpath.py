@@ -64,7 +64,6 @@ def state(emu: Emulator) -> dict[str, Any]:
         "saved": (
             _savepoint(s._saved[False]),
             _savepoint(s._saved[True]),
-            _savepoint(s._saved_1049),
         ),
         "replies": emu.take_replies(),
         "bells": emu.take_bells(),
@@ -195,6 +194,11 @@ SEQUENCES = [
     "\x1b[?25l",
     "\x1b[?25h",
     "\x1b[2 q",
+    "\x1b[?40h\x1b[?3h",
+    "\x1b[?3l",
+    "\x1b[?1048h",
+    "\x1b[?1048l",
+    "\x1b[20C",
 ]
 
 piece = st.one_of(

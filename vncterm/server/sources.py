@@ -202,7 +202,9 @@ class TerminalSource(FramebufferSource):
     def key(self, who: InputState, keysym: int, down: bool) -> None:
         """A key typed into the console, as the program's modes want it."""
         emu = self.emulator
-        data = who.keys.key(keysym, down, emu.application_cursor_keys, emu.application_keypad)
+        data = who.keys.key(
+            keysym, down, emu.application_cursor_keys, emu.application_keypad, emu.new_line_mode
+        )
         if data and who.swallow_until:  # the SysRq key of a Break not sent
             swallow, who.swallow_until = time.monotonic() < who.swallow_until, 0.0
             if swallow:

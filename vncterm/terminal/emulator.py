@@ -164,6 +164,11 @@ class Emulator:
         return self.screen.keypad_application
 
     @property
+    def new_line_mode(self) -> bool:
+        """LNM (``CSI 20 h``): Return sends CR LF."""
+        return mo.LNM in self.screen.mode
+
+    @property
     def bracketed_paste(self) -> bool:
         """The program wants pastes bracketed (mode 2004)."""
         return BRACKETED_PASTE in self.screen.mode

@@ -225,6 +225,22 @@ class GridScreen(pyte.Screen):
         self.dirty.update(range(self.lines))
         self.cursor.x = self.cursor.y = 0
 
+    def cursor_up(self, count: int | None = None) -> None:
+        """CUU: stops at the top margin, or at the top of the screen when it started above
+        the scroll region (xterm, VT510 manual)."""
+        top = self.margins.top if self.margins is not None else 0
+        limit = top if self.cursor.y >= top else 0
+        self.cursor.y = max(self.cursor.y - (count or 1), limit)
+        self.cursor.x = min(self.cursor.x, self.columns - 1)  # a pending wrap is cancelled
+
+    def cursor_down(self, count: int | None = None) -> None:
+        """CUD: stops at the bottom margin, or at the bottom of the screen when it started
+        below the scroll region."""
+        bottom = self.margins.bottom if self.margins is not None else self.lines - 1
+        limit = bottom if self.cursor.y <= bottom else self.lines - 1
+        self.cursor.y = min(self.cursor.y + (count or 1), limit)
+        self.cursor.x = min(self.cursor.x, self.columns - 1)
+
     def back_tab(self, count: int | None = None) -> None:
         """CBT: back to the previous tab stop, ``count`` times."""
         for _ in range(count or 1):
@@ -232,5 +248,9 @@ class GridScreen(pyte.Screen):
             self.cursor.x = max(stops) if stops else 0
 
     def tab(self) -> None:
+        """HT: to the next tab stop or the last column; at the last column with a wrap
+        pending, the wrap stays pending (xterm)."""
+        if self.cursor.x >= self.columns:
+            return
         stops = [t for t in self.tabstops if t > self.cursor.x]
         self.cursor.x = min(stops) if stops else self.columns - 1

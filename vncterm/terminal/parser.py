@@ -87,6 +87,7 @@ class Parser:
                 if handler is not None:
                     handler(screen)
                 pos += 1
+            screen._last_char = ""  # REP repeats only a character printed right before it
 
     def _feed_fast(self, s: str, flood: Flood) -> None:
         """``feed`` with the flood skim after line feeds, and ``screen.rows_clean`` kept."""
@@ -121,11 +122,13 @@ class Parser:
                     self._pending = s[pos:]
                     return
                 pos = nxt
+                screen._last_char = ""
             else:
                 handler = controls(c)
                 if handler is not None:
                     handler(screen)
                 pos += 1
+                screen._last_char = ""
                 if c == "\n" or c == "\x0b" or c == "\x0c":
                     if pos >= next_check:
                         pos, next_check = flood.at_line_feed(pos)

@@ -75,7 +75,6 @@ class TermScreen(TextScreen):
         self._title_stack: list[str] = []
         self._other_buffer: dict[int, Line] | None = None
         self._saved: dict[bool, pyte.screens.Savepoint | None] = {False: None, True: None}
-        self._saved_1049: pyte.screens.Savepoint | None = None
         super().__init__(columns, lines, scrollback, scrollback_memory, fast)
 
     # -- resets and size -------------------------------------------------------------------------
@@ -98,7 +97,6 @@ class TermScreen(TextScreen):
         self.cursor.attrs = self.default_char
         self.g0_charset = self.g1_charset = None  # type: ignore[assignment]
         self._saved = {False: None, True: None}
-        self._saved_1049 = None
         self.cursor_shape, self.cursor_blink = "block", True
         self.keypad_application = False
         self._last_char = ""
@@ -169,14 +167,14 @@ class TermScreen(TextScreen):
         rest = []
         for mode in shifted:
             if mode in _ALT_MODES:
-                if mode == 1049 << 5:
-                    self._saved_1049 = self._savepoint()
+                if mode == 1049 << 5:  # DECSC on the screen left, then a clear alternate
+                    self.save_cursor()
                     self._switch_screen(True)
                     self.erase_in_display(2)
                 else:
                     self._switch_screen(True)
             elif mode == _SAVE_CURSOR_MODE:
-                self._saved_1049 = self._savepoint()
+                self.save_cursor()
             elif mode == mo.DECCOLM:
                 self._column_mode(132)
             elif mode == mo.DECSCNM:
@@ -195,10 +193,10 @@ class TermScreen(TextScreen):
                 if mode == 1047 << 5 and self.alternate:
                     self.erase_in_display(2)
                 self._switch_screen(False)
-                if mode == 1049 << 5:
-                    self._restore(self._saved_1049)
+                if mode == 1049 << 5:  # DECRC from the main screen's slot, as xterm
+                    self.restore_cursor()
             elif mode == _SAVE_CURSOR_MODE:
-                self._restore(self._saved_1049)
+                self.restore_cursor()
             elif mode == mo.DECCOLM:
                 self._column_mode(80)
             elif mode == mo.DECSCNM:
