@@ -156,3 +156,140 @@ def test_cuu_and_cud_outside_the_scroll_region_stop_at_the_screen_edge() -> None
     assert cursor(emu) == (5, 0)
     feed(emu, "\x1b[1;1H\x1b[9B")  # above the region, moving down: its bottom margin
     assert cursor(emu) == (5, 0)
+
+
+# -- DCS, DECRQSS, DECRQCRA ----------------------------------------------------------------------
+
+
+def replies(emu: Emulator, text: str) -> bytes:
+    feed(emu, text)
+    return emu.take_replies()
+
+
+def test_decrqss_reports_settings_as_xterm() -> None:
+    """ctlseqs DECRQSS: ``DCS 1 $ r value setting ST``; ``DCS 0 $ r ST`` for an unknown one."""
+    emu = Emulator(80, 24)
+    assert replies(emu, "\x1bP$qm\x1b\\") == b"\x1bP1$r0m\x1b\\"
+    feed(emu, "\x1b[1;4;7;33;104m\x1b[38;5;200m")
+    assert replies(emu, "\x1bP$qm\x1b\\") == b"\x1bP1$r0;1;4;7;38:5:200;104m\x1b\\"
+    feed(emu, "\x1b[0;38;2;1;2;3m")
+    assert replies(emu, "\x1bP$qm\x1b\\") == b"\x1bP1$r0;38:2::1:2:3m\x1b\\"
+    assert replies(emu, "\x1b[5;20r\x1bP$qr\x1b\\") == b"\x1bP1$r5;20r\x1b\\"
+    assert replies(emu, "\x1b[4 q\x1bP$q q\x1b\\") == b"\x1bP1$r4 q\x1b\\"
+    assert replies(emu, '\x1bP$q"q\x1b\\') == b'\x1bP1$r0"q\x1b\\'
+    assert replies(emu, '\x1bP$q"p\x1b\\') == b'\x1bP1$r64;1"p\x1b\\'
+    assert replies(emu, "\x1bP$qs\x1b\\") == b"\x1bP1$r1;80s\x1b\\"
+    assert replies(emu, "\x1bP$qz\x1b\\") == b"\x1bP0$r\x1b\\"
+    assert replies(emu, "\x1bP$qm\x18after") == b""  # CAN cancels the string
+    assert "after" in rows(emu)[0]
+
+
+def test_a_dcs_over_the_cap_is_dropped_whole() -> None:
+    emu = Emulator(40, 3)
+    feed(emu, "\x1bP$q" + "m" * 70000 + "\x1b\\shown")
+    assert emu.take_replies() == b"" and rows(emu)[0] == "shown"
+    assert emu.parser.faults == 0
+
+
+def _checksum(emu: Emulator, top: int, left: int, bottom: int, right: int) -> int:
+    reply = replies(emu, f"\x1b[7;1;{top};{left};{bottom};{right}*y").decode()
+    assert reply.startswith("\x1bP7!~") and reply.endswith("\x1b\\"), reply
+    return int(reply[5:-2], 16)
+
+
+def test_decrqcra_sums_the_rectangle_as_xterm_does() -> None:
+    """xterm's default checksum (checksumExtension 0, DEC's): characters plus video
+    attributes (underline 0x10, inverse 0x20, blink 0x40, bold 0x80), blanks left out but
+    for the first cell, negated, 16 bits; the rectangle 1-based, within the scroll region in
+    origin mode; a rectangle xterm refuses sums to 0."""
+    emu = feed(Emulator(20, 5), "AB\x1b[1mC\x1b[0m\r\n\x1b[4;7mD")
+    assert _checksum(emu, 1, 1, 1, 1) == -ord("A") & 0xFFFF
+    assert _checksum(emu, 1, 1, 1, 3) == -(ord("A") + ord("B") + ord("C") + 0x80) & 0xFFFF
+    assert _checksum(emu, 2, 1, 2, 1) == -(ord("D") + 0x30) & 0xFFFF
+    assert _checksum(emu, 1, 4, 1, 4) == -0x20 & 0xFFFF  # a blank first cell counts
+    assert _checksum(emu, 1, 3, 1, 9) == -(ord("C") + 0x80) & 0xFFFF  # blanks after it: not
+    assert _checksum(emu, 2, 1, 1, 1) == 0  # bottom above top: refused
+    feed(emu, "\x1b[2;4r\x1b[?6h")  # origin mode: row 1 is the region's first
+    assert _checksum(emu, 1, 1, 1, 1) == -(ord("D") + 0x30) & 0xFFFF
+    emu.screen.window_ops = frozenset()
+    assert replies(emu, "\x1b[1;1;1;1;1;1*y") == b""  # --window-ops without checksum
+
+
+# -- reports -------------------------------------------------------------------------------------
+
+
+def test_decrqm_reports_private_and_ansi_modes() -> None:
+    """DECRQM -> DECRPM ``CSI [?] mode ; value $ y``: 1 set, 2 reset, 4 permanently reset,
+    0 not recognised (xterm's do_dec_rqm / do_ansi_rqm)."""
+    emu = Emulator(80, 24)
+    assert replies(emu, "\x1b[?7$p") == b"\x1b[?7;1$y"  # autowrap on at power-on
+    assert replies(emu, "\x1b[?2004h\x1b[?2004$p") == b"\x1b[?2004;1$y"
+    assert replies(emu, "\x1b[?1049h\x1b[?1049$p\x1b[?1049l") == b"\x1b[?1049;1$y"
+    assert replies(emu, "\x1b[?5$p") == b"\x1b[?5;2$y"
+    assert replies(emu, "\x1b[?40h\x1b[?40$p") == b"\x1b[?40;1$y"
+    assert replies(emu, "\x1b[?9999$p") == b"\x1b[?9999;0$y"
+    assert replies(emu, "\x1b[20h\x1b[20$p") == b"\x1b[20;1$y"  # LNM
+    assert replies(emu, "\x1b[4$p") == b"\x1b[4;2$y"  # IRM
+    assert replies(emu, "\x1b[1$p") == b"\x1b[1;4$y"  # GATM: permanently reset
+    assert replies(emu, "\x1b[99$p") == b"\x1b[99;0$y"
+
+
+def test_device_status_reports_as_a_vt420() -> None:
+    emu = feed(Emulator(80, 24), "\x1b[3;7H")
+    assert replies(emu, "\x1b[?6n") == b"\x1b[?3;7;1R"  # DECXCPR carries the page
+    assert replies(emu, "\x1b[6n") == b"\x1b[3;7R"
+    assert replies(emu, "\x1b[?15n") == b"\x1b[?13n"  # no printer
+    assert replies(emu, "\x1b[?25n") == b"\x1b[?20n"  # UDKs unlocked
+    assert replies(emu, "\x1b[?26n") == b"\x1b[?27;1;0;0n"  # keyboard
+    assert replies(emu, "\x1b[?53n\x1b[?55n") == b"\x1b[?53n\x1b[?53n"  # no locator
+    assert replies(emu, "\x1b[?56n") == b"\x1b[?57;0n"
+    assert replies(emu, "\x1b[?62n") == b"\x1b[0000*{"  # no macro space
+    assert replies(emu, "\x1b[?63;9n") == b"\x1bP9!~0000\x1b\\"  # memory checksum
+    assert replies(emu, "\x1b[?75n") == b"\x1b[?70n"
+    assert replies(emu, "\x1b[?85n") == b"\x1b[?83n"
+
+
+def test_identification_reports() -> None:
+    from vncterm import __version__
+
+    emu = Emulator(80, 24)
+    assert replies(emu, "\x1bZ") == replies(emu, "\x1b[c")  # DECID answers as DA
+    assert replies(emu, "\x1b[=c") == b"\x1bP!|00000000\x1b\\"  # DA3
+    assert replies(emu, "\x1b[>q") == f"\x1bP>|vncterm({__version__})\x1b\\".encode()
+    assert replies(emu, "\x1b[>1q") == b""
+
+
+def test_window_reports_and_their_gates() -> None:
+    """By default: size reports answered, title reports not, resize requested where the
+    console may be resized (the server then resizes it)."""
+    emu = feed(Emulator(80, 24, allow_column_mode=True), "\x1b]2;secret\x07")
+    emu.screen.cell_pixels = (9, 18)
+    assert replies(emu, "\x1b[18t") == b"\x1b[8;24;80t"
+    assert replies(emu, "\x1b[14t") == b"\x1b[4;432;720t"
+    assert replies(emu, "\x1b[16t") == b"\x1b[6;18;9t"
+    assert replies(emu, "\x1b[19t") == b"\x1b[9;24;80t"
+    assert replies(emu, "\x1b[21t\x1b[20t") == b""
+    feed(emu, "\x1b[8;30;100t")
+    assert emu.take_resize_request() == (100, 30)
+    emu.screen.window_ops = frozenset({"title"})
+    assert replies(emu, "\x1b[21t") == b"\x1b]lsecret\x1b\\"
+    assert replies(emu, "\x1b[18t") == b""
+    feed(emu, "\x1b[8;30;100t")
+    assert emu.take_resize_request() is None
+    emu = Emulator(80, 24, allow_column_mode=False)  # a console that may not be resized
+    feed(emu, "\x1b[8;30;100t")
+    assert emu.take_resize_request() is None
+
+
+def test_window_ops_option() -> None:
+    from vncterm.cli import config_from_args
+    from vncterm.errors import ConfigError
+
+    config, _ = config_from_args(["--", "true"])
+    assert config.window_ops == {"size", "resize", "checksum"}
+    config, _ = config_from_args(["--window-ops", "title,size", "--", "true"])
+    assert config.window_ops == {"title", "size"}
+    config, _ = config_from_args(["--window-ops", "none", "--", "true"])
+    assert config.window_ops == set()
+    with pytest.raises(ConfigError, match="unknown"):
+        config_from_args(["--window-ops", "size,move", "--", "true"])

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .cli_options import build_parser, parse_geometry
-from .config import Config, ConsoleSpec, ListenAddress
+from .config import DEFAULT_WINDOW_OPS, Config, ConsoleSpec, ListenAddress, parse_window_ops
 from .errors import ConfigError
 
 log = logging.getLogger("vncterm")
@@ -92,6 +92,9 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[Config, int]:
         log_path=args.log,
         streams=[ConsoleSpec.parse_stream(s) for s in args.stream],
         allow_resize=args.allow_resize,
+        window_ops=(
+            parse_window_ops(args.window_ops) if args.window_ops is not None else DEFAULT_WINDOW_OPS
+        ),
         allow_lossy=args.allow_lossy,
         charset=args.charset,
         bold_is_bright=args.bold_bright,

@@ -165,9 +165,10 @@ class Session:
         already; the program's window size (SIGWINCH), the framebuffer and the viewers follow.
         A size over the caps is undone in the model (logged)."""
         if self.can_resize and self.size_ok(cols, rows):
-            log.info("terminal resized to %dx%d by the program", cols, rows)
-            self.console.resize(cols, rows)
-            self.resize(cols, rows)
+            if (cols, rows) == (self.emulator.cols, self.emulator.rows):  # DECCOLM: switched
+                log.info("terminal resized to %dx%d by the program", cols, rows)
+                self.console.resize(cols, rows)
+            self.resize(cols, rows)  # CSI 8 t: the whole resize from here
         else:
             log.warning("terminal: %dx%d asked by the program is over the limits", cols, rows)
             self.emulator.resize(self.renderer.cols, self.renderer.rows)

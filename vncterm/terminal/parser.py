@@ -19,7 +19,7 @@ import re
 
 from .flood import SIMPLE_ESC, Flood
 from .screen import TermScreen
-from .sequences import CONTROLS, control, csi, esc, osc
+from .sequences import CONTROLS, control, csi, dcs, esc, osc
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,8 @@ class Parser:
             term = end_m.group()
             if term == "\x1b":  # an ESC that does not start ST cancels the string
                 return end_m.start()
+            if end_m.start() - pos > MAX_STRING:  # over the cap even when whole: dropped
+                return end_m.end()
             if kind == "]" and term not in ("\x18", "\x1a"):  # replies end as the query did
                 try:
                     osc(
@@ -190,6 +192,11 @@ class Parser:
                         s[pos + 2 : end_m.start()],
                         "\x07" if term == "\x07" else "\x1b\\",
                     )
+                except Exception as e:
+                    self._fault(e)
+            elif kind == "P" and term not in ("\x18", "\x1a"):
+                try:
+                    dcs(self.screen, s[pos + 2 : end_m.start()])
                 except Exception as e:
                     self._fault(e)
             return end_m.end()

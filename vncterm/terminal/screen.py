@@ -21,6 +21,7 @@ from typing import Any
 import pyte
 from pyte import modes as mo
 
+from ..config import DEFAULT_WINDOW_OPS
 from .charsets import CHARSET_MAPS
 from .drawing import TextScreen
 from .scrollback import Line
@@ -69,6 +70,10 @@ class TermScreen(TextScreen):
         #: DECCOLM last selected 132 columns (RIS returns to 80, as xterm does).
         self.column_132 = False
         self._column_refusal_logged = False
+        #: The window operations (``CSI t``, DECRQCRA) answered (``reports.WINDOW_OPS``).
+        self.window_ops: frozenset[str] = DEFAULT_WINDOW_OPS
+        #: A character cell in pixels, for the pixel size reports (set by the server).
+        self.cell_pixels = (9, 18)
         self.cursor_shape = "block"
         self.cursor_blink = True
         self.keypad_application = False
@@ -325,11 +330,9 @@ class TermScreen(TextScreen):
             self.title_changed = True
 
     def window_op(self, args: list[int]) -> None:
-        """CSI t: size report (18) and the title stack (22/23)."""
+        """CSI t: the title stack (22/23); the reports are ``reports.py``'s."""
         op = args[0]
-        if op == 18:
-            self.write_process_input(f"\x1b[8;{self.lines};{self.columns}t")
-        elif op == 22 and (len(args) < 2 or args[1] in (0, 2)):
+        if op == 22 and (len(args) < 2 or args[1] in (0, 2)):
             self._title_stack = (self._title_stack + [self.title])[-_TITLE_STACK:]
         elif op == 23 and (len(args) < 2 or args[1] in (0, 2)) and self._title_stack:
             self.set_title(self._title_stack.pop())

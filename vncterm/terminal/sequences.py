@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 
+from . import reports
 from .charsets import CHARSET_MAPS
 from .colours import DEFAULT_BG, DEFAULT_FG, PALETTE_256
 from .screen import TermScreen
@@ -109,6 +111,7 @@ ESC: dict[str, Callable[[TermScreen], None]] = {
     "=": _keypad(True),  # DECKPAM
     ">": _keypad(False),  # DECKPNM
     "#8": lambda s: s.alignment_display(),  # DECALN
+    "Z": lambda s: _da(s, [0], [[None]]),  # DECID: answered as DA
     # G0 and G1 designation (SCS); G2 and G3 are not supported
     **{mode + code: _designate(code, mode) for code in CHARSET_MAPS for mode in "()"},
 }
@@ -192,6 +195,31 @@ def osc(screen: TermScreen, body: str, terminator: str) -> None:
         handler(screen, text, terminator)
 
 
+# -- DCS -----------------------------------------------------------------------------------------
+
+DcsHandler = Callable[[TermScreen, Params, str], None]
+#: Parameters, intermediates and final of a DCS (ECMA-48 8.3.27); its data follows.
+_DCS_HEADER = re.compile("([0-?]*)([ -/]*)([@-~])")
+
+#: Private marker + intermediates + final -> handler (parameters, the data string).
+DCS: dict[str, DcsHandler] = {
+    "$q": lambda s, p, data: reports.request_setting(s, data),  # DECRQSS
+}
+
+
+def dcs(screen: TermScreen, body: str) -> None:
+    """A device control string (its body, without DCS and ST; the parser caps its length)."""
+    m = _DCS_HEADER.match(body)
+    if m is None:
+        return
+    raw, inter, final = m.groups()
+    marker = raw[0] if raw and raw[0] in "<=>?" else ""
+    handler = DCS.get(marker + inter + final)
+    if handler is not None:
+        raw = raw[len(marker) :]
+        handler(screen, parse_params(raw) if raw else [[None]], body[m.end() :])
+
+
 # -- CSI -----------------------------------------------------------------------------------------
 
 #: DECSCUSR parameter -> (shape, blinking).
@@ -241,6 +269,18 @@ def _soft_reset(s: TermScreen, a: list[int], p: Params) -> None:
     s.soft_reset()
 
 
+def _window_op(s: TermScreen, a: list[int], p: Params) -> None:
+    """xterm's window operations: the reports and resizing (``reports.py``, gated by
+    ``window_ops``), else the title stack."""
+    if not reports.window_report(s, a):
+        s.window_op(a)
+
+
+def _first_only(handler: Callable[[TermScreen], None]) -> CsiHandler:
+    """A request answered only with no parameter or 0 (DA3, XTVERSION)."""
+    return lambda s, a, p: handler(s) if a[0] == 0 else None
+
+
 #: Private marker + intermediates + final -> handler.
 CSI: dict[str, CsiHandler] = {
     "@": lambda s, a, p: s.insert_characters(a[0]),  # ICH
@@ -272,10 +312,16 @@ CSI: dict[str, CsiHandler] = {
     "h": lambda s, a, p: s.set_mode(*a),  # SM
     "l": lambda s, a, p: s.reset_mode(*a),  # RM
     "m": lambda s, a, p: s.select_graphic_rendition_params(p),  # SGR
-    "n": lambda s, a, p: s.report_device_status(a[0]),  # DSR
+    "n": lambda s, a, p: reports.device_status(s, a[0], False, a),  # DSR
+    "?n": lambda s, a, p: reports.device_status(s, a[0], True, a),  # DEC DSR
+    "$p": lambda s, a, p: reports.request_mode(s, a[0], False),  # DECRQM (ANSI)
+    "?$p": lambda s, a, p: reports.request_mode(s, a[0], True),  # DECRQM (DEC private)
+    "*y": lambda s, a, p: reports.checksum_report(s, a),  # DECRQCRA
+    ">q": _first_only(reports.version_report),  # XTVERSION
+    "=c": _first_only(reports.tertiary_attributes),  # DA3
     "r": _margins,  # DECSTBM
     "s": lambda s, a, p: s.save_cursor(),  # SCOSC
-    "t": lambda s, a, p: s.window_op(a),  # xterm window operations
+    "t": _window_op,  # xterm window operations
     "u": lambda s, a, p: s.restore_cursor(),  # SCORC
     "?h": lambda s, a, p: s.set_mode(*a, private=True),  # DECSET
     "?l": lambda s, a, p: s.reset_mode(*a, private=True),  # DECRST

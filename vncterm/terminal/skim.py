@@ -338,6 +338,7 @@ class Skim:
             if w <= 0:
                 if w == 0:
                     self._combine(ch)
+                    self.last_char = ""  # as the screen: nothing for REP to repeat
                     cur = None
                 continue
             x = self.x
