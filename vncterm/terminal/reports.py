@@ -60,7 +60,9 @@ def _dec_mode(s: TermScreen, mode: int) -> int:
         return _SET
     if mode == 3:
         return _mode(s.column_132)
-    if mode in (4, 8, 45, 67):  # DECSCLM, DECARM, reverse wrap, DECBKM: not supported
+    if mode == 8:  # DECARM: autorepeat is the viewer's
+        return _ALWAYS_RESET
+    if mode in (4, 45, 67):  # DECSCLM, reverse wrap, DECBKM: not supported
         return _RESET
     if mode in (47, 1047, 1049):
         return _mode(s.alternate)
