@@ -293,3 +293,32 @@ def test_window_ops_option() -> None:
     assert config.window_ops == set()
     with pytest.raises(ConfigError, match="unknown"):
         config_from_args(["--window-ops", "size,move", "--", "true"])
+
+
+def test_title_stack_keeps_icon_label_and_title_apart() -> None:
+    """ctlseqs CSI 22/23 t: 0 both, 1 the icon label, 2 the window title; 20/21 report them."""
+    emu = feed(Emulator(20, 2), "\x1b]2;a\x07\x1b]1;b\x07\x1b[22;1t\x1b[22;2t")
+    emu.screen.window_ops = frozenset({"title"})
+    feed(emu, "\x1b]2;y\x07\x1b]1;z\x07\x1b[23;0t")  # pops the window push: a, and b below
+    assert replies(emu, "\x1b[21t\x1b[20t") == b"\x1b]la\x1b\\\x1b]Lb\x1b\\"
+    feed(emu, "\x1b]1;w\x07\x1b[23;2t")  # the icon push kept the title of the time: a
+    assert (emu.title, replies(emu, "\x1b[20t")) == ("a", b"\x1b]Lw\x1b\\")
+
+
+def test_resize_in_pixels_and_decslpp_ask_for_whole_cells() -> None:
+    emu = Emulator(80, 24, allow_column_mode=True)
+    emu.screen.cell_pixels = (9, 18)
+    assert replies(emu, "\x1b[15t") == b"\x1b[5;432;720t"
+    feed(emu, "\x1b[4;360;900t")
+    assert emu.take_resize_request() == (100, 20)
+    feed(emu, "\x1b[4;;450t")  # height omitted: kept
+    assert emu.take_resize_request() == (50, 24)
+    feed(emu, "\x1b[36t")  # DECSLPP
+    assert emu.take_resize_request() == (80, 36)
+
+
+def test_decnkm_is_the_application_keypad() -> None:
+    emu = feed(Emulator(20, 2), "\x1b[?66h")
+    assert emu.application_keypad and replies(emu, "\x1b[?66$p") == b"\x1b[?66;1$y"
+    feed(emu, "\x1b[?66l")
+    assert not emu.application_keypad

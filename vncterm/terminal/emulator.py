@@ -29,9 +29,10 @@ class Emulator:
     """A terminal of ``cols`` x ``rows`` fed with console bytes.
 
     ``charset`` is how the console encodes text: "utf-8" (default), "cp437" or "latin-1".
-    ``allow_column_mode`` lets DECCOLM (``CSI ? 3 h/l``) resize the terminal to 132/80 columns;
-    the new size is then offered by :meth:`take_resize_request`. Without it, DECCOLM only
-    clears the screen, as in tmux.
+    ``allow_column_mode`` says the console may be resized: then DECCOLM (``CSI ? 3 h/l``, once
+    the program allowed it with ``CSI ? 40 h``, as in xterm) switches to 132/80 columns and
+    ``CSI 8 ; rows ; cols t`` asks for a size; :meth:`take_resize_request` offers the new size
+    to the server. Without it, DECCOLM only clears the screen (logged once).
 
     ``scrollback`` caps :attr:`scrollback` (rows), ``scrollback_memory`` its estimated bytes.
     ``fast=False`` turns every fast path off:

@@ -4,9 +4,10 @@ ctlseqs; the DEC VT510 manual for the DEC reports), and queued with
 ``TermScreen.write_process_input``. ``sequences.py`` maps the requests here.
 
 Window operations (``CSI t``) are gated per kind by :attr:`TermScreen.window_ops` (the
-``--window-ops`` option): ``size`` (14/16/18/19 and 11/13), ``title`` (20/21, off by default:
+``--window-ops`` option): ``size`` (14/15/16/18/19 and 11/13), ``title`` (20/21, off by default:
 they echo text a program set, an injection path on shared consoles), ``resize`` (``CSI 8 ;
-rows ; cols t``, only where the console may be resized), ``checksum`` (DECRQCRA).
+rows ; cols t``, ``CSI 4 ; height ; width t``, DECSLPP; only where the console may be
+resized), ``checksum`` (DECRQCRA).
 """
 
 from __future__ import annotations
@@ -284,7 +285,8 @@ def window_report(s: TermScreen, args: list[int]) -> bool:
         14: f"\x1b[4;{s.lines * cell_h};{s.columns * cell_w}t",
         16: f"\x1b[6;{cell_h};{cell_w}t",
         18: f"\x1b[8;{s.lines};{s.columns}t",
-        19: f"\x1b[9;{s.lines};{s.columns}t",  # the "screen" is the framebuffer
+        15: f"\x1b[5;{s.lines * cell_h};{s.columns * cell_w}t",  # the screen: the framebuffer
+        19: f"\x1b[9;{s.lines};{s.columns}t",
     }
     if op in sizes:
         if "size" in ops:
@@ -292,13 +294,24 @@ def window_report(s: TermScreen, args: list[int]) -> bool:
         return True
     if op in (20, 21):
         if "title" in ops:
-            kind = "L" if op == 20 else "l"  # the icon label, the window title
-            s.write_process_input(f"\x1b]{kind}{s.title}{ST}")
+            label = f"L{s.icon_name}" if op == 20 else f"l{s.title}"  # icon label, title
+            s.write_process_input(f"\x1b]{label}{ST}")
         return True
-    if op == 8:
-        rows = args[1] if len(args) > 1 and args[1] else s.lines
-        cols = args[2] if len(args) > 2 and args[2] else s.columns
-        if "resize" in ops and s.allow_column_mode and (cols, rows) != (s.columns, s.lines):
-            s.resize_request = (cols, rows)  # the server resizes the terminal, the console
+    if op in (4, 8) or op >= 24:
+        size = _asked_size(s, args)
+        if "resize" in ops and s.allow_column_mode and size != (s.columns, s.lines):
+            s.resize_request = size  # the server resizes the terminal, the console
         return True
     return False
+
+
+def _asked_size(s: TermScreen, args: list[int]) -> tuple[int, int]:
+    """(columns, rows) of a resize: ``8 ; rows ; cols`` in characters, ``4 ; height ; width``
+    in pixels (whole cells), DECSLPP ``rows`` (24 and up); 0 or missing keeps a side."""
+    op = args[0]
+    if op >= 24:
+        return s.columns, op
+    unit_w, unit_h = s.cell_pixels if op == 4 else (1, 1)
+    rows = args[1] // unit_h if len(args) > 1 and args[1] else s.lines
+    cols = args[2] // unit_w if len(args) > 2 and args[2] else s.columns
+    return max(cols, 1), max(rows, 1)

@@ -36,6 +36,8 @@ ALLOW_DECCOLM = 40 << 5
 BRACKETED_PASTE = 2004 << 5
 _ALT_MODES = {47 << 5, 1047 << 5, 1049 << 5}
 _SAVE_CURSOR_MODE = 1048 << 5
+#: DECNKM: the keypad in application mode (as DECKPAM / DECKPNM).
+_DECNKM = 66 << 5
 
 _MAX_TITLE = 1024
 _TITLE_STACK = 10
@@ -77,7 +79,8 @@ class TermScreen(TextScreen):
         self.cursor_shape = "block"
         self.cursor_blink = True
         self.keypad_application = False
-        self._title_stack: list[str] = []
+        #: xterm's title stack: (icon label, window title) per push (CSI 22 t / CSI 23 t).
+        self._title_stack: list[tuple[str, str]] = []
         self._other_buffer: dict[int, Line] | None = None
         self._saved: dict[bool, pyte.screens.Savepoint | None] = {False: None, True: None}
         super().__init__(columns, lines, scrollback, scrollback_memory, fast)
@@ -184,6 +187,8 @@ class TermScreen(TextScreen):
                 self._column_mode(132)
             elif mode == mo.DECSCNM:
                 self._screen_reverse(True)
+            elif mode == _DECNKM:
+                self.keypad_application = True
             else:
                 rest.append(mode)
         if rest:
@@ -206,6 +211,8 @@ class TermScreen(TextScreen):
                 self._column_mode(80)
             elif mode == mo.DECSCNM:
                 self._screen_reverse(False)
+            elif mode == _DECNKM:
+                self.keypad_application = False
             else:
                 rest.append(mode)
         if rest:
@@ -329,13 +336,28 @@ class TermScreen(TextScreen):
             self.title = title
             self.title_changed = True
 
+    def set_icon_name(self, param: str) -> None:
+        self.icon_name = _clean_title(param)
+
     def window_op(self, args: list[int]) -> None:
-        """CSI t: the title stack (22/23); the reports are ``reports.py``'s."""
+        """CSI t: the title stack (ctlseqs: 22/23, then 0 both, 1 the icon label, 2 the window
+        title; a push of one copies the other from the entry below, as xterm does); the
+        reports are ``reports.py``'s."""
         op = args[0]
-        if op == 22 and (len(args) < 2 or args[1] in (0, 2)):
-            self._title_stack = (self._title_stack + [self.title])[-_TITLE_STACK:]
-        elif op == 23 and (len(args) < 2 or args[1] in (0, 2)) and self._title_stack:
-            self.set_title(self._title_stack.pop())
+        which = args[1] if len(args) > 1 else 0
+        if which not in (0, 1, 2):
+            return
+        if op == 22:
+            below = self._title_stack[-1] if self._title_stack else (self.icon_name, self.title)
+            icon = self.icon_name if which in (0, 1) else below[0]
+            title = self.title if which in (0, 2) else below[1]
+            self._title_stack = (self._title_stack + [(icon, title)])[-_TITLE_STACK:]
+        elif op == 23 and self._title_stack:
+            icon, title = self._title_stack.pop()
+            if which in (0, 1):
+                self.set_icon_name(icon)
+            if which in (0, 2):
+                self.set_title(title)
 
     def report_device_status(self, mode: int = 0, **kwargs: Any) -> None:
         if mode == 6:
