@@ -322,3 +322,18 @@ def test_decnkm_is_the_application_keypad() -> None:
     assert emu.application_keypad and replies(emu, "\x1b[?66$p") == b"\x1b[?66;1$y"
     feed(emu, "\x1b[?66l")
     assert not emu.application_keypad
+
+
+def test_a_flood_of_checksum_requests_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    """Each DECRQCRA walks its rectangle: per read only so many cells are summed, the rest of
+    the requests go unanswered, said once in the log; the next read is answered again."""
+    from vncterm.terminal.reports import CHECKSUM_BUDGET
+
+    caplog.set_level(logging.WARNING)
+    emu = Emulator(200, 100)
+    emu.feed(b"\x1b[1*y" * 10000)  # each the whole screen: 20000 cells, 200 million in all
+    answered = emu.take_replies().count(b"!~")
+    assert answered == CHECKSUM_BUDGET // (200 * 100)
+    feed(emu, "\x1b[1*y\x1b[1*y")
+    assert emu.take_replies().count(b"!~") == 2
+    assert len([r for r in caplog.records if "DECRQCRA" in r.getMessage()]) == 1

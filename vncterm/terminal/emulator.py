@@ -19,6 +19,7 @@ from pyte import modes as mo
 
 from .charsets import canonical, make_decoder
 from .parser import Parser
+from .reports import CHECKSUM_BUDGET
 from .screen import BRACKETED_PASTE, DECCKM, TermScreen
 from .scrollback import Char, Line, Scrollback, ScrollRow
 
@@ -92,6 +93,7 @@ class Emulator:
 
     def feed(self, data: bytes) -> None:
         """Parse console output."""
+        self.screen.checksum_budget = CHECKSUM_BUDGET
         self.parser.feed(self._decode(data))
 
     def resize(self, cols: int, rows: int) -> None:

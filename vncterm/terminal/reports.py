@@ -12,6 +12,7 @@ resized), ``checksum`` (DECRQCRA).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ from pyte.screens import Margins
 from .. import __version__
 from .colours import PALETTE_256
 from .screen import TermScreen
+
+log = logging.getLogger(__name__)
 
 DCS, ST = "\x1bP", "\x1b\\"
 
@@ -250,10 +253,26 @@ def rectangle_checksum(s: TermScreen, params: list[int]) -> int:
     return -total & 0xFFFF
 
 
+#: Cells DECRQCRA may sum per console read: a flood of whole-screen requests (6 bytes each)
+#: would otherwise cost seconds of CPU per 64 KiB; past it requests go unanswered (logged once).
+CHECKSUM_BUDGET = 200_000
+
+
 def checksum_report(s: TermScreen, args: list[int]) -> None:
     """DECRQCRA (``CSI Pi ; Pg ; Pt ; Pl ; Pb ; Pr * y``) -> ``DCS Pi ! ~ xxxx ST``."""
     if "checksum" not in s.window_ops:
         return
+    rect = _parse_rect(s, args[2:] if len(args) > 2 else args)
+    cells = (rect[2] - rect[0] + 1) * (rect[3] - rect[1] + 1) if rect is not None else 0
+    if cells > s.checksum_budget:
+        if not s.checksum_refusal_logged:
+            s.checksum_refusal_logged = True
+            log.warning(
+                "terminal: DECRQCRA requests over %d cells in one read; the rest go unanswered",
+                CHECKSUM_BUDGET,
+            )
+        return
+    s.checksum_budget -= cells
     checksum = rectangle_checksum(s, args)
     s.write_process_input(f"{DCS}{args[0]}!~{checksum:04X}{ST}")
 

@@ -76,6 +76,10 @@ class TermScreen(TextScreen):
         self.window_ops: frozenset[str] = DEFAULT_WINDOW_OPS
         #: A character cell in pixels, for the pixel size reports (set by the server).
         self.cell_pixels = (9, 18)
+        #: Cells DECRQCRA may still sum in this read (``reports.CHECKSUM_BUDGET``; the facade
+        #: refills it per feed).
+        self.checksum_budget = 0
+        self.checksum_refusal_logged = False
         self.cursor_shape = "block"
         self.cursor_blink = True
         self.keypad_application = False
