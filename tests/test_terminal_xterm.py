@@ -337,3 +337,12 @@ def test_a_flood_of_checksum_requests_is_bounded(caplog: pytest.LogCaptureFixtur
     feed(emu, "\x1b[1*y\x1b[1*y")
     assert emu.take_replies().count(b"!~") == 2
     assert len([r for r in caplog.records if "DECRQCRA" in r.getMessage()]) == 1
+
+
+def test_decrc_restores_the_pending_wrap_not_decawm() -> None:
+    """xterm (cursor.c, after Mattias Engdegard's wraptest): DECSC/DECRC keep the last column
+    flag; DECAWM is not part of the saved state."""
+    emu = feed(Emulator(10, 3), "\x1b[?7h\x1b7\x1b[?7l\x1b8\x1b[1;9Habcd")
+    assert rows(emu)[:2] == ["        ad", ""]  # autowrap stayed off
+    emu = feed(Emulator(10, 3), "0123456789\x1b7\x1b[3;1H\x1b8X")
+    assert rows(emu)[:2] == ["0123456789", "X"]  # the pending wrap came back

@@ -4,8 +4,9 @@ probes to a real xterm under Xvnc and to vncterm, and records the replies; they 
 The probes set something up and ask: settings (DECRQSS), modes (DECRQM), status reports (DSR,
 DECXCPR), the size (``CSI 18 t``), and the screen read back through DECRQCRA one cell at a time,
 which also checks what was drawn: REP only after a printed character, HT keeping a pending
-wrap, CUU/CUD outside the scroll region, the cursor 1049 restores. Where vncterm answers
-differently on purpose (DA, XTVERSION, pixel sizes) nothing is probed.
+wrap, CUU/CUD outside the scroll region, the cursor 1049 restores, DECRC and the pending wrap,
+DECCOLM, DECSCNM. Where vncterm answers differently on purpose (DA, XTVERSION, pixel sizes)
+nothing is probed.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ PROBES: list[str] = [
     FRESH + "\x1b[4;6r\x1b[5;1H\x1b[9B" + cpr() + "\x1b[24;1H\x1b[30A" + cpr(),
     # 1049 restores the cursor saved on entering
     FRESH + "\x1b[2;5H\x1b[?1049h\x1b[5;9H\x1b7\x1b[?1048h\x1b[4;1H\x1b[?1049l" + cpr(),
+    # DECSC/DECRC keep the pending wrap, not DECAWM
+    FRESH + "\x1b[?7h\x1b7\x1b[?7l\x1b8\x1b[1;79Habcd" + cpr() + "\x1b[?7h",
+    FRESH + "\x1b[1;79Hab\x1b7\x1b[3;1H\x1b8X" + cell(2, 1) + cpr(),
     # DECCOLM under mode 40, and RIS back to 80 columns
     FRESH + "\x1b[?40h\x1b[?3h\x1b[18t\x1b[?3l\x1b[18t\x1b[?3h\x1bc\x1b[18t",
     # DECSCNM leaves the cells alone (their attributes read back the same)

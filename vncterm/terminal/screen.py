@@ -284,7 +284,7 @@ class TermScreen(TextScreen):
             self.g1_charset,
             self.charset,
             mo.DECOM in self.mode,
-            mo.DECAWM in self.mode,
+            self.cursor.x >= self.columns,  # the wrap pending (DEC's last column flag)
         )
 
     def _restore(self, point: pyte.screens.Savepoint | None) -> None:
@@ -298,15 +298,13 @@ class TermScreen(TextScreen):
             self.mode.add(mo.DECOM)
         else:
             self.mode.discard(mo.DECOM)
-        if point.wrap:
-            self.mode.add(mo.DECAWM)
-        else:
-            self.mode.discard(mo.DECAWM)
         hidden = self.cursor.hidden
         self.cursor = pyte.screens.Cursor(point.cursor.x, point.cursor.y, point.cursor.attrs)
         self.cursor.hidden = hidden
         self.ensure_hbounds()
         self.ensure_vbounds()
+        if point.wrap:  # DECRC restores the last column flag, not DECAWM (xterm, DEC STD 070)
+            self.cursor.x = self.columns
 
     def save_cursor(self) -> None:
         self._saved[self.alternate] = self._savepoint()
