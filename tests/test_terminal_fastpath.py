@@ -199,6 +199,9 @@ SEQUENCES = [
     "\x1b[?1048h",
     "\x1b[?1048l",
     "\x1b[20C",
+    "\x1b[2I",
+    "\x1b[?7;1049s",
+    "\x1b[?7;1049r",
 ]
 
 piece = st.one_of(

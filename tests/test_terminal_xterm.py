@@ -346,3 +346,21 @@ def test_decrc_restores_the_pending_wrap_not_decawm() -> None:
     assert rows(emu)[:2] == ["        ad", ""]  # autowrap stayed off
     emu = feed(Emulator(10, 3), "0123456789\x1b7\x1b[3;1H\x1b8X")
     assert rows(emu)[:2] == ["0123456789", "X"]  # the pending wrap came back
+
+
+def test_cht_tabs_forward_n_stops() -> None:
+    emu = feed(Emulator(40, 2), "\x1b[3I")
+    assert cursor(emu) == (0, 24)
+    feed(emu, "\x1b[99I")  # stops at the last column
+    assert cursor(emu) == (0, 39)
+
+
+def test_xtsave_and_xtrestore_put_private_modes_back() -> None:
+    """xterm CSI ? Pm s / CSI ? Pm r: the listed modes as they were; the screens switch back
+    without clearing."""
+    emu = feed(Emulator(20, 3), "\x1b[?2004h\x1b[?25l\x1b[?1049hALT\x1b[?2004;25;1049;7s")
+    feed(emu, "\x1b[?2004l\x1b[?25h\x1b[?7l\x1b[?1049l")
+    assert (emu.bracketed_paste, emu.cursor_visible, emu.alternate_screen) == (False, True, False)
+    feed(emu, "\x1b[?2004;25;1049;7r")
+    assert (emu.bracketed_paste, emu.cursor_visible, emu.alternate_screen) == (True, False, True)
+    assert rows(emu)[0] == "ALT" and replies(emu, "\x1b[?7$p") == b"\x1b[?7;1$y"

@@ -90,6 +90,13 @@ PROBES: list[str] = [
     # DECSC/DECRC keep the pending wrap, not DECAWM
     FRESH + "\x1b[?7h\x1b7\x1b[?7l\x1b8\x1b[1;79Habcd" + cpr() + "\x1b[?7h",
     FRESH + "\x1b[1;79Hab\x1b7\x1b[3;1H\x1b8X" + cell(2, 1) + cpr(),
+    # CHT; XTSAVE / XTRESTORE
+    FRESH + "\x1b[3I" + cpr() + "\x1b[99I" + cpr(),
+    FRESH
+    + "\x1b[?2004h\x1b[?1049hALT\x1b[?2004;1049;7s\x1b[?2004l\x1b[?7l\x1b[?1049l"
+    + "\x1b[?2004;1049;7r\x1b[?2004$p\x1b[?1049$p\x1b[?7$p"
+    + cell(1, 1)
+    + "\x1b[?1049l",
     # DECCOLM under mode 40, and RIS back to 80 columns
     FRESH + "\x1b[?40h\x1b[?3h\x1b[18t\x1b[?3l\x1b[18t\x1b[?3h\x1bc\x1b[18t",
     # DECSCNM leaves the cells alone (their attributes read back the same)

@@ -247,6 +247,14 @@ class GridScreen(pyte.Screen):
             stops = [t for t in self.tabstops if t < self.cursor.x]
             self.cursor.x = max(stops) if stops else 0
 
+    def forward_tab(self, count: int | None = None) -> None:
+        """CHT: ``count`` tab stops forward (xterm stops once a tab no longer moves)."""
+        for _ in range(min(count or 1, self.columns)):
+            x = self.cursor.x
+            self.tab()
+            if self.cursor.x == x:
+                return
+
     def tab(self) -> None:
         """HT: to the next tab stop or the last column; at the last column with a wrap
         pending, the wrap stays pending (xterm)."""

@@ -77,6 +77,34 @@ def _dec_mode(s: TermScreen, mode: int) -> int:
     return _UNKNOWN
 
 
+def save_modes(s: TermScreen, modes: list[int]) -> None:
+    """XTSAVE (``CSI ? Pm s``): remember the listed DEC private modes that are known."""
+    for mode in modes:
+        value = _dec_mode(s, mode)
+        if value in (_SET, _RESET):
+            s.saved_modes[mode] = value == _SET
+
+
+def restore_modes(s: TermScreen, modes: list[int]) -> None:
+    """XTRESTORE (``CSI ? Pm r``): put the listed modes back as XTSAVE found them; as in xterm
+    the screens switch without clearing, DECOM homes the cursor, DECCOLM acts again."""
+    for mode in modes:
+        on = s.saved_modes.get(mode)
+        if on is None or (_dec_mode(s, mode) == _mode(on) and mode not in (3, 6)):
+            continue
+        if mode in (47, 1047, 1049):
+            s.switch_screen(on)
+        elif mode in (3, 5, 6, 66):
+            (s.set_mode if on else s.reset_mode)(mode, private=True)
+        elif mode == 25:
+            (s.set_mode if on else s.reset_mode)(mode, private=True)
+            s.cursor.hidden = not on
+        elif on:
+            s.mode.add(mode << 5)
+        else:
+            s.mode.discard(mode << 5)
+
+
 def device_status(s: TermScreen, code: int, private: bool, args: list[int]) -> None:
     """DSR (``CSI Ps n``) and DEC's extended DSR (``CSI ? Ps n``), as xterm answers a VT420."""
     if not private:

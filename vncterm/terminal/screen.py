@@ -79,6 +79,8 @@ class TermScreen(TextScreen):
         #: Cells DECRQCRA may still sum in this read (``reports.CHECKSUM_BUDGET``; the facade
         #: refills it per feed).
         self.checksum_budget = 0
+        #: DEC private modes saved by XTSAVE (``CSI ? Pm s``), for XTRESTORE.
+        self.saved_modes: dict[int, bool] = {}
         self.checksum_refusal_logged = False
         self.cursor_shape = "block"
         self.cursor_blink = True
@@ -221,6 +223,10 @@ class TermScreen(TextScreen):
                 rest.append(mode)
         if rest:
             super().reset_mode(*rest)
+
+    def switch_screen(self, alternate: bool) -> None:
+        """To the alternate screen or back, nothing cleared (XTRESTORE)."""
+        self._switch_screen(alternate)
 
     def _switch_screen(self, alternate: bool) -> None:
         if alternate == self.alternate:

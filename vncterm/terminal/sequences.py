@@ -316,6 +316,9 @@ CSI: dict[str, CsiHandler] = {
     "?n": lambda s, a, p: reports.device_status(s, a[0], True, a),  # DEC DSR
     "$p": lambda s, a, p: reports.request_mode(s, a[0], False),  # DECRQM (ANSI)
     "?$p": lambda s, a, p: reports.request_mode(s, a[0], True),  # DECRQM (DEC private)
+    "?s": lambda s, a, p: reports.save_modes(s, a),  # XTSAVE
+    "?r": lambda s, a, p: reports.restore_modes(s, a),  # XTRESTORE
+    "I": lambda s, a, p: s.forward_tab(a[0]),  # CHT
     "*y": lambda s, a, p: reports.checksum_report(s, a),  # DECRQCRA
     ">q": _first_only(reports.version_report),  # XTVERSION
     "=c": _first_only(reports.tertiary_attributes),  # DA3
