@@ -364,3 +364,17 @@ def test_xtsave_and_xtrestore_put_private_modes_back() -> None:
     feed(emu, "\x1b[?2004;25;1049;7r")
     assert (emu.bracketed_paste, emu.cursor_visible, emu.alternate_screen) == (True, False, True)
     assert rows(emu)[0] == "ALT" and replies(emu, "\x1b[?7$p") == b"\x1b[?7;1$y"
+
+
+def test_column_scrolls_move_the_scroll_region_columns() -> None:
+    """SL/SR (ISO 6429), DECIC/DECDC and DECBI/DECFI (VT420) insert or delete columns in every
+    row of the scroll region, the cursor staying (xterm's xtermColScroll)."""
+    emu = feed(Emulator(10, 3), "abcdefghij\r\nklmnopqrst\r\nuvw\x1b[1;2r\x1b[1;3H\x1b[2'}")
+    assert rows(emu) == ["ab  cdefgh", "kl  mnopqr", "uvw"]
+    assert cursor(emu) == (0, 2)
+    feed(emu, "\x1b[2'~\x1b[1 @")
+    assert rows(emu) == ["bcdefgh", "lmnopqr", "uvw"]
+    feed(emu, "\x1b[2 A\x1b[H\x1b6")
+    assert rows(emu) == ["   bcdefgh", "   lmnopqr", "uvw"]
+    feed(emu, "\x1b[1;10H\x1b9")
+    assert rows(emu)[:2] == ["  bcdefgh", "  lmnopqr"] and cursor(emu) == (0, 9)

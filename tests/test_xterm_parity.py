@@ -97,6 +97,17 @@ PROBES: list[str] = [
     + "\x1b[?2004;1049;7r\x1b[?2004$p\x1b[?1049$p\x1b[?7$p"
     + cell(1, 1)
     + "\x1b[?1049l",
+    # SL/SR, DECIC/DECDC, DECBI/DECFI: columns of the scroll region
+    FRESH
+    + "abcdefghij\r\nklmnopqrst\r\nuvw\x1b[1;2r\x1b[1 @"
+    + cell(1, 1)
+    + cell(2, 1)
+    + cell(3, 1),
+    FRESH + "abcdefghij\r\nklmnopqrst\x1b[2 A" + cell(1, 1) + cell(1, 3) + cell(2, 3),
+    FRESH + "abcdefghij\r\nklmnopqrst\x1b[1;3H\x1b[2'}" + cell(1, 3) + cell(1, 5) + cell(2, 5),
+    FRESH + "abcdefghij\r\nklmnopqrst\x1b[1;3H\x1b[2'~" + cell(1, 3) + cell(2, 3) + cpr(),
+    FRESH + "abc\x1b[H\x1b6" + cell(1, 1) + cell(1, 2) + cpr() + "\x1b[1;3H\x1b6" + cpr(),
+    FRESH + "abc\x1b[1;80H\x1b9" + cell(1, 1) + cpr() + "\x1b[1;3H\x1b9" + cpr(),
     # DECCOLM under mode 40, and RIS back to 80 columns
     FRESH + "\x1b[?40h\x1b[?3h\x1b[18t\x1b[?3l\x1b[18t\x1b[?3h\x1bc\x1b[18t",
     # DECSCNM leaves the cells alone (their attributes read back the same)

@@ -216,6 +216,37 @@ class GridScreen(pyte.Screen):
             self.margins = saved
             self.carriage_return()
 
+    def scroll_columns(self, count: int, left: bool, at: int) -> None:
+        """Every row of the scroll region loses (``left``) or gets ``count`` blank columns at
+        column ``at``, when the cursor is inside the region (xterm's xtermColScroll: SL/SR,
+        DECIC/DECDC, DECBI/DECFI); the cursor stays."""
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        y, x = self.cursor.y, self.cursor.x
+        if not top <= y <= bottom:
+            return
+        self.cursor.x = min(at, self.columns - 1)
+        for row in range(top, bottom + 1):
+            self.cursor.y = row
+            if left:
+                self.delete_characters(count)
+            else:
+                self.insert_characters(count)
+        self.cursor.y, self.cursor.x = y, x
+
+    def back_index(self) -> None:
+        """DECBI: left one column; at the left edge the region's columns move right."""
+        if self.cursor.x == 0:
+            self.scroll_columns(1, False, 0)
+        else:
+            self.cursor_back(1)
+
+    def forward_index(self) -> None:
+        """DECFI: right one column; at the right edge the region's columns move left."""
+        if self.cursor.x >= self.columns - 1:
+            self.scroll_columns(1, True, 0)
+        else:
+            self.cursor_forward(1)
+
     def alignment_display(self) -> None:
         """DECALN: fill the screen with E, reset the margins, home the cursor."""
         self.margins = None

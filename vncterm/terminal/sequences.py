@@ -112,6 +112,8 @@ ESC: dict[str, Callable[[TermScreen], None]] = {
     ">": _keypad(False),  # DECKPNM
     "#8": lambda s: s.alignment_display(),  # DECALN
     "Z": lambda s: _da(s, [0], [[None]]),  # DECID: answered as DA
+    "6": lambda s: s.back_index(),  # DECBI
+    "9": lambda s: s.forward_index(),  # DECFI
     # G0 and G1 designation (SCS); G2 and G3 are not supported
     **{mode + code: _designate(code, mode) for code in CHARSET_MAPS for mode in "()"},
 }
@@ -319,6 +321,10 @@ CSI: dict[str, CsiHandler] = {
     "?s": lambda s, a, p: reports.save_modes(s, a),  # XTSAVE
     "?r": lambda s, a, p: reports.restore_modes(s, a),  # XTRESTORE
     "I": lambda s, a, p: s.forward_tab(a[0]),  # CHT
+    " @": lambda s, a, p: s.scroll_columns(a[0] or 1, True, 0),  # SL
+    " A": lambda s, a, p: s.scroll_columns(a[0] or 1, False, 0),  # SR
+    "'}": lambda s, a, p: s.scroll_columns(a[0] or 1, False, s.cursor.x),  # DECIC
+    "'~": lambda s, a, p: s.scroll_columns(a[0] or 1, True, s.cursor.x),  # DECDC
     "*y": lambda s, a, p: reports.checksum_report(s, a),  # DECRQCRA
     ">q": _first_only(reports.version_report),  # XTVERSION
     "=c": _first_only(reports.tertiary_attributes),  # DA3
