@@ -378,3 +378,16 @@ def test_column_scrolls_move_the_scroll_region_columns() -> None:
     assert rows(emu) == ["   bcdefgh", "   lmnopqr", "uvw"]
     feed(emu, "\x1b[1;10H\x1b9")
     assert rows(emu)[:2] == ["  bcdefgh", "  lmnopqr"] and cursor(emu) == (0, 9)
+
+
+def test_rectangle_fill_erase_and_copy() -> None:
+    """DECFRA fills in the current attributes, DECERA blanks, DECSERA blanks the characters
+    only, DECCRA copies (clipped to the screen), as xterm's screen.c."""
+    emu = feed(Emulator(8, 4), "\x1b[1m\x1b[88;2;2;3;3$x\x1b[0m")
+    assert rows(emu) == ["", " XX", " XX", ""]
+    assert emu.screen.buffer[1][1].bold
+    feed(emu, "\x1b[2;2;2;2$z\x1b[4mU\x1b[0m\x1b[1;1;1;1${")
+    assert rows(emu)[:2] == ["", "  X"] and emu.screen.buffer[0][0].underscore
+    feed(emu, "\x1b[2;2;3;3;1;3;7;1$v")
+    assert rows(emu) == ["", "  X", " XX    X", "      XX"]
+    assert replies(emu, "\x1b[70000;1;1;1;1;1*y").startswith(b"\x1bP65535!~")  # xterm's cap

@@ -108,6 +108,13 @@ PROBES: list[str] = [
     FRESH + "abcdefghij\r\nklmnopqrst\x1b[1;3H\x1b[2'~" + cell(1, 3) + cell(2, 3) + cpr(),
     FRESH + "abc\x1b[H\x1b6" + cell(1, 1) + cell(1, 2) + cpr() + "\x1b[1;3H\x1b6" + cpr(),
     FRESH + "abc\x1b[1;80H\x1b9" + cell(1, 1) + cpr() + "\x1b[1;3H\x1b9" + cpr(),
+    # rectangles: DECFRA, DECERA, DECSERA, DECCRA
+    FRESH + "\x1b[1m\x1b[65;2;3;3;5$x\x1b[0m" + cell(2, 3) + cell(3, 5) + cell(1, 3) + cell(4, 5),
+    FRESH + "abcdef\r\nghijkl\x1b[1;2;2;3$z" + cell(1, 1) + cell(1, 2) + cell(2, 3) + cell(2, 4),
+    FRESH + "\x1b[4mabc\x1b[0m\x1b[1;2;1;2${" + cell(1, 1) + cell(1, 2) + cell(1, 3),
+    FRESH + "abc\r\ndef\x1b[1;1;2;2;1;4;5;1$v" + cell(4, 5) + cell(5, 6) + cell(4, 7),
+    FRESH + "abc\r\ndef\x1b[1;1;2;3;1;24;79;1$v" + cell(24, 79) + cell(24, 80) + cell(1, 1),
+    FRESH + "abc\r\ndef\x1b[2;3r\x1b[?6h\x1b[1;1;1;3;1;2;1;1$v\x1b[?6l" + cell(3, 1) + cell(4, 1),
     # DECCOLM under mode 40, and RIS back to 80 columns
     FRESH + "\x1b[?40h\x1b[?3h\x1b[18t\x1b[?3l\x1b[18t\x1b[?3h\x1bc\x1b[18t",
     # DECSCNM leaves the cells alone (their attributes read back the same)

@@ -274,7 +274,7 @@ class GridScreen(pyte.Screen):
 
     def back_tab(self, count: int | None = None) -> None:
         """CBT: back to the previous tab stop, ``count`` times."""
-        for _ in range(count or 1):
+        for _ in range(min(count or 1, self.columns)):
             stops = [t for t in self.tabstops if t < self.cursor.x]
             self.cursor.x = max(stops) if stops else 0
 

@@ -21,6 +21,7 @@ from pyte.screens import Margins
 
 from .. import __version__
 from .colours import PALETTE_256
+from .rectangles import parse_rect
 from .screen import TermScreen
 
 log = logging.getLogger(__name__)
@@ -215,35 +216,6 @@ def _cursor_style_code(s: TermScreen) -> int:
 # -- DECRQCRA ------------------------------------------------------------------------------------
 
 
-def _rect_limits(s: TermScreen) -> tuple[int, int, int, int]:
-    """(min row, min column, max row, max column), 1-based: the scroll region in origin
-    mode, else the screen."""
-    origin = mo.DECOM in s.mode and s.margins is not None
-    top, bottom = (s.margins.top, s.margins.bottom) if origin and s.margins else (0, s.lines - 1)
-    return top + 1, 1, bottom + 1, s.columns
-
-
-def _parse_rect(s: TermScreen, params: list[int]) -> tuple[int, int, int, int] | None:
-    """A rectangle (top, left, bottom, right), 1-based, as xterm parses one: 0 or missing
-    takes the default, origin mode offsets the rows, out-of-range values clamp (the top and
-    left one further, so that they can be refused); None when xterm would refuse it."""
-    min_row, min_col, max_row, max_col = _rect_limits(s)
-    origin = mo.DECOM in s.mode and s.margins is not None
-    offset = s.margins.top if origin and s.margins else 0
-
-    def value(i: int, default: int, low: int, high: int, shift: int) -> int:
-        v = params[i] if len(params) > i and params[i] > 0 else default
-        return min(max(v + shift, low), high)
-
-    top = value(0, min_row, min_row, max_row + 1, offset)
-    left = value(1, min_col, min_col, max_col + 1, 0)
-    bottom = value(2, max_row, min_row, max_row, offset)
-    right = value(3, max_col, min_col, max_col, 0)
-    if top > bottom or left > right or top > max_row or right > max_col:
-        return None
-    return top, left, bottom, right
-
-
 #: What each video attribute adds to a cell's value in the checksum (xterm's DEC default).
 _CHECKSUM_ATTRS = (("underscore", 0x10), ("reverse", 0x20), ("blink", 0x40), ("bold", 0x80))
 
@@ -266,7 +238,7 @@ def rectangle_checksum(s: TermScreen, params: list[int]) -> int:
     that distinction, so such spaces are left out like erased ones."""
     if len(params) > 2:
         params = params[2:]
-    rect = _parse_rect(s, params)
+    rect = parse_rect(s, params)
     total = 0
     if rect is not None:
         top, left, bottom, right = rect
@@ -290,7 +262,7 @@ def checksum_report(s: TermScreen, args: list[int]) -> None:
     """DECRQCRA (``CSI Pi ; Pg ; Pt ; Pl ; Pb ; Pr * y``) -> ``DCS Pi ! ~ xxxx ST``."""
     if "checksum" not in s.window_ops:
         return
-    rect = _parse_rect(s, args[2:] if len(args) > 2 else args)
+    rect = parse_rect(s, args[2:] if len(args) > 2 else args)
     cells = (rect[2] - rect[0] + 1) * (rect[3] - rect[1] + 1) if rect is not None else 0
     if cells > s.checksum_budget:
         if not s.checksum_refusal_logged:

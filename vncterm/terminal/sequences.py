@@ -22,13 +22,13 @@ import binascii
 import re
 from collections.abc import Callable
 
-from . import reports
+from . import rectangles, reports
 from .charsets import CHARSET_MAPS
 from .colours import DEFAULT_BG, DEFAULT_FG, PALETTE_256
 from .screen import TermScreen
 
 #: The largest numeric parameter (larger ones clamp to it, as xterm clamps to its own limit).
-MAX_PARAM = 9999
+MAX_PARAM = 65535
 #: Parameters (``;`` groups) read from one CSI, and sub-parameters (``:``) from one group; the
 #: rest are ignored, as xterm ignores those beyond its 30.
 MAX_PARAMS = 30
@@ -326,6 +326,10 @@ CSI: dict[str, CsiHandler] = {
     "'}": lambda s, a, p: s.scroll_columns(a[0] or 1, False, s.cursor.x),  # DECIC
     "'~": lambda s, a, p: s.scroll_columns(a[0] or 1, True, s.cursor.x),  # DECDC
     "*y": lambda s, a, p: reports.checksum_report(s, a),  # DECRQCRA
+    "$x": lambda s, a, p: rectangles.fill(s, a),  # DECFRA
+    "$z": lambda s, a, p: rectangles.erase(s, a),  # DECERA
+    "${": lambda s, a, p: rectangles.selective_erase(s, a),  # DECSERA
+    "$v": lambda s, a, p: rectangles.copy(s, a),  # DECCRA
     ">q": _first_only(reports.version_report),  # XTVERSION
     "=c": _first_only(reports.tertiary_attributes),  # DA3
     "r": _margins,  # DECSTBM

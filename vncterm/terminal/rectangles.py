@@ -1,0 +1,116 @@
+"""VT420 rectangular area operations as xterm 379 does them (ctlseqs; VT510 manual): DECFRA
+(fill), DECERA (erase), DECSERA (selective erase: the characters only) and DECCRA (copy).
+
+A rectangle is parsed as xterm parses one (``parse_rect``: 1-based, defaults for 0 or missing
+values, rows relative to the scroll region in origin mode, a refused rectangle does nothing).
+There are no left/right margins and no protected cells yet, so DECSERA erases every character
+of its rectangle. Wide characters are not split specially.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyte import modes as mo
+
+from .screen import TermScreen
+from .widths import char_width
+
+Rect = tuple[int, int, int, int]  # top, left, bottom, right: 1-based, inclusive
+
+
+def _limits(s: TermScreen) -> tuple[int, int, int, int]:
+    """(min row, min column, max row, max column), 1-based: the scroll region in origin
+    mode, else the screen."""
+    if mo.DECOM in s.mode and s.margins is not None:
+        return s.margins.top + 1, 1, s.margins.bottom + 1, s.columns
+    return 1, 1, s.lines, s.columns
+
+
+def parse_rect(s: TermScreen, params: list[int]) -> Rect | None:
+    """A rectangle as xterm's xtermParseRect reads one: 0 or missing takes the default,
+    origin mode offsets the rows, out-of-range values clamp (the top and left one further,
+    so that they can be refused); None when xterm's validRect would refuse it."""
+    min_row, min_col, max_row, max_col = _limits(s)
+    offset = s.margins.top if mo.DECOM in s.mode and s.margins is not None else 0
+
+    def value(i: int, default: int, low: int, high: int, shift: int) -> int:
+        v = params[i] if len(params) > i and params[i] > 0 else default
+        return min(max(v + shift, low), high)
+
+    top = value(0, min_row, min_row, max_row + 1, offset)
+    left = value(1, min_col, min_col, max_col + 1, 0)
+    bottom = value(2, max_row, min_row, max_row, offset)
+    right = value(3, max_col, min_col, max_col, 0)
+    if top > bottom or left > right or top > max_row or right > max_col:
+        return None
+    return top, left, bottom, right
+
+
+def _fill(s: TermScreen, rect: Rect | None, char: str) -> None:
+    """Cells of ``rect`` become ``char`` in the current attributes; a cell keeps its own
+    colour where the current one is the default (xterm's ScrnFillRectangle, keepColors)."""
+    if rect is None:
+        return
+    top, left, bottom, right = rect
+    attrs: Any = s.cursor.attrs
+    for y in range(top - 1, bottom):
+        line = s.buffer[y]
+        for x in range(left - 1, right):
+            old = line[x]
+            line[x] = attrs._replace(
+                data=char,
+                fg=attrs.fg if attrs.fg != "default" else old.fg,
+                bg=attrs.bg if attrs.bg != "default" else old.bg,
+            )
+        s.dirty.add(y)
+
+
+def fill(s: TermScreen, args: list[int]) -> None:
+    """DECFRA ``CSI Pch ; Pt ; Pl ; Pb ; Pr $ x``: fill with the character Pch."""
+    code = args[0]
+    if not code or code > 0x10FFFF or char_width(chr(code)) <= 0:
+        return
+    _fill(s, parse_rect(s, args[1:]), chr(code))
+
+
+def erase(s: TermScreen, args: list[int]) -> None:
+    """DECERA ``CSI Pt ; Pl ; Pb ; Pr $ z``: blanks, in the current attributes (xterm)."""
+    _fill(s, parse_rect(s, args), " ")
+
+
+def selective_erase(s: TermScreen, args: list[int]) -> None:
+    """DECSERA ``CSI Pt ; Pl ; Pb ; Pr $ {``: the characters become spaces, attributes stay
+    (xterm's ScrnWipeRectangle; nothing is protected here)."""
+    rect = parse_rect(s, args)
+    if rect is None:
+        return
+    top, left, bottom, right = rect
+    for y in range(top - 1, bottom):
+        line = s.buffer[y]
+        for x in range(left - 1, right):
+            line[x] = line[x]._replace(data=" ")
+        s.dirty.add(y)
+
+
+def copy(s: TermScreen, args: list[int]) -> None:
+    """DECCRA ``CSI Pts ; Pls ; Pbs ; Prs ; Pps ; Ptd ; Pld ; Ppd $ v``: the source rectangle
+    copied (as it was) to the destination's top left, clipped to the screen (or the scroll
+    region in origin mode)."""
+    source = parse_rect(s, args[:4])
+    target = parse_rect(s, args[5:7])
+    if source is None or target is None:
+        return
+    top, left, bottom, right = source
+    cells = [[s.buffer[y][x] for x in range(left - 1, right)] for y in range(top - 1, bottom)]
+    min_row, min_col, max_row, max_col = _limits(s)
+    for j, row in enumerate(cells):
+        y = target[0] - 1 + j
+        if not min_row - 1 <= y <= max_row - 1:
+            continue
+        line = s.buffer[y]
+        for k, cell in enumerate(row):
+            x = target[1] - 1 + k
+            if min_col - 1 <= x <= max_col - 1:
+                line[x] = cell
+        s.dirty.add(y)
