@@ -391,3 +391,16 @@ def test_rectangle_fill_erase_and_copy() -> None:
     feed(emu, "\x1b[2;2;3;3;1;3;7;1$v")
     assert rows(emu) == ["", "  X", " XX    X", "      XX"]
     assert replies(emu, "\x1b[70000;1;1;1;1;1*y").startswith(b"\x1bP65535!~")  # xterm's cap
+
+
+def test_deccara_and_decrara_over_a_stream_or_a_rectangle() -> None:
+    """xterm's ScrnMarkRectangle: a stream of positions unless DECSACE 2; 0 clears."""
+    emu = feed(Emulator(6, 3), "abcdef\r\nghijkl\x1b[1;2;2;3;1;4$r")
+    assert [emu.screen.buffer[0][x].bold for x in range(6)] == [False] + [True] * 5
+    assert [emu.screen.buffer[1][x].bold for x in range(6)] == [True] * 3 + [False] * 3
+    feed(emu, "\x1b[2*x\x1b[1;1;2;2;7$t")
+    assert [emu.screen.buffer[y][x].reverse for y in (0, 1) for x in (0, 1, 2)] == [
+        True, True, False, True, True, False,
+    ]  # fmt: skip
+    feed(emu, "\x1b[1;1;2;6;0$r")
+    assert not any(emu.screen.buffer[y][x].bold for y in (0, 1) for x in range(6))

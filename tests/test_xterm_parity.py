@@ -115,6 +115,13 @@ PROBES: list[str] = [
     FRESH + "abc\r\ndef\x1b[1;1;2;2;1;4;5;1$v" + cell(4, 5) + cell(5, 6) + cell(4, 7),
     FRESH + "abc\r\ndef\x1b[1;1;2;3;1;24;79;1$v" + cell(24, 79) + cell(24, 80) + cell(1, 1),
     FRESH + "abc\r\ndef\x1b[2;3r\x1b[?6h\x1b[1;1;1;3;1;2;1;1$v\x1b[?6l" + cell(3, 1) + cell(4, 1),
+    # DECCARA/DECRARA, stream and rectangle (DECSACE)
+    FRESH
+    + "abcdef\r\nghijkl\x1b[1;2;2;3;1;4$r"
+    + "".join(cell(r, c) for r, c in ((1, 2), (1, 4), (2, 1), (2, 3), (2, 4))),
+    FRESH + "\x1b[2*xabcdef\r\nghijkl\x1b[1;2;2;3;1$r" + cell(2, 1) + cell(1, 4) + "\x1b[0*x",
+    FRESH + "\x1b[1mab\x1b[0m\x1b[1;1;1;2;1;7$t" + cell(1, 1) + cell(1, 2) + cell(1, 3),
+    FRESH + "\x1b[1;4mab\x1b[0m\x1b[1;1;1;1;0$r\x1b[1;2;1;2;$r" + cell(1, 1) + cell(1, 2),
     # DECCOLM under mode 40, and RIS back to 80 columns
     FRESH + "\x1b[?40h\x1b[?3h\x1b[18t\x1b[?3l\x1b[18t\x1b[?3h\x1bc\x1b[18t",
     # DECSCNM leaves the cells alone (their attributes read back the same)

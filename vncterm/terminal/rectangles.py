@@ -1,5 +1,6 @@
 """VT420 rectangular area operations as xterm 379 does them (ctlseqs; VT510 manual): DECFRA
-(fill), DECERA (erase), DECSERA (selective erase: the characters only) and DECCRA (copy).
+(fill), DECERA (erase), DECSERA (selective erase: the characters only), DECCRA (copy), and
+DECCARA/DECRARA (change/reverse attributes, over a rectangle or a stream per DECSACE).
 
 A rectangle is parsed as xterm parses one (``parse_rect``: 1-based, defaults for 0 or missing
 values, rows relative to the scroll region in origin mode, a refused rectangle does nothing).
@@ -114,3 +115,70 @@ def copy(s: TermScreen, args: list[int]) -> None:
             if min_col - 1 <= x <= max_col - 1:
                 line[x] = cell
         s.dirty.add(y)
+
+
+#: DECCARA's SGR parameters: (attribute, value); 0 clears them all (xterm: bold, underline,
+#: blink, inverse, invisible).
+_CARA: dict[int, tuple[str, bool]] = {
+    1: ("bold", True),
+    4: ("underscore", True),
+    5: ("blink", True),
+    7: ("reverse", True),
+    8: ("hidden", True),
+    22: ("bold", False),
+    24: ("underscore", False),
+    25: ("blink", False),
+    27: ("reverse", False),
+    28: ("hidden", False),
+}
+_RARA = {1: "bold", 4: "underscore", 5: "blink", 7: "reverse", 8: "hidden"}
+
+
+def _extent(s: TermScreen, rect: Rect) -> list[tuple[int, int, int]]:
+    """(row, first column, last column), 0-based, that DECCARA/DECRARA change: the rectangle
+    under DECSACE 2, else the stream of character positions from its top left to its bottom
+    right (whole rows between), as xterm's ScrnMarkRectangle."""
+    top, left, bottom, right = rect
+    if s.attribute_extent == 2:
+        return [(y, left - 1, right - 1) for y in range(top - 1, bottom)]
+    last = s.columns - 1
+    return [
+        (y, left - 1 if y == top - 1 else 0, right - 1 if y == bottom - 1 else last)
+        for y in range(top - 1, bottom)
+    ]
+
+
+def _mark(s: TermScreen, params: list[list[int | None]], reverse: bool) -> None:
+    values = [group[0] for group in params]
+    rect = parse_rect(s, [v or 0 for v in values[:4]])
+    codes = [v for v in values[4:] if v is not None]
+    if rect is None or not codes:
+        return
+    for y, x0, x1 in _extent(s, rect):
+        line = s.buffer[y]
+        for x in range(x0, x1 + 1):
+            cell = line[x]
+            change: dict[str, bool] = {}
+            for code in codes:
+                if reverse:
+                    name = _RARA.get(code)
+                    if name is not None:
+                        change[name] = not change.get(name, getattr(cell, name))
+                elif code == 0:
+                    change.update(dict.fromkeys(_RARA.values(), False))
+                elif code in _CARA:
+                    name, on = _CARA[code]
+                    change[name] = on
+            if change:
+                line[x] = cell._replace(**change)
+        s.dirty.add(y)
+
+
+def change_attributes(s: TermScreen, params: list[list[int | None]]) -> None:
+    """DECCARA ``CSI Pt ; Pl ; Pb ; Pr ; Ps... $ r``: set or clear SGR attributes."""
+    _mark(s, params, reverse=False)
+
+
+def reverse_attributes(s: TermScreen, params: list[list[int | None]]) -> None:
+    """DECRARA ``CSI Pt ; Pl ; Pb ; Pr ; Ps... $ t``: toggle SGR attributes."""
+    _mark(s, params, reverse=True)

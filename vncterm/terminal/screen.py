@@ -79,6 +79,8 @@ class TermScreen(TextScreen):
         #: Cells DECRQCRA may still sum in this read (``reports.CHECKSUM_BUDGET``; the facade
         #: refills it per feed).
         self.checksum_budget = 0
+        #: DECSACE: 2, DECCARA/DECRARA change a rectangle; else a stream of positions.
+        self.attribute_extent = 0
         #: DEC private modes saved by XTSAVE (``CSI ? Pm s``), for XTRESTORE.
         self.saved_modes: dict[int, bool] = {}
         self.checksum_refusal_logged = False
@@ -114,6 +116,7 @@ class TermScreen(TextScreen):
         self.cursor_shape, self.cursor_blink = "block", True
         self.keypad_application = False
         self._last_char = ""
+        self.attribute_extent = 0
 
     def soft_reset(self) -> None:
         """DECSTR: modes, margins, attributes and the saved cursor to defaults; text stays."""

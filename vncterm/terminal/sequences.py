@@ -330,6 +330,9 @@ CSI: dict[str, CsiHandler] = {
     "$z": lambda s, a, p: rectangles.erase(s, a),  # DECERA
     "${": lambda s, a, p: rectangles.selective_erase(s, a),  # DECSERA
     "$v": lambda s, a, p: rectangles.copy(s, a),  # DECCRA
+    "$r": lambda s, a, p: rectangles.change_attributes(s, p),  # DECCARA
+    "$t": lambda s, a, p: rectangles.reverse_attributes(s, p),  # DECRARA
+    "*x": lambda s, a, p: setattr(s, "attribute_extent", a[0]),  # DECSACE
     ">q": _first_only(reports.version_report),  # XTVERSION
     "=c": _first_only(reports.tertiary_attributes),  # DA3
     "r": _margins,  # DECSTBM
