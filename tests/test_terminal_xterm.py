@@ -404,3 +404,17 @@ def test_deccara_and_decrara_over_a_stream_or_a_rectangle() -> None:
     ]  # fmt: skip
     feed(emu, "\x1b[1;1;2;6;0$r")
     assert not any(emu.screen.buffer[y][x].bold for y in (0, 1) for x in range(6))
+
+
+def test_protected_cells_and_the_erases_that_spare_them() -> None:
+    """xterm's protected_mode: DECSCA protection holds against DECSED/DECSEL/DECSERA only,
+    SPA's against every erase; SGR 0 keeps it, DECSTR and RIS drop it; DECCOLM clears all."""
+    emu = feed(Emulator(8, 2), 'a\x1b[1"qb\x1b[0mc\x1b[0"qd\x1b[?2J')
+    assert rows(emu)[0] == " bc"
+    assert replies(emu, '\x1bP$q"q\x1b\\') == b'\x1bP1$r0"q\x1b\\'
+    feed(emu, "\x1b[2J")
+    assert rows(emu)[0] == ""
+    feed(emu, "\x1b[H\x1bVxy\x1bWz\x1b[H\x1b[3X\x1b[2J\x1b[K")
+    assert rows(emu)[0] == "xy"
+    feed(emu, '\x1b[0"q\x1b[H\x1b[K')  # DECSCA's kind now: EL ignores the protection
+    assert rows(emu)[0] == ""

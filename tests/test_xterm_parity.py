@@ -122,6 +122,15 @@ PROBES: list[str] = [
     FRESH + "\x1b[2*xabcdef\r\nghijkl\x1b[1;2;2;3;1$r" + cell(2, 1) + cell(1, 4) + "\x1b[0*x",
     FRESH + "\x1b[1mab\x1b[0m\x1b[1;1;1;2;1;7$t" + cell(1, 1) + cell(1, 2) + cell(1, 3),
     FRESH + "\x1b[1;4mab\x1b[0m\x1b[1;1;1;1;0$r\x1b[1;2;1;2;$r" + cell(1, 1) + cell(1, 2),
+    # protection: DECSCA spares cells from the selective erases only, SPA from every erase
+    FRESH + 'a\x1b[1"qb\x1b[0"qc\x1b[?2J' + cell(1, 1) + cell(1, 2) + cell(1, 3),
+    FRESH + 'a\x1b[1"qb\x1b[0"qc\x1b[2J' + cell(1, 2),
+    FRESH + "a\x1bVb\x1bWc\x1b[2J" + cell(1, 1) + cell(1, 2) + '\x1b[0"q\x1b[2J',
+    FRESH + 'ab\x1b[1"qc\x1b[0"qd\x1b[1;1H\x1b[?2K' + "".join(cell(1, c) for c in range(1, 5)),
+    FRESH + "\x1bVab\x1bWcd\x1b[1;1H\x1b[4X" + cell(1, 1) + cell(1, 3) + '\x1b[0"q\x1b[2J',
+    FRESH + 'a\x1b[1"qb\x1b[0"q\x1b[1;1;1;2${' + cell(1, 1) + cell(1, 2),
+    FRESH + '\x1b[1"q\x1bP$q"q\x1b\\\x1b[0"q\x1bP$q"q\x1b\\',
+    FRESH + '\x1b[1"q\x1b[0mX\x1b[0"q\x1b[?2J' + cell(1, 1),
     # DECCOLM under mode 40, and RIS back to 80 columns
     FRESH + "\x1b[?40h\x1b[?3h\x1b[18t\x1b[?3l\x1b[18t\x1b[?3h\x1bc\x1b[18t",
     # DECSCNM leaves the cells alone (their attributes read back the same)

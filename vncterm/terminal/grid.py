@@ -36,6 +36,9 @@ class GridScreen(pyte.Screen):
         self.rows_clean = False
         #: The alternate screen is shown (its lines never go to the scrollback).
         self.alternate = False
+        #: How protected cells are honoured: "off", "dec" (DECSCA: by the selective erases
+        #: only) or "iso" (SPA: by every erase), as xterm's protected_mode.
+        self.protection = "off"
         super().__init__(columns, lines)
         self.buffer = self._new_buffer()
 
@@ -92,27 +95,40 @@ class GridScreen(pyte.Screen):
 
     # -- erasing and scrolling (background colour erase) -----------------------------------------
 
+    def _keeps_protected(self, selective: bool) -> bool:
+        """Protected cells survive this erase: SPA's protection always, DECSCA's only against
+        the selective erases (DECSED, DECSEL, DECSERA), as xterm's do_erase_*."""
+        return self.protection == "iso" or (self.protection == "dec" and selective)
+
+    def _blank_cells(self, line: Line, xs: range, blank: Char, keep: bool) -> None:
+        for x in xs:
+            if not (keep and line[x].protected):
+                line[x] = blank
+
     def erase_characters(self, count: int | None = None) -> None:
         self.dirty.add(self.cursor.y)
         line = self.buffer[self.cursor.y]
-        blank = self._erase_char()
-        for x in range(self.cursor.x, min(self.cursor.x + (count or 1), self.columns)):
-            line[x] = blank
+        xs = range(self.cursor.x, min(self.cursor.x + (count or 1), self.columns))
+        self._blank_cells(line, xs, self._erase_char(), self._keeps_protected(False))
 
-    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+    def erase_in_line(self, how: int = 0, private: bool = False, selective: bool = False) -> None:
+        """EL, or DECSEL with ``selective``."""
         y, x = self.cursor.y, min(self.cursor.x, self.columns - 1)
         self.dirty.add(y)
         blank = self._erase_char()
-        if how == 2:
+        keep = self._keeps_protected(selective)
+        if how == 2 and not keep:
             self.buffer[y] = Line(blank)
             return
         line = self.buffer[y]
         if how == 0:
             line.wrapped = False
-        for i in range(x, self.columns) if how == 0 else range(x + 1) if how == 1 else ():
-            line[i] = blank
+        xs = {0: range(x, self.columns), 1: range(x + 1), 2: range(self.columns)}.get(how)
+        if xs is not None:
+            self._blank_cells(line, xs, blank, keep)
 
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        """ED, or DECSED with ``selective=True``."""
         if how == 3:
             self.clear_scrollback()  # the screen stays (xterm)
             return
@@ -124,12 +140,24 @@ class GridScreen(pyte.Screen):
             rows = range(self.lines)
         else:
             return
+        selective = bool(kwargs.get("selective"))
+        keep = self._keeps_protected(selective)
         blank = self._erase_char()
         for y in rows:
-            self.buffer[y] = Line(blank)
+            if keep:
+                self._blank_cells(self.buffer[y], range(self.columns), blank, True)
+            else:
+                self.buffer[y] = Line(blank)
         self.dirty.update(rows)
         if how in (0, 1):
-            self.erase_in_line(how)
+            self.erase_in_line(how, selective=selective)
+
+    def clear_all(self) -> None:
+        """The whole screen blank, protected cells too (xterm's ClearScreen: DECCOLM, 1049)."""
+        blank = self._erase_char()
+        for y in range(self.lines):
+            self.buffer[y] = Line(blank)
+        self.dirty.update(range(self.lines))
 
     def delete_characters(self, count: int | None = None) -> None:
         self.dirty.add(self.cursor.y)

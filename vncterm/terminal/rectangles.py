@@ -4,8 +4,7 @@ DECCARA/DECRARA (change/reverse attributes, over a rectangle or a stream per DEC
 
 A rectangle is parsed as xterm parses one (``parse_rect``: 1-based, defaults for 0 or missing
 values, rows relative to the scroll region in origin mode, a refused rectangle does nothing).
-There are no left/right margins and no protected cells yet, so DECSERA erases every character
-of its rectangle. Wide characters are not split specially.
+There are no left/right margins yet. Wide characters are not split specially.
 """
 
 from __future__ import annotations
@@ -81,16 +80,18 @@ def erase(s: TermScreen, args: list[int]) -> None:
 
 
 def selective_erase(s: TermScreen, args: list[int]) -> None:
-    """DECSERA ``CSI Pt ; Pl ; Pb ; Pr $ {``: the characters become spaces, attributes stay
-    (xterm's ScrnWipeRectangle; nothing is protected here)."""
+    """DECSERA ``CSI Pt ; Pl ; Pb ; Pr $ {``: the characters become spaces, attributes stay,
+    cells DECSCA protected are spared (xterm's ScrnWipeRectangle)."""
     rect = parse_rect(s, args)
     if rect is None:
         return
     top, left, bottom, right = rect
+    keep = s.protection == "dec"
     for y in range(top - 1, bottom):
         line = s.buffer[y]
         for x in range(left - 1, right):
-            line[x] = line[x]._replace(data=" ")
+            if not (keep and line[x].protected):
+                line[x] = line[x]._replace(data=" ")
         s.dirty.add(y)
 
 

@@ -195,7 +195,7 @@ def request_setting(s: TermScreen, setting: str) -> None:
         "r": lambda: f"{margins.top + 1};{margins.bottom + 1}",
         "s": lambda: f"1;{s.columns}",  # DECSLRM: no left/right margins, the full width
         " q": lambda: str(_cursor_style_code(s)),
-        '"q': lambda: "0",  # DECSCA: nothing is protected
+        '"q': lambda: "1" if s.protection == "dec" and s.cursor.attrs.protected else "0",
         '"p': lambda: "64;1",  # DECSCL: VT400 level, 7-bit controls
         "$|": lambda: "132" if s.column_132 else "80",  # DECSCPP
         "*|": lambda: str(s.lines),  # DECSNLS

@@ -117,6 +117,7 @@ class TermScreen(TextScreen):
         self.keypad_application = False
         self._last_char = ""
         self.attribute_extent = 0
+        self.protection = "off"
 
     def soft_reset(self) -> None:
         """DECSTR: modes, margins, attributes and the saved cursor to defaults; text stays."""
@@ -187,7 +188,7 @@ class TermScreen(TextScreen):
                 if mode == 1049 << 5:  # DECSC on the screen left, then a clear alternate
                     self.save_cursor()
                     self._switch_screen(True)
-                    self.erase_in_display(2)
+                    self.clear_all()
                 else:
                     self._switch_screen(True)
             elif mode == _SAVE_CURSOR_MODE:
@@ -210,7 +211,7 @@ class TermScreen(TextScreen):
         for mode in shifted:
             if mode in _ALT_MODES:
                 if mode == 1047 << 5 and self.alternate:
-                    self.erase_in_display(2)
+                    self.clear_all()
                 self._switch_screen(False)
                 if mode == 1049 << 5:  # DECRC from the main screen's slot, as xterm
                     self.restore_cursor()
@@ -262,7 +263,7 @@ class TermScreen(TextScreen):
         self.column_132 = columns == 132
         self._resize_columns(columns)
         self.margins = None
-        self.erase_in_display(2)
+        self.clear_all()
         self.cursor.x = self.cursor.y = 0
 
     def _resize_columns(self, columns: int) -> None:
@@ -322,6 +323,13 @@ class TermScreen(TextScreen):
         self._restore(self._saved[self.alternate])
 
     # -- attributes ------------------------------------------------------------------------------
+
+    def protect(self, on: bool, kind: str) -> None:
+        """DECSCA (``kind`` "dec") or SPA/EPA ("iso"): what is printed from now on is protected
+        (``on``) or not; the kind decides which erases spare it (GridScreen._keeps_protected)."""
+        self.protection = kind
+        if self.cursor.attrs.protected != on:
+            self.cursor.attrs = self.cursor.attrs._replace(protected=on)
 
     def select_graphic_rendition(self, *attrs: int, **kwargs: Any) -> None:
         self.select_graphic_rendition_params([[a] for a in attrs] or [[0]])

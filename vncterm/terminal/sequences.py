@@ -112,6 +112,8 @@ ESC: dict[str, Callable[[TermScreen], None]] = {
     ">": _keypad(False),  # DECKPNM
     "#8": lambda s: s.alignment_display(),  # DECALN
     "Z": lambda s: _da(s, [0], [[None]]),  # DECID: answered as DA
+    "V": lambda s: s.protect(True, "iso"),  # SPA
+    "W": lambda s: s.protect(False, "iso"),  # EPA
     "6": lambda s: s.back_index(),  # DECBI
     "9": lambda s: s.forward_index(),  # DECFI
     # G0 and G1 designation (SCS); G2 and G3 are not supported
@@ -341,8 +343,9 @@ CSI: dict[str, CsiHandler] = {
     "u": lambda s, a, p: s.restore_cursor(),  # SCORC
     "?h": lambda s, a, p: s.set_mode(*a, private=True),  # DECSET
     "?l": lambda s, a, p: s.reset_mode(*a, private=True),  # DECRST
-    "?J": lambda s, a, p: s.erase_in_display(a[0]),  # DECSED (no protected cells)
-    "?K": lambda s, a, p: s.erase_in_line(a[0]),  # DECSEL
+    "?J": lambda s, a, p: s.erase_in_display(a[0], selective=True),  # DECSED
+    "?K": lambda s, a, p: s.erase_in_line(a[0], selective=True),  # DECSEL
+    '"q': lambda s, a, p: s.protect(a[0] == 1, "dec"),  # DECSCA
     ">c": _secondary_da,  # DA2
     " q": _cursor_style,  # DECSCUSR
     # DECSTR; a private marker before it has always been ignored, not the sequence

@@ -16,7 +16,8 @@ from .scrollback import Char
 #: The xterm 256-colour palette as pyte spells colours (six hex digits).
 _PALETTE: list[str] = list(pyte.graphics.FG_BG_256)
 _NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
-_PLAIN = {k: v for k, v in Char(data=" ")._asdict().items() if k != "data"}
+#: What SGR 0 resets: everything but the text and the protection (DECSCA is not an SGR).
+_PLAIN = {k: v for k, v in Char(data=" ")._asdict().items() if k not in ("data", "protected")}
 _SGR_FLAGS: dict[int, tuple[str, bool]] = {
     1: ("bold", True),
     2: ("dim", True),
