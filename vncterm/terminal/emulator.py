@@ -150,6 +150,19 @@ class Emulator:
         self.screen.allow_column_mode = value
 
     @property
+    def window_ops(self) -> frozenset[str]:
+        """The xterm window operations the program may use (``config.WINDOW_OPS``)."""
+        return self.screen.window_ops
+
+    @window_ops.setter
+    def window_ops(self, value: frozenset[str]) -> None:
+        self.screen.window_ops = value
+
+    def set_cell_pixels(self, width: int, height: int) -> None:
+        """The renderer's cell size, for the size reports in pixels (``CSI 14/15/16 t``)."""
+        self.screen.cell_pixels = (width, height)
+
+    @property
     def cursor_shape(self) -> str:
         """ "block", "underline" or "bar" (DECSCUSR)."""
         return self.screen.cursor_shape
