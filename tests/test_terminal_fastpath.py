@@ -221,6 +221,9 @@ SEQUENCES = [
     "\x1bW",
     "\x1b[?J",
     "\x1b[?2K",
+    "\x1b[?45h",
+    "\x1b[?45l",
+    "\x1b[3D",
 ]
 
 piece = st.one_of(

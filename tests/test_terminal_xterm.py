@@ -418,3 +418,16 @@ def test_protected_cells_and_the_erases_that_spare_them() -> None:
     assert rows(emu)[0] == "xy"
     feed(emu, '\x1b[0"q\x1b[H\x1b[K')  # DECSCA's kind now: EL ignores the protection
     assert rows(emu)[0] == ""
+
+
+def test_reverse_wraparound_backs_into_the_line_above() -> None:
+    """xterm's CursorBack with modes 45 and 7: BS/CUB go on at the right end of the line above,
+    from the top of the region to its bottom right; a pending wrap counts as one step."""
+    emu = feed(Emulator(10, 4), "\x1b[?45h\x1b[2;1H\x08")
+    assert cursor(emu) == (0, 9)
+    feed(emu, "\x1b[1;1H\x08")
+    assert cursor(emu) == (3, 9)
+    feed(emu, "\x1b[1;9Hab\x08")
+    assert cursor(emu) == (0, 9)
+    feed(emu, "\x1b[?7l\x1b[2;1H\x08")  # needs autowrap too
+    assert cursor(emu) == (1, 0)

@@ -131,6 +131,13 @@ PROBES: list[str] = [
     FRESH + 'a\x1b[1"qb\x1b[0"q\x1b[1;1;1;2${' + cell(1, 1) + cell(1, 2),
     FRESH + '\x1b[1"q\x1bP$q"q\x1b\\\x1b[0"q\x1bP$q"q\x1b\\',
     FRESH + '\x1b[1"q\x1b[0mX\x1b[0"q\x1b[?2J' + cell(1, 1),
+    # reverse wraparound (45): BS and CUB into the line above
+    FRESH + "\x1b[?45h\x1b[2;1H\x08X" + cell(1, 80) + cpr() + "\x1b[?45l",
+    FRESH + "\x1b[?45h\x1b[1;1H\x08X" + cell(24, 80) + "\x1b[?45l",
+    FRESH + "\x1b[?45h\x1b[3;5H\x1b[10D" + cpr() + "\x1b[1;2H\x1b[5D" + cpr() + "\x1b[?45l",
+    FRESH + "\x1b[?45h\x1b[1;79Hab\x08" + cpr() + "\x1b[?45l",
+    FRESH + "\x1b[?45h\x1b[?7l\x1b[2;1H\x08" + cpr() + "\x1b[?7h\x1b[?45l",
+    FRESH + "\x1b[?45h\x1b[3;5r\x1b[3;1H\x08" + cpr() + "\x1b[?45$p\x1b[?45l",
     # DECCOLM under mode 40, and RIS back to 80 columns
     FRESH + "\x1b[?40h\x1b[?3h\x1b[18t\x1b[?3l\x1b[18t\x1b[?3h\x1bc\x1b[18t",
     # DECSCNM leaves the cells alone (their attributes read back the same)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 import pyte
+from pyte import modes as mo
 from pyte.screens import Margins
 
 from .scrollback import Char, Line, Scrollback, row_from_line
@@ -283,6 +284,28 @@ class GridScreen(pyte.Screen):
             self.buffer[y] = Line(e)
         self.dirty.update(range(self.lines))
         self.cursor.x = self.cursor.y = 0
+
+    def cursor_back(self, count: int | None = None) -> None:
+        """CUB and BS (xterm's CursorBack): left, stopping at the left edge; with reverse
+        wraparound (mode 45) and autowrap, on into the line above (from the region's top to
+        its bottom right, past the screen's top to its bottom), a pending wrap counting as
+        one step."""
+        n = count or 1
+        reverse = (45 << 5) in self.mode and mo.DECAWM in self.mode
+        if reverse and self.cursor.x >= self.columns:
+            n -= 1
+        before = x = min(self.cursor.x, self.columns - 1)
+        x -= n
+        if x < 0 and reverse:
+            top, bottom = self.margins or Margins(0, self.lines - 1)
+            offset = self.columns * self.cursor.y + x
+            if before == 0 and self.cursor.y == top:
+                offset = (bottom + 1) * self.columns - 1
+            elif offset < 0:
+                length = self.columns * self.lines
+                offset += (-offset // length + 1) * length
+            self.cursor.y, x = divmod(offset, self.columns)
+        self.cursor.x = max(x, 0)
 
     def cursor_up(self, count: int | None = None) -> None:
         """CUU: stops at the top margin, or at the top of the screen when it started above

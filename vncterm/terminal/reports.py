@@ -36,7 +36,7 @@ _ANSI_ALWAYS_RESET = {1, 5, 7, 10, 11, 13, 14, 15, 16, 17, 18, 19}
 _ANSI_TRACKED = {2, 3, 4, 12, 20}
 #: DEC private modes kept in the screen's mode set, reported set or reset.
 _DEC_TRACKED = {
-    1, 5, 6, 7, 9, 12, 25, 40, 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1015, 1016,
+    1, 5, 6, 7, 9, 12, 25, 40, 45, 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1015, 1016,
     2004,
 }  # fmt: skip
 
@@ -67,7 +67,7 @@ def _dec_mode(s: TermScreen, mode: int) -> int:
         return _mode(s.column_132)
     if mode == 8:  # DECARM: autorepeat is the viewer's
         return _ALWAYS_RESET
-    if mode in (4, 45, 67):  # DECSCLM, reverse wrap, DECBKM: not supported
+    if mode in (4, 67):  # DECSCLM, DECBKM: not supported
         return _RESET
     if mode in (47, 1047, 1049):
         return _mode(s.alternate)
