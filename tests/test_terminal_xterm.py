@@ -431,3 +431,12 @@ def test_reverse_wraparound_backs_into_the_line_above() -> None:
     assert cursor(emu) == (0, 9)
     feed(emu, "\x1b[?7l\x1b[2;1H\x08")  # needs autowrap too
     assert cursor(emu) == (1, 0)
+
+
+def test_decrqss_for_the_page_and_status_settings() -> None:
+    emu = Emulator(80, 24, allow_column_mode=True)
+    assert replies(emu, "\x1bP$qt\x1b\\") == b"\x1bP1$r24t\x1b\\"  # DECSLPP
+    assert replies(emu, "\x1b[2*x\x1bP$q*x\x1b\\") == b"\x1bP1$r2*x\x1b\\"  # DECSACE
+    assert replies(emu, "\x1bP$q$}\x1b\\\x1bP$q$~\x1b\\") == b"\x1bP1$r0$}\x1b\\\x1bP1$r0$~\x1b\\"
+    feed(emu, "\x1b[30*|")  # DECSNLS asks for 30 lines
+    assert emu.take_resize_request() == (80, 30)

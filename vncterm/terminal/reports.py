@@ -199,6 +199,10 @@ def request_setting(s: TermScreen, setting: str) -> None:
         '"p': lambda: "64;1",  # DECSCL: VT400 level, 7-bit controls
         "$|": lambda: "132" if s.column_132 else "80",  # DECSCPP
         "*|": lambda: str(s.lines),  # DECSNLS
+        "t": lambda: str(s.lines),  # DECSLPP
+        "*x": lambda: str(s.attribute_extent),  # DECSACE
+        "$}": lambda: "0",  # DECSASD: the main display (there is no status line)
+        "$~": lambda: "0",  # DECSSDT: no status line
     }
     value = settings.get(setting)
     if value is None:
@@ -322,6 +326,12 @@ def window_report(s: TermScreen, args: list[int]) -> bool:
             s.resize_request = size  # the server resizes the terminal, the console
         return True
     return False
+
+
+def set_lines(s: TermScreen, rows: int) -> None:
+    """DECSNLS (``CSI Ps * |``): that many lines, under ``--window-ops resize``."""
+    if rows and "resize" in s.window_ops and s.allow_column_mode and rows != s.lines:
+        s.resize_request = (s.columns, rows)
 
 
 def _asked_size(s: TermScreen, args: list[int]) -> tuple[int, int]:

@@ -335,6 +335,7 @@ CSI: dict[str, CsiHandler] = {
     "$r": lambda s, a, p: rectangles.change_attributes(s, p),  # DECCARA
     "$t": lambda s, a, p: rectangles.reverse_attributes(s, p),  # DECRARA
     "*x": lambda s, a, p: setattr(s, "attribute_extent", a[0]),  # DECSACE
+    "*|": lambda s, a, p: reports.set_lines(s, a[0]),  # DECSNLS
     ">q": _first_only(reports.version_report),  # XTVERSION
     "=c": _first_only(reports.tertiary_attributes),  # DA3
     "r": _margins,  # DECSTBM
