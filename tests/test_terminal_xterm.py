@@ -440,3 +440,9 @@ def test_decrqss_for_the_page_and_status_settings() -> None:
     assert replies(emu, "\x1bP$q$}\x1b\\\x1bP$q$~\x1b\\") == b"\x1bP1$r0$}\x1b\\\x1bP1$r0$~\x1b\\"
     feed(emu, "\x1b[30*|")  # DECSNLS asks for 30 lines
     assert emu.take_resize_request() == (80, 30)
+
+
+def test_decstr_turns_reverse_wraparound_off() -> None:
+    """xterm's DECSTR puts autowrap and reverse wraparound back to their initial values."""
+    emu = feed(Emulator(10, 4), "\x1b[?45h\x1b[!p\x1b[3;1H\x08")
+    assert cursor(emu) == (2, 0)

@@ -138,6 +138,7 @@ PROBES: list[str] = [
     FRESH + "\x1b[?45h\x1b[1;79Hab\x08" + cpr() + "\x1b[?45l",
     FRESH + "\x1b[?45h\x1b[?7l\x1b[2;1H\x08" + cpr() + "\x1b[?7h\x1b[?45l",
     FRESH + "\x1b[?45h\x1b[3;5r\x1b[3;1H\x08" + cpr() + "\x1b[?45$p\x1b[?45l",
+    FRESH + "\x1b[?45h\x1b[!p\x1b[3;1H\x08" + cpr() + "\x1b[?45$p",  # DECSTR: off
     # DECCOLM under mode 40, and RIS back to 80 columns
     FRESH + "\x1b[?40h\x1b[?3h\x1b[18t\x1b[?3l\x1b[18t\x1b[?3h\x1bc\x1b[18t",
     # DECSCNM leaves the cells alone (their attributes read back the same)

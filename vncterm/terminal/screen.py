@@ -36,6 +36,8 @@ ALLOW_DECCOLM = 40 << 5
 BRACKETED_PASTE = 2004 << 5
 _ALT_MODES = {47 << 5, 1047 << 5, 1049 << 5}
 _SAVE_CURSOR_MODE = 1048 << 5
+#: Reverse wraparound (xterm): BS and CUB go on into the line above (GridScreen.cursor_back).
+REVERSE_WRAP = 45 << 5
 #: DECNKM: the keypad in application mode (as DECKPAM / DECKPNM).
 _DECNKM = 66 << 5
 
@@ -121,7 +123,7 @@ class TermScreen(TextScreen):
 
     def soft_reset(self) -> None:
         """DECSTR: modes, margins, attributes and the saved cursor to defaults; text stays."""
-        self.mode.difference_update({mo.IRM, mo.DECOM, DECCKM})
+        self.mode.difference_update({mo.IRM, mo.DECOM, DECCKM, REVERSE_WRAP})
         self.mode.update({mo.DECAWM, mo.DECTCEM})
         self.cursor.hidden = False
         self.margins = None
