@@ -152,7 +152,7 @@ def test_screen_resized_by_deccolm_resizes_the_framebuffer() -> None:
     emu = Emulator(80, 4, allow_column_mode=True)
     r = TerminalRenderer(font(), 80, 4)
     r.refresh(emu.screen, True)
-    emu.feed(b"\x1b[?3hwide")
+    emu.feed(b"\x1b[?40h\x1b[?3hwide")
     r.refresh(emu.screen, True)
     assert (r.cols, r.width) == (132, 132 * r.cell_w)
     assert r.pixels.shape == (4 * r.cell_h, 132 * r.cell_w)

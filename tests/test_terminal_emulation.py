@@ -128,10 +128,10 @@ def test_decscusr_cursor_shapes() -> None:
 
 
 def test_deccolm_resizes_only_when_allowed_and_always_clears() -> None:
-    emu = feed(Emulator(80, 24), "text\x1b[?3h")
+    emu = feed(Emulator(80, 24), "text\x1b[?40h\x1b[?3h")
     assert (emu.cols, rows(emu)[0], emu.take_resize_request()) == (80, "", None)
     emu = Emulator(80, 24, allow_column_mode=True)
-    feed(emu, "text\x1b[5;5H\x1b[?3h")
+    feed(emu, "text\x1b[5;5H\x1b[?40h\x1b[?3h")
     assert emu.cols == 132 and emu.take_resize_request() == (132, 24)
     assert emu.take_resize_request() is None
     assert rows(emu)[0] == "" and (emu.screen.cursor.x, emu.screen.cursor.y) == (0, 0)

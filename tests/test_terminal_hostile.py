@@ -73,7 +73,7 @@ def test_a_faulty_handler_loses_its_sequence_not_the_rest_of_the_read(
         raise RuntimeError("a bug in CSI t")
 
     monkeypatch.setattr(emu.screen, "window_op", broken)
-    emu.feed(b"\x1b[18tafter\x1b[6n\x1b[18t\x1b]2;title\x07")
+    emu.feed(b"\x1b[22tafter\x1b[6n\x1b[22t\x1b]2;title\x07")  # the title stack
     assert emu.text()[0].startswith("after")
     assert emu.take_replies() == b"\x1b[1;6R"  # the reply owed after the fault still goes
     assert emu.title == "title"

@@ -219,6 +219,12 @@ def build_parser(raising: bool = False) -> argparse.ArgumentParser:
         help="let viewers resize a serial console's terminal (the guest is not told)",
     )
     p.add_argument(
+        "--window-ops",
+        metavar="LIST",
+        help="xterm window operations a program may use: size,title,resize,checksum, all or "
+        "none; default size,resize,checksum (no title reports)",
+    )
+    p.add_argument(
         "--allow-lossy",
         action="store_true",
         help="JPEG for non-text areas when a viewer asks for a quality level",

@@ -143,6 +143,31 @@ MAX_FRAMEBUFFER = (4096, 4096)
 FRAMEBUFFER_CEILING = 8192
 
 
+#: xterm's window operations by kind (``--window-ops``): size reports in characters and pixels
+#: (``CSI 14/16/18/19 t``), the title reports (``CSI 20/21 t``), resizing (``CSI 8 ; rows ;
+#: cols t``, where the console may be resized), the checksum of a rectangle (DECRQCRA).
+WINDOW_OPS = ("size", "title", "resize", "checksum")
+#: The title reports are off: they echo text a program set (an injection path when a
+#: console is shared).
+DEFAULT_WINDOW_OPS = frozenset({"size", "resize", "checksum"})
+
+
+def parse_window_ops(text: str) -> frozenset[str]:
+    """``--window-ops``: a comma-separated list of WINDOW_OPS, or ``all`` or ``none``."""
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    if names == {"all"}:
+        return frozenset(WINDOW_OPS)
+    if names == {"none"}:
+        return frozenset()
+    unknown = names - set(WINDOW_OPS)
+    if unknown:
+        raise ConfigError(
+            f"--window-ops: unknown {', '.join(sorted(unknown))} "
+            f"(choose from {', '.join(WINDOW_OPS)}, or all, or none)"
+        )
+    return frozenset(names)
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """Everything a vncterm server needs to run."""
@@ -180,6 +205,8 @@ class Config:
     bold_is_bright: bool = True
     #: Let viewers resize a console whose backend cannot tell the program (serial consoles).
     allow_resize: bool = False
+    #: The window operations a program may use (WINDOW_OPS).
+    window_ops: frozenset[str] = DEFAULT_WINDOW_OPS
     #: Allow lossy (JPEG) encodings for non-text content when a viewer asks for a quality.
     allow_lossy: bool = False
     #: VeNCrypt: X509 certificate chain and key (PEM), CA for client certificates.

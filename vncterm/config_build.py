@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from .cli_options import parse_geometry, parse_port_range
-from .config import Config, ConsoleSpec, ListenAddress, PublishConfig, default_state_dir
+from .config import (
+    DEFAULT_WINDOW_OPS,
+    Config,
+    ConsoleSpec,
+    ListenAddress,
+    PublishConfig,
+    default_state_dir,
+    parse_window_ops,
+)
 from .errors import ConfigError
 from .users import PlainUser
 
@@ -114,6 +122,9 @@ def console_config(args: argparse.Namespace, default_listen: Sequence[str]) -> C
         log_path=args.log,
         streams=[ConsoleSpec.parse_stream(s) for s in args.stream],
         allow_resize=args.allow_resize,
+        window_ops=(
+            parse_window_ops(args.window_ops) if args.window_ops is not None else DEFAULT_WINDOW_OPS
+        ),
         allow_lossy=args.allow_lossy,
         charset=args.charset,
         bold_is_bright=args.bold_bright,

@@ -98,6 +98,7 @@ class TerminalRenderer:
         self._overlay_changed = False
         #: False while released (no viewer): no pixels, nothing drawn.
         self.allocated = True
+        self._reverse_video = False  # DECSCNM as last drawn
         self._reset_tiles()
         self.resize(cols, rows)
 
@@ -155,6 +156,13 @@ class TerminalRenderer:
         if self._atlas.nbytes > 2 * self._tile_cache_cap():  # the atlas grows by doubling
             self._reset_tiles()
 
+    def _set_reverse_video(self, on: bool) -> None:
+        """Screen reverse video (DECSCNM) on or off: every cell's look changes (the margin
+        outside the cells keeps the normal background)."""
+        self._reverse_video = on
+        self._looks.clear()
+        self._ids[:] = -1
+
     def _tile_cache_cap(self) -> int:
         """Bytes of tiles kept before the cache starts over (grows with the screen)."""
         return max(TILE_CACHE_BYTES, 8 * self.cols * self.rows * self.cell_w * self.cell_h)
@@ -207,6 +215,9 @@ class TerminalRenderer:
         if ch.bold and self.bold_is_bright and fg_name in _BRIGHTEN:
             fg_name = _BRIGHTEN[fg_name]
         fg, bg = _fg(fg_name), _bg(ch.bg)
+        if self._reverse_video:  # DECSCNM: the default colours swap places
+            fg = DEFAULT_BG if fg_name == "default" else fg
+            bg = DEFAULT_FG if ch.bg == "default" else bg
         if ch.reverse:
             fg, bg = bg, fg
         if getattr(ch, "dim", False):
@@ -235,6 +246,9 @@ class TerminalRenderer:
             return []
         if (screen.columns, screen.lines) != (self.cols, self.rows):
             self.resize(screen.columns, screen.lines)
+            screen.dirty.update(range(screen.lines))
+        if bool(getattr(screen, "reverse_video", False)) != self._reverse_video:
+            self._set_reverse_video(not self._reverse_video)
             screen.dirty.update(range(screen.lines))
         if len(self._tile_ids) * self.cell_w * self.cell_h * 4 > self._tile_cache_cap():
             self._reset_tiles()

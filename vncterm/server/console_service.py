@@ -145,6 +145,8 @@ class ConsoleService:
         session.max_width, session.max_height = config.max_framebuffer
         # DECCOLM (80/132 columns) resizes only where the program can be told
         self.emulator.allow_column_mode = session.can_resize
+        self.emulator.window_ops = config.window_ops
+        self.emulator.set_cell_pixels(self.renderer.cell_w, self.renderer.cell_h)
         self.security = security_config(config)
         #: WebSocket sniffing on this console's ports (and, on the one-console command line,
         #: its ``--websocket`` listeners).

@@ -200,8 +200,21 @@ class Session:
         if clip is not None:
             self.set_clipboard(clip)  # OSC 52 from the program
         size = self.emulator.take_resize_request()
-        if size is not None and self.can_resize and self.size_ok(*size):
-            self.resize(*size)
+        if size is not None:
+            self._program_resized(*size)
+
+    def _program_resized(self, cols: int, rows: int) -> None:
+        """The program switched the terminal's width (DECCOLM): the model has the new size
+        already; the program's window size (SIGWINCH), the framebuffer and the viewers follow.
+        A size over the caps is undone in the model (logged)."""
+        if self.can_resize and self.size_ok(cols, rows):
+            if (cols, rows) == (self.emulator.cols, self.emulator.rows):  # DECCOLM: switched
+                log.info("terminal resized to %dx%d by the program", cols, rows)
+                self.console.resize(cols, rows)
+            self.resize(cols, rows)  # CSI 8 t: the whole resize from here
+        else:
+            log.warning("terminal: %dx%d asked by the program is over the limits", cols, rows)
+            self.emulator.resize(self.renderer.cols, self.renderer.rows)
 
     def on_console_status(self, status: str) -> None:
         """A backend attached, detached or is retrying: log it, show it on the status row
@@ -390,6 +403,7 @@ class Session:
             self.terminal.drop_snapshot()
             self.emulator.damage_all()
             self.terminal.generation += 1
+            self.stages.run("render", self.terminal.refresh)  # the new size's first frame
             self._memory.trim_if_small()  # after the large frame is freed
         for viewer in list(self.viewers):
             if viewer.source is self.terminal:

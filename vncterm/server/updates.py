@@ -98,6 +98,7 @@ class UpdateScheduler:
         self._stream_changes: list[StreamChange] = []
         self._pseudo: list[EncodedRect] = []  # pseudo-rectangles for the next update
         self._size_rects: list[EncodedRect] = []  # size changes: sent in an update of their own
+        self._new_size = False  # a size change is among them: the next frame is the whole one
         self._qemu_keys_confirmed = False
         self._continuous: Rect | None = None  # region under continuous updates
         self._fences: list[tuple[int, bytes]] = []  # fence answers owed after the update
@@ -235,6 +236,7 @@ class UpdateScheduler:
         else:
             self.viewer_w, self.viewer_h = w, h
             self._size_rects.append(rect)
+            self._new_size = True
         self.damage = DamageGrid(w, h, *self.source.tile_size)
         self.damage.add_all()
         self._copies = []
@@ -284,6 +286,11 @@ class UpdateScheduler:
             if not self._force and not self._pending(region):
                 self.request = None
                 return
+            if self._new_size:  # asked at the old size: the frame that follows is all new
+                self._new_size = False
+                region = Rect(0, 0, self.viewer_w, self.viewer_h).intersect(
+                    Rect(0, 0, self.source.width, self.source.height)
+                )
         self._encode(region)
 
     def _arm_keepalive(self) -> None:

@@ -79,6 +79,7 @@ class TextScreen(GridScreen):
                 width = 1  # unassigned: a box, one cell
             if width == 0:
                 self._combine(char)
+                self._last_char = ""  # xterm's last character now has no width: no REP
                 continue
             if cursor.x + width > columns:
                 if wrap:
@@ -115,6 +116,7 @@ class TextScreen(GridScreen):
             if width <= 0:
                 if width == 0:
                     self._combine(char)
+                    self._last_char = ""
                 continue
             if cursor.x + width > columns:
                 if wrap:

@@ -22,6 +22,7 @@ from pyte import modes as mo
 from . import paint, snapshot
 from .charsets import canonical, make_decoder
 from .parser import Parser
+from .reports import CHECKSUM_BUDGET
 from .screen import BRACKETED_PASTE, DECCKM, TermScreen
 from .scrollback import Char, Line, Scrollback, ScrollRow
 
@@ -32,9 +33,10 @@ class Emulator:
     """A terminal of ``cols`` x ``rows`` fed with console bytes.
 
     ``charset`` is how the console encodes text: "utf-8" (default), "cp437" or "latin-1".
-    ``allow_column_mode`` lets DECCOLM (``CSI ? 3 h/l``) resize the terminal to 132/80 columns;
-    the new size is then offered by :meth:`take_resize_request`. Without it, DECCOLM only
-    clears the screen, as in tmux.
+    ``allow_column_mode`` says the console may be resized: then DECCOLM (``CSI ? 3 h/l``, once
+    the program allowed it with ``CSI ? 40 h``, as in xterm) switches to 132/80 columns and
+    ``CSI 8 ; rows ; cols t`` asks for a size; :meth:`take_resize_request` offers the new size
+    to the server. Without it, DECCOLM only clears the screen (logged once).
 
     ``scrollback`` caps :attr:`scrollback` (rows), ``scrollback_memory`` its estimated bytes.
     ``fast=False`` turns every fast path off:
@@ -94,6 +96,7 @@ class Emulator:
 
     def feed(self, data: bytes) -> None:
         """Parse console output."""
+        self.screen.checksum_budget = CHECKSUM_BUDGET
         self.parser.feed(self._decode(data))
 
     def resize(self, cols: int, rows: int) -> None:
@@ -150,6 +153,19 @@ class Emulator:
         self.screen.allow_column_mode = value
 
     @property
+    def window_ops(self) -> frozenset[str]:
+        """The xterm window operations the program may use (``config.WINDOW_OPS``)."""
+        return self.screen.window_ops
+
+    @window_ops.setter
+    def window_ops(self, value: frozenset[str]) -> None:
+        self.screen.window_ops = value
+
+    def set_cell_pixels(self, width: int, height: int) -> None:
+        """The renderer's cell size, for the size reports in pixels (``CSI 14/15/16 t``)."""
+        self.screen.cell_pixels = (width, height)
+
+    @property
     def cursor_shape(self) -> str:
         """ "block", "underline" or "bar" (DECSCUSR)."""
         return self.screen.cursor_shape
@@ -165,6 +181,11 @@ class Emulator:
     @property
     def application_keypad(self) -> bool:
         return self.screen.keypad_application
+
+    @property
+    def new_line_mode(self) -> bool:
+        """LNM (``CSI 20 h``): Return sends CR LF."""
+        return mo.LNM in self.screen.mode
 
     @property
     def bracketed_paste(self) -> bool:

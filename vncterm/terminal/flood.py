@@ -66,6 +66,18 @@ def can_skim(screen: TermScreen) -> bool:
     )
 
 
+def _ends_in_text(s: str, start: int, stop: int) -> bool:
+    """The simple stretch ``s[start:stop]`` ends with printed text, not a control or a
+    sequence."""
+    if s[stop - 1] < " ":
+        return False
+    esc_at = s.rfind("\x1b", start, stop)
+    if esc_at < 0:
+        return True
+    m = SIMPLE_ESC.match(s, esc_at)
+    return m is None or m.end() != stop
+
+
 class Flood:
     """Per fed string: finds simple stretches and skims the long ones."""
 
@@ -115,6 +127,8 @@ class Flood:
         stop = skim.run(s, pos, end)
         if stop > pos:
             skim.commit()
+            if not _ends_in_text(s, pos, stop):
+                screen._last_char = ""  # as the parser: REP follows printed text only
         if stop >= end:
             return stop, end
         # stopped early (an overwrite): let the normal path have a screenful before retrying

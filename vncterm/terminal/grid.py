@@ -37,6 +37,9 @@ class GridScreen(pyte.Screen):
         self.rows_clean = False
         #: The alternate screen is shown (its lines never go to the scrollback).
         self.alternate = False
+        #: How protected cells are honoured: "off", "dec" (DECSCA: by the selective erases
+        #: only) or "iso" (SPA: by every erase), as xterm's protected_mode.
+        self.protection = "off"
         super().__init__(columns, lines)
         self.buffer = self._new_buffer()
 
@@ -44,7 +47,7 @@ class GridScreen(pyte.Screen):
 
     @property
     def default_char(self) -> Char:  # type: ignore[override]
-        return Char(data=" ", reverse=mo.DECSCNM in self.mode)
+        return Char(data=" ")
 
     def _new_buffer(self) -> defaultdict[int, Line]:
         return defaultdict(lambda: Line(self.default_char))
@@ -80,7 +83,7 @@ class GridScreen(pyte.Screen):
     def _erase_char(self) -> Char:
         """What erased cells become: blank, in the current background colour (xterm's BCE)."""
         attrs = self.cursor.attrs
-        return Char(" ", bg=attrs.bg, reverse=mo.DECSCNM in self.mode)
+        return Char(" ", bg=attrs.bg)
 
     @property
     def display(self) -> list[str]:
@@ -93,27 +96,40 @@ class GridScreen(pyte.Screen):
 
     # -- erasing and scrolling (background colour erase) -----------------------------------------
 
+    def _keeps_protected(self, selective: bool) -> bool:
+        """Protected cells survive this erase: SPA's protection always, DECSCA's only against
+        the selective erases (DECSED, DECSEL, DECSERA), as xterm's do_erase_*."""
+        return self.protection == "iso" or (self.protection == "dec" and selective)
+
+    def _blank_cells(self, line: Line, xs: range, blank: Char, keep: bool) -> None:
+        for x in xs:
+            if not (keep and line[x].protected):
+                line[x] = blank
+
     def erase_characters(self, count: int | None = None) -> None:
         self.dirty.add(self.cursor.y)
         line = self.buffer[self.cursor.y]
-        blank = self._erase_char()
-        for x in range(self.cursor.x, min(self.cursor.x + (count or 1), self.columns)):
-            line[x] = blank
+        xs = range(self.cursor.x, min(self.cursor.x + (count or 1), self.columns))
+        self._blank_cells(line, xs, self._erase_char(), self._keeps_protected(False))
 
-    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+    def erase_in_line(self, how: int = 0, private: bool = False, selective: bool = False) -> None:
+        """EL, or DECSEL with ``selective``."""
         y, x = self.cursor.y, min(self.cursor.x, self.columns - 1)
         self.dirty.add(y)
         blank = self._erase_char()
-        if how == 2:
+        keep = self._keeps_protected(selective)
+        if how == 2 and not keep:
             self.buffer[y] = Line(blank)
             return
         line = self.buffer[y]
         if how == 0:
             line.wrapped = False
-        for i in range(x, self.columns) if how == 0 else range(x + 1) if how == 1 else ():
-            line[i] = blank
+        xs = {0: range(x, self.columns), 1: range(x + 1), 2: range(self.columns)}.get(how)
+        if xs is not None:
+            self._blank_cells(line, xs, blank, keep)
 
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        """ED, or DECSED with ``selective=True``."""
         if how == 3:
             self.clear_scrollback()  # the screen stays (xterm)
             return
@@ -125,12 +141,24 @@ class GridScreen(pyte.Screen):
             rows = range(self.lines)
         else:
             return
+        selective = bool(kwargs.get("selective"))
+        keep = self._keeps_protected(selective)
         blank = self._erase_char()
         for y in rows:
-            self.buffer[y] = Line(blank)
+            if keep:
+                self._blank_cells(self.buffer[y], range(self.columns), blank, True)
+            else:
+                self.buffer[y] = Line(blank)
         self.dirty.update(rows)
         if how in (0, 1):
-            self.erase_in_line(how)
+            self.erase_in_line(how, selective=selective)
+
+    def clear_all(self) -> None:
+        """The whole screen blank, protected cells too (xterm's ClearScreen: DECCOLM, 1049)."""
+        blank = self._erase_char()
+        for y in range(self.lines):
+            self.buffer[y] = Line(blank)
+        self.dirty.update(range(self.lines))
 
     def delete_characters(self, count: int | None = None) -> None:
         self.dirty.add(self.cursor.y)
@@ -217,21 +245,102 @@ class GridScreen(pyte.Screen):
             self.margins = saved
             self.carriage_return()
 
+    def scroll_columns(self, count: int, left: bool, at: int) -> None:
+        """Every row of the scroll region loses (``left``) or gets ``count`` blank columns at
+        column ``at``, when the cursor is inside the region (xterm's xtermColScroll: SL/SR,
+        DECIC/DECDC, DECBI/DECFI); the cursor stays."""
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        y, x = self.cursor.y, self.cursor.x
+        if not top <= y <= bottom:
+            return
+        self.cursor.x = min(at, self.columns - 1)
+        for row in range(top, bottom + 1):
+            self.cursor.y = row
+            if left:
+                self.delete_characters(count)
+            else:
+                self.insert_characters(count)
+        self.cursor.y, self.cursor.x = y, x
+
+    def back_index(self) -> None:
+        """DECBI: left one column; at the left edge the region's columns move right."""
+        if self.cursor.x == 0:
+            self.scroll_columns(1, False, 0)
+        else:
+            self.cursor_back(1)
+
+    def forward_index(self) -> None:
+        """DECFI: right one column; at the right edge the region's columns move left."""
+        if self.cursor.x >= self.columns - 1:
+            self.scroll_columns(1, True, 0)
+        else:
+            self.cursor_forward(1)
+
     def alignment_display(self) -> None:
         """DECALN: fill the screen with E, reset the margins, home the cursor."""
         self.margins = None
-        e = Char("E", reverse=mo.DECSCNM in self.mode)
+        e = Char("E")
         for y in range(self.lines):
             self.buffer[y] = Line(e)
         self.dirty.update(range(self.lines))
         self.cursor.x = self.cursor.y = 0
 
+    def cursor_back(self, count: int | None = None) -> None:
+        """CUB and BS (xterm's CursorBack): left, stopping at the left edge; with reverse
+        wraparound (mode 45) and autowrap, on into the line above (from the region's top to
+        its bottom right, past the screen's top to its bottom), a pending wrap counting as
+        one step."""
+        n = count or 1
+        reverse = (45 << 5) in self.mode and mo.DECAWM in self.mode
+        if reverse and self.cursor.x >= self.columns:
+            n -= 1
+        before = x = min(self.cursor.x, self.columns - 1)
+        x -= n
+        if x < 0 and reverse:
+            top, bottom = self.margins or Margins(0, self.lines - 1)
+            offset = self.columns * self.cursor.y + x
+            if before == 0 and self.cursor.y == top:
+                offset = (bottom + 1) * self.columns - 1
+            elif offset < 0:
+                length = self.columns * self.lines
+                offset += (-offset // length + 1) * length
+            self.cursor.y, x = divmod(offset, self.columns)
+        self.cursor.x = max(x, 0)
+
+    def cursor_up(self, count: int | None = None) -> None:
+        """CUU: stops at the top margin, or at the top of the screen when it started above
+        the scroll region (xterm, VT510 manual)."""
+        top = self.margins.top if self.margins is not None else 0
+        limit = top if self.cursor.y >= top else 0
+        self.cursor.y = max(self.cursor.y - (count or 1), limit)
+        self.cursor.x = min(self.cursor.x, self.columns - 1)  # a pending wrap is cancelled
+
+    def cursor_down(self, count: int | None = None) -> None:
+        """CUD: stops at the bottom margin, or at the bottom of the screen when it started
+        below the scroll region."""
+        bottom = self.margins.bottom if self.margins is not None else self.lines - 1
+        limit = bottom if self.cursor.y <= bottom else self.lines - 1
+        self.cursor.y = min(self.cursor.y + (count or 1), limit)
+        self.cursor.x = min(self.cursor.x, self.columns - 1)
+
     def back_tab(self, count: int | None = None) -> None:
         """CBT: back to the previous tab stop, ``count`` times."""
-        for _ in range(count or 1):
+        for _ in range(min(count or 1, self.columns)):
             stops = [t for t in self.tabstops if t < self.cursor.x]
             self.cursor.x = max(stops) if stops else 0
 
+    def forward_tab(self, count: int | None = None) -> None:
+        """CHT: ``count`` tab stops forward (xterm stops once a tab no longer moves)."""
+        for _ in range(min(count or 1, self.columns)):
+            x = self.cursor.x
+            self.tab()
+            if self.cursor.x == x:
+                return
+
     def tab(self) -> None:
+        """HT: to the next tab stop or the last column; at the last column with a wrap
+        pending, the wrap stays pending (xterm)."""
+        if self.cursor.x >= self.columns:
+            return
         stops = [t for t in self.tabstops if t > self.cursor.x]
         self.cursor.x = min(stops) if stops else self.columns - 1

@@ -48,6 +48,8 @@ _APP_KEYPAD.update(
         0xFFBD: "X",
     }
 )
+# Return and KP_Enter (which sends what Return does outside the application keypad).
+_RETURN = {0xFF0D, 0xFF8D}
 # Editing keys sent as ESC [ n ~.
 _TILDE = {
     0xFF63: 2,
@@ -122,9 +124,15 @@ class KeyState:
         return 1 + int(self.shift) + 2 * int(self.alt) + 4 * int(self.ctrl)
 
     def key(
-        self, keysym: int, down: bool, app_cursor: bool = False, app_keypad: bool = False
+        self,
+        keysym: int,
+        down: bool,
+        app_cursor: bool = False,
+        app_keypad: bool = False,
+        new_line: bool = False,
     ) -> bytes:
-        """Process one KeyEvent; the bytes to write to the console (often none)."""
+        """Process one KeyEvent; the bytes to write to the console (often none).
+        ``new_line``: the program set LNM (``CSI 20 h``), so Return sends CR LF."""
         if keysym in SHIFT:
             self.shift = down
             return b""
@@ -136,7 +144,10 @@ class KeyState:
             return b""
         if not down:
             return b""
-        return self._press(keysym, app_cursor, app_keypad).encode("utf-8")
+        text = self._press(keysym, app_cursor, app_keypad)
+        if new_line and keysym in _RETURN and text.endswith("\r"):
+            text += "\n"
+        return text.encode("utf-8")
 
     def _press(self, keysym: int, app_cursor: bool, app_keypad: bool = False) -> str:
         mod = self.modifier_param()

@@ -19,7 +19,7 @@ import re
 
 from .flood import SIMPLE_ESC, Flood
 from .screen import TermScreen
-from .sequences import CONTROLS, control, csi, esc, osc
+from .sequences import CONTROLS, control, csi, dcs, esc, osc
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class Parser:
                 if handler is not None:
                     handler(screen)
                 pos += 1
+            screen._last_char = ""  # REP repeats only a character printed right before it
 
     def _feed_fast(self, s: str, flood: Flood) -> None:
         """``feed`` with the flood skim after line feeds, and ``screen.rows_clean`` kept."""
@@ -121,11 +122,13 @@ class Parser:
                     self._pending = s[pos:]
                     return
                 pos = nxt
+                screen._last_char = ""
             else:
                 handler = controls(c)
                 if handler is not None:
                     handler(screen)
                 pos += 1
+                screen._last_char = ""
                 if c == "\n" or c == "\x0b" or c == "\x0c":
                     if pos >= next_check:
                         pos, next_check = flood.at_line_feed(pos)
@@ -180,6 +183,8 @@ class Parser:
             term = end_m.group()
             if term == "\x1b":  # an ESC that does not start ST cancels the string
                 return end_m.start()
+            if end_m.start() - pos > MAX_STRING:  # over the cap even when whole: dropped
+                return end_m.end()
             if kind == "]" and term not in ("\x18", "\x1a"):  # replies end as the query did
                 try:
                     osc(
@@ -187,6 +192,11 @@ class Parser:
                         s[pos + 2 : end_m.start()],
                         "\x07" if term == "\x07" else "\x1b\\",
                     )
+                except Exception as e:
+                    self._fault(e)
+            elif kind == "P" and term not in ("\x18", "\x1a"):
+                try:
+                    dcs(self.screen, s[pos + 2 : end_m.start()])
                 except Exception as e:
                     self._fault(e)
             return end_m.end()

@@ -14,22 +14,32 @@ program-driven resizes (DECCOLM) are kept for the facade to hand on.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from typing import Any
 
 import pyte
 from pyte import modes as mo
 
+from ..config import DEFAULT_WINDOW_OPS
 from .charsets import CHARSET_MAPS
 from .drawing import TextScreen
 from .scrollback import Line
 from .sgr import rendition
 
+log = logging.getLogger(__name__)
+
 #: pyte keeps private (DEC) modes shifted left by 5 bits.
 DECCKM = 1 << 5
+#: xterm's "allow 80/132 column mode" (``CSI ? 40 h``): without it DECCOLM does nothing.
+ALLOW_DECCOLM = 40 << 5
 BRACKETED_PASTE = 2004 << 5
 _ALT_MODES = {47 << 5, 1047 << 5, 1049 << 5}
 _SAVE_CURSOR_MODE = 1048 << 5
+#: Reverse wraparound (xterm): BS and CUB go on into the line above (GridScreen.cursor_back).
+REVERSE_WRAP = 45 << 5
+#: DECNKM: the keypad in application mode (as DECKPAM / DECKPNM).
+_DECNKM = 66 << 5
 
 _MAX_TITLE = 1024
 _TITLE_STACK = 10
@@ -53,7 +63,7 @@ class TermScreen(TextScreen):
         scrollback_memory: int = 64 << 20,
     ) -> None:
         #: SGR parameter strings -> attributes (``sequences.csi`` keeps it; fast mode only).
-        self._sgr_cache: dict[tuple[str, Any, bool], Any] = {}
+        self._sgr_cache: dict[tuple[str, Any], Any] = {}
         self.replies = bytearray()
         self.bells = 0
         self.title = ""
@@ -61,13 +71,28 @@ class TermScreen(TextScreen):
         self.clipboard: str | None = None  # set by OSC 52, taken by the session
         self.allow_column_mode = allow_column_mode
         self.resize_request: tuple[int, int] | None = None
+        #: DECCOLM last selected 132 columns (RIS returns to 80, as xterm does).
+        self.column_132 = False
+        self._column_refusal_logged = False
+        #: The window operations (``CSI t``, DECRQCRA) answered (``reports.WINDOW_OPS``).
+        self.window_ops: frozenset[str] = DEFAULT_WINDOW_OPS
+        #: A character cell in pixels, for the pixel size reports (set by the server).
+        self.cell_pixels = (9, 18)
+        #: Cells DECRQCRA may still sum in this read (``reports.CHECKSUM_BUDGET``; the facade
+        #: refills it per feed).
+        self.checksum_budget = 0
+        #: DECSACE: 2, DECCARA/DECRARA change a rectangle; else a stream of positions.
+        self.attribute_extent = 0
+        #: DEC private modes saved by XTSAVE (``CSI ? Pm s``), for XTRESTORE.
+        self.saved_modes: dict[int, bool] = {}
+        self.checksum_refusal_logged = False
         self.cursor_shape = "block"
         self.cursor_blink = True
         self.keypad_application = False
-        self._title_stack: list[str] = []
+        #: xterm's title stack: (icon label, window title) per push (CSI 22 t / CSI 23 t).
+        self._title_stack: list[tuple[str, str]] = []
         self._other_buffer: dict[int, Line] | None = None
         self._saved: dict[bool, pyte.screens.Savepoint | None] = {False: None, True: None}
-        self._saved_1049: pyte.screens.Savepoint | None = None
         super().__init__(columns, lines, scrollback, scrollback_memory, fast)
 
     # -- resets and size -------------------------------------------------------------------------
@@ -79,19 +104,26 @@ class TermScreen(TextScreen):
         self._other_buffer = None
         self.alternate = False
         title = getattr(self, "title", "")
+        allow_deccolm = ALLOW_DECCOLM in getattr(self, "mode", ())
         super().reset()
         self.title = title  # RIS keeps the window title (xterm does)
+        if allow_deccolm:  # a setting of xterm's, not a mode RIS resets
+            self.mode.add(ALLOW_DECCOLM)
+        if getattr(self, "column_132", False):
+            self.column_132 = False
+            self._resize_columns(80)
         self.cursor.attrs = self.default_char
         self.g0_charset = self.g1_charset = None  # type: ignore[assignment]
         self._saved = {False: None, True: None}
-        self._saved_1049 = None
         self.cursor_shape, self.cursor_blink = "block", True
         self.keypad_application = False
         self._last_char = ""
+        self.attribute_extent = 0
+        self.protection = "off"
 
     def soft_reset(self) -> None:
         """DECSTR: modes, margins, attributes and the saved cursor to defaults; text stays."""
-        self.mode.difference_update({mo.IRM, mo.DECOM, DECCKM})
+        self.mode.difference_update({mo.IRM, mo.DECOM, DECCKM, REVERSE_WRAP})
         self.mode.update({mo.DECAWM, mo.DECTCEM})
         self.cursor.hidden = False
         self.margins = None
@@ -155,16 +187,20 @@ class TermScreen(TextScreen):
         rest = []
         for mode in shifted:
             if mode in _ALT_MODES:
-                if mode == 1049 << 5:
-                    self._saved_1049 = self._savepoint()
+                if mode == 1049 << 5:  # DECSC on the screen left, then a clear alternate
+                    self.save_cursor()
                     self._switch_screen(True)
-                    self.erase_in_display(2)
+                    self.clear_all()
                 else:
                     self._switch_screen(True)
             elif mode == _SAVE_CURSOR_MODE:
-                self._saved_1049 = self._savepoint()
+                self.save_cursor()
             elif mode == mo.DECCOLM:
                 self._column_mode(132)
+            elif mode == mo.DECSCNM:
+                self._screen_reverse(True)
+            elif mode == _DECNKM:
+                self.keypad_application = True
             else:
                 rest.append(mode)
         if rest:
@@ -177,18 +213,26 @@ class TermScreen(TextScreen):
         for mode in shifted:
             if mode in _ALT_MODES:
                 if mode == 1047 << 5 and self.alternate:
-                    self.erase_in_display(2)
+                    self.clear_all()
                 self._switch_screen(False)
-                if mode == 1049 << 5:
-                    self._restore(self._saved_1049)
+                if mode == 1049 << 5:  # DECRC from the main screen's slot, as xterm
+                    self.restore_cursor()
             elif mode == _SAVE_CURSOR_MODE:
-                self._restore(self._saved_1049)
+                self.restore_cursor()
             elif mode == mo.DECCOLM:
                 self._column_mode(80)
+            elif mode == mo.DECSCNM:
+                self._screen_reverse(False)
+            elif mode == _DECNKM:
+                self.keypad_application = False
             else:
                 rest.append(mode)
         if rest:
             super().reset_mode(*rest)
+
+    def switch_screen(self, alternate: bool) -> None:
+        """To the alternate screen or back, nothing cleared (XTRESTORE)."""
+        self._switch_screen(alternate)
 
     def _switch_screen(self, alternate: bool) -> None:
         if alternate == self.alternate:
@@ -199,14 +243,47 @@ class TermScreen(TextScreen):
         self.alternate = alternate
         self.dirty.update(range(self.lines))
 
+    @property
+    def reverse_video(self) -> bool:
+        """DECSCNM: the renderer draws the default colours swapped (the cells stay)."""
+        return mo.DECSCNM in self.mode
+
+    def _screen_reverse(self, on: bool) -> None:
+        """DECSCNM (VT510 manual; xterm swaps its default colours): a display mode, so no
+        cell changes; the renderer redraws everything."""
+        if on:
+            self.mode.add(mo.DECSCNM)
+        else:
+            self.mode.discard(mo.DECSCNM)
+        self.dirty.update(range(self.lines))
+
     def _column_mode(self, columns: int) -> None:
-        """DECCOLM: clear, home, reset margins; resize only where the server allows it."""
-        if self.allow_column_mode and columns != self.columns:
+        """DECCOLM (VT510 manual, DECCOLM; xterm ctlseqs ``CSI ? 3 h``): only while mode 40
+        allows it, as in xterm; then clear, reset the margins, home, and switch the width."""
+        if ALLOW_DECCOLM not in self.mode:
+            return
+        self.column_132 = columns == 132
+        self._resize_columns(columns)
+        self.margins = None
+        self.clear_all()
+        self.cursor.x = self.cursor.y = 0
+
+    def _resize_columns(self, columns: int) -> None:
+        """Switch to ``columns`` where the console may be resized (the facade hands the request
+        on to the server); elsewhere the width stays, said once in the log."""
+        if columns == self.columns:
+            return
+        if self.allow_column_mode:
             self.resize(self.lines, columns)
             self.resize_request = (columns, self.lines)
-        self.margins = None
-        self.erase_in_display(2)
-        self.cursor.x = self.cursor.y = 0
+        elif not self._column_refusal_logged:
+            self._column_refusal_logged = True
+            log.warning(
+                "terminal: the program asked for %d columns (DECCOLM); this console may not "
+                "be resized, so it keeps %d (--allow-resize lets it)",
+                columns,
+                self.columns,
+            )
 
     # -- cursor save/restore: one slot per screen, as in xterm -----------------------------------
 
@@ -219,7 +296,7 @@ class TermScreen(TextScreen):
             self.g1_charset,
             self.charset,
             mo.DECOM in self.mode,
-            mo.DECAWM in self.mode,
+            self.cursor.x >= self.columns,  # the wrap pending (DEC's last column flag)
         )
 
     def _restore(self, point: pyte.screens.Savepoint | None) -> None:
@@ -233,15 +310,13 @@ class TermScreen(TextScreen):
             self.mode.add(mo.DECOM)
         else:
             self.mode.discard(mo.DECOM)
-        if point.wrap:
-            self.mode.add(mo.DECAWM)
-        else:
-            self.mode.discard(mo.DECAWM)
         hidden = self.cursor.hidden
         self.cursor = pyte.screens.Cursor(point.cursor.x, point.cursor.y, point.cursor.attrs)
         self.cursor.hidden = hidden
         self.ensure_hbounds()
         self.ensure_vbounds()
+        if point.wrap:  # DECRC restores the last column flag, not DECAWM (xterm, DEC STD 070)
+            self.cursor.x = self.columns
 
     def save_cursor(self) -> None:
         self._saved[self.alternate] = self._savepoint()
@@ -251,12 +326,19 @@ class TermScreen(TextScreen):
 
     # -- attributes ------------------------------------------------------------------------------
 
+    def protect(self, on: bool, kind: str) -> None:
+        """DECSCA (``kind`` "dec") or SPA/EPA ("iso"): what is printed from now on is protected
+        (``on``) or not; the kind decides which erases spare it (GridScreen._keeps_protected)."""
+        self.protection = kind
+        if self.cursor.attrs.protected != on:
+            self.cursor.attrs = self.cursor.attrs._replace(protected=on)
+
     def select_graphic_rendition(self, *attrs: int, **kwargs: Any) -> None:
         self.select_graphic_rendition_params([[a] for a in attrs] or [[0]])
 
     def select_graphic_rendition_params(self, params: list[list[int | None]]) -> None:
         """SGR with ``;`` parameters and ``:`` sub-parameters (``38:2::r:g:b``, ``4:3``)."""
-        replace = rendition(params, mo.DECSCNM in self.mode)
+        replace = rendition(params)
         if replace:
             self.cursor.attrs = self.cursor.attrs._replace(**replace)
 
@@ -275,15 +357,28 @@ class TermScreen(TextScreen):
             self.title = title
             self.title_changed = True
 
+    def set_icon_name(self, param: str) -> None:
+        self.icon_name = _clean_title(param)
+
     def window_op(self, args: list[int]) -> None:
-        """CSI t: size report (18) and the title stack (22/23)."""
+        """CSI t: the title stack (ctlseqs: 22/23, then 0 both, 1 the icon label, 2 the window
+        title; a push of one copies the other from the entry below, as xterm does); the
+        reports are ``reports.py``'s."""
         op = args[0]
-        if op == 18:
-            self.write_process_input(f"\x1b[8;{self.lines};{self.columns}t")
-        elif op == 22 and (len(args) < 2 or args[1] in (0, 2)):
-            self._title_stack = (self._title_stack + [self.title])[-_TITLE_STACK:]
-        elif op == 23 and (len(args) < 2 or args[1] in (0, 2)) and self._title_stack:
-            self.set_title(self._title_stack.pop())
+        which = args[1] if len(args) > 1 else 0
+        if which not in (0, 1, 2):
+            return
+        if op == 22:
+            below = self._title_stack[-1] if self._title_stack else (self.icon_name, self.title)
+            icon = self.icon_name if which in (0, 1) else below[0]
+            title = self.title if which in (0, 2) else below[1]
+            self._title_stack = (self._title_stack + [(icon, title)])[-_TITLE_STACK:]
+        elif op == 23 and self._title_stack:
+            icon, title = self._title_stack.pop()
+            if which in (0, 1):
+                self.set_icon_name(icon)
+            if which in (0, 2):
+                self.set_title(title)
 
     def report_device_status(self, mode: int = 0, **kwargs: Any) -> None:
         if mode == 6:

@@ -42,6 +42,8 @@ class Char(NamedTuple):
     blink: bool = False
     hidden: bool = False
     dim: bool = False
+    #: DECSCA or SPA protected the cell from (selective) erasing.
+    protected: bool = False
 
 
 #: A cell's attributes without its text: ``tuple(char)[1:]``.

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 
-from pyte import modes as mo
-
+from . import rectangles, reports
 from .charsets import CHARSET_MAPS
 from .colours import DEFAULT_BG, DEFAULT_FG, PALETTE_256
 from .screen import TermScreen
 
 #: The largest numeric parameter (larger ones clamp to it, as xterm clamps to its own limit).
-MAX_PARAM = 9999
+MAX_PARAM = 65535
 #: Parameters (``;`` groups) read from one CSI, and sub-parameters (``:``) from one group; the
 #: rest are ignored, as xterm ignores those beyond its 30.
 MAX_PARAMS = 30
@@ -111,6 +111,11 @@ ESC: dict[str, Callable[[TermScreen], None]] = {
     "=": _keypad(True),  # DECKPAM
     ">": _keypad(False),  # DECKPNM
     "#8": lambda s: s.alignment_display(),  # DECALN
+    "Z": lambda s: _da(s, [0], [[None]]),  # DECID: answered as DA
+    "V": lambda s: s.protect(True, "iso"),  # SPA
+    "W": lambda s: s.protect(False, "iso"),  # EPA
+    "6": lambda s: s.back_index(),  # DECBI
+    "9": lambda s: s.forward_index(),  # DECFI
     # G0 and G1 designation (SCS); G2 and G3 are not supported
     **{mode + code: _designate(code, mode) for code in CHARSET_MAPS for mode in "()"},
 }
@@ -194,6 +199,31 @@ def osc(screen: TermScreen, body: str, terminator: str) -> None:
         handler(screen, text, terminator)
 
 
+# -- DCS -----------------------------------------------------------------------------------------
+
+DcsHandler = Callable[[TermScreen, Params, str], None]
+#: Parameters, intermediates and final of a DCS (ECMA-48 8.3.27); its data follows.
+_DCS_HEADER = re.compile("([0-?]*)([ -/]*)([@-~])")
+
+#: Private marker + intermediates + final -> handler (parameters, the data string).
+DCS: dict[str, DcsHandler] = {
+    "$q": lambda s, p, data: reports.request_setting(s, data),  # DECRQSS
+}
+
+
+def dcs(screen: TermScreen, body: str) -> None:
+    """A device control string (its body, without DCS and ST; the parser caps its length)."""
+    m = _DCS_HEADER.match(body)
+    if m is None:
+        return
+    raw, inter, final = m.groups()
+    marker = raw[0] if raw and raw[0] in "<=>?" else ""
+    handler = DCS.get(marker + inter + final)
+    if handler is not None:
+        raw = raw[len(marker) :]
+        handler(screen, parse_params(raw) if raw else [[None]], body[m.end() :])
+
+
 # -- CSI -----------------------------------------------------------------------------------------
 
 #: DECSCUSR parameter -> (shape, blinking).
@@ -243,6 +273,18 @@ def _soft_reset(s: TermScreen, a: list[int], p: Params) -> None:
     s.soft_reset()
 
 
+def _window_op(s: TermScreen, a: list[int], p: Params) -> None:
+    """xterm's window operations: the reports and resizing (``reports.py``, gated by
+    ``window_ops``), else the title stack."""
+    if not reports.window_report(s, a):
+        s.window_op(a)
+
+
+def _first_only(handler: Callable[[TermScreen], None]) -> CsiHandler:
+    """A request answered only with no parameter or 0 (DA3, XTVERSION)."""
+    return lambda s, a, p: handler(s) if a[0] == 0 else None
+
+
 #: Private marker + intermediates + final -> handler.
 CSI: dict[str, CsiHandler] = {
     "@": lambda s, a, p: s.insert_characters(a[0]),  # ICH
@@ -274,15 +316,37 @@ CSI: dict[str, CsiHandler] = {
     "h": lambda s, a, p: s.set_mode(*a),  # SM
     "l": lambda s, a, p: s.reset_mode(*a),  # RM
     "m": lambda s, a, p: s.select_graphic_rendition_params(p),  # SGR
-    "n": lambda s, a, p: s.report_device_status(a[0]),  # DSR
+    "n": lambda s, a, p: reports.device_status(s, a[0], False, a),  # DSR
+    "?n": lambda s, a, p: reports.device_status(s, a[0], True, a),  # DEC DSR
+    "$p": lambda s, a, p: reports.request_mode(s, a[0], False),  # DECRQM (ANSI)
+    "?$p": lambda s, a, p: reports.request_mode(s, a[0], True),  # DECRQM (DEC private)
+    "?s": lambda s, a, p: reports.save_modes(s, a),  # XTSAVE
+    "?r": lambda s, a, p: reports.restore_modes(s, a),  # XTRESTORE
+    "I": lambda s, a, p: s.forward_tab(a[0]),  # CHT
+    " @": lambda s, a, p: s.scroll_columns(a[0] or 1, True, 0),  # SL
+    " A": lambda s, a, p: s.scroll_columns(a[0] or 1, False, 0),  # SR
+    "'}": lambda s, a, p: s.scroll_columns(a[0] or 1, False, s.cursor.x),  # DECIC
+    "'~": lambda s, a, p: s.scroll_columns(a[0] or 1, True, s.cursor.x),  # DECDC
+    "*y": lambda s, a, p: reports.checksum_report(s, a),  # DECRQCRA
+    "$x": lambda s, a, p: rectangles.fill(s, a),  # DECFRA
+    "$z": lambda s, a, p: rectangles.erase(s, a),  # DECERA
+    "${": lambda s, a, p: rectangles.selective_erase(s, a),  # DECSERA
+    "$v": lambda s, a, p: rectangles.copy(s, a),  # DECCRA
+    "$r": lambda s, a, p: rectangles.change_attributes(s, p),  # DECCARA
+    "$t": lambda s, a, p: rectangles.reverse_attributes(s, p),  # DECRARA
+    "*x": lambda s, a, p: setattr(s, "attribute_extent", a[0]),  # DECSACE
+    "*|": lambda s, a, p: reports.set_lines(s, a[0]),  # DECSNLS
+    ">q": _first_only(reports.version_report),  # XTVERSION
+    "=c": _first_only(reports.tertiary_attributes),  # DA3
     "r": _margins,  # DECSTBM
     "s": lambda s, a, p: s.save_cursor(),  # SCOSC
-    "t": lambda s, a, p: s.window_op(a),  # xterm window operations
+    "t": _window_op,  # xterm window operations
     "u": lambda s, a, p: s.restore_cursor(),  # SCORC
     "?h": lambda s, a, p: s.set_mode(*a, private=True),  # DECSET
     "?l": lambda s, a, p: s.reset_mode(*a, private=True),  # DECRST
-    "?J": lambda s, a, p: s.erase_in_display(a[0]),  # DECSED (no protected cells)
-    "?K": lambda s, a, p: s.erase_in_line(a[0]),  # DECSEL
+    "?J": lambda s, a, p: s.erase_in_display(a[0], selective=True),  # DECSED
+    "?K": lambda s, a, p: s.erase_in_line(a[0], selective=True),  # DECSEL
+    '"q': lambda s, a, p: s.protect(a[0] == 1, "dec"),  # DECSCA
     ">c": _secondary_da,  # DA2
     " q": _cursor_style,  # DECSCUSR
     # DECSTR; a private marker before it has always been ignored, not the sequence
@@ -303,7 +367,7 @@ def csi(screen: TermScreen, raw: str, inter: str, final: str) -> None:
         and len(raw) <= _SGR_CACHE_KEY
         and not (raw and raw[0] in "<=>?")
     ):
-        key = (raw, screen.cursor.attrs, mo.DECSCNM in screen.mode)
+        key = (raw, screen.cursor.attrs)
         attrs = screen._sgr_cache.get(key)
         if attrs is None:
             screen.select_graphic_rendition_params(parse_params(raw) if raw else [[None]])

@@ -16,6 +16,8 @@ from .scrollback import Char
 #: The xterm 256-colour palette as pyte spells colours (six hex digits).
 _PALETTE: list[str] = list(pyte.graphics.FG_BG_256)
 _NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
+#: What SGR 0 resets: everything but the text and the protection (DECSCA is not an SGR).
+_PLAIN = {k: v for k, v in Char(data=" ")._asdict().items() if k not in ("data", "protected")}
 _SGR_FLAGS: dict[int, tuple[str, bool]] = {
     1: ("bold", True),
     2: ("dim", True),
@@ -36,11 +38,9 @@ _SGR_FLAGS: dict[int, tuple[str, bool]] = {
 }
 
 
-def rendition(params: list[list[int | None]], reverse_video: bool) -> dict[str, Any]:
+def rendition(params: list[list[int | None]]) -> dict[str, Any]:
     """The attribute changes of one SGR (for ``Char._replace``); empty if it changes nothing.
-
-    SGR 0 resets to the screen's default cell, which is reversed under DECSCNM
-    (``reverse_video``)."""
+    (Screen reverse video, DECSCNM, is drawn by the renderer: SGR 0 is the plain cell.)"""
     replace: dict[str, Any] = {}
     i = 0
     while i < len(params):
@@ -48,8 +48,7 @@ def rendition(params: list[list[int | None]], reverse_video: bool) -> dict[str, 
         code = group[0] or 0
         i += 1
         if code == 0:
-            replace = dict(Char(data=" ", reverse=reverse_video)._asdict())
-            del replace["data"]
+            replace = dict(_PLAIN)
         elif code in _SGR_FLAGS:
             name, on = _SGR_FLAGS[code]
             if code == 4 and len(group) > 1:

@@ -165,6 +165,8 @@ class Skim:
 
     def tab(self) -> None:
         """To the next tab stop, or the last column (as TermScreen.tab)."""
+        if self.x >= self.cols:
+            return  # a pending wrap stays pending
         i = bisect_right(self.tabstops, self.x)
         self.x = self.tabstops[i] if i < len(self.tabstops) else self.cols - 1
 
@@ -336,6 +338,7 @@ class Skim:
             if w <= 0:
                 if w == 0:
                     self._combine(ch)
+                    self.last_char = ""  # as the screen: nothing for REP to repeat
                     cur = None
                 continue
             x = self.x

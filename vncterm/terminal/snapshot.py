@@ -119,7 +119,7 @@ class Captured:
         self.other_lines = None if other is None else _screen_rows(other, cols, rows)
         cursor = screen.cursor
         self.cursor_at = (cursor.x, cursor.y, tuple(cursor.attrs)[1:], bool(cursor.hidden))
-        self.saved = [screen._saved[False], screen._saved[True], screen._saved_1049]
+        self.saved = [screen._saved[False], screen._saved[True]]
         margins = screen.margins
         self.plain: dict[str, Any] = {
             "format": FORMAT,
@@ -135,7 +135,8 @@ class Captured:
             "cursor_blink": screen.cursor_blink,
             "keypad_application": screen.keypad_application,
             "title": screen.title,
-            "title_stack": list(screen._title_stack),
+            "icon_name": screen.icon_name,
+            "title_stack": [list(entry) for entry in screen._title_stack],
         }
 
     def screen_part(self, styles: _Styles) -> dict[str, Any]:
@@ -147,7 +148,6 @@ class Captured:
         x, y, style, hidden = self.cursor_at
         state["cursor"] = [x, y, styles(style), hidden]
         state["saved"] = [_savepoint(self.saved[0], styles), _savepoint(self.saved[1], styles)]
-        state["saved_1049"] = _savepoint(self.saved[2], styles)
         return state
 
     def scrollback(self) -> Iterator[tuple[Any, Callable[[], ScrollRow]]]:
@@ -322,6 +322,18 @@ class _Loader:
         )
 
 
+def _stacked_title(entry: Any) -> tuple[str, str]:
+    """A title stack entry: [icon name, title] (a bare title from an older file: both)."""
+    if isinstance(entry, str):
+        text = _str(entry, _MAX_TITLE, "a stacked title")
+        return text, text
+    _check(isinstance(entry, list) and len(entry) == 2, "a stacked title: not a pair")
+    return (
+        _str(entry[0], _MAX_TITLE, "a stacked icon name"),
+        _str(entry[1], _MAX_TITLE, "a stacked title"),
+    )
+
+
 def _charset(code: Any) -> Any:
     _check(isinstance(code, str) and code in CHARSET_MAPS, "an unknown character set")
     return CHARSET_MAPS[code]
@@ -354,7 +366,6 @@ def load(screen: TermScreen, state: Any) -> None:
     saved = state.get("saved")
     _check(isinstance(saved, list) and len(saved) == 2, "saved: not a list of 2")
     saved_points = [loader.savepoint(p, cols, rows) for p in saved]
-    saved_1049 = loader.savepoint(state.get("saved_1049"), cols, rows)
     modes = state.get("modes")
     _check(isinstance(modes, list) and len(modes) <= 256, "modes: not a list")
     mode_set = {_int(m, 0, 1 << 24, "mode") for m in modes}
@@ -379,7 +390,8 @@ def load(screen: TermScreen, state: Any) -> None:
     title = _str(state.get("title"), _MAX_TITLE, "title")
     stack = state.get("title_stack")
     _check(isinstance(stack, list) and len(stack) <= 10, "title stack: not a list")
-    titles = [_str(t, _MAX_TITLE, "a stacked title") for t in stack]
+    titles = [_stacked_title(t) for t in stack]
+    icon = _str(state.get("icon_name", title), _MAX_TITLE, "icon name")
     # every field checked: now change the screen
     screen.resize(rows, cols)
     screen.scrollback.clear()
@@ -393,7 +405,6 @@ def load(screen: TermScreen, state: Any) -> None:
     screen.alternate = alternate
     screen.cursor = cursor
     screen._saved = {False: saved_points[0], True: saved_points[1]}
-    screen._saved_1049 = saved_1049
     screen.mode = mode_set
     screen.margins = margins
     screen.tabstops = tabstops
@@ -402,6 +413,7 @@ def load(screen: TermScreen, state: Any) -> None:
     screen.cursor_shape, screen.cursor_blink = str(shape), blink
     screen.keypad_application = keypad
     screen.title, screen.title_changed = title, bool(title)
+    screen.icon_name = icon
     screen._title_stack = titles
     screen.rows_clean = False
     screen.dirty.update(range(rows))
