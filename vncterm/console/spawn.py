@@ -38,9 +38,10 @@ EOF_GRACE = 0.5
 #: stretches: 31-34 MB/s at 128 KiB, 34-40 at 512 KiB end to end), colour in ~200 KiB.
 READ_TIME = 0.016
 #: ... and where one event loop serves many consoles (a host), shorter turns, so a flood on one
-#: keeps a quiet neighbour's key echo prompt (key-to-pixels p50 ~22 -> ~15 ms, p99 ~55 -> ~28
-#: ms measured beside a flood on a loaded 2-core machine).
-READ_TIME_SHARED = 0.004
+#: keeps a quiet neighbour's key echo prompt. Measured beside a watched 20 MB flood (bench_host,
+#: quiet 2-core machine): key-to-pixels p50/p99 18.7/30.4 ms at 4 ms turns, 11.5/17.8 ms at 2 ms,
+#: for 4 floods at once 78.7 -> 72.4 MB/s together.
+READ_TIME_SHARED = 0.002
 READ_MIN, READ_MAX = 64 * 1024, 1 << 20
 #: Reads of what already arrived, at most, when the command exited but the pty lives on.
 DRAIN_READS = 64
