@@ -125,8 +125,10 @@ def fleet(guest_serial: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def wait_prompt(view: ConsoleView, prompt: str = "$") -> None:
-    """Clear the screen and wait for the prompt alone (a known screen for the next test)."""
-    view.write_console(b"clear\n")
+    """Clear the screen and wait for the prompt alone (a known screen for the next test). The
+    input line is emptied first (^U): the terminal's answers to queries a flood of random bytes
+    made (DA, DSR, ...) are typed into it, as in xterm."""
+    view.write_console(b"\x15clear\n")
     deadline = time.monotonic() + 30
     while not (view.text()[0].startswith(prompt) and not "".join(view.text()[1:]).strip()):
         assert time.monotonic() < deadline, f"{view.name}: {view.text()}"
@@ -403,8 +405,10 @@ def test_a_flood_on_one_console_never_stops_another(fleet: RunningHost) -> None:
                     assert sum(line.startswith("flood-flood") for line in screen) > 12, screen
             finally:
                 flood.write_console(b"\x03")
-            # whatever the random bytes set, a reset brings the prompt back
-            flood.write_console(b"stty sane; printf '\\033c'\n")
+            # whatever the random bytes set, a reset brings the prompt back; the answers to the
+            # queries among them went to the shell's input line, which ^U empties
+            time.sleep(0.5)
+            flood.write_console(b"\x15stty sane; printf '\\033c'\n")
             wait_prompt(flood)
             assert_shows(flood_viewer, flood)  # the flood's own viewer kept up, exactly
         assert_connected(viewer, "the shell's viewer")
