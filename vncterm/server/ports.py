@@ -3,14 +3,10 @@ in the state directory (``ports.json``), so a console keeps its port across rest
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import socket
 
-from .state_dir import read_json, write_atomic
-
-log = logging.getLogger(__name__)
+from .state_dir import read_per_name, save_per_name
 
 PORTS_FILE = "ports.json"
 
@@ -33,12 +29,9 @@ class PortBook:
     def __init__(self, state_dir: str | None, low: int, high: int, host: str) -> None:
         self.path = os.path.join(state_dir, PORTS_FILE) if state_dir else None
         self.low, self.high, self.host = low, high, host
-        saved = read_json(self.path, {}) if self.path else {}
-        self.ports: dict[str, int] = {
-            str(name): port
-            for name, port in (saved.items() if isinstance(saved, dict) else [])
-            if isinstance(port, int) and low <= port <= high
-        }
+        self.ports: dict[str, int] = read_per_name(
+            self.path, lambda port: isinstance(port, int) and low <= port <= high
+        )
 
     def port_for(self, name: str, live: set[str]) -> int | None:
         """``name``'s port: the one it had if it is still free, else the lowest free port of
@@ -63,8 +56,4 @@ class PortBook:
             if p == port and other != name:
                 del self.ports[other]  # a port given to a name no longer configured
         self.ports[name] = port
-        if self.path is not None:
-            try:
-                write_atomic(self.path, json.dumps(self.ports, indent=1, sort_keys=True).encode())
-            except OSError as e:
-                log.warning("cannot save %s: %s", self.path, e)
+        save_per_name(self.path, self.ports)

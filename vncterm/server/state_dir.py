@@ -10,6 +10,7 @@ import logging
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import ConfigError
@@ -65,3 +66,23 @@ def read_json(path: str, default: Any) -> Any:
     except (OSError, ValueError) as e:
         log.warning("state file %s unreadable (%s): starting afresh", path, e)
         return default
+
+
+def read_per_name(path: str | None, valid: Callable[[object], bool]) -> dict[str, Any]:
+    """A state file mapping console names to values (ports, tokens): the valid entries; none
+    when there is no file (or no state directory: ``path`` None)."""
+    saved = read_json(path, {}) if path else {}
+    if not isinstance(saved, dict):
+        return {}
+    return {str(name): value for name, value in saved.items() if valid(value)}
+
+
+def save_per_name(path: str | None, values: Mapping[str, object], lost: str = "") -> None:
+    """Write a per-name state file (nothing without a state directory); a failure is logged,
+    with what it costs (``lost``), and never raised."""
+    if path is None:
+        return
+    try:
+        write_atomic(path, json.dumps(values, indent=1, sort_keys=True).encode())
+    except OSError as e:
+        log.warning("cannot save %s: %s%s", path, e, lost)

@@ -10,14 +10,10 @@ end to end.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import secrets
 
-from .state_dir import read_json, write_atomic
-
-log = logging.getLogger(__name__)
+from .state_dir import read_per_name, save_per_name
 
 TOKENS_FILE = "tokens.json"
 #: Random bytes per token (128 bits), URL-safe base64 without padding: 22 characters.
@@ -41,12 +37,7 @@ class TokenBook:
     def __init__(self, state_dir: str | None, names: bool = False) -> None:
         self.path = os.path.join(state_dir, TOKENS_FILE) if state_dir else None
         self.names = names
-        saved = read_json(self.path, {}) if self.path else {}
-        self.tokens: dict[str, str] = {
-            str(name): token
-            for name, token in (saved.items() if isinstance(saved, dict) else [])
-            if valid_token(token)
-        }
+        self.tokens: dict[str, str] = read_per_name(self.path, valid_token)
 
     def token_for(self, name: str) -> str:
         """``name``'s token: the console name under ``--token-names``, else the one kept for it
@@ -69,9 +60,4 @@ class TokenBook:
         return None
 
     def _save(self) -> None:
-        if self.path is None:
-            return
-        try:
-            write_atomic(self.path, json.dumps(self.tokens, indent=1, sort_keys=True).encode())
-        except OSError as e:
-            log.warning("cannot save %s: %s (tokens change when vncterm restarts)", self.path, e)
+        save_per_name(self.path, self.tokens, " (tokens change when vncterm restarts)")
