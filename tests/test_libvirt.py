@@ -92,6 +92,26 @@ def stop(running: RunningHost, source: LibvirtSource) -> None:
     running.__exit__(None, None, None)
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a vncterm this test starts: this run's import path."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+def vncterm_process(*args: str) -> subprocess.Popen[str]:
+    """``python -m vncterm ARGS`` as a user runs it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "vncterm", *args], env=child_env(), stderr=subprocess.PIPE, text=True
+    )
+
+
+def listed(state: Path) -> dict[str, Any]:
+    """The consoles of the vncterm keeping ``state``, by name (none until it answers)."""
+    try:
+        return by_name(ask_list(str(state)))
+    except OSError:
+        return {}
+
+
 def type_and_see(running: RunningHost, name: str, viewer: VncDoToolPeer, text: str) -> None:
     """``echo`` through the viewer, its answer on the console, the viewer's screen the
     server's."""
@@ -280,34 +300,23 @@ def test_command_line_serves_the_domains_and_lists_them(
     state = tmp_path / "state"
     low, high = free_range(9)
     ws_port, high = high, high - 1
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vncterm", "--libvirt", libvirtd.uri, "--state-dir", str(state)]
-        + ["--port-range", f"{low}-{high}", "--geometry", "100x30"]
-        + ["--websocket", f"127.0.0.1:{ws_port}"],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = vncterm_process(
+        *["--libvirt", libvirtd.uri, "--state-dir", str(state)],
+        *["--port-range", f"{low}-{high}", "--geometry", "100x30"],
+        *["--websocket", f"127.0.0.1:{ws_port}"],
     )
     try:
-
-        def listed() -> dict[str, Any]:
-            try:
-                return by_name(ask_list(str(state)))
-            except OSError:
-                return {}
-
-        wait_until(lambda: set(two_guests) <= set(listed()), 20)
+        wait_until(lambda: set(two_guests) <= set(listed(state)), 20)
         out = subprocess.run(
             [sys.executable, "-m", "vncterm", "--list", "--state-dir", str(state)],
-            env=env,
+            env=child_env(),
             capture_output=True,
             text=True,
             check=True,
         ).stdout
         for name in two_guests:
             assert name in out
-            assert low <= listed()[name]["ports"][0] <= high
+            assert low <= listed(state)[name]["ports"][0] <= high
             # by name over the shared WebSocket listener, the domain's name as the desktop's
             ws = WsRawClient("127.0.0.1", ws_port, path=f"/{name}")
             assert ws.name == name.encode()
@@ -328,8 +337,9 @@ def test_missing_libvirt_python_is_a_clear_error_exit_2() -> None:
         "from vncterm.cli import main\n"
         "sys.exit(main(['--libvirt', 'qemu:///system']))\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=child_env(), capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert "pip install 'vncterm[libvirt]'" in proc.stderr
 
@@ -575,26 +585,13 @@ def test_a_config_file_serves_its_consoles_and_the_domains_of_its_libvirt_uri(
         f'state-dir = "{state}"\n\n[defaults]\ngeometry = "100x30"\n\n'
         '[console.shell]\ncommand = ["sleep", "600"]\n'
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vncterm", "--config", str(config)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = vncterm_process("--config", str(config))
     try:
-
-        def listed() -> dict[str, Any]:
-            try:
-                return by_name(ask_list(str(state)))
-            except OSError:
-                return {}
-
-        wait_until(lambda: {"shell", *two_guests} <= set(listed()), 20)
-        with RawClient("127.0.0.1", listed()["shell"]["ports"][0]) as shell:
+        wait_until(lambda: {"shell", *two_guests} <= set(listed(state)), 20)
+        with RawClient("127.0.0.1", listed(state)["shell"]["ports"][0]) as shell:
             size = shell.fb.shape  # 100x30 cells, from [defaults]
         for name in two_guests:
-            with RawClient("127.0.0.1", listed()[name]["ports"][0]) as viewer:
+            with RawClient("127.0.0.1", listed(state)[name]["ports"][0]) as viewer:
                 assert viewer.name == name.encode()
                 assert viewer.fb.shape == size  # the domains take [defaults] too
     finally:
