@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 import numpy as np
 
@@ -34,31 +34,45 @@ def grab_framebuffer(session: Session) -> np.ndarray:
     return pixels
 
 
-class RunningVncterm:
-    """A vncterm server on 127.0.0.1 (a free port) running ``command``."""
+class Runnable(Protocol):
+    """What runs on a LoopThread: a Server or a Host."""
 
-    def __init__(self, command: list[str], **config: Any) -> None:
-        config.setdefault("listen", [ListenAddress("127.0.0.1", 0)])
-        self.config = Config(command=command, **config)
-        self.server: Server | None = None
+    async def start(self) -> None: ...
+    async def wait(self) -> int: ...
+    def stop(self, signum: int | None = None) -> None: ...
+
+
+class LoopThread:
+    """Runs what :meth:`make` builds on its own event loop thread: started on ``__enter__``
+    (its failure raised there), stopped on ``__exit__``; :meth:`call` runs code on that loop."""
+
+    thread_name = "vncterm"
+    start_timeout = 10.0
+
+    def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.exit_status: Future[int] = Future()
         self._started: Future[None] = Future()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="vncterm")
+        self._running: Runnable | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name=self.thread_name)
+
+    def make(self) -> Runnable:
+        """Build what runs (on the loop's thread)."""
+        raise NotImplementedError
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
 
         async def main() -> None:
             try:
-                self.server = Server(self.config)
-                await self.server.start()
+                self._running = self.make()
+                await self._running.start()
             except BaseException as e:
                 self._started.set_exception(e)
                 return
             self._started.set_result(None)
             try:
-                self.exit_status.set_result(await self.server.wait())
+                self.exit_status.set_result(await self._running.wait())
             except BaseException as e:
                 self.exit_status.set_exception(e)
 
@@ -67,21 +81,22 @@ class RunningVncterm:
         self.loop.run_until_complete(asyncio.sleep(0.05))
         self.loop.close()
 
-    def __enter__(self) -> RunningVncterm:
+    def __enter__(self) -> Self:
         self._thread.start()
-        self._started.result(timeout=10)
+        self._started.result(timeout=self.start_timeout)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return self.server.port
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            if self._running is not None:
+                self.loop.call_soon_threadsafe(self._running.stop)
+            self._thread.join(timeout=10)
 
     def call(self, fn: Callable[[], T], timeout: float = 5.0) -> T:
-        """Run ``fn`` on the server's event loop thread and return its result."""
+        """Run ``fn`` on the event loop thread and return its result."""
         fut: Future[T] = Future()
 
         def run() -> None:
@@ -92,6 +107,25 @@ class RunningVncterm:
 
         self.loop.call_soon_threadsafe(run)
         return fut.result(timeout=timeout)
+
+
+class RunningVncterm(LoopThread):
+    """A vncterm server on 127.0.0.1 (a free port) running ``command``."""
+
+    def __init__(self, command: list[str], **config: Any) -> None:
+        config.setdefault("listen", [ListenAddress("127.0.0.1", 0)])
+        self.config = Config(command=command, **config)
+        self.server: Server | None = None
+        super().__init__()
+
+    def make(self) -> Server:
+        self.server = Server(self.config)
+        return self.server
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
 
     def framebuffer(self) -> np.ndarray:
         """The server's own framebuffer now (uint32 0x00RRGGBB), after drawing pending changes."""
@@ -120,9 +154,3 @@ class RunningVncterm:
         assert self.server is not None
         session = self.server.session
         self.call(lambda: session.write_input(data))
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            if self.server is not None:
-                self.loop.call_soon_threadsafe(self.server.stop)
-            self._thread.join(timeout=10)

@@ -5,14 +5,12 @@ the same reading methods, so the helpers written for one console work on each.""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import numpy as np
-from harness import grab_framebuffer
+from harness import LoopThread, grab_framebuffer
 
 from vncterm.config import Config, HostConfig
 from vncterm.control_client import query
@@ -22,65 +20,22 @@ from vncterm.server.host import Host, Reload
 T = TypeVar("T")
 
 
-class RunningHost:
+class RunningHost(LoopThread):
     """``Host(config)`` started on a thread; a context manager that always stops it."""
+
+    thread_name = "vncterm-host"
+    start_timeout = 20.0
 
     def __init__(self, config: HostConfig, reload: Reload | None = None, **host: Any) -> None:
         self.config = config
         self.reload = reload
         self._host = host  # more arguments of Host (control=False: no state directory)
         self.host: Host | None = None
-        self.loop = asyncio.new_event_loop()
-        self.exit_status: Future[int] = Future()
-        self._started: Future[None] = Future()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="vncterm-host")
+        super().__init__()
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def main() -> None:
-            try:
-                self.host = Host(self.config, reload=self.reload, **self._host)
-                await self.host.start()
-            except BaseException as e:
-                self._started.set_exception(e)
-                return
-            self._started.set_result(None)
-            try:
-                self.exit_status.set_result(await self.host.wait())
-            except BaseException as e:
-                self.exit_status.set_exception(e)
-
-        self.loop.run_until_complete(main())
-        self.loop.run_until_complete(asyncio.sleep(0.05))
-        self.loop.close()
-
-    def __enter__(self) -> RunningHost:
-        self._thread.start()
-        self._started.result(timeout=20)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            if self.host is not None:
-                self.loop.call_soon_threadsafe(self.host.stop)
-            self._thread.join(timeout=10)
-
-    def call(self, fn: Callable[[], T], timeout: float = 5.0) -> T:
-        """Run ``fn`` on the host's event loop thread and return its result."""
-        fut: Future[T] = Future()
-
-        def run() -> None:
-            try:
-                fut.set_result(fn())
-            except BaseException as e:
-                fut.set_exception(e)
-
-        self.loop.call_soon_threadsafe(run)
-        return fut.result(timeout=timeout)
+    def make(self) -> Host:
+        self.host = Host(self.config, reload=self.reload, **self._host)
+        return self.host
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
         """Await ``coro`` on the host's loop."""
