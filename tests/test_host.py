@@ -161,9 +161,10 @@ def test_each_console_has_its_port_its_name_and_a_list_entry(tmp_path: Path) -> 
             ws_port = run.host.websocket_addresses[0][1]
             ws = WsRawClient("127.0.0.1", ws_port, path="/alpha")
             assert ws.name == b"alpha on " + hostname
-            with pytest.raises(HandshakeRefused) as refused:
-                WsRawClient("127.0.0.1", ws_port, path="/gamma")
-            assert refused.value.status == 404
+            for wrong in ("/gamma", "//[x", "/alpha?token=%ff%fe"):
+                with pytest.raises(HandshakeRefused) as refused:
+                    WsRawClient("127.0.0.1", ws_port, path=wrong)
+                assert refused.value.status == 404, wrong
             listed = by_name(ask_list(config.state_dir))
             assert listed["alpha"]["ports"] == [low]
             assert listed["beta"]["viewers"] == 1 and listed["alpha"]["viewers"] == 1

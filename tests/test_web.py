@@ -75,6 +75,7 @@ def test_static_files_only_inside_the_folder(tmp_path: Path) -> None:
             "/%00",
             "/missing.js",
             "/app\\ui.js",
+            "//[x/vnc.html",
         ):
             assert get(port, path)[0] == 404, path
         assert get(port, "/vnc.html", "POST")[0] == 405

@@ -322,7 +322,10 @@ class Host:
         """The console a shared WebSocket request's target names: ``?token=TOKEN`` on any
         path (noVNC's ``websockify?token=...``), else ``/NAME`` (percent-decoded); with a
         single console, any path that names no other console."""
-        url = urllib.parse.urlsplit(target)
+        try:
+            url = urllib.parse.urlsplit(target)
+        except ValueError:  # "//[x": an authority that is no host (the viewer's own bytes)
+            return None
         tokens = urllib.parse.parse_qs(url.query).get("token")
         if tokens:
             found = self.publishing.tokens.name_for(tokens[0], set(self.services))

@@ -84,10 +84,10 @@ def answer(head: bytes, root: str, policy: OriginPolicy, label: str) -> bytes:
 
 def _inside(root: str, target: str) -> str | None:
     """The regular file under ``root`` that ``target`` names, or None (404)."""
-    raw = urllib.parse.urlsplit(target).path
     try:
+        raw = urllib.parse.urlsplit(target).path
         path = urllib.parse.unquote(raw, errors="strict") if raw.isascii() else None
-    except UnicodeDecodeError:
+    except ValueError:  # "//[x" (no host in brackets), bytes that are not UTF-8
         return None
     if not path or not path.startswith("/") or "\0" in path or "\\" in path:
         return None
