@@ -4,7 +4,9 @@ viewer gets the new framebuffer size followed at once by the frame at that size.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,3 +73,28 @@ def test_deccolm_without_mode_40_keeps_the_width() -> None:
         lines = server.wait_text(f"{rows} 80")
         assert any("kept" in line for line in lines)
         assert len(lines[0]) == 80
+
+
+def test_decslpp_reaches_the_program_the_viewer_and_the_recording(tmp_path: Path) -> None:
+    """DECSLPP (``CSI 30 t``, xterm's window ops) from a program on a pty: the program is told
+    (``stty size``), the viewer gets the new height, and the recording gets an ``"r"`` event,
+    as for a viewer's resize; so does DECCOLM after it."""
+    cast = tmp_path / "session.cast"
+    with RunningVncterm(SHELL, record_path=str(cast)) as server:
+        server.wait_text("$")
+        cell_h = server.call(lambda: server.server.session.renderer.cell_h)  # type: ignore[union-attr]
+        viewer = SizingClient("127.0.0.1", server.port)
+        viewer.update(incremental=False)
+        server.write_console(b"printf '\\033[30t'; sleep 0.5; stty size\n")
+        server.wait_text("30 80")
+        deadline = time.monotonic() + 10
+        while viewer.fb.shape[0] != 30 * cell_h:
+            assert time.monotonic() < deadline, viewer.sizes
+            viewer.request(incremental=True)
+            while viewer.read_message() != 0:
+                pass
+        server.write_console(b"printf '\\033[?40h\\033[?3h'; sleep 0.5; stty size\n")
+        server.wait_text("30 132")  # DECCOLM: switched in the model first, then the same way
+        viewer.close()
+    events = [json.loads(line) for line in cast.read_text().splitlines()[1:]]
+    assert [e[2] for e in events if e[1] == "r"] == ["80x30", "132x30"]

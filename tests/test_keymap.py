@@ -114,3 +114,13 @@ def test_modifier_release_is_tracked() -> None:
     assert ks.key(ord("c"), True) == b"\x03"
     ks.key(CTRL, False)
     assert ks.key(ord("c"), True) == b"c"
+
+
+def test_decbkm_swaps_what_backspace_and_ctrl_backspace_send() -> None:
+    """DECBKM set (``CSI ? 67 h``): BackSpace sends BS and Ctrl+BackSpace DEL, as in xterm."""
+    keys = KeyState()
+    assert keys.key(0xFF08, True) == b"\x7f"
+    assert keys.key(0xFF08, True, backarrow_bs=True) == b"\x08"
+    keys.key(0xFFE3, True)
+    assert keys.key(0xFF08, True) == b"\x08"
+    assert keys.key(0xFF08, True, backarrow_bs=True) == b"\x7f"

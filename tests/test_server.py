@@ -75,15 +75,17 @@ def test_bell_and_terminal_replies(vncterm_shell: RunningVncterm) -> None:
         "while r.count(b'\\x1b') < 2 or not r.endswith(b'R'):\n"
         "    r += os.read(0, 64)\n"
         "tty.setcbreak(0)\n"
-        "print('GOT=' + r.hex())\n"
+        "print('GOT=' + r.decode().replace(chr(27), '^'))\n"
     )
     probe.close()
     vncterm_shell.write_console(f"{sys.executable} {probe.name}\r".encode())
     lines = vncterm_shell.wait_text("GOT=")
-    got = bytes.fromhex(next(ln for ln in lines if ln.startswith("GOT=")).split("=")[1].strip())
+    got = next(ln for ln in lines if ln.startswith("GOT=")).split("=")[1].strip()
+    got = got.replace("^", "\x1b").encode()  # one row: the DA reply is 36 characters
     os.unlink(probe.name)
-    assert got.startswith(b"\x1b[?6c")  # DA: a VT102
-    row, col = got[len(b"\x1b[?6c\x1b[") : -1].split(b";")
+    da = b"\x1b[?64;1;2;6;9;15;16;17;18;21;22;28c"
+    assert got.startswith(da)  # DA: a VT420, as xterm
+    row, col = got[len(da) + 2 : -1].split(b";")
     assert int(col) == 1 and 1 <= int(row) <= 25  # CPR: raw mode put the cursor at column 1
     client.close()
 

@@ -312,9 +312,22 @@ def test_resize_in_pixels_and_decslpp_ask_for_whole_cells() -> None:
     feed(emu, "\x1b[4;360;900t")
     assert emu.take_resize_request() == (100, 20)
     feed(emu, "\x1b[4;;450t")  # height omitted: kept
-    assert emu.take_resize_request() == (50, 24)
+    assert emu.take_resize_request() == (50, 20)
     feed(emu, "\x1b[36t")  # DECSLPP
-    assert emu.take_resize_request() == (80, 36)
+    assert emu.take_resize_request() == (50, 36)
+
+
+def test_a_size_asked_is_taken_at_once_so_the_next_report_says_it() -> None:
+    """xterm answers ``CSI 18 t`` right after DECSLPP or DECSNLS with the new size (esctest's
+    DECSLPP test sends no delay between them); too big a size is not taken."""
+    emu = Emulator(80, 24, allow_column_mode=True)
+    assert replies(emu, "\x1b[8;10;90t\x1b[18t\x1b[30t\x1b[18t\x1b[26*|\x1b[18t") == (
+        b"\x1b[8;10;90t\x1b[8;30;90t\x1b[8;26;90t"
+    )
+    assert (emu.cols, emu.rows, emu.take_resize_request()) == (90, 26, (90, 26))
+    assert replies(emu, "\x1b[8;9999;9999t\x1b[18t") == b"\x1b[8;26;90t"
+    fixed = Emulator(80, 24)  # a console that may not be resized keeps its size
+    assert replies(fixed, "\x1b[30t\x1b[18t") == b"\x1b[8;24;80t"
 
 
 def test_decnkm_is_the_application_keypad() -> None:
@@ -446,3 +459,65 @@ def test_decstr_turns_reverse_wraparound_off() -> None:
     """xterm's DECSTR puts autowrap and reverse wraparound back to their initial values."""
     emu = feed(Emulator(10, 4), "\x1b[?45h\x1b[!p\x1b[3;1H\x08")
     assert cursor(emu) == (2, 0)
+
+
+def test_decscl_sets_the_operating_level_and_a_lower_one_lacks_the_later_sequences() -> None:
+    """DECSCL (VT510 manual; xterm): ``CSI 62 ; 1 " p`` is a VT220 after a soft reset: no
+    DECRQM (VT320) nor DECRQCRA (VT420); DECRQSS says the level; DA stays the terminal's own
+    (xterm answers from its terminal id); RIS and ``CSI 64 " p`` give the VT420 back."""
+    emu = feed(Emulator(20, 4), '\x1b[4h\x1b[2;3r\x1b[62;1"p')
+    assert 4 not in emu.screen.mode and emu.screen.margins is None  # the soft reset
+    assert replies(emu, '\x1b[?1$p\x1b[1;1;1;1;1;1*y\x1bP$q"p\x1b\\') == b'\x1bP1$r62;1"p\x1b\\'
+    assert replies(emu, "\x1b[c").startswith(b"\x1b[?64;")
+    assert replies(emu, '\x1b[63"p\x1b[?1$p\x1b[1;1;1;1;1;1*y') == b"\x1b[?1;2$y"
+    assert replies(emu, '\x1b[61;1"p\x1b[99;1"p\x1bP$q"p\x1b\\') == b'\x1bP1$r61;1"p\x1b\\'
+    assert replies(emu, '\x1bc\x1bP$q"p\x1b\\') == b'\x1bP1$r64;1"p\x1b\\'
+
+
+@pytest.mark.parametrize("mode", [4, 18, 19, 42, 67])
+def test_decrqm_reports_the_modes_xterm_keeps(mode: int) -> None:
+    """DECSCLM, DECPFF, DECPEX, DECNRCM and DECBKM start reset and report what was set (as
+    xterm 379 answers); DECHCCM (60) stays unknown there and here."""
+    emu = Emulator(20, 4)
+    query = f"\x1b[?{mode}$p"
+    assert replies(emu, query) == f"\x1b[?{mode};2$y".encode()
+    assert replies(emu, f"\x1b[?{mode}h" + query) == f"\x1b[?{mode};1$y".encode()
+    assert replies(emu, f"\x1b[?{mode}l" + query) == f"\x1b[?{mode};2$y".encode()
+    assert replies(emu, "\x1b[?60h\x1b[?60$p") == b"\x1b[?60;0$y"
+
+
+def test_decbkm_is_what_the_backspace_key_sends() -> None:
+    emu = Emulator(20, 4)
+    assert not emu.backarrow_sends_backspace
+    feed(emu, "\x1b[?67h")
+    assert emu.backarrow_sends_backspace
+    feed(emu, "\x1bc")
+    assert not emu.backarrow_sends_backspace
+
+
+def test_title_modes_set_and_report_titles_in_hex() -> None:
+    """XTSMTITLE/XTRMTITLE: under mode 0 a title is set in hex, under mode 1 it is reported
+    in hex (upper case, UTF-8 bytes, as xterm 379 in a UTF-8 locale); bad hex sets nothing."""
+    emu = Emulator(20, 4)
+    emu.screen.window_ops = frozenset({"title"})
+    feed(emu, "\x1b[>0t\x1b]2;6162\x07\x1b]1;63\x07")
+    assert (emu.title, emu.screen.icon_name) == ("ab", "c")
+    feed(emu, "\x1b]2;zz\x07")  # not hex: the title stays
+    assert emu.title == "ab"
+    feed(emu, "\x1b[>2t\x1b]2;C3A9\x07")
+    assert emu.title == "\u00e9"
+    feed(emu, "\x1b]2;E9\x07")  # not UTF-8: ISO 8859-1
+    assert emu.title == "\u00e9"
+    assert replies(emu, "\x1b[>1t\x1b[21t") == b"\x1b]lC3A9\x1b\\"
+    assert replies(emu, "\x1b[>0;1;2;3T\x1b]2;6162\x07\x1b[21t") == b"\x1b]l6162\x1b\\"
+    assert emu.title == "6162"
+
+
+def test_an_osc52_query_gets_what_the_program_set_never_a_viewers_clipboard() -> None:
+    emu = Emulator(20, 4)
+    assert replies(emu, "\x1b]52;c;?\x07") == b"\x1b]52;c;\x07"  # nothing set yet
+    feed(emu, "\x1b]52;s0;dGVzdGluZyAxMjM='\x1b\\")  # a stray quote is skipped, as xterm does
+    assert emu.take_clipboard() == "testing 123"  # for the viewers
+    assert replies(emu, "\x1b]52;;?\x1b\\") == b"\x1b]52;s0;dGVzdGluZyAxMjM=\x1b\\"
+    # the selection echoed back is only ever selection letters: nothing else of the query
+    assert replies(emu, "\x1b]52;sc rm -rf;?\x07") == b"\x1b]52;sc;dGVzdGluZyAxMjM=\x07"

@@ -5,8 +5,8 @@ The probes set something up and ask: settings (DECRQSS), modes (DECRQM), status 
 DECXCPR), the size (``CSI 18 t``), and the screen read back through DECRQCRA one cell at a time,
 which also checks what was drawn: REP only after a printed character, HT keeping a pending
 wrap, CUU/CUD outside the scroll region, the cursor 1049 restores, DECRC and the pending wrap,
-DECCOLM, DECSCNM. Where vncterm answers differently on purpose (DA, XTVERSION, pixel sizes)
-nothing is probed.
+DECCOLM, DECSCNM; the identity (DA, DA2, DECSCL). Where vncterm answers differently on
+purpose (XTVERSION, pixel sizes) nothing is probed.
 """
 
 from __future__ import annotations
@@ -143,6 +143,18 @@ PROBES: list[str] = [
     FRESH + "\x1b[?40h\x1b[?3h\x1b[18t\x1b[?3l\x1b[18t\x1b[?3h\x1bc\x1b[18t",
     # DECSCNM leaves the cells alone (their attributes read back the same)
     FRESH + "\x1b[7mR\x1b[0m\x1b[?5h" + cell(1, 1) + "\x1b[?5l" + cell(1, 1),
+    # identity: DA, DA2 (a VT420, patch 379); DECSCL levels (7-bit) and what level 3 lacks
+    FRESH + "\x1b[c\x1b[0c\x1b[>c\x1b[>0c",
+    FRESH + '\x1b[62;1"p\x1b[c\x1bP$q"p\x1b\\\x1b[64;1"p\x1bP$q"p\x1b\\',
+    FRESH + '\x1b[63;1"p\x1b[?1$p' + cell(1, 1) + '\x1b[64;1"p',
+    # DECRQM of the modes xterm only keeps (DECBKM, DECSCLM, DECPFF, DECPEX, DECNRCM, DECHCCM)
+    FRESH
+    + "\x1b[?67$p\x1b[?67h\x1b[?67$p\x1b[?67l\x1b[?4h\x1b[?4$p\x1b[?4l"
+    + "\x1b[?18$p\x1b[?19$p\x1b[?42h\x1b[?42$p\x1b[?42l\x1b[?60$p",
+    # OSC 52: a query answers what the program set
+    FRESH + "\x1b]52;s0;dGVzdGluZyAxMjM=\x07\x1b]52;s0;?\x07\x1b]52;;?\x1b\\",
+    # DECSNLS and DECSLPP take effect before the next report
+    FRESH + "\x1b[30*|\x1b[18t\x1b[26t\x1b[18t\x1b[24*|\x1b[18t",
 ]
 
 

@@ -204,14 +204,15 @@ class Session:
             self._program_resized(*size)
 
     def _program_resized(self, cols: int, rows: int) -> None:
-        """The program switched the terminal's width (DECCOLM): the model has the new size
-        already; the program's window size (SIGWINCH), the framebuffer and the viewers follow.
+        """The program resized the terminal (DECCOLM, ``CSI 8 t``, DECSLPP, DECSNLS): the model
+        has the new size already; the program's window size (SIGWINCH), the framebuffer and
+        the viewers follow.
         A size over the caps is undone in the model (logged)."""
         if self.can_resize and self.size_ok(cols, rows):
-            if (cols, rows) == (self.emulator.cols, self.emulator.rows):  # DECCOLM: switched
+            if (cols, rows) == (self.emulator.cols, self.emulator.rows):  # switched already
                 log.info("terminal resized to %dx%d by the program", cols, rows)
-                self.console.resize(cols, rows)
-            self.resize(cols, rows)  # CSI 8 t: the whole resize from here
+                self._terminal_resized(cols, rows)
+            self.resize(cols, rows)  # the framebuffer and the viewers
         else:
             log.warning("terminal: %dx%d asked by the program is over the limits", cols, rows)
             self.emulator.resize(self.renderer.cols, self.renderer.rows)
@@ -376,6 +377,17 @@ class Session:
         """Resize the terminal to whole cells (the program's own request)."""
         self.resize_framebuffer(cols * self.renderer.cell_w, rows * self.renderer.cell_h, requester)
 
+    def _terminal_resized(self, cols: int, rows: int) -> None:
+        """The terminal has a new size: the program (its window size), the size teller, the
+        recording and the kept screen hear of it."""
+        self.console.resize(cols, rows)
+        if self.size_teller is not None:
+            self.size_teller.resized(cols, rows)
+        if self.recording is not None:
+            self.stages.run("record", self.recording.resize, cols, rows)
+        if self.screen_changed is not None:
+            self.stages.run("screen state", self.screen_changed)
+
     def resize_framebuffer(
         self, width: int, height: int, requester: SessionViewer | None = None
     ) -> None:
@@ -390,13 +402,7 @@ class Session:
         if (cols, rows) != (self.emulator.cols, self.emulator.rows):
             log.info("terminal resized to %dx%d", cols, rows)
             self.emulator.resize(cols, rows)
-            self.console.resize(cols, rows)
-            if self.size_teller is not None:
-                self.size_teller.resized(cols, rows)
-            if self.recording is not None:
-                self.stages.run("record", self.recording.resize, cols, rows)
-            if self.screen_changed is not None:
-                self.stages.run("screen state", self.screen_changed)
+            self._terminal_resized(cols, rows)
         if (cols, rows, width, height) != (r.cols, r.rows, r.width, r.height):
             self._memory.screen_size(width, height)  # before the new frame is allocated
             r.resize(cols, rows, width, height)

@@ -225,7 +225,12 @@ class TerminalSource(FramebufferSource):
         if down and keysym == ESCAPE and self.cancel_paste():
             return  # Escape stopped a paste being typed: it is not typed itself
         data = who.keys.key(
-            keysym, down, emu.application_cursor_keys, emu.application_keypad, emu.new_line_mode
+            keysym,
+            down,
+            emu.application_cursor_keys,
+            emu.application_keypad,
+            emu.new_line_mode,
+            emu.backarrow_sends_backspace,
         )
         if data and who.swallow_until:  # the SysRq key of a Break not sent
             swallow, who.swallow_until = time.monotonic() < who.swallow_until, 0.0

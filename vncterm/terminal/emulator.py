@@ -23,7 +23,7 @@ from . import paint, snapshot
 from .charsets import canonical, make_decoder
 from .parser import Parser
 from .reports import CHECKSUM_BUDGET
-from .screen import BRACKETED_PASTE, DECCKM, TermScreen
+from .screen import BACKARROW, BRACKETED_PASTE, DECCKM, TermScreen
 from .scrollback import Char, Line, Scrollback, ScrollRow
 
 __all__ = ["Char", "Emulator", "Line", "ScrollRow", "TermScreen"]
@@ -132,7 +132,7 @@ class Emulator:
         return self.screen.title
 
     def take_resize_request(self) -> tuple[int, int] | None:
-        """(cols, rows) the program switched the terminal to (DECCOLM), once; else None.
+        """(cols, rows) the program resized the terminal to (DECCOLM, ``CSI 8 t``), once.
 
         The screen has already been resized; the server should follow with the renderer, the
         console's window size and the viewers.
@@ -181,6 +181,11 @@ class Emulator:
     @property
     def application_keypad(self) -> bool:
         return self.screen.keypad_application
+
+    @property
+    def backarrow_sends_backspace(self) -> bool:
+        """DECBKM (``CSI ? 67 h``): the BackSpace key sends BS, not DEL."""
+        return BACKARROW in self.screen.mode
 
     @property
     def new_line_mode(self) -> bool:

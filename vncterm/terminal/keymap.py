@@ -15,6 +15,7 @@ CONTROL = {0xFFE3, 0xFFE4}
 ALT = {0xFFE7, 0xFFE8, 0xFFE9, 0xFFEA}  # Meta_L/R, Alt_L/R (not AltGr, which composes)
 
 ESC = "\x1b"
+BACKSPACE = 0xFF08
 
 # Cursor keys: final byte; ESC [ x normally, ESC O x in application cursor mode (DECCKM).
 _CURSOR = {
@@ -72,7 +73,7 @@ _TILDE = {
 # F1-F4: ESC O P..S (SS3).
 _SS3 = {0xFFBE: "P", 0xFFBF: "Q", 0xFFC0: "R", 0xFFC1: "S"}
 _PLAIN = {
-    0xFF08: "\x7f",  # BackSpace
+    BACKSPACE: "\x7f",
     0xFF09: "\t",  # Tab
     0xFF0D: "\r",  # Return
     0xFF8D: "\r",  # KP_Enter
@@ -130,9 +131,12 @@ class KeyState:
         app_cursor: bool = False,
         app_keypad: bool = False,
         new_line: bool = False,
+        backarrow_bs: bool = False,
     ) -> bytes:
         """Process one KeyEvent; the bytes to write to the console (often none).
-        ``new_line``: the program set LNM (``CSI 20 h``), so Return sends CR LF."""
+        ``new_line``: the program set LNM (``CSI 20 h``), so Return sends CR LF;
+        ``backarrow_bs``: it set DECBKM (``CSI ? 67 h``), so BackSpace sends BS and
+        Ctrl+BackSpace DEL (the other way round, as xterm swaps them)."""
         if keysym in SHIFT:
             self.shift = down
             return b""
@@ -147,6 +151,8 @@ class KeyState:
         text = self._press(keysym, app_cursor, app_keypad)
         if new_line and keysym in _RETURN and text.endswith("\r"):
             text += "\n"
+        if backarrow_bs and keysym == BACKSPACE:
+            text = text[:-1] + ("\x7f" if text.endswith("\x08") else "\x08")
         return text.encode("utf-8")
 
     def _press(self, keysym: int, app_cursor: bool, app_keypad: bool = False) -> str:
@@ -175,7 +181,7 @@ class KeyState:
             if ch is None:
                 return ""
             text = self._control(ch) if self.ctrl else ch
-        elif self.ctrl and keysym == 0xFF08:
+        elif self.ctrl and keysym == BACKSPACE:
             text = "\x08"  # Ctrl+BackSpace sends ^H
         return ESC + text if self.alt else text
 

@@ -27,6 +27,13 @@ from .screen import TermScreen
 log = logging.getLogger(__name__)
 
 DCS, ST = "\x1bP", "\x1b\\"
+#: DA1 as xterm 379 answers as a VT420 (``-ti vt420``, xterm's default): level 4, 132 columns,
+#: printer, selective erase, national and technical character sets, locator, state reports,
+#: windowing, horizontal scrolling, colour, rectangles.
+PRIMARY_DA = "\x1b[?64;1;2;6;9;15;16;17;18;21;22;28c"
+#: DA2: a VT420 (41), firmware version 379 (the xterm patch this terminal is measured
+#: against), no ROM cartridge.
+SECONDARY_DA = "\x1b[>41;379;0c"
 
 # DECRQM answers (VT510 manual, DECRPM): 0 not recognised, 1 set, 2 reset, 3/4 permanently.
 _UNKNOWN, _SET, _RESET, _ALWAYS_SET, _ALWAYS_RESET = range(5)
@@ -34,10 +41,12 @@ _UNKNOWN, _SET, _RESET, _ALWAYS_SET, _ALWAYS_RESET = range(5)
 _ANSI_ALWAYS_RESET = {1, 5, 7, 10, 11, 13, 14, 15, 16, 17, 18, 19}
 #: ANSI modes kept in the screen's mode set (KAM, CRM, IRM, SRM, LNM).
 _ANSI_TRACKED = {2, 3, 4, 12, 20}
-#: DEC private modes kept in the screen's mode set, reported set or reset.
+#: DEC private modes kept in the screen's mode set, reported set or reset (DECSCLM 4, the
+#: printer's DECPFF 18 and DECPEX 19, DECNRCM 42 are only kept; DECBKM 67 picks what the
+#: BackSpace key sends).
 _DEC_TRACKED = {
-    1, 5, 6, 7, 9, 12, 25, 40, 45, 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1015, 1016,
-    2004,
+    1, 4, 5, 6, 7, 9, 12, 18, 19, 25, 40, 42, 45, 67,
+    1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1015, 1016, 2004,
 }  # fmt: skip
 
 
@@ -67,8 +76,6 @@ def _dec_mode(s: TermScreen, mode: int) -> int:
         return _mode(s.column_132)
     if mode == 8:  # DECARM: autorepeat is the viewer's
         return _ALWAYS_RESET
-    if mode in (4, 67):  # DECSCLM, DECBKM: not supported
-        return _RESET
     if mode in (47, 1047, 1049):
         return _mode(s.alternate)
     if mode == 66:  # DECNKM
@@ -196,7 +203,7 @@ def request_setting(s: TermScreen, setting: str) -> None:
         "s": lambda: f"1;{s.columns}",  # DECSLRM: no left/right margins, the full width
         " q": lambda: str(_cursor_style_code(s)),
         '"q': lambda: "1" if s.protection == "dec" and s.cursor.attrs.protected else "0",
-        '"p': lambda: "64;1",  # DECSCL: VT400 level, 7-bit controls
+        '"p': lambda: f"{60 + s.vt_level};1",  # DECSCL: the level, 7-bit controls
         "$|": lambda: "132" if s.column_132 else "80",  # DECSCPP
         "*|": lambda: str(s.lines),  # DECSNLS
         "t": lambda: str(s.lines),  # DECSLPP
@@ -317,21 +324,39 @@ def window_report(s: TermScreen, args: list[int]) -> bool:
         return True
     if op in (20, 21):
         if "title" in ops:
-            label = f"L{s.icon_name}" if op == 20 else f"l{s.title}"  # icon label, title
+            text = s.icon_name if op == 20 else s.title
+            label = ("L" if op == 20 else "l") + s.title_report(text)  # icon label, title
             s.write_process_input(f"\x1b]{label}{ST}")
         return True
     if op in (4, 8) or op >= 24:
-        size = _asked_size(s, args)
-        if "resize" in ops and s.allow_column_mode and size != (s.columns, s.lines):
-            s.resize_request = size  # the server resizes the terminal, the console
+        _program_size(s, *_asked_size(s, args))
         return True
     return False
 
 
 def set_lines(s: TermScreen, rows: int) -> None:
     """DECSNLS (``CSI Ps * |``): that many lines, under ``--window-ops resize``."""
-    if rows and "resize" in s.window_ops and s.allow_column_mode and rows != s.lines:
-        s.resize_request = (s.columns, rows)
+    if rows:
+        _program_size(s, s.columns, rows)
+
+
+#: The largest terminal a program may ask for (the server's framebuffer cap may refuse less).
+MAX_ASKED = (1000, 500)
+
+
+def _program_size(s: TermScreen, cols: int, rows: int) -> None:
+    """A size the program asked for, where ``--window-ops resize`` and the console allow it:
+    the terminal takes it at once, so the next report in the same output already says it (as
+    in xterm); the server follows with the console, the framebuffer and the viewers (and
+    undoes a size over its own caps)."""
+    allowed = "resize" in s.window_ops and s.allow_column_mode
+    if not allowed or (cols, rows) == (s.columns, s.lines):
+        return
+    if cols > MAX_ASKED[0] or rows > MAX_ASKED[1]:
+        log.info("terminal: %dx%d asked by the program is over %dx%d", cols, rows, *MAX_ASKED)
+        return
+    s.resize(rows, cols)
+    s.resize_request = (cols, rows)
 
 
 def _asked_size(s: TermScreen, args: list[int]) -> tuple[int, int]:

@@ -34,6 +34,8 @@ DECCKM = 1 << 5
 #: xterm's "allow 80/132 column mode" (``CSI ? 40 h``): without it DECCOLM does nothing.
 ALLOW_DECCOLM = 40 << 5
 BRACKETED_PASTE = 2004 << 5
+#: DECBKM: the BackSpace key sends BS (else DEL).
+BACKARROW = 67 << 5
 _ALT_MODES = {47 << 5, 1047 << 5, 1049 << 5}
 _SAVE_CURSOR_MODE = 1048 << 5
 #: Reverse wraparound (xterm): BS and CUB go on into the line above (GridScreen.cursor_back).
@@ -69,6 +71,13 @@ class TermScreen(TextScreen):
         self.title = ""
         self.title_changed = False
         self.clipboard: str | None = None  # set by OSC 52, taken by the session
+        #: What the program itself last put on the clipboard (OSC 52), for its queries.
+        self.clipboard_own = ""
+        #: DECSCL's operating level (1-4: VT100 ... VT420); RIS returns to 4.
+        self.vt_level = 4
+        #: xterm's title modes (``CSI > Ps t``): 0 set and 1 query in hex; 2 and 3 (UTF-8) are
+        #: kept, titles being UTF-8 here anyway.
+        self.title_modes: set[int] = set()
         self.allow_column_mode = allow_column_mode
         self.resize_request: tuple[int, int] | None = None
         #: DECCOLM last selected 132 columns (RIS returns to 80, as xterm does).
@@ -120,6 +129,8 @@ class TermScreen(TextScreen):
         self._last_char = ""
         self.attribute_extent = 0
         self.protection = "off"
+        self.vt_level = 4
+        self.title_modes = set()
 
     def soft_reset(self) -> None:
         """DECSTR: modes, margins, attributes and the saved cursor to defaults; text stays."""
@@ -352,13 +363,45 @@ class TermScreen(TextScreen):
         self.bells += 1
 
     def set_title(self, param: str) -> None:
-        title = _clean_title(param)
+        text = self._title_text(param)
+        if text is None:
+            return
+        title = _clean_title(text)
         if title != self.title:
             self.title = title
             self.title_changed = True
 
     def set_icon_name(self, param: str) -> None:
-        self.icon_name = _clean_title(param)
+        text = self._title_text(param)
+        if text is not None:
+            self.icon_name = _clean_title(text)
+
+    def _title_text(self, param: str) -> str | None:
+        """A title as the program sent it: in hex under title mode 0 (``CSI > 0 t``), its
+        bytes UTF-8 (ISO 8859-1 if they are not), as a UTF-8 xterm takes them; bad hex sets
+        nothing."""
+        if 0 not in self.title_modes:
+            return param
+        try:
+            raw = bytes.fromhex(param[: 8 * _MAX_TITLE])
+        except ValueError:
+            return None
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
+    def title_report(self, text: str) -> str:
+        """A title as a report gives it: in hex (upper case, its UTF-8 bytes, as a UTF-8
+        xterm sends it) under title mode 1, else as it is."""
+        return text.encode().hex().upper() if 1 in self.title_modes else text
+
+    def title_mode(self, modes: list[int], on: bool) -> None:
+        """XTSMTITLE / XTRMTITLE (``CSI > Pm t`` / ``CSI > Pm T``): title modes 0-3 on or
+        off, one per parameter."""
+        for mode in modes:
+            if 0 <= mode <= 3:
+                (self.title_modes.add if on else self.title_modes.discard)(mode)
 
     def window_op(self, args: list[int]) -> None:
         """CSI t: the title stack (ctlseqs: 22/23, then 0 both, 1 the icon label, 2 the window

@@ -162,16 +162,29 @@ def _dynamic_colour_query(code: int) -> OscHandler:
     return handler
 
 
+#: The selection names OSC 52 takes (xterm's ctlseqs): clipboard, primary, secondary,
+#: select, cut buffers 0-7.
+_SELECTIONS = frozenset("cpqs01234567")
+
+
 def _set_clipboard(s: TermScreen, text: str, terminator: str) -> None:
-    """OSC 52 ``Pc ; base64``: the program sets the clipboard. Queries (``?``) are not
-    answered: a program may not read the viewers' clipboards."""
-    _, _, data = text.partition(";")
-    if data == "?" or len(data) > 4 * (_MAX_CLIPBOARD // 3) + 4:
+    """OSC 52 ``Pc ; base64``: the program sets the clipboard. A query (``?``) is answered
+    with what the program itself last set, never with a viewer's clipboard: a program on a
+    shared console may not read what a person copied."""
+    target, _, data = text.partition(";")
+    if data == "?":
+        own = base64.b64encode(s.clipboard_own.encode()).decode()
+        target = "".join(c for c in target[:16] if c in _SELECTIONS) or "s0"
+        s.write_process_input(f"\x1b]52;{target};{own}{terminator}")
+        return
+    if len(data) > 4 * (_MAX_CLIPBOARD // 3) + 4:
         return
     try:
-        s.clipboard = base64.b64decode(data, validate=True).decode("utf-8", "replace")
+        # as xterm, characters outside the base64 alphabet are skipped
+        s.clipboard = base64.b64decode(data).decode("utf-8", "replace")
     except (binascii.Error, ValueError):
         return
+    s.clipboard_own = s.clipboard
 
 
 def _title_and_icon(s: TermScreen, text: str, terminator: str) -> None:
@@ -252,12 +265,21 @@ def _margins(s: TermScreen, a: list[int], p: Params) -> None:
 
 def _da(s: TermScreen, a: list[int], p: Params) -> None:
     if a[0] == 0:
-        s.write_process_input("\x1b[?6c")
+        s.write_process_input(reports.PRIMARY_DA)
 
 
 def _secondary_da(s: TermScreen, a: list[int], p: Params) -> None:
     if a[0] == 0:
-        s.write_process_input("\x1b[>0;10;1c")
+        s.write_process_input(reports.SECONDARY_DA)
+
+
+def _conformance_level(s: TermScreen, a: list[int], p: Params) -> None:
+    """DECSCL (``CSI Pl ; Pc " p``; VT510 manual): operating level 1-4 (61-64), after a soft
+    reset, as xterm does. 8-bit controls (Pc 0 or 2) are not offered: replies stay 7-bit."""
+    level = a[0] - 60
+    if 1 <= level <= 4:
+        s.soft_reset()
+        s.vt_level = level
 
 
 def _scroll_down(s: TermScreen, a: list[int], p: Params) -> None:
@@ -284,6 +306,13 @@ def _first_only(handler: Callable[[TermScreen], None]) -> CsiHandler:
     """A request answered only with no parameter or 0 (DA3, XTVERSION)."""
     return lambda s, a, p: handler(s) if a[0] == 0 else None
 
+
+#: Sequences a lower operating level (DECSCL) does not have: the VT320's DECRQM and DECSCPP,
+#: the VT420's rectangles, checksum and column operations (xterm's levels).
+MIN_LEVEL: dict[str, int] = {"$p": 3, "?$p": 3, "$|": 3}
+MIN_LEVEL.update(
+    dict.fromkeys(("$x", "$z", "${", "$v", "$r", "$t", "*y", "*x", "*|", "'}", "'~"), 4)
+)
 
 #: Private marker + intermediates + final -> handler.
 CSI: dict[str, CsiHandler] = {
@@ -348,6 +377,9 @@ CSI: dict[str, CsiHandler] = {
     "?K": lambda s, a, p: s.erase_in_line(a[0], selective=True),  # DECSEL
     '"q': lambda s, a, p: s.protect(a[0] == 1, "dec"),  # DECSCA
     ">c": _secondary_da,  # DA2
+    '"p': _conformance_level,  # DECSCL
+    ">t": lambda s, a, p: s.title_mode(a, True),  # XTSMTITLE
+    ">T": lambda s, a, p: s.title_mode(a, False),  # XTRMTITLE
     " q": _cursor_style,  # DECSCUSR
     # DECSTR; a private marker before it has always been ignored, not the sequence
     **{marker + "!p": _soft_reset for marker in ("", "<", "=", ">", "?")},
@@ -380,7 +412,10 @@ def csi(screen: TermScreen, raw: str, inter: str, final: str) -> None:
     marker = ""
     if raw and raw[0] in "<=>?":
         marker, raw = raw[0], raw[1:]
-    handler = CSI.get(marker + inter + final if marker or inter else final)
+    name = marker + inter + final if marker or inter else final
+    handler = CSI.get(name)
+    if inter and screen.vt_level < 4 and screen.vt_level < MIN_LEVEL.get(name, 0):
+        return
     if handler is not None:
         params: Params = parse_params(raw) if raw else [[None]]
         handler(screen, [group[0] or 0 for group in params], params)
