@@ -53,6 +53,11 @@ class Console(abc.ABC):
     async def wait_closed(self) -> int:
         """Wait until the console is gone for good; its exit status (0 when not a process)."""
 
+    async def gone(self) -> None:  # noqa: B027 - optional: backends with a child override
+        """After :meth:`close`: until nothing of the console is left running (a spawned child
+        has exited, by SIGKILL at the latest); at once for the others."""
+
     @abc.abstractmethod
     def close(self) -> None:
-        """Detach and release everything (a spawned child gets SIGHUP)."""
+        """Detach and release everything (a spawned child gets SIGHUP, then SIGKILL if it is
+        still there a few seconds later)."""

@@ -45,6 +45,9 @@ READ_TIME_SHARED = 0.002
 READ_MIN, READ_MAX = 64 * 1024, 1 << 20
 #: Reads of what already arrived, at most, when the command exited but the pty lives on.
 DRAIN_READS = 64
+#: How long a program has, after the SIGHUP of ``close()``, before its process group gets
+#: SIGKILL (a program that ignores SIGHUP must not keep vncterm from stopping, nor outlive it).
+KILL_GRACE = 3.0
 
 
 def _set_ctty() -> None:  # runs in the child between fork and exec
@@ -86,6 +89,7 @@ class SpawnConsole(Console):
         self._eof: asyncio.Future[None] | None = None
         self._hub: RelayHub | None = None
         self._relay_id = 0
+        self._killer: asyncio.TimerHandle | None = None
         self._pipes: deque[int] = deque()  # the relay's pipes (read ends), oldest first
         self._reading = -1  # the descriptor being read: the oldest pipe, or the master
         self._ended = False  # the relay saw the pty's end: the last pipe's end is the output's
@@ -237,6 +241,8 @@ class SpawnConsole(Console):
         except TimeoutError:  # what the relay already moved is not lost
             self._drain_now()
         self._stop_reading()
+        if self._killer is not None:
+            self._killer.cancel()
         if not self._closed.done():
             self._closed.set_result(128 - status if status < 0 else status)
 
@@ -278,17 +284,37 @@ class SpawnConsole(Console):
         assert self._closed is not None, "start() first"
         return await asyncio.shield(self._closed)
 
+    async def gone(self) -> None:
+        if self._closed is not None:
+            await asyncio.shield(self._closed)
+
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGHUP)
-            except ProcessLookupError:
-                pass
+            self._signal(signal.SIGHUP)
+            if self._loop is not None and self._killer is None and not self._loop.is_closed():
+                self._killer = self._loop.call_later(KILL_GRACE, self._kill)
         if self._loop is not None:
             self._stop_reading()
         if self.master >= 0:
             os.close(self.master)
             self.master = -1
+
+    def _kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            log.warning(
+                "console: %s is still running %.0f s after SIGHUP: SIGKILL",
+                self.argv[0],
+                KILL_GRACE,
+            )
+            self._signal(signal.SIGKILL)
+
+    def _signal(self, signum: int) -> None:
+        """``signum`` to the child's process group (it leads its own session)."""
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, signum)
+        except ProcessLookupError:
+            pass
 
 
 async def wait_exit(proc: subprocess.Popen[bytes]) -> int:

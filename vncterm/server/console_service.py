@@ -19,7 +19,7 @@ from ..config import Config, ListenAddress
 from ..console.base import Console
 from ..console.factory import make_console
 from ..console.qmp_serial import QmpSerialConsole
-from ..console.spawn import READ_TIME_SHARED, SpawnConsole
+from ..console.spawn import KILL_GRACE, READ_TIME_SHARED, SpawnConsole
 from ..render.font import CellFont
 from ..render.renderer import TerminalRenderer
 from ..rfb import vencrypt
@@ -428,6 +428,8 @@ class ConsoleService:
             if getattr(peer, "session", None) is self.session:
                 peer.close("the server is stopping")
         self.console.close()
+        with contextlib.suppress(TimeoutError):  # a program that ignores SIGHUP: SIGKILL
+            await asyncio.wait_for(self.console.gone(), KILL_GRACE + 1.0)
         if self.screen_keeper is not None:
             self.screen_keeper.close()
         if self.log_file is not None:
