@@ -44,6 +44,7 @@ class ViewScreen:
         self.columns, self.lines = screen.columns, screen.lines
         self.default_char = screen.default_char
         self.reverse_video = screen.reverse_video
+        self.colours = screen.colours
         self.cursor_shape = emu.cursor_shape
         self.dirty: set[int] = set(range(self.lines))
         top = view.history_len() - view.offset
