@@ -105,8 +105,8 @@ def _grey(name: str) -> int | None:
 
 
 def to_8bit(value: int) -> int:
-    """A 16-bit X colour channel as the nearest 8-bit one (what an X server allocates)."""
-    return (value * 255 + 32768) >> 16
+    """A 16-bit X colour channel as 8 bits: its high byte, as the X server gives xterm."""
+    return value >> 8
 
 
 def _rgb16(r: int, g: int, b: int) -> int:
