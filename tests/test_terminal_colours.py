@@ -51,6 +51,7 @@ def query4(emu: Emulator, index: int) -> str:
         ("rgb:1/2/3", 0x112233),  # scaled: 1 digit of 15 is 0x11 of 255
         ("rgb:123/4567/89", 0x124589),
         ("RGB:ff/00/80", 0xFF0080),
+        ("rgb:1/2/3/4", 0x112233),  # further fields are ignored
         ("rgbi:1/1/1", 0xFFFFFF),
         ("rgbi:0/0/0", 0x000000),
         ("red", 0xFF0000),
@@ -68,6 +69,7 @@ def test_each_spec_form_reads_as_xparsecolor(spec: str, rgb: int) -> None:
 @pytest.mark.parametrize(
     "spec",
     ["#12345", "#", "#ggg", "rgb:1/2", "rgb:12345/0/0", "rgb:x/0/0", "  red", "nosuchcolour", ""]
+    + ["rgb:1/2/3xyz"]
     + ["rgbi:a/b/c", "CIEXYZ:1/1", "#" + "f" * 300, "gray101", "rgb:ff/00/00\x00"],
 )
 def test_what_xparsecolor_refuses_is_refused(spec: str) -> None:

@@ -124,8 +124,9 @@ def _hash(digits: str) -> int | None:
 
 
 def _rgb(body: str) -> int | None:
-    """``rgb:R/G/B``, 1 to 4 hex digits each, scaled to 16 bits."""
-    parts = body.split("/")
+    """``rgb:R/G/B``, 1 to 4 hex digits each, scaled to 16 bits (further ``/`` fields are
+    ignored, as Xlib ignores them)."""
+    parts = body.split("/", 3)[:3]
     if len(parts) != 3 or not all(_HEX.match(p) for p in parts):
         return None
     r, g, b = (int(p, 16) * 0xFFFF // ((1 << (4 * len(p))) - 1) for p in parts)
