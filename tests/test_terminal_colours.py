@@ -66,6 +66,36 @@ def test_each_spec_form_reads_as_xparsecolor(spec: str, rgb: int) -> None:
     assert parse(spec) == rgb
 
 
+#: Device-independent specs and what xterm 379 under Xvnc answered for them (measured).
+XTERM_XCMS = {
+    "rgbi:0.5/0.5/0.5": 0xC1BBBB,
+    "rgbi:0.25/0.5/0.75": 0x93BBDF,
+    "rgbi:1/0/0": 0xFF0000,
+    "CIEXYZ:0.5/0.5/0.5": 0xDDB5A0,
+    "CIEXYZ:0.2/0.3/0.4": 0x32A894,
+    "CIEXYZ:0.1/0.1/0.1": 0x766056,
+    "CIEuvY:0.2/0.45/0.3": 0xAB9495,
+    "CIExyY:0.3127/0.329/0.5": 0xCEBAA6,
+    "CIELab:50/0/0": 0x837D7E,
+    "CIELab:0.5/0.5/0.5": 0x524F4F,  # Xlib's scale below L* 8
+    "ciexyz:.5/.5/.5": 0xDDB5A0,
+    "CIELuv:50/0/0": 0x837D7E,
+    "TekHVC:0/50/0": 0x837D7E,
+    "TekHVC:120/50/20": 0x648765,
+    "TekHVC:240/70/30": 0x84AFD8,
+    "TekHVC:300/40/10": 0x7A6174,
+}
+
+
+@pytest.mark.parametrize(("spec", "rgb"), XTERM_XCMS.items())
+def test_device_independent_specs_within_a_step_of_xterm(spec: str, rgb: int) -> None:
+    """In the device's gamut, each channel is xterm's or one step of 255 off (the measured
+    intensity curves are interpolated between their knots)."""
+    got = parse(spec)
+    assert got is not None
+    assert all(abs((got >> s & 255) - (rgb >> s & 255)) <= 1 for s in (16, 8, 0)), f"{got:06x}"
+
+
 @pytest.mark.parametrize(
     "spec",
     ["#12345", "#", "#ggg", "rgb:1/2", "rgb:12345/0/0", "rgb:x/0/0", "  red", "nosuchcolour", ""]

@@ -1,22 +1,154 @@
 """Device-independent colour specifications (Xcms, the Xlib manual's "Color Management
-Functions") as device intensities: ``rgbi:``, ``CIEXYZ:``, ``CIEuvY:``, ``CIExyY:``,
-``CIELab:``, ``CIELuv:``, ``TekHVC:``."""
+Functions") as the device colours an X server gives xterm: ``rgbi:``, ``CIEXYZ:``, ``CIEuvY:``,
+``CIExyY:``, ``CIELab:``, ``CIELuv:``, ``TekHVC:``.
+
+Every form becomes CIE XYZ, then linear intensities (RGBi) through the conversion Xlib uses for
+a screen that publishes no colour characterisation (every X server here, Xvnc included), then
+device values through that screen's intensity curves. The curves are kept as measured: xterm
+379 under Xvnc answering ``rgbi:`` queries, at the intensities of :data:`_KNOTS` (interpolated
+between them, so a value may differ from xterm's by one step of 255). Colours outside the
+device's gamut are clipped channel by channel; Xcms's gamut compression, which keeps hue and
+changes lightness or chroma instead, is not reproduced.
+
+Quirks kept because xterm has them: ``CIELab`` below L* 8 takes Y as L* / 9.03292 (Xlib's
+scale for its linear segment), not L* / 903.29 as ``CIELuv`` and ``TekHVC`` do.
+"""
 
 from __future__ import annotations
 
+import math
+
 RGBi = tuple[float, float, float]
 
+#: Xlib's default conversions for a screen without colour characterisation (XYZ <-> RGBi),
+#: checked against xterm 379's answers.
+_RGB_TO_XYZ = (
+    (0.3810614910871479, 0.3202571236535211, 0.2483457852593310),
+    (0.2072974511514085, 0.6805463877637324, 0.1121561610848592),
+    (0.0213394435008803, 0.1429719302024648, 1.2417289262966520),
+)
+_XYZ_TO_RGB = (
+    (3.4834048125353900, -1.5217637492728520, -0.5592313335404978),
+    (-1.0715275130619360, 1.9659379520437240, 0.0367369133955320),
+    (0.0635117979049779, -0.2002050100049648, 0.8107094203164822),
+)
+#: The screen's white (RGBi 1/1/1) in XYZ, the white point of the CIELab/CIELuv/TekHVC forms.
+WHITE: RGBi = (sum(_RGB_TO_XYZ[0]), sum(_RGB_TO_XYZ[1]), sum(_RGB_TO_XYZ[2]))
+#: Intensities (in 1024ths) where the device curves were measured, and each channel's 8-bit
+#: value there.
+_KNOTS = tuple(range(17)) + tuple(range(32, 1025, 32))
+_CURVES = tuple(
+    bytes.fromhex(h)
+    for h in (
+        "000a12171a1d20222426282a2b2d2e3031415665707b848c939aa1a7acb2b7bcc1c6cacfd3d7dbdfe3e7eaeef1f5f8fcff",
+        "0015191c1f21232527292a2b2d2e2f31324053616c757e868d949aa0a6abb1b6bbc0c4c9cdd2d6dadfe3e7ebeff3f7fbff",
+        "000f13181b1e21232527292a2c2d2e30314053616c767f868e949ba1a7acb1b6bbc0c5caced2d7dbdfe3e7ebeff3f7fbff",
+    )
+)
+#: Tektronix HVC: its chroma scale and the chromaticity (u', v') of its hue 0, "best red".
+_TEK_CHROMA = 7.50725
+_TEK_RED = (0.7127, 0.4931)
+#: CIE's L* below which lightness is linear in Y, and its slope.
+_L_LINEAR, _KAPPA = 7.99953624, 903.29
 
-def to_rgbi(prefix: str, values: RGBi) -> RGBi | None:
-    """The intensities (0.0-1.0 each) of a spec ``prefix:a/b/c``; None if not valid."""
-    if prefix == "rgbi":
-        if not all(0.0 <= v <= 1.0 for v in values):
-            return None
-        return values
+
+def _dot(m: tuple[tuple[float, float, float], ...], v: RGBi) -> RGBi:
+    a, b, c = (r[0] * v[0] + r[1] * v[1] + r[2] * v[2] for r in m)
+    return a, b, c
+
+
+def _uv(xyz: RGBi) -> tuple[float, float]:
+    """CIE 1976 (u', v') of an XYZ colour."""
+    d = xyz[0] + 15 * xyz[1] + 3 * xyz[2]
+    return 4 * xyz[0] / d, 9 * xyz[1] / d
+
+
+def _uvy_xyz(u: float, v: float, y: float) -> RGBi | None:
+    if v <= 0:
+        return None
+    return y * 9 * u / (4 * v), y, y * (12 - 3 * u - 20 * v) / (4 * v)
+
+
+def _lightness_y(lightness: float) -> float:
+    """Y (white 1) of CIE L* (0-100)."""
+    if lightness < _L_LINEAR:
+        return lightness / _KAPPA
+    return ((lightness + 16) / 116) ** 3
+
+
+def _lab(lightness: float, a: float, b: float) -> RGBi:
+    y = lightness / 9.03292 if lightness < _L_LINEAR else ((lightness + 16) / 116) ** 3
+    fy = y ** (1 / 3)
+    xn, _, zn = WHITE
+    return xn * (fy + a / 500) ** 3, y, zn * (fy - b / 200) ** 3
+
+
+def _luv(lightness: float, u: float, v: float) -> RGBi | None:
+    if lightness <= 0:
+        return 0.0, 0.0, 0.0
+    un, vn = _uv(WHITE)
+    return _uvy_xyz(un + u / (13 * lightness), vn + v / (13 * lightness), _lightness_y(lightness))
+
+
+def _hvc(hue: float, value: float, chroma: float) -> RGBi | None:
+    if value <= 0:
+        return 0.0, 0.0, 0.0
+    un, vn = _uv(WHITE)
+    theta = math.radians(hue) + math.atan2(_TEK_RED[1] - vn, _TEK_RED[0] - un)
+    du, dv = (chroma * f(theta) / (_TEK_CHROMA * value) for f in (math.cos, math.sin))
+    return _uvy_xyz(un + du, vn + dv, _lightness_y(value))
+
+
+def _xyz(prefix: str, a: float, b: float, c: float) -> RGBi | None:
+    """The XYZ colour of a device-independent form, None for an unknown prefix or values out
+    of the form's range."""
+    if prefix == "ciexyz":
+        return a, b, c
+    if prefix == "cieuvy":
+        return _uvy_xyz(a, b, c)
+    if prefix == "ciexyy":
+        return None if b <= 0 else (a * c / b, c, (1 - a - b) * c / b)
+    if prefix == "cielab":
+        return _lab(a, b, c) if 0 <= a <= 100 else None
+    if prefix == "cieluv":
+        return _luv(a, b, c) if 0 <= a <= 100 else None
+    if prefix == "tekhvc":
+        return _hvc(a, b, c) if 0 <= b <= 100 and 0 <= c and 0 <= a <= 360 else None
     return None
 
 
+def to_rgbi(prefix: str, values: RGBi) -> RGBi | None:
+    """The intensities of a spec ``prefix:a/b/c`` (prefix in lower case), clipped to 0.0-1.0;
+    None if it is not one Xcms reads."""
+    if not all(math.isfinite(v) and abs(v) < 1e6 for v in values):
+        return None
+    if prefix == "rgbi":
+        rgbi = values
+    else:
+        xyz = _xyz(prefix, *values)
+        if xyz is None:
+            return None
+        rgbi = _dot(_XYZ_TO_RGB, xyz)
+    if not all(math.isfinite(v) for v in rgbi):
+        return None
+    r, g, b = (min(1.0, max(0.0, v)) for v in rgbi)
+    return r, g, b
+
+
+def _device(channel: int, intensity: float) -> int:
+    """One channel's 8-bit device value for an intensity (0.0-1.0), between measured knots."""
+    curve = _CURVES[channel]
+    k = intensity * 1024
+    for n in range(1, len(_KNOTS)):
+        hi = _KNOTS[n]
+        if k <= hi:
+            lo = _KNOTS[n - 1]
+            xl, xh, x = (math.pow(t / 1024, 0.4) for t in (lo, hi, k))
+            return round(curve[n - 1] + (curve[n] - curve[n - 1]) * (x - xl) / (xh - xl))
+    return curve[-1]
+
+
 def device(rgbi: RGBi) -> int:
-    """Intensities as 0x00RRGGBB."""
-    r, g, b = (min(255, max(0, round(v * 255))) for v in rgbi)
+    """Intensities (0.0-1.0) as 0x00RRGGBB."""
+    r, g, b = (_device(i, v) for i, v in enumerate(rgbi))
     return r << 16 | g << 8 | b
