@@ -84,6 +84,13 @@ XTERM_XCMS = {
     "TekHVC:120/50/20": 0x648765,
     "TekHVC:240/70/30": 0x84AFD8,
     "TekHVC:300/40/10": 0x7A6174,
+    "TekHVC:1/1/1": 0x1A130F,  # near black: the screen's black level
+    "CIELuv:1/1/1": 0x16140E,
+    # outside the gamut: chroma cut at the same TekHVC hue and value
+    "CIEuvY:0.5/0.5/0.5": 0xFFA3AE,
+    "CIEXYZ:1/1/1": 0xFFFFFF,
+    "CIExyY:1/1/1": 0xFFFFFF,
+    "CIEXYZ:2/0/0": 0x000000,
 }
 
 

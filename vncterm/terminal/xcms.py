@@ -6,9 +6,9 @@ Every form becomes CIE XYZ, then linear intensities (RGBi) through the conversio
 a screen that publishes no colour characterisation (every X server here, Xvnc included), then
 device values through that screen's intensity curves. The curves are kept as measured: xterm
 379 under Xvnc answering ``rgbi:`` queries, at the intensities of :data:`_KNOTS` (interpolated
-between them, so a value may differ from xterm's by one step of 255). Colours outside the
-device's gamut are clipped channel by channel; Xcms's gamut compression, which keeps hue and
-changes lightness or chroma instead, is not reproduced.
+between them, so a value may differ from xterm's by one step of 255). A colour outside the
+device's gamut loses chroma until it fits, keeping its TekHVC hue and value, as Xcms's default
+gamut compression does.
 
 Quirks kept because xterm has them: ``CIELab`` below L* 8 takes Y as L* / 9.03292 (Xlib's
 scale for its linear segment), not L* / 903.29 as ``CIELuv`` and ``TekHVC`` do.
@@ -35,14 +35,14 @@ _XYZ_TO_RGB = (
 #: The screen's white (RGBi 1/1/1) in XYZ, the white point of the CIELab/CIELuv/TekHVC forms.
 WHITE: RGBi = (sum(_RGB_TO_XYZ[0]), sum(_RGB_TO_XYZ[1]), sum(_RGB_TO_XYZ[2]))
 #: Intensities (in 1024ths) where the device curves were measured, and each channel's 8-bit
-#: value there.
-_KNOTS = tuple(range(17)) + tuple(range(32, 1025, 32))
+#: value there (any intensity above 0 is at least the screen's black level: 9, 19, 14).
+_KNOTS = (0.0, 1 / 64) + tuple(float(k) for k in range(1, 17)) + tuple(range(32, 1025, 32))
 _CURVES = tuple(
     bytes.fromhex(h)
     for h in (
-        "000a12171a1d20222426282a2b2d2e3031415665707b848c939aa1a7acb2b7bcc1c6cacfd3d7dbdfe3e7eaeef1f5f8fcff",
-        "0015191c1f21232527292a2b2d2e2f31324053616c757e868d949aa0a6abb1b6bbc0c4c9cdd2d6dadfe3e7ebeff3f7fbff",
-        "000f13181b1e21232527292a2c2d2e30314053616c767f868e949ba1a7acb1b6bbc0c5caced2d7dbdfe3e7ebeff3f7fbff",
+        "00090a12171a1d20222426282a2b2d2e3031415665707b848c939aa1a7acb2b7bcc1c6cacfd3d7dbdfe3e7eaeef1f5f8fcff",
+        "001315191c1f21232527292a2b2d2e2f31324053616c757e868d949aa0a6abb1b6bbc0c4c9cdd2d6dadfe3e7ebeff3f7fbff",
+        "000e0f13181b1e21232527292a2c2d2e30314053616c767f868e949ba1a7acb1b6bbc0c5caced2d7dbdfe3e7ebeff3f7fbff",
     )
 )
 #: Tektronix HVC: its chroma scale and the chromaticity (u', v') of its hue 0, "best red".
@@ -99,6 +99,52 @@ def _hvc(hue: float, value: float, chroma: float) -> RGBi | None:
     return _uvy_xyz(un + du, vn + dv, _lightness_y(value))
 
 
+def _to_hvc(xyz: RGBi) -> RGBi | None:
+    """TekHVC (hue in degrees, value, chroma) of an XYZ colour; None for black."""
+    d = xyz[0] + 15 * xyz[1] + 3 * xyz[2]
+    if d <= 0 or xyz[1] <= 0:
+        return None
+    y = xyz[1]
+    value = 116 * y ** (1 / 3) - 16 if y * _KAPPA > _L_LINEAR else y * _KAPPA
+    un, vn = _uv(WHITE)
+    du, dv = 4 * xyz[0] / d - un, 9 * xyz[1] / d - vn
+    offset = math.atan2(_TEK_RED[1] - vn, _TEK_RED[0] - un)
+    return (
+        math.degrees(math.atan2(dv, du) - offset),
+        value,
+        _TEK_CHROMA * value * math.hypot(du, dv),
+    )
+
+
+def _in_gamut(rgbi: RGBi) -> bool:
+    return all(-1e-9 <= v <= 1 + 1e-9 for v in rgbi)
+
+
+def _compress(xyz: RGBi) -> RGBi:
+    """An XYZ colour outside the device's gamut brought in as Xcms's default compression
+    (TekHVC "clip chroma") does: the same hue and value with as much chroma as fits; a value
+    past white or black is white or black."""
+    hvc = _to_hvc(xyz)
+    if hvc is None:
+        return 0.0, 0.0, 0.0
+    hue, value, chroma = hvc
+    if value >= 100:
+        return 1.0, 1.0, 1.0
+    low, high = 0.0, chroma
+    for _ in range(40):
+        mid = (low + high) / 2
+        candidate = _hvc(hue, value, mid)
+        if candidate is not None and _in_gamut(_dot(_XYZ_TO_RGB, candidate)):
+            low = mid
+        else:
+            high = mid
+    fitted = _hvc(hue, value, low)
+    if fitted is None:
+        return 0.0, 0.0, 0.0
+    r, g, b = (min(1.0, max(0.0, v)) for v in _dot(_XYZ_TO_RGB, fitted))
+    return r, g, b
+
+
 def _xyz(prefix: str, a: float, b: float, c: float) -> RGBi | None:
     """The XYZ colour of a device-independent form, None for an unknown prefix or values out
     of the form's range."""
@@ -129,8 +175,10 @@ def to_rgbi(prefix: str, values: RGBi) -> RGBi | None:
         if xyz is None:
             return None
         rgbi = _dot(_XYZ_TO_RGB, xyz)
-    if not all(math.isfinite(v) for v in rgbi):
-        return None
+        if not all(math.isfinite(v) for v in rgbi):
+            return None
+        if not _in_gamut(rgbi):
+            rgbi = _compress(xyz)
     r, g, b = (min(1.0, max(0.0, v)) for v in rgbi)
     return r, g, b
 
