@@ -120,6 +120,10 @@ def _in_gamut(rgbi: RGBi) -> bool:
     return all(-1e-9 <= v <= 1 + 1e-9 for v in rgbi)
 
 
+#: Halvings of the chroma range when compressing (to well under a step of 255).
+_STEPS = 20
+
+
 def _compress(xyz: RGBi) -> RGBi:
     """An XYZ colour outside the device's gamut brought in as Xcms's default compression
     (TekHVC "clip chroma") does: the same hue and value with as much chroma as fits; a value
@@ -131,7 +135,7 @@ def _compress(xyz: RGBi) -> RGBi:
     if value >= 100:
         return 1.0, 1.0, 1.0
     low, high = 0.0, chroma
-    for _ in range(40):
+    for _ in range(_STEPS):
         mid = (low + high) / 2
         candidate = _hvc(hue, value, mid)
         if candidate is not None and _in_gamut(_dot(_XYZ_TO_RGB, candidate)):

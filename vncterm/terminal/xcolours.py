@@ -10,6 +10,7 @@ the device-independent forms of Xcms (``CIEXYZ:``, ``CIEuvY:``, ``CIExyY:``, ``C
 
 from __future__ import annotations
 
+import functools
 import re
 
 from . import xcms
@@ -140,8 +141,10 @@ def _floats(body: str) -> tuple[float, float, float] | None:
     return float(parts[0]), float(parts[1]), float(parts[2])
 
 
+@functools.lru_cache(maxsize=1024)
 def parse(spec: str) -> int | None:
-    """``spec`` as 0x00RRGGBB, or None when XParseColor would refuse it."""
+    """``spec`` as 0x00RRGGBB, or None when XParseColor would refuse it. (Cached: the
+    device-independent forms cost tens of microseconds, and programs repeat their colours.)"""
     if not spec or len(spec) > MAX_SPEC or not spec.isascii():
         return None
     if spec[0] == "#":
