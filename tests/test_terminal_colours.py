@@ -327,8 +327,8 @@ def test_a_palette_change_redraws_the_cells_already_on_the_screen() -> None:
     assert 0xCD0000 in row[:, : 3 * r.cell_w]
     emu.feed(osc(4, 1, "rgb:00/80/ff", 200, "#ffff00").encode())
     spans = r.refresh(emu.screen, False)
-    assert r.take_full()  # every pixel is reported
-    assert {(s.row, s.col0) for s in spans} >= {(0, 0)}
+    assert [(s.row, s.col0, s.col1) for s in spans] == [(0, 0, 4)]  # not the truecolor cell
+    assert not r.take_full()  # the default background did not change: no margin to repaint
     red, idx, true = (
         row[:, i * r.cell_w : (i + n) * r.cell_w] for i, n in ((0, 3), (3, 1), (4, 1))
     )

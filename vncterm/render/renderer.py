@@ -78,7 +78,8 @@ class TerminalRenderer:
 
     Cell colours are resolved through the screen's ``colours`` (a ``TermColours``: palette,
     default foreground and background, cursor colour) when it has them; when they change,
-    every cell is looked at again and the whole framebuffer, margin included, is reported
+    every cell is looked at again and those that look different are redrawn; a new default
+    background repaints the margin too and the whole framebuffer is reported
     (:meth:`take_full`).
     """
 
@@ -100,7 +101,7 @@ class TerminalRenderer:
         self._cursor_colour: int | None = None
         self._colours_seen = 0  # the generation of the screen's colours last drawn
         self._full = False
-        self._resolved: dict[tuple[str, bool], int] = {}
+        self._resolved: tuple[dict[str, int], dict[str, int]] = ({}, {})  # fg, bg
         self._reset_tiles()
         self.resize(cols, rows)
 
@@ -167,18 +168,21 @@ class TerminalRenderer:
 
     def _set_colours(self, colours: Any) -> None:
         """Draw with ``colours`` (a ``TermColours``) from now on: every cell's look may have
-        changed, and the margin takes the new default background."""
+        changed (tiles are keyed by resolved colours, so only the cells that look different
+        are redrawn), and a new default background repaints the margin too."""
         self._colours_seen = colours.generation
         self._palette = tuple(colours.palette)
-        self.default_fg, self.default_bg = colours.fg, colours.bg
+        self.default_fg, bg = colours.fg, colours.bg
         self._cursor_colour = colours.cursor
-        self._resolved.clear()
+        for resolved in self._resolved:
+            resolved.clear()
         self._looks.clear()
-        self._ids[:] = -1
-        cells_w, cells_h = self.cols * self.cell_w, self.rows * self.cell_h
-        self.pixels[:, cells_w:] = self.default_bg
-        self.pixels[cells_h:, :] = self.default_bg
-        self._full = True
+        if bg != self.default_bg:
+            self.default_bg = bg
+            cells_w, cells_h = self.cols * self.cell_w, self.rows * self.cell_h
+            self.pixels[:, cells_w:] = bg
+            self.pixels[cells_h:, :] = bg
+            self._full = True
 
     def take_full(self) -> bool:
         """Whether the whole framebuffer changed since the last call (the colours did)."""
@@ -187,13 +191,13 @@ class TerminalRenderer:
 
     def _rgb(self, colour: str, background: bool) -> int:
         """A cell colour name as 0x00RRGGBB through the current palette."""
-        key = (colour, background)
-        rgb = self._resolved.get(key)
+        resolved = self._resolved[background]
+        rgb = resolved.get(colour)
         if rgb is None:
-            if len(self._resolved) > _RESOLVED_CAP:
-                self._resolved.clear()
+            if len(resolved) > _RESOLVED_CAP:
+                resolved.clear()
             default = self.default_bg if background else self.default_fg
-            rgb = self._resolved[key] = resolve(colour, default, self._palette)
+            rgb = resolved[colour] = resolve(colour, default, self._palette)
         return rgb
 
     def _tile_cache_cap(self) -> int:

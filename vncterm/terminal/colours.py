@@ -66,9 +66,12 @@ NAME_INDEX.update({"bright" + name: 8 + i for i, name in enumerate(_NAMES)})
 NAME_INDEX["yellow"], NAME_INDEX["brightyellow"] = 3, 11
 
 
+_CELL_COLOURS = tuple(f"p{index}" for index in range(256))
+
+
 def cell_colour(index: int) -> str:
     """How a cell names palette entry ``index`` (0-255) that SGR 38;5 / 48;5 chose."""
-    return f"p{index}"
+    return _CELL_COLOURS[index]
 
 
 def palette_index(colour: str) -> int | None:
