@@ -1,14 +1,20 @@
 """A program changes a palette entry (OSC 4) while a real viewer (vncdotool) watches: the red
 text already on the screen turns the new colour on that viewer, and a viewer connecting
-afterwards sees the new colour too."""
+afterwards sees the new colour too; two consoles of one host keep their own palettes."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 from harness import RunningVncterm
+from host_harness import RunningHost
 from peers.common import wait_until_equal
 from peers.vncdotool_peer import VncDoToolPeer
+from test_host import free_range
+
+from vncterm.config import Config, HostConfig
 
 # vncdotool's VNC-auth DES goes through a deprecated cryptography alias: not ours to fix
 pytestmark = [pytest.mark.peer, pytest.mark.filterwarnings("ignore:TripleDES has been moved")]
@@ -54,3 +60,25 @@ def test_osc4_recolours_existing_text_for_watching_and_later_viewers() -> None:
                 later.close()
         finally:
             first.close()
+
+
+def test_each_console_of_a_host_keeps_its_own_palette(tmp_path: Path) -> None:
+    red = r"printf '\033[31mRED\033[0m\n'"
+    config = HostConfig(
+        consoles={
+            "alpha": Config(
+                command=["sh", "-c", red + r"; printf '\033]4;1;#0080ff\007set\n'; exec sleep 60"],
+                listen=[],
+            ),
+            "beta": Config(command=["sh", "-c", red + "; echo kept; exec sleep 60"], listen=[]),
+        },
+        config_path=str(tmp_path / "vncterm.toml"),
+        state_dir=str(tmp_path / "state"),
+        port_range=free_range(4),
+    )
+    with RunningHost(config) as run:
+        run["alpha"].wait_text("set")
+        run["beta"].wait_text("kept")
+        alpha, beta = (set(np.unique(run[n].framebuffer()).tolist()) for n in ("alpha", "beta"))
+        assert NEW in alpha and XTERM_RED not in alpha
+        assert XTERM_RED in beta and NEW not in beta
