@@ -15,6 +15,7 @@ from vncterm.render.renderer import TerminalRenderer
 from vncterm.terminal import paint, snapshot
 from vncterm.terminal.colours import DEFAULT_BG, DEFAULT_FG, PALETTE_256
 from vncterm.terminal.emulator import Emulator
+from vncterm.terminal.view import TerminalView
 from vncterm.terminal.xcolours import parse
 
 pytestmark = pytest.mark.unit
@@ -374,3 +375,18 @@ def test_the_256_palette_is_unchanged_by_default() -> None:
         for i in (0, 15, 16, 231, 232, 255)
     )
     assert DEFAULT_FG == 0xE5E5E5
+
+
+def test_the_selection_takes_the_highlight_colours_of_osc17_and_osc19() -> None:
+    emu = Emulator(10, 2)
+    emu.feed(b"abc")
+    view = TerminalView(emu)
+    line = view.history_len()  # the screen's first line
+    view.select((line, 0), (line, 1))
+    drawn = view.screen_for_render().buffer[0]
+    assert drawn[0].reverse and (drawn[0].fg, drawn[0].bg) == ("default", "default")
+    emu.feed(osc(17, "#204060").encode() + osc(19, "#ffff00").encode())
+    drawn = view.screen_for_render().buffer[0]  # drawn again: the colours changed
+    assert (drawn[0].fg, drawn[0].bg, drawn[0].reverse) == ("ffff00", "204060", False)
+    assert (drawn[2].fg, drawn[2].bg, drawn[2].reverse) == ("default", "default", False)
+    assert view.line_cells(line)[1].bg == "204060"
