@@ -4,19 +4,24 @@ Functions") as the device colours an X server gives xterm: ``rgbi:``, ``CIEXYZ:`
 
 Every form becomes CIE XYZ, then linear intensities (RGBi) through the conversion Xlib uses for
 a screen that publishes no colour characterisation (every X server here, Xvnc included), then
-device values through that screen's intensity curves. The curves are kept as measured: xterm
-379 under Xvnc answering ``rgbi:`` queries, at the intensities of :data:`_KNOTS` (interpolated
-between them, so a value may differ from xterm's by one step of 255). A colour outside the
+device values through that screen's intensity curves, as measured on xterm 379 under Xvnc
+(``xcms_curves.py``, from ``tools/measure_xcms_curves.py``). A colour outside the
 device's gamut loses chroma until it fits, keeping its TekHVC hue and value, as Xcms's default
 gamut compression does.
 
 Quirks kept because xterm has them: ``CIELab`` below L* 8 takes Y as L* / 9.03292 (Xlib's
-scale for its linear segment), not L* / 903.29 as ``CIELuv`` and ``TekHVC`` do.
+scale for its linear segment), not L* / 903.29 as ``CIELuv`` and ``TekHVC`` do. Not matched:
+xterm's ``CIELab`` and ``CIELuv`` answers for strong colours (far from grey) and near black
+(a step or two of 255), which follow Xlib's own formulas for those spaces.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
+
+from .xcms_curves import CORNERS
 
 RGBi = tuple[float, float, float]
 
@@ -34,17 +39,19 @@ _XYZ_TO_RGB = (
 )
 #: The screen's white (RGBi 1/1/1) in XYZ, the white point of the CIELab/CIELuv/TekHVC forms.
 WHITE: RGBi = (sum(_RGB_TO_XYZ[0]), sum(_RGB_TO_XYZ[1]), sum(_RGB_TO_XYZ[2]))
-#: Intensities (in 1024ths) where the device curves were measured, and each channel's 8-bit
-#: value there (any intensity above 0 is at least the screen's black level: 9, 19, 14).
-_KNOTS = (0.0, 1 / 64) + tuple(float(k) for k in range(1, 17)) + tuple(range(32, 1025, 32))
-_CURVES = tuple(
-    bytes.fromhex(h)
-    for h in (
-        "00090a12171a1d20222426282a2b2d2e3031415665707b848c939aa1a7acb2b7bcc1c6cacfd3d7dbdfe3e7eaeef1f5f8fcff",
-        "001315191c1f21232527292a2b2d2e2f31324053616c757e868d949aa0a6abb1b6bbc0c4c9cdd2d6dadfe3e7ebeff3f7fbff",
-        "000e0f13181b1e21232527292a2c2d2e30314053616c767f868e949ba1a7acb1b6bbc0c5caced2d7dbdfe3e7ebeff3f7fbff",
-    )
-)
+
+
+def _thresholds(corners: tuple[tuple[int, float], ...]) -> tuple[float, ...]:
+    """The smallest intensity of each level 1-255, from the corners of its linear runs."""
+    out: list[float] = []
+    for (a, ta), (b, tb) in itertools.pairwise(corners):
+        out.extend(ta + (tb - ta) * (level - a) / (b - a) for level in range(a, b))
+    out.append(corners[-1][1])
+    return tuple(out)
+
+
+#: For each channel, the smallest intensity that gives 8-bit level 1, 2 ... 255.
+_THRESHOLDS = tuple(_thresholds(corners) for corners in CORNERS)
 #: Tektronix HVC: its chroma scale and the chromaticity (u', v') of its hue 0, "best red".
 _TEK_CHROMA = 7.50725
 _TEK_RED = (0.7127, 0.4931)
@@ -188,16 +195,8 @@ def to_rgbi(prefix: str, values: RGBi) -> RGBi | None:
 
 
 def _device(channel: int, intensity: float) -> int:
-    """One channel's 8-bit device value for an intensity (0.0-1.0), between measured knots."""
-    curve = _CURVES[channel]
-    k = intensity * 1024
-    for n in range(1, len(_KNOTS)):
-        hi = _KNOTS[n]
-        if k <= hi:
-            lo = _KNOTS[n - 1]
-            xl, xh, x = (math.pow(t / 1024, 0.4) for t in (lo, hi, k))
-            return round(curve[n - 1] + (curve[n] - curve[n - 1]) * (x - xl) / (xh - xl))
-    return curve[-1]
+    """One channel's 8-bit device value for an intensity (0.0-1.0)."""
+    return bisect.bisect_right(_THRESHOLDS[channel], intensity)
 
 
 def device(rgbi: RGBi) -> int:
