@@ -9,10 +9,12 @@ device values through that screen's intensity curves, as measured on xterm 379 u
 device's gamut loses chroma until it fits, keeping its TekHVC hue and value, as Xcms's default
 gamut compression does.
 
-Quirks kept because xterm has them: ``CIELab`` below L* 8 takes Y as L* / 9.03292 (Xlib's
-scale for its linear segment), not L* / 903.29 as ``CIELuv`` and ``TekHVC`` do. Not matched:
-xterm's ``CIELab`` and ``CIELuv`` answers for strong colours (far from grey) and near black
-(a step or two of 255), which follow Xlib's own formulas for those spaces.
+Quirks kept because xterm has them: ``CIELab`` below L* 8 takes Y as L* / 9.03292 (a hundred
+times CIE's L* / 903.29, which ``CIELuv`` and ``TekHVC`` use), and above it reads a* and b* a
+hundred times stronger than CIE (a* / 5, b* / 2); ``CIELuv`` reads u* and v* a hundred times
+stronger too. So any a*, b*, u* or v* far from 0 is a colour at the edge of the gamut; there
+xterm's hue can differ from vncterm's (Xlib's arithmetic on colours far outside the gamut), and
+a channel may be at the screen's black level (9-19 of 255) where xterm's is 0.
 """
 
 from __future__ import annotations
@@ -84,17 +86,21 @@ def _lightness_y(lightness: float) -> float:
 
 
 def _lab(lightness: float, a: float, b: float) -> RGBi:
-    y = lightness / 9.03292 if lightness < _L_LINEAR else ((lightness + 16) / 116) ** 3
-    fy = y ** (1 / 3)
+    """CIELab to XYZ as Xlib computes it (see the module docstring)."""
     xn, _, zn = WHITE
-    return xn * (fy + a / 500) ** 3, y, zn * (fy - b / 200) ** 3
+    if lightness < _L_LINEAR:  # the linear segment, Y a hundred times too large
+        y = lightness / 9.03292
+        return xn * (y + a / (500 * 7.787)), y, zn * (y - b / (200 * 7.787))
+    fy = (lightness + 16) / 116
+    return xn * (fy + a / 5) ** 3, fy**3, zn * (fy - b / 2) ** 3
 
 
 def _luv(lightness: float, u: float, v: float) -> RGBi | None:
     if lightness <= 0:
         return 0.0, 0.0, 0.0
     un, vn = _uv(WHITE)
-    return _uvy_xyz(un + u / (13 * lightness), vn + v / (13 * lightness), _lightness_y(lightness))
+    scale = 100 / (13 * lightness)  # CIE's 1 / (13 L*), a hundred times (as Xlib)
+    return _uvy_xyz(un + u * scale, vn + v * scale, _lightness_y(lightness))
 
 
 def _hvc(hue: float, value: float, chroma: float) -> RGBi | None:
@@ -109,7 +115,7 @@ def _hvc(hue: float, value: float, chroma: float) -> RGBi | None:
 def _to_hvc(xyz: RGBi) -> RGBi | None:
     """TekHVC (hue in degrees, value, chroma) of an XYZ colour; None for black."""
     d = xyz[0] + 15 * xyz[1] + 3 * xyz[2]
-    if d <= 0 or xyz[1] <= 0:
+    if d == 0 or xyz[1] <= 0:  # (a negative d turns the hue around, as in Xcms)
         return None
     y = xyz[1]
     value = 116 * y ** (1 / 3) - 16 if y * _KAPPA > _L_LINEAR else y * _KAPPA
