@@ -160,6 +160,11 @@ PROBES: list[str] = [
     + osc("4;1;?;2;?;3;?;4;?"),
     FRESH + osc("4;1;RED;2;DarkGreen;3;Gray50") + osc("4;1;?;2;?;3;?") + UNCOLOUR,
     FRESH
+    + osc("4;1;CIEXYZ:0.5/0.5/0.5;2;rgbi:0.25/0.5/0.75;3;TekHVC:120/50/20;4;CIEuvY:0.5/0.5/0.5")
+    + osc("4;5;CIELab:1/1/1;6;CIELuv:0.5/0.5/0.5;7;CIExyY:0.3127/0.329/0.5;8;cieXYZ:1/1/1")
+    + osc("4;1;?;2;?;3;?;4;?;5;?;6;?;7;?;8;?")
+    + UNCOLOUR,
+    FRESH
     + osc("4;1;#ff0000;1;?;300;?;2;?")
     + osc("4;3;bogus;4;#123")
     + osc("4;3;?;4;?")
