@@ -39,6 +39,7 @@ from vncterm.terminal.snapshot import Encoder, dump
 DRAWING = (
     "".join(f"scrolled away {i}: \x1b[3{i % 8}mcolour {i}\x1b[0m\r\n" for i in range(60))
     + "\x1b]2;restored title\x07\x1b[2J\x1b[H"
+    + "\x1b]4;20;#ff8000;1;rgb:00/80/ff\x1b\\\x1b]11;#101828\x07"  # the program's colours
     + "".join(f"\x1b[38;5;{c}m\u2588" for c in range(16, 96))
     + "\x1b[0m\r\n"
     + "\x1b[1;31mbold red\x1b[0m \x1b[4munderlined\x1b[0m \x1b[7mreverse\x1b[0m "

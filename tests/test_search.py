@@ -13,7 +13,7 @@ from harness import RunningVncterm
 from peers.common import wait_until_equal
 from peers.novnc_client import NoVncClient
 
-from vncterm.server.search import ScrollbackSearch
+from vncterm.server.search import MATCH_BG, ScrollbackSearch
 from vncterm.server.status import StatusRow
 from vncterm.terminal.emulator import Emulator
 from vncterm.terminal.keymap import KeyState
@@ -51,7 +51,7 @@ def yellow_cells(view: Any) -> int:
     """Cells drawn as other matches in the window the viewers see now."""
     top = view.history_len() - view.offset
     rows = view.emulator.screen.lines
-    return sum(ch.bg == "yellow" for y in range(rows) for ch in view.line_cells(top + y).values())
+    return sum(ch.bg == MATCH_BG for y in range(rows) for ch in view.line_cells(top + y).values())
 
 
 @pytest.mark.peer

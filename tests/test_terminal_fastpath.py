@@ -338,7 +338,7 @@ def test_colour_flood_takes_the_skim_path() -> None:
     assert fast.screen.rows_clean
     row = fast.scrollback[-1]
     assert row.string() == "dir  file.c  plain"
-    assert row.cells[0].fg == "blue" and row.cells[0].bold and row.cells[5].fg == "ff8700"
+    assert row.cells[0].fg == "blue" and row.cells[0].bold and row.cells[5].fg == "p208"
 
 
 def test_queries_and_titles_inside_a_flood_are_answered() -> None:

@@ -5,8 +5,10 @@ The probes set something up and ask: settings (DECRQSS), modes (DECRQM), status 
 DECXCPR), the size (``CSI 18 t``), and the screen read back through DECRQCRA one cell at a time,
 which also checks what was drawn: REP only after a printed character, HT keeping a pending
 wrap, CUU/CUD outside the scroll region, the cursor 1049 restores, DECRC and the pending wrap,
-DECCOLM, DECSCNM; the identity (DA, DA2, DECSCL). Where vncterm answers differently on
-purpose (XTVERSION, pixel sizes) nothing is probed.
+DECCOLM, DECSCNM; the identity (DA, DA2, DECSCL); and the colours a program sets and resets
+(OSC 4, 5, 10-12, 104, 110-112; xterm started with vncterm's default colours). Where vncterm
+answers differently on purpose (XTVERSION, pixel sizes; OSC 105, which resets a special colour
+in vncterm as ctlseqs says but not in xterm 379) nothing is probed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ pytestmark = [pytest.mark.peer, pytest.mark.slow]
 PROBE = Path(__file__).resolve().parent / "peers" / "probe_replies.py"
 #: Back to a known state between probes: DECSTR, clear, home, no margins, SGR 0.
 FRESH = "\x1b[!p\x1b[2J\x1b[H\x1b[r\x1b[0m"
+
+
+def osc(body: str, end: str = "\x1b\\") -> str:
+    return f"\x1b]{body}{end}"
+
+
+#: Every colour back to its default after a probe that changed some.
+UNCOLOUR = osc("104") + osc("105") + "".join(osc(str(code)) for code in range(110, 120))
 
 
 def cell(row: int, col: int) -> str:
@@ -155,6 +165,42 @@ PROBES: list[str] = [
     FRESH + "\x1b]52;s0;dGVzdGluZyAxMjM=\x07\x1b]52;s0;?\x07\x1b]52;;?\x1b\\",
     # DECSNLS and DECSLPP take effect before the next report
     FRESH + "\x1b[30*|\x1b[18t\x1b[26t\x1b[18t\x1b[24*|\x1b[18t",
+    # colours a program sets (OSC 4, 5, 10-12), their resets (104, 105, 110-112), spec forms
+    FRESH + osc("4;1;rgb:f0/00/00;2;#0f0") + osc("4;1;?;2;?") + osc("4;1;?", "\x07") + UNCOLOUR,
+    FRESH
+    + osc("4;1;rgb:1/2/3;2;rgb:123/4567/89;3;#fff;4;#123456789abc")
+    + osc("4;1;?;2;?;3;?;4;?"),
+    FRESH + osc("4;1;RED;2;DarkGreen;3;Gray50") + osc("4;1;?;2;?;3;?") + UNCOLOUR,
+    FRESH
+    + osc("4;1;CIEXYZ:0.5/0.5/0.5;2;rgbi:0.25/0.5/0.75;3;TekHVC:120/50/20;4;CIEuvY:0.5/0.5/0.5")
+    + osc("4;5;CIELab:1/1/1;6;CIELuv:0.5/0.5/0.5;7;CIExyY:0.3127/0.329/0.5;8;cieXYZ:1/1/1")
+    + osc("4;1;?;2;?;3;?;4;?;5;?;6;?;7;?;8;?")
+    + UNCOLOUR,
+    FRESH
+    + osc("4;1;#ff0000;1;?;300;?;2;?")
+    + osc("4;3;bogus;4;#123")
+    + osc("4;3;?;4;?")
+    + UNCOLOUR,
+    FRESH
+    + osc("4;256;#abcdef")
+    + osc("5;0;?;1;?")
+    + osc("5;1;#123456")
+    + osc("4;257;?")
+    + UNCOLOUR,
+    FRESH + osc("4;1;#111;2;#222;200;#333") + osc("104;1;200") + osc("4;1;?;2;?;200;?") + UNCOLOUR,
+    FRESH + osc("4;1;#111;255;#222") + osc("104") + osc("4;1;?;255;?"),
+    FRESH + osc("4;4;rgb:0/0/0/") + osc("4;4;?") + osc("4;4;rgb:1/2/3/4") + osc("4;4;?") + UNCOLOUR,
+    FRESH + osc("10;?;?;?") + osc("11;?") + osc("12;?"),
+    FRESH + osc("10;#102030;#405060;#708090") + osc("10;?;?;?") + UNCOLOUR,
+    FRESH + osc("11;#fff") + osc("110") + osc("111") + osc("10;?;?") + UNCOLOUR,
+    FRESH + osc("12;red") + osc("112") + osc("12;?"),
+    FRESH
+    + osc("4;1;#0000ff")
+    + osc("11;#010203")
+    + "\x1bc"
+    + osc("4;1;?")
+    + osc("11;?")
+    + UNCOLOUR,
 ]
 
 
@@ -175,6 +221,9 @@ def _xterm_replies(probes: Path, out: Path) -> list[str]:
         proc = subprocess.Popen(
             # VT420 (DECRQCRA and the VT420 reports); window ops on for CSI 18 t
             ["xterm", "-ti", "vt420", "-geometry", "80x24", "-xrm", "XTerm*allowWindowOps: true"]
+            # vncterm's default colours (colours.DEFAULT_FG / DEFAULT_BG), which the colour
+            # queries answer
+            + ["-fg", "#e5e5e5", "-bg", "#000000"]
             + ["-e", *_command(probes, out)],
             env=x.env(),
         )

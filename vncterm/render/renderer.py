@@ -21,7 +21,6 @@ no-op, and :meth:`TerminalRenderer.acquire` allocates them again for a full redr
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +29,7 @@ import pyte
 from wcwidth import wcwidth
 
 from ..geometry import Move, Rect
-from ..terminal.colours import DEFAULT_BG, DEFAULT_FG, resolve
+from ..terminal.colours import DEFAULT_BG, DEFAULT_FG, PALETTE_256, resolve
 from .box import SHADES
 from .font import CellFont
 
@@ -46,16 +45,8 @@ _SLOW = (-1, 0, 0)  # marks a cell look that needs per-position work (wide, shad
 OVERLAY_FG, OVERLAY_BG = 0x1C1C1C, 0xFFC24D
 
 TileKey = tuple[str, int, int, int, int]
-
-
-@functools.lru_cache(maxsize=4096)
-def _fg(colour: str) -> int:
-    return int(resolve(colour, DEFAULT_FG))
-
-
-@functools.lru_cache(maxsize=4096)
-def _bg(colour: str) -> int:
-    return int(resolve(colour, DEFAULT_BG))
+#: Cell colour names resolved per palette before the cache starts over.
+_RESOLVED_CAP = 4096
 
 
 def _dim(fg: int, bg: int) -> int:
@@ -84,6 +75,12 @@ class TerminalRenderer:
 
     ``bold_is_bright`` (the default, as xterm's boldColors) draws bold text in the 16-colour
     palette's colours 0-7 with their bright counterparts (8-15), in addition to the bold face.
+
+    Cell colours are resolved through the screen's ``colours`` (a ``TermColours``: palette,
+    default foreground and background, cursor colour) when it has them; when they change,
+    every cell is looked at again and those that look different are redrawn; a new default
+    background repaints the margin too and the whole framebuffer is reported
+    (:meth:`take_full`).
     """
 
     def __init__(self, font: CellFont, cols: int, rows: int, bold_is_bright: bool = True) -> None:
@@ -99,6 +96,12 @@ class TerminalRenderer:
         #: False while released (no viewer): no pixels, nothing drawn.
         self.allocated = True
         self._reverse_video = False  # DECSCNM as last drawn
+        self._palette: Any = PALETTE_256
+        self.default_fg, self.default_bg = DEFAULT_FG, DEFAULT_BG
+        self._cursor_colour: int | None = None
+        self._colours_seen = 0  # the generation of the screen's colours last drawn
+        self._full = False
+        self._resolved: tuple[dict[str, int], dict[str, int]] = ({}, {})  # fg, bg
         self._reset_tiles()
         self.resize(cols, rows)
 
@@ -147,10 +150,10 @@ class TerminalRenderer:
             return  # the geometry only: acquire() allocates at this size
         if self._atlas.shape[0] == 0:
             self._reset_tiles()
-        self.pixels = np.full((self.height, self.width), DEFAULT_BG, dtype=np.uint32)
+        self.pixels = np.full((self.height, self.width), self.default_bg, dtype=np.uint32)
         self._ids = np.full((rows, cols), -1, dtype=np.int32)
-        self.cell_fg = np.full((rows, cols), DEFAULT_FG, dtype=np.uint32)
-        self.cell_bg = np.full((rows, cols), DEFAULT_BG, dtype=np.uint32)
+        self.cell_fg = np.full((rows, cols), self.default_fg, dtype=np.uint32)
+        self.cell_bg = np.full((rows, cols), self.default_bg, dtype=np.uint32)
         self._cursor = None
         self._copies = []
         if self._atlas.nbytes > 2 * self._tile_cache_cap():  # the atlas grows by doubling
@@ -162,6 +165,40 @@ class TerminalRenderer:
         self._reverse_video = on
         self._looks.clear()
         self._ids[:] = -1
+
+    def _set_colours(self, colours: Any) -> None:
+        """Draw with ``colours`` (a ``TermColours``) from now on: every cell's look may have
+        changed (tiles are keyed by resolved colours, so only the cells that look different
+        are redrawn), and a new default background repaints the margin too."""
+        self._colours_seen = colours.generation
+        self._palette = tuple(colours.palette)
+        self.default_fg, bg = colours.fg, colours.bg
+        self._cursor_colour = colours.cursor
+        for resolved in self._resolved:
+            resolved.clear()
+        self._looks.clear()
+        if bg != self.default_bg:
+            self.default_bg = bg
+            cells_w, cells_h = self.cols * self.cell_w, self.rows * self.cell_h
+            self.pixels[:, cells_w:] = bg
+            self.pixels[cells_h:, :] = bg
+            self._full = True
+
+    def take_full(self) -> bool:
+        """Whether the whole framebuffer changed since the last call (the colours did)."""
+        full, self._full = self._full, False
+        return full
+
+    def _rgb(self, colour: str, background: bool) -> int:
+        """A cell colour name as 0x00RRGGBB through the current palette."""
+        resolved = self._resolved[background]
+        rgb = resolved.get(colour)
+        if rgb is None:
+            if len(resolved) > _RESOLVED_CAP:
+                resolved.clear()
+            default = self.default_bg if background else self.default_fg
+            rgb = resolved[colour] = resolve(colour, default, self._palette)
+        return rgb
 
     def _tile_cache_cap(self) -> int:
         """Bytes of tiles kept before the cache starts over (grows with the screen)."""
@@ -214,10 +251,10 @@ class TerminalRenderer:
         fg_name = ch.fg
         if ch.bold and self.bold_is_bright and fg_name in _BRIGHTEN:
             fg_name = _BRIGHTEN[fg_name]
-        fg, bg = _fg(fg_name), _bg(ch.bg)
+        fg, bg = self._rgb(fg_name, False), self._rgb(ch.bg, True)
         if self._reverse_video:  # DECSCNM: the default colours swap places
-            fg = DEFAULT_BG if fg_name == "default" else fg
-            bg = DEFAULT_FG if ch.bg == "default" else bg
+            fg = self.default_bg if fg_name == "default" else fg
+            bg = self.default_fg if ch.bg == "default" else bg
         if ch.reverse:
             fg, bg = bg, fg
         if getattr(ch, "dim", False):
@@ -246,6 +283,10 @@ class TerminalRenderer:
             return []
         if (screen.columns, screen.lines) != (self.cols, self.rows):
             self.resize(screen.columns, screen.lines)
+            screen.dirty.update(range(screen.lines))
+        colours = getattr(screen, "colours", None)
+        if colours is not None and colours.generation != self._colours_seen:
+            self._set_colours(colours)
             screen.dirty.update(range(screen.lines))
         if bool(getattr(screen, "reverse_video", False)) != self._reverse_video:
             self._set_reverse_video(not self._reverse_video)
@@ -451,6 +492,8 @@ class TerminalRenderer:
                 flags |= CURSOR_UNDERLINE
             elif shape == "bar":
                 flags |= CURSOR_BAR
+            elif self._cursor_colour is not None:  # OSC 12: a block of the cursor colour
+                fg, bg = bg, self._cursor_colour
             else:
                 fg, bg = bg, fg
         return self._tile((text, fg, bg, flags, half)), fg, bg
@@ -481,5 +524,5 @@ class TerminalRenderer:
         fg, bg = self.cell_fg[r0:r1, c0:c1], self.cell_bg[r0:r1, c0:c1]
         both = np.concatenate((fg.ravel(), bg.ravel()))
         if rect.right > self.cols * self.cell_w or rect.bottom > self.rows * self.cell_h:
-            both = np.append(both, np.uint32(DEFAULT_BG))  # the margin
+            both = np.append(both, np.uint32(self.default_bg))  # the margin
         return np.unique(both)

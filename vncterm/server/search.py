@@ -28,6 +28,10 @@ ESCAPE, RETURN, KP_ENTER, BACKSPACE = 0xFF1B, 0xFF0D, 0xFF8D, 0xFF08
 MODIFIERS = range(0xFFE1, 0xFFEF)
 
 
+#: The matches' colours (0x000000 on 0xCDCD00) as cell colours.
+MATCH_FG, MATCH_BG = "000000", "cdcd00"
+
+
 class ScrollbackSearch:
     """The console's search line and its matches."""
 
@@ -129,7 +133,8 @@ class ScrollbackSearch:
         self._index_lines()
 
     def _decorate(self, line: int, cells: dict[int, Any]) -> None:
-        """Every match but the current one (the selection, reversed): dark on yellow."""
+        """Every match but the current one (the selection, reversed): dark on yellow (xterm's
+        default black and yellow, as RGB: a palette the program changed does not apply)."""
         self._follow()
         spans = self._by_line.get(line)
         if not spans:
@@ -141,7 +146,7 @@ class ScrollbackSearch:
                 continue
             for x in range(c0, c1 + 1):
                 ch = cells.get(x, default)
-                cells[x] = ch._replace(fg="black", bg="yellow", reverse=False)
+                cells[x] = ch._replace(fg=MATCH_FG, bg=MATCH_BG, reverse=False)
 
     def _find(self, needle: str) -> list[tuple[int, int, int]]:
         view = self.view

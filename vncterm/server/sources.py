@@ -184,6 +184,9 @@ class TerminalSource(FramebufferSource):
         r = self.renderer
         spans = r.refresh(self.view.screen_for_render(), self.view.cursor_visible())
         copies = r.take_copies()
+        if r.take_full():  # a new default background: every pixel, the margin too
+            self.generation += 1
+            return Damage(copies, [Rect(0, 0, r.width, r.height)])
         if not spans and not copies:
             return Damage()
         self.generation += 1

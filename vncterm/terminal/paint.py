@@ -2,7 +2,8 @@
 what a recording starts with when vncterm comes back with a restored screen, so a player shows
 it instead of an empty terminal.
 
-Played on a fresh terminal of the same size, the text draws the same cells (colours, attributes,
+Played on a fresh terminal of the same size, the text sets the palette and default colours
+the program changed (OSC 4, 10-12) and draws the same cells (colours, attributes,
 wide and combining characters), sets the title and leaves the cursor where it was, hidden if it
 was, with attributes reset. Modes, margins and the scrollback are not drawn.
 """
@@ -13,9 +14,10 @@ from typing import Any
 
 from pyte import modes as mo
 
+from .colours import PALETTE_256, TermColours, palette_index
 from .screen import TermScreen
+from .xcolours import xrgb
 
-_NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
 #: SGR codes of the attributes, in ``Char`` field order after fg and bg.
 _FLAGS = (("bold", 1), ("italics", 3), ("underscore", 4), ("strikethrough", 9), ("reverse", 7))
 _MORE = (("blink", 5), ("hidden", 8), ("dim", 2))
@@ -25,10 +27,11 @@ def _colour(colour: str, base: int) -> str:
     """SGR parameters for a colour (``base`` 30 foreground, 40 background)."""
     if colour == "default":
         return str(base + 9)
-    if colour in _NAMES:
-        return str(base + _NAMES.index(colour))
-    if colour.startswith("bright") and colour[6:] in _NAMES:
-        return str(base + 60 + _NAMES.index(colour[6:]))
+    index = palette_index(colour)
+    if index is not None and colour[0] == "p":
+        return f"{base + 8};5;{index}"
+    if index is not None:
+        return str(base + index if index < 8 else base + 52 + index)
     try:
         r, g, b = int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)
     except ValueError:
@@ -49,9 +52,21 @@ def sgr(cell: Any) -> str:
     return f"\x1b[{';'.join(params)}m"
 
 
+def _colours(colours: TermColours) -> str:
+    """OSC 4 and OSC 10-12 for the colours the program changed (xterm's ctlseqs)."""
+    out = []
+    for index, rgb in enumerate(colours.palette):
+        if rgb != PALETTE_256[index]:
+            out.append(f"\x1b]4;{index};{xrgb(rgb)}\x1b\\")
+    for code in (10, 11, 12):
+        if code in colours.dynamic:
+            out.append(f"\x1b]{code};{xrgb(colours.dynamic[code])}\x1b\\")
+    return "".join(out)
+
+
 def paint(screen: TermScreen) -> str:
     """Sequences drawing ``screen``'s cells, title and cursor (see the module docstring)."""
-    out = ["\x1b[0m\x1b[H\x1b[2J"]
+    out = ["\x1b[0m\x1b[H\x1b[2J", _colours(screen.colours)]
     if screen.title:
         out.append(f"\x1b]2;{screen.title}\x07")
     for y in range(screen.lines):

@@ -20,7 +20,7 @@ from pyte import modes as mo
 from pyte.screens import Margins
 
 from .. import __version__
-from .colours import PALETTE_256
+from .colours import palette_index
 from .rectangles import parse_rect
 from .screen import TermScreen
 
@@ -160,26 +160,19 @@ _SGR_FLAGS = (
     ("italics", "3"),
     ("strikethrough", "9"),
 )
-_NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
-_PALETTE_INDEX: dict[str, int] = {}
-for _i, _rgb in enumerate(PALETTE_256):
-    _PALETTE_INDEX.setdefault(f"{_rgb:06x}", _i)
 
 
 def _sgr_colour(colour: str, base: int) -> str:
     """One colour as xterm reports it in DECRQSS SGR (``base`` 30 for fg, 40 for bg)."""
     if colour == "default":
         return ""
-    index = None
-    if colour in _NAMES:
-        index = _NAMES.index(colour)
-    elif colour.startswith("bright") and colour[6:] in _NAMES:
-        index = 8 + _NAMES.index(colour[6:])
-    else:
-        index = _PALETTE_INDEX.get(colour.lower())
-        if index is None:
+    index = palette_index(colour)
+    if index is None:
+        try:
             r, g, b = (int(colour[i : i + 2], 16) for i in (0, 2, 4))
-            return f";{base + 8}:2::{r}:{g}:{b}"
+        except ValueError:
+            return ""
+        return f";{base + 8}:2::{r}:{g}:{b}"
     if index < 8:
         return f";{base + index}"
     if index < 16:

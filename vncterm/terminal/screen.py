@@ -23,6 +23,7 @@ from pyte import modes as mo
 
 from ..config import DEFAULT_WINDOW_OPS
 from .charsets import CHARSET_MAPS
+from .colours import TermColours
 from .drawing import TextScreen
 from .scrollback import Line
 from .sgr import rendition
@@ -66,6 +67,8 @@ class TermScreen(TextScreen):
     ) -> None:
         #: SGR parameter strings -> attributes (``sequences.csi`` keeps it; fast mode only).
         self._sgr_cache: dict[tuple[str, Any], Any] = {}
+        #: The colours the program may change (OSC 4, 5, 10-19), drawn by the renderer.
+        self.colours = TermColours()
         self.replies = bytearray()
         self.bells = 0
         self.title = ""
@@ -131,6 +134,7 @@ class TermScreen(TextScreen):
         self.protection = "off"
         self.vt_level = 4
         self.title_modes = set()
+        self.colours.reset_palette()
 
     def soft_reset(self) -> None:
         """DECSTR: modes, margins, attributes and the saved cursor to defaults; text stays."""

@@ -22,9 +22,8 @@ import binascii
 import re
 from collections.abc import Callable
 
-from . import rectangles, reports
+from . import osc_colours, rectangles, reports
 from .charsets import CHARSET_MAPS
-from .colours import DEFAULT_BG, DEFAULT_FG, PALETTE_256
 from .screen import TermScreen
 
 #: The largest numeric parameter (larger ones clamp to it, as xterm clamps to its own limit).
@@ -131,37 +130,6 @@ def esc(screen: TermScreen, inter: str, final: str) -> None:
 # -- OSC -----------------------------------------------------------------------------------------
 
 
-def _xrgb(colour: int) -> str:
-    """0x00RRGGBB as X11's ``rgb:RRRR/GGGG/BBBB`` (each channel's byte twice, as xterm)."""
-    r, g, b = colour >> 16 & 0xFF, colour >> 8 & 0xFF, colour & 0xFF
-    return f"rgb:{r:02x}{r:02x}/{g:02x}{g:02x}/{b:02x}{b:02x}"
-
-
-def _palette_query(s: TermScreen, text: str, terminator: str) -> None:
-    """OSC 4 ``; index ; ? ...``: each queried palette entry, one reply apiece, as
-    ``OSC 4 ; index ; rgb:RRRR/GGGG/BBBB``. Setting entries is not supported."""
-    params = text.split(";", 2 * len(PALETTE_256))[: 2 * len(PALETTE_256)]  # one per entry
-    for index, spec in zip(params[::2], params[1::2], strict=False):
-        entry = number(index)
-        if spec == "?" and entry is not None and entry < 256:
-            rgb = _xrgb(PALETTE_256[entry])
-            s.write_process_input(f"\x1b]4;{entry};{rgb}{terminator}")
-
-
-def _dynamic_colour_query(code: int) -> OscHandler:
-    """OSC 10/11 ``; ?``: the default foreground / background. Further parameters go to the
-    following colours (``OSC 10 ; ? ; ?`` asks for both), as in xterm."""
-    colours = {10: DEFAULT_FG, 11: DEFAULT_BG}
-
-    def handler(s: TermScreen, text: str, terminator: str) -> None:
-        for i, spec in enumerate(text.split(";")):
-            if spec == "?" and code + i in colours:
-                rgb = _xrgb(colours[code + i])
-                s.write_process_input(f"\x1b]{code + i};{rgb}{terminator}")
-
-    return handler
-
-
 #: The selection names OSC 52 takes (xterm's ctlseqs): clipboard, primary, secondary,
 #: select, cut buffers 0-7.
 _SELECTIONS = frozenset("cpqs01234567")
@@ -192,14 +160,12 @@ def _title_and_icon(s: TermScreen, text: str, terminator: str) -> None:
     s.set_icon_name(text)
 
 
-#: Command number -> handler (window title and icon name, clipboard, colour queries).
+#: Command number -> handler (window title and icon name, clipboard, colours).
 OSC: dict[str, OscHandler] = {
     "0": _title_and_icon,
     "1": lambda s, text, term: s.set_icon_name(text),
     "2": lambda s, text, term: s.set_title(text),
-    "4": _palette_query,
-    "10": _dynamic_colour_query(10),
-    "11": _dynamic_colour_query(11),
+    **osc_colours.HANDLERS,  # 4, 5, 10-19, 104, 105, 110-119
     "52": _set_clipboard,
 }
 

@@ -1,20 +1,18 @@
 """SGR (ECMA-48 8.3.117, and xterm's extensions): what a parameter list does to attributes.
 
 Parameters come parsed (``sequences.parse_params``): ``;`` groups of ``:`` sub-parameters.
-Colours are spelled as pyte spells them: names (``"red"``, ``"brightred"``, ``"default"``) or
-six hex digits for the 256-colour palette and direct RGB (``38;2;r;g;b`` or ``38:2::r:g:b``).
+Colours are spelled as ``colours.py`` says: names (``"red"``, ``"brightred"``, ``"default"``),
+``p`` + index for the palette entries of ``38;5;n``, and six hex
+digits for direct RGB (``38;2;r;g;b`` or ``38:2::r:g:b``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pyte
-
+from .colours import cell_colour
 from .scrollback import Char
 
-#: The xterm 256-colour palette as pyte spells colours (six hex digits).
-_PALETTE: list[str] = list(pyte.graphics.FG_BG_256)
 _NAMES = ("black", "red", "green", "brown", "blue", "magenta", "cyan", "white")
 #: What SGR 0 resets: everything but the text and the protection (DECSCA is not an SGR).
 _PLAIN = {k: v for k, v in Char(data=" ")._asdict().items() if k not in ("data", "protected")}
@@ -85,7 +83,7 @@ def _extended_colour(values: list[int | None], colon: bool) -> str | None:
         return None
     kind = values[0]
     if kind == 5 and len(values) >= 2 and values[1] is not None:
-        return _PALETTE[values[1]] if values[1] < 256 else None
+        return cell_colour(values[1]) if values[1] < 256 else None
     if kind == 2:
         rgb = values[1:]
         if colon and len(rgb) >= 4:

@@ -2,7 +2,9 @@
 
 :func:`dump` takes the cells with their attributes (both screens, the scrollback), the cursor
 and its attributes, the saved cursors, the modes, margins, tab stops, character sets, cursor
-shape, title and title stack. :func:`load` puts such a state into a fresh screen of any size
+shape, title and title stack, and the colours the program changed (palette, special and dynamic
+colours as ``TermColours.dump`` has them; a state saved before they were kept has none).
+:func:`load` puts such a state into a fresh screen of any size
 (a smaller one drops lines from the top and columns on the right, as a resize does), checking
 every field: a state that is not exactly of this form raises :class:`SnapshotError` and leaves
 the screen as it was. Lengths are capped by the screen (its width, its scrollback).
@@ -25,6 +27,7 @@ import pyte
 from pyte.screens import Margins
 
 from .charsets import CHARSET_MAPS
+from .colours import TermColours
 from .screen import TermScreen
 from .scrollback import Char, Line, ScrollRow, build_row, fill_line, make_row, row_from_line
 
@@ -137,6 +140,7 @@ class Captured:
             "title": screen.title,
             "icon_name": screen.icon_name,
             "title_stack": [list(entry) for entry in screen._title_stack],
+            "colours": screen.colours.dump(),
         }
 
     def screen_part(self, styles: _Styles) -> dict[str, Any]:
@@ -392,6 +396,11 @@ def load(screen: TermScreen, state: Any) -> None:
     _check(isinstance(stack, list) and len(stack) <= 10, "title stack: not a list")
     titles = [_stacked_title(t) for t in stack]
     icon = _str(state.get("icon_name", title), _MAX_TITLE, "icon name")
+    colours = TermColours()
+    try:
+        colours.load(state.get("colours", {}))  # a state saved before colours were kept has none
+    except ValueError as e:
+        raise SnapshotError(str(e)) from None
     # every field checked: now change the screen
     screen.resize(rows, cols)
     screen.scrollback.clear()
@@ -415,6 +424,7 @@ def load(screen: TermScreen, state: Any) -> None:
     screen.title, screen.title_changed = title, bool(title)
     screen.icon_name = icon
     screen._title_stack = titles
+    screen.colours = colours
     screen.rows_clean = False
     screen.dirty.update(range(rows))
 

@@ -44,6 +44,7 @@ class ViewScreen:
         self.columns, self.lines = screen.columns, screen.lines
         self.default_char = screen.default_char
         self.reverse_video = screen.reverse_video
+        self.colours = screen.colours
         self.cursor_shape = emu.cursor_shape
         self.dirty: set[int] = set(range(self.lines))
         top = view.history_len() - view.offset
@@ -92,6 +93,7 @@ class TerminalView:
         self._len_seen = 0
         self._last: ViewScreen | None = None  # the window drawn last (reused while unchanged)
         self._last_cursor = (0, 0)
+        self._colours_seen = 0  # the generation of the colours the last window was drawn in
         #: Extra marks drawn over a line's cells (the scrollback search's matches), or None.
         self.decorate: Callable[[int, dict[int, Any]], None] | None = None
 
@@ -122,13 +124,25 @@ class TerminalView:
             (l0, _), (l1, _) = sel.ordered()
             if l0 <= line <= l1:
                 default = self.emulator.screen.default_char
+                highlight = self._highlight()
                 for x in range(self.emulator.screen.columns):
                     if sel.contains(line, x):
                         ch = cells.get(x, default)
-                        cells[x] = ch._replace(reverse=not ch.reverse)
+                        if highlight is None:
+                            cells[x] = ch._replace(reverse=not ch.reverse)
+                        else:
+                            cells[x] = ch._replace(fg=highlight[0], bg=highlight[1], reverse=False)
         if self.decorate is not None:
             self.decorate(line, cells)
         return cells
+
+    def _highlight(self) -> tuple[str, str] | None:
+        """The selection's (foreground, background) as cell colours when the program set
+        xterm's highlight colours (OSC 19, OSC 17); None: the selection is drawn reversed."""
+        colours = self.emulator.screen.colours
+        if 17 not in colours.dynamic and 19 not in colours.dynamic:
+            return None
+        return f"{colours.get_dynamic(19):06x}", f"{colours.get_dynamic(17):06x}"
 
     # -- scrolling -----------------------------------------------------------------------------
 
@@ -181,12 +195,14 @@ class TerminalView:
             and grown <= 0
             and not screen.dirty
             and cursor == self._last_cursor
+            and screen.colours.generation == self._colours_seen
         ):
             last.dirty.clear()  # nothing moved: the renderer has nothing to look at
             return last
         self.changed = False
         screen.dirty.clear()
         self._last, self._last_cursor = ViewScreen(self), cursor
+        self._colours_seen = screen.colours.generation  # the highlight colours drawn
         return self._last
 
     def _shift_selection(self, lines: int) -> None:
