@@ -24,6 +24,8 @@ from pyte import modes as mo
 from ..config import DEFAULT_WINDOW_OPS
 from .charsets import CHARSET_MAPS
 from .drawing import TextScreen
+from .grid import LRMM
+from .motion import REVERSE_WRAP
 from .scrollback import Line
 from .sgr import rendition
 
@@ -36,8 +38,6 @@ ALLOW_DECCOLM = 40 << 5
 BRACKETED_PASTE = 2004 << 5
 _ALT_MODES = {47 << 5, 1047 << 5, 1049 << 5}
 _SAVE_CURSOR_MODE = 1048 << 5
-#: Reverse wraparound (xterm): BS and CUB go on into the line above (GridScreen.cursor_back).
-REVERSE_WRAP = 45 << 5
 #: DECNKM: the keypad in application mode (as DECKPAM / DECKPNM).
 _DECNKM = 66 << 5
 
@@ -115,6 +115,8 @@ class TermScreen(TextScreen):
         self.cursor.attrs = self.default_char
         self.g0_charset = self.g1_charset = None  # type: ignore[assignment]
         self._saved = {False: None, True: None}
+        self.hmargins = None
+        self.wrap_pending = False
         self.cursor_shape, self.cursor_blink = "block", True
         self.keypad_application = False
         self._last_char = ""
@@ -126,7 +128,7 @@ class TermScreen(TextScreen):
         self.mode.difference_update({mo.IRM, mo.DECOM, DECCKM, REVERSE_WRAP})
         self.mode.update({mo.DECAWM, mo.DECTCEM})
         self.cursor.hidden = False
-        self.margins = None
+        self.margins = self.hmargins = None
         self.charset = 0
         self.g0_charset = self.g1_charset = None  # type: ignore[assignment]
         self.cursor.attrs = self.default_char
@@ -161,7 +163,8 @@ class TermScreen(TextScreen):
                     for x in [x for x in line if x >= columns]:
                         del line[x]
         self.lines, self.columns = lines, columns
-        self.margins = None
+        self.margins = self.hmargins = None
+        self.wrap_pending = False
         self.tabstops = {t for t in self.tabstops if t < columns} | set(
             range(max(8, (self.columns // 8) * 8), columns, 8)
         )
@@ -201,6 +204,8 @@ class TermScreen(TextScreen):
                 self._screen_reverse(True)
             elif mode == _DECNKM:
                 self.keypad_application = True
+            elif mode == LRMM:
+                self.set_lrmm(True)
             else:
                 rest.append(mode)
         if rest:
@@ -225,6 +230,8 @@ class TermScreen(TextScreen):
                 self._screen_reverse(False)
             elif mode == _DECNKM:
                 self.keypad_application = False
+            elif mode == LRMM:
+                self.set_lrmm(False)
             else:
                 rest.append(mode)
         if rest:
@@ -264,9 +271,10 @@ class TermScreen(TextScreen):
             return
         self.column_132 = columns == 132
         self._resize_columns(columns)
-        self.margins = None
+        self.margins = self.hmargins = None
         self.clear_all()
         self.cursor.x = self.cursor.y = 0
+        self.wrap_pending = False
 
     def _resize_columns(self, columns: int) -> None:
         """Switch to ``columns`` where the console may be resized (the facade hands the request
@@ -296,10 +304,11 @@ class TermScreen(TextScreen):
             self.g1_charset,
             self.charset,
             mo.DECOM in self.mode,
-            self.cursor.x >= self.columns,  # the wrap pending (DEC's last column flag)
+            self.wrap_pending,  # DEC's last column flag
         )
 
     def _restore(self, point: pyte.screens.Savepoint | None) -> None:
+        self.wrap_pending = False
         if point is None:
             self.mode.discard(mo.DECOM)
             self.cursor.x = self.cursor.y = 0
@@ -315,8 +324,8 @@ class TermScreen(TextScreen):
         self.cursor.hidden = hidden
         self.ensure_hbounds()
         self.ensure_vbounds()
-        if point.wrap:  # DECRC restores the last column flag, not DECAWM (xterm, DEC STD 070)
-            self.cursor.x = self.columns
+        # DECRC restores the last column flag, not DECAWM (xterm, DEC STD 070)
+        self.wrap_pending = bool(point.wrap)
 
     def save_cursor(self) -> None:
         self._saved[self.alternate] = self._savepoint()
@@ -381,11 +390,8 @@ class TermScreen(TextScreen):
                 self.set_title(title)
 
     def report_device_status(self, mode: int = 0, **kwargs: Any) -> None:
-        if mode == 6:
-            x = min(self.cursor.x, self.columns - 1) + 1
-            y = self.cursor.y + 1
-            if mo.DECOM in self.mode and self.margins is not None:
-                y -= self.margins.top
+        if mode == 6:  # CPR: relative to the region's top left in origin mode
+            y, x = self._origin_row() + 1, self._origin_col() + 1
             self.write_process_input(f"\x1b[{y};{x}R")
         elif mode == 5:
             self.write_process_input("\x1b[0n")
