@@ -18,8 +18,8 @@ cursor, attributes, wrap flags, bells, ``_last_char``, the scrollback. It runs o
 * the main screen is shown, the scroll region is the whole screen (no left and right margins
   either), and the cursor is on the bottom row (so every line feed scrolls one row into the
   scrollback), a pending wrap at its last column;
-* autowrap is on, insert mode and new-line mode (LNM) are off, and the active character set
-  does not translate; the screen is at least 2 x 2;
+* autowrap is on, insert mode, new-line mode (LNM) and xterm's curses fix (41) are off, and
+  the active character set does not translate; the screen is at least 2 x 2;
 
 and it consumes only *simple* input, which cannot change those conditions: printable text
 (any Unicode), CR, LF (and VT, FF, which act as LF), TAB, BEL, SGR (``CSI [0-9;:]* m``) and
@@ -38,6 +38,7 @@ import re
 
 from pyte import modes as mo
 
+from .motion import MORE_FIX
 from .screen import TermScreen
 from .skim import Skim
 
@@ -65,6 +66,7 @@ def can_skim(screen: TermScreen) -> bool:
         and mo.DECAWM in mode
         and mo.IRM not in mode
         and mo.LNM not in mode
+        and MORE_FIX not in mode
         and (table is None or isinstance(table, str))
     )
 

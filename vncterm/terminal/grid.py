@@ -299,9 +299,10 @@ class GridScreen(pyte.Screen):
             self.cursor.y -= 1
 
     def next_line(self) -> None:
-        """NEL."""
-        self.carriage_return()
+        """NEL: IND, then CR (in that order, as xterm: the column before the CR decides
+        whether the region scrolls)."""
         self.index()
+        self.carriage_return()
 
     def insert_lines(self, count: int | None = None) -> None:
         """IL: blank rows at the cursor's, inside the scroll region (xterm's InsertLine)."""

@@ -16,6 +16,8 @@ from .grid import LRMM, GridScreen
 
 #: Reverse wraparound (xterm's mode 45): BS and CUB go on into the row above.
 REVERSE_WRAP = 45 << 5
+#: xterm's curses fix (``CSI ? 41 h``, "more(1) fix"): TAB with a wrap pending wraps first.
+MORE_FIX = 41 << 5
 
 
 class MotionScreen(GridScreen):
@@ -143,7 +145,12 @@ class MotionScreen(GridScreen):
 
     def tab(self) -> None:
         """HT: to the next tab stop, stopping at the right margin under DECLRMM, else at the
-        last column (xterm's TabToNextStop); a pending wrap stays pending."""
+        last column (xterm's TabToNextStop); a pending wrap stays pending, unless the curses
+        fix (mode 41) and autowrap are on: then the cursor goes to column 0 of the next row
+        first (xterm's TabNext)."""
+        if self.wrap_pending and MORE_FIX in self.mode and mo.DECAWM in self.mode:
+            self.index()
+            self.cursor.x = 0
         right = self.lr()[1] if LRMM in self.mode else self.columns - 1
         stops = [t for t in self.tabstops if t > self.cursor.x]
         self.cursor.x = min(min(stops) if stops else self.columns - 1, right)

@@ -192,7 +192,7 @@ def request_setting(s: TermScreen, setting: str) -> None:
         "s": lambda: "{};{}".format(*(m + 1 for m in s.lr())),  # DECSLRM
         " q": lambda: str(_cursor_style_code(s)),
         '"q': lambda: "1" if s.protection == "dec" and s.cursor.attrs.protected else "0",
-        '"p': lambda: "64;1",  # DECSCL: VT400 level, 7-bit controls
+        '"p': lambda: f"6{s.vt_level};1",  # DECSCL: the level, 7-bit controls
         "$|": lambda: "132" if s.column_132 else "80",  # DECSCPP
         "*|": lambda: str(s.lines),  # DECSNLS
         "t": lambda: str(s.lines),  # DECSLPP

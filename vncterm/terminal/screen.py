@@ -93,6 +93,8 @@ class TermScreen(TextScreen):
         self._title_stack: list[tuple[str, str]] = []
         self._other_buffer: dict[int, Line] | None = None
         self._saved: dict[bool, pyte.screens.Savepoint | None] = {False: None, True: None}
+        #: The conformance level DECSCL selected (VT420: 4); DECLRMM needs level 4.
+        self.vt_level = 4
         super().__init__(columns, lines, scrollback, scrollback_memory, fast)
 
     # -- resets and size -------------------------------------------------------------------------
@@ -117,15 +119,25 @@ class TermScreen(TextScreen):
         self._saved = {False: None, True: None}
         self.hmargins = None
         self.wrap_pending = False
+        self.vt_level = 4
         self.cursor_shape, self.cursor_blink = "block", True
         self.keypad_application = False
         self._last_char = ""
         self.attribute_extent = 0
         self.protection = "off"
 
+    def conformance(self, level: int) -> None:
+        """DECSCL (``CSI 6x ; Ps " p``): a conformance level from VT100 (61) to VT420 (64),
+        with a soft reset (DEC STD 070, as xterm); others are ignored."""
+        if 61 <= level <= 64:
+            self.soft_reset()
+            self.vt_level = level - 60
+
     def soft_reset(self) -> None:
-        """DECSTR: modes, margins, attributes and the saved cursor to defaults; text stays."""
-        self.mode.difference_update({mo.IRM, mo.DECOM, DECCKM, REVERSE_WRAP})
+        """DECSTR: modes (DECLRMM too, as DEC STD 070 says), margins, attributes and the saved
+        cursor to defaults; text stays."""
+        self.mode.difference_update({mo.IRM, mo.DECOM, DECCKM, REVERSE_WRAP, LRMM})
+        self.wrap_pending = False
         self.mode.update({mo.DECAWM, mo.DECTCEM})
         self.cursor.hidden = False
         self.margins = self.hmargins = None
@@ -136,7 +148,8 @@ class TermScreen(TextScreen):
         self.keypad_application = False
 
     def resize(self, lines: int | None = None, columns: int | None = None) -> None:
-        """Change the size; lines that no longer fit are dropped from the top (both screens)."""
+        """Change the size; lines that no longer fit are dropped from the top (both screens).
+        The top and bottom margins reset; left and right ones stay while they fit."""
         lines = lines or self.lines
         columns = columns or self.columns
         if lines == self.lines and columns == self.columns:
@@ -162,9 +175,12 @@ class TermScreen(TextScreen):
                 for line in buf.values():
                     for x in [x for x in line if x >= columns]:
                         del line[x]
+        if columns != self.columns:
+            self.wrap_pending = False
+            if self.hmargins is not None and self.hmargins[1] >= columns:
+                self.hmargins = None
         self.lines, self.columns = lines, columns
-        self.margins = self.hmargins = None
-        self.wrap_pending = False
+        self.margins = None
         self.tabstops = {t for t in self.tabstops if t < columns} | set(
             range(max(8, (self.columns // 8) * 8), columns, 8)
         )
@@ -205,7 +221,8 @@ class TermScreen(TextScreen):
             elif mode == _DECNKM:
                 self.keypad_application = True
             elif mode == LRMM:
-                self.set_lrmm(True)
+                if self.vt_level >= 4:  # a VT420 mode (xterm)
+                    self.set_lrmm(True)
             else:
                 rest.append(mode)
         if rest:

@@ -356,6 +356,7 @@ CSI: dict[str, CsiHandler] = {
     "?J": lambda s, a, p: s.erase_in_display(a[0], selective=True),  # DECSED
     "?K": lambda s, a, p: s.erase_in_line(a[0], selective=True),  # DECSEL
     '"q': lambda s, a, p: s.protect(a[0] == 1, "dec"),  # DECSCA
+    '"p': lambda s, a, p: s.conformance(a[0]),  # DECSCL
     ">c": _secondary_da,  # DA2
     " q": _cursor_style,  # DECSCUSR
     # DECSTR; a private marker before it has always been ignored, not the sequence
