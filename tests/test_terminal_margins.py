@@ -62,6 +62,15 @@ def test_a_pending_wrap_is_a_flag_and_the_cursor_stays_on_the_last_column(fast: 
 
 
 @both
+def test_el_and_ech_end_a_pending_wrap(fast: bool) -> None:
+    """xterm's ClearRight/ClearInLine2 reset do_wrap: after EL or ECH at the last column the
+    next character overwrites it."""
+    for erase in ("\x1b[K", "\x1b[X", "\x1b[?K"):
+        emu = feed(Emulator(10, 3, fast=fast), "0123456789" + erase + "X")
+        assert rows(emu)[:2] == ["012345678X", ""], repr(erase)
+
+
+@both
 def test_cub_with_reverse_wrap_counts_the_pending_wrap_as_one_step(fast: bool) -> None:
     """xterm's CursorBack: with reverse wraparound and autowrap, a pending wrap (here at the
     right margin) takes one of the steps; from the left margin BS goes on to the right margin

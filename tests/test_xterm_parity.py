@@ -163,6 +163,7 @@ PROBES: list[str] = [
     FRESH + LRM + "\x1b[1;3Habcdefg" + cells((1, 6), (1, 7), (2, 3), (2, 5)) + cpr() + NO_LRM,
     FRESH + LRM + "\x1b[1;3Habcd" + cpr() + "\x1b7\x1b[5;1H\x1b8X" + cell(2, 3) + NO_LRM,
     FRESH + LRM + "\x1b[1;79Habc" + cells((1, 80), (2, 3)) + cpr() + NO_LRM,
+    FRESH + "\x1b[1;79Hab\x1b[KX" + cells((1, 80), (2, 1)) + "\x1b[2;79Hab\x1b[XY" + cell(2, 80),
     FRESH + LRM + "\x1b[?7l\x1b[1;3Habcdefg" + cells((1, 6), (2, 3)) + "\x1b[?7h" + NO_LRM,
     FRESH + "0123456789" + LRM + "\x1b[4h\x1b[1;3HXY\x1b[4l" + cells((1, 3), (1, 6), (1, 7)),
     FRESH + LRM + "\x1b[1;3Ha\x1b[5b" + cells((1, 6), (2, 3), (2, 4), (2, 5)) + NO_LRM,

@@ -142,6 +142,9 @@ class TextScreen(MotionScreen):
         """``_draw_reference`` with cached widths and shared cells."""
         cursor = self.cursor
         edge = self._edge()
+        if self.wrap_pending and cursor.x != edge:  # DECRC under other margins: rare
+            self._draw_reference(data)
+            return
         cells = self._cells(cursor.attrs)
         insert = mo.IRM in self.mode
         wrap = mo.DECAWM in self.mode
@@ -156,8 +159,8 @@ class TextScreen(MotionScreen):
                     self._combine(char)
                     self._last_char = ""
                 continue
-            if self.wrap_pending or cursor.x + width > edge + 1:
-                edge = self._place(width, wrap)
+            if cursor.x + width > edge and (self.wrap_pending or cursor.x + width > edge + 1):
+                edge = self._place(width, wrap)  # a pending wrap is at the edge (see above)
                 if edge < 0:
                     edge = self._edge()
                     continue

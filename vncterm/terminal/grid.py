@@ -142,13 +142,16 @@ class GridScreen(pyte.Screen):
                 line[x] = blank
 
     def erase_characters(self, count: int | None = None) -> None:
+        """ECH; like EL, it ends a pending wrap (xterm's ClearInLine2)."""
+        self.wrap_pending = False
         self.dirty.add(self.cursor.y)
         line = self.buffer[self.cursor.y]
         xs = range(self.cursor.x, min(self.cursor.x + (count or 1), self.columns))
         self._blank_cells(line, xs, self._erase_char(), self._keeps_protected(False))
 
     def erase_in_line(self, how: int = 0, private: bool = False, selective: bool = False) -> None:
-        """EL, or DECSEL with ``selective``."""
+        """EL, or DECSEL with ``selective``; it ends a pending wrap (xterm's ClearRight)."""
+        self.wrap_pending = False
         y, x = self.cursor.y, min(self.cursor.x, self.columns - 1)
         self.dirty.add(y)
         blank = self._erase_char()
