@@ -113,6 +113,14 @@ def test_decstr_ris_deccolm_and_decaln_reset_the_margins() -> None:
         assert emu.screen.hmargins is None, reset
 
 
+def test_xtsave_xtrestore_of_declrmm_resets_the_margins_with_it() -> None:
+    """XTRESTORE (``CSI ? 69 r``) sets DECLRMM back as XTSAVE found it; turning it off that
+    way gives back the full width, as DECRST 69 does."""
+    emu = feed(Emulator(20, 4), "\x1b[?69s\x1b[?69h\x1b[3;6s\x1b[?69r")
+    assert emu.screen.hmargins is None
+    assert replies(emu, "\x1b[?69$p") == b"\x1b[?69;2$y"
+
+
 def test_declrmm_needs_conformance_level_4() -> None:
     """DECSCL (``CSI 63 ; 1 " p``) selects VT300 level: DECLRMM is a VT420 mode, so it is
     ignored and ``CSI s`` stays SCOSC; DECRQSS reports the level."""

@@ -46,6 +46,11 @@ class MotionScreen(GridScreen):
         col: int = self.cursor.x
         return max(col - self.lr()[0], 0) if mo.DECOM in self.mode else col
 
+    def reported_position(self) -> tuple[int, int]:
+        """The cursor's (row, column), 1-based, as CPR and DECXCPR report it: relative to the
+        region's top left in origin mode (xterm's CursorRow/CursorCol)."""
+        return self._origin_row() + 1, self._origin_col() + 1
+
     def cursor_position(self, line: int | None = None, column: int | None = None) -> None:
         """CUP, HVP (1-based; origin mode: from the region's top left, kept inside it)."""
         self._set_cursor((line or 1) - 1, (column or 1) - 1)

@@ -134,7 +134,7 @@ def device_status(s: TermScreen, code: int, private: bool, args: list[int]) -> N
 
 def _cursor_report(s: TermScreen) -> tuple[int, int]:
     """The cursor, 1-based, relative to the scroll region's top left in origin mode."""
-    return s._origin_row() + 1, s._origin_col() + 1
+    return s.reported_position()
 
 
 # -- DECRQSS -------------------------------------------------------------------------------------

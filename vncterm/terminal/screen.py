@@ -408,7 +408,7 @@ class TermScreen(TextScreen):
 
     def report_device_status(self, mode: int = 0, **kwargs: Any) -> None:
         if mode == 6:  # CPR: relative to the region's top left in origin mode
-            y, x = self._origin_row() + 1, self._origin_col() + 1
+            y, x = self.reported_position()
             self.write_process_input(f"\x1b[{y};{x}R")
         elif mode == 5:
             self.write_process_input("\x1b[0n")
