@@ -55,7 +55,8 @@ def state(emu: Emulator) -> dict[str, Any]:
         "other": _lines(other, s.columns, s.lines) if other is not None else None,
         "cursor": (s.cursor.x, s.cursor.y, s.cursor.attrs, s.cursor.hidden),
         "mode": sorted(s.mode),
-        "margins": s.margins,
+        "margins": (s.margins, s.hmargins),
+        "wrap_pending": s.wrap_pending,
         "alternate": s.alternate,
         "charset": (s.charset, s.g0_charset, s.g1_charset),
         "tabstops": sorted(s.tabstops),
@@ -224,6 +225,20 @@ SEQUENCES = [
     "\x1b[?45h",
     "\x1b[?45l",
     "\x1b[3D",
+    # left and right margins (DECLRMM, DECSLRM; CSI s is SCOSC without them), origin mode
+    # with them, the relative moves, the curses fix, the conformance level
+    "\x1b[?69h",
+    "\x1b[?69h\x1b[2;5s",
+    "\x1b[?69h\x1b[3;4s\x1b[?6h",
+    "\x1b[?69l",
+    "\x1b[s",
+    "\x1b[u",
+    "\x1b[2a",
+    "\x1b[2e",
+    "\x1b[?41h",
+    "\x1b[?41l",
+    '\x1b[63"p',
+    '\x1b[64"p',
 ]
 
 piece = st.one_of(

@@ -23,7 +23,8 @@ def rows(emu: Emulator) -> list[str]:
 
 
 def cursor(emu: Emulator) -> tuple[int, int]:
-    """(row, column), 0-based; a pending wrap shows as column == width."""
+    """(row, column), 0-based; a pending wrap leaves the cursor on the margin (and sets
+    ``screen.wrap_pending``)."""
     return emu.screen.cursor.y, emu.screen.cursor.x
 
 

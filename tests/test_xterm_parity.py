@@ -5,10 +5,12 @@ The probes set something up and ask: settings (DECRQSS), modes (DECRQM), status 
 DECXCPR), the size (``CSI 18 t``), and the screen read back through DECRQCRA one cell at a time,
 which also checks what was drawn: REP only after a printed character, HT keeping a pending
 wrap, CUU/CUD outside the scroll region, the cursor 1049 restores, DECRC and the pending wrap,
-DECCOLM, DECSCNM; the identity (DA, DA2, DECSCL); and the colours a program sets and resets
-(OSC 4, 5, 10-12, 104, 110-112; xterm started with vncterm's default colours). Where vncterm
-answers differently on purpose (XTVERSION, pixel sizes; OSC 105, which resets a special colour
-in vncterm as ctlseqs says but not in xterm 379) nothing is probed.
+DECCOLM, DECSCNM; the left and right margins (DECLRMM, DECSLRM) with everything they bound:
+printing and wrapping, CR/BS/CUB/CUF/HT, IND/RI/LF, IL/DL/ICH/DCH/SU/SD, DECIC/DECBI/DECFI, IRM,
+REP, origin mode and the rectangles in it; the identity (DA, DA2, DECSCL); and the colours a
+program sets and resets (OSC 4, 5, 10-12, 104, 110-112; xterm started with vncterm's default
+colours). Where vncterm answers differently on purpose (XTVERSION, pixel sizes; OSC 105, which
+resets a special colour in vncterm as ctlseqs says but not in xterm 379) nothing is probed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,16 @@ def cell(row: int, col: int) -> str:
 
 def cpr() -> str:
     return "\x1b[6n"
+
+
+def cells(*at: tuple[int, int]) -> str:
+    return "".join(cell(row, col) for row, col in at)
+
+
+#: DECLRMM on, left and right margins at columns 3 and 6; and off again.
+LRM, NO_LRM = "\x1b[?69h\x1b[3;6s", "\x1b[?69l"
+#: Four rows of letters: row 1 "abcdefghij", row 2 "klmnopqrst", ...
+LETTERS = "abcdefghij\r\nklmnopqrst\r\nuvwxyzABCD\r\nEFGHIJKLMN"
 
 
 PROBES: list[str] = [
@@ -201,6 +213,73 @@ PROBES: list[str] = [
     + osc("4;1;?")
     + osc("11;?")
     + UNCOLOUR,
+    # left and right margins: DECSLRM only under DECLRMM (else CSI s is SCOSC), its reports
+    FRESH + "\x1b[2;5H\x1b[3;6s\x1b[H\x1b[u" + cpr() + "\x1bP$qs\x1b\\\x1b[?69$p",
+    FRESH + LRM + cpr() + "\x1bP$qs\x1b\\\x1b[?69$p\x1b[5;5s\x1bP$qs\x1b\\" + NO_LRM,
+    FRESH + LRM + "\x1b[!p\x1b[?69$p\x1bP$qs\x1b\\",  # DECSTR resets DECLRMM
+    # printing: wrap at the right margin to the left one; from right of it, at the edge
+    FRESH + LRM + "\x1b[1;3Habcdefg" + cells((1, 6), (1, 7), (2, 3), (2, 5)) + cpr() + NO_LRM,
+    FRESH + LRM + "\x1b[1;3Habcd" + cpr() + "\x1b7\x1b[5;1H\x1b8X" + cell(2, 3) + NO_LRM,
+    FRESH + LRM + "\x1b[1;79Habc" + cells((1, 80), (2, 3)) + cpr() + NO_LRM,
+    FRESH + "\x1b[1;79Hab\x1b[KX" + cells((1, 80), (2, 1)) + "\x1b[2;79Hab\x1b[XY" + cell(2, 80),
+    FRESH + LRM + "\x1b[?7l\x1b[1;3Habcdefg" + cells((1, 6), (2, 3)) + "\x1b[?7h" + NO_LRM,
+    FRESH + "0123456789" + LRM + "\x1b[4h\x1b[1;3HXY\x1b[4l" + cells((1, 3), (1, 6), (1, 7)),
+    FRESH + LRM + "\x1b[1;3Ha\x1b[5b" + cells((1, 6), (2, 3), (2, 4), (2, 5)) + NO_LRM,
+    # CR, BS, CUB, CUF, HT stop at the margins; CR from left of the left one goes to column 1
+    FRESH
+    + LRM
+    + "\x1b[1;5H\r"
+    + cpr()
+    + "\x1b[1;2H\r"
+    + cpr()
+    + "\x1b[1;4H\x1b[9D"
+    + cpr()
+    + "\x1b[1;4H\x1b[9C"
+    + cpr()
+    + "\x1b[1;8H\x1b[99C"
+    + cpr()
+    + "\x1b[1;1H\t\t"
+    + cpr()
+    + NO_LRM,
+    # IND, RI, LF outside the left/right margins at the bottom/top margin: no scroll
+    FRESH + LETTERS + LRM + "\x1b[2;3r\x1b[3;4H\x1bD" + cells((2, 4), (3, 4), (2, 1)) + NO_LRM,
+    FRESH + LETTERS + LRM + "\x1b[2;3r\x1b[3;8H\n" + cpr() + cells((2, 4), (3, 8)) + NO_LRM,
+    FRESH + LETTERS + LRM + "\x1b[2;3r\x1b[2;4H\x1bM" + cells((2, 4), (3, 4), (3, 1)) + NO_LRM,
+    # IL, DL, ICH, DCH, SU, SD inside the margins
+    FRESH + LETTERS + LRM + "\x1b[2;4H\x1b[L" + cells((2, 4), (3, 4), (2, 1)) + cpr() + NO_LRM,
+    FRESH + LETTERS + LRM + "\x1b[2;4H\x1b[2M" + cells((2, 4), (3, 4), (2, 8)) + NO_LRM,
+    FRESH + LETTERS + LRM + "\x1b[2;8H\x1b[L\x1b[2;1H\x1b[M" + cells((2, 4), (3, 4)) + NO_LRM,
+    FRESH + "abcdefghij" + LRM + "\x1b[1;4H\x1b[@" + cells((1, 4), (1, 6), (1, 7)) + NO_LRM,
+    FRESH + "abcdefghij" + LRM + "\x1b[1;4H\x1b[2P" + cells((1, 4), (1, 5), (1, 6)) + NO_LRM,
+    FRESH + LETTERS + LRM + "\x1b[S" + cells((1, 3), (1, 2), (4, 3)) + NO_LRM,
+    FRESH + LETTERS + LRM + "\x1b[2T" + cells((1, 3), (3, 3), (3, 7)) + NO_LRM,
+    FRESH + LETTERS + LRM + "\x1b[1;4H\x1b['}" + cells((1, 4), (1, 6), (1, 7)) + NO_LRM,
+    FRESH + LETTERS + LRM + "\x1b[1;3H\x1b6" + cells((1, 3), (1, 4), (2, 6)) + cpr() + NO_LRM,
+    FRESH + LETTERS + LRM + "\x1b[1;6H\x1b9" + cells((1, 5), (1, 6), (2, 3)) + cpr() + NO_LRM,
+    # origin mode with both pairs of margins: CUP, CHA, VPA, HPR, VPR, CPR, rectangles
+    FRESH
+    + LRM
+    + "\x1b[2;4r\x1b[?6h"
+    + cpr()
+    + "\x1b[2;3H"
+    + cpr()
+    + "\x1b[99;99H"
+    + cpr()
+    + "\x1b[2G"
+    + cpr()
+    + "\x1b[1d"
+    + cpr()
+    + "\x1b[9a"
+    + cpr()
+    + "\x1b[9e"
+    + cpr()
+    + "\x1b[?6l"
+    + NO_LRM,
+    FRESH
+    + LRM
+    + "\x1b[2;4r\x1b[?6h\x1b[88;1;1;9;9$x\x1b[1;1;1;1;1;1*y\x1b[?6l"
+    + cells((2, 3), (2, 2), (4, 6), (4, 7), (5, 3))
+    + NO_LRM,
 ]
 
 

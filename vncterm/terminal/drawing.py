@@ -3,6 +3,11 @@
 ``draw`` takes a run of printable text at the cursor. ``fast=False`` draws one character at
 a time (``_draw_reference``, the definition the differential tests compare against); the fast
 paths draw from shared cells (``cells_for``) and whole runs of ASCII at once.
+
+Wrapping (xterm's dotext): a character that reaches the right edge leaves the cursor there
+with a wrap pending (``wrap_pending``); the next character first wraps to the left margin of
+the next row (autowrap on) or overwrites the edge (off). The edge is the right margin, or the
+screen's last column for a cursor already right of the margin.
 """
 
 from __future__ import annotations
@@ -13,12 +18,12 @@ from typing import Any
 from pyte import modes as mo
 from wcwidth import wcwidth
 
-from .grid import GridScreen
+from .motion import MotionScreen
 from .scrollback import CellCache, cells_for
 from .widths import WIDTHS, char_width
 
 
-class TextScreen(GridScreen):
+class TextScreen(MotionScreen):
     """The grid with text drawing (see the module docstring)."""
 
     def __init__(
@@ -39,21 +44,59 @@ class TextScreen(GridScreen):
             data = data.translate(table)
         if not self.fast:
             self._draw_reference(data)
-        elif data.isascii() and mo.IRM not in self.mode:
+        elif data.isascii() and mo.IRM not in self.mode and self.hmargins is None:
             self._draw_ascii(data)
         else:
             self._draw_chars(data)
 
     def _autowrap(self) -> None:
-        """Autowrap: CR LF from the cursor's row, which is then marked as wrapped."""
+        """Autowrap: IND, then the left margin (xterm's WrapLine); the row left is marked as
+        wrapped."""
         y = self.cursor.y
         line = self.buffer[y]
         self.dirty.add(y)
         line.wrapped = True  # before the line feed: it may take the line into the scrollback
-        self.carriage_return()
-        self.linefeed()
+        self.index()
+        self.cursor.x = self.lr()[0]
         if self.cursor.y == y and self.buffer[y] is line:
             line.wrapped = False  # below the scroll region at the bottom: nowhere to wrap to
+
+    def _edge(self) -> int:
+        """The column where text stops or wraps: the right margin, or the screen's last
+        column for a cursor right of the margin (xterm's dotext)."""
+        right = self.lr()[1]
+        return right if self.cursor.x <= right else self.columns - 1
+
+    def _place(self, width: int, wrap: bool) -> int:
+        """Where the next character of ``width`` cells goes: a pending wrap wraps first; a
+        character that does not fit before the edge wraps (a wide one blanking the cell it
+        leaves) or, without autowrap, goes as far right as it fits. -1 when it cannot fit."""
+        cursor = self.cursor
+        if self.wrap_pending:
+            self.wrap_pending = False
+            if wrap:
+                self._autowrap()
+        edge = self._edge()
+        if cursor.x + width - 1 > edge:
+            if wrap:
+                if width == 2:
+                    self.buffer[cursor.y][cursor.x] = cursor.attrs._replace(data=" ")
+                self._autowrap()
+                edge = self._edge()
+                if cursor.x + width - 1 > edge:
+                    return -1  # a wide character between margins one column apart
+            else:
+                cursor.x = max(edge - width + 1, 0)
+        return edge
+
+    def _advance(self, x: int, width: int, edge: int, wrap: bool) -> None:
+        """The cursor after a character of ``width`` drawn at ``x``: past it, or on the edge
+        with a wrap pending."""
+        if x + width > edge:
+            self.cursor.x = edge
+            self.wrap_pending = wrap
+        else:
+            self.cursor.x = x + width
 
     def _cells(self, attrs: Any) -> CellCache:
         """Shared cells in the attributes of ``attrs``."""
@@ -66,7 +109,6 @@ class TextScreen(GridScreen):
     def _draw_reference(self, data: str) -> None:
         """The model's definition of drawing: one character at a time (``fast=False``)."""
         cursor = self.cursor
-        columns = self.columns
         attrs = cursor.attrs
         insert = mo.IRM in self.mode
         wrap = mo.DECAWM in self.mode
@@ -81,14 +123,10 @@ class TextScreen(GridScreen):
                 self._combine(char)
                 self._last_char = ""  # xterm's last character now has no width: no REP
                 continue
-            if cursor.x + width > columns:
-                if wrap:
-                    if cursor.x < columns and width == 2:
-                        line[cursor.x] = attrs._replace(data=" ")
-                    self._autowrap()
-                    line = self.buffer[cursor.y]
-                else:
-                    cursor.x = columns - width
+            edge = self._place(width, wrap)
+            if edge < 0:
+                continue
+            line = self.buffer[cursor.y]
             if insert:
                 self.insert_characters(width)
             x = cursor.x
@@ -96,14 +134,17 @@ class TextScreen(GridScreen):
             line[x] = attrs._replace(data=char)
             if width == 2:
                 line[x + 1] = attrs._replace(data="")
-            cursor.x = x + width
+            self._advance(x, width, edge, wrap)
             self._last_char = char
         self.dirty.add(cursor.y)
 
     def _draw_chars(self, data: str) -> None:
         """``_draw_reference`` with cached widths and shared cells."""
         cursor = self.cursor
-        columns = self.columns
+        edge = self._edge()
+        if self.wrap_pending and cursor.x != edge:  # DECRC under other margins: rare
+            self._draw_reference(data)
+            return
         cells = self._cells(cursor.attrs)
         insert = mo.IRM in self.mode
         wrap = mo.DECAWM in self.mode
@@ -118,14 +159,12 @@ class TextScreen(GridScreen):
                     self._combine(char)
                     self._last_char = ""
                 continue
-            if cursor.x + width > columns:
-                if wrap:
-                    if cursor.x < columns and width == 2:
-                        line[cursor.x] = cells[" "]
-                    self._autowrap()
-                    line = self.buffer[cursor.y]
-                else:
-                    cursor.x = columns - width
+            if cursor.x + width > edge and (self.wrap_pending or cursor.x + width > edge + 1):
+                edge = self._place(width, wrap)  # a pending wrap is at the edge (see above)
+                if edge < 0:
+                    edge = self._edge()
+                    continue
+                line = self.buffer[cursor.y]
             if insert:
                 self.insert_characters(width)
             x = cursor.x
@@ -133,7 +172,11 @@ class TextScreen(GridScreen):
             line[x] = cells[char]
             if width == 2:
                 line[x + 1] = cells[""]
-            cursor.x = x + width
+            if x + width > edge:
+                cursor.x = edge
+                self.wrap_pending = wrap
+            else:
+                cursor.x = x + width
             self._last_char = char
         self.dirty.add(cursor.y)
 
@@ -147,18 +190,21 @@ class TextScreen(GridScreen):
         get = self._cells(cursor.attrs).__getitem__
         pos, n = 0, len(data)
         while pos < n:
-            if cursor.x >= columns:
+            if self.wrap_pending:
+                self.wrap_pending = False
                 if wrap:
                     self._autowrap()
-                else:
-                    cursor.x = columns - 1
             line = self.buffer[cursor.y]
             x = cursor.x
             take = min(n - pos, columns - x)
             self._unsplit(line, x, take)
             line.update(zip(range(x, x + take), map(get, data[pos : pos + take]), strict=True))
             pos += take
-            cursor.x = x + take
+            if x + take >= columns:
+                cursor.x = columns - 1
+                self.wrap_pending = wrap
+            else:
+                cursor.x = x + take
         self._last_char = data[-1]
         self.dirty.add(cursor.y)
 
@@ -172,7 +218,7 @@ class TextScreen(GridScreen):
 
     def _combine(self, char: str) -> None:
         """Attach a zero-width character (combining mark, joiner, selector) to the last cell."""
-        x, y = self.cursor.x - 1, self.cursor.y
+        x, y = self.cursor.x - (0 if self.wrap_pending else 1), self.cursor.y
         if x < 0:
             if not y:
                 return

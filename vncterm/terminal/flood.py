@@ -15,10 +15,11 @@ time. On 20 MB of text that took the parser from 31 to 70 MB/s, on ``ls --color 
 Exactness. The skim must leave everything as the cell-by-cell model would: every cell, the
 cursor, attributes, wrap flags, bells, ``_last_char``, the scrollback. It runs only when
 
-* the main screen is shown, the scroll region is the whole screen, and the cursor is on the
-  bottom row (so every line feed scrolls one row into the scrollback);
-* autowrap is on, insert mode and new-line mode (LNM) are off, and the active character set
-  does not translate; the screen is at least 2 x 2;
+* the main screen is shown, the scroll region is the whole screen (no left and right margins
+  either), and the cursor is on the bottom row (so every line feed scrolls one row into the
+  scrollback), a pending wrap at its last column;
+* autowrap is on, insert mode, new-line mode (LNM) and xterm's curses fix (41) are off, and
+  the active character set does not translate; the screen is at least 2 x 2;
 
 and it consumes only *simple* input, which cannot change those conditions: printable text
 (any Unicode), CR, LF (and VT, FF, which act as LF), TAB, BEL, SGR (``CSI [0-9;:]* m``) and
@@ -37,6 +38,7 @@ import re
 
 from pyte import modes as mo
 
+from .motion import MORE_FIX
 from .screen import TermScreen
 from .skim import Skim
 
@@ -59,9 +61,12 @@ def can_skim(screen: TermScreen) -> bool:
         and screen.columns >= 2
         and not screen.alternate
         and (margins is None or (margins.top == 0 and margins.bottom == lines - 1))
+        and screen.hmargins is None
+        and (not screen.wrap_pending or screen.cursor.x == screen.columns - 1)
         and mo.DECAWM in mode
         and mo.IRM not in mode
         and mo.LNM not in mode
+        and MORE_FIX not in mode
         and (table is None or isinstance(table, str))
     )
 

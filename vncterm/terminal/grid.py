@@ -3,7 +3,13 @@
 Erasing, inserting, deleting and scrolling blank cells in the current background colour
 (xterm's background colour erase). Lines leaving the top of the main screen go to the
 scrollback by the rule of :meth:`GridScreen.push_rows`; every line carries a ``wrapped`` flag.
-Text drawing is ``drawing.py``'s, the rest of the terminal state ``screen.py``'s.
+Text drawing is ``drawing.py``'s, cursor motion ``motion.py``'s, the rest of the terminal
+state ``screen.py``'s.
+
+Margins (VT420; xterm's ctlseqs): the scroll region is a rectangle, rows from DECSTBM
+(``margins``) and, while DECLRMM (``CSI ? 69 h``) is on, columns from DECSLRM (``hmargins``).
+Scrolling, line and character insertion and deletion stay inside it; only a region as wide as
+the screen moves whole lines (and feeds the scrollback).
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from pyte import modes as mo
 from pyte.screens import Margins
 
 from .scrollback import Char, Line, Scrollback, row_from_line
+
+#: DECLRMM (``CSI ? 69 h``, VT420): DECSLRM may set left and right margins.
+LRMM = 69 << 5
 
 
 class GridScreen(pyte.Screen):
@@ -40,6 +49,12 @@ class GridScreen(pyte.Screen):
         #: How protected cells are honoured: "off", "dec" (DECSCA: by the selective erases
         #: only) or "iso" (SPA: by every erase), as xterm's protected_mode.
         self.protection = "off"
+        #: Left and right margins (0-based, inclusive) set by DECSLRM; None is the full width.
+        #: Only set while DECLRMM is on (resetting it clears them, as in xterm).
+        self.hmargins: tuple[int, int] | None = None
+        #: A wrap is pending (xterm's do_wrap, DEC's last column flag): the cursor is on the
+        #: right margin, which the last character printed reached; the next one wraps first.
+        self.wrap_pending = False
         super().__init__(columns, lines)
         self.buffer = self._new_buffer()
 
@@ -51,6 +66,26 @@ class GridScreen(pyte.Screen):
 
     def _new_buffer(self) -> defaultdict[int, Line]:
         return defaultdict(lambda: Line(self.default_char))
+
+    def lr(self) -> tuple[int, int]:
+        """The left and right margins (0-based): DECSLRM's, else the screen's edges."""
+        m = self.hmargins
+        return m if m is not None else (0, self.columns - 1)
+
+    def tb(self) -> tuple[int, int]:
+        """The top and bottom margins (0-based): DECSTBM's, else the screen's edges."""
+        m = self.margins
+        return (m.top, m.bottom) if m is not None else (0, self.lines - 1)
+
+    def in_columns(self) -> bool:
+        """The cursor is between the left and right margins."""
+        left, right = self.lr()
+        return bool(left <= self.cursor.x <= right)
+
+    def in_region(self) -> bool:
+        """The cursor is inside the scroll region (both pairs of margins)."""
+        top, bottom = self.tb()
+        return top <= self.cursor.y <= bottom and self.in_columns()
 
     def wrapped(self, y: int) -> bool:
         """Row ``y`` goes on in row ``y + 1`` (autowrap)."""
@@ -107,13 +142,16 @@ class GridScreen(pyte.Screen):
                 line[x] = blank
 
     def erase_characters(self, count: int | None = None) -> None:
+        """ECH; like EL, it ends a pending wrap (xterm's ClearInLine2)."""
+        self.wrap_pending = False
         self.dirty.add(self.cursor.y)
         line = self.buffer[self.cursor.y]
         xs = range(self.cursor.x, min(self.cursor.x + (count or 1), self.columns))
         self._blank_cells(line, xs, self._erase_char(), self._keeps_protected(False))
 
     def erase_in_line(self, how: int = 0, private: bool = False, selective: bool = False) -> None:
-        """EL, or DECSEL with ``selective``."""
+        """EL, or DECSEL with ``selective``; it ends a pending wrap (xterm's ClearRight)."""
+        self.wrap_pending = False
         y, x = self.cursor.y, min(self.cursor.x, self.columns - 1)
         self.dirty.add(y)
         blank = self._erase_char()
@@ -161,32 +199,45 @@ class GridScreen(pyte.Screen):
         self.dirty.update(range(self.lines))
 
     def delete_characters(self, count: int | None = None) -> None:
-        self.dirty.add(self.cursor.y)
-        count = min(count or 1, self.columns - self.cursor.x)
-        line = self.buffer[self.cursor.y]
-        blank = self._erase_char()
-        for x in range(self.cursor.x, self.columns):
-            if x + count < self.columns:
-                line[x] = line[x + count]
-            else:
-                line[x] = blank
+        """DCH: the cells from the cursor to the right margin move left, blanks come in at
+        the margin; nothing outside the left and right margins (xterm's DeleteChar)."""
+        self.wrap_pending = False
+        if not self.in_columns():
+            return
+        self._shift_cells(self.cursor.y, self.cursor.x, count or 1, left=True)
 
     def insert_characters(self, count: int | None = None) -> None:
-        self.dirty.add(self.cursor.y)
-        x0 = min(self.cursor.x, self.columns - 1)
-        count = min(count or 1, self.columns - x0)
-        line = self.buffer[self.cursor.y]
+        """ICH: blanks at the cursor, the cells up to the right margin moving right (those
+        pushed past it are lost); nothing outside the margins (xterm's InsertChar)."""
+        self.wrap_pending = False
+        if not self.in_columns():
+            return
+        self._shift_cells(self.cursor.y, self.cursor.x, count or 1, left=False)
+
+    def _shift_cells(self, y: int, x0: int, count: int, left: bool) -> None:
+        """Cells x0..right margin of row ``y`` move ``count`` left (or right), blanks filling."""
+        self.dirty.add(y)
+        right = self.lr()[1]
+        count = min(count, right + 1 - x0)
+        line = self.buffer[y]
+        line.row = None
         blank = self._erase_char()
-        for x in range(self.columns - 1, x0 - 1, -1):
-            line[x] = line[x - count] if x - count >= x0 else blank
+        if left:
+            for x in range(x0, right + 1):
+                line[x] = line[x + count] if x + count <= right else blank
+        else:
+            for x in range(right, x0 - 1, -1):
+                line[x] = line[x - count] if x - count >= x0 else blank
 
     def _scroll(self, count: int, up: bool) -> None:
         """Move the lines between the margins up (or down) by ``count``; blank the rest."""
-        top, bottom = self.margins or Margins(0, self.lines - 1)
+        top, bottom = self.tb()
         count = min(max(count, 1), bottom - top + 1)
         blank = self._erase_char()
         buf = self.buffer
-        if up:
+        if self.hmargins is not None and self.hmargins != (0, self.columns - 1):
+            self._scroll_columns(count, up, top, bottom)
+        elif up:
             if not top and not self.alternate:
                 self.push_rows([buf[y] for y in range(count)])
             for y in range(top, bottom + 1 - count):
@@ -200,6 +251,25 @@ class GridScreen(pyte.Screen):
                 buf[y] = Line(blank)
         self.dirty.update(range(top, bottom + 1))
 
+    def _scroll_columns(self, count: int, up: bool, top: int, bottom: int) -> None:
+        """``_scroll`` inside left and right margins: cells move between rows, the lines and
+        their wrap flags stay, nothing goes to the scrollback."""
+        left, right = self.lr()
+        blank = self._erase_char()
+        buf = self.buffer
+        rows = range(top, bottom + 1) if up else range(bottom, top - 1, -1)
+        for y in rows:
+            src = y + count if up else y - count
+            line = buf[y]
+            line.row = None
+            if top <= src <= bottom:
+                source = buf[src]
+                for x in range(left, right + 1):
+                    line[x] = source[x]
+            else:
+                for x in range(left, right + 1):
+                    line[x] = blank
+
     def scroll_up(self, count: int | None = None) -> None:
         """CSI S (SU)."""
         self._scroll(count or 1, up=True)
@@ -209,138 +279,91 @@ class GridScreen(pyte.Screen):
         self._scroll(count or 1, up=False)
 
     def index(self) -> None:
-        _top, bottom = self.margins or Margins(0, self.lines - 1)
+        """IND (and LF): down a row; at the bottom margin, with the cursor between the left
+        and right margins, the region scrolls up instead (xterm's xtermIndex); outside them it
+        stays."""
+        self.wrap_pending = False
+        _top, bottom = self.tb()
         if self.cursor.y == bottom:
-            self._scroll(1, up=True)
+            if self.in_columns():
+                self._scroll(1, up=True)
         elif self.cursor.y < self.lines - 1:
             self.cursor.y += 1
 
     def reverse_index(self) -> None:
-        top, _bottom = self.margins or Margins(0, self.lines - 1)
+        """RI: up a row; at the top margin, between the left and right margins, the region
+        scrolls down (xterm's RevIndex)."""
+        self.wrap_pending = False
+        top, _bottom = self.tb()
         if self.cursor.y == top:
-            self._scroll(1, up=False)
+            if self.in_columns():
+                self._scroll(1, up=False)
         elif self.cursor.y > 0:
             self.cursor.y -= 1
 
     def next_line(self) -> None:
-        """NEL."""
-        self.carriage_return()
+        """NEL: IND, then CR (in that order, as xterm: the column before the CR decides
+        whether the region scrolls)."""
         self.index()
+        self.carriage_return()
 
     def insert_lines(self, count: int | None = None) -> None:
-        top, bottom = self.margins or Margins(0, self.lines - 1)
-        if top <= self.cursor.y <= bottom:
-            saved = self.margins
-            self.margins = Margins(self.cursor.y, bottom)
-            self._scroll(count or 1, up=False)
-            self.margins = saved
-            self.carriage_return()
+        """IL: blank rows at the cursor's, inside the scroll region (xterm's InsertLine)."""
+        self._lines_at_cursor(count or 1, up=False)
 
     def delete_lines(self, count: int | None = None) -> None:
-        top, bottom = self.margins or Margins(0, self.lines - 1)
-        if top <= self.cursor.y <= bottom:
-            saved = self.margins
-            self.margins = Margins(self.cursor.y, bottom)
-            self._scroll(count or 1, up=True)
-            self.margins = saved
-            self.carriage_return()
+        """DL: the cursor's rows leave, inside the scroll region (xterm's DeleteLine)."""
+        self._lines_at_cursor(count or 1, up=True)
 
-    def scroll_columns(self, count: int, left: bool, at: int) -> None:
-        """Every row of the scroll region loses (``left``) or gets ``count`` blank columns at
-        column ``at``, when the cursor is inside the region (xterm's xtermColScroll: SL/SR,
-        DECIC/DECDC, DECBI/DECFI); the cursor stays."""
-        top, bottom = self.margins or Margins(0, self.lines - 1)
-        y, x = self.cursor.y, self.cursor.x
-        if not top <= y <= bottom:
+    def _lines_at_cursor(self, count: int, up: bool) -> None:
+        """IL/DL: only with the cursor inside the scroll region (both pairs of margins); the
+        rows from the cursor's to the bottom margin move, and the cursor goes to the left
+        margin."""
+        if not self.in_region():
             return
-        self.cursor.x = min(at, self.columns - 1)
+        saved = self.margins
+        self.margins = Margins(self.cursor.y, self.tb()[1])
+        self._scroll(count, up=up)
+        self.margins = saved
+        self.cursor.x = self.lr()[0]
+        self.wrap_pending = False
+
+    def scroll_columns(self, count: int, left: bool, at: int | None) -> None:
+        """Every row of the scroll region loses (``left``) or gets ``count`` blank columns at
+        column ``at`` (None: the left margin), the columns up to the right margin moving,
+        when the cursor is inside the region (xterm's xtermColScroll: SL/SR, DECIC/DECDC,
+        DECBI/DECFI); the cursor stays."""
+        if not self.in_region():
+            return
+        top, bottom = self.tb()
+        x0 = self.lr()[0] if at is None else at
         for row in range(top, bottom + 1):
-            self.cursor.y = row
-            if left:
-                self.delete_characters(count)
-            else:
-                self.insert_characters(count)
-        self.cursor.y, self.cursor.x = y, x
+            self._shift_cells(row, x0, count, left)
+        self.wrap_pending = False
 
     def back_index(self) -> None:
-        """DECBI: left one column; at the left edge the region's columns move right."""
-        if self.cursor.x == 0:
-            self.scroll_columns(1, False, 0)
+        """DECBI: left one column; at the left margin the region's columns move right
+        (xterm's xtermColIndex)."""
+        if self.in_columns() and self.cursor.x == self.lr()[0]:
+            self.scroll_columns(1, False, self.cursor.x)
         else:
             self.cursor_back(1)
 
     def forward_index(self) -> None:
-        """DECFI: right one column; at the right edge the region's columns move left."""
-        if self.cursor.x >= self.columns - 1:
-            self.scroll_columns(1, True, 0)
+        """DECFI: right one column; at the right margin the region's columns move left."""
+        if self.in_columns() and self.cursor.x == self.lr()[1]:
+            self.scroll_columns(1, True, None)
         else:
             self.cursor_forward(1)
 
     def alignment_display(self) -> None:
-        """DECALN: fill the screen with E, reset the margins, home the cursor."""
-        self.margins = None
+        """DECALN: fill the screen with E, reset the margins and origin mode, home the
+        cursor (xterm)."""
+        self.margins = self.hmargins = None
+        self.mode.discard(mo.DECOM)
+        self.wrap_pending = False
         e = Char("E")
         for y in range(self.lines):
             self.buffer[y] = Line(e)
         self.dirty.update(range(self.lines))
         self.cursor.x = self.cursor.y = 0
-
-    def cursor_back(self, count: int | None = None) -> None:
-        """CUB and BS (xterm's CursorBack): left, stopping at the left edge; with reverse
-        wraparound (mode 45) and autowrap, on into the line above (from the region's top to
-        its bottom right, past the screen's top to its bottom), a pending wrap counting as
-        one step."""
-        n = count or 1
-        reverse = (45 << 5) in self.mode and mo.DECAWM in self.mode
-        if reverse and self.cursor.x >= self.columns:
-            n -= 1
-        before = x = min(self.cursor.x, self.columns - 1)
-        x -= n
-        if x < 0 and reverse:
-            top, bottom = self.margins or Margins(0, self.lines - 1)
-            offset = self.columns * self.cursor.y + x
-            if before == 0 and self.cursor.y == top:
-                offset = (bottom + 1) * self.columns - 1
-            elif offset < 0:
-                length = self.columns * self.lines
-                offset += (-offset // length + 1) * length
-            self.cursor.y, x = divmod(offset, self.columns)
-        self.cursor.x = max(x, 0)
-
-    def cursor_up(self, count: int | None = None) -> None:
-        """CUU: stops at the top margin, or at the top of the screen when it started above
-        the scroll region (xterm, VT510 manual)."""
-        top = self.margins.top if self.margins is not None else 0
-        limit = top if self.cursor.y >= top else 0
-        self.cursor.y = max(self.cursor.y - (count or 1), limit)
-        self.cursor.x = min(self.cursor.x, self.columns - 1)  # a pending wrap is cancelled
-
-    def cursor_down(self, count: int | None = None) -> None:
-        """CUD: stops at the bottom margin, or at the bottom of the screen when it started
-        below the scroll region."""
-        bottom = self.margins.bottom if self.margins is not None else self.lines - 1
-        limit = bottom if self.cursor.y <= bottom else self.lines - 1
-        self.cursor.y = min(self.cursor.y + (count or 1), limit)
-        self.cursor.x = min(self.cursor.x, self.columns - 1)
-
-    def back_tab(self, count: int | None = None) -> None:
-        """CBT: back to the previous tab stop, ``count`` times."""
-        for _ in range(min(count or 1, self.columns)):
-            stops = [t for t in self.tabstops if t < self.cursor.x]
-            self.cursor.x = max(stops) if stops else 0
-
-    def forward_tab(self, count: int | None = None) -> None:
-        """CHT: ``count`` tab stops forward (xterm stops once a tab no longer moves)."""
-        for _ in range(min(count or 1, self.columns)):
-            x = self.cursor.x
-            self.tab()
-            if self.cursor.x == x:
-                return
-
-    def tab(self) -> None:
-        """HT: to the next tab stop or the last column; at the last column with a wrap
-        pending, the wrap stays pending (xterm)."""
-        if self.cursor.x >= self.columns:
-            return
-        stops = [t for t in self.tabstops if t > self.cursor.x]
-        self.cursor.x = min(stops) if stops else self.columns - 1

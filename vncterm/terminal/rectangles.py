@@ -4,7 +4,8 @@ DECCARA/DECRARA (change/reverse attributes, over a rectangle or a stream per DEC
 
 A rectangle is parsed as xterm parses one (``parse_rect``: 1-based, defaults for 0 or missing
 values, rows relative to the scroll region in origin mode, a refused rectangle does nothing).
-There are no left/right margins yet. Wide characters are not split specially.
+In origin mode the scroll region is the rectangle of both pairs of margins (DECSTBM, DECSLRM).
+Wide characters are not split specially.
 """
 
 from __future__ import annotations
@@ -22,26 +23,29 @@ Rect = tuple[int, int, int, int]  # top, left, bottom, right: 1-based, inclusive
 def _limits(s: TermScreen) -> tuple[int, int, int, int]:
     """(min row, min column, max row, max column), 1-based: the scroll region in origin
     mode, else the screen."""
-    if mo.DECOM in s.mode and s.margins is not None:
-        return s.margins.top + 1, 1, s.margins.bottom + 1, s.columns
+    if mo.DECOM in s.mode:
+        (top, bottom), (left, right) = s.tb(), s.lr()
+        return top + 1, left + 1, bottom + 1, right + 1
     return 1, 1, s.lines, s.columns
 
 
 def parse_rect(s: TermScreen, params: list[int]) -> Rect | None:
     """A rectangle as xterm's xtermParseRect reads one: 0 or missing takes the default,
-    origin mode offsets the rows, out-of-range values clamp (the top and left one further,
-    so that they can be refused); None when xterm's validRect would refuse it."""
+    origin mode offsets it from the region's top left, out-of-range values clamp (the top
+    and left one further, so that they can be refused); None when xterm's validRect would
+    refuse it."""
     min_row, min_col, max_row, max_col = _limits(s)
-    offset = s.margins.top if mo.DECOM in s.mode and s.margins is not None else 0
+    origin = mo.DECOM in s.mode
+    offset, col_offset = min_row - 1 if origin else 0, min_col - 1 if origin else 0
 
     def value(i: int, default: int, low: int, high: int, shift: int) -> int:
         v = params[i] if len(params) > i and params[i] > 0 else default
         return min(max(v + shift, low), high)
 
     top = value(0, min_row, min_row, max_row + 1, offset)
-    left = value(1, min_col, min_col, max_col + 1, 0)
+    left = value(1, min_col, min_col, max_col + 1, col_offset)
     bottom = value(2, max_row, min_row, max_row, offset)
-    right = value(3, max_col, min_col, max_col, 0)
+    right = value(3, max_col, min_col, max_col, col_offset)
     if top > bottom or left > right or top > max_row or right > max_col:
         return None
     return top, left, bottom, right

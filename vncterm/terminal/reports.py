@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pyte import modes as mo
 from pyte.screens import Margins
 
 from .. import __version__
@@ -45,7 +44,7 @@ _ANSI_TRACKED = {2, 3, 4, 12, 20}
 #: printer's DECPFF 18 and DECPEX 19, DECNRCM 42 are only kept; DECBKM 67 picks what the
 #: BackSpace key sends).
 _DEC_TRACKED = {
-    1, 4, 5, 6, 7, 9, 12, 18, 19, 25, 40, 42, 45, 67,
+    1, 4, 5, 6, 7, 9, 12, 18, 19, 25, 40, 42, 45, 67, 69,
     1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1015, 1016, 2004,
 }  # fmt: skip
 
@@ -102,7 +101,7 @@ def restore_modes(s: TermScreen, modes: list[int]) -> None:
             continue
         if mode in (47, 1047, 1049):
             s.switch_screen(on)
-        elif mode in (3, 5, 6, 66):
+        elif mode in (3, 5, 6, 66, 69):
             (s.set_mode if on else s.reset_mode)(mode, private=True)
         elif mode == 25:
             (s.set_mode if on else s.reset_mode)(mode, private=True)
@@ -141,11 +140,8 @@ def device_status(s: TermScreen, code: int, private: bool, args: list[int]) -> N
 
 
 def _cursor_report(s: TermScreen) -> tuple[int, int]:
-    """The cursor, 1-based, relative to the scroll region's top in origin mode."""
-    row = s.cursor.y + 1
-    if mo.DECOM in s.mode and s.margins is not None:
-        row -= s.margins.top
-    return row, min(s.cursor.x, s.columns - 1) + 1
+    """The cursor, 1-based, relative to the scroll region's top left in origin mode."""
+    return s.reported_position()
 
 
 # -- DECRQSS -------------------------------------------------------------------------------------
@@ -193,7 +189,7 @@ def request_setting(s: TermScreen, setting: str) -> None:
     settings: dict[str, Callable[[], str]] = {
         "m": lambda: sgr_setting(s.cursor.attrs),
         "r": lambda: f"{margins.top + 1};{margins.bottom + 1}",
-        "s": lambda: f"1;{s.columns}",  # DECSLRM: no left/right margins, the full width
+        "s": lambda: "{};{}".format(*(m + 1 for m in s.lr())),  # DECSLRM
         " q": lambda: str(_cursor_style_code(s)),
         '"q': lambda: "1" if s.protection == "dec" and s.cursor.attrs.protected else "0",
         '"p': lambda: f"{60 + s.vt_level};1",  # DECSCL: the level, 7-bit controls

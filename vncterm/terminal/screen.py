@@ -25,6 +25,8 @@ from ..config import DEFAULT_WINDOW_OPS
 from .charsets import CHARSET_MAPS
 from .colours import TermColours
 from .drawing import TextScreen
+from .grid import LRMM
+from .motion import REVERSE_WRAP
 from .scrollback import Line
 from .sgr import rendition
 
@@ -39,8 +41,6 @@ BRACKETED_PASTE = 2004 << 5
 BACKARROW = 67 << 5
 _ALT_MODES = {47 << 5, 1047 << 5, 1049 << 5}
 _SAVE_CURSOR_MODE = 1048 << 5
-#: Reverse wraparound (xterm): BS and CUB go on into the line above (GridScreen.cursor_back).
-REVERSE_WRAP = 45 << 5
 #: DECNKM: the keypad in application mode (as DECKPAM / DECKPNM).
 _DECNKM = 66 << 5
 
@@ -76,7 +76,8 @@ class TermScreen(TextScreen):
         self.clipboard: str | None = None  # set by OSC 52, taken by the session
         #: What the program itself last put on the clipboard (OSC 52), for its queries.
         self.clipboard_own = ""
-        #: DECSCL's operating level (1-4: VT100 ... VT420); RIS returns to 4.
+        #: DECSCL's operating level (1-4: VT100 ... VT420); RIS returns to 4; DECLRMM and the
+        #: VT420 sequences need 4, DECRQM 3.
         self.vt_level = 4
         #: xterm's title modes (``CSI > Ps t``): 0 set and 1 query in hex; 2 and 3 (UTF-8) are
         #: kept, titles being UTF-8 here anyway.
@@ -127,6 +128,8 @@ class TermScreen(TextScreen):
         self.cursor.attrs = self.default_char
         self.g0_charset = self.g1_charset = None  # type: ignore[assignment]
         self._saved = {False: None, True: None}
+        self.hmargins = None
+        self.wrap_pending = False
         self.cursor_shape, self.cursor_blink = "block", True
         self.keypad_application = False
         self._last_char = ""
@@ -136,12 +139,22 @@ class TermScreen(TextScreen):
         self.title_modes = set()
         self.colours.reset_palette()
 
+    def conformance(self, level: int) -> None:
+        """DECSCL (``CSI 6x ; Ps " p``): a conformance level from VT100 (61) to VT420 (64),
+        with a soft reset (DEC STD 070, as xterm); others are ignored. 8-bit controls (Ps 0
+        or 2) are not offered: replies stay 7-bit."""
+        if 61 <= level <= 64:
+            self.soft_reset()
+            self.vt_level = level - 60
+
     def soft_reset(self) -> None:
-        """DECSTR: modes, margins, attributes and the saved cursor to defaults; text stays."""
-        self.mode.difference_update({mo.IRM, mo.DECOM, DECCKM, REVERSE_WRAP})
+        """DECSTR: modes (DECLRMM too, as DEC STD 070 says), margins, attributes and the saved
+        cursor to defaults; text stays."""
+        self.mode.difference_update({mo.IRM, mo.DECOM, DECCKM, REVERSE_WRAP, LRMM})
+        self.wrap_pending = False
         self.mode.update({mo.DECAWM, mo.DECTCEM})
         self.cursor.hidden = False
-        self.margins = None
+        self.margins = self.hmargins = None
         self.charset = 0
         self.g0_charset = self.g1_charset = None  # type: ignore[assignment]
         self.cursor.attrs = self.default_char
@@ -149,7 +162,8 @@ class TermScreen(TextScreen):
         self.keypad_application = False
 
     def resize(self, lines: int | None = None, columns: int | None = None) -> None:
-        """Change the size; lines that no longer fit are dropped from the top (both screens)."""
+        """Change the size; lines that no longer fit are dropped from the top (both screens).
+        The top and bottom margins reset; left and right ones stay while they fit."""
         lines = lines or self.lines
         columns = columns or self.columns
         if lines == self.lines and columns == self.columns:
@@ -175,6 +189,10 @@ class TermScreen(TextScreen):
                 for line in buf.values():
                     for x in [x for x in line if x >= columns]:
                         del line[x]
+        if columns != self.columns:
+            self.wrap_pending = False
+            if self.hmargins is not None and self.hmargins[1] >= columns:
+                self.hmargins = None
         self.lines, self.columns = lines, columns
         self.margins = None
         self.tabstops = {t for t in self.tabstops if t < columns} | set(
@@ -216,6 +234,9 @@ class TermScreen(TextScreen):
                 self._screen_reverse(True)
             elif mode == _DECNKM:
                 self.keypad_application = True
+            elif mode == LRMM:
+                if self.vt_level >= 4:  # a VT420 mode (xterm)
+                    self.set_lrmm(True)
             else:
                 rest.append(mode)
         if rest:
@@ -240,6 +261,8 @@ class TermScreen(TextScreen):
                 self._screen_reverse(False)
             elif mode == _DECNKM:
                 self.keypad_application = False
+            elif mode == LRMM:
+                self.set_lrmm(False)
             else:
                 rest.append(mode)
         if rest:
@@ -279,9 +302,10 @@ class TermScreen(TextScreen):
             return
         self.column_132 = columns == 132
         self._resize_columns(columns)
-        self.margins = None
+        self.margins = self.hmargins = None
         self.clear_all()
         self.cursor.x = self.cursor.y = 0
+        self.wrap_pending = False
 
     def _resize_columns(self, columns: int) -> None:
         """Switch to ``columns`` where the console may be resized (the facade hands the request
@@ -311,10 +335,11 @@ class TermScreen(TextScreen):
             self.g1_charset,
             self.charset,
             mo.DECOM in self.mode,
-            self.cursor.x >= self.columns,  # the wrap pending (DEC's last column flag)
+            self.wrap_pending,  # DEC's last column flag
         )
 
     def _restore(self, point: pyte.screens.Savepoint | None) -> None:
+        self.wrap_pending = False
         if point is None:
             self.mode.discard(mo.DECOM)
             self.cursor.x = self.cursor.y = 0
@@ -330,8 +355,8 @@ class TermScreen(TextScreen):
         self.cursor.hidden = hidden
         self.ensure_hbounds()
         self.ensure_vbounds()
-        if point.wrap:  # DECRC restores the last column flag, not DECAWM (xterm, DEC STD 070)
-            self.cursor.x = self.columns
+        # DECRC restores the last column flag, not DECAWM (xterm, DEC STD 070)
+        self.wrap_pending = bool(point.wrap)
 
     def save_cursor(self) -> None:
         self._saved[self.alternate] = self._savepoint()
@@ -428,11 +453,8 @@ class TermScreen(TextScreen):
                 self.set_title(title)
 
     def report_device_status(self, mode: int = 0, **kwargs: Any) -> None:
-        if mode == 6:
-            x = min(self.cursor.x, self.columns - 1) + 1
-            y = self.cursor.y + 1
-            if mo.DECOM in self.mode and self.margins is not None:
-                y -= self.margins.top
+        if mode == 6:  # CPR: relative to the region's top left in origin mode
+            y, x = self.reported_position()
             self.write_process_input(f"\x1b[{y};{x}R")
         elif mode == 5:
             self.write_process_input("\x1b[0n")

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from . import osc_colours, rectangles, reports
 from .charsets import CHARSET_MAPS
+from .grid import LRMM
 from .screen import TermScreen
 
 #: The largest numeric parameter (larger ones clamp to it, as xterm clamps to its own limit).
@@ -229,6 +230,14 @@ def _margins(s: TermScreen, a: list[int], p: Params) -> None:
         s.set_margins(a[0] or None, a[1] if len(a) > 1 and a[1] else None)
 
 
+def _save_or_margins(s: TermScreen, a: list[int], p: Params) -> None:
+    """``CSI s``: DECSLRM under DECLRMM, else SCOSC (xterm, ctlseqs)."""
+    if LRMM in s.mode:
+        s.set_lr_margins(a[0], a[1] if len(a) > 1 else 0)
+    else:
+        s.save_cursor()
+
+
 def _da(s: TermScreen, a: list[int], p: Params) -> None:
     if a[0] == 0:
         s.write_process_input(reports.PRIMARY_DA)
@@ -237,15 +246,6 @@ def _da(s: TermScreen, a: list[int], p: Params) -> None:
 def _secondary_da(s: TermScreen, a: list[int], p: Params) -> None:
     if a[0] == 0:
         s.write_process_input(reports.SECONDARY_DA)
-
-
-def _conformance_level(s: TermScreen, a: list[int], p: Params) -> None:
-    """DECSCL (``CSI Pl ; Pc " p``; VT510 manual): operating level 1-4 (61-64), after a soft
-    reset, as xterm does. 8-bit controls (Pc 0 or 2) are not offered: replies stay 7-bit."""
-    level = a[0] - 60
-    if 1 <= level <= 4:
-        s.soft_reset()
-        s.vt_level = level
 
 
 def _scroll_down(s: TermScreen, a: list[int], p: Params) -> None:
@@ -302,11 +302,11 @@ CSI: dict[str, CsiHandler] = {
     "X": lambda s, a, p: s.erase_characters(a[0]),  # ECH
     "Z": lambda s, a, p: s.back_tab(a[0]),  # CBT
     "`": lambda s, a, p: s.cursor_to_column(a[0]),  # HPA
-    "a": lambda s, a, p: s.cursor_forward(a[0]),  # HPR
+    "a": lambda s, a, p: s.cursor_relative(0, a[0] or 1),  # HPR
     "b": lambda s, a, p: s.repeat(a[0]),  # REP
     "c": _da,  # DA
     "d": lambda s, a, p: s.cursor_to_line(a[0]),  # VPA
-    "e": lambda s, a, p: s.cursor_down(a[0]),  # VPR
+    "e": lambda s, a, p: s.cursor_relative(a[0] or 1, 0),  # VPR
     "g": lambda s, a, p: s.clear_tab_stop(a[0]),  # TBC
     "h": lambda s, a, p: s.set_mode(*a),  # SM
     "l": lambda s, a, p: s.reset_mode(*a),  # RM
@@ -318,8 +318,8 @@ CSI: dict[str, CsiHandler] = {
     "?s": lambda s, a, p: reports.save_modes(s, a),  # XTSAVE
     "?r": lambda s, a, p: reports.restore_modes(s, a),  # XTRESTORE
     "I": lambda s, a, p: s.forward_tab(a[0]),  # CHT
-    " @": lambda s, a, p: s.scroll_columns(a[0] or 1, True, 0),  # SL
-    " A": lambda s, a, p: s.scroll_columns(a[0] or 1, False, 0),  # SR
+    " @": lambda s, a, p: s.scroll_columns(a[0] or 1, True, None),  # SL
+    " A": lambda s, a, p: s.scroll_columns(a[0] or 1, False, None),  # SR
     "'}": lambda s, a, p: s.scroll_columns(a[0] or 1, False, s.cursor.x),  # DECIC
     "'~": lambda s, a, p: s.scroll_columns(a[0] or 1, True, s.cursor.x),  # DECDC
     "*y": lambda s, a, p: reports.checksum_report(s, a),  # DECRQCRA
@@ -334,7 +334,7 @@ CSI: dict[str, CsiHandler] = {
     ">q": _first_only(reports.version_report),  # XTVERSION
     "=c": _first_only(reports.tertiary_attributes),  # DA3
     "r": _margins,  # DECSTBM
-    "s": lambda s, a, p: s.save_cursor(),  # SCOSC
+    "s": _save_or_margins,  # DECSLRM under DECLRMM, else SCOSC
     "t": _window_op,  # xterm window operations
     "u": lambda s, a, p: s.restore_cursor(),  # SCORC
     "?h": lambda s, a, p: s.set_mode(*a, private=True),  # DECSET
@@ -342,8 +342,8 @@ CSI: dict[str, CsiHandler] = {
     "?J": lambda s, a, p: s.erase_in_display(a[0], selective=True),  # DECSED
     "?K": lambda s, a, p: s.erase_in_line(a[0], selective=True),  # DECSEL
     '"q': lambda s, a, p: s.protect(a[0] == 1, "dec"),  # DECSCA
+    '"p': lambda s, a, p: s.conformance(a[0]),  # DECSCL
     ">c": _secondary_da,  # DA2
-    '"p': _conformance_level,  # DECSCL
     ">t": lambda s, a, p: s.title_mode(a, True),  # XTSMTITLE
     ">T": lambda s, a, p: s.title_mode(a, False),  # XTRMTITLE
     " q": _cursor_style,  # DECSCUSR

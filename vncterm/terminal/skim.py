@@ -63,7 +63,9 @@ class Skim:
                     data.append(cell[0])
                 else:
                     self.pieces.append(([cell[0]], st))
-        self.x = screen.cursor.x
+        #: The cursor's column; ``cols`` while a wrap is pending (flood.can_skim: the pending
+        #: wrap of a full-width screen is at its last column).
+        self.x = screen.cursor.x + screen.wrap_pending
         self.attrs = screen.cursor.attrs
         self.style = style_of(self.attrs)
         #: Finished rows, oldest first: built, or bare texts of plain lines beside their
@@ -151,7 +153,7 @@ class Skim:
                     self.attrs = attrs
                     self.style = style_of(attrs)
             elif kind == 4:
-                self.newrow(False)
+                self.linefeed()
             elif kind == 5:
                 self.x = 0
             elif kind == 6:
@@ -162,6 +164,12 @@ class Skim:
                 esc(self.screen, "(", "B")
             pos = m.end()
         return pos
+
+    def linefeed(self) -> None:
+        """LF (VT, FF) on the bottom row: a new row, the column kept, a pending wrap ended."""
+        self.newrow(False)
+        if self.x >= self.cols:
+            self.x = self.cols - 1
 
     def tab(self) -> None:
         """To the next tab stop, or the last column (as TermScreen.tab)."""
@@ -179,7 +187,7 @@ class Skim:
         if "\x0b" in line or "\x0c" in line:  # line feeds that keep the column
             for i, part in enumerate(_VT_FF.split(line)):
                 if i:
-                    self.newrow(False)
+                    self.linefeed()
                     at += 1
                 stop = self._line(part, at)
                 if stop >= 0:
@@ -436,7 +444,8 @@ class Skim:
         for y, line in enumerate(rows):
             buf[y] = line
         buf[keep] = line_from_row(current, self.fill)
-        screen.cursor.x = self.x
+        screen.cursor.x = min(self.x, self.cols - 1)
+        screen.wrap_pending = self.x >= self.cols
         screen.bells += self.bells
         if self.last_char is not None:
             screen._last_char = self.last_char

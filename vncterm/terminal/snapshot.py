@@ -1,13 +1,14 @@
 """The terminal's state as plain data (JSON-ready): what a restarted vncterm shows again.
 
 :func:`dump` takes the cells with their attributes (both screens, the scrollback), the cursor
-and its attributes, the saved cursors, the modes, margins, tab stops, character sets, cursor
-shape, title and title stack, and the colours the program changed (palette, special and dynamic
-colours as ``TermColours.dump`` has them; a state saved before they were kept has none).
-:func:`load` puts such a state into a fresh screen of any size
-(a smaller one drops lines from the top and columns on the right, as a resize does), checking
-every field: a state that is not exactly of this form raises :class:`SnapshotError` and leaves
-the screen as it was. Lengths are capped by the screen (its width, its scrollback).
+and its attributes (its pending wrap too), the saved cursors, the modes, margins (top and
+bottom, left and right), tab stops, character sets, cursor shape, title and title stack, and the
+colours the program changed (palette, special and dynamic colours as ``TermColours.dump`` has
+them; a state saved before they were kept has none). :func:`load` puts such a state into a
+fresh screen of any size (a smaller one drops lines from the top and columns on the right, as a
+resize does), checking every field: a state that is not exactly of this form raises
+:class:`SnapshotError` and leaves the screen as it was. Lengths are capped by the screen (its
+width, its scrollback).
 
 Rows use the scrollback's compact form (:class:`ScrollRow`): a row is
 ``[text, runs, fill, width, wrapped, default]``, ``text`` a string or a list of cell strings,
@@ -131,6 +132,8 @@ class Captured:
             "alternate": screen.alternate,
             "modes": sorted(screen.mode),
             "margins": None if margins is None else [margins.top, margins.bottom],
+            "hmargins": None if screen.hmargins is None else list(screen.hmargins),
+            "wrap_pending": screen.wrap_pending,
             "tabstops": sorted(screen.tabstops),
             "charsets": [_charset_code(screen.g0_charset), _charset_code(screen.g1_charset)],
             "shift": int(screen.charset),
@@ -343,6 +346,24 @@ def _charset(code: Any) -> Any:
     return CHARSET_MAPS[code]
 
 
+def _columns_state(
+    state: dict[str, Any], cursor: pyte.screens.Cursor, cols: int
+) -> tuple[tuple[int, int] | None, bool]:
+    """The left and right margins and the pending wrap. Files written before they were kept
+    have neither: the full width, and a pending wrap as the cursor one column past the last
+    (then moved onto it)."""
+    raw = state.get("hmargins")
+    hmargins = None
+    if raw is not None:
+        _check(isinstance(raw, list) and len(raw) == 2, "hmargins: not a pair")
+        left = _int(raw[0], 0, cols - 2, "left margin")
+        hmargins = (left, _int(raw[1], left + 1, cols - 1, "right margin"))
+    pending = _bool(state.get("wrap_pending", False), "wrap pending")
+    if cursor.x >= cols:
+        cursor.x, pending = cols - 1, True
+    return hmargins, pending
+
+
 def load(screen: TermScreen, state: Any) -> None:
     """Put ``state`` (from :func:`dump`) into ``screen``, a fresh one of any size; SnapshotError
     (the screen untouched) when it is not exactly such a state."""
@@ -378,6 +399,7 @@ def load(screen: TermScreen, state: Any) -> None:
         _check(isinstance(margins, list) and len(margins) == 2, "margins: not a pair")
         top = _int(margins[0], 0, rows - 1, "top margin")
         margins = Margins(top, _int(margins[1], top, rows - 1, "bottom margin"))
+    hmargins, wrap_pending = _columns_state(state, cursor, cols)
     tabs = state.get("tabstops")
     _check(isinstance(tabs, list) and len(tabs) <= cols, "tabstops: not a list")
     tabstops = {_int(t, 0, cols - 1, "tab stop") for t in tabs}
@@ -416,6 +438,7 @@ def load(screen: TermScreen, state: Any) -> None:
     screen._saved = {False: saved_points[0], True: saved_points[1]}
     screen.mode = mode_set
     screen.margins = margins
+    screen.hmargins, screen.wrap_pending = hmargins, wrap_pending
     screen.tabstops = tabstops
     screen.g0_charset, screen.g1_charset = g0, g1
     screen.charset = shift
