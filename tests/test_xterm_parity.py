@@ -79,6 +79,21 @@ PROBES: list[str] = [
     FRESH + "x\r\x1b[3b" + cell(1, 1) + cell(1, 2),
     FRESH + "y\x1b[C\x1b[3b" + cell(1, 3),
     FRESH + "z\x1b[1m\x1b[3b" + cell(1, 2),
+    # erasing in the line (ECH, EL, DECSEL) or the display (ED) cancels a pending wrap
+    *(
+        FRESH + "\x1b[1;79Hab" + erase + "X" + cell(1, 79) + cell(1, 80) + cell(2, 1) + cpr()
+        for erase in (
+            "\x1b[X",
+            "\x1b[3X",
+            "\x1b[K",
+            "\x1b[1K",
+            "\x1b[2K",
+            "\x1b[?K",
+            "\x1b[J",
+            "\x1b[1J",
+            "\x1b[2J",
+        )
+    ),
     # HT at the last column keeps the pending wrap
     FRESH + "\x1b[1;79Hab\tX" + cell(1, 80) + cell(2, 1) + cpr(),
     # CUU/CUD from outside the scroll region

@@ -106,7 +106,14 @@ class GridScreen(pyte.Screen):
             if not (keep and line[x].protected):
                 line[x] = blank
 
+    def _cancel_wrap(self) -> None:
+        """An erase in the cursor's line cancels a pending wrap: the cursor is back on the last
+        column, which the erase includes (xterm's ClearInLine2 does ResetWrap)."""
+        self.cursor.x = min(self.cursor.x, self.columns - 1)
+
     def erase_characters(self, count: int | None = None) -> None:
+        """ECH: ``count`` cells from the cursor, never past the line's end."""
+        self._cancel_wrap()
         self.dirty.add(self.cursor.y)
         line = self.buffer[self.cursor.y]
         xs = range(self.cursor.x, min(self.cursor.x + (count or 1), self.columns))
@@ -114,7 +121,8 @@ class GridScreen(pyte.Screen):
 
     def erase_in_line(self, how: int = 0, private: bool = False, selective: bool = False) -> None:
         """EL, or DECSEL with ``selective``."""
-        y, x = self.cursor.y, min(self.cursor.x, self.columns - 1)
+        self._cancel_wrap()
+        y, x = self.cursor.y, self.cursor.x
         self.dirty.add(y)
         blank = self._erase_char()
         keep = self._keeps_protected(selective)
@@ -133,6 +141,7 @@ class GridScreen(pyte.Screen):
         if how == 3:
             self.clear_scrollback()  # the screen stays (xterm)
             return
+        self._cancel_wrap()
         if how == 0:
             rows = range(self.cursor.y + 1, self.lines)
         elif how == 1:
