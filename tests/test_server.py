@@ -82,8 +82,9 @@ def test_bell_and_terminal_replies(vncterm_shell: RunningVncterm) -> None:
     lines = vncterm_shell.wait_text("GOT=")
     got = bytes.fromhex(next(ln for ln in lines if ln.startswith("GOT=")).split("=")[1].strip())
     os.unlink(probe.name)
-    assert got.startswith(b"\x1b[?6c")  # DA: a VT102
-    row, col = got[len(b"\x1b[?6c\x1b[") : -1].split(b";")
+    da = b"\x1b[?64;1;6;21;22;28c"
+    assert got.startswith(da)  # DA: a VT420 with 132 columns, DECSCA, SL/SR, colour, rectangles
+    row, col = got[len(da + b"\x1b[") : -1].split(b";")
     assert int(col) == 1 and 1 <= int(row) <= 25  # CPR: raw mode put the cursor at column 1
     client.close()
 

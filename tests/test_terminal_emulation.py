@@ -197,7 +197,7 @@ def test_rep_cbt_decstr_and_erase_keeps_the_background() -> None:
 
 def test_replies_for_status_cursor_size_and_device_attributes() -> None:
     emu = feed(Emulator(80, 24), "\x1b[5n\x1b[3;4H\x1b[6n\x1b[18t\x1b[c\x1b[>c")
-    assert emu.take_replies() == b"\x1b[0n\x1b[3;4R\x1b[8;24;80t\x1b[?6c\x1b[>0;10;1c"
+    assert emu.take_replies() == b"\x1b[0n\x1b[3;4R\x1b[8;24;80t\x1b[?64;1;6;21;22;28c\x1b[>0;10;1c"
 
 
 def test_resize_keeps_the_cursor_line() -> None:

@@ -250,9 +250,15 @@ def _margins(s: TermScreen, a: list[int], p: Params) -> None:
         s.set_margins(a[0] or None, a[1] if len(a) > 1 and a[1] else None)
 
 
+#: DA1 as a VT420 (the level vttest and others read from "?64"), with the extensions this
+#: terminal has: 132 columns (1), selective erase (6), horizontal scrolling (21), ANSI colour
+#: (22) and rectangular editing (28); xterm -ti vt420 adds printer, NRCS, locator, windows.
+PRIMARY_DA = "\x1b[?64;1;6;21;22;28c"
+
+
 def _da(s: TermScreen, a: list[int], p: Params) -> None:
     if a[0] == 0:
-        s.write_process_input("\x1b[?6c")
+        s.write_process_input(PRIMARY_DA)
 
 
 def _secondary_da(s: TermScreen, a: list[int], p: Params) -> None:
