@@ -1,12 +1,13 @@
 """vncterm answers as xterm 379 answers: one program (``peers/probe_replies.py``) sends the same
-probes to a real xterm under Xvnc and to vncterm, and records the replies; they must be equal.
+probes to a real xterm under Xvnc and to vncterm, and records the replies; they must be equal,
+but for the few listed in :data:`KNOWN` with their reason, which must differ.
 
 The probes set something up and ask: settings (DECRQSS), modes (DECRQM), status reports (DSR,
 DECXCPR), the size (``CSI 18 t``), and the screen read back through DECRQCRA one cell at a time,
 which also checks what was drawn: REP only after a printed character, HT keeping a pending
 wrap, CUU/CUD outside the scroll region, the cursor 1049 restores, DECRC and the pending wrap,
-DECCOLM, DECSCNM. Where vncterm answers differently on purpose (DA, XTVERSION, pixel sizes)
-nothing is probed.
+DECCOLM, DECSCNM, erases cancelling a pending wrap. Where vncterm answers differently on
+purpose (DA, XTVERSION, pixel sizes) nothing is probed.
 """
 
 from __future__ import annotations
@@ -160,6 +161,19 @@ PROBES: list[str] = [
     FRESH + "\x1b[7mR\x1b[0m\x1b[?5h" + cell(1, 1) + "\x1b[?5l" + cell(1, 1),
 ]
 
+#: Probes vncterm answers differently for now, with the reason; checked strictly (the test
+#: fails when one starts to match, so the entry goes). In xterm IND, LF, VT, FF, RI, ICH and DCH
+#: cancel a pending wrap (the cursor stays on the last column, ICH/DCH work there), and CBT
+#: leaves it pending; found by vttest 11.3.2.10 at 132 columns in an 80-column terminal.
+KNOWN: dict[str, str] = {
+    FRESH + "\x1b[5;79Hab" + op + "X" + cell(5, 80) + cell(6, 1) + cell(4, 80) + cpr(): (
+        "grid.py's cursor functions (index, reverse_index, linefeed, CBT) and ICH/DCH keep "
+        "a pending wrap: being rewritten for left/right margins"
+    )
+    for op in ("\x1bM", "\x1bD", "\n", "\x0b", "\x0c", "\x1b[@", "\x1b[P", "\x1b[Z")
+}
+PROBES += list(KNOWN)
+
 
 def _wait_file(path: Path, timeout: float) -> list[str]:
     deadline = time.monotonic() + timeout
@@ -202,7 +216,9 @@ def test_replies_and_screen_read_back_equal_xterm_379(tmp_path: Path) -> None:
     diff = [
         f"{PROBES[i]!r}:\n  xterm:   {a!r}\n  vncterm: {b!r}"
         for i, (a, b) in enumerate(zip(theirs, ours, strict=True))
-        if a != b
+        if a != b and PROBES[i] not in KNOWN
     ]
     assert not diff, "\n".join(diff)
+    now_equal = [p for p, a, b in zip(PROBES, theirs, ours, strict=True) if p in KNOWN and a == b]
+    assert not now_equal, f"listed in KNOWN but answered as xterm now: {now_equal}"
     assert all(theirs), "a probe went unanswered: " + repr(theirs)
