@@ -15,6 +15,8 @@ its flaws (found reading vncdotool 1.4.2):
   ``wait_until_equal`` to wait for convergence);
 - typing text with ``keyPress`` sends ``ord(ch)`` as keysym (newline becomes keysym 10, not
   Return; non-Latin-1 characters get no ``0x01000000`` prefix): we send keysyms ourselves;
+- ``updateDesktopSize`` resizes its screen but not its ``width``/``height``, so every update
+  request after a DesktopSize still asks for the old size: we update them;
 - it only offers one encoding (Raw by default) plus DesktopSize, LastRect and QEMU Extended Key
   Event; its ZRLE decoder assumes 3-byte CPIXELs of a 32 bpp format. It keeps the server's pixel
   format when it knows it (vncterm's 32 bpp 0x00RRGGBB is one) and asks for 32 bpp RGBX otherwise.
@@ -86,6 +88,10 @@ class PresizedClient(VNCDoToolClient):  # type: ignore[misc]
         self.last_update_at = time.monotonic()
         super().commitUpdate(rectangles)
         self.framebufferUpdateRequest(incremental=True)
+
+    def updateDesktopSize(self, width: int, height: int) -> None:
+        super().updateDesktopSize(width, height)
+        self.width, self.height = width, height
 
     def connectionLost(self, reason: Any) -> None:
         self.lost = str(getattr(reason, "value", reason))

@@ -171,6 +171,7 @@ class GridScreen(pyte.Screen):
         if how == 3:
             self.clear_scrollback()  # the screen stays (xterm)
             return
+        self.wrap_pending = False  # as EL (xterm resets the wrap for every ED)
         if how == 0:
             rows = range(self.cursor.y + 1, self.lines)
         elif how == 1:
