@@ -522,3 +522,12 @@ def test_an_osc52_query_gets_what_the_program_set_never_a_viewers_clipboard() ->
     assert replies(emu, "\x1b]52;;?\x1b\\") == b"\x1b]52;s0;dGVzdGluZyAxMjM=\x1b\\"
     # the selection echoed back is only ever selection letters: nothing else of the query
     assert replies(emu, "\x1b]52;sc rm -rf;?\x07") == b"\x1b]52;sc;dGVzdGluZyAxMjM=\x07"
+
+
+def test_decstr_ends_protection_and_resets_cursor_shape_and_palette() -> None:
+    """xterm's soft reset (DECSTR) also turns protection off (an SPA-protected cell is erased by
+    the next ED), returns the cursor to a blinking block and resets the palette."""
+    emu = feed(Emulator(10, 2), "\x1bVa\x1bW\x1b[4 q\x1b]4;1;#123456\x1b\\\x1b[!p\x1b[2J")
+    assert rows(emu)[0] == ""
+    assert (emu.cursor_shape, emu.cursor_blink) == ("block", True)
+    assert replies(emu, "\x1b]4;1;?\x1b\\") == b"\x1b]4;1;rgb:cdcd/0000/0000\x1b\\"

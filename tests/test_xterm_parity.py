@@ -191,6 +191,10 @@ PROBES: list[str] = [
     + "\x1b[?18$p\x1b[?19$p\x1b[?42h\x1b[?42$p\x1b[?42l\x1b[?60$p",
     # OSC 52: a query answers what the program set
     FRESH + "\x1b]52;s0;dGVzdGluZyAxMjM=\x07\x1b]52;s0;?\x07\x1b]52;;?\x1b\\",
+    # DECSTR also ends SPA protection and resets the palette (xterm; the cursor's shape too, to
+    # each terminal's own default: xterm's is steady, vncterm's blinks)
+    FRESH + "\x1bVa\x1bW\x1b[!p\x1b[2J" + cell(1, 1),
+    FRESH + "\x1b]4;1;#123456\x1b\\\x1b[!p\x1b]4;1;?\x1b\\",
     # DECSNLS and DECSLPP take effect before the next report
     FRESH + "\x1b[30*|\x1b[18t\x1b[26t\x1b[18t\x1b[24*|\x1b[18t",
     # colours a program sets (OSC 4, 5, 10-12), their resets (104, 105, 110-112), spec forms

@@ -168,7 +168,8 @@ class TermColours:
         self.changed()
 
     def reset_palette(self) -> None:
-        """RIS: the 256 palette entries back to their defaults (xterm keeps the others)."""
+        """RIS and DECSTR: the 256 palette entries back to their defaults (xterm keeps the
+        others)."""
         if self.palette != list(PALETTE_256):
             self.palette = list(PALETTE_256)
             self.changed()

@@ -148,8 +148,9 @@ class TermScreen(TextScreen):
             self.vt_level = level - 60
 
     def soft_reset(self) -> None:
-        """DECSTR: modes (DECLRMM too, as DEC STD 070 says), margins, attributes and the saved
-        cursor to defaults; text stays."""
+        """DECSTR: modes (DECLRMM too, as DEC STD 070 says), margins, attributes, the saved
+        cursor, the protection mode, the cursor's shape and the palette to defaults (as xterm's
+        soft reset); text stays."""
         self.mode.difference_update({mo.IRM, mo.DECOM, DECCKM, REVERSE_WRAP, LRMM})
         self.wrap_pending = False
         self.mode.update({mo.DECAWM, mo.DECTCEM})
@@ -160,6 +161,9 @@ class TermScreen(TextScreen):
         self.cursor.attrs = self.default_char
         self._saved[self.alternate] = None
         self.keypad_application = False
+        self.protection = "off"
+        self.cursor_shape, self.cursor_blink = "block", True
+        self.colours.reset_palette()
 
     def resize(self, lines: int | None = None, columns: int | None = None) -> None:
         """Change the size; lines that no longer fit are dropped from the top (both screens).
