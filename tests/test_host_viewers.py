@@ -127,11 +127,15 @@ def fleet(guest_serial: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def wait_prompt(view: ConsoleView, prompt: str = "$") -> None:
     """Clear the screen and wait for the prompt alone (a known screen for the next test). The
     input line is emptied first (^U): the terminal's answers to queries a flood of random bytes
-    made (DA, DSR, ...) are typed into it, as in xterm."""
-    view.write_console(b"\x15clear\n")
+    made (DECID, DA, DSR, ...) are typed into it, as in xterm, and so are the answers to those
+    still on their way from the pty when ^C came: it is cleared again until they stop."""
     deadline = time.monotonic() + 30
+    cleared = 0.0
     while not (view.text()[0].startswith(prompt) and not "".join(view.text()[1:]).strip()):
         assert time.monotonic() < deadline, f"{view.name}: {view.text()}"
+        if time.monotonic() - cleared > 3:
+            view.write_console(b"\x15clear\n")
+            cleared = time.monotonic()
         time.sleep(0.1)
 
 
