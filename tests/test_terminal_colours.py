@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+import terminal_helpers
 
 from vncterm.render.font import CellFont
 from vncterm.render.renderer import TerminalRenderer
@@ -28,8 +29,7 @@ def osc(*parts: object, end: str = ST) -> str:
 
 
 def replies(emu: Emulator, text: str) -> str:
-    emu.feed(text.encode())
-    return emu.take_replies().decode()
+    return terminal_helpers.replies(emu, text).decode()
 
 
 def query4(emu: Emulator, index: int) -> str:

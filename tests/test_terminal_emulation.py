@@ -7,19 +7,11 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from terminal_helpers import feed, rows
 
 from vncterm.terminal.emulator import Emulator
 
 pytestmark = pytest.mark.unit
-
-
-def feed(emu: Emulator, text: str) -> Emulator:
-    emu.feed(text.encode())
-    return emu
-
-
-def rows(emu: Emulator) -> list[str]:
-    return [line.rstrip() for line in emu.text()]
 
 
 @pytest.mark.parametrize("mode", [47, 1047, 1049])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from terminal_helpers import cursor, feed, replies, rows
 
 from vncterm.terminal import snapshot
 from vncterm.terminal.emulator import Emulator
@@ -17,25 +18,6 @@ pytestmark = pytest.mark.unit
 both = pytest.mark.parametrize("fast", [True, False])
 #: DECLRMM on, margins at columns 3..6 (1-based).
 LRM = "\x1b[?69h\x1b[3;6s"
-
-
-def feed(emu: Emulator, text: str) -> Emulator:
-    emu.feed(text.encode())
-    return emu
-
-
-def rows(emu: Emulator) -> list[str]:
-    return [line.rstrip() for line in emu.text()]
-
-
-def cursor(emu: Emulator) -> tuple[int, int]:
-    """(row, column), 0-based."""
-    return emu.screen.cursor.y, emu.screen.cursor.x
-
-
-def replies(emu: Emulator, text: str) -> bytes:
-    feed(emu, text)
-    return emu.take_replies()
 
 
 def lettered(emu: Emulator) -> Emulator:

@@ -7,25 +7,11 @@ import logging
 
 import numpy as np
 import pytest
+from terminal_helpers import cursor, feed, replies, rows
 
 from vncterm.terminal.emulator import Emulator
 
 pytestmark = pytest.mark.unit
-
-
-def feed(emu: Emulator, text: str) -> Emulator:
-    emu.feed(text.encode())
-    return emu
-
-
-def rows(emu: Emulator) -> list[str]:
-    return [line.rstrip() for line in emu.text()]
-
-
-def cursor(emu: Emulator) -> tuple[int, int]:
-    """(row, column), 0-based; a pending wrap leaves the cursor on the margin (and sets
-    ``screen.wrap_pending``)."""
-    return emu.screen.cursor.y, emu.screen.cursor.x
 
 
 # -- DECCOLM -------------------------------------------------------------------------------------
@@ -160,11 +146,6 @@ def test_cuu_and_cud_outside_the_scroll_region_stop_at_the_screen_edge() -> None
 
 
 # -- DCS, DECRQSS, DECRQCRA ----------------------------------------------------------------------
-
-
-def replies(emu: Emulator, text: str) -> bytes:
-    feed(emu, text)
-    return emu.take_replies()
 
 
 def test_decrqss_reports_settings_as_xterm() -> None:
