@@ -711,6 +711,15 @@ def wait_changed(viewer: NoVncClient, before: np.ndarray, what: str) -> None:
         time.sleep(0.1)
 
 
+def start_host(path: Path, state: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """``vncterm --config path`` in its own process, logging (``-v``) to ``log_path``."""
+    with log_path.open("wb") as log_file:
+        return subprocess.Popen(
+            [*VNCTERM, "--config", str(path), "--state-dir", str(state), "-v"],
+            stderr=log_file,
+        )
+
+
 @pytest.mark.slow
 def test_sighup_adds_and_removes_consoles_under_connected_viewers(tmp_path: Path) -> None:
     path, state = tmp_path / "vncterm.toml", tmp_path / "state"
@@ -718,11 +727,7 @@ def test_sighup_adds_and_removes_consoles_under_connected_viewers(tmp_path: Path
     ws = free_port_range(1)[0]
     write_config(path, low, high, ws, ["stay", "leave"])
     log_path = tmp_path / "vncterm.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [*VNCTERM, "--config", str(path), "--state-dir", str(state), "-v"],
-            stderr=log_file,
-        )
+    proc = start_host(path, state, log_path)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -937,11 +942,7 @@ def test_sighups_in_a_row_leave_one_program_per_console(tmp_path: Path) -> None:
     file = f'[vncterm]\nport-range = "{low}-{high}"\n[defaults]\ncommand = {program}\n'
     path.write_text(file + "[console.stay]\n[console.change]\ngeometry = '80x24'\n")
     log_path = tmp_path / "vncterm.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [*VNCTERM, "--config", str(path), "--state-dir", str(state), "-v"],
-            stderr=log_file,
-        )
+    proc = start_host(path, state, log_path)
     try:
         deadline = time.monotonic() + 30
         while len(children(proc.pid, ["sleep", "600"])) < 2:
@@ -988,11 +989,7 @@ def test_a_sighup_while_the_consoles_start_is_applied_once_they_have(tmp_path: P
     file += "".join(f"[console.c{i}]\n" for i in range(40))
     path.write_text(file)
     log_path = tmp_path / "vncterm.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [*VNCTERM, "--config", str(path), "--state-dir", str(state), "-v"],
-            stderr=log_file,
-        )
+    proc = start_host(path, state, log_path)
     try:
         deadline = time.monotonic() + 30
         while "console c0: port" not in log_path.read_text():
