@@ -19,6 +19,7 @@ import pytest
 from host_harness import RunningHost
 from peers.common import wait_until_equal
 from peers.libvirt_daemon import CHANNEL, LibvirtDaemon, channel_xml
+from peers.qemu_guest import guest_port
 from peers.vncdotool_peer import VncDoToolPeer
 from rawclient import RawClient
 from selenium import webdriver
@@ -689,7 +690,7 @@ def test_the_guest_opening_and_closing_a_virtio_port_reaches_a_stream_client(
     name = two_guests[0]
     running, source = serve(libvirtd, tmp_path)
     console = running[name]
-    port = f"$(basename $(dirname $(grep -l {CHANNEL} /sys/class/virtio-ports/*/name)))"
+    port = guest_port(CHANNEL)
 
     async def watch() -> None:
         """vncterm's stream client, which asks for states, sees the guest open and close."""
@@ -697,7 +698,7 @@ def test_the_guest_opening_and_closing_a_virtio_port_reaches_a_stream_client(
         try:
             closed = await client.wait_for_state(CHANNEL, lambda s: s.guest_open is False)
             assert not closed.connected  # on demand: nobody captures it
-            command = f"exec 3<>/dev/{port}; echo opened-$((1+1))\n"
+            command = f"exec 3<>{port}; echo opened-$((1+1))\n"
             await asyncio.to_thread(console.write_console, command.encode())
             await client.wait_for_state(CHANNEL, lambda s: s.guest_open is True, 60)
             await asyncio.to_thread(console.write_console, b"exec 3>&-\n")
@@ -720,7 +721,7 @@ def test_a_channel_is_connected_only_while_captured(
 ) -> None:
     name = two_guests[1]
     running, source = serve(libvirtd, tmp_path)
-    port = f"$(basename $(dirname $(grep -l {CHANNEL} /sys/class/virtio-ports/*/name)))"
+    port = guest_port(CHANNEL)
 
     def guest(command: str, answer: str) -> None:
         running.call(lambda: service.session.write_input(command.encode() + b"\n"))
@@ -738,7 +739,7 @@ def test_a_channel_is_connected_only_while_captured(
                     break
                 await asyncio.sleep(0.1)
             assert attached()
-            await asyncio.to_thread(guest, f"head -c 12 /dev/{port}; echo; echo got-$((1+2))", "#")
+            await asyncio.to_thread(guest, f"head -c 12 {port}; echo; echo got-$((1+2))", "#")
             cap.write(b"from-host-42")
             await asyncio.to_thread(running[name].wait_text, "got-3", 20.0)
             cap.close()
@@ -754,7 +755,7 @@ def test_a_channel_is_connected_only_while_captured(
         hub = service.session.streams
         assert not attached()
         # nobody captures it: the guest reading the port gets end-of-file at once
-        guest(f"cat /dev/{port}; echo eof-$((1+1))", "eof-2")
+        guest(f"cat {port}; echo eof-$((1+1))", "eof-2")
         asyncio.run(capture())
         assert "from-host-42" in "\n".join(running[name].text())
         assert not attached()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from harness import RunningVncterm
 from peers.novnc_client import NoVncClient
-from peers.qemu_guest import MARKER, QemuGuest, Serial
+from peers.qemu_guest import MARKER, QemuGuest, Serial, guest_port
 
 from vncterm.client import StreamClient
 from vncterm.rfb.streams import StreamState
@@ -78,11 +78,6 @@ def prompt(vt: RunningVncterm) -> None:
         except AssertionError:
             assert time.monotonic() < deadline, "no prompt from the guest"
             vt.call(lambda: session.write_input(b"\r"))
-
-
-def guest_port(name: str) -> str:
-    """Shell words naming the guest's /dev/vportNpM of virtio port ``name``."""
-    return f"/dev/$(basename $(dirname $(grep -l {name} /sys/class/virtio-ports/*/name)))"
 
 
 def test_qmp_finds_streams_follows_hot_plug_and_the_guests_ports(tmp_path: Path) -> None:

@@ -72,6 +72,11 @@ def _tcp_listening(port: int) -> bool:
         return False
 
 
+def guest_port(name: str) -> str:
+    """Shell words, for the guest's shell, naming its /dev/vportNpM of virtio port ``name``."""
+    return f"/dev/$(basename $(dirname $(grep -l {name} /sys/class/virtio-ports/*/name)))"
+
+
 @dataclasses.dataclass(frozen=True)
 class Serial:
     """One guest serial port as a QEMU server socket, or a pty (``-serial pty``: QEMU names
