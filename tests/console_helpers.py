@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
+from vncterm.client import StreamClient
+
 
 class Collector:
     """Give ``on_data``/``on_status`` to a console; await what it produced."""
@@ -62,3 +64,21 @@ class Collector:
 
         await self._until(check, timeout, f"status {prefix!r}")
         return hits[0]
+
+
+async def stream_names(
+    port: int, want: str | None, gone: str | None, timeout: float = 30.0
+) -> list[str]:
+    """The streams vncterm on 127.0.0.1:``port`` offers, as its stream client sees them, once
+    ``want`` is among them and ``gone`` is not (for up to 30 s)."""
+    client = await StreamClient.connect("127.0.0.1", port)
+    try:
+        if want is not None:
+            await client.wait_for_stream(want, timeout=timeout)
+        for _ in range(300):
+            if gone is None or gone not in client.streams:
+                break
+            await asyncio.sleep(0.1)
+        return list(client.streams)
+    finally:
+        await client.close()

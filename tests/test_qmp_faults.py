@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from console_helpers import stream_names
 from harness import RunningVncterm
 from host_harness import RunningHost
 
-from vncterm.client import StreamClient
 from vncterm.config import Config, ConsoleSpec, HostConfig, ListenAddress
 
 pytestmark = pytest.mark.peer
@@ -117,20 +117,7 @@ def test_garbage_a_lost_qmp_and_unusable_chardevs_are_logged_once(
         # several readings), the garbage between replies is logged once
         qmp.mode = "qmp"
 
-        async def streams_after(wait: str | None, gone: str | None) -> list[str]:
-            client = await StreamClient.connect("127.0.0.1", vt.port)
-            if wait is not None:
-                await client.wait_for_stream(wait, timeout=30)
-            if gone is not None:
-                for _ in range(300):
-                    if gone not in client.streams:
-                        break
-                    await asyncio.sleep(0.1)
-            names = list(client.streams)
-            await client.close()
-            return names
-
-        names = asyncio.run(streams_after("side", None))
+        names = asyncio.run(stream_names(vt.port, "side", None))
         assert names == ["console", "side"], names  # serial0 is the rendered console
         time.sleep(2.5)  # more readings of the chardevs
         assert count(caplog, "chardev p skipped") == 1
@@ -139,7 +126,7 @@ def test_garbage_a_lost_qmp_and_unusable_chardevs_are_logged_once(
         # the QMP server goes away: its streams go, vncterm reconnects (logged once)
         qmp.mode = "garbage"
         qmp.drop()
-        assert "side" not in asyncio.run(streams_after(None, "side"))
+        assert "side" not in asyncio.run(stream_names(vt.port, None, "side"))
         assert count(caplog, "connection lost") == 1
         guest.sendall(b"after\r\n")
         vt.wait_text("after")

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from console_helpers import stream_names
 from harness import RunningVncterm
 from peers.novnc_client import NoVncClient
 from peers.qemu_guest import MARKER, QemuGuest, Serial, guest_port
@@ -170,22 +171,10 @@ def test_qmp_finds_streams_follows_hot_plug_and_the_guests_ports(tmp_path: Path)
         asyncio.run(vt_type(vt, "clear\r"))
         wait_for(lambda: not any(MARKER in line for line in vt.text()), 30, "a clear screen")
 
-        async def streams(want: str | None, gone: str | None) -> list[str]:
-            client = await StreamClient.connect(*addr)
-            if want is not None:
-                await client.wait_for_stream(want, timeout=BOOT)
-            for _ in range(300):
-                if gone not in client.streams:
-                    break
-                await asyncio.sleep(0.1)
-            names = list(client.streams)
-            await client.close()
-            return names
-
         guest.kill()  # from this thread: QEMU dies with the thread that started it
-        assert AGENT not in asyncio.run(streams(None, AGENT))
+        assert AGENT not in asyncio.run(stream_names(vt.port, None, AGENT))
         guest.start()
-        assert AGENT in asyncio.run(streams(AGENT, None))
+        assert AGENT in asyncio.run(stream_names(vt.port, AGENT, None, BOOT))
         vt.wait_text(MARKER, timeout=BOOT)
 
 
