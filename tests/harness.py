@@ -21,6 +21,21 @@ from vncterm.server.session import Session
 T = TypeVar("T")
 
 
+def wait_for_text(
+    text: Callable[[], list[str]], needle: str, timeout: float, label: str = ""
+) -> list[str]:
+    """Poll the screen lines ``text()`` until one shows ``needle``; those lines. Past
+    ``timeout`` seconds, an AssertionError (``label``: whose screen) with the screen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = text()
+        if any(needle in line for line in lines):
+            return lines
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{label}{needle!r} never appeared; screen:\n" + "\n".join(lines))
+        time.sleep(0.05)
+
+
 def grab_framebuffer(session: Session) -> np.ndarray:
     """A session's framebuffer with pending changes drawn (call on its loop). A console with no
     viewer has none: one is drawn for the test and freed again."""
@@ -140,14 +155,7 @@ class RunningVncterm(LoopThread):
 
     def wait_text(self, needle: str, timeout: float = 10.0) -> list[str]:
         """Wait until the terminal shows ``needle``; the screen lines."""
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = self.text()
-            if any(needle in line for line in lines):
-                return lines
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{needle!r} never appeared; screen:\n" + "\n".join(lines))
-            time.sleep(0.05)
+        return wait_for_text(self.text, needle, timeout)
 
     def write_console(self, data: bytes) -> None:
         """Type into the console directly (as if from a viewer)."""

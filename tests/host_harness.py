@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import numpy as np
-from harness import LoopThread, grab_framebuffer
+from harness import LoopThread, grab_framebuffer, wait_for_text
 
 from vncterm.config import Config, HostConfig
 from vncterm.control_client import query
@@ -99,16 +99,7 @@ class ConsoleView:
 
     def wait_text(self, needle: str, timeout: float = 10.0) -> list[str]:
         """Wait until the console's screen shows ``needle``; the screen lines."""
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = self.text()
-            if any(needle in line for line in lines):
-                return lines
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{self.name}: {needle!r} never appeared; screen:\n" + "\n".join(lines)
-                )
-            time.sleep(0.05)
+        return wait_for_text(self.text, needle, timeout, f"{self.name}: ")
 
     def write_console(self, data: bytes) -> None:
         """Type into the console directly (as if from a viewer)."""
