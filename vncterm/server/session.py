@@ -24,6 +24,7 @@ from ..desktop.events import CursorChanged, CutText, NameChanged, Resized
 from ..desktop.events import Event as DesktopEvent
 from ..render.renderer import TerminalRenderer
 from ..terminal.emulator import Emulator
+from ..terminal.screen import MAX_SIZE
 from . import memory
 from .desktop import DesktopSource
 from .outfile import AppendFile
@@ -92,7 +93,7 @@ class Session:
         self.allow_resize = False
         self.allow_lossy = False
         self.tight_gradient = False
-        self.max_cols, self.max_rows = 1000, 500
+        self.max_cols, self.max_rows = MAX_SIZE
         #: The largest framebuffer viewers may ask for (``--max-framebuffer``).
         self.max_width, self.max_height = MAX_FRAMEBUFFER
         self._last_resize: tuple[SessionViewer, float] | None = None  # who resized last, and when

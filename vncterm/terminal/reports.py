@@ -21,7 +21,7 @@ from pyte.screens import Margins
 from .. import __version__
 from .colours import palette_index
 from .rectangles import parse_rect
-from .screen import TermScreen
+from .screen import MAX_SIZE, TermScreen
 
 log = logging.getLogger(__name__)
 
@@ -329,10 +329,6 @@ def set_lines(s: TermScreen, rows: int) -> None:
         _program_size(s, s.columns, rows)
 
 
-#: The largest terminal a program may ask for (the server's framebuffer cap may refuse less).
-MAX_ASKED = (1000, 500)
-
-
 def _program_size(s: TermScreen, cols: int, rows: int) -> None:
     """A size the program asked for, where ``--window-ops resize`` and the console allow it:
     the terminal takes it at once, so the next report in the same output already says it (as
@@ -341,8 +337,8 @@ def _program_size(s: TermScreen, cols: int, rows: int) -> None:
     allowed = "resize" in s.window_ops and s.allow_column_mode
     if not allowed or (cols, rows) == (s.columns, s.lines):
         return
-    if cols > MAX_ASKED[0] or rows > MAX_ASKED[1]:
-        log.info("terminal: %dx%d asked by the program is over %dx%d", cols, rows, *MAX_ASKED)
+    if cols > MAX_SIZE[0] or rows > MAX_SIZE[1]:
+        log.info("terminal: %dx%d asked by the program is over %dx%d", cols, rows, *MAX_SIZE)
         return
     s.resize(rows, cols)
     s.resize_request = (cols, rows)

@@ -45,6 +45,9 @@ _SAVE_CURSOR_MODE = 1048 << 5
 _DECNKM = 66 << 5
 
 _MAX_TITLE = 1024
+#: The largest terminal, (columns, rows): what a program may ask for, and the server's cap on
+#: any size (its framebuffer cap may refuse less).
+MAX_SIZE = (1000, 500)
 _TITLE_STACK = 10
 
 
